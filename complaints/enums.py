@@ -1,0 +1,137 @@
+"""Enumerations of the complaint standard, each member with a Chinese and English label."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class Labelled(str, Enum):
+    """A string enum whose members carry ``zh`` and ``en`` labels.
+
+    The value is the stable code stored in the database and sent over the wire;
+    the labels are what people see in the workbook and on pages.
+    """
+
+    zh: str
+    en: str
+
+    def __new__(cls, code: str, zh: str, en: str) -> Labelled:
+        member = str.__new__(cls, code)
+        member._value_ = code
+        member.zh = zh
+        member.en = en
+        return member
+
+    def __str__(self) -> str:
+        return self.value
+
+    def label(self, lang: str = "zh") -> str:
+        """Return the label in ``lang`` ("zh" or "en")."""
+        return self.zh if lang == "zh" else self.en
+
+    @classmethod
+    def parse(cls, text: str) -> Labelled:
+        """Return the member whose code, Chinese or English label is ``text``.
+
+        Matching ignores case and surrounding blanks, so a value typed in either
+        language of the workbook is understood.
+        """
+        wanted = text.strip().casefold()
+        for member in cls:
+            if wanted in (member.value.casefold(), member.zh.casefold(), member.en.casefold()):
+                return member
+        raise ValueError(f"{text!r} is not a valid {cls.__name__}")
+
+
+class Channel(Labelled):
+    HOTLINE = ("hotline", "客服热线", "Hotline")
+    HALL = ("hall", "营业厅", "Business hall")
+    APP = ("app", "APP/网站", "App / website")
+    WEIBO = ("weibo", "微博", "Weibo")
+    DOUYIN = ("douyin", "抖音", "Douyin")
+    REGULATOR = ("regulator", "工信部/12300", "Regulator (MIIT / 12300)")
+    OTHER = ("other", "其他", "Other")
+
+
+class Category(Labelled):
+    NETWORK_FAULT = ("network_fault", "网络故障", "Network fault")
+    BILLING_DISPUTE = ("billing_dispute", "资费争议", "Tariff / billing dispute")
+    STAFF_ATTITUDE = ("staff_attitude", "服务态度", "Staff attitude")
+    HANDLING_ERROR = ("handling_error", "业务办理差错", "Handling error")
+    PRODUCT_TERMS = ("product_terms", "产品条款", "Product terms")
+    OTHER = ("other", "其他", "Other")
+
+
+class Grade(Labelled):
+    MINOR = ("minor", "轻微", "Minor")
+    MODERATE = ("moderate", "中度", "Moderate")
+    MAJOR = ("major", "重大", "Major")
+
+
+class Level(Labelled):
+    BLUE = ("blue", "蓝", "Blue")
+    YELLOW = ("yellow", "黄", "Yellow")
+    RED = ("red", "红", "Red")
+
+    @property
+    def rank(self) -> int:
+        return list(Level).index(self)
+
+
+class Status(Labelled):
+    NEW = ("new", "新建", "New")
+    ACKNOWLEDGED = ("acknowledged", "已响应", "Acknowledged")
+    INVESTIGATING = ("investigating", "调查中", "Investigating")
+    EXECUTING = ("executing", "处理中", "Executing")
+    REINVESTIGATING = ("reinvestigating", "二次调查", "Second investigation")
+    RESOLVED = ("resolved", "已处理", "Resolved")
+    FEEDBACK_GIVEN = ("feedback_given", "已反馈", "Feedback given")
+    CLOSED = ("closed", "已闭环", "Closed")
+    REVISITED = ("revisited", "已回访", "Revisited")
+    CANCELLED = ("cancelled", "已撤销", "Cancelled")
+
+
+class Satisfaction(Labelled):
+    SATISFIED = ("satisfied", "满意", "Satisfied")
+    FAIRLY_SATISFIED = ("fairly_satisfied", "基本满意", "Fairly satisfied")
+    DISSATISFIED = ("dissatisfied", "不满意", "Dissatisfied")
+
+
+class LogKind(Labelled):
+    PROGRESS = ("progress", "进度通报", "Progress update")
+    CONFIRMATION = ("confirmation", "书面确认", "Written confirmation")
+    NOTE = ("note", "内部备注", "Internal note")
+    ESCALATION = ("escalation", "升级", "Escalation")
+    DEESCALATION = ("deescalation", "降级", "De-escalation")
+    OBJECTION = ("objection", "客户异议", "Objection")
+    REOPEN = ("reopen", "重新处理", "Reopened")
+    CANCELLATION = ("cancellation", "撤销", "Cancellation")
+
+
+class Flag(Labelled):
+    """Computed flags (DESIGN §3.3); ``*_SOON`` members are the due-soon warnings."""
+
+    ACK_OVERDUE = ("ACK_OVERDUE", "响应超时", "Acknowledgement overdue")
+    ACK_DUE_SOON = ("ACK_DUE_SOON", "响应即将到期", "Acknowledgement due soon")
+    PLAN_OVERDUE = ("PLAN_OVERDUE", "方案超时", "Plan overdue")
+    PLAN_DUE_SOON = ("PLAN_DUE_SOON", "方案即将到期", "Plan due soon")
+    DEPT_FEEDBACK_OVERDUE = ("DEPT_FEEDBACK_OVERDUE", "部门反馈超时", "Department feedback overdue")
+    DEPT_FEEDBACK_DUE_SOON = ("DEPT_FEEDBACK_DUE_SOON", "部门反馈即将到期", "Department feedback due soon")
+    RESOLVE_OVERDUE = ("RESOLVE_OVERDUE", "处理超时", "Resolution overdue")
+    RESOLVE_DUE_SOON = ("RESOLVE_DUE_SOON", "处理即将到期", "Resolution due soon")
+    FEEDBACK_OVERDUE = ("FEEDBACK_OVERDUE", "结果反馈超时", "Feedback overdue")
+    FEEDBACK_DUE_SOON = ("FEEDBACK_DUE_SOON", "结果反馈即将到期", "Feedback due soon")
+    REVISIT_DUE = ("REVISIT_DUE", "待回访", "Revisit due")
+    REVISIT_OVERDUE = ("REVISIT_OVERDUE", "回访超时", "Revisit overdue")
+    NO_PROGRESS = ("NO_PROGRESS", "未通报进度", "No progress update")
+    TASK_OVERDUE = ("TASK_OVERDUE", "任务超时", "Task overdue")
+    TASK_DUE_SOON = ("TASK_DUE_SOON", "任务即将到期", "Task due soon")
+    APPEAL_RISK = ("APPEAL_RISK", "申诉风险", "Appeal risk (MIIT)")
+    APPEAL_RISK_SOON = ("APPEAL_RISK_SOON", "即将有申诉风险", "Appeal risk soon")
+    INFO_INCOMPLETE = ("INFO_INCOMPLETE", "信息不全", "Information incomplete")
+    VAGUE_DESCRIPTION = ("VAGUE_DESCRIPTION", "描述模糊", "Vague description")
+    PENDING_CALENDAR = ("PENDING_CALENDAR", "待发布节假日", "Pending calendar")
+
+    @property
+    def is_overdue(self) -> bool:
+        return self.value.endswith("OVERDUE") or self is Flag.APPEAL_RISK

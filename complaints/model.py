@@ -1,0 +1,136 @@
+"""The ticket model: a complaint, its tasks, its append-only log and its escalations.
+
+Datetimes are timezone-aware. Fields marked *computed* are derived by the rules
+(`lifecycle`, `sla`, `flags`) and never typed by a person.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from complaints.enums import Category, Channel, Flag, Grade, Level, LogKind, Satisfaction, Status
+
+MILESTONES: tuple[str, ...] = (
+    "received_at",
+    "acknowledged_at",
+    "routed_at",
+    "plan_at",
+    "resolved_at",
+    "feedback_at",
+    "closed_at",
+    "revisited_at",
+)
+
+
+def new_sync_key() -> str:
+    """Return a fresh, globally unique sync key for a new row."""
+    return uuid.uuid4().hex
+
+
+@dataclass(slots=True)
+class Ticket:
+    """One complaint, as a row of the Tickets sheet."""
+
+    ticket_id: str
+    received_at: datetime
+    branch: str = ""
+    sync_key: str = field(default_factory=new_sync_key)
+    version: int = 0
+    channel: Channel | None = None
+    customer_name: str = ""
+    contact: str = ""
+    preferred_channel: str = ""
+    category: Category | None = None
+    place: str = ""
+    problem_time: str = ""
+    service: str = ""
+    description: str = ""
+    expectation: str = ""
+    grade: Grade = Grade.MINOR
+    level: Level = Level.BLUE
+    level_reason: str = ""
+    level_basis: str = ""
+    media_exposure: bool = False
+    regulator_involved: bool = False
+    group_id: str = ""
+    # milestones
+    acknowledged_at: datetime | None = None
+    routed_at: datetime | None = None
+    department: str = ""
+    investigator: str = ""
+    dept_feedback_due: datetime | None = None
+    dept_feedback_at: datetime | None = None
+    plan_at: datetime | None = None
+    extension_requested_at: datetime | None = None
+    extension_reason: str = ""
+    extension_customer_informed: bool = False
+    extension_until: datetime | None = None
+    promised_at: datetime | None = None
+    resolved_at: datetime | None = None
+    feedback_at: datetime | None = None
+    feedback_channel: str = ""
+    cause: str = ""
+    solution: str = ""
+    safeguards: str = ""
+    closed_at: datetime | None = None
+    revisited_at: datetime | None = None
+    satisfaction: Satisfaction | None = None
+    suggestions: str = ""
+    # second investigation
+    objection_count: int = 0
+    objection_demand: str = ""
+    reopened_at: datetime | None = None
+    # escalation to the department head
+    escalated_at: datetime | None = None
+    escalated_to: str = ""
+    # cancellation, analysis, training
+    cancelled_at: datetime | None = None
+    cancel_reason: str = ""
+    root_cause: str = ""
+    improvement: str = ""
+    improvement_done: bool = False
+    training_case: bool = False
+    # computed
+    status: Status = Status.NEW
+    flags: frozenset[Flag] = frozenset()
+
+
+@dataclass(slots=True)
+class Task:
+    """One step of a ticket's plan (refund, repair, retraining) with an owner and a due date."""
+
+    ticket_id: str
+    task_no: int
+    title: str
+    owner: str = ""
+    due: date | None = None
+    done_at: datetime | None = None
+    sync_key: str = field(default_factory=new_sync_key)
+
+
+@dataclass(slots=True)
+class LogEntry:
+    """An append-only entry: progress update, written confirmation, note, escalation, objection."""
+
+    ticket_id: str
+    at: datetime
+    kind: LogKind
+    text: str
+    author: str = ""
+    channel: str = ""
+    sync_key: str = field(default_factory=new_sync_key)
+
+
+@dataclass(frozen=True, slots=True)
+class Escalation:
+    """A change of warning level, with who, when, why and the department head told."""
+
+    ticket_id: str
+    at: datetime
+    from_level: Level
+    to_level: Level
+    reason: str
+    by: str
+    head: str = ""
