@@ -177,6 +177,6 @@ class SlaClock:
             feedback=feedback,
             revisit_from=self._safe(ticket.closed_at, p.revisit_from_workday, start=True),
             revisit_until=self._safe(ticket.closed_at, p.revisit_until_workday),
-            appeal_risk=ticket.received_at + timedelta(days=p.appeal_risk_days),
+            appeal_risk=base + timedelta(days=p.appeal_risk_days),
             extension_error=extension_error,
         )

@@ -1,0 +1,207 @@
+"""Grades and warning levels: remedy templates, level rules, manual escalation and de-escalation."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from complaints.enums import Channel, Grade, Level, LogKind
+from complaints.model import Escalation, LogEntry, Ticket
+
+
+@dataclass(frozen=True, slots=True)
+class Remedy:
+    zh: str
+    en: str
+
+
+REMEDIES: dict[Grade, Remedy] = {
+    Grade.MINOR: Remedy(
+        "快速纠错 + 适当补偿（如退费、赠送小额流量包）",
+        "Quick correction + goodwill compensation (refund, small data pack)",
+    ),
+    Grade.MODERATE: Remedy(
+        "道歉 + 实质性补偿 + 流程改进承诺（如费用减免、优先升级）",
+        "Apology + substantive compensation + process-improvement commitment (fee waiver, priority upgrade)",
+    ),
+    Grade.MAJOR: Remedy(
+        "启动应急预案，高层介入，法务与公关协同",
+        "Emergency plan with senior management involved, together with legal and PR",
+    ),
+}
+
+
+class LevelError(ValueError):
+    """A level change the rules do not allow (no reason, nothing to escalate to)."""
+
+
+class Basis:
+    """Why a rule raised a ticket's level; kept in ``Ticket.level_basis`` so a rule fires once."""
+
+    REPEAT = "REPEAT"
+    GROUP = "GROUP"
+    MEDIA = "MEDIA"
+    REGULATOR = "REGULATOR"
+
+
+BASIS_LEVEL = {Basis.REPEAT: Level.YELLOW, Basis.GROUP: Level.YELLOW, Basis.MEDIA: Level.RED, Basis.REGULATOR: Level.RED}
+BASIS_REASON = {
+    Basis.REPEAT: "同一客户多次投诉未解决 / repeat complaint, unresolved",
+    Basis.GROUP: "群体性投诉 / group incident",
+    Basis.MEDIA: "媒体曝光 / media exposure",
+    Basis.REGULATOR: "监管介入 / regulator involved",
+}
+
+
+def _change_level(
+    ticket: Ticket, to: Level, reason: str, by: str, at: datetime, head: str, kind: LogKind
+) -> tuple[Ticket, Escalation, LogEntry]:
+    if not reason.strip():
+        raise LevelError(f"{ticket.ticket_id}: a reason is required to change the warning level")
+    record = Escalation(ticket.ticket_id, at, ticket.level, to, reason.strip(), by, head)
+    changes: dict[str, object] = {"level": to, "level_reason": reason.strip()}
+    if to is not Level.BLUE and to.rank > ticket.level.rank:
+        changes.update(escalated_at=at, escalated_to=head or ticket.escalated_to)
+    text = f"{ticket.level.zh}→{to.zh} ({ticket.level.value}→{to.value}): {reason.strip()}"
+    if head:
+        text += f" → {head}"
+    return dataclasses.replace(ticket, **changes), record, LogEntry(ticket.ticket_id, at, kind, text, author=by)
+
+
+def escalate(
+    ticket: Ticket, reason: str, by: str, at: datetime, head: str = ""
+) -> tuple[Ticket, Escalation, LogEntry]:
+    """Raise the warning level one step (blue → yellow → red), with a reason and the head told."""
+    if ticket.level is Level.RED:
+        raise LevelError(f"{ticket.ticket_id}: already red, cannot escalate further")
+    return _change_level(ticket, list(Level)[ticket.level.rank + 1], reason, by, at, head, LogKind.ESCALATION)
+
+
+def deescalate(
+    ticket: Ticket, reason: str, by: str, at: datetime, head: str = ""
+) -> tuple[Ticket, Escalation, LogEntry]:
+    """Lower the warning level one step; never without a reason (audited in the log)."""
+    if not reason.strip():
+        raise LevelError(f"{ticket.ticket_id}: de-escalation needs a reason")
+    if ticket.level is Level.BLUE:
+        raise LevelError(f"{ticket.ticket_id}: already blue, cannot de-escalate further")
+    return _change_level(ticket, list(Level)[ticket.level.rank - 1], reason, by, at, head, LogKind.DEESCALATION)
+
+
+@dataclass(frozen=True)
+class LevelRules:
+    """Thresholds of the automatic rules (group incident: ``group_size`` within ``group_days``)."""
+
+    group_size: int = 3
+    group_days: int = 7
+
+
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    """What the rules say about one ticket: the bases that apply and its group, if any."""
+
+    bases: frozenset[str]
+    group_id: str = ""
+
+
+def _norm_place(place: str) -> str:
+    return re.sub(r"\s+", "", place).casefold()
+
+
+def _norm_contact(contact: str) -> str:
+    digits = re.sub(r"\D", "", contact)
+    return digits[-11:] if len(digits) >= 11 else contact.strip().casefold()
+
+
+def _groups(tickets: Sequence[Ticket], rules: LevelRules) -> dict[str, str]:
+    """Map sync key → group id for tickets forming group incidents.
+
+    Tickets of one category and place whose receipts fall within ``group_days``
+    of each other, at least ``group_size`` of them, form one linked group; its id
+    is the first ticket's id.
+    """
+    window = timedelta(days=rules.group_days)
+    buckets: dict[tuple[str, str], list[Ticket]] = defaultdict(list)
+    for t in tickets:
+        place = _norm_place(t.place)
+        if t.category is not None and place and t.cancelled_at is None:
+            buckets[(t.category.value, place)].append(t)
+    found: dict[str, str] = {}
+    for members in buckets.values():
+        if len(members) < rules.group_size:
+            continue
+        members.sort(key=lambda t: (t.received_at, t.ticket_id))
+        # index ranges [i, j) of windows holding enough tickets; overlapping ranges merge
+        ranges: list[list[int]] = []
+        j = 0
+        for i, first in enumerate(members):
+            while j < len(members) and members[j].received_at - first.received_at <= window:
+                j += 1
+            if j - i >= rules.group_size:
+                if ranges and i < ranges[-1][1]:
+                    ranges[-1][1] = j
+                else:
+                    ranges.append([i, j])
+        for start, end in ranges:
+            group_id = members[start].ticket_id
+            for t in members[start:end]:
+                found[t.sync_key] = group_id
+    return found
+
+
+def _repeats(tickets: Iterable[Ticket]) -> set[str]:
+    """Sync keys of unresolved tickets whose customer has another unresolved ticket."""
+    open_by_contact: dict[str, list[str]] = defaultdict(list)
+    for t in tickets:
+        if t.resolved_at is None and t.cancelled_at is None and t.contact.strip():
+            open_by_contact[_norm_contact(t.contact)].append(t.sync_key)
+    return {key for keys in open_by_contact.values() if len(keys) >= 2 for key in keys}
+
+
+def assess(tickets: Sequence[Ticket], rules: LevelRules | None = None) -> dict[str, Assessment]:
+    """Apply the level rules across a branch's tickets; keyed by sync key."""
+    rules = rules or LevelRules()
+    groups = _groups(tickets, rules)
+    repeats = _repeats(tickets)
+    result: dict[str, Assessment] = {}
+    for t in tickets:
+        bases = set()
+        if t.sync_key in repeats:
+            bases.add(Basis.REPEAT)
+        if t.sync_key in groups:
+            bases.add(Basis.GROUP)
+        if t.media_exposure:
+            bases.add(Basis.MEDIA)
+        if t.regulator_involved or t.channel is Channel.REGULATOR:
+            bases.add(Basis.REGULATOR)
+        result[t.sync_key] = Assessment(frozenset(bases), groups.get(t.sync_key, ""))
+    return result
+
+
+def apply_assessment(
+    ticket: Ticket, assessment: Assessment, at: datetime, by: str = "system", head: str = ""
+) -> tuple[Ticket, Escalation | None, LogEntry | None]:
+    """Raise the level for bases that have not fired on this ticket before.
+
+    A basis fires once: after a coordinator de-escalates with a reason, the same
+    basis does not raise the ticket again (a new basis does). Rules never lower
+    a level. Applying the same assessment twice changes nothing.
+    """
+    known = {b for b in ticket.level_basis.split(",") if b}
+    new = assessment.bases - known
+    changes: dict[str, object] = {}
+    if assessment.group_id and assessment.group_id != ticket.group_id:
+        changes["group_id"] = assessment.group_id
+    if new:
+        changes["level_basis"] = ",".join(sorted(known | new))
+    updated = dataclasses.replace(ticket, **changes) if changes else ticket
+    target = max((BASIS_LEVEL[b] for b in new), key=lambda lv: lv.rank, default=Level.BLUE)
+    if target.rank <= updated.level.rank:
+        return updated, None, None
+    reason = "; ".join(BASIS_REASON[b] for b in sorted(new) if BASIS_LEVEL[b].rank > updated.level.rank)
+    raised, record, entry = _change_level(updated, target, reason, by, at, head, LogKind.ESCALATION)
+    return raised, record, entry
