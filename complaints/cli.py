@@ -86,12 +86,24 @@ def cmd_due(args: argparse.Namespace) -> int:
     return 0
 
 
+def _year_ranges(calendar: WorkCalendar) -> list[tuple[int, int, str]]:
+    """Known years folded into runs of consecutive years with the same source."""
+    runs: list[tuple[int, int, str]] = []
+    for status in calendar.known_years():
+        if runs and runs[-1][1] == status.year - 1 and runs[-1][2] == status.source:
+            runs[-1] = (runs[-1][0], status.year, status.source)
+        else:
+            runs.append((status.year, status.year, status.source))
+    return runs
+
+
 def cmd_calendar_status(args: argparse.Namespace) -> int:
     calendar = _calendar(args)
     today = date.fromisoformat(args.today) if args.today else date.today()
     print(f"地区 / region: {calendar.region.value}")
-    for status in calendar.known_years():
-        print(f"  {status.year}: {status.source}")
+    for first, last, source in _year_ranges(calendar):
+        years = str(first) if first == last else f"{first}–{last}"
+        print(f"  {years}: {source}")
     missing = calendar.missing_next_year(today)
     if missing is not None:
         print(
