@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 import chinese_calendar
@@ -34,12 +34,12 @@ class CalendarPendingError(LookupError):
         )
 
 
-class DayKind(str, Enum):
+class DayKind(StrEnum):
     HOLIDAY = "holiday"
     WORKDAY = "workday"
 
 
-class Region(str, Enum):
+class Region(StrEnum):
     MAINLAND = "CN"
     HONG_KONG = "HK"
     MACAU = "MO"

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class Labelled(str, Enum):
+class Labelled(StrEnum):
     """A string enum whose members carry ``zh`` and ``en`` labels.
 
     The value is the stable code stored in the database and sent over the wire;

@@ -87,7 +87,9 @@ def evaluate(
     if before_resolution:
         _clock(flags, deadlines.resolve, now, soon, Flag.RESOLVE_OVERDUE, Flag.RESOLVE_DUE_SOON)
     if status is Status.RESOLVED:
-        _clock(flags, deadlines.feedback, now, p.feedback_due_soon, Flag.FEEDBACK_OVERDUE, Flag.FEEDBACK_DUE_SOON)
+        _clock(
+            flags, deadlines.feedback, now, p.feedback_due_soon, Flag.FEEDBACK_OVERDUE, Flag.FEEDBACK_DUE_SOON
+        )
     if status is Status.CLOSED:
         _revisit(flags, deadlines, now)
     if status in (Status.EXECUTING, Status.REINVESTIGATING) and progress_at is not None:
@@ -127,7 +129,14 @@ def _tasks(flags: set[Flag], clock: SlaClock, ticket: Ticket, tasks: Iterable[Ta
     for task in tasks:
         if task.ticket_id != ticket.ticket_id or task.done_at is not None or task.due is None:
             continue
-        _clock(flags, clock.end_of_day(task.due), now, clock.policy.due_soon, Flag.TASK_OVERDUE, Flag.TASK_DUE_SOON)
+        _clock(
+            flags,
+            clock.end_of_day(task.due),
+            now,
+            clock.policy.due_soon,
+            Flag.TASK_OVERDUE,
+            Flag.TASK_DUE_SOON,
+        )
 
 
 def refresh(

@@ -48,7 +48,12 @@ class Basis:
     REGULATOR = "REGULATOR"
 
 
-BASIS_LEVEL = {Basis.REPEAT: Level.YELLOW, Basis.GROUP: Level.YELLOW, Basis.MEDIA: Level.RED, Basis.REGULATOR: Level.RED}
+BASIS_LEVEL = {
+    Basis.REPEAT: Level.YELLOW,
+    Basis.GROUP: Level.YELLOW,
+    Basis.MEDIA: Level.RED,
+    Basis.REGULATOR: Level.RED,
+}
 BASIS_REASON = {
     Basis.REPEAT: "同一客户多次投诉未解决 / repeat complaint, unresolved",
     Basis.GROUP: "群体性投诉 / group incident",
@@ -69,7 +74,11 @@ def _change_level(
     text = f"{ticket.level.zh}→{to.zh} ({ticket.level.value}→{to.value}): {reason.strip()}"
     if head:
         text += f" → {head}"
-    return dataclasses.replace(ticket, **changes), record, LogEntry(ticket.ticket_id, at, kind, text, author=by)
+    return (
+        dataclasses.replace(ticket, **changes),
+        record,
+        LogEntry(ticket.ticket_id, at, kind, text, author=by),
+    )
 
 
 def escalate(
@@ -89,7 +98,9 @@ def deescalate(
         raise LevelError(f"{ticket.ticket_id}: de-escalation needs a reason")
     if ticket.level is Level.BLUE:
         raise LevelError(f"{ticket.ticket_id}: already blue, cannot de-escalate further")
-    return _change_level(ticket, list(Level)[ticket.level.rank - 1], reason, by, at, head, LogKind.DEESCALATION)
+    return _change_level(
+        ticket, list(Level)[ticket.level.rank - 1], reason, by, at, head, LogKind.DEESCALATION
+    )
 
 
 @dataclass(frozen=True)

@@ -7,12 +7,12 @@ these definitions; nothing here touches a file.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from complaints.enums import Category, Channel, Grade, Labelled, Level, LogKind, Satisfaction, Status
 
 
-class ColType(str, Enum):
+class ColType(StrEnum):
     TEXT = "text"
     DATETIME = "datetime"
     DATE = "date"
@@ -67,7 +67,7 @@ class Sheet:
         return None
 
 
-T, DT, D, I, B, E, F = (
+T, DT, D, N, B, E, F = (
     ColType.TEXT,
     ColType.DATETIME,
     ColType.DATE,
@@ -121,7 +121,7 @@ TICKETS = Sheet(
         Column("revisited_at", "回访时间", "Revisited at", DT, width=17),
         Column("satisfaction", "满意度", "Satisfaction", E, enum=Satisfaction),
         Column("suggestions", "客户建议", "Suggestions", T, width=24),
-        Column("objection_count", "异议次数", "Objections", I, width=8),
+        Column("objection_count", "异议次数", "Objections", N, width=8),
         Column("objection_demand", "新诉求", "New demand", T, width=24),
         Column("cancelled_at", "撤销时间", "Cancelled at", DT, width=17),
         Column("cancel_reason", "撤销原因", "Cancellation reason", T, width=20),
@@ -143,7 +143,7 @@ TICKETS = Sheet(
         Column("group_id", "群体事件编号", "Group incident", T, computed=True),
         Column("level_basis", "预警依据", "Level basis", T, computed=True, hidden=True),
         Column("reopened_at", "重新处理时间", "Reopened at", DT, computed=True, width=17),
-        Column("version", "版本", "Version", I, computed=True, hidden=True),
+        Column("version", "版本", "Version", N, computed=True, hidden=True),
         Column("sync_key", "同步键", "Sync key", T, computed=True, hidden=True, width=34),
     ),
 )
@@ -154,7 +154,7 @@ TASKS = Sheet(
     "Tasks",
     (
         Column("ticket_id", "投诉编号", "Ticket ID", T, required=True, width=18),
-        Column("task_no", "序号", "No.", I, required=True, width=6),
+        Column("task_no", "序号", "No.", N, required=True, width=6),
         Column("title", "任务", "Task", T, required=True, width=30),
         Column("owner", "责任人", "Owner", T),
         Column("due", "完成期限", "Due", D, width=12),

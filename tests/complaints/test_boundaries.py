@@ -27,7 +27,9 @@ def test_domain_module_imports_no_framework(path):
 
 
 def test_importing_every_domain_module_loads_no_framework():
-    modules = ",".join(f"complaints.{p.stem}" for p in PACKAGE.glob("*.py") if p.stem not in ("__main__", "__init__"))
+    modules = ",".join(
+        f"complaints.{p.stem}" for p in PACKAGE.glob("*.py") if p.stem not in ("__main__", "__init__")
+    )
     code = (
         f"import importlib, sys\nfor m in '{modules}'.split(','): importlib.import_module(m)\n"
         f"print(','.join(sorted(set({FORBIDDEN!r}) & set(sys.modules))))"

@@ -109,7 +109,8 @@ def test_next_year_missing_is_reported_from_first_of_november():
 def test_calendar_file_loads_entries_and_published_years(tmp_path):
     path = tmp_path / "calendar.json"
     path.write_text(
-        '{"published": {"CN": [2027]}, "entries": [{"date": "2027-01-01", "kind": "holiday", "source": "x"}]}',
+        '{"published": {"CN": [2027]},'
+        ' "entries": [{"date": "2027-01-01", "kind": "holiday", "source": "x"}]}',
         encoding="utf-8",
     )
     calendar = load_calendar(path)

@@ -1,4 +1,4 @@
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -35,15 +35,17 @@ def test_acknowledge_and_plan_due_in_working_days(received, ack, plan):
 def test_receipt_in_utc_is_dated_in_shanghai_before_counting():
     # 17:00 UTC on Friday 13 Feb is 01:00 on Saturday 14 Feb (a make-up working day) in Shanghai:
     # the receipt day is the 14th, so acknowledgement is due after the Spring Festival, not on the 14th.
-    received = datetime(2026, 2, 13, 17, 0, tzinfo=timezone.utc)
+    received = datetime(2026, 2, 13, 17, 0, tzinfo=UTC)
     assert CLOCK.deadlines(make_ticket(received_at=received)).acknowledge == eod(2026, 2, 24)
 
 
 def test_branch_time_zone_changes_the_receipt_date():
-    received = datetime(2026, 3, 2, 16, 30, tzinfo=timezone.utc)  # Tuesday 00:30 in Shanghai
+    received = datetime(2026, 3, 2, 16, 30, tzinfo=UTC)  # Tuesday 00:30 in Shanghai
     utc_clock = SlaClock(WorkCalendar(), SlaPolicy(tz="UTC"))
     assert CLOCK.deadlines(make_ticket(received_at=received)).acknowledge.date().isoformat() == "2026-03-04"
-    assert utc_clock.deadlines(make_ticket(received_at=received)).acknowledge.date().isoformat() == "2026-03-03"
+    assert (
+        utc_clock.deadlines(make_ticket(received_at=received)).acknowledge.date().isoformat() == "2026-03-03"
+    )
 
 
 @pytest.mark.parametrize(
