@@ -53,7 +53,9 @@ def _parse_received(text: str, zone: ZoneInfo) -> datetime:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError as exc:
-        raise SystemExit(f"--received: {text!r} is not an ISO datetime (e.g. 2026-09-30T09:10+08:00)") from exc
+        raise SystemExit(
+            f"--received: {text!r} is not an ISO datetime (e.g. 2026-09-30T09:10+08:00)"
+        ) from exc
     return moment.replace(tzinfo=zone) if moment.tzinfo is None else moment
 
 
@@ -82,7 +84,9 @@ def cmd_due(args: argparse.Namespace) -> int:
         text = "待发布节假日 / pending calendar" if value == PENDING else value
         print(f"  {zh:<6} {en:<22} {text}")
     if PENDING in shown.values():
-        print("warning: some deadlines fall in a year whose holiday schedule is not published", file=sys.stderr)
+        print(
+            "warning: some deadlines fall in a year whose holiday schedule is not published", file=sys.stderr
+        )
     return 0
 
 
