@@ -1,0 +1,1 @@
+"""Complaint Desk in Excel: xlwings macros, the ribbon add-in and the Office.js add-in."""
