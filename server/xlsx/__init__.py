@@ -1,0 +1,1 @@
+"""Branch workbooks with openpyxl and python-calamine: template, reader, writer, zip guard."""

@@ -1,0 +1,212 @@
+"""Cell values of a worksheet, row by row, from python-calamine (fast) or openpyxl (reference).
+
+Both engines yield ``(excel_row_number, values)`` with ``values[0]`` in column
+A, and agree on every value the reader relies on:
+
+* strings exactly as typed (``_xHHHH_`` escapes decoded; calamine does this
+  itself, openpyxl does not, so it is done here);
+* dates and datetimes as `date`/`datetime` where the cell has a date format
+  (calamine returns a `date` for a midnight datetime; the reader's column
+  types make that harmless), other numbers as int or float;
+* a formula as `Formula` holding its text, never its cached value: calamine
+  only returns cached values (empty when the file was written by a library
+  that does not calculate), so formula cells are found with a light XML scan
+  of the worksheet part, done only for parts the zip guard saw a formula in.
+
+openpyxl's read-only mode trusts the ``<dimension>`` tag and would silently
+stop early when it is stale; the sheet's dimensions are reset before reading.
+"""
+
+from __future__ import annotations
+
+import io
+import posixpath
+import warnings
+import zipfile
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any, BinaryIO
+
+from defusedxml import ElementTree as SafeET
+from openpyxl import load_workbook
+from openpyxl.formula.translate import Translator
+from openpyxl.utils import column_index_from_string
+from openpyxl.utils.cell import coordinate_from_string
+from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900
+from python_calamine import CalamineError, CalamineWorkbook
+
+from server.xlsx.errors import Problem, WorkbookError
+from server.xlsx.values import Formula, unescape_text
+
+MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+PKG_REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
+ENGINES = ("calamine", "openpyxl")
+
+Row = tuple[int, list[object]]
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+class WorkbookParts:
+    """Sheet titles, their worksheet parts and the date system, from ``xl/workbook.xml``."""
+
+    def __init__(self, archive: zipfile.ZipFile) -> None:
+        workbook_part = "xl/workbook.xml"
+        for name in archive.namelist():
+            if name.lower() == "xl/workbook.xml":
+                workbook_part = name
+        root = SafeET.fromstring(archive.read(workbook_part))
+        rels_part = posixpath.join(posixpath.dirname(workbook_part), "_rels", "workbook.xml.rels")
+        targets: dict[str, str] = {}
+        if rels_part in archive.namelist():
+            for rel in SafeET.fromstring(archive.read(rels_part)):
+                target = rel.get("Target", "")
+                if target.startswith("/"):
+                    path = target.lstrip("/")
+                else:
+                    path = posixpath.normpath(posixpath.join(posixpath.dirname(workbook_part), target))
+                targets[rel.get("Id", "")] = path
+        self.parts: dict[str, str] = {}
+        self.date1904 = False
+        for element in root.iter():
+            name = _local(element.tag)
+            if name == "sheet":
+                rid = element.get(f"{{{REL_NS}}}id", "")
+                self.parts[element.get("name", "")] = targets.get(rid, "")
+            elif name == "workbookPr":
+                self.date1904 = element.get("date1904", "false").lower() in ("1", "true")
+
+    @property
+    def epoch(self) -> datetime:
+        return CALENDAR_MAC_1904 if self.date1904 else CALENDAR_WINDOWS_1900
+
+
+def scan_formulas(archive: zipfile.ZipFile, part: str) -> dict[tuple[int, int], Formula]:
+    """(row, 0-based column) -> formula text of every formula cell in a worksheet part."""
+    found: dict[tuple[int, int], Formula] = {}
+    shared: dict[str, tuple[str, str]] = {}
+    with archive.open(part) as stream:
+        for _event, element in SafeET.iterparse(stream, events=("end",)):
+            tag = _local(element.tag)
+            if tag == "row":
+                element.clear()
+                continue
+            if tag != "c":
+                continue
+            formula = next((child for child in element if _local(child.tag) == "f"), None)
+            if formula is None:
+                continue
+            ref = element.get("r", "")
+            letters, row = coordinate_from_string(ref)
+            text = formula.text
+            if formula.get("t") == "shared":
+                si = formula.get("si", "")
+                if text:
+                    shared[si] = (ref, "=" + text)
+                elif si in shared:
+                    origin, master = shared[si]
+                    text = Translator(master, origin=origin).translate_formula(ref)[1:]
+            if text is None:
+                continue
+            found[(row, column_index_from_string(letters) - 1)] = Formula("=" + text)
+    return found
+
+
+class Grid:
+    """The worksheets of one workbook, opened with one engine."""
+
+    def __init__(self, handle: str | BinaryIO, formula_parts: set[str], engine: str = "calamine") -> None:
+        if engine not in ENGINES:
+            raise ValueError(f"engine must be one of {ENGINES}")
+        self.engine = engine
+        self._handle = handle
+        self._formula_parts = formula_parts
+        with zipfile.ZipFile(self._rewound()) as archive:
+            self.parts = WorkbookParts(archive)
+        self._book: Any = None
+        try:
+            if engine == "calamine":
+                self._book = CalamineWorkbook.from_object(self._rewound())
+                self.titles = list(self._book.sheet_names)
+            else:
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    self._book = load_workbook(self._rewound(), read_only=True, data_only=False)
+                self.notes = [str(w.message) for w in caught]
+                self.titles = list(self._book.sheetnames)
+        except (CalamineError, KeyError, OSError, ValueError, zipfile.BadZipFile) as exc:
+            raise WorkbookError(
+                [Problem(f"the workbook cannot be opened: {exc}", f"无法打开工作簿：{exc}")]
+            ) from exc
+
+    def _rewound(self) -> str | BinaryIO:
+        if isinstance(self._handle, str):
+            return self._handle
+        self._handle.seek(0)
+        return self._handle
+
+    def close(self) -> None:
+        if self._book is not None:
+            self._book.close()
+            self._book = None
+
+    def __enter__(self) -> Grid:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def epoch(self) -> datetime:
+        return self.parts.epoch
+
+    def formulas(self, title: str) -> dict[tuple[int, int], Formula]:
+        part = self.parts.parts.get(title, "")
+        if part not in self._formula_parts:
+            return {}
+        with zipfile.ZipFile(self._rewound()) as archive:
+            return scan_formulas(archive, part)
+
+    def rows(self, title: str) -> Iterator[Row]:
+        """Every row of sheet ``title`` from row 1, as (Excel row number, values from column A)."""
+        if self.engine == "calamine":
+            return self._calamine_rows(title)
+        return self._openpyxl_rows(title)
+
+    def _calamine_rows(self, title: str) -> Iterator[Row]:
+        sheet = self._book.get_sheet_by_name(title)
+        by_row: dict[int, list[tuple[int, Formula]]] = {}
+        for (row, col), formula in self.formulas(title).items():
+            by_row.setdefault(row, []).append((col, formula))
+        start = sheet.start
+        pad: list[object] = [""] * (start[1] if start else 0)
+        for index, values in enumerate(sheet.iter_rows()):
+            number = index + 1
+            if pad:
+                values = pad + values
+            for col, formula in by_row.get(number, ()):
+                values.extend([""] * (col + 1 - len(values)))
+                values[col] = formula
+            yield number, values
+
+    def _openpyxl_rows(self, title: str) -> Iterator[Row]:
+        ws = self._book[title]
+        ws.reset_dimensions()
+        for number, cells in enumerate(ws.iter_rows(), 1):
+            values: list[object] = []
+            for cell in cells:
+                value = cell.value
+                if isinstance(value, str):
+                    value = Formula(value) if cell.data_type == "f" else unescape_text(value)
+                values.append(value)
+            yield number, values
+
+
+def open_grid(source: bytes | str | BinaryIO, formula_parts: set[str], engine: str = "calamine") -> Grid:
+    """A Grid on ``source`` (a path, the bytes of a file, or a binary file object)."""
+    if isinstance(source, bytes | bytearray):
+        return Grid(io.BytesIO(source), formula_parts, engine)
+    return Grid(source, formula_parts, engine)

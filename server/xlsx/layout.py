@@ -1,0 +1,177 @@
+"""Find our sheets and columns in a workbook, whatever the language, order or extra columns.
+
+Shared by the reader and the writer: sheets are found by their zh or en title,
+columns by their zh or en header (or key), in any order. Columns the schema
+does not know are the user's own and are left alone — unless a header looks
+like a misspelling of one of ours that is missing, which is reported.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from openpyxl.utils import get_column_letter
+
+from complaints.schema import Column, Sheet, sheet_by_title
+from server.xlsx.errors import Problem
+
+HEADER_SEARCH_ROWS = 10
+"""The header is the first of this many rows that holds at least two of our headers."""
+LOOKALIKE = 0.75
+
+_SPACES = re.compile(r"\s+")
+
+
+def normalise_header(value: object) -> str:
+    """A header cell as text with runs of blanks (also line breaks) made single spaces."""
+    if value is None:
+        return ""
+    return _SPACES.sub(" ", str(value)).strip()
+
+
+@dataclass(slots=True)
+class Layout:
+    """Where one schema sheet's columns are in a worksheet."""
+
+    sheet: Sheet
+    title: str
+    header_row: int = 1
+    index: dict[str, int] = field(default_factory=dict)
+    """Column key -> 0-based position in the row."""
+    headers: dict[str, str] = field(default_factory=dict)
+    """Column key -> the header text as it stands in the workbook."""
+    lang: str = "zh"
+
+    def letter(self, key: str) -> str | None:
+        position = self.index.get(key)
+        return None if position is None else get_column_letter(position + 1)
+
+    def problem(self, en: str, zh: str, key: str | None = None, row: int | None = None) -> Problem:
+        """A problem about column ``key`` (or the whole row, or the sheet) of this sheet."""
+        if key is None:
+            return Problem(en, zh, sheet=self.title, row=row)
+        header = self.headers.get(key) or self.sheet.column(key).header(self.lang)
+        return Problem(en, zh, sheet=self.title, row=row, column=self.letter(key), header=header)
+
+
+def find_sheets(titles: Iterable[str]) -> tuple[dict[str, str], list[Problem]]:
+    """Schema sheet key -> the workbook's title for it; two sheets for one key is a problem."""
+    found: dict[str, str] = {}
+    problems = []
+    for title in titles:
+        sheet = sheet_by_title(title)
+        if sheet is None:
+            continue
+        if sheet.key in found:
+            problems.append(
+                Problem(
+                    f"two sheets hold {sheet.en}: '{found[sheet.key]}' and '{title}'; keep one",
+                    f"有两个工作表都是“{sheet.zh}”：「{found[sheet.key]}」和「{title}」，请只保留一个",
+                    sheet=title,
+                )
+            )
+            continue
+        found[sheet.key] = title
+    return found, problems
+
+
+def _matches(sheet: Sheet, cells: Sequence[object]) -> int:
+    return sum(1 for v in cells if isinstance(v, str) and sheet.match_header(normalise_header(v)))
+
+
+def header_row_of(sheet: Sheet, rows: Sequence[tuple[int, Sequence[object]]]) -> int | None:
+    """The Excel row number of the header among the first rows, or None."""
+    for number, cells in rows[:HEADER_SEARCH_ROWS]:
+        if _matches(sheet, cells) >= min(2, len(sheet.columns)):
+            return number
+    return None
+
+
+def map_columns(
+    sheet: Sheet, title: str, header_row: int, cells: Sequence[object]
+) -> tuple[Layout, list[Problem]]:
+    """Map the header cells to schema columns; report duplicates, lookalikes and missing required columns."""
+    layout = Layout(sheet, title, header_row)
+    problems: list[Problem] = []
+    unknown: list[tuple[int, str]] = []
+    zh = en = 0
+    for position, value in enumerate(cells):
+        text = normalise_header(value)
+        if not text:
+            continue
+        column = sheet.match_header(text)
+        if column is None:
+            unknown.append((position, text))
+            continue
+        letter = get_column_letter(position + 1)
+        if column.key in layout.index:
+            first = layout.letter(column.key)
+            problems.append(
+                Problem(
+                    f"column '{text}' appears twice (also column {first}); delete one",
+                    f"“{text}”列重复出现（另见 {first} 列），请删除其一",
+                    sheet=title,
+                    row=header_row,
+                    column=letter,
+                    header=text,
+                )
+            )
+            continue
+        layout.index[column.key] = position
+        layout.headers[column.key] = text
+        zh += text.casefold() == column.zh.casefold()
+        en += text.casefold() == column.en.casefold()
+    layout.lang = "en" if en > zh else "zh"
+    missing = [c for c in sheet.columns if c.key not in layout.index]
+    for position, text in unknown:
+        guess = _lookalike(text, missing)
+        if guess is None:
+            continue
+        missing.remove(guess)
+        problems.append(
+            Problem(
+                f"unknown column '{text}': did you mean '{guess.header(layout.lang)}'? "
+                "Rename the header (or rename your own column to something else)",
+                f"无法识别的列“{text}”：是否应为“{guess.header('zh')}”？请改正表头（如为自建列请换一个名称）",
+                sheet=title,
+                row=header_row,
+                column=get_column_letter(position + 1),
+                header=text,
+            )
+        )
+    for column in missing:
+        if column.required and not column.computed:
+            problems.append(
+                Problem(
+                    f"required column '{column.header(layout.lang)}' is missing; add it to the header row",
+                    f"缺少必需的列“{column.zh}”，请在表头行补上",
+                    sheet=title,
+                    row=header_row,
+                    header=column.header(layout.lang),
+                )
+            )
+    return layout, problems
+
+
+def _lookalike(text: str, candidates: Sequence[Column]) -> Column | None:
+    wanted = text.casefold()
+    best: tuple[float, Column] | None = None
+    for column in candidates:
+        for name in (column.zh, column.en, column.key):
+            ratio = difflib.SequenceMatcher(None, wanted, name.casefold()).ratio()
+            if ratio >= LOOKALIKE and (best is None or ratio > best[0]):
+                best = (ratio, column)
+    return best[1] if best else None
+
+
+def header_problem(sheet: Sheet, title: str) -> Problem:
+    """The problem for a sheet whose header row cannot be found."""
+    first = sheet.columns[0]
+    return Problem(
+        f"no header row found in the first {HEADER_SEARCH_ROWS} rows (expected e.g. '{first.en}')",
+        f"前 {HEADER_SEARCH_ROWS} 行中找不到表头（应含如“{first.zh}”）",
+        sheet=title,
+    )
