@@ -91,6 +91,20 @@ def test_the_quickstart_demo_callback_is_gone_and_xlwings_stays(extracted):
     assert "Public Function RunPython(" in extracted["xlwings"]
 
 
+def test_xlwings_module_survives_the_rewrite_except_for_its_project_name(extracted):
+    # The module is 45 kB: a VBA writer that mangles long sources would show here.
+    parser = VBA_Parser(str(build_xlam.TEMPLATE))
+    try:
+        template = {Path(name).stem: code for _, _, name, code in parser.extract_all_macros()}
+    finally:
+        parser.close()
+    expected = template["xlwings"].replace(
+        'PROJECT_NAME As String = "myaddin"', 'PROJECT_NAME As String = "complaint-desk"', 1
+    )
+    assert expected != template["xlwings"]
+    assert extracted["xlwings"] == expected
+
+
 def test_xlwings_module_reads_the_complaint_desk_conf_sheet(xlam, extracted):
     assert 'Public Const PROJECT_NAME As String = "complaint-desk"' in extracted["xlwings"]
     # xlwings looks the sheet up as PROJECT_NAME & ".conf"; a leading "_" would disable it.
