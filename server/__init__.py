@@ -1,7 +1,13 @@
-"""Complaint Desk server: the Flask application factory."""
+"""Complaint Desk's Flask service: sync API, accounts, storage, workbooks.
+
+``create_app(config=None)``: defaults, then ``instance/config.py`` and
+``FLASK_``-prefixed environment variables (``FLASK_DATABASE_URL=…``), then the
+test dict.
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -9,24 +15,37 @@ from typing import Any
 from flask import Flask
 
 from complaints.sla import DEFAULT_TZ
+from server import admin, api, db, errors, limits
+from server.clock import system_now
 
 REPO = Path(__file__).resolve().parent.parent
 
-DEFAULTS: dict[str, Any] = {
-    "SERVER_URL": "",
-    "TIMEZONE": DEFAULT_TZ,
-}
-
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    """Build the app: defaults, then ``FLASK_*`` environment variables, then ``config`` (tests)."""
+    """Build the app: defaults, then instance config and ``FLASK_*`` environment, then ``config`` (tests)."""
     app = Flask(__name__, instance_relative_config=True, template_folder=str(REPO / "templates"))
-    app.config.from_mapping(DEFAULTS)
+    app.config.from_mapping(
+        SECRET_KEY=os.urandom(32).hex(),
+        DATABASE_URL=f"sqlite:///{Path(app.instance_path) / 'complaint-desk.db'}",
+        MAX_CONTENT_LENGTH=16 * 1024 * 1024,
+        CLOCK=system_now,
+        CALENDAR_FILE=os.environ.get("COMPLAINTS_CALENDAR"),
+        SYNC_VERSION_CHECK=True,
+        SERVER_URL="",
+        TIMEZONE=DEFAULT_TZ,
+    )
+    app.config.from_pyfile("config.py", silent=True)
     app.config.from_prefixed_env()
     if config is not None:
         app.config.from_mapping(config)
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
     from server.xlsx.cli import workbook_cli
 
+    limits.init_app(app)
+    db.init_app(app)
+    api.init_app(app)
+    errors.init_app(app)  # after the API, whose own error handlers it replaces
+    admin.init_app(app)
     app.cli.add_command(workbook_cli)
     return app

@@ -1,0 +1,63 @@
+"""POST /api/sync: push the branch's changed rows and pull what changed on the server."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, request
+from flask_smorest import Blueprint
+from sqlalchemy.orm import Session
+
+from server import clock
+from server.api.schemas import SyncRequest, SyncResponse
+from server.auth import BRANCH, current, require
+from server.db import get_db
+from server.idempotency import run_once
+from server.models import BranchRow
+from server.store import clock_for
+from server.sync import SyncContext, pull, push
+
+blp = Blueprint("sync", __name__, url_prefix="/api", description="Branch ↔ server synchronisation")
+
+
+@blp.route("/sync", methods=["POST"])
+@blp.arguments(SyncRequest)
+@blp.response(200, SyncResponse)
+@blp.doc(
+    security=[{"bearer": []}],
+    parameters=[
+        {
+            "in": "header",
+            "name": "Idempotency-Key",
+            "required": True,
+            "schema": {"type": "string", "maxLength": 200},
+        }
+    ],
+)
+@require(BRANCH)
+def sync(body: dict[str, Any]) -> Any:
+    """Push changed rows (each with the version it was based on) and pull changes after ``cursor``."""
+    principal = current()
+    now = clock.now()
+    version_check = current_app.config["SYNC_VERSION_CHECK"]
+
+    def work(session: Session) -> tuple[int, Any]:
+        branch = session.get(BranchRow, principal.branch_id)
+        assert branch is not None
+        ctx = SyncContext(
+            session,
+            branch,
+            by=request.headers.get("X-Device", principal.name)[:200],
+            now=now,
+            clock=clock_for(branch.timezone, current_app.config.get("CALENDAR_FILE")),
+            version_check=version_check,
+        )
+        if body["tickets"] or body["tasks"] or body["log"]:
+            _ = ctx.seq  # lock the branch first, before any ticket row, so writers queue in one order
+        pushed = push(ctx, body)
+        return 200, {"pushed": pushed, "pulled": pull(session, branch, body["cursor"])}
+
+    status, response = run_once(
+        get_db(), principal.key, request.headers.get("Idempotency-Key"), body, now, work
+    )
+    return response, status

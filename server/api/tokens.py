@@ -1,0 +1,32 @@
+"""POST /api/tokens: a head-office user trades a password (HTTP basic auth) for an API token."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import request
+from flask_smorest import Blueprint
+
+from server import clock
+from server.api.schemas import TokenResponse
+from server.auth import check_user, issue_token
+from server.db import get_db
+from server.errors import ApiError
+
+blp = Blueprint("tokens", __name__, url_prefix="/api", description="Head-office sign-in")
+
+
+@blp.route("/tokens", methods=["POST"])
+@blp.response(201, TokenResponse)
+@blp.doc(security=[{"basic": []}])
+def create_token() -> Any:
+    """Issue a token for a head-office user; the token is shown once."""
+    auth = request.authorization
+    if auth is None or auth.type != "basic" or not auth.username or auth.password is None:
+        raise ApiError(401, "unauthorized", "sign in with HTTP basic auth (user name and password)")
+    with get_db().write() as session:
+        user = check_user(session, auth.username, auth.password)
+        if user is None:
+            raise ApiError(401, "unauthorized", "unknown user or wrong password")
+        _, plain = issue_token(session, user.role, clock.now(), user=user, label="api sign-in")
+        return {"token": plain, "role": user.role}

@@ -1,0 +1,222 @@
+"""Database tables (SQLAlchemy 2). Times are stored in UTC.
+
+The tickets table takes its domain columns from `complaints.schema.TICKETS`, so
+the workbook, the API and the database share one list of fields.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from complaints.schema import TASKS, TICKETS, ColType
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """An aware datetime stored as naive UTC; read back aware in UTC on every database."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value.isoformat()} cannot be stored")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+def _sql_type(kind: ColType) -> Any:
+    return {
+        ColType.TEXT: Text,
+        ColType.DATETIME: UtcDateTime,
+        ColType.DATE: Date,
+        ColType.INT: Integer,
+        ColType.BOOL: Boolean,
+        ColType.ENUM: String(32),
+        ColType.FLAGS: Text,
+    }[kind]
+
+
+class BranchRow(Base):
+    __tablename__ = "branches"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
+    change_seq: Mapped[int] = mapped_column(Integer, default=0)
+    """Counter of changes in this branch; incremented under a row lock so pulls never skip a change."""
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class UserRow(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    role: Mapped[str] = mapped_column(String(16))
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    email: Mapped[str] = mapped_column(String(200), default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class TokenRow(Base):
+    __tablename__ = "tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(12))
+    role: Mapped[str] = mapped_column(String(16))
+    branch_id: Mapped[int | None] = mapped_column(ForeignKey("branches.id"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    label: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+_ticket_fixed = [
+    Column("sync_key", String(32), primary_key=True),
+    Column("branch_id", ForeignKey("branches.id"), nullable=False),
+    Column("version", Integer, nullable=False, default=1),
+    Column("change_seq", Integer, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("updated_by", String(200), nullable=False, default=""),
+]
+_fixed_names = {c.name for c in _ticket_fixed}
+
+tickets_table = Table(
+    "tickets",
+    Base.metadata,
+    *_ticket_fixed,
+    *[
+        Column(c.key, _sql_type(c.type), nullable=c.type not in (ColType.TEXT, ColType.BOOL, ColType.INT))
+        for c in TICKETS.columns
+        if c.key not in _fixed_names
+    ],
+    UniqueConstraint("branch_id", "ticket_id", name="uq_tickets_branch_ticket_id"),
+    Index("ix_tickets_branch_change", "branch_id", "change_seq"),
+    Index("ix_tickets_status", "status"),
+)
+
+
+class TicketRow(Base):
+    __table__ = tickets_table
+
+
+class TaskRow(Base):
+    __tablename__ = "tasks"
+    sync_key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    ticket_key: Mapped[str] = mapped_column(ForeignKey("tickets.sync_key"), index=True)
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branches.id"))
+    ticket_id: Mapped[str] = mapped_column(Text)
+    task_no: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(Text)
+    owner: Mapped[str] = mapped_column(Text, default="")
+    due: Mapped[date | None] = mapped_column(Date)
+    done_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    change_seq: Mapped[int] = mapped_column(Integer)
+    __table_args__ = (Index("ix_tasks_branch_change", "branch_id", "change_seq"),)
+
+
+TASK_FIELDS: tuple[str, ...] = tuple(c.key for c in TASKS.columns if not c.computed and c.key != "ticket_id")
+
+
+class LogRow(Base):
+    __tablename__ = "log_entries"
+    sync_key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    ticket_key: Mapped[str] = mapped_column(ForeignKey("tickets.sync_key"), index=True)
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branches.id"))
+    ticket_id: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    kind: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text)
+    author: Mapped[str] = mapped_column(Text, default="")
+    channel: Mapped[str] = mapped_column(Text, default="")
+    change_seq: Mapped[int] = mapped_column(Integer)
+    __table_args__ = (Index("ix_log_branch_change", "branch_id", "change_seq"),)
+
+
+class HistoryRow(Base):
+    """Every change of a ticket or task field: who, when, old, new (values as JSON text)."""
+
+    __tablename__ = "history"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entity: Mapped[str] = mapped_column(String(16))
+    entity_key: Mapped[str] = mapped_column(String(32))
+    version: Mapped[int] = mapped_column(Integer)
+    field: Mapped[str] = mapped_column(String(64))
+    old_value: Mapped[str | None] = mapped_column(Text)
+    new_value: Mapped[str | None] = mapped_column(Text)
+    by: Mapped[str] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    __table_args__ = (Index("ix_history_entity", "entity", "entity_key", "version"),)
+
+
+class ConflictRow(Base):
+    """A field changed on both sides: both values kept until the coordinator decides."""
+
+    __tablename__ = "conflicts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branches.id"), index=True)
+    entity: Mapped[str] = mapped_column(String(16))
+    entity_key: Mapped[str] = mapped_column(String(32))
+    ticket_id: Mapped[str] = mapped_column(Text)
+    field: Mapped[str] = mapped_column(String(64))
+    branch_value: Mapped[str | None] = mapped_column(Text)
+    server_value: Mapped[str | None] = mapped_column(Text)
+    base_version: Mapped[int] = mapped_column(Integer)
+    detected_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    resolution: Mapped[str] = mapped_column(String(16), default="")
+    resolved_by: Mapped[str] = mapped_column(String(200), default="")
+    change_seq: Mapped[int] = mapped_column(Integer)
+
+
+class IdempotencyRow(Base):
+    """A claimed Idempotency-Key with the response it produced."""
+
+    __tablename__ = "idempotency_keys"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    principal: Mapped[str] = mapped_column(String(64))
+    key: Mapped[str] = mapped_column(String(200))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column(Integer)
+    response: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    __table_args__ = (UniqueConstraint("principal", "key", name="uq_idempotency_principal_key"),)
