@@ -103,7 +103,9 @@ def ticket_to_json(ticket: Ticket) -> dict[str, Any]:
     return {key: encode(key, getattr(ticket, key)) for key in COLUMNS if key in TICKET_ATTRS}
 
 
-def decode_fields(raw: dict[str, Any], allowed: tuple[str, ...] = EDITABLE) -> dict[str, Any]:
+def decode_fields(
+    raw: dict[str, Any], allowed: tuple[str, ...] = EDITABLE, columns: dict[str, Column] = COLUMNS
+) -> dict[str, Any]:
     """Decode a pushed row's fields, refusing computed or unknown ones; errors name every bad field."""
     values: dict[str, Any] = {}
     errors: list[FieldError] = []
@@ -114,7 +116,7 @@ def decode_fields(raw: dict[str, Any], allowed: tuple[str, ...] = EDITABLE) -> d
             )
             continue
         try:
-            values[key] = decode(key, value)
+            values[key] = decode(key, value, columns)
         except FieldError as exc:
             errors.append(exc)
     if errors:

@@ -213,11 +213,13 @@ def change_ticket(ctx: SyncContext, row: TicketRow, changes: dict[str, Any]) -> 
             TicketRow.version == row.version,
         )
         .values(
-            {k: to_db(k, v) for k, v in changes.items()},
-            version=row.version + 1,
-            change_seq=ctx.seq,
-            updated_at=ctx.now,
-            updated_by=ctx.by,
+            {
+                **{k: to_db(k, v) for k, v in changes.items()},
+                "version": row.version + 1,
+                "change_seq": ctx.seq,
+                "updated_at": ctx.now,
+                "updated_by": ctx.by,
+            }
         )
         .execution_options(synchronize_session=False)
     )
