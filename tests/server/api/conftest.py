@@ -54,7 +54,7 @@ def _drop_postgres_database(name: str) -> None:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, migrated database of each kind; PostgreSQL fails instead of skipping when REQUIRE_POSTGRES=1."""
+    """A fresh empty database of each kind; without PostgreSQL this fails when REQUIRE_POSTGRES=1."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'test.db'}"
         return
