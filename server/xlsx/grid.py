@@ -28,8 +28,10 @@ from datetime import datetime
 from typing import Any, BinaryIO
 
 from defusedxml import ElementTree as SafeET
-from openpyxl import load_workbook
+from openpyxl.cell.rich_text import CellRichText, TextBlock
+from openpyxl.cell.text import Text
 from openpyxl.formula.translate import Translator
+from openpyxl.reader.excel import SHARED_STRINGS, ExcelReader
 from openpyxl.utils import column_index_from_string
 from openpyxl.utils.cell import coordinate_from_string
 from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900
@@ -115,6 +117,47 @@ def scan_formulas(archive: zipfile.ZipFile, part: str) -> dict[tuple[int, int], 
     return found
 
 
+class ExactReader(ExcelReader):
+    """openpyxl's reader, but shared strings are kept exactly as stored.
+
+    openpyxl strips ``x005F_`` from shared strings (a partial decode of the
+    ``_xHHHH_`` escapes) while it keeps inline strings as stored, so the two
+    cannot be told apart afterwards. Kept as stored, every string decodes
+    correctly with `unescape_text`, and is written back unchanged.
+    """
+
+    def read_strings(self) -> None:
+        part = self.package.find(SHARED_STRINGS)
+        if part is None:
+            self.shared_strings = []
+            return
+        strings: list[object] = []
+        with self.archive.open(part.PartName[1:]) as source:
+            for _event, node in SafeET.iterparse(source):
+                if _local(node.tag) != "si":
+                    continue
+                text = Text.from_tree(node)
+                node.clear()
+                if text.t is not None or not text.r:
+                    strings.append(text.t or "")
+                    continue
+                runs = [TextBlock(r.rPr, r.t or "") if r.rPr else (r.t or "") for r in text.r]
+                if len(runs) == 1 and isinstance(runs[0], str):
+                    strings.append(runs[0])
+                else:
+                    strings.append(CellRichText(runs) if self.rich_text else "".join(str(r) for r in runs))
+        self.shared_strings = strings
+
+
+def load_exact(handle: str | BinaryIO, read_only: bool) -> Any:
+    """`openpyxl.load_workbook` with rich text kept and shared strings exactly as stored."""
+    reader = ExactReader(
+        handle, read_only=read_only, keep_vba=False, data_only=False, keep_links=True, rich_text=True
+    )
+    reader.read()
+    return reader.wb
+
+
 class Grid:
     """The worksheets of one workbook, opened with one engine."""
 
@@ -134,7 +177,7 @@ class Grid:
             else:
                 with warnings.catch_warnings(record=True) as caught:
                     warnings.simplefilter("always")
-                    self._book = load_workbook(self._rewound(), read_only=True, data_only=False)
+                    self._book = load_exact(self._rewound(), read_only=True)
                 self.notes = [str(w.message) for w in caught]
                 self.titles = list(self._book.sheetnames)
         except (CalamineError, KeyError, OSError, ValueError, zipfile.BadZipFile) as exc:
@@ -199,10 +242,25 @@ class Grid:
             values: list[object] = []
             for cell in cells:
                 value = cell.value
+                if isinstance(value, CellRichText):
+                    value = str(value)
                 if isinstance(value, str):
                     value = Formula(value) if cell.data_type == "f" else unescape_text(value)
                 values.append(value)
             yield number, values
+
+
+class LoadedGrid:
+    """The same row interface over a workbook loaded by `load_exact` (used by the writer)."""
+
+    def __init__(self, book: Any) -> None:
+        self._book = book
+        self.titles = list(book.sheetnames)
+        self.epoch = book.epoch
+
+    def rows(self, title: str) -> Iterator[Row]:
+        for number, values in enumerate(self._book[title].iter_rows(values_only=True), 1):
+            yield number, [unescape_text(str(v)) if isinstance(v, str | CellRichText) else v for v in values]
 
 
 def open_grid(source: bytes | str | BinaryIO, formula_parts: set[str], engine: str = "calamine") -> Grid:

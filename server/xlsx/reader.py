@@ -14,17 +14,16 @@ import dataclasses
 import io
 import logging
 import os
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from itertools import chain, islice
 from typing import BinaryIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from complaints.enums import Category
 from complaints.lifecycle import milestone_errors
 from complaints.model import LogEntry, Task, Ticket, new_sync_key
+from complaints.routing import RoutingRule
 from complaints.schema import LOG, ROUTING, SETTING_KEYS, SETTINGS, SYNC, TASKS, TICKETS, ColType, Sheet
 from complaints.sla import DEFAULT_TZ, Due
 from server.xlsx.errors import Problem, WorkbookError
@@ -37,14 +36,13 @@ from server.xlsx.layout import (
     header_row_of,
     map_columns,
 )
-from server.xlsx.template import DEADLINE_COLUMNS, Route
+from server.xlsx.template import DEADLINE_COLUMNS
 from server.xlsx.values import DEADLINE_KEYS, CellValueError, cell_reader
 from server.xlsx.zipguard import Source, ZipLimits, check_zip
 
 logger = logging.getLogger(__name__)
 
 TICKET_FIELDS = frozenset(f.name for f in dataclasses.fields(Ticket))
-_LIST_SEPARATORS = re.compile(r"[,;，；、\n]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +67,7 @@ class BranchWorkbook:
     tickets: list[Ticket] = field(default_factory=list)
     tasks: list[Task] = field(default_factory=list)
     log: list[LogEntry] = field(default_factory=list)
-    routes: list[Route] = field(default_factory=list)
+    routes: list[RoutingRule] = field(default_factory=list)
     deadlines: dict[str, dict[str, Due]] = field(default_factory=dict)
     """Ticket sync key -> the computed deadline cells as they stand (see `template.deadline_cells`)."""
     rows: dict[str, int] = field(default_factory=dict)
@@ -100,6 +98,15 @@ def read_workbook(
         handle = source
     with open_grid(handle, inventory.formula_parts, engine) as grid:
         return _Reader(grid, now).read()
+
+
+def read_settings(grid: Grid) -> tuple[BranchSettings, dict[str, str], list[Problem]]:
+    """The Settings sheet of an open grid, the schema sheet titles found, and problems with either."""
+    titles, problems = find_sheets(grid.titles)
+    reader = _Reader(grid, datetime.max.replace(tzinfo=UTC))
+    reader.problems.extend(problems)
+    tickets = titles.get("tickets", TICKETS.zh)
+    return reader._settings(titles.get("settings"), tickets), titles, reader.problems
 
 
 class _Reader:
@@ -317,23 +324,18 @@ class _Reader:
         )
         return False
 
-    def _routes(self, title: str | None) -> list[Route]:
+    def _routes(self, title: str | None) -> list[RoutingRule]:
         if title is None:
             return []
         routes = []
-        for _number, _layout, values in self._records(ROUTING, title):
-            category = values["category"]
-            assert isinstance(category, Category)
-            investigators = str(values.get("investigators", ""))
-            routes.append(
-                Route(
-                    category,
-                    str(values["department"]),
-                    str(values.get("head", "")),
-                    str(values.get("head_email", "")),
-                    tuple(p.strip() for p in _LIST_SEPARATORS.split(investigators) if p.strip()),
-                )
-            )
+        seen: dict[object, int] = {}
+        for number, layout, values in self._records(ROUTING, title):
+            if not self._unique(seen, values["category"], layout, "category", number):
+                continue
+            try:
+                routes.append(RoutingRule.from_row(values))
+            except ValueError as exc:
+                self.problems.append(layout.problem(str(exc), f"分派规则有误：{exc}", None, number))
         return routes
 
     def _key_values(self, title: str | None) -> dict[str, str]:

@@ -8,7 +8,6 @@ workbooks (benchmarks, exports) in bounded memory.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -25,6 +24,7 @@ from openpyxl.worksheet.table import Table, TableColumn, TableStyleInfo
 
 from complaints.enums import Category, Flag, Level
 from complaints.model import LogEntry, Task, Ticket
+from complaints.routing import RoutingRule, default_routing_table
 from complaints.schema import (
     CONFLICTS,
     LOG,
@@ -47,33 +47,6 @@ HELP_TITLE = {"zh": "说明", "en": "Help"}
 TABLE_NAMES = {"tickets": "TicketsTable", "tasks": "TasksTable", "log": "LogTable", "routing": "RoutingTable"}
 TABLE_STYLE = "TableStyleLight15"
 LANGUAGES = ("zh", "en")
-
-
-@dataclass(frozen=True, slots=True)
-class Route:
-    """One row of the Routing sheet: which department handles a category, its head and investigators."""
-
-    category: Category
-    department: str
-    head: str = ""
-    head_email: str = ""
-    investigators: tuple[str, ...] = ()
-
-
-_DEFAULT_DEPARTMENTS: dict[Category, tuple[str, str]] = {
-    Category.NETWORK_FAULT: ("网络部", "Network department"),
-    Category.BILLING_DISPUTE: ("市场部", "Marketing department"),
-    Category.STAFF_ATTITUDE: ("服务管理部", "Service management"),
-    Category.HANDLING_ERROR: ("服务管理部", "Service management"),
-    Category.PRODUCT_TERMS: ("市场部", "Marketing department"),
-    Category.OTHER: ("投诉管理岗", "Complaint management post"),
-}
-
-
-def default_routes(lang: str = "zh") -> list[Route]:
-    """The default routing table (DESIGN §3.5), department names in ``lang``."""
-    pick = 0 if lang == "zh" else 1
-    return [Route(category, names[pick]) for category, names in _DEFAULT_DEPARTMENTS.items()]
 
 
 DEADLINE_COLUMNS: dict[str, str] = {
@@ -332,7 +305,7 @@ def build_workbook(
     *,
     server_url: str = "",
     timezone: str = DEFAULT_TZ,
-    routes: Sequence[Route] | None = None,
+    routes: Sequence[RoutingRule] | None = None,
     tickets: Iterable[Ticket] = (),
     tasks: Iterable[Task] = (),
     log: Iterable[LogEntry] = (),
@@ -353,7 +326,8 @@ def build_workbook(
     zone = ZoneInfo(timezone)
     wb.properties.creator = "Complaint Desk"
     wb.properties.title = f"{branch} — {TICKETS.title(lang)}"
-    routes = list(routes) if routes is not None else default_routes(lang)
+    if routes is None:
+        routes = [default_routing_table().rule_for(c) for c in Category]
     routing_title = ROUTING.title(lang)
     department = ROUTING.columns.index(ROUTING.column("department")) + 1
     lookups = {"department": styles.range_lookup(routing_title, department)}
@@ -373,9 +347,9 @@ def build_workbook(
 
 
 class _RouteRow:
-    """A Route seen as a row: investigators joined by commas."""
+    """A routing rule seen as a row: investigators joined by commas."""
 
-    def __init__(self, route: Route) -> None:
+    def __init__(self, route: RoutingRule) -> None:
         self.category = route.category
         self.department = route.department
         self.head = route.head
