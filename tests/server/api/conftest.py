@@ -131,12 +131,12 @@ class Gunicorn:
             cwd=REPO,
             env=env,
         )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
-                if requests.get(self.url + "/api/openapi.json", timeout=2).status_code == 200:
+                if requests.get(self.url + "/api/openapi.json", timeout=10).status_code == 200:
                     return
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
                 time.sleep(0.2)
         self.stop()
         raise RuntimeError("gunicorn did not start")
