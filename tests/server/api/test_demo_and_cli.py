@@ -1,0 +1,71 @@
+"""The README's run path: migrate, load demo data, administer accounts from the command line."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from complaints.enums import Level, Status
+from server import create_app
+from server.db import get_db
+from server.models import BranchRow, TicketRow, TokenRow
+from tests.server.api.conftest import NOW
+
+
+@pytest.fixture
+def cli_app(tmp_path):
+    app = create_app(
+        {"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}", "CLOCK": lambda: NOW}
+    )
+    yield app
+    with app.app_context():
+        get_db().dispose()
+
+
+def test_demo_loads_three_branches_with_tickets_in_every_state_and_level(cli_app):
+    result = cli_app.test_cli_runner().invoke(args=["demo"])
+    assert result.exit_code == 0, result.output
+    assert "hq / password hq-demo" in result.output
+    with cli_app.app_context(), get_db().read() as session:
+        assert session.scalar(select(func.count()).select_from(BranchRow)) == 3
+        statuses = set(session.scalars(select(TicketRow.status).distinct()))
+        levels = set(session.scalars(select(TicketRow.level).distinct()))
+    assert statuses == {s.value for s in Status} - {Status.REINVESTIGATING.value}
+    assert levels == {lv.value for lv in Level}
+    again = cli_app.test_cli_runner().invoke(args=["demo"])
+    assert "already has branches" in again.output
+
+
+def test_admin_creates_a_branch_and_a_token_then_revokes_it(cli_app):
+    runner = cli_app.test_cli_runner()
+    assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
+    assert runner.invoke(args=["branch", "create", "HK01", "--tz", "Asia/Hong_Kong"]).exit_code == 0
+    created = runner.invoke(args=["token", "create", "--branch", "HK01"])
+    token = created.output.split(": ", 1)[1].split()[0]
+    client = cli_app.test_client()
+    ok = client.post(
+        "/api/sync", json={}, headers={"Authorization": f"Bearer {token}", "Idempotency-Key": "a"}
+    )
+    assert ok.status_code == 200
+    with cli_app.app_context(), get_db().read() as session:
+        token_id = session.scalar(select(TokenRow.id))
+    assert runner.invoke(args=["token", "revoke", str(token_id)]).exit_code == 0
+    refused = client.post(
+        "/api/sync", json={}, headers={"Authorization": f"Bearer {token}", "Idempotency-Key": "b"}
+    )
+    assert refused.status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["branch", "create", "X1", "--tz", "Mars/Base"], "unknown time zone"),
+        (["token", "create", "--branch", "NOPE"], "unknown branch 'NOPE'"),
+        (["token", "create"], "exactly one of --branch or --user"),
+    ],
+)
+def test_admin_commands_explain_bad_input(cli_app, args, message):
+    runner = cli_app.test_cli_runner()
+    runner.invoke(args=["db", "upgrade"])
+    result = runner.invoke(args=args)
+    assert result.exit_code != 0 and message in result.output
