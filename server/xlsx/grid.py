@@ -118,13 +118,20 @@ def scan_formulas(archive: zipfile.ZipFile, part: str) -> dict[tuple[int, int], 
 
 
 class ExactReader(ExcelReader):
-    """openpyxl's reader, but shared strings are kept exactly as stored.
+    """openpyxl's reader, with every string kept exactly as stored (``_xHHHH_`` escapes undecoded).
 
-    openpyxl strips ``x005F_`` from shared strings (a partial decode of the
-    ``_xHHHH_`` escapes) while it keeps inline strings as stored, so the two
-    cannot be told apart afterwards. Kept as stored, every string decodes
-    correctly with `unescape_text`, and is written back unchanged.
+    openpyxl strips ``x005F_`` (half of the escape decoding) from shared strings
+    and, with ``rich_text=True``, from inline strings too, so a decoded value can
+    no longer be told from a stored one. Here shared strings are read as stored
+    (rich text kept as `CellRichText`), and inline strings are read as plain text
+    (``rich_text=False``), which openpyxl keeps as stored. Every string then
+    decodes correctly with `unescape_text` and is written back unchanged. The
+    price: formatting inside an inline rich-text cell (which Excel never writes)
+    is flattened.
     """
+
+    def __init__(self, handle: str | BinaryIO, read_only: bool) -> None:
+        super().__init__(handle, read_only=read_only, keep_vba=False, data_only=False, keep_links=True)
 
     def read_strings(self) -> None:
         part = self.package.find(SHARED_STRINGS)
@@ -145,15 +152,13 @@ class ExactReader(ExcelReader):
                 if len(runs) == 1 and isinstance(runs[0], str):
                     strings.append(runs[0])
                 else:
-                    strings.append(CellRichText(runs) if self.rich_text else "".join(str(r) for r in runs))
+                    strings.append(CellRichText(runs))
         self.shared_strings = strings
 
 
 def load_exact(handle: str | BinaryIO, read_only: bool) -> Any:
-    """`openpyxl.load_workbook` with rich text kept and shared strings exactly as stored."""
-    reader = ExactReader(
-        handle, read_only=read_only, keep_vba=False, data_only=False, keep_links=True, rich_text=True
-    )
+    """`openpyxl.load_workbook`, keeping rich text and every string exactly as stored (see `ExactReader`)."""
+    reader = ExactReader(handle, read_only=read_only)
     reader.read()
     return reader.wb
 

@@ -234,30 +234,32 @@ class _SheetWriter:
     def _index_rows(self) -> tuple[dict[str, int], dict[int, object], int]:
         """Rows by sync key, key-less rows with their natural key, and the last row holding our data."""
         header = self.layout.header_row
+        wanted = {position + 1: key for key, position in self.layout.index.items()}
+        found: dict[int, dict[str, object]] = {}
+        # walk the cells that exist; ws.iter_rows would create every empty cell of the grid
+        for (row, col), cell in self.ws._cells.items():
+            key = wanted.get(col)
+            value = cell._value
+            if key is None or row <= header or value is None or value == "":
+                continue
+            found.setdefault(row, {})[key] = value
         by_key: dict[str, int] = {}
         keyless: dict[int, object] = {}
-        last = header
-        positions = list(self.layout.index.values())
-        key_at = self.layout.index.get("sync_key")
-        rows = self.ws.iter_rows(min_row=header + 1, values_only=True)
-        for number, values in enumerate(rows, header + 1):
-            if not any(values[p] not in (None, "") for p in positions if p < len(values)):
-                continue
-            last = number
-            sync_key = values[key_at] if key_at is not None and key_at < len(values) else None
+        for row in sorted(found):
+            values = found[row]
+            sync_key = values.get("sync_key")
             if isinstance(sync_key, str) and sync_key.strip():
-                by_key.setdefault(sync_key.strip(), number)
+                by_key.setdefault(sync_key.strip(), row)
             else:
-                keyless[number] = self._natural(values)
-        return by_key, keyless, last
+                keyless[row] = self._natural(values)
+        return by_key, keyless, max(found, default=header)
 
-    def _natural(self, values: Sequence[object]) -> object:
-        def at(key: str) -> object:
-            position = self.layout.index.get(key)
-            value = values[position] if position is not None and position < len(values) else None
+    def _natural(self, values: Mapping[str, object]) -> object:
+        def at(key: str) -> str:
+            value = values.get(key)
             if isinstance(value, float) and value.is_integer():
                 value = int(value)
-            return str(value).strip() if value is not None else ""
+            return "" if value is None else str(value).strip()
 
         if self.sheet is TASKS:
             return (at("ticket_id"), at("task_no"))
@@ -313,11 +315,14 @@ class _SheetWriter:
 
     def _write_row(self, row: int, record: Record, extra: Mapping[str, Due] | None) -> None:
         ws = self.ws
+        cells = ws._cells
         for column, index, write in self.columns:
             if column.key in DEADLINE_COLUMNS and extra is None:
                 continue
             raw = model_value(record, column.key, extra)
             value = write(raw)
+            if value is None and (row, index) not in cells:
+                continue  # an empty cell needs no cell: the column's style shows
             cell: Cell = ws.cell(row, index)
             if not cell.has_style:
                 cell._style = StyleArray(self.protos[column.key])
