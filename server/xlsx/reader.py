@@ -266,11 +266,10 @@ class _Reader:
             ticket = Ticket(branch=self.settings.branch, **values)  # type: ignore[arg-type]
             for error in milestone_errors(ticket):
                 column = error.field if error.field in layout.index else None
-                header = TICKETS.column(error.field).zh if error.field in TICKET_FIELDS else error.field
                 self.problems.append(
                     layout.problem(
                         f"milestones out of order: {error.message}",
-                        f"环节时间顺序有误（{header}）：{error.message}",
+                        f"环节时间顺序有误：{error.message}",
                         column,
                         number,
                     )

@@ -5,12 +5,14 @@ back equal. Conventions:
 
 * Datetimes in cells are naive local times of the branch's zone, kept to the
   second (the writer drops microseconds; the reader rounds to the second).
-* Text is stored as text. Characters XML cannot hold (C0 controls other than
-  tab and line feed, lone surrogates, U+FFFE/U+FFFF) and carriage return
-  (which XML parsers turn into a line feed) are written with the OOXML escape
-  ``_xHHHH_``, and a literal ``_xHHHH_`` in the text gets its underscore
-  escaped as ``_x005F_``. Excel, LibreOffice and calamine decode these, so
-  the text round-trips exactly and a write never fails on a control character.
+* Text is stored as text. C0 control characters other than tab and line feed
+  (which XML cannot hold) and carriage return (which XML parsers turn into a
+  line feed) are written with the OOXML escape ``_xHHHH_``, and a literal
+  ``_xHHHH_`` in the text gets its underscore escaped as ``_x005F_``. Excel,
+  LibreOffice and calamine decode these, so the text round-trips exactly and
+  a write never fails on a control character. Lone surrogates and U+FFFE /
+  U+FFFF are not characters at all (no spreadsheet can hold them, and
+  calamine does not decode their escapes): they are written as U+FFFD.
 * Enumerations are written as labels of the workbook's language and read from
   a label in either language or the code; booleans as 是/否 or Y/N.
 * Flags are written as their codes separated by ", " (language-neutral; the
@@ -61,7 +63,9 @@ PENDING_KEYS: frozenset[str] = frozenset(
 """Computed deadline columns that may say "pending calendar" instead of a datetime."""
 
 _ESCAPE_SEQUENCE = re.compile(r"_x[0-9A-Fa-f]{4}_")
-_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0d\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0d\x0e-\x1f]")
+_NOT_CHARACTERS = re.compile("[\ud800-\udfff\ufffe\uffff]")
+REPLACEMENT = "\ufffd"
 
 BOOL_WORDS: dict[str, bool] = {
     **dict.fromkeys(("是", "y", "yes", "true", "1", "真", "√", "✓"), True),
@@ -96,6 +100,7 @@ def escape_text(text: str) -> str:
     """Text safe for an XML cell, decoded back to ``text`` by spreadsheet readers (see module doc)."""
     if "_x" in text:
         text = _ESCAPE_SEQUENCE.sub(lambda m: "_x005F" + m.group(0), text)
+    text = _NOT_CHARACTERS.sub(REPLACEMENT, text)
     return _UNSAFE.sub(lambda m: f"_x{ord(m.group()):04X}_", text)
 
 

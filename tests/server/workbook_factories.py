@@ -83,6 +83,7 @@ def full_ticket(number: int, **fields: object) -> Ticket:
     received = _moment(rng, local(2025, 1, 1, 8, 0), NOW - timedelta(days=10))
     if rng.random() < 0.2:
         received = received.astimezone(UTC)  # a ticket that came from the server in UTC
+    received = fields.pop("received_at", received)  # type: ignore[assignment]
     stage = rng.randint(0, len(MILESTONES) - 1)
     times: dict[str, object] = {}
     at = received
