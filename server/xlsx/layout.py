@@ -133,7 +133,7 @@ def map_columns(
         missing.remove(guess)
         problems.append(
             Problem(
-                f"unknown column '{text}': did you mean '{guess.header(layout.lang)}'? "
+                f"unknown column '{text}': did you mean '{guess.zh}' / '{guess.en}'? "
                 "Rename the header (or rename your own column to something else)",
                 f"无法识别的列“{text}”：是否应为“{guess.header('zh')}”？请改正表头（如为自建列请换一个名称）",
                 sheet=title,
