@@ -16,6 +16,7 @@ const getToken = () => store().getItem(TOKEN_KEY);
 const setToken = (token) => store().setItem(TOKEN_KEY, token);
 
 const local = (address) => address.slice(address.lastIndexOf("!") + 1); // "Sheet1!A1:B2" -> "A1:B2"
+const sheetOf = (address) => address.slice(0, address.lastIndexOf("!")).replace(/^'(.*)'$/, "$1").replace(/''/g, "'");
 const isDateFormat = (f) => /[dmyhs]/i.test(String(f).replace(/"[^"]*"|\[[^\]]*\]|\\./g, "").replace(/General/i, ""));
 const serialToIso = (n) => new Date(Math.round((n - 25569) * 86400000)).toISOString();
 
@@ -29,10 +30,8 @@ async function buildPayload(ctx) {
   await ctx.sync();
   const parts = sheets.items.map((sheet) => ({ sheet, used: sheet.getUsedRangeOrNullObject(true),
     tables: sheet.tables.load("items/name,items/showHeaders,items/showTotals,items/style,items/showFilterButton") }));
-  const ranged = names.items.filter((n) => n.type === "Range").map((n) => {
-    const range = n.getRange().load("address");
-    return { name: n.name, range, sheet: range.worksheet.load("position") };
-  });
+  const ranged = names.items.filter((n) => n.type === "Range") // a #REF! name has no range: left out
+    .map((n) => ({ name: n.name, range: n.getRangeOrNullObject().load("address") }));
   await ctx.sync();
   for (const p of parts) { // values run from A1 to the last cell holding a value, as in Remote.bas
     p.block = p.used.isNullObject ? null : p.sheet.getRange("A1").getBoundingRect(p.used).load("values,numberFormat");
@@ -44,8 +43,9 @@ async function buildPayload(ctx) {
   return {
     client: "Office.js", version: XLWINGS_VERSION,
     book: { name: wb.name, active_sheet_index: active.position, selection: local(selection.address) },
-    names: ranged.map((n) => ({ name: n.name, sheet_index: n.sheet.position, address: local(n.range.address),
-      book_scope: true, scope_sheet_name: null, scope_sheet_index: null })),
+    names: ranged.filter((n) => !n.range.isNullObject).map((n) => ({ name: n.name,
+      sheet_index: sheets.items.findIndex((s) => s.name === sheetOf(n.range.address)),
+      address: local(n.range.address), book_scope: true, scope_sheet_name: null, scope_sheet_index: null })),
     sheets: parts.map((p) => ({
       name: p.sheet.name, pictures: [],
       values: p.block ? p.block.values.map((row, i) => row.map((v, j) => cell(v, p.block.numberFormat[i][j]))) : [[]],

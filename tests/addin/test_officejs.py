@@ -204,7 +204,10 @@ class Range {
     const last = cellRef(this.r + this.rows - 1, this.c + this.cols - 1);
     return cellRef(this.r, this.c) + (this.rows * this.cols > 1 ? ":" + last : "");
   }
-  get address() { return this.worksheet.name + "!" + this.ref; }
+  get address() { // Excel quotes sheet names that are not plain words
+    const name = this.worksheet.name;
+    return (/^\w+$/.test(name) ? name : `'${name.replace(/'/g, "''")}'`) + "!" + this.ref;
+  }
   at(table, i, j, empty) { return (table[this.r + i] || [])[this.c + j] ?? empty; }
   get values() { return grid(this.rows, this.cols, (i, j) => this.at(this.worksheet.cells, i, j, "")); }
   get numberFormat() {
@@ -295,7 +298,7 @@ const workbook = {
   getSelectedRange: () => sheets[spec.book.active].getRange(spec.book.selection),
 };
 workbook.names.items = (spec.book.names || []).map((n) =>
-  ({ name: n.name, type: "Range", getRange: () => sheets[n.sheet].getRange(n.address) }));
+  ({ name: n.name, type: "Range", getRangeOrNullObject: () => sheets[n.sheet].getRange(n.address) }));
 const ctx = { workbook, sync: async () => {} };
 
 globalThis.Excel = { run: async (f) => f(ctx) };
@@ -350,7 +353,7 @@ BOOK = {
             ],
             "tables": [{"name": "Tickets", "address": "A1:C3"}],
         },
-        {"name": "Settings", "cells": [["branch", "SZ01"]]},
+        {"name": "Branch Settings", "cells": [["branch", "SZ01"]]},
         {"name": "Log"},
     ],
     "names": [{"name": "BranchCode", "sheet": 1, "address": "B1"}],
@@ -385,7 +388,7 @@ def test_payload_from_the_js_client_reads_back_in_the_remote_engine(tmp_path, re
     assert payload["client"] == "Office.js"
     with xw.Book(json=payload) as book:
         assert book.name == "SZ01.xlsx"
-        assert [s.name for s in book.sheets] == ["Tickets", "Settings", "Log"]
+        assert [s.name for s in book.sheets] == ["Tickets", "Branch Settings", "Log"]
         tickets = book.sheets["Tickets"]
         assert tickets["A2:C3"].value == [
             ["SZ01-1", dt.datetime(2024, 1, 2), "蓝"],
@@ -408,7 +411,7 @@ def test_button_posts_the_workbook_with_the_token_and_applies_the_answer(tmp_pat
         tickets["B2:B3"].number_format = "yyyy-mm-dd"
         tickets["A3"].add_hyperlink("https://desk.test/t/SZ01-2", "SZ01-2", "open")
         book.sheets.add("Revisits", after=book.sheets["Log"])
-        book.names.add("LastSync", "=Settings!$B$1")
+        book.names.add("LastSync", "='Branch Settings'!$B$1")
         tickets["A3"].select()
         book.app.alert("已分派 2 条工单", title="投诉管理")
         actions = book.json()["actions"]
@@ -431,7 +434,7 @@ def test_button_posts_the_workbook_with_the_token_and_applies_the_answer(tmp_pat
             {"address": "https://desk.test/t/SZ01-2", "textToDisplay": "SZ01-2", "screenTip": "open"},
         ],
         ["sheetAdd", "Revisits"],
-        ["nameAdd", None, "LastSync", "=Settings!$B$1"],
+        ["nameAdd", None, "LastSync", "='Branch Settings'!$B$1"],
         ["select", "Tickets!A3"],
     ]
     assert out["messages"] == [{"title": "投诉管理", "text": "已分派 2 条工单"}]
