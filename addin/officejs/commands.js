@@ -90,7 +90,7 @@ const ACTIONS = {
     if (a.args[3]) table.name = a.args[3];
   },
   setTableName: (x, a) => { x.table().name = a.args[1]; },
-  resizeTable: (x, a) => x.table().resize(a.args[1]),
+  resizeTable: (x, a) => x.table().resize(a.args[1]), // ExcelApi 1.13; everything else needs 1.7
   showAutofilterTable: (x, a) => { x.table().showFilterButton = a.args[1]; },
   showHeadersTable: (x, a) => { x.table().showHeaders = a.args[1]; },
   showTotalsTable: (x, a) => { x.table().showTotals = a.args[1]; },
