@@ -30,10 +30,12 @@ COMPUTED_FILL = "EDEDED"
 OVERDUE_TEXT = "C00000"
 OVERDUE_CELL_FILL = "C00000"
 
-HEADER_FONT = Font(bold=True, color="FFFFFF")
+FONT_NAME = "Calibri"
+"""The workbook's body font (a cell font without a name would fall back to a serif in LibreOffice)."""
+HEADER_FONT = Font(name=FONT_NAME, size=11, bold=True, color="FFFFFF")
 HEADER_ALIGNMENT = Alignment(horizontal="center", vertical="center", wrap_text=True)
 HEADER_BORDER = Border(bottom=Side(style="thin", color="FFFFFF"))
-COMPUTED_FONT = Font(color="595959")
+COMPUTED_FONT = Font(name=FONT_NAME, size=11, color="595959")
 
 OVERDUE_DEADLINE: dict[Flag, str] = {
     Flag.ACK_OVERDUE: "ack_due",

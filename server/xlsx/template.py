@@ -277,25 +277,25 @@ def _help_sheet(wb: Workbook, lang: str) -> None:
         cell = _write_only_cell(ws, line)
         cell.data_type = "s"
         if number == 0:
-            cell.font = Font(bold=True, size=14)
+            cell.font = Font(name=styles.FONT_NAME, bold=True, size=14)
         elif line in ("预警等级", "Warning levels"):
-            cell.font = Font(bold=True)
+            cell.font = Font(name=styles.FONT_NAME, size=11, bold=True)
         ws.append([cell])
     for level in (Level.RED, Level.YELLOW, Level.BLUE):
         cell = _write_only_cell(ws, level.label(lang))
         cell.fill = styles.solid(styles.LEVEL_FILL[level])
-        cell.font = Font(color=styles.LEVEL_TEXT[level])
+        cell.font = Font(name=styles.FONT_NAME, size=11, color=styles.LEVEL_TEXT[level])
         ws.append([cell])
     ws.append([])
     title = _write_only_cell(
         ws, "预警标记（代码 / 中文 / English）" if lang == "zh" else "Flags (code / 中文 / English)"
     )
-    title.font = Font(bold=True)
+    title.font = Font(name=styles.FONT_NAME, size=11, bold=True)
     ws.append([title])
     for flag in Flag:
         code = _write_only_cell(ws, flag.value)
         if flag.is_overdue:
-            code.font = Font(bold=True, color=styles.OVERDUE_TEXT)
+            code.font = Font(name=styles.FONT_NAME, size=11, bold=True, color=styles.OVERDUE_TEXT)
         ws.append([code, flag.zh, flag.en])
 
 
