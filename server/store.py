@@ -7,15 +7,14 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from complaints.calendar import load_calendar
-from complaints.enums import LogKind
 from complaints.flags import evaluate
 from complaints.model import LogEntry, Task, Ticket
 from complaints.schema import ColType
-from complaints.sla import Deadlines, SlaClock, SlaPolicy
+from complaints.sla import SlaClock, SlaPolicy
 from server.codec import COLUMNS, DEADLINE_COLUMNS, TICKET_ATTRS, decode, encode
 from server.models import BranchRow, LogRow, TaskRow, TicketRow
 
@@ -113,28 +112,13 @@ def clock_for(tz: str, calendar_path: str | None) -> SlaClock:
     return SlaClock(load_calendar(calendar_path), SlaPolicy(tz=tz))
 
 
-def tasks_of(session: Session, ticket_key: str) -> list[Task]:
-    rows = session.scalars(select(TaskRow).where(TaskRow.ticket_key == ticket_key))
-    return [Task(r.ticket_id, r.task_no, r.title, r.owner, r.due, r.done_at, r.sync_key) for r in rows]
-
-
-def log_of(session: Session, ticket_key: str) -> list[LogEntry]:
-    rows = session.scalars(select(LogRow).where(LogRow.ticket_key == ticket_key))
-    return [
-        LogEntry(r.ticket_id, r.at, LogKind(r.kind), r.text, r.author, r.channel, r.sync_key) for r in rows
-    ]
-
-
-def recompute(session: Session, row: TicketRow, clock: SlaClock, now: datetime) -> None:
-    """Set the row's computed columns (status, flags, deadlines) with the domain rules."""
-    ticket = row_to_ticket(row)
-    result = evaluate(ticket, clock, now, tasks_of(session, row.sync_key), log_of(session, row.sync_key))
-    row.status = str(result.status)
-    row.flags = to_db("flags", result.flags)
-    _set_deadlines(row, result.deadlines)
-
-
-def _set_deadlines(row: TicketRow, deadlines: Deadlines) -> None:
+def computed_values(
+    ticket: Ticket, clock: SlaClock, now: datetime, tasks: list[Task], log: list[LogEntry]
+) -> dict[str, Any]:
+    """The computed columns of a ticket (status, flags, deadlines) as the database stores them."""
+    result = evaluate(ticket, clock, now, tasks, log)
+    values: dict[str, Any] = {"status": str(result.status), "flags": to_db("flags", result.flags)}
     for column, attr in DEADLINE_COLUMNS.items():
-        value = getattr(deadlines, attr)
-        setattr(row, column, value if isinstance(value, datetime) else None)
+        value = getattr(result.deadlines, attr)
+        values[column] = value if isinstance(value, datetime) else None
+    return values

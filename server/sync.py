@@ -13,20 +13,22 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from complaints.enums import LogKind
-from complaints.model import Ticket
+from complaints.model import LogEntry, Task, Ticket
 from complaints.schema import Column
 from complaints.sla import SlaClock
 from server.codec import (
     COLUMNS,
+    DEADLINE_COLUMNS,
     EDITABLE,
     TASK_COLUMNS,
     TASK_EDITABLE,
@@ -36,14 +38,15 @@ from server.codec import (
     decode_fields,
     encode,
 )
-from server.models import BranchRow, ConflictRow, HistoryRow, LogRow, TaskRow, TicketRow
+from server.models import BranchRow, ConflictRow, HistoryRow, LogRow, TaskRow, TicketRow, tickets_table
 from server.store import (
     STORED_TICKET_FIELDS,
+    computed_values,
     from_db,
     log_to_json,
     next_change_seq,
-    recompute,
     row_to_json,
+    row_to_ticket,
     task_to_json,
     to_db,
 )
@@ -77,6 +80,7 @@ class SyncContext:
     source: str = "branch"
     _seq: int | None = None
     touched: set[str] = field(default_factory=set)
+    history: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def seq(self) -> int:
@@ -121,22 +125,29 @@ def merge(
     return Merge(changes, conflicts)
 
 
-def _server_changes_since(
-    session: Session, entity: str, key: str, version: int, decoder: Callable[[str, Any], Any]
-) -> dict[str, Any]:
-    """Fields changed after ``version``, each with its value at that version."""
-    rows = session.execute(
-        select(HistoryRow.field, HistoryRow.old_value)
-        .where(HistoryRow.entity == entity, HistoryRow.entity_key == key, HistoryRow.version > version)
-        .order_by(HistoryRow.version.desc(), HistoryRow.id.desc())
-    )
-    earliest: dict[str, Any] = {}
-    for name, old in rows:  # newest first, so the last write is the oldest value
-        earliest[name] = decoder(name, json.loads(old) if old is not None else None)
-    return earliest
+def _history_at(
+    session: Session, entity: str, bases: dict[str, int], decoder: Callable[[str, Any], Any]
+) -> dict[str, dict[str, Any]]:
+    """For each key, the fields changed after its base version, each with its value at that version."""
+    found: dict[str, dict[str, Any]] = {key: {} for key in bases}
+    for chunk in _chunks(sorted(bases)):
+        rows = session.execute(
+            select(HistoryRow.entity_key, HistoryRow.field, HistoryRow.old_value, HistoryRow.version)
+            .where(HistoryRow.entity == entity, HistoryRow.entity_key.in_(chunk))
+            .order_by(HistoryRow.version.desc(), HistoryRow.id.desc())
+        )
+        for key, name, old, version in rows:  # newest first, so the last one kept is the oldest value
+            if version > bases[key]:
+                found[key][name] = decoder(name, json.loads(old) if old is not None else None)
+    return found
 
 
-def _record_history(
+def _chunks(items: list[str], size: int = 500) -> Iterable[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _history(
     ctx: SyncContext,
     entity: str,
     key: str,
@@ -145,20 +156,27 @@ def _record_history(
     new: dict[str, Any],
     columns: dict[str, Column],
 ) -> None:
+    """Queue one history row per changed field (written in bulk by `flush_history`)."""
     for name, value in new.items():
-        ctx.session.add(
-            HistoryRow(
-                entity=entity,
-                entity_key=key,
-                version=version,
-                field=name,
-                old_value=json.dumps(encode(name, old.get(name), columns), ensure_ascii=False),
-                new_value=json.dumps(encode(name, value, columns), ensure_ascii=False),
-                by=ctx.by,
-                source=ctx.source,
-                at=ctx.now,
-            )
+        ctx.history.append(
+            {
+                "entity": entity,
+                "entity_key": key,
+                "version": version,
+                "field": name,
+                "old_value": json.dumps(encode(name, old.get(name), columns), ensure_ascii=False),
+                "new_value": json.dumps(encode(name, value, columns), ensure_ascii=False),
+                "by": ctx.by,
+                "source": ctx.source,
+                "at": ctx.now,
+            }
         )
+
+
+def flush_history(ctx: SyncContext) -> None:
+    if ctx.history:
+        ctx.session.execute(insert(HistoryRow), ctx.history)
+        ctx.history.clear()
 
 
 def _record_conflicts(
@@ -200,114 +218,199 @@ def conflict_to_json(row: ConflictRow) -> dict[str, Any]:
     }
 
 
-def change_ticket(ctx: SyncContext, row: TicketRow, changes: dict[str, Any]) -> None:
-    """Write field changes to a ticket: guarded by its version, with history, bumping version and cursor."""
-    if not changes:
+def write_changes(ctx: SyncContext, changed: list[tuple[TicketRow, dict[str, Any]]]) -> None:
+    """Write field changes to tickets in one statement, each guarded by its version and branch.
+
+    ``UPDATE … WHERE sync_key AND branch_id AND version``: a row that changed
+    since it was read is not overwritten; the whole push fails and is retried.
+    """
+    changed = [(row, changes) for row, changes in changed if changes]
+    if not changed:
         return
-    old = {k: from_db(k, getattr(row, k)) for k in changes}
-    result = ctx.session.execute(
-        update(TicketRow)
-        .where(
-            TicketRow.sync_key == row.sync_key,
-            TicketRow.branch_id == ctx.branch.id,
-            TicketRow.version == row.version,
-        )
+    names = sorted({name for _, changes in changed for name in changes})
+    t = tickets_table
+    statement = (
+        update(t)
+        .where(t.c.sync_key == bindparam("k_key"), t.c.branch_id == bindparam("k_branch"))
+        .where(t.c.version == bindparam("k_version"))
         .values(
-            {
-                **{k: to_db(k, v) for k, v in changes.items()},
-                "version": row.version + 1,
+            {name: bindparam(f"v_{name}", type_=t.c[name].type) for name in names}
+            | {
+                "version": bindparam("v_version"),
                 "change_seq": ctx.seq,
                 "updated_at": ctx.now,
                 "updated_by": ctx.by,
             }
         )
-        .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:  # cannot happen under the row lock; refuse rather than overwrite
-        raise _reject("version", f"ticket {row.ticket_id} changed concurrently; push again")
-    _record_history(ctx, "ticket", row.sync_key, row.version + 1, old, changes, COLUMNS)
-    ctx.touched.add(row.sync_key)
+    params = []
+    for row, changes in changed:
+        old = {name: from_db(name, getattr(row, name)) for name in names}
+        values = {f"v_{name}": to_db(name, changes.get(name, old[name])) for name in names}
+        params.append({"k_key": row.sync_key, "k_branch": ctx.branch.id, "k_version": row.version,
+                       "v_version": row.version + 1, **values})  # fmt: skip
+        _history(ctx, "ticket", row.sync_key, row.version + 1, old, changes, COLUMNS)
+        ctx.touched.add(row.sync_key)
+    result = ctx.session.connection().execute(statement, params)
+    if result.rowcount != len(params):  # cannot happen under the row locks; refuse rather than overwrite
+        raise StaleWrite("a ticket changed while this push was applied; send the push again")
 
 
-def _next_number(session: Session, branch_id: int, ticket_id: str) -> str:
+class StaleWrite(RuntimeError):
+    """A guarded write found a row at another version than it read."""
+
+
+def change_ticket(ctx: SyncContext, row: TicketRow, changes: dict[str, Any]) -> None:
+    """Write one ticket's field changes (a server-side change: escalation, conflict resolution)."""
+    write_changes(ctx, [(row, changes)])
+    flush_history(ctx)
+
+
+def _next_number(session: Session, branch_id: int, taken: set[str], ticket_id: str) -> str:
     """A free visible number for a ticket whose number another row already has."""
     match = TICKET_NUMBER.match(ticket_id)
     prefix = match["prefix"] if match else ticket_id
-    taken = session.scalars(
-        select(TicketRow.ticket_id).where(
-            TicketRow.branch_id == branch_id, TicketRow.ticket_id.like(f"{prefix}-%")
-        )
+    width = len(match["seq"]) if match else 4
+    like = select(TicketRow.ticket_id).where(
+        TicketRow.branch_id == branch_id, TicketRow.ticket_id.like(f"{prefix}-%")
     )
+    taken = taken | set(session.scalars(like))
     highest = max(
         (int(m["seq"]) for t in taken if (m := TICKET_NUMBER.match(t)) and m["prefix"] == prefix), default=0
     )
-    width = len(match["seq"]) if match else 4
     return f"{prefix}-{highest + 1:0{width}d}"
 
 
-def push_ticket(ctx: SyncContext, item: dict[str, Any]) -> dict[str, Any]:
-    """Apply one pushed ticket row; returns what the branch needs to know about it."""
+def _parse_ticket(item: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     key = item.get("sync_key")
     if not isinstance(key, str) or not SYNC_KEY.match(key):
         raise _reject("sync_key", "sync_key must be 32 lowercase hex characters")
     try:
-        pushed = decode_fields(item.get("fields") or {}, EDITABLE)
+        return key, decode_fields(item.get("fields") or {}, EDITABLE)
     except FieldErrors as exc:
         raise RowRejected([{"field": e.field, "message": str(e)} for e in exc.errors]) from exc
-    row = ctx.session.get(TicketRow, key, with_for_update=True)
-    if row is None:
-        return _create_ticket(ctx, key, pushed)
+
+
+def _lock(session: Session, keys: list[str]) -> dict[str, TicketRow]:
+    """The existing tickets among ``keys``, locked for this transaction."""
+    rows: dict[str, TicketRow] = {}
+    for chunk in _chunks(sorted(keys)):
+        query = select(TicketRow).where(TicketRow.sync_key.in_(chunk)).with_for_update()
+        rows.update((r.sync_key, r) for r in session.scalars(query.execution_options(populate_existing=True)))
+    return rows
+
+
+def _taken_numbers(session: Session, branch_id: int, numbers: list[str]) -> set[str]:
+    taken: set[str] = set()
+    for chunk in _chunks(sorted(set(numbers))):
+        taken.update(
+            session.scalars(
+                select(TicketRow.ticket_id).where(
+                    TicketRow.branch_id == branch_id, TicketRow.ticket_id.in_(chunk)
+                )
+            )
+        )
+    return taken
+
+
+def push_tickets(
+    ctx: SyncContext, items: list[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Apply pushed ticket rows in bulk: new ones inserted, edits merged, bad rows rejected by name."""
+    done: list[dict[str, Any]] = []
+    rejected: list[dict[str, Any]] = []
+    parsed: list[tuple[str, dict[str, Any], Any]] = []
+    seen: set[str] = set()
+    for item in items:
+        try:
+            key, pushed = _parse_ticket(item)
+            if key in seen:
+                raise _reject("sync_key", "the same row is in this push twice")
+            seen.add(key)
+            parsed.append((key, pushed, item.get("base_version")))
+        except RowRejected as exc:
+            rejected.append({"sync_key": item.get("sync_key"), "errors": exc.errors})
+    rows = _lock(ctx.session, [key for key, _, _ in parsed])
+    stale = {
+        key: base
+        for key, _, base in parsed
+        if key in rows and isinstance(base, int) and 1 <= base < rows[key].version and ctx.version_check
+    }
+    since = _history_at(ctx.session, "ticket", stale, decode)
+    taken = _taken_numbers(
+        ctx.session, ctx.branch.id, [p.get("ticket_id", "") for k, p, _ in parsed if k not in rows]
+    )
+    changed: list[tuple[TicketRow, dict[str, Any]]] = []
+    created: list[dict[str, Any]] = []
+    for key, pushed, base in parsed:
+        row = rows.get(key)
+        try:
+            if row is None:
+                outcome, values = _new_ticket(ctx, key, pushed, taken)
+                created.append(values)
+            else:
+                outcome, changes = _edit_ticket(ctx, row, pushed, base, since.get(key, {}))
+                changed.append((row, changes))
+            done.append(outcome)
+        except RowRejected as exc:
+            rejected.append({"sync_key": key, "errors": exc.errors})
+    if created:
+        ctx.session.execute(insert(TicketRow), created)
+    write_changes(ctx, changed)
+    return done, rejected
+
+
+def _edit_ticket(
+    ctx: SyncContext, row: TicketRow, pushed: dict[str, Any], base: Any, since: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
     if row.branch_id != ctx.branch.id:
         raise _reject("sync_key", "sync_key is already taken; generate a new one")
-    base = item.get("base_version")
     if not isinstance(base, int) or base < 1 or base > row.version:
         raise _reject("base_version", f"base_version must be between 1 and {row.version}")
     if "ticket_id" in pushed and pushed["ticket_id"] != row.ticket_id:
         raise _reject("ticket_id", "the ticket number cannot be changed")
     current = {k: from_db(k, getattr(row, k)) for k in pushed}
     if ctx.version_check:
-        since = _server_changes_since(ctx.session, "ticket", key, base, decode)
         result = merge(current, pushed, since, base == row.version)
     else:  # test harness only: last write wins
         result = Merge({k: v for k, v in pushed.items() if v != current[k]}, {})
-    change_ticket(ctx, row, result.changes)
-    conflicts = _record_conflicts(ctx, "ticket", key, row.ticket_id, base, result.conflicts)
-    return {
-        "sync_key": key,
-        "ticket_id": row.ticket_id,
-        "applied": sorted(result.changes),
-        "conflicts": conflicts,
-    }
+    conflicts = _record_conflicts(ctx, "ticket", row.sync_key, row.ticket_id, base, result.conflicts)
+    outcome = {"sync_key": row.sync_key, "ticket_id": row.ticket_id, "applied": sorted(result.changes),
+               "conflicts": conflicts}  # fmt: skip
+    return outcome, result.changes
 
 
-def _create_ticket(ctx: SyncContext, key: str, pushed: dict[str, Any]) -> dict[str, Any]:
+def _new_ticket(
+    ctx: SyncContext, key: str, pushed: dict[str, Any], taken: set[str]
+) -> tuple[dict[str, Any], dict[str, Any]]:
     missing = [k for k in ("ticket_id", "received_at") if not pushed.get(k)]
     if missing:
         raise RowRejected([{"field": k, "message": f"{k} is required for a new ticket"} for k in missing])
-    number = pushed["ticket_id"]
     notice: dict[str, Any] = {}
-    clash = ctx.session.scalar(
-        select(func.count()).where(TicketRow.branch_id == ctx.branch.id, TicketRow.ticket_id == number)
-    )
-    if clash:
-        pushed["ticket_id"] = _next_number(ctx.session, ctx.branch.id, number)
+    number = pushed["ticket_id"]
+    if number in taken:
+        pushed["ticket_id"] = _next_number(ctx.session, ctx.branch.id, taken, number)
         notice["renumbered_from"] = number
+    taken.add(pushed["ticket_id"])
     ticket = dataclasses.replace(Ticket(pushed["ticket_id"], pushed["received_at"], sync_key=key), **pushed)
     values = {k: to_db(k, getattr(ticket, k)) for k in STORED_TICKET_FIELDS}
-    row = TicketRow(
+    values.update(
         sync_key=key,
         branch_id=ctx.branch.id,
         version=1,
         change_seq=ctx.seq,
         updated_at=ctx.now,
         updated_by=ctx.by,
-        **values,
     )
-    ctx.session.add(row)
-    ctx.session.flush()
-    _record_history(ctx, "ticket", key, 1, {}, pushed, COLUMNS)
+    _history(ctx, "ticket", key, 1, {}, pushed, COLUMNS)
     ctx.touched.add(key)
-    return {"sync_key": key, "ticket_id": row.ticket_id, "created": True, "conflicts": [], **notice}
+    return {
+        "sync_key": key,
+        "ticket_id": pushed["ticket_id"],
+        "created": True,
+        "conflicts": [],
+        **notice,
+    }, values
 
 
 def _owned_ticket(ctx: SyncContext, ticket_key: Any) -> TicketRow:
@@ -341,7 +444,7 @@ def push_task(ctx: SyncContext, item: dict[str, Any]) -> dict[str, Any]:
         )
         ctx.session.add(row)
         ctx.session.flush()
-        _record_history(ctx, "task", key, 1, {}, pushed, TASK_COLUMNS)
+        _history(ctx, "task", key, 1, {}, pushed, TASK_COLUMNS)
         ctx.touched.add(ticket.sync_key)
         return {"sync_key": key, "created": True, "conflicts": []}
     if row.branch_id != ctx.branch.id:
@@ -350,7 +453,7 @@ def push_task(ctx: SyncContext, item: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(base, int) or base < 1 or base > row.version:
         raise _reject("base_version", f"base_version must be between 1 and {row.version}")
     current = {k: getattr(row, k) for k in pushed}
-    since = _server_changes_since(ctx.session, "task", key, base, lambda k, v: decode(k, v, TASK_COLUMNS))
+    since = _history_at(ctx.session, "task", {key: base}, lambda k, v: decode(k, v, TASK_COLUMNS))[key]
     result = merge(current, pushed, since, base == row.version or not ctx.version_check)
     if result.changes:
         old = dict(current)
@@ -358,7 +461,7 @@ def push_task(ctx: SyncContext, item: dict[str, Any]) -> dict[str, Any]:
             setattr(row, name, value)
         row.version += 1
         row.change_seq = ctx.seq
-        _record_history(ctx, "task", key, row.version, old, result.changes, TASK_COLUMNS)
+        _history(ctx, "task", key, row.version, old, result.changes, TASK_COLUMNS)
         ctx.touched.add(row.ticket_key)
     conflicts = _record_conflicts(ctx, "task", key, row.ticket_id, base, result.conflicts)
     return {"sync_key": key, "applied": sorted(result.changes), "conflicts": conflicts}
@@ -401,38 +504,67 @@ def push_log(ctx: SyncContext, item: dict[str, Any]) -> dict[str, Any]:
     return {"sync_key": key, "created": True}
 
 
-def _apply_all(
+def _each(
     ctx: SyncContext,
     items: Iterable[dict[str, Any]],
     apply: Callable[[SyncContext, dict[str, Any]], dict[str, Any]],
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Apply rows one by one; each checks everything before it writes, so a rejected row wrote nothing."""
     done, rejected = [], []
     for item in items:
-        savepoint = ctx.session.begin_nested()
         try:
             done.append(apply(ctx, item))
-            savepoint.commit()
         except RowRejected as exc:
-            savepoint.rollback()
             rejected.append({"sync_key": item.get("sync_key"), "errors": exc.errors})
     return done, rejected
 
 
 def recompute_touched(ctx: SyncContext) -> None:
-    """Bring status, flags and deadlines of every touched ticket up to date with the rules."""
-    for key in sorted(ctx.touched):
-        row = ctx.session.get(TicketRow, key, populate_existing=True)
-        assert row is not None
-        recompute(ctx.session, row, ctx.clock, ctx.now)
-        row.change_seq = ctx.seq
+    """Bring status, flags and deadlines of every touched ticket up to date with the rules, in bulk."""
+    if not ctx.touched:
+        return
     ctx.session.flush()
+    t = tickets_table
+    names = ["status", "flags", *DEADLINE_COLUMNS]
+    statement = (
+        update(t)
+        .where(t.c.sync_key == bindparam("k_key"))
+        .values(
+            {name: bindparam(f"v_{name}", type_=t.c[name].type) for name in names} | {"change_seq": ctx.seq}
+        )
+    )
+    for chunk in _chunks(sorted(ctx.touched)):
+        rows = ctx.session.scalars(
+            select(TicketRow).where(TicketRow.sync_key.in_(chunk)).execution_options(populate_existing=True)
+        )
+        tasks: dict[str, list[Task]] = defaultdict(list)
+        for r in ctx.session.scalars(select(TaskRow).where(TaskRow.ticket_key.in_(chunk))):
+            tasks[r.ticket_key].append(
+                Task(r.ticket_id, r.task_no, r.title, r.owner, r.due, r.done_at, r.sync_key)
+            )
+        progress: dict[str, list[LogEntry]] = defaultdict(list)
+        query = select(LogRow).where(LogRow.ticket_key.in_(chunk), LogRow.kind == LogKind.PROGRESS.value)
+        for r in ctx.session.scalars(query):
+            progress[r.ticket_key].append(
+                LogEntry(r.ticket_id, r.at, LogKind.PROGRESS, r.text, sync_key=r.sync_key)
+            )
+        params = []
+        for row in rows:
+            values = computed_values(
+                row_to_ticket(row), ctx.clock, ctx.now, tasks[row.sync_key], progress[row.sync_key]
+            )
+            params.append({"k_key": row.sync_key, **{f"v_{k}": v for k, v in values.items()}})
+        if params:
+            ctx.session.connection().execute(statement, params)
+    ctx.touched.clear()
 
 
 def push(ctx: SyncContext, body: dict[str, Any]) -> dict[str, Any]:
     """Apply a push: tickets first (a new task or log entry may belong to a new ticket), then tasks, log."""
-    tickets, rejected_tickets = _apply_all(ctx, body.get("tickets", []), push_ticket)
-    tasks, rejected_tasks = _apply_all(ctx, body.get("tasks", []), push_task)
-    log, rejected_log = _apply_all(ctx, body.get("log", []), push_log)
+    tickets, rejected_tickets = push_tickets(ctx, body.get("tickets", []))
+    tasks, rejected_tasks = _each(ctx, body.get("tasks", []), push_task)
+    log, rejected_log = _each(ctx, body.get("log", []), push_log)
+    flush_history(ctx)
     recompute_touched(ctx)
     return {
         "tickets": tickets,
@@ -454,6 +586,7 @@ def pull(session: Session, branch: BranchRow, cursor: int) -> dict[str, Any]:
         select(TicketRow)
         .where(TicketRow.branch_id == branch.id, TicketRow.change_seq > cursor)
         .order_by(TicketRow.change_seq, TicketRow.ticket_id)
+        .execution_options(populate_existing=True)
     )
     tasks = session.scalars(
         select(TaskRow).where(TaskRow.branch_id == branch.id, TaskRow.change_seq > cursor)

@@ -1,0 +1,98 @@
+"""Push 5,000 changed rows through the sync endpoint; print server time and rows/s per database.
+
+    python bench/sync.py                       # SQLite (temporary file) and PostgreSQL (127.0.0.1, db test)
+    python bench/sync.py --rows 20000 --only sqlite
+
+Three pushes per database, each of ``--rows`` rows in one request: new tickets,
+edits on a current base (applied directly), and edits on a stale base (merged
+field by field against the history). Timed in-process around the request, so
+the figure is the server's own time (JSON, validation, rules, database).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from server import create_app  # noqa: E402
+from server.auth import BRANCH, issue_token  # noqa: E402
+from server.db import get_db  # noqa: E402
+from server.models import BranchRow  # noqa: E402
+
+NOW = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
+PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def fields(n: int) -> dict[str, object]:
+    return {
+        "ticket_id": f"SZ01-20261125-{n:05d}",
+        "received_at": "2026-11-24T01:10:00+00:00",
+        "channel": "hotline",
+        "customer_name": f"客户{n}",
+        "contact": f"138{n:08d}",
+        "category": "network_fault",
+        "place": "阳光花园小区",
+        "problem_time": "每晚",
+        "service": "宽带",
+        "description": "晚上八点到十一点宽带经常断线，重启光猫后十分钟又断",
+        "expectation": "一周内恢复",
+        "grade": "moderate",
+    }
+
+
+def measure(url: str, rows: int) -> list[tuple[str, float]]:
+    app = create_app({"DATABASE_URL": url, "CLOCK": lambda: NOW})
+    with app.app_context():
+        db = get_db()
+        db.upgrade()
+        with db.write() as session:
+            branch = BranchRow(code=f"B{uuid.uuid4().hex[:6]}", timezone="Asia/Shanghai", change_seq=0, created_at=NOW)
+            session.add(branch)
+            session.flush()
+            token = issue_token(session, BRANCH, NOW, branch=branch)[1]
+    client = app.test_client()
+    keys = [uuid.uuid4().hex for _ in range(rows)]
+
+    def push(body: dict[str, object]) -> float:
+        headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": uuid.uuid4().hex}
+        began = time.perf_counter()
+        response = client.post("/api/sync", json=body, headers=headers)
+        elapsed = time.perf_counter() - began
+        assert response.status_code == 200, response.json
+        cursor = response.json["pulled"]["cursor"]
+        body["cursor"] = cursor
+        return elapsed
+
+    created = push({"tickets": [{"sync_key": k, "fields": fields(n)} for n, k in enumerate(keys)], "cursor": 0})
+    current = push({"tickets": [{"sync_key": k, "base_version": 1, "fields": {**fields(n), "cause": "A"}}
+                                for n, k in enumerate(keys)], "cursor": 10**9})  # fmt: skip
+    stale = push({"tickets": [{"sync_key": k, "base_version": 1, "fields": {**fields(n), "solution": "B"}}
+                              for n, k in enumerate(keys)], "cursor": 10**9})  # fmt: skip
+    with app.app_context():
+        get_db().dispose()
+    return [("new tickets", created), ("edits, current base", current), ("edits, stale base (merge)", stale)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=5000)
+    parser.add_argument("--only", choices=["sqlite", "postgresql"])
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        targets = {"sqlite": f"sqlite:///{tmp}/bench.db", "postgresql": PG}
+        for name, url in targets.items():
+            if args.only and name != args.only:
+                continue
+            for label, seconds in measure(url, args.rows):
+                print(f"{name:<10} {label:<27} {args.rows:>6} rows  {seconds:6.2f} s  {args.rows / seconds:8,.0f} rows/s")
+
+
+if __name__ == "__main__":
+    main()
