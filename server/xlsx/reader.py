@@ -18,13 +18,24 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import chain, islice
-from typing import BinaryIO
+from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from complaints.lifecycle import milestone_errors
 from complaints.model import LogEntry, Task, Ticket, new_sync_key
 from complaints.routing import RoutingRule
-from complaints.schema import LOG, ROUTING, SETTING_KEYS, SETTINGS, SYNC, TASKS, TICKETS, ColType, Sheet
+from complaints.schema import (
+    LOG,
+    ROUTING,
+    SETTING_KEYS,
+    SETTINGS,
+    SYNC,
+    TASKS,
+    TICKETS,
+    ColType,
+    Column,
+    Sheet,
+)
 from complaints.sla import DEFAULT_TZ, Due
 from server.xlsx.errors import Problem, WorkbookError
 from server.xlsx.grid import Grid, open_grid
@@ -165,40 +176,32 @@ class _Reader:
             self.problems.extend(problems)
             return
         zone, epoch = self.settings.zone, self.grid.epoch
-        plan = [
-            (
-                key,
-                position,
-                column,
-                cell_reader(column, zone, epoch),
-                column.type is ColType.TEXT,
-                column.type is ColType.DATETIME and key not in DEADLINE_KEYS,
-            )
-            for key, position in layout.index.items()
-            for column in (sheet.column(key),)
-        ]
+        # one entry per position in the row: None for the user's own (or empty) columns
+        plan: list[tuple[str, Column, Any, bool, bool] | None] = [None] * (max(layout.index.values()) + 1)
+        for key, position in layout.index.items():
+            column = sheet.column(key)
+            blank_if_spaces = column.type is not ColType.TEXT or column.required
+            past_only = column.type is ColType.DATETIME and key not in DEADLINE_KEYS
+            plan[position] = (key, column, cell_reader(column, zone, epoch), blank_if_spaces, past_only)
         required = [c.key for c in sheet.columns if c.required and not c.computed and c.key in layout.index]
         for number, values in chain(head[header_row:], rows):
-            size = len(values)
             out: dict[str, object] = {}
             failed: set[str] = set()
-            empty = True
-            for key, position, column, read, is_text, past_only in plan:
-                raw = values[position] if position < size else None
-                if raw is None or raw == "":
+            for entry, raw in zip(plan, values, strict=False):
+                if entry is None or raw == "" or raw is None:
                     continue
-                if isinstance(raw, str) and not raw.strip() and (not is_text or column.required):
+                key, column, read, blank_if_spaces, past_only = entry
+                if blank_if_spaces and isinstance(raw, str) and not raw.strip():
                     continue
-                empty = False
                 try:
                     value = read(raw)
                 except CellValueError as exc:
                     failed.add(key)
                     self.problems.append(layout.problem(exc.en, exc.zh, key, number))
                     continue
-                if past_only and isinstance(value, datetime) and value > self.now:
+                if past_only and value > self.now:  # type: ignore[operator]
                     failed.add(key)
-                    local = value.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+                    local = value.astimezone(zone).strftime("%Y-%m-%d %H:%M")  # type: ignore[attr-defined]
                     self.problems.append(
                         layout.problem(
                             f"{local} is in the future; record events when they have happened",
@@ -209,20 +212,15 @@ class _Reader:
                     )
                     continue
                 out[key] = value
-            if empty:
+            if not out and not failed:
                 continue
             for key in required:
                 if key not in out and key not in failed:
                     failed.add(key)
                     self.problems.append(
-                        layout.problem(
-                            "this required cell is empty",
-                            "此必填单元格为空",
-                            key,
-                            number,
-                        )
+                        layout.problem("this required cell is empty", "此必填单元格为空", key, number)
                     )
-            if failed & set(required):
+            if failed.intersection(required):
                 continue
             yield number, layout, out
 

@@ -206,7 +206,7 @@ def add_validations(ws: object, columns: Sequence[Column], lang: str, lookups: d
             continue
         letter = get_column_letter(index)
         dv.add(f"{letter}2:{letter}{MAX_ROW}")
-        ws.add_data_validation(dv)  # type: ignore[attr-defined]
+        ws.data_validations.append(dv)  # type: ignore[attr-defined]
 
 
 def range_lookup(sheet_title: str, column_index: int, rows: int = 200) -> str:

@@ -7,6 +7,7 @@ workbooks (benchmarks, exports) in bounded memory.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -111,12 +112,15 @@ def encode_row(
     writers: Sequence[Any],
     protos: Sequence[StyleArray],
     extra: Mapping[str, object] | None = None,
-) -> list[Cell]:
-    """The cells of one data row for ``record``, in ``columns`` order."""
-    cells = []
+) -> list[Cell | None]:
+    """The cells of one data row for ``record``; None where empty (the column's own style shows there)."""
+    cells: list[Cell | None] = []
     for column, write, proto in zip(columns, writers, protos, strict=True):
         raw = model_value(record, column.key, extra)
-        cells.append(make_cell(ws, write(raw), proto, raw if isinstance(raw, str) else None))
+        value = write(raw)
+        cells.append(
+            None if value is None else make_cell(ws, value, proto, raw if isinstance(raw, str) else None)
+        )
     return cells
 
 
@@ -157,7 +161,12 @@ def _add_table(ws: Any, name: str, columns: Sequence[Column], lang: str, last_ro
     )
     for index, column in enumerate(columns, 1):
         table.tableColumns.append(TableColumn(id=index, name=column.header(lang)))
-    ws.add_table(table)
+    with warnings.catch_warnings():
+        # openpyxl warns in write-only mode whether or not the columns were added; they were, above
+        warnings.filterwarnings(
+            "ignore", "In write-only mode you must add table columns manually", UserWarning
+        )
+        ws.add_table(table)
 
 
 def _data_sheet(
@@ -205,7 +214,7 @@ def _settings_sheet(wb: Workbook, lang: str, values: Mapping[str, str]) -> None:
         )
     language = DataValidation(type="list", formula1='"zh,en"', allow_blank=False)
     language.add(f"B{2 + [k for k, _, _ in SETTING_KEYS].index('language')}")
-    ws.add_data_validation(language)
+    ws.data_validations.append(language)
 
 
 def _sync_sheet(wb: Workbook, lang: str, branch: str) -> None:

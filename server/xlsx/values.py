@@ -21,6 +21,7 @@ back equal. Conventions:
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Callable
@@ -124,9 +125,29 @@ def format_flags(flags: frozenset[Flag] | set[Flag]) -> str:
     return ", ".join(f.value for f in Flag if f in flags)
 
 
+@functools.cache
+def _members(enum: type[Labelled]) -> dict[str, Labelled]:
+    """Code, zh and en label (casefolded) -> member: `Labelled.parse` as one dictionary look-up."""
+    table: dict[str, Labelled] = {}
+    for member in enum:
+        for name in (member.value, member.zh, member.en):
+            table.setdefault(name.casefold(), member)
+    return table
+
+
+def parse_member(enum: type[Labelled], text: str) -> Labelled:
+    """``enum.parse(text)``, fast: the member whose code or label is ``text`` (case and blanks ignored)."""
+    member = _members(enum).get(text.strip().casefold())
+    return member if member is not None else enum.parse(text)
+
+
 def parse_flags(text: str) -> frozenset[Flag]:
     """Flags from codes or labels separated by commas, semicolons, 、 or new lines."""
-    return frozenset(Flag.parse(part) for part in _FLAG_SEPARATORS.split(text) if part.strip())
+    return frozenset(
+        parse_member(Flag, part)  # type: ignore[misc]
+        for part in _FLAG_SEPARATORS.split(text)
+        if part.strip()
+    )
 
 
 def bool_label(value: bool, lang: str) -> str:
@@ -218,11 +239,8 @@ def cell_reader(column: Column, zone: tzinfo, epoch: datetime) -> Reader:
 
         def read_datetime(raw: object) -> object:
             if pending and isinstance(raw, str) and not isinstance(raw, Formula):
-                try:
-                    if Flag.parse(raw) is Flag.PENDING_CALENDAR:
-                        return PENDING
-                except ValueError:
-                    pass
+                if _members(Flag).get(raw.strip().casefold()) is Flag.PENDING_CALENDAR:
+                    return PENDING
             naive = _naive_from_cell(raw, epoch)
             if naive.tzinfo is not None:
                 return _round_second(naive.astimezone(zone))
@@ -312,7 +330,7 @@ def _enum_reader(enum: type[Labelled]) -> Reader:
             raise _formula_error(raw)
         if isinstance(raw, str):
             try:
-                return enum.parse(raw)
+                return parse_member(enum, raw)
             except ValueError:
                 pass
         raise CellValueError(
