@@ -1,0 +1,303 @@
+"""Head-office analysis for a set of branches and a period: KPIs and the monthly analysis.
+
+One data layer for the consolidated workbook, the dashboard and the scheduler's
+monthly job, so every place shows the same figures. Everything is computed by
+`complaints.kpis` (`kpi_breakdown`, `compute_kpis`); this module only selects
+the tickets, streaming them from the database in batches as lean `Ticket`
+objects (just the fields the KPI and deadline rules read — no ORM objects, no
+free text except root cause and improvement).
+
+Entry points:
+
+- `analyse(session, branches, period, ...)` → `Analysis` (plain dataclasses);
+- `month_period(year, month, tz)` and `Period` for the usual calendar month.
+
+Populations (see `complaints.kpis`): KPIs count tickets received, revisited,
+closed or reaching a milestone in the period; the type distribution and root
+causes count tickets received in the period. Trends repeat the overall KPIs for
+each calendar month of the trend window (the period's months, extended back to
+``trend_months`` months).
+
+Memory: ``kpi_breakdown`` needs every ticket of the window at once (medians and
+repeat customers span groups), so this holds one lean ticket (~1 KB) per ticket
+active in the window.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from complaints.enums import Category
+from complaints.kpis import KpiBreakdown, Kpis, Rate, compute_kpis, kpi_breakdown
+from complaints.model import Ticket
+from complaints.sla import DEFAULT_TZ, SlaClock
+from server.models import BranchRow, tickets_table
+from server.store import clock_for, from_db
+
+logger = logging.getLogger(__name__)
+
+BATCH = 5_000
+"""Rows fetched from the database per round trip."""
+
+MOMENTS: tuple[str, ...] = (
+    "received_at",
+    "acknowledged_at",
+    "plan_at",
+    "resolved_at",
+    "feedback_at",
+    "closed_at",
+    "revisited_at",
+)
+"""A ticket with any of these in a period takes part in that period's KPIs (as in `complaints.kpis`)."""
+
+KPI_FIELDS: tuple[str, ...] = (
+    *MOMENTS,
+    "ticket_id",
+    "status",
+    "cancelled_at",
+    "category",
+    "satisfaction",
+    "root_cause",
+    "improvement",
+    "improvement_done",
+    "department",
+    "contact",
+    "group_id",
+    "level",
+    "grade",
+    "reopened_at",
+    "routed_at",
+    "promised_at",
+    "dept_feedback_due",
+    "extension_requested_at",
+    "extension_until",
+    "extension_reason",
+    "extension_customer_informed",
+)
+"""The ticket fields the KPI and deadline rules read; the rest stays in the database."""
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """``[start, end)`` with aware datetimes."""
+
+    start: datetime
+    end: datetime
+
+    def __post_init__(self) -> None:
+        for name, moment in (("start", self.start), ("end", self.end)):
+            if moment.tzinfo is None or moment.utcoffset() is None:
+                raise ValueError(f"period {name} {moment.isoformat()} has no time zone")
+        if not self.start < self.end:
+            raise ValueError(
+                f"period start {self.start.isoformat()} is not before its end {self.end.isoformat()}"
+            )
+
+
+def month_period(year: int, month: int, tz: str = DEFAULT_TZ) -> Period:
+    """The calendar month ``year-month`` from local midnight of the 1st to that of the next month's."""
+    zone = ZoneInfo(tz)
+    start = datetime(year, month, 1, tzinfo=zone)
+    end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=zone)
+    return Period(start, end)
+
+
+def months_of(period: Period, tz: str, at_least: int = 1) -> list[Period]:
+    """Calendar months (in ``tz``) overlapping ``period``, extended back to ``at_least`` months."""
+    first = period.start.astimezone(ZoneInfo(tz))
+    last = (period.end - timedelta(microseconds=1)).astimezone(ZoneInfo(tz))
+    y, m = last.year, last.month
+    months: list[Period] = []
+    while True:
+        months.append(month_period(y, m, tz))
+        if months[-1].start <= first and len(months) >= at_least:
+            return months[::-1]
+        y, m = (y, m - 1) if m > 1 else (y - 1, 12)
+
+
+@dataclass(frozen=True, slots=True)
+class RootCause:
+    """A root cause of tickets received in the period, with its improvement measures and their status."""
+
+    cause: str
+    tickets: int
+    improvement: Rate
+    """Tickets whose improvement is done, out of those with this root cause (`complaints.kpis`)."""
+    measures: tuple[tuple[str, int], ...]
+    """Improvement measures recorded for this cause, most frequent first."""
+
+
+@dataclass(frozen=True, slots=True)
+class MonthTrend:
+    """The overall KPIs of one calendar month."""
+
+    month: str
+    """``YYYY-MM``."""
+    period: Period
+    kpis: Kpis
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """KPIs and the monthly analysis of ``branches`` over ``period``."""
+
+    branches: tuple[str, ...]
+    period: Period
+    timezone: str
+    kpis: KpiBreakdown
+    types_by_branch: dict[str, dict[Category, int]]
+    root_causes: tuple[RootCause, ...]
+    trends: tuple[MonthTrend, ...]
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def types(self) -> dict[Category, int]:
+        """Type distribution of tickets received in the period (all chosen branches)."""
+        return self.kpis.overall.by_category
+
+
+class UnknownBranchError(ValueError):
+    """A branch code that is not in the database."""
+
+    def __init__(self, codes: Sequence[str]) -> None:
+        self.codes = tuple(codes)
+        super().__init__(f"unknown branch code(s): {', '.join(codes)}")
+
+
+def branch_zones(session: Session, codes: Sequence[str] | None) -> dict[str, str]:
+    """Branch code → time zone for ``codes`` (all if None); `UnknownBranchError` names unknown codes."""
+    stmt = select(BranchRow.code, BranchRow.timezone).order_by(BranchRow.code)
+    if codes is not None:
+        stmt = stmt.where(BranchRow.code.in_(list(codes)))
+    zones = {code: tz for code, tz in session.execute(stmt)}
+    if codes is not None:
+        missing = [c for c in codes if c not in zones]
+        if missing:
+            raise UnknownBranchError(missing)
+    return zones
+
+
+def active_condition(period: Period):  # noqa: ANN201 (a SQLAlchemy clause)
+    """SQL condition: the ticket has a moment of `MOMENTS` within ``period``."""
+    t = tickets_table.c
+    return or_(*(and_(t[m] >= period.start, t[m] < period.end) for m in MOMENTS))
+
+
+def stream_lean_tickets(session: Session, branches: Sequence[str], window: Period) -> Iterator[Ticket]:
+    """Tickets of ``branches`` active in ``window``, with only `KPI_FIELDS` set, fetched in batches."""
+    t = tickets_table.c
+    stmt = (
+        select(BranchRow.code, *(t[f] for f in KPI_FIELDS))
+        .join(BranchRow, BranchRow.id == t.branch_id)
+        .where(BranchRow.code.in_(list(branches)), active_condition(window))
+    )
+    shared: dict[str, str] = {}  # one copy of repeated texts (departments, causes, measures)
+    result = session.execute(stmt.execution_options(yield_per=BATCH))
+    for part in result.partitions():
+        for row in part:
+            values = {}
+            for key, raw in zip(KPI_FIELDS, row[1:], strict=True):
+                value = from_db(key, raw)
+                if isinstance(value, str) and key in ("department", "root_cause", "improvement", "group_id"):
+                    value = shared.setdefault(value, value)
+                values[key] = value
+            yield Ticket(branch=shared.setdefault(row[0], row[0]), **values)
+
+
+def _root_causes(
+    tickets: list[Ticket], period: Period, clock: SlaClock, causes: dict[str, int]
+) -> list[RootCause]:
+    groups: dict[str, list[Ticket]] = {cause: [] for cause in causes}
+    for t in tickets:
+        cause = t.root_cause.strip()
+        if cause in groups:
+            groups[cause].append(t)
+    result = []
+    for cause, count in causes.items():
+        kpis = compute_kpis(groups[cause], period.start, period.end, clock)
+        measures = Counter(
+            t.improvement.strip()
+            for t in groups[cause]
+            if t.improvement.strip() and period.start <= t.received_at < period.end
+        )
+        result.append(RootCause(cause, count, kpis.improvement, tuple(measures.most_common())))
+    return result
+
+
+def _trends(tickets: list[Ticket], months: list[Period], clock: SlaClock) -> list[MonthTrend]:
+    trends = []
+    for month in months:
+        members = [
+            t
+            for t in tickets
+            if any((m := getattr(t, k)) is not None and month.start <= m < month.end for k in MOMENTS)
+        ]
+        label = f"{month.start:%Y-%m}"
+        trends.append(MonthTrend(label, month, compute_kpis(members, month.start, month.end, clock)))
+    return trends
+
+
+def analyse(
+    session: Session,
+    branches: Sequence[str] | None,
+    period: Period,
+    *,
+    timezone: str = DEFAULT_TZ,
+    calendar_path: str | None = None,
+    trend_months: int = 6,
+    tickets: Iterable[Ticket] | None = None,
+) -> Analysis:
+    """KPIs by branch and department, type distribution, root causes and monthly trends.
+
+    ``branches`` are branch codes (None: every branch). Each branch's KPIs use
+    its own time zone; the overall and per-department figures and the month
+    boundaries use ``timezone`` (the same as each branch's when they all share
+    one, the usual case — otherwise a note says so). ``tickets`` replaces the
+    database read (for callers that already hold the tickets).
+    """
+    zones = branch_zones(session, branches)
+    codes = tuple(zones)
+    months = months_of(period, timezone, trend_months)
+    window = Period(min(months[0].start, period.start), period.end)
+    if tickets is None:
+        lean = list(stream_lean_tickets(session, codes, window)) if codes else []
+    else:
+        lean = list(tickets)
+    logger.info("analysis of %d tickets for %s", len(lean), ",".join(codes) or "no branches")
+    distinct = set(zones.values())
+    notes: list[str] = []
+    if len(distinct) == 1:
+        timezone = distinct.pop()
+    elif len(distinct) > 1:
+        notes.append(
+            f"branches use several time zones ({', '.join(sorted(distinct))}); overall and department "
+            f"figures use {timezone}"
+        )
+    clock = clock_for(timezone, calendar_path)
+    breakdown = kpi_breakdown(lean, period.start, period.end, clock)
+    if notes:
+        by_branch = dict(breakdown.by_branch)
+        for code in by_branch:
+            own = [t for t in lean if t.branch == code]
+            by_branch[code] = kpi_breakdown(
+                own, period.start, period.end, clock_for(zones[code], calendar_path)
+            ).overall
+        breakdown = KpiBreakdown(breakdown.overall, by_branch, breakdown.by_department)
+    return Analysis(
+        branches=codes,
+        period=period,
+        timezone=timezone,
+        kpis=breakdown,
+        types_by_branch={code: k.by_category for code, k in breakdown.by_branch.items()},
+        root_causes=tuple(_root_causes(lean, period, clock, breakdown.overall.root_causes)),
+        trends=tuple(_trends(lean, months, clock)),
+        notes=tuple(notes),
+    )
