@@ -15,7 +15,7 @@ from typing import Any
 from flask import Flask
 
 from complaints.sla import DEFAULT_TZ
-from server import admin, api, db, demo, errors, limits
+from server import admin, api, dashboard, db, demo, errors, limits
 from server.clock import system_now
 
 REPO = Path(__file__).resolve().parent.parent
@@ -48,5 +48,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     errors.init_app(app)  # after the API, whose own error handlers it replaces
     admin.init_app(app)
     demo.init_app(app)
+    dashboard.init_app(app)
     app.cli.add_command(workbook_cli)
     return app

@@ -1,0 +1,160 @@
+"""The dashboard's language (zh by default, en on request) and its UI strings in both.
+
+Enum labels come from the enums' ``.zh``/``.en`` and field names from
+`complaints.schema`; this table holds only the words of the pages themselves.
+"""
+
+from __future__ import annotations
+
+from flask import g, request
+
+LANGS = ("zh", "en")
+LANG_COOKIE = "cd_lang"
+
+STRINGS: dict[str, tuple[str, str]] = {
+    "app": ("投诉管理 · 总部看板", "Complaint Desk · Head office"),
+    "overview": ("总览", "Overview"),
+    "tickets": ("投诉单", "Tickets"),
+    "downloads": ("下载", "Downloads"),
+    "sign_in": ("登录", "Sign in"),
+    "sign_out": ("退出", "Sign out"),
+    "username": ("用户名", "Username"),
+    "password": ("密码", "Password"),
+    "bad_credentials": (
+        "用户名或密码不正确，或该账号无权使用看板。",
+        "Wrong username or password, or this account may not use the dashboard.",
+    ),
+    "sign_in_needed": ("请先登录。", "Please sign in first."),
+    "signed_out": ("已退出。", "You are signed out."),
+    "csrf_failed": (
+        "表单已过期或来源不明（CSRF 校验失败），请刷新页面后重试。",
+        "The form expired or did not come from this site (CSRF check failed); reload the page and try again.",
+    ),
+    "forbidden": (
+        "无权访问：看板只对总部和管理员开放。",
+        "Forbidden: the dashboard is for head office and administrators only.",
+    ),
+    "period": ("统计期间", "Period"),
+    "from": ("从", "From"),
+    "to": ("至", "To"),
+    "branch": ("分支机构", "Branch"),
+    "all_branches": ("全部分支机构", "All branches"),
+    "apply": ("查询", "Apply"),
+    "reset": ("重置", "Reset"),
+    "by_level": ("按预警等级", "By warning level"),
+    "by_status": ("按状态", "By status"),
+    "count": ("数量", "Count"),
+    "kpis": ("关键指标", "KPIs"),
+    "kpi": ("指标", "Indicator"),
+    "value": ("数值", "Value"),
+    "overall": ("合计", "Overall"),
+    "kpis_by_branch": ("分支机构指标", "KPIs by branch"),
+    "kpis_by_department": ("部门指标", "KPIs by department"),
+    "received": ("受理量", "Received"),
+    "resolution_rate": ("解决率", "Resolution rate"),
+    "satisfaction": ("满意度", "Satisfaction"),
+    "closed_loop": ("闭环及时率", "Closed-loop timeliness"),
+    "median_close": ("闭环用时中位数（工作日）", "Median working days to close"),
+    "improvement_rate": ("溯源改进率", "Root-cause improvement rate"),
+    "on_time": ("按时率", "On-time rate"),
+    "red": ("红色预警", "Red"),
+    "yellow": ("黄色预警", "Yellow"),
+    "repeat": ("重复投诉单", "Repeat complaints"),
+    "group": ("群体投诉单", "Group complaints"),
+    "overdue_now": ("当前超时（未闭环）", "Overdue now (open tickets)"),
+    "overdue_by_branch": ("超时：按分支机构", "Overdue by branch"),
+    "overdue_by_department": ("超时：按责任部门", "Overdue by department"),
+    "open": ("未闭环", "Open"),
+    "overdue": ("超时", "Overdue"),
+    "unrouted": ("未分派", "Unrouted"),
+    "type_distribution": ("类型分布", "Type distribution"),
+    "trend": ("受理与闭环趋势", "Received and closed over time"),
+    "closed": ("闭环", "Closed"),
+    "root_causes": ("根本原因", "Root causes"),
+    "none": ("无", "None"),
+    "n_a": ("—", "—"),
+    "search": ("搜索", "Search"),
+    "search_hint": ("投诉编号、客户姓名或问题描述", "Ticket ID, customer name or description"),
+    "status": ("状态", "Status"),
+    "level": ("预警等级", "Warning level"),
+    "category": ("投诉类别", "Category"),
+    "any": ("全部", "Any"),
+    "overdue_only": ("仅超时", "Overdue only"),
+    "received_from": ("受理日期从", "Received from"),
+    "received_to": ("受理日期至", "Received to"),
+    "results": ("共 {n} 条", "{n} tickets"),
+    "page": ("第 {page} / {pages} 页", "Page {page} of {pages}"),
+    "previous": ("上一页", "Previous"),
+    "next": ("下一页", "Next"),
+    "no_tickets": ("没有符合条件的投诉单。", "No tickets match."),
+    "fields": ("字段", "Fields"),
+    "history": ("修改历史", "History"),
+    "tasks": ("任务", "Tasks"),
+    "log": ("日志", "Log"),
+    "conflicts": ("未解决冲突", "Open conflicts"),
+    "no_history": ("暂无历史记录。", "No history yet."),
+    "no_tasks": ("暂无任务。", "No tasks."),
+    "no_log": ("暂无日志。", "No log entries."),
+    "no_conflicts": ("没有未解决的冲突。", "No open conflicts."),
+    "version": ("版本", "Version"),
+    "field": ("字段", "Field"),
+    "old": ("原值", "Old value"),
+    "new": ("新值", "New value"),
+    "by": ("修改人", "By"),
+    "source": ("来源", "Source"),
+    "at": ("时间", "At"),
+    "escalate": ("总部升级", "Escalate (head office)"),
+    "escalate_help": (
+        "升级一级预警（蓝→黄→红），原因必填；分支机构下次同步时收到。",
+        "Raise the warning one level (blue → yellow → red); a reason is required; "
+        "the branch receives it on its next sync.",
+    ),
+    "reason": ("升级原因", "Reason"),
+    "head": ("通知部门负责人", "Department head to notify"),
+    "escalate_button": ("升级", "Escalate"),
+    "reason_required": ("请填写升级原因。", "Give a reason for the escalation."),
+    "escalated": (
+        "已升级：{old} → {new}。分支机构下次同步时将收到。",
+        "Escalated: {old} → {new}. The branch receives it on its next sync.",
+    ),
+    "cannot_escalate": ("无法升级：{why}", "Cannot escalate: {why}"),
+    "already_red": ("已是红色预警，无法再升级。", "Already red: cannot escalate further."),
+    "not_found": ("没有这张投诉单。", "No such ticket."),
+    "consolidated": ("总部汇总工作簿", "Consolidated workbook"),
+    "download_help": (
+        "选择分支机构（不选即全部）和受理期间，下载 Excel 工作簿。",
+        "Choose branches (none = all) and a period, then download the Excel workbook.",
+    ),
+    "download": ("下载", "Download"),
+    "workbook_language": ("工作簿语言", "Workbook language"),
+    "bad_value": (
+        "筛选条件“{field}”的值无效：{value}",
+        "Filter {field} has a value it does not know: {value}",
+    ),
+    "bad_date": ("日期格式不正确：{field}（应为 YYYY-MM-DD）", "Bad date in {field} (use YYYY-MM-DD)"),
+    "bad_period": ("期间开始日期不能晚于结束日期。", "The period's start is after its end."),
+    "unknown_branch": ("未知分支机构：{code}", "Unknown branch: {code}"),
+    "back_to_list": ("返回列表", "Back to the list"),
+    "language": ("语言", "Language"),
+    "signed_in_as": ("当前用户", "Signed in as"),
+    "yes": ("是", "Yes"),
+    "no": ("否", "No"),
+    "not_found_page": ("页面不存在。", "Page not found."),
+    "pending_calendar": ("待定（节假日未发布）", "pending (calendar not published)"),
+    "rate_detail": ("{hits}/{total}", "{hits}/{total}"),
+}
+
+
+def current_lang() -> str:
+    """The request's language: ``?lang=`` first, then the cookie, else Chinese."""
+    if "lang" not in g:
+        asked = request.args.get("lang") or request.cookies.get(LANG_COOKIE) or "zh"
+        g.lang = asked if asked in LANGS else "zh"
+    return g.lang
+
+
+def t(key: str, **values: object) -> str:
+    """The UI string ``key`` in the request's language, with ``{name}`` placeholders filled."""
+    zh, en = STRINGS[key]
+    text = zh if current_lang() == "zh" else en
+    return text.format(**values) if values else text

@@ -1,0 +1,102 @@
+"""Signing in and out with a head-office username and password; who is signed in."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from flask import abort, flash, g, redirect, render_template, request, session, url_for
+
+from server.auth import ADMIN, HEAD_OFFICE, check_user
+from server.dashboard.blueprint import bp
+from server.dashboard.i18n import t
+from server.db import get_db
+from server.models import UserRow
+
+DASHBOARD_ROLES = (HEAD_OFFICE, ADMIN)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    username: str
+    role: str
+    display_name: str
+
+    @property
+    def sees_phone_numbers(self) -> bool:
+        return self.role == ADMIN
+
+
+def signed_in_user() -> User | None:
+    """The signed-in user, if the session names an active head-office or admin user."""
+    if "user" in g:
+        return g.user
+    user_id = session.get("user_id")
+    found = None
+    if isinstance(user_id, int):
+        with get_db().read() as db:
+            row = db.get(UserRow, user_id)
+            if row is not None and row.active and row.role in DASHBOARD_ROLES:
+                found = User(row.id, row.username, row.role, row.display_name or row.username)
+    g.user = found
+    return found
+
+
+def current_user() -> User:
+    user = signed_in_user()
+    assert user is not None, "only called from views behind @signed_in"
+    return user
+
+
+def signed_in(view: F) -> F:
+    """Send a visitor who is not signed in to the sign-in page, then back here."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if signed_in_user() is None:
+            if request.method != "GET":
+                abort(401)
+            flash(t("sign_in_needed"), "info")
+            return redirect(url_for("dashboard.signin", next=request.full_path.rstrip("?")))
+        return view(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def safe_next(target: str | None) -> str:
+    """``target`` if it is a path of this site's dashboard, else the overview (no open redirects)."""
+    if target:
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and target.startswith("/dashboard") and "\\" not in target:
+            return target
+    return url_for("dashboard.overview")
+
+
+@bp.route("/signin", methods=["GET", "POST"])
+def signin() -> Any:
+    error = ""
+    status = 200
+    if request.method == "POST":
+        username = request.form.get("username", "").strip()
+        password = request.form.get("password", "")
+        with get_db().read() as db:
+            row = check_user(db, username, password) if username and password else None
+            user_id = row.id if row is not None and row.role in DASHBOARD_ROLES else None
+        if user_id is not None:
+            session.clear()  # a fresh session (and CSRF token) on sign-in: no session fixation
+            session["user_id"] = user_id
+            return redirect(safe_next(request.form.get("next")))
+        error, status = t("bad_credentials"), 401
+    return render_template("dashboard/signin.html", error=error, next=request.values.get("next", "")), status
+
+
+@bp.route("/signout", methods=["POST"])
+def signout() -> Any:
+    session.clear()
+    flash(t("signed_out"), "info")
+    return redirect(url_for("dashboard.signin"))

@@ -1,0 +1,371 @@
+"""The dashboard's pages: overview, ticket list, ticket page with escalation, language switch."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import current_app, flash, make_response, redirect, render_template, request, url_for
+
+from complaints.enums import Category, Level, LogKind, Status
+from complaints.kpis import Kpis, Milestone
+from complaints.schema import CONFLICTS, LOG, TASKS, TICKETS
+from server import clock
+from server.codec import COLUMNS, TASK_COLUMNS
+from server.dashboard import charts
+from server.dashboard.blueprint import bp
+from server.dashboard.figures import Period, overview
+from server.dashboard.i18n import LANG_COOKIE, LANGS, current_lang, t
+from server.dashboard.present import (
+    PHONE_FIELDS,
+    field_label,
+    flag_labels,
+    mask_phone,
+    percent,
+    show,
+    show_stored,
+)
+from server.dashboard.queries import (
+    FilterError,
+    TicketFilter,
+    branch_codes,
+    parse_date,
+    ticket_detail,
+    ticket_page,
+)
+from server.dashboard.signin import current_user, safe_next, signed_in
+from server.db import get_db
+from server.errors import ApiError
+from server.store import clock_for, from_db
+from server.sync import SyncContext
+from server.tickets import branch_of, escalate_ticket, find_ticket
+
+CATEGORY_CSS = "bar-category"
+LEVEL_CSS = {Level.BLUE: "bar-blue", Level.YELLOW: "bar-yellow", Level.RED: "bar-red"}
+
+
+def home_zone() -> str:
+    return current_app.config["TIMEZONE"]
+
+
+def default_period() -> Period:
+    """This month so far, in the head office's zone."""
+    today = clock.now().astimezone(ZoneInfo(home_zone())).date()
+    return Period(today.replace(day=1), today, home_zone())
+
+
+def read_period(args: Any) -> Period:
+    """The period of the ``from``/``to`` arguments (local dates), this month by default."""
+    default = default_period()
+    first = parse_date(args, "from") or default.first
+    last = parse_date(args, "to") or (default.last if first <= default.last else first)
+    if first > last:
+        raise FilterError("from", "bad_period")
+    return Period(first, last, home_zone())
+
+
+def read_branches(args: Any, known: list[str]) -> list[str]:
+    chosen = [code for code in args.getlist("branch") if code]
+    for code in chosen:
+        if code not in known:
+            raise FilterError("branch", "unknown_branch", code=code)
+    return chosen
+
+
+def filter_message(error: FilterError) -> str:
+    if error.message_key == "bad_value":
+        return t("bad_value", field=t(error.field), value=error.values.get("value", ""))
+    if error.message_key == "bad_date":
+        return t("bad_date", field=t(error.field))
+    return t(error.message_key, **error.values)
+
+
+@bp.route("/lang/<lang>")
+def switch_language(lang: str) -> Any:
+    response = make_response(redirect(safe_next(request.args.get("next"))))
+    if lang in LANGS:
+        response.set_cookie(LANG_COOKIE, lang, max_age=365 * 24 * 3600, httponly=True, samesite="Lax")
+    return response
+
+
+@bp.route("/", endpoint="overview")
+@signed_in
+def overview_page() -> Any:
+    lang = current_lang()
+    with get_db().read() as session:
+        branches = branch_codes(session)
+        codes = [code for code, _ in branches]
+        try:
+            period = read_period(request.args)
+            chosen = read_branches(request.args, codes)
+        except FilterError as exc:
+            flash(filter_message(exc), "error")
+            period, chosen = default_period(), []
+        kpi_clock = clock_for(home_zone(), current_app.config.get("CALENDAR_FILE"))
+        figures = overview(session, period, chosen, kpi_clock, t("unrouted"))
+    return render_template(
+        "dashboard/overview.html",
+        fig=figures,
+        branches=branches,
+        chosen=chosen,
+        kpi_headers=kpi_headers(),
+        kpi_rows=kpi_rows([(t("overall"), figures.kpis.overall), *figures.kpis.by_branch.items()]),
+        department_rows=kpi_rows(
+            [(name or t("unrouted"), k) for name, k in figures.kpis.by_department.items()]
+        ),
+        department_label=COLUMNS["department"].header(lang),
+        type_chart=charts.bars(
+            [(c.label(lang), n, CATEGORY_CSS) for c, n in figures.kpis.overall.by_category.items()],
+            t("type_distribution"),
+        ),
+        level_chart=charts.bars(
+            [(lv.label(lang), figures.by_level[lv], LEVEL_CSS[lv]) for lv in Level],
+            t("by_level"),
+            width=420,
+            label_width=60,
+        ),
+        trend_chart=charts.lines(
+            [p.label for p in figures.trend],
+            [
+                (t("received"), [p.received for p in figures.trend], "line-received"),
+                (t("closed"), [p.closed for p in figures.trend], "line-closed"),
+            ],
+            t("trend"),
+            width=1280,
+            height=240,
+        ),
+    )
+
+
+def kpi_rows(groups: list[tuple[str, Kpis]]) -> list[dict[str, Any]]:
+    """One row per group: its name and its KPI figures as text, in the order of `kpi_headers`."""
+    return [{"name": name, "cells": kpi_cells(k)} for name, k in groups]
+
+
+def kpi_cells(k: Kpis) -> list[str]:
+    median = "—" if k.median_workdays_to_close is None else f"{k.median_workdays_to_close:g}"
+    return [
+        str(k.received),
+        percent(k.resolution.rate),
+        percent(k.satisfaction.rate),
+        percent(k.closed_loop.rate),
+        median,
+        *(percent(k.on_time[m].rate) for m in Milestone),
+        percent(k.improvement.rate),
+        str(k.red),
+        str(k.yellow),
+        str(k.repeat_tickets),
+        str(k.group_tickets),
+    ]
+
+
+def kpi_headers() -> list[str]:
+    lang = current_lang()
+    return [
+        t("received"),
+        t("resolution_rate"),
+        t("satisfaction"),
+        t("closed_loop"),
+        t("median_close"),
+        *(f"{t('on_time')}·{m.label(lang)}" for m in Milestone),
+        t("improvement_rate"),
+        t("red"),
+        t("yellow"),
+        t("repeat"),
+        t("group"),
+    ]
+
+
+@bp.route("/tickets")
+@signed_in
+def tickets() -> Any:
+    lang = current_lang()
+    mask = not current_user().sees_phone_numbers
+    error = ""
+    with get_db().read() as session:
+        branches = branch_codes(session)
+        try:
+            query = TicketFilter.parse(request.args)
+            if query.branch and query.branch not in {code for code, _ in branches}:
+                raise FilterError("branch", "unknown_branch", code=query.branch)
+        except FilterError as exc:
+            error, query = filter_message(exc), TicketFilter()
+        page = ticket_page(session, query, home_zone())
+        rows = [
+            {
+                "sync_key": row.sync_key,
+                "ticket_id": row.ticket_id,
+                "branch": code,
+                "received_at": show("received_at", row.received_at, zone, lang),
+                "customer_name": row.customer_name,
+                "contact": mask_phone(row.contact) if mask else row.contact,
+                "category": show("category", from_db("category", row.category), zone, lang),
+                "level": row.level or Level.BLUE.value,
+                "level_label": show("level", from_db("level", row.level), zone, lang),
+                "status": show("status", from_db("status", row.status), zone, lang),
+                "department": row.department,
+                "flags": [label for label, late in flag_labels(from_db("flags", row.flags), lang) if late],
+                "description": row.description,
+            }
+            for row, code, zone in page.rows
+        ]
+    args = {k: v for k, v in request.args.items() if k != "page"}
+    return render_template(
+        "dashboard/tickets.html",
+        rows=rows,
+        page=page,
+        query=query,
+        error=error,
+        branches=branches,
+        statuses=list(Status),
+        levels=list(Level),
+        categories=list(Category),
+        columns={c.key: c.header(lang) for c in TICKETS.columns},
+        prev_url=url_for("dashboard.tickets", **args, page=page.page - 1) if page.page > 1 else "",
+        next_url=url_for("dashboard.tickets", **args, page=page.page + 1) if page.page < page.pages else "",
+    ), (400 if error else 200)
+
+
+@bp.route("/tickets/<sync_key>")
+@signed_in
+def ticket(sync_key: str) -> Any:
+    return render_ticket(sync_key)
+
+
+def render_ticket(sync_key: str, form_error: str = "", form: dict[str, str] | None = None) -> Any:
+    lang = current_lang()
+    mask = not current_user().sees_phone_numbers
+    with get_db().read() as session:
+        found = ticket_detail(session, sync_key)
+        if found is None:
+            return render_template("dashboard/message.html", message=t("not_found")), 404
+        row, zone = found.row, found.branch.timezone
+        fields = []
+        for column in TICKETS.columns:
+            if column.hidden:
+                continue
+            text = show(column.key, from_db(column.key, getattr(row, column.key)), zone, lang)
+            if mask and column.key in PHONE_FIELDS:
+                text = mask_phone(text)
+            fields.append((column.header(lang), text, column.key))
+        tasks = {t_.sync_key: t_.task_no for t_ in found.tasks}
+        history = [
+            {
+                "at": show("received_at", h.at, zone, lang),
+                "version": h.version,
+                "field": (
+                    field_label(h.field, lang)
+                    if h.entity == "ticket"
+                    else f"{t('tasks')} #{tasks.get(h.entity_key, '?')} · "
+                    + field_label(h.field, lang, TASK_COLUMNS)
+                ),
+                "old": _stored(h.field, h.old_value, zone, lang, mask, h.entity),
+                "new": _stored(h.field, h.new_value, zone, lang, mask, h.entity),
+                "by": h.by,
+                "source": h.source,
+            }
+            for h in found.history
+        ]
+        detail = {
+            "sync_key": row.sync_key,
+            "ticket_id": row.ticket_id,
+            "branch": found.branch.code,
+            "branch_name": found.branch.name,
+            "level": row.level or Level.BLUE.value,
+            "level_label": show("level", from_db("level", row.level), zone, lang),
+            "status": show("status", from_db("status", row.status), zone, lang),
+            "flags": flag_labels(from_db("flags", row.flags), lang),
+            "description": row.description,
+            "can_escalate": row.level != Level.RED.value,
+        }
+        tasks_view = [
+            {
+                "no": task.task_no,
+                "title": task.title,
+                "owner": task.owner,
+                "due": task.due.isoformat() if task.due else "",
+                "done_at": show("received_at", task.done_at, zone, lang),
+            }
+            for task in found.tasks
+        ]
+        log_view = [
+            {
+                "at": show("received_at", e.at, zone, lang),
+                "kind": _log_kind(e.kind, lang),
+                "text": e.text,
+                "author": e.author,
+                "channel": e.channel,
+            }
+            for e in found.log
+        ]
+        conflicts = [
+            {
+                "field": field_label(c.field, lang, TASK_COLUMNS if c.entity == "task" else COLUMNS),
+                "branch_value": _stored(c.field, c.branch_value, zone, lang, mask, c.entity),
+                "server_value": _stored(c.field, c.server_value, zone, lang, mask, c.entity),
+                "detected_at": show("received_at", c.detected_at, zone, lang),
+            }
+            for c in found.conflicts
+        ]
+    return render_template(
+        "dashboard/ticket.html",
+        t_=detail,
+        fields=fields,
+        history=history,
+        tasks=tasks_view,
+        log=log_view,
+        conflicts=conflicts,
+        form_error=form_error,
+        form=form or {},
+        heads={
+            sheet.key: {c.key: c.header(lang) for c in sheet.columns} for sheet in (TASKS, LOG, CONFLICTS)
+        },
+    ), (422 if form_error else 200)
+
+
+def _stored(key: str, text: str | None, zone: str, lang: str, mask: bool, entity: str) -> str:
+    """A value kept as JSON text in the history or a conflict, shown like the live field."""
+    raw = json.loads(text) if text else None
+    return show_stored(key, raw, zone, lang, mask, TASK_COLUMNS if entity == "task" else COLUMNS)
+
+
+def _log_kind(kind: str, lang: str) -> str:
+    try:
+        return LogKind(kind).label(lang)
+    except ValueError:
+        return kind
+
+
+@bp.route("/tickets/<sync_key>/escalate", methods=["POST"])
+@signed_in
+def escalate(sync_key: str) -> Any:
+    """Raise the warning level by hand, as head office, through the API's escalation service."""
+    reason = request.form.get("reason", "").strip()
+    head = request.form.get("head", "").strip()
+    if not reason:
+        return render_ticket(sync_key, t("reason_required"), {"reason": reason, "head": head})
+    user = current_user()
+    try:
+        with get_db().write() as session:
+            row = find_ticket(session, sync_key, None)
+            branch = branch_of(session, row.branch_id)
+            ctx = SyncContext(
+                session,
+                branch,
+                by=user.username,
+                now=clock.now(),
+                clock=clock_for(branch.timezone, current_app.config.get("CALENDAR_FILE")),
+                source="head_office",
+            )
+            _ = ctx.seq  # the branch lock first, then the ticket's, as a push takes them
+            session.refresh(row, with_for_update=True)
+            done = escalate_ticket(ctx, row, reason, head)
+    except ApiError as exc:
+        if exc.status == 404:
+            return render_template("dashboard/message.html", message=t("not_found")), 404
+        why = t("already_red") if exc.code == "cannot_escalate" else exc.message
+        return render_ticket(sync_key, t("cannot_escalate", why=why), {"reason": reason, "head": head})
+    lang = current_lang()
+    flash(t("escalated", old=Level(done["from"]).label(lang), new=Level(done["to"]).label(lang)), "success")
+    return redirect(url_for("dashboard.ticket", sync_key=sync_key))
