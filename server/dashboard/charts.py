@@ -52,48 +52,60 @@ def bars(
 
 def lines(
     labels: Sequence[str],
-    series: Sequence[tuple[str, Sequence[int], str]],
+    series: Sequence[tuple[str, Sequence[float | None], str]],
     title: str,
     width: int = 620,
     height: int = 230,
+    peak: float | None = None,
+    unit: str = "",
 ) -> Markup:
-    """A line chart: x ``labels`` and one (name, values, css class) per line, with a legend."""
-    left, right, top, bottom = 40, 12, 28, 40
+    """A line chart: x ``labels`` and one (name, values, css class) per line, with a legend.
+
+    ``peak`` fixes the top of the axis (100 for percentages); a None value leaves a gap.
+    """
+    left, right, top, bottom = 44, 30, 28, 28
     inner_w, inner_h = width - left - right, height - top - bottom
-    peak = _nice_max(max((v for _, values, _ in series for v in values), default=0))
+    known = [v for _, values, _ in series for v in values if v is not None]
+    top_value = peak if peak is not None else _nice_max(int(max(known, default=0) + 0.999))
     n = max(len(labels), 1)
 
     def x(i: int) -> float:
         return left + (inner_w * i / (n - 1) if n > 1 else inner_w / 2)
 
-    def y(v: int) -> float:
-        return top + inner_h - inner_h * v / peak
+    def y(v: float) -> float:
+        return top + inner_h - inner_h * v / top_value
 
     parts = [
         f'<svg class="chart" role="img" viewBox="0 0 {width} {height}" width="{width}" height="{height}"'
         f' xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>'
     ]
-    for tick in (0, peak // 2, peak) if peak > 1 else (0, peak):
+    for tick in (0, top_value / 2, top_value):
         parts.append(
             f'<line class="grid" x1="{left}" x2="{width - right}" y1="{y(tick):.1f}" y2="{y(tick):.1f}"/>'
-            f'<text class="axis-label" x="{left - 6}" y="{y(tick) + 4:.1f}" text-anchor="end">{tick}</text>'
+            f'<text class="axis-label" x="{left - 6}" y="{y(tick) + 4:.1f}" text-anchor="end">'
+            f"{tick:g}{escape(unit)}</text>"
         )
-    every = max(1, -(-n // 8))
+    every = max(1, -(-n // 12))
     for i, label in enumerate(labels):
         if i % every == 0 or i == n - 1:
-            short = label[5:] if len(label) == 10 else label  # 2026-11-03 → 11-03
             parts.append(
                 f'<text class="axis-label" x="{x(i):.1f}" y="{height - bottom + 18}" text-anchor="middle">'
-                f"{escape(short)}</text>"
+                f"{escape(label)}</text>"
             )
     legend_x = left
     for name, values, css in series:
-        points = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(values))
-        parts.append(f'<polyline class="line {escape(css)}" points="{points}"/>')
+        run: list[str] = []
+        for i, v in enumerate([*values, None]):
+            if v is not None:
+                run.append(f"{x(i):.1f},{y(v):.1f}")
+                parts.append(f'<circle class="dot {escape(css)}" cx="{x(i):.1f}" cy="{y(v):.1f}" r="3"/>')
+            elif run:
+                parts.append(f'<polyline class="line {escape(css)}" points="{" ".join(run)}"/>')
+                run = []
         parts.append(
             f'<rect class="legend {escape(css)}" x="{legend_x}" y="6" width="14" height="4"/>'
             f'<text class="axis-label" x="{legend_x + 20}" y="13">{escape(name)}</text>'
         )
-        legend_x += 30 + 14 * max(len(name), 4)
+        legend_x += 34 + 13 * len(name)
     parts.append("</svg>")
     return Markup("".join(parts))

@@ -17,12 +17,12 @@ from sqlalchemy import select
 
 from complaints.schema import TICKETS
 from server.dashboard.blueprint import bp
-from server.dashboard.figures import Period
+from server.dashboard.figures import Days
 from server.dashboard.i18n import LANGS, current_lang, t
 from server.dashboard.present import PHONE_FIELDS, mask_phone, show
 from server.dashboard.queries import FilterError, branch_codes
 from server.dashboard.signin import current_user, signed_in
-from server.dashboard.views import filter_message, read_branches, read_period
+from server.dashboard.views import filter_message, read_branches, read_days
 from server.db import get_db
 from server.models import BranchRow, TicketRow
 from server.store import from_db
@@ -33,7 +33,7 @@ from server.store import from_db
 def downloads() -> Any:
     with get_db().read() as session:
         branches = branch_codes(session)
-    return render_template("dashboard/downloads.html", branches=branches, period=read_period({}))
+    return render_template("dashboard/downloads.html", branches=branches, days=read_days({}))
 
 
 @bp.route("/downloads/consolidated", methods=["POST"])
@@ -42,18 +42,18 @@ def consolidated() -> Any:
     with get_db().read() as session:
         codes = [code for code, _ in branch_codes(session)]
     try:
-        period = read_period(request.form)
+        days = read_days(request.form)
         chosen = read_branches(request.form, codes)
     except FilterError as exc:
         flash(filter_message(exc), "error")
         return redirect(url_for("dashboard.downloads"))
     lang = request.form.get("lang") if request.form.get("lang") in LANGS else current_lang()
-    path = _ticket_list(period, chosen, lang, mask=not current_user().sees_phone_numbers)
-    name = f"consolidated-{period.first:%Y%m%d}-{period.last:%Y%m%d}.xlsx"
+    path = _ticket_list(days, chosen, lang, mask=not current_user().sees_phone_numbers)
+    name = f"consolidated-{days.first:%Y%m%d}-{days.last:%Y%m%d}.xlsx"
     return send_file(path, as_attachment=True, download_name=name, max_age=0)
 
 
-def _ticket_list(period: Period, branches: list[str], lang: str, mask: bool) -> BytesIO:
+def _ticket_list(days: Days, branches: list[str], lang: str, mask: bool) -> BytesIO:
     """The placeholder workbook, in memory."""
     columns = [c for c in TICKETS.columns if not c.hidden]
     book = Workbook(write_only=True)
@@ -62,7 +62,7 @@ def _ticket_list(period: Period, branches: list[str], lang: str, mask: bool) -> 
     stmt = (
         select(TicketRow, BranchRow.code, BranchRow.timezone)
         .join(BranchRow, BranchRow.id == TicketRow.branch_id)
-        .where(TicketRow.received_at >= period.start, TicketRow.received_at < period.end)
+        .where(TicketRow.received_at >= days.start, TicketRow.received_at < days.end)
         .order_by(BranchRow.code, TicketRow.received_at)
     )
     if branches:

@@ -15,7 +15,7 @@ from server import clock
 from server.codec import COLUMNS, TASK_COLUMNS
 from server.dashboard import charts
 from server.dashboard.blueprint import bp
-from server.dashboard.figures import Period, overview
+from server.dashboard.figures import Days, overview
 from server.dashboard.i18n import LANG_COOKIE, LANGS, current_lang, t
 from server.dashboard.present import (
     PHONE_FIELDS,
@@ -49,20 +49,20 @@ def home_zone() -> str:
     return current_app.config["TIMEZONE"]
 
 
-def default_period() -> Period:
+def default_days() -> Days:
     """This month so far, in the head office's zone."""
     today = clock.now().astimezone(ZoneInfo(home_zone())).date()
-    return Period(today.replace(day=1), today, home_zone())
+    return Days(today.replace(day=1), today, home_zone())
 
 
-def read_period(args: Any) -> Period:
-    """The period of the ``from``/``to`` arguments (local dates), this month by default."""
-    default = default_period()
+def read_days(args: Any) -> Days:
+    """The days of the ``from``/``to`` arguments (local dates), this month so far by default."""
+    default = default_days()
     first = parse_date(args, "from") or default.first
     last = parse_date(args, "to") or (default.last if first <= default.last else first)
     if first > last:
         raise FilterError("from", "bad_period")
-    return Period(first, last, home_zone())
+    return Days(first, last, home_zone())
 
 
 def read_branches(args: Any, known: list[str]) -> list[str]:
@@ -97,45 +97,59 @@ def overview_page() -> Any:
         branches = branch_codes(session)
         codes = [code for code, _ in branches]
         try:
-            period = read_period(request.args)
+            days = read_days(request.args)
             chosen = read_branches(request.args, codes)
         except FilterError as exc:
             flash(filter_message(exc), "error")
-            period, chosen = default_period(), []
-        kpi_clock = clock_for(home_zone(), current_app.config.get("CALENDAR_FILE"))
-        figures = overview(session, period, chosen, kpi_clock, t("unrouted"))
+            days, chosen = default_days(), []
+        fig = overview(session, days, chosen, current_app.config.get("CALENDAR_FILE"), t("unrouted"))
+    kpis, trends = fig.analysis.kpis, fig.analysis.trends
+    months = [m.month for m in trends]
     return render_template(
         "dashboard/overview.html",
-        fig=figures,
+        fig=fig,
+        k=kpis.overall,
         branches=branches,
         chosen=chosen,
         kpi_headers=kpi_headers(),
-        kpi_rows=kpi_rows([(t("overall"), figures.kpis.overall), *figures.kpis.by_branch.items()]),
-        department_rows=kpi_rows(
-            [(name or t("unrouted"), k) for name, k in figures.kpis.by_department.items()]
-        ),
+        kpi_rows=kpi_rows([(t("overall"), kpis.overall), *kpis.by_branch.items()]),
+        department_rows=kpi_rows([(name or t("unrouted"), k) for name, k in kpis.by_department.items()]),
         department_label=COLUMNS["department"].header(lang),
         type_chart=charts.bars(
-            [(c.label(lang), n, CATEGORY_CSS) for c, n in figures.kpis.overall.by_category.items()],
+            [(c.label(lang), n, CATEGORY_CSS) for c, n in fig.analysis.types.items()],
             t("type_distribution"),
         ),
         level_chart=charts.bars(
-            [(lv.label(lang), figures.by_level[lv], LEVEL_CSS[lv]) for lv in Level],
+            [(lv.label(lang), fig.by_level[lv], LEVEL_CSS[lv]) for lv in Level],
             t("by_level"),
             width=420,
             label_width=60,
         ),
-        trend_chart=charts.lines(
-            [p.label for p in figures.trend],
+        volume_chart=charts.lines(
+            months,
             [
-                (t("received"), [p.received for p in figures.trend], "line-received"),
-                (t("closed"), [p.closed for p in figures.trend], "line-closed"),
+                (t("received"), [m.kpis.received for m in trends], "line-received"),
+                (t("red"), [m.kpis.red for m in trends], "line-red"),
+                (t("yellow"), [m.kpis.yellow for m in trends], "line-yellow"),
             ],
-            t("trend"),
-            width=1280,
-            height=240,
+            t("trend_volume"),
+        ),
+        rate_chart=charts.lines(
+            months,
+            [
+                (t("resolution_rate"), [_pct(m.kpis.resolution.rate) for m in trends], "line-received"),
+                (t("satisfaction"), [_pct(m.kpis.satisfaction.rate) for m in trends], "line-closed"),
+                (t("closed_loop"), [_pct(m.kpis.closed_loop.rate) for m in trends], "line-yellow"),
+            ],
+            t("trend_rates"),
+            peak=100,
+            unit="%",
         ),
     )
+
+
+def _pct(rate: float | None) -> float | None:
+    return None if rate is None else rate * 100
 
 
 def kpi_rows(groups: list[tuple[str, Kpis]]) -> list[dict[str, Any]]:
