@@ -53,7 +53,8 @@ def measure(url: str, rows: int) -> list[tuple[str, float]]:
         db = get_db()
         db.upgrade()
         with db.write() as session:
-            branch = BranchRow(code=f"B{uuid.uuid4().hex[:6]}", timezone="Asia/Shanghai", change_seq=0, created_at=NOW)
+            code = f"B{uuid.uuid4().hex[:6]}"
+            branch = BranchRow(code=code, timezone="Asia/Shanghai", change_seq=0, created_at=NOW)
             session.add(branch)
             session.flush()
             token = issue_token(session, BRANCH, NOW, branch=branch)[1]
@@ -70,7 +71,7 @@ def measure(url: str, rows: int) -> list[tuple[str, float]]:
         body["cursor"] = cursor
         return elapsed
 
-    created = push({"tickets": [{"sync_key": k, "fields": fields(n)} for n, k in enumerate(keys)], "cursor": 0})
+    created = push({"tickets": [{"sync_key": k, "fields": fields(n)} for n, k in enumerate(keys)]})
     current = push({"tickets": [{"sync_key": k, "base_version": 1, "fields": {**fields(n), "cause": "A"}}
                                 for n, k in enumerate(keys)], "cursor": 10**9})  # fmt: skip
     stale = push({"tickets": [{"sync_key": k, "base_version": 1, "fields": {**fields(n), "solution": "B"}}
@@ -81,7 +82,9 @@ def measure(url: str, rows: int) -> list[tuple[str, float]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rows", type=int, default=5000)
     parser.add_argument("--only", choices=["sqlite", "postgresql"])
     args = parser.parse_args()
@@ -91,7 +94,8 @@ def main() -> None:
             if args.only and name != args.only:
                 continue
             for label, seconds in measure(url, args.rows):
-                print(f"{name:<10} {label:<27} {args.rows:>6} rows  {seconds:6.2f} s  {args.rows / seconds:8,.0f} rows/s")
+                rate = args.rows / seconds
+                print(f"{name:<10} {label:<27} {args.rows:>6} rows  {seconds:6.2f} s  {rate:8,.0f} rows/s")
 
 
 if __name__ == "__main__":
