@@ -1,0 +1,135 @@
+"""Ticket fields ↔ JSON values, driven by the workbook schema (one list of fields everywhere).
+
+Pure (no Flask): the server's storage and API and the add-in's sync client share it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, date, datetime
+from typing import Any
+
+from complaints.enums import Flag
+from complaints.model import Ticket
+from complaints.schema import TASKS, TICKETS, ColType, Column
+
+TICKET_ATTRS = frozenset(f.name for f in dataclasses.fields(Ticket))
+COLUMNS: dict[str, Column] = {c.key: c for c in TICKETS.columns}
+TASK_COLUMNS: dict[str, Column] = {c.key: c for c in TASKS.columns}
+EDITABLE: tuple[str, ...] = tuple(c.key for c in TICKETS.columns if not c.computed and c.key in TICKET_ATTRS)
+"""Fields a branch may change; everything else is computed by the rules on the server."""
+TASK_EDITABLE: tuple[str, ...] = ("task_no", "title", "owner", "due", "done_at")
+DEADLINE_COLUMNS: dict[str, str] = {
+    "ack_due": "acknowledge",
+    "plan_due": "plan",
+    "resolve_due": "resolve",
+    "feedback_due": "feedback",
+    "revisit_from": "revisit_from",
+    "revisit_until": "revisit_until",
+    "appeal_risk_at": "appeal_risk",
+}
+"""Computed deadline columns → the `complaints.sla.Deadlines` attribute they hold."""
+
+
+class FieldError(ValueError):
+    """A value that does not fit its field; ``field`` names it."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(f"{field}: {message}")
+
+
+def encode(key: str, value: Any, columns: dict[str, Column] = COLUMNS) -> Any:
+    """A Python value of field ``key`` as JSON (ISO datetimes in UTC, enum codes, flag lists)."""
+    if value is None:
+        return None
+    kind = columns[key].type
+    if kind is ColType.DATETIME:
+        return value.astimezone(UTC).isoformat()
+    if kind is ColType.DATE:
+        return value.isoformat()
+    if kind is ColType.FLAGS:
+        return sorted(str(f) for f in value)
+    if kind is ColType.ENUM:
+        return str(value)
+    return value
+
+
+def decode(key: str, raw: Any, columns: dict[str, Column] = COLUMNS) -> Any:
+    """A JSON value of field ``key`` as the Python value the model holds; `FieldError` if it does not fit."""
+    column = columns.get(key)
+    if column is None:
+        raise FieldError(key, "unknown field")
+    kind = column.type
+    if raw is None or raw == "":
+        if kind is ColType.TEXT:
+            return ""
+        if kind is ColType.BOOL:
+            return False
+        if kind is ColType.INT:
+            return 0
+        if kind is ColType.FLAGS:
+            return frozenset()
+        return None
+    try:
+        if kind is ColType.TEXT:
+            if not isinstance(raw, str):
+                raise TypeError("expected text")
+            return raw
+        if kind is ColType.DATETIME:
+            moment = datetime.fromisoformat(raw)
+            if moment.tzinfo is None:
+                raise ValueError("datetime needs a UTC offset")
+            return moment
+        if kind is ColType.DATE:
+            return date.fromisoformat(raw)
+        if kind is ColType.INT:
+            if isinstance(raw, bool) or not isinstance(raw, int):
+                raise TypeError("expected an integer")
+            return raw
+        if kind is ColType.BOOL:
+            if not isinstance(raw, bool):
+                raise TypeError("expected true or false")
+            return raw
+        if kind is ColType.ENUM:
+            assert column.enum is not None
+            return column.enum.parse(str(raw))
+        if kind is ColType.FLAGS:
+            return frozenset(Flag(f) for f in raw)
+    except (TypeError, ValueError) as exc:
+        raise FieldError(key, f"{raw!r} is not valid ({exc})") from exc
+    raise FieldError(key, f"unsupported type {kind}")
+
+
+def ticket_to_json(ticket: Ticket) -> dict[str, Any]:
+    """Every model field of ``ticket`` that the schema knows, as JSON."""
+    return {key: encode(key, getattr(ticket, key)) for key in COLUMNS if key in TICKET_ATTRS}
+
+
+def decode_fields(
+    raw: dict[str, Any], allowed: tuple[str, ...] = EDITABLE, columns: dict[str, Column] = COLUMNS
+) -> dict[str, Any]:
+    """Decode a pushed row's fields, refusing computed or unknown ones; errors name every bad field."""
+    values: dict[str, Any] = {}
+    errors: list[FieldError] = []
+    for key, value in raw.items():
+        if key not in allowed:
+            errors.append(
+                FieldError(key, "unknown or computed field (computed fields are set by the server)")
+            )
+            continue
+        try:
+            values[key] = decode(key, value, columns)
+        except FieldError as exc:
+            errors.append(exc)
+    if errors:
+        raise FieldErrors(errors)
+    return values
+
+
+class FieldErrors(ValueError):
+    """Several bad fields of one row."""
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        self.errors = errors
+        super().__init__("; ".join(str(e) for e in errors))
