@@ -74,7 +74,7 @@ def parse_date(args: Any, name: str) -> date | None:
     try:
         return date.fromisoformat(raw)
     except ValueError as exc:
-        raise FilterError(name, "bad_date", field=name) from exc
+        raise FilterError(name, "bad_date") from exc
 
 
 def _int(raw: str | None, default: int) -> int:
