@@ -1,0 +1,109 @@
+"""The overview shows the figures of `server.analysis` (the consolidated workbook's); downloads."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from io import BytesIO
+from zoneinfo import ZoneInfo
+
+from openpyxl import load_workbook
+from sqlalchemy import func, select
+
+from server.analysis import Period, analyse
+from server.db import get_db
+from server.models import BranchRow, TicketRow
+from tests.server.dashboard.conftest import csrf_of
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def tiles(html: str) -> dict[str, str]:
+    pairs = re.findall(r'<div class="tile-label">([^<]+)</div><div class="tile-value">([^<]+)</div>', html)
+    return dict(pairs)
+
+
+def pct(rate: float | None) -> str:
+    return "—" if rate is None else f"{rate * 100:.1f}%"
+
+
+def expected(app, branches, first: tuple[int, int, int], last_exclusive: tuple[int, int, int]):
+    period = Period(datetime(*first, tzinfo=SHANGHAI), datetime(*last_exclusive, tzinfo=SHANGHAI))
+    with app.app_context(), get_db().read() as session:
+        return analyse(session, branches, period)
+
+
+def test_overview_kpis_are_those_of_the_analysis_layer(demo_app, analyst):
+    html = analyst.get("/dashboard/?from=2026-10-15&to=2026-11-20&branch=SZ01&branch=FS01").text
+    want = expected(demo_app, ["SZ01", "FS01"], (2026, 10, 15), (2026, 11, 21)).kpis
+    shown = tiles(html)
+    k = want.overall
+    assert k.received > 0 and k.resolution.total > 0
+    assert shown["受理量"] == str(k.received)
+    assert shown["解决率"] == pct(k.resolution.rate)
+    assert shown["满意度"] == pct(k.satisfaction.rate)
+    assert shown["闭环及时率"] == pct(k.closed_loop.rate)
+    assert shown["溯源改进率"] == pct(k.improvement.rate)
+    assert shown["红色预警"] == str(k.red) and shown["黄色预警"] == str(k.yellow)
+    by_branch = html.split("分支机构指标")[1].split("</table>")[0]
+    assert "SZ01" in by_branch and "FS01" in by_branch and "GZ01" not in by_branch
+    sz = re.search(r"SZ01</th>(.*?)</tr>", by_branch, re.S)[1]
+    cells = re.findall(r'<td class="num">([^<]*)</td>', sz)
+    own = want.by_branch["SZ01"]
+    assert cells[:4] == [
+        str(own.received),
+        pct(own.resolution.rate),
+        pct(own.satisfaction.rate),
+        pct(own.closed_loop.rate),
+    ]
+
+
+def test_overview_defaults_to_this_month_for_every_branch(demo_app, analyst):
+    html = analyst.get("/dashboard/").text
+    want = expected(demo_app, None, (2026, 11, 1), (2026, 11, 26)).kpis.overall
+    assert "2026-11-01 – 2026-11-25" in html and "全部分支机构" in html
+    assert tiles(html)["受理量"] == str(want.received)
+
+
+def test_overview_counts_by_level_and_status_and_overdue_by_branch(demo_app, analyst):
+    html = analyst.get("/dashboard/?from=2026-09-01&to=2026-11-25").text
+    with demo_app.app_context(), get_db().read() as session:
+        closed = session.scalar(select(func.count()).where(TicketRow.status == "closed"))
+        open_gz = session.scalar(
+            select(func.count())
+            .select_from(TicketRow)
+            .join(BranchRow)
+            .where(BranchRow.code == "GZ01", TicketRow.status.not_in(("closed", "revisited", "cancelled")))
+        )
+    assert re.search(rf"已闭环</a></th><td class=\"num\">{closed}</td>", html)
+    overdue = html.split("超时：按分支机构")[1].split("</table>")[0]
+    assert re.search(rf"GZ01</a></th><td class=\"num\">{open_gz}</td>", overdue)
+    assert "<svg" in html and "类型分布" in html and "月度趋势" in html
+
+
+def test_a_backwards_period_is_explained_and_the_default_shown(analyst):
+    html = analyst.get("/dashboard/?from=2026-11-20&to=2026-11-01").text
+    assert "期间开始日期不能晚于结束日期" in html
+    assert "2026-11-01 – 2026-11-25" in html
+
+
+def test_download_gives_a_workbook_of_the_chosen_branches(analyst):
+    token = csrf_of(analyst.get("/dashboard/downloads").text)
+    response = analyst.post(
+        "/dashboard/downloads/consolidated",
+        data={"csrf_token": token, "branch": "GZ01", "from": "2026-10-01", "to": "2026-11-25", "lang": "zh"},
+    )
+    assert response.status_code == 200
+    assert "attachment" in response.headers["Content-Disposition"]
+    book = load_workbook(BytesIO(response.data), read_only=True)
+    rows = list(book.worksheets[0].iter_rows(values_only=True))
+    assert rows[0][:2] == ("分支机构", "投诉编号")
+    assert len(rows) > 1 and {r[0] for r in rows[1:]} == {"GZ01"}
+    book.close()
+
+
+def test_download_without_csrf_token_is_refused(analyst):
+    response = analyst.post(
+        "/dashboard/downloads/consolidated", data={"from": "2026-10-01", "to": "2026-11-25"}
+    )
+    assert response.status_code == 400
