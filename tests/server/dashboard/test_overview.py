@@ -75,7 +75,7 @@ def test_overview_counts_by_level_and_status_and_overdue_by_branch(demo_app, ana
             .join(BranchRow)
             .where(BranchRow.code == "GZ01", TicketRow.status.not_in(("closed", "revisited", "cancelled")))
         )
-    assert re.search(rf"已闭环</a></th><td class=\"num\">{closed}</td>", html)
+    assert re.search(rf"已闭环</a></dt><dd class=\"num\">{closed}</dd>", html)
     overdue = html.split("超时：按分支机构")[1].split("</table>")[0]
     assert re.search(rf"GZ01</a></th><td class=\"num\">{open_gz}</td>", overdue)
     assert "<svg" in html and "类型分布" in html and "月度趋势" in html
