@@ -14,6 +14,7 @@ from flask import Flask, Response, get_flashed_messages, render_template, reques
 
 from server.dashboard import downloads, signin, views  # noqa: F401 - the modules add their routes
 from server.dashboard.blueprint import bp
+from server.dashboard.figures import FiguresCache
 from server.dashboard.i18n import current_lang, t
 from server.dashboard.security import add_headers, csrf_ok, csrf_token, nonce
 
@@ -47,6 +48,7 @@ def init_app(app: Flask) -> None:
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     if app.config["DASHBOARD_SECURE_COOKIES"]:
         app.config["SESSION_COOKIE_SECURE"] = True
+    app.extensions["dashboard_figures"] = FiguresCache()
     app.register_blueprint(bp)
 
     @app.after_request

@@ -9,9 +9,11 @@ stored level, status and flags.
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, OrderedDict
+from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from threading import Lock
 from typing import Any
 
 from sqlalchemy import Select, and_, case, func, select
@@ -78,7 +80,7 @@ def _counts(session: Session, column: Any, days: Days, branches: list[str]) -> C
     return Counter({value: n for value, n in session.execute(stmt)})
 
 
-def _overdue(session: Session, key: Any, branches: list[str], blank: str) -> list[Overdue]:
+def _overdue(session: Session, key: Any, branches: list[str]) -> list[Overdue]:
     """Open tickets and those of them with an overdue flag, per value of ``key``, most overdue first."""
     late = func.sum(case((overdue_clause(), 1), else_=0))
     stmt = (
@@ -86,13 +88,54 @@ def _overdue(session: Session, key: Any, branches: list[str], blank: str) -> lis
         .where(TicketRow.status.not_in(FINISHED))
         .group_by(key)
     )
-    rows = [Overdue(name or blank, n, int(k or 0)) for name, n, k in session.execute(stmt)]
+    rows = [Overdue(name or "", n, int(k or 0)) for name, n, k in session.execute(stmt)]
     return sorted(rows, key=lambda r: (-r.overdue, -r.open, r.name))
 
 
-def overview(
-    session: Session, days: Days, branches: list[str], calendar_path: str | None, unrouted: str
+def data_version(session: Session) -> tuple[int, int]:
+    """How many changes so far: every write to a ticket, task, log or conflict takes a change number."""
+    total, branches = session.execute(
+        select(func.coalesce(func.sum(BranchRow.change_seq), 0), func.count())
+    ).one()
+    return int(total), int(branches)
+
+
+class FiguresCache:
+    """The last few overviews, each valid until the data changes (see `data_version`)."""
+
+    def __init__(self, size: int = 32) -> None:
+        self.size = size
+        self._items: OrderedDict[Hashable, Overview] = OrderedDict()
+        self._lock = Lock()
+
+    def get(self, key: Hashable) -> Overview | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
+
+    def put(self, key: Hashable, value: Overview) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+
+def cached_overview(
+    cache: FiguresCache, session: Session, days: Days, branches: list[str], calendar_path: str | None
 ) -> Overview:
+    """`overview`, computed again only when the data, the period or the branches differ."""
+    key = (days, tuple(sorted(branches)), calendar_path, data_version(session))
+    found = cache.get(key)
+    if found is None:
+        found = overview(session, days, branches, calendar_path)
+        cache.put(key, found)
+    return found
+
+
+def overview(session: Session, days: Days, branches: list[str], calendar_path: str | None) -> Overview:
     """Every figure of the overview page for ``days`` and ``branches`` (empty: all)."""
     levels = _counts(session, TicketRow.level, days, branches)
     statuses = _counts(session, TicketRow.status, days, branches)
@@ -108,6 +151,6 @@ def overview(
             calendar_path=calendar_path,
             trend_months=TREND_MONTHS,
         ),
-        overdue_by_branch=_overdue(session, BranchRow.code, branches, ""),
-        overdue_by_department=_overdue(session, TicketRow.department, branches, unrouted),
+        overdue_by_branch=_overdue(session, BranchRow.code, branches),
+        overdue_by_department=_overdue(session, TicketRow.department, branches),
     )

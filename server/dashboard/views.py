@@ -15,7 +15,7 @@ from server import clock
 from server.codec import COLUMNS, TASK_COLUMNS
 from server.dashboard import charts
 from server.dashboard.blueprint import bp
-from server.dashboard.figures import Days, overview
+from server.dashboard.figures import Days, cached_overview
 from server.dashboard.i18n import LANG_COOKIE, LANGS, current_lang, t
 from server.dashboard.present import (
     PHONE_FIELDS,
@@ -102,7 +102,8 @@ def overview_page() -> Any:
         except FilterError as exc:
             flash(filter_message(exc), "error")
             days, chosen = default_days(), []
-        fig = overview(session, days, chosen, current_app.config.get("CALENDAR_FILE"), t("unrouted"))
+        cache = current_app.extensions["dashboard_figures"]
+        fig = cached_overview(cache, session, days, chosen, current_app.config.get("CALENDAR_FILE"))
     kpis, trends = fig.analysis.kpis, fig.analysis.trends
     months = [m.month for m in trends]
     return render_template(

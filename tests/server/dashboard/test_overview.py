@@ -107,3 +107,16 @@ def test_download_without_csrf_token_is_refused(analyst):
         "/dashboard/downloads/consolidated", data={"from": "2026-10-01", "to": "2026-11-25"}
     )
     assert response.status_code == 400
+
+
+def test_overview_figures_follow_a_change_at_once(demo_app, analyst):
+    yellow_before = int(tiles(analyst.get("/dashboard/").text)["黄色预警"])
+    with demo_app.app_context(), get_db().read() as session:
+        key = session.scalar(
+            select(TicketRow.sync_key).where(
+                TicketRow.level == "blue", TicketRow.received_at >= datetime(2026, 11, 2, tzinfo=SHANGHAI)
+            )
+        )
+    token = csrf_of(analyst.get(f"/dashboard/tickets/{key}").text)
+    analyst.post(f"/dashboard/tickets/{key}/escalate", data={"csrf_token": token, "reason": "总部关注"})
+    assert tiles(analyst.get("/dashboard/").text)["黄色预警"] == str(yellow_before + 1)
