@@ -18,11 +18,11 @@ from sqlalchemy import select
 from complaints.schema import TICKETS
 from server.dashboard.blueprint import bp
 from server.dashboard.figures import Days
+from server.dashboard.forms import filter_message, read_branches, read_days
 from server.dashboard.i18n import LANGS, current_lang, t
 from server.dashboard.present import PHONE_FIELDS, mask_phone, show
 from server.dashboard.queries import FilterError, branch_codes
 from server.dashboard.signin import current_user, signed_in
-from server.dashboard.views import filter_message, read_branches, read_days
 from server.db import get_db
 from server.models import BranchRow, TicketRow
 from server.store import from_db

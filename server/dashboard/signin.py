@@ -6,13 +6,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 from flask import abort, flash, g, redirect, render_template, request, session, url_for
 
 from server.auth import ADMIN, HEAD_OFFICE, check_user
 from server.dashboard.blueprint import bp
 from server.dashboard.i18n import t
+from server.dashboard.navigation import safe_next
 from server.db import get_db
 from server.models import UserRow
 
@@ -66,15 +66,6 @@ def signed_in(view: F) -> F:
         return view(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
-
-
-def safe_next(target: str | None) -> str:
-    """``target`` if it is a path of this site's dashboard, else the overview (no open redirects)."""
-    if target:
-        parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc and target.startswith("/dashboard") and "\\" not in target:
-            return target
-    return url_for("dashboard.overview")
 
 
 @bp.route("/signin", methods=["GET", "POST"])

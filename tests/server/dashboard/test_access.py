@@ -165,3 +165,5 @@ def test_chinese_by_default_english_on_request_and_remembered(analyst):
     assert "总览" not in page
     assert "Received at" in analyst.get("/dashboard/tickets?lang=en").text
     assert "受理时间" in analyst.get("/dashboard/tickets?lang=zh").text
+    away = analyst.get("/dashboard/lang/zh?next=https://evil.example/dashboard")
+    assert away.headers["Location"] == "/dashboard/"

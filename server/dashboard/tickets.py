@@ -1,195 +1,27 @@
-"""The dashboard's pages: overview, ticket list, ticket page with escalation, language switch."""
+"""The ticket list (filters, search, pages), the ticket page, and escalation by head office."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from flask import current_app, flash, make_response, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 
 from complaints.enums import Category, Level, LogKind, Status
-from complaints.kpis import Kpis, Milestone
 from complaints.schema import CONFLICTS, LOG, TASKS, TICKETS
 from server import clock
 from server.codec import COLUMNS, TASK_COLUMNS
-from server.dashboard import charts
 from server.dashboard.blueprint import bp
-from server.dashboard.figures import Days, cached_overview
-from server.dashboard.i18n import LANG_COOKIE, LANGS, current_lang, t
-from server.dashboard.present import (
-    PHONE_FIELDS,
-    field_label,
-    flag_labels,
-    mask_phone,
-    percent,
-    show,
-    show_stored,
-)
-from server.dashboard.queries import (
-    FilterError,
-    TicketFilter,
-    branch_codes,
-    parse_date,
-    ticket_detail,
-    ticket_page,
-)
-from server.dashboard.signin import current_user, safe_next, signed_in
+from server.dashboard.forms import filter_message, home_zone
+from server.dashboard.i18n import current_lang, t
+from server.dashboard.present import PHONE_FIELDS, field_label, flag_labels, mask_phone, show, show_stored
+from server.dashboard.queries import FilterError, TicketFilter, branch_codes, ticket_detail, ticket_page
+from server.dashboard.signin import current_user, signed_in
 from server.db import get_db
 from server.errors import ApiError
 from server.store import clock_for, from_db
 from server.sync import SyncContext
 from server.tickets import branch_of, escalate_ticket, find_ticket
-
-CATEGORY_CSS = "bar-category"
-LEVEL_CSS = {Level.BLUE: "bar-blue", Level.YELLOW: "bar-yellow", Level.RED: "bar-red"}
-
-
-def home_zone() -> str:
-    return current_app.config["TIMEZONE"]
-
-
-def default_days() -> Days:
-    """This month so far, in the head office's zone."""
-    today = clock.now().astimezone(ZoneInfo(home_zone())).date()
-    return Days(today.replace(day=1), today, home_zone())
-
-
-def read_days(args: Any) -> Days:
-    """The days of the ``from``/``to`` arguments (local dates), this month so far by default."""
-    default = default_days()
-    first = parse_date(args, "from") or default.first
-    last = parse_date(args, "to") or (default.last if first <= default.last else first)
-    if first > last:
-        raise FilterError("from", "bad_period")
-    return Days(first, last, home_zone())
-
-
-def read_branches(args: Any, known: list[str]) -> list[str]:
-    chosen = [code for code in args.getlist("branch") if code]
-    for code in chosen:
-        if code not in known:
-            raise FilterError("branch", "unknown_branch", code=code)
-    return chosen
-
-
-def filter_message(error: FilterError) -> str:
-    if error.message_key == "bad_value":
-        return t("bad_value", field=t(error.field), value=error.values.get("value", ""))
-    if error.message_key == "bad_date":
-        return t("bad_date", field=t(error.field))
-    return t(error.message_key, **error.values)
-
-
-@bp.route("/lang/<lang>")
-def switch_language(lang: str) -> Any:
-    response = make_response(redirect(safe_next(request.args.get("next"))))
-    if lang in LANGS:
-        response.set_cookie(LANG_COOKIE, lang, max_age=365 * 24 * 3600, httponly=True, samesite="Lax")
-    return response
-
-
-@bp.route("/", endpoint="overview")
-@signed_in
-def overview_page() -> Any:
-    lang = current_lang()
-    with get_db().read() as session:
-        branches = branch_codes(session)
-        codes = [code for code, _ in branches]
-        try:
-            days = read_days(request.args)
-            chosen = read_branches(request.args, codes)
-        except FilterError as exc:
-            flash(filter_message(exc), "error")
-            days, chosen = default_days(), []
-        cache = current_app.extensions["dashboard_figures"]
-        fig = cached_overview(cache, session, days, chosen, current_app.config.get("CALENDAR_FILE"))
-    kpis, trends = fig.analysis.kpis, fig.analysis.trends
-    months = [m.month for m in trends]
-    return render_template(
-        "dashboard/overview.html",
-        fig=fig,
-        k=kpis.overall,
-        branches=branches,
-        chosen=chosen,
-        kpi_headers=kpi_headers(),
-        kpi_rows=kpi_rows([(t("overall"), kpis.overall), *kpis.by_branch.items()]),
-        department_rows=kpi_rows([(name or t("unrouted"), k) for name, k in kpis.by_department.items()]),
-        department_label=COLUMNS["department"].header(lang),
-        type_chart=charts.bars(
-            [(c.label(lang), n, CATEGORY_CSS) for c, n in fig.analysis.types.items()],
-            t("type_distribution"),
-        ),
-        level_chart=charts.bars(
-            [(lv.label(lang), fig.by_level[lv], LEVEL_CSS[lv]) for lv in Level],
-            t("by_level"),
-            width=420,
-            label_width=60,
-        ),
-        volume_chart=charts.lines(
-            months,
-            [
-                (t("received"), [m.kpis.received for m in trends], "line-received"),
-                (t("red"), [m.kpis.red for m in trends], "line-red"),
-                (t("yellow"), [m.kpis.yellow for m in trends], "line-yellow"),
-            ],
-            t("trend_volume"),
-        ),
-        rate_chart=charts.lines(
-            months,
-            [
-                (t("resolution_rate"), [_pct(m.kpis.resolution.rate) for m in trends], "line-received"),
-                (t("satisfaction"), [_pct(m.kpis.satisfaction.rate) for m in trends], "line-closed"),
-                (t("closed_loop"), [_pct(m.kpis.closed_loop.rate) for m in trends], "line-yellow"),
-            ],
-            t("trend_rates"),
-            peak=100,
-            unit="%",
-        ),
-    )
-
-
-def _pct(rate: float | None) -> float | None:
-    return None if rate is None else rate * 100
-
-
-def kpi_rows(groups: list[tuple[str, Kpis]]) -> list[dict[str, Any]]:
-    """One row per group: its name and its KPI figures as text, in the order of `kpi_headers`."""
-    return [{"name": name, "cells": kpi_cells(k)} for name, k in groups]
-
-
-def kpi_cells(k: Kpis) -> list[str]:
-    median = "—" if k.median_workdays_to_close is None else f"{k.median_workdays_to_close:g}"
-    return [
-        str(k.received),
-        percent(k.resolution.rate),
-        percent(k.satisfaction.rate),
-        percent(k.closed_loop.rate),
-        median,
-        *(percent(k.on_time[m].rate) for m in Milestone),
-        percent(k.improvement.rate),
-        str(k.red),
-        str(k.yellow),
-        str(k.repeat_tickets),
-        str(k.group_tickets),
-    ]
-
-
-def kpi_headers() -> list[str]:
-    lang = current_lang()
-    return [
-        t("received"),
-        t("resolution_rate"),
-        t("satisfaction"),
-        t("closed_loop"),
-        t("median_close"),
-        *(f"{t('on_time')}·{m.label(lang)}" for m in Milestone),
-        t("improvement_rate"),
-        t("red"),
-        t("yellow"),
-        t("repeat"),
-        t("group"),
-    ]
 
 
 @bp.route("/tickets")

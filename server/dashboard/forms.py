@@ -1,0 +1,49 @@
+"""Reading the dashboard's forms: the period (local days), the chosen branches, and their error messages."""
+
+from __future__ import annotations
+
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+
+from server import clock
+from server.dashboard.figures import Days
+from server.dashboard.i18n import t
+from server.dashboard.queries import FilterError, parse_date
+
+
+def home_zone() -> str:
+    return current_app.config["TIMEZONE"]
+
+
+def default_days() -> Days:
+    """This month so far, in the head office's zone."""
+    today = clock.now().astimezone(ZoneInfo(home_zone())).date()
+    return Days(today.replace(day=1), today, home_zone())
+
+
+def read_days(args: Any) -> Days:
+    """The days of the ``from``/``to`` arguments (local dates), this month so far by default."""
+    default = default_days()
+    first = parse_date(args, "from") or default.first
+    last = parse_date(args, "to") or (default.last if first <= default.last else first)
+    if first > last:
+        raise FilterError("from", "bad_period")
+    return Days(first, last, home_zone())
+
+
+def read_branches(args: Any, known: list[str]) -> list[str]:
+    chosen = [code for code in args.getlist("branch") if code]
+    for code in chosen:
+        if code not in known:
+            raise FilterError("branch", "unknown_branch", code=code)
+    return chosen
+
+
+def filter_message(error: FilterError) -> str:
+    if error.message_key == "bad_value":
+        return t("bad_value", field=t(error.field), value=error.values.get("value", ""))
+    if error.message_key == "bad_date":
+        return t("bad_date", field=t(error.field))
+    return t(error.message_key, **error.values)
