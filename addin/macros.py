@@ -1,0 +1,466 @@
+"""The ribbon's macros: plain functions over an xlwings ``Book``, one per button.
+
+Each reads the workbook once (`addin.sheet`), applies the rules of
+`complaints`, writes what changed in blocks (`addin.blocks`) and tells the user
+what it did in the workbook's language. The same functions run
+
+* in desktop Excel: ``RunPython "import addin.macros as m; m.run_caller('route')"``
+  (`run_caller`, with ``xw.Book.caller()``);
+* behind the server: ``POST /xlwings/<macro>`` with ``xw.Book(json=...)``
+  (server/remote.py), for Excel on the web and PCs without Python;
+* in the tests, through xlwings' remote engine.
+
+Call ``escalate(book)`` or ``escalate(book, Env(now=...))``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections import Counter
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from addin import syncing
+from addin.messages import Message, listing, plain, say
+from addin.reports import (
+    CONSOLIDATED_TITLE,
+    KPI_TITLE,
+    REPORT_TITLES,
+    REVISIT_TITLE,
+    SUMMARY_TITLE,
+    RevisitRow,
+    breakdown_block,
+    column_format,
+    column_formats,
+    revisit_block,
+    summary_block,
+    write_report,
+)
+from addin.run import Env, Run, alert, macro
+from addin.sheet import MacroError, selected_rows, selection
+from addin.sync_client import Transport, Unreachable, http_transport
+from complaints.cells import write_cell
+from complaints.colours import LEVEL_FILL
+from complaints.enums import Flag, Level
+from complaints.ids import next_ticket_id
+from complaints.kpis import compute_kpis, kpi_breakdown
+from complaints.levels import LevelError, apply_assessment, assess
+from complaints.levels import deescalate as lower_level
+from complaints.levels import escalate as raise_level
+from complaints.model import LogEntry, Ticket
+from complaints.routing import RoundRobin, RoutingError, RoutingTable, route_many
+from complaints.schema import TICKETS, sheet_by_title
+from complaints.sla import DEFAULT_TZ, PENDING, SlaClock, SlaPolicy
+from complaints.wire import COLUMNS, DEADLINE_COLUMNS, decode
+
+ROUND_ROBIN = "round_robin"
+"""The _sync key holding Route's round-robin cursor (department -> last investigator)."""
+
+DUE_SOON: dict[Flag, str] = {
+    Flag.ACK_DUE_SOON: "acknowledge",
+    Flag.PLAN_DUE_SOON: "plan",
+    Flag.DEPT_FEEDBACK_DUE_SOON: "dept_feedback",
+    Flag.RESOLVE_DUE_SOON: "resolve",
+    Flag.FEEDBACK_DUE_SOON: "feedback",
+}
+"""Due-soon warnings and the deadline each one is about."""
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def selected_tickets(run: Run) -> list[Ticket] | None:
+    """Tickets on the selected rows of the Tickets sheet; None when the selection is elsewhere."""
+    chosen = selection(run.book)
+    grid = run.data.tickets_grid
+    if chosen is None or chosen[0].casefold() != grid.title.casefold():
+        return None
+    spans = selected_rows(chosen[1])
+
+    def chosen_row(excel_row: int) -> bool:
+        return any(first <= excel_row and (last is None or excel_row <= last) for first, last in spans)
+
+    return [t for t in run.data.tickets if chosen_row(run.data.row_of(t) + 1)]
+
+
+def routing_table(run: Run) -> RoutingTable:
+    try:
+        return RoutingTable.from_rows(run.data.routing)
+    except (RoutingError, ValueError) as exc:
+        raise MacroError(say("routing_invalid", error=exc)) from exc
+
+
+def department_head(table: RoutingTable | None, ticket: Ticket) -> str:
+    """The head of the ticket's department (by name, else by its category's rule), or ""."""
+    if table is None:
+        return ""
+    for rule in table.rules.values():
+        if ticket.department and rule.department == ticket.department.strip() and rule.head:
+            return rule.head
+    if ticket.category is not None and ticket.category in table.rules:
+        return table.rules[ticket.category].head
+    return ""
+
+
+def shown(moment: object, run: Run) -> str:
+    if isinstance(moment, datetime):
+        return moment.astimezone(run.data.settings.zone).strftime("%Y-%m-%d %H:%M")
+    return say("pending_calendar").text(run.lang) if moment == PENDING else ""
+
+
+def transport_for(run_env: Env, server_url: str) -> Transport:
+    return run_env.transport or http_transport(server_url)
+
+
+# --- new ticket, route ------------------------------------------------------------------------
+
+
+@macro
+def new_ticket(run: Run) -> Message:
+    """Add a ticket row: the next number of today, received now, blue; the cursor on its first empty cell."""
+    settings = run.data.settings
+    if not settings.branch:
+        raise MacroError(say("settings_branch"))
+    today = run.now.astimezone(settings.zone).date()
+    try:
+        number = next_ticket_id(settings.branch, today, [t.ticket_id for t in run.data.tickets])
+    except ValueError:
+        raise MacroError(say("settings_branch")) from None
+    ticket = Ticket(number, run.now.replace(microsecond=0), branch=settings.branch)
+    writer = run.writer("tickets")
+    r = writer.next_rows(1)[0]
+    run.save(r, None, ticket)
+    writer.grow_table(r)
+    grid = run.data.tickets_grid
+    if run.book.sheets.active.name != grid.title:
+        grid.xl.activate()
+    grid.xl.range((r + 1, grid.index.get("channel", 0) + 1)).select()
+    received = shown(ticket.received_at, run)
+    return say("new_ticket", ticket=number, row=r + 1, received=received)
+
+
+def _open(ticket: Ticket) -> bool:
+    return ticket.cancelled_at is None and ticket.resolved_at is None
+
+
+@macro
+def route(run: Run) -> Message:
+    """Route the selected rows (or, with no ticket row selected, every unrouted ticket)."""
+    chosen = selected_tickets(run)
+    targets = chosen or run.data.tickets
+    waiting = [t for t in targets if t.routed_at is None and _open(t)]
+    skipped = [t.ticket_id for t in chosen or [] if t not in waiting]
+    if not waiting:
+        message = say("route_nothing")
+        if skipped:
+            message += say(
+                "route_skipped", count=len(skipped), list=listing([plain(s) for s in skipped], "、")
+            )
+        raise MacroError(message)
+    table = routing_table(run)
+    counts = Counter(t.investigator for t in run.data.tickets if t.investigator and _open(t))
+    cursor = RoundRobin(_cursor(run.state.get(ROUND_ROBIN, "")))
+    try:
+        routings = route_many(waiting, table, counts, run.now, cursor)
+    except RoutingError as exc:
+        raise MacroError(say("route_failed", error=exc)) from exc
+    lines = []
+    for ticket, routing in zip(waiting, routings, strict=True):
+        routed = routing.apply(dataclasses.replace(ticket))
+        due = run.clock.deadlines(routed).dept_feedback
+        if routed.dept_feedback_due is None and isinstance(due, datetime):
+            routed.dept_feedback_due = due
+        run.save(run.data.row_of(ticket), ticket, routed)
+        lines.append(
+            say(
+                "route_line",
+                ticket=ticket.ticket_id,
+                department=routed.department,
+                investigator=routed.investigator,
+                due=shown(due, run),
+            )
+        )
+    run.state[ROUND_ROBIN] = json.dumps(cursor.last, ensure_ascii=False, sort_keys=True)
+    message = say("route_done", count=len(lines), list=listing(lines))
+    if skipped:
+        message += say("route_skipped", count=len(skipped), list=listing([plain(s) for s in skipped], "、"))
+    return message
+
+
+def _cursor(text: str) -> dict[str, str]:
+    try:
+        last = json.loads(text) if text.strip() else {}
+    except ValueError:
+        return {}  # a damaged cursor only restarts the rotation
+    return {str(k): str(v) for k, v in last.items()} if isinstance(last, dict) else {}
+
+
+# --- escalate, de-escalate -----------------------------------------------------------------------
+
+_ACTIONS = {True: ("升级", "escalate", "Escalated"), False: ("降级", "de-escalate", "De-escalated")}
+
+
+def _change_level(run: Run, up: bool) -> Message:
+    zh, en, done = _ACTIONS[up]
+    chosen = selected_tickets(run)
+    grid = run.data.tickets_grid
+    if not chosen:
+        raise MacroError(say("no_selection", sheet=grid.title, action=zh, action_en=en))
+    empty = [t.ticket_id for t in chosen if not t.level_reason.strip()]
+    if empty:
+        column = grid.header_text("level_reason")
+        items = listing([plain(s) for s in empty], "、")
+        raise MacroError(say("reason_missing", column=column, action=zh, list=items))
+    stuck = [t for t in chosen if t.level is (Level.RED if up else Level.BLUE)]
+    if stuck:
+        reasons = [say("already_red" if up else "already_blue", ticket=t.ticket_id) for t in stuck]
+        raise MacroError(say("level_refused", action=zh, action_en=en, list=listing(reasons, "；")))
+    table = routing_table(run)
+    change = raise_level if up else lower_level
+    lines, headless, entries = [], [], []
+    for ticket in chosen:
+        head = department_head(table, ticket)
+        try:
+            changed, _record, entry = change(ticket, ticket.level_reason, run.env.user, run.now, head)
+        except LevelError as exc:  # the checks above make this unreachable; keep the rule's word
+            raise MacroError(plain(str(exc))) from exc
+        run.save(run.data.row_of(ticket), ticket, changed)
+        entries.append(entry)
+        if not head:
+            headless.append(ticket.ticket_id)
+        lines.append(
+            say(
+                "level_line",
+                ticket=ticket.ticket_id,
+                old=Message(ticket.level.zh, ticket.level.en),
+                new=Message(changed.level.zh, changed.level.en),
+                head=say("level_head", head=head) if head else "",
+            )
+        )
+    run.add_log(entries)
+    message = say("level_done", action=zh, action_en=done, count=len(lines), list=listing(lines))
+    if headless:
+        message += say("level_no_head", list=listing([plain(s) for s in headless], "、"))
+    return message
+
+
+@macro
+def escalate(run: Run) -> Message:
+    """Raise the selected tickets one level, with the reason typed in their reason cell; tell the head."""
+    return _change_level(run, up=True)
+
+
+@macro
+def deescalate(run: Run) -> Message:
+    """Lower the selected tickets one level, with the reason typed in their reason cell (audited in Log)."""
+    return _change_level(run, up=False)
+
+
+# --- check deadlines, revisit list, monthly summary ------------------------------------------------
+
+
+@macro
+def check_deadlines(run: Run) -> Message:
+    """Recompute status, flags, deadlines and rule-based levels of every ticket, offline."""
+    try:
+        table: RoutingTable | None = RoutingTable.from_rows(run.data.routing)
+    except (RoutingError, ValueError):
+        table = None  # a broken Routing sheet must not stop the flags; heads are then unnamed
+    tickets = run.data.tickets
+    assessments = assess(tickets)
+    zone = run.data.settings.zone
+    today = run.now.astimezone(zone).date()
+    overdue = due_today = soon = pending = 0
+    raised: list[Message] = []
+    disorder: list[Message] = []
+    entries: list[LogEntry] = []
+    colours: dict[int, str] = {}
+    for ticket in tickets:
+        r = run.data.row_of(ticket)
+        head = department_head(table, ticket)
+        changed, _record, entry = apply_assessment(ticket, assessments[ticket.sync_key], run.now, head=head)
+        result = run.save(r, ticket, changed)
+        colours[r] = LEVEL_FILL[changed.level]
+        if entry is not None:
+            entries.append(entry)
+            raised.append(plain(f"{ticket.ticket_id}（{changed.level.zh}）"))
+        flags = result.flags
+        overdue += any(f.is_overdue for f in flags)
+        pending += Flag.PENDING_CALENDAR in flags
+        if result.errors:
+            disorder.append(plain(ticket.ticket_id))
+        deadlines = result.deadlines.as_dict()
+        today_due = any(
+            isinstance(deadlines[name], datetime) and deadlines[name].astimezone(zone).date() == today
+            for flag, name in DUE_SOON.items()
+            if flag in flags
+        ) or (
+            Flag.TASK_DUE_SOON in flags
+            and any(t.due == today and t.done_at is None for t in run.tasks_of(ticket))
+        )
+        due_today += today_due
+        soon += not today_due and any(f.value.endswith("_SOON") for f in flags)
+    writer = run.writer("tickets")
+    writer.fills.clear()
+    writer.fill_all(colours)
+    run.add_log(entries)
+    message = say("check_done", count=len(tickets), overdue=overdue, today=due_today, soon=soon)
+    if raised:
+        message += say("check_raised", count=len(raised), list=listing(raised, "、"))
+    if pending:
+        message += say("check_pending", count=pending)
+    if disorder:
+        message += say("check_order", count=len(disorder), list=listing(disorder, "、"))
+    return message
+
+
+@macro
+def revisit_list(run: Run) -> Message:
+    """List the closed tickets whose revisit window is open or past, on the Revisit list sheet."""
+    items = []
+    for ticket in run.data.tickets:
+        result = run.evaluate(ticket)
+        due = {Flag.REVISIT_DUE, Flag.REVISIT_OVERDUE} & result.flags
+        start, end = result.deadlines.revisit_from, result.deadlines.revisit_until
+        if due and isinstance(start, datetime) and isinstance(end, datetime):
+            items.append(RevisitRow(ticket, Flag.REVISIT_OVERDUE in due, start, end))
+    rows, formats = revisit_block(items, run.lang, run.data.settings.zone)
+    title = write_report(run.book, run.prepare, REVISIT_TITLE, run.lang, rows, formats)
+    return say("revisit_done", count=len(items), overdue=sum(i.overdue for i in items), sheet=title)
+
+
+def month_bounds(now: datetime, zone: Any) -> tuple[datetime, datetime]:
+    local = now.astimezone(zone)
+    start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    year, month = (start.year + 1, 1) if start.month == 12 else (start.year, start.month + 1)
+    return start, start.replace(year=year, month=month)
+
+
+@macro
+def monthly_summary(run: Run) -> Message:
+    """This month's type distribution and KPIs of the branch, on the Monthly summary sheet."""
+    start, end = month_bounds(run.now, run.data.settings.zone)
+    kpis = compute_kpis(run.data.tickets, start, end, run.clock)
+    month = f"{start:%Y-%m}"
+    heading = f"{run.data.settings.branch} {month} {SUMMARY_TITLE[run.lang]}".strip()
+    rows, formats = summary_block(heading, kpis, run.lang)
+    title = write_report(run.book, run.prepare, SUMMARY_TITLE, run.lang, rows, formats, header_row=2)
+    return say("summary_done", month=month, sheet=title)
+
+
+# --- sync, pull consolidated ---------------------------------------------------------------------
+
+
+@macro
+def sync(run: Run) -> Message:
+    """Push the edited rows and pull the server's changes (see `addin.syncing`)."""
+    return syncing.sync(run, transport_for(run.env, run.data.settings.server_url))
+
+
+PAGE = 1_000
+
+
+def book_language(book: Any) -> str:
+    """English when the workbook already has one of our sheets under an English title."""
+    english = {t["en"].casefold() for t in REPORT_TITLES}
+    for sheet in book.sheets:
+        schema = sheet_by_title(sheet.name)
+        name = sheet.name.casefold()
+        if name in english or (schema is not None and schema.en.casefold() == name != schema.zh.casefold()):
+            return "en"
+    return "zh"
+
+
+def pull_consolidated(book: Any, env: Env | None = None) -> None:
+    """Head office: fill the active workbook with every branch's tickets and this month's KPIs per branch."""
+    env = env or Env.local()
+    lang = book_language(book)
+    try:
+        message = _pull_consolidated(book, env, lang)
+    except MacroError as exc:
+        alert(book, exc.message, lang, critical=True)
+        return
+    alert(book, message, lang)
+
+
+def _pull_consolidated(book: Any, env: Env, lang: str) -> Message:
+    from addin.blocks import engine_prepare
+
+    transport = env.transport or http_transport("")
+    rows: list[dict[str, Any]] = []
+    while True:
+        try:
+            reply = transport.request("GET", "/api/tickets", params={"limit": PAGE, "offset": len(rows)})
+        except Unreachable as exc:
+            raise MacroError(_unreachable_read(transport.where, exc)) from exc
+        if reply.status in (401, 403):
+            raise MacroError(say("sync_token_rejected", detail=reply.detail, path=transport.token_hint))
+        if reply.status != 200:
+            raise MacroError(say("sync_refused", status=reply.status, detail=reply.detail))
+        page = reply.data["tickets"]
+        rows += page
+        if not page or len(rows) >= reply.data["total"]:
+            break
+    clock = SlaClock(env.work_calendar, SlaPolicy(tz=DEFAULT_TZ))
+    zone = clock.zone
+    visible = [c for c in TICKETS.columns if not c.hidden]
+    branch_header = "分支机构" if lang == "zh" else "Branch"
+    block: list[list[object]] = [[branch_header, *(c.header(lang) for c in visible)]]
+    tickets = []
+    for row in rows:
+        ticket = syncing.ticket_from_json(row, row.get("branch", ""))
+        tickets.append(ticket)
+        cells: list[object] = [row.get("branch", "")]
+        for column in visible:
+            if column.key in DEADLINE_COLUMNS:
+                value = decode(column.key, row.get(column.key), COLUMNS)
+            else:
+                value = getattr(ticket, column.key)
+            cells.append(write_cell(column, value, lang, zone))
+        block.append(cells)
+    prepare = engine_prepare(book)
+    codes = ["@", *(column_format(c) for c in visible)]
+    formats = column_formats(codes, 1, max(len(block) - 1, 1))
+    title = write_report(book, prepare, CONSOLIDATED_TITLE, lang, block, formats)
+    start, end = month_bounds(env.now, zone)
+    breakdown = kpi_breakdown(tickets, start, end, clock)
+    kpi_rows, kpi_formats = breakdown_block(breakdown.overall, breakdown.by_branch, lang)
+    kpis = write_report(book, prepare, KPI_TITLE, lang, kpi_rows, kpi_formats)
+    book.sheets[title].activate()
+    branches = len({t.branch for t in tickets})
+    return say("consolidated_done", count=len(tickets), branches=branches, sheet=title, kpis=kpis)
+
+
+def _unreachable_read(url: str, exc: Exception) -> Message:
+    first = say("sync_unreachable", url=url, error=exc)
+    return Message(first.zh.split("\n")[0], first.en.split("\n")[0])
+
+
+# --- the RunPython entry -------------------------------------------------------------------------
+
+MACROS: dict[str, Callable[..., None]] = {
+    "new_ticket": new_ticket,
+    "route": route,
+    "escalate": escalate,
+    "deescalate": deescalate,
+    "check_deadlines": check_deadlines,
+    "sync": sync,
+    "revisit_list": revisit_list,
+    "monthly_summary": monthly_summary,
+    "pull_consolidated": pull_consolidated,
+}
+"""Ribbon tag -> macro; the tags of addin/ribbon/customUI.xml and the Office.js manifest."""
+
+
+def run_caller(tag: str) -> None:
+    """Run the macro of ribbon button ``tag`` on the workbook that called (desktop ``RunPython``)."""
+    import xlwings as xw
+
+    if tag not in MACROS:
+        raise ValueError(f"unknown ribbon tag {tag!r}; known: {', '.join(MACROS)}")
+    MACROS[tag](xw.Book.caller())
+
+
+__all__ = ["MACROS", "Env", "run_caller"]

@@ -1,0 +1,217 @@
+"""What the macros say to the coordinator, in Chinese and English.
+
+Every message is a pair of templates under one key; `say` fills both, and the
+macro shows the one in the workbook's language (Settings sheet).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+TITLE = {"zh": "投诉管理", "en": "Complaint Desk"}
+MAX_LISTED = 10
+"""How many rows or problems a message lists before it says "and N more"."""
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    zh: str
+    en: str
+
+    def text(self, lang: str) -> str:
+        return self.zh if lang == "zh" else self.en
+
+    def __add__(self, other: Message) -> Message:
+        return Message(f"{self.zh}\n{other.zh}", f"{self.en}\n{other.en}")
+
+    def __str__(self) -> str:
+        return f"{self.zh}\n{self.en}"
+
+
+CATALOGUE: dict[str, tuple[str, str]] = {
+    # finding the workbook's sheets and reading them
+    "sheet_missing": (
+        "找不到“{zh}”工作表（英文名“{en}”）。现有工作表：{sheets}。如果改过名，请改回“{zh}”或“{en}”。",
+        "No '{en}' sheet (Chinese: '{zh}'). Sheets in this workbook: {sheets}. "
+        "If it was renamed, rename it back to '{en}' or '{zh}'.",
+    ),
+    "no_header": (
+        "工作表「{title}」前 10 行中找不到表头（应含如“{zh}”）。",
+        "Sheet '{title}': no header row in the first 10 rows (expected e.g. '{en}').",
+    ),
+    "column_missing": (
+        "工作表「{title}」缺少“{zh}”列，请在表头行补上。",
+        "Sheet '{title}' has no '{en}' column; add it to the header row.",
+    ),
+    "problems": (
+        "工作簿中有 {count} 处需要先改正，本次未做任何修改：\n{list}",
+        "Fix {count} problem(s) in the workbook first; nothing was changed:\n{list}",
+    ),
+    "where": (
+        "工作表「{title}」第 {row} 行 {column} 列（{header}）：{text}",
+        "Sheet '{title}', row {row}, column {column} ({header}): {text}",
+    ),
+    "required": ("此必填单元格为空", "this required cell is empty"),
+    "duplicate": ("与第 {first} 行重复", "the same as row {first}"),
+    "unknown_ticket": ("“投诉单”表中没有投诉单 {ticket}", "no ticket {ticket} on the Tickets sheet"),
+    "more": ("……另有 {count} 处", "… and {count} more"),
+    "settings_branch": (
+        "“设置”表中没有分支机构编码，请先填写（如 SZ01）。",
+        "The Settings sheet has no branch code; fill it in first (e.g. SZ01).",
+    ),
+    "settings_timezone": (
+        "“设置”表中的时区“{zone}”无法识别，请填写如 Asia/Shanghai。",
+        "The Settings sheet's time zone '{zone}' is unknown; use e.g. Asia/Shanghai.",
+    ),
+    "routing_invalid": ("“分派规则”表有误：{error}", "The Routing sheet is wrong: {error}"),
+    # selection
+    "no_selection": (
+        "请先在“{sheet}”表中选中要{action}的投诉单所在行，再点击按钮。",
+        "Select the rows of the tickets to {action_en} on the '{sheet}' sheet first, then click the button.",
+    ),
+    # new ticket
+    "new_ticket": (
+        "已新建投诉单 {ticket}（第 {row} 行），受理时间 {received}。"
+        "请填写渠道、客户、联系电话、类别和问题描述。",
+        "New ticket {ticket} (row {row}), received {received}. "
+        "Fill in the channel, customer, contact, category and description.",
+    ),
+    # route
+    "route_done": ("已分派 {count} 张投诉单：\n{list}", "Routed {count} ticket(s):\n{list}"),
+    "route_line": (
+        "{ticket} → {department} / {investigator}，部门反馈时限 {due}",
+        "{ticket} → {department} / {investigator}, department feedback due {due}",
+    ),
+    "route_nothing": ("没有待分派的投诉单。", "No ticket waits to be routed."),
+    "route_skipped": (
+        "已分派或已处理、已撤销的 {count} 张未改动：{list}",
+        "{count} already routed, resolved or cancelled, left alone: {list}",
+    ),
+    "route_failed": ("无法分派：{error}", "Cannot route: {error}"),
+    "pending_calendar": ("待发布节假日", "pending calendar"),
+    # escalate / de-escalate
+    "level_done": ("已{action} {count} 张投诉单：\n{list}", "{action_en} {count} ticket(s):\n{list}"),
+    "level_line": ("{ticket}：{old}→{new}{head}", "{ticket}: {old} → {new}{head}"),
+    "level_head": ("，已报 {head}", ", reported to {head}"),
+    "level_no_head": (
+        "\n注意：“分派规则”表中没有这些投诉单所属部门的负责人：{list}",
+        "\nNote: the Routing sheet names no department head for: {list}",
+    ),
+    "reason_missing": (
+        "请先在“{column}”列填写{action}原因：{list}。本次未做任何修改。",
+        "Type the reason in the '{column}' column first: {list}. Nothing was changed.",
+    ),
+    "level_refused": (
+        "无法{action}：{list}。本次未做任何修改。",
+        "Cannot {action_en}: {list}. Nothing was changed.",
+    ),
+    "already_red": ("{ticket} 已是红色预警", "{ticket} is already red"),
+    "already_blue": ("{ticket} 已是蓝色预警", "{ticket} is already blue"),
+    # check deadlines
+    "check_done": (
+        "检查完成（{count} 张投诉单）：{overdue} 张超时，{today} 张今日到期，{soon} 张即将到期。",
+        "Checked {count} ticket(s): {overdue} overdue, {today} due today, {soon} due soon.",
+    ),
+    "check_raised": ("规则升级 {count} 张：{list}", "Raised by the rules: {count}: {list}"),
+    "check_pending": (
+        "{count} 张的时限待发布节假日（请管理员加载明年的节假日安排）。",
+        "{count} with deadlines pending the holiday calendar (ask the administrator to load next year's).",
+    ),
+    "check_order": (
+        "{count} 张的环节时间顺序有误：{list}",
+        "{count} with milestones out of order: {list}",
+    ),
+    # revisit list, monthly summary, consolidated
+    "revisit_done": (
+        "回访清单：{count} 张待回访（其中 {overdue} 张已超过回访期），见“{sheet}”表。",
+        "Revisit list: {count} ticket(s) to revisit ({overdue} past the window); see the '{sheet}' sheet.",
+    ),
+    "summary_done": ("{month} 月度分析已写入“{sheet}”表。", "The {month} summary is on the '{sheet}' sheet."),
+    "consolidated_done": (
+        "已下载 {count} 张投诉单（{branches} 个分支机构），见“{sheet}”表；各分支 KPI 见“{kpis}”表。",
+        "Pulled {count} ticket(s) of {branches} branch(es) onto the '{sheet}' sheet; "
+        "KPIs per branch on the '{kpis}' sheet.",
+    ),
+    # sync
+    "sync_done": (
+        "同步完成：上传 {sent} 张投诉单（新建 {created}）、{tasks} 项任务、{log} 条日志；"
+        "收到 {received} 张投诉单的更新。",
+        "Sync done: sent {sent} ticket(s) ({created} new), {tasks} task(s), {log} log entries; "
+        "received updates to {received} ticket(s).",
+    ),
+    "sync_resent": (
+        "上次因网络中断未确认的上传已重新发送（未重复）。",
+        "The upload left unconfirmed by the last network failure was sent again (nothing duplicated).",
+    ),
+    "sync_conflicts": (
+        "{count} 处冲突（双方都改了同一字段），两边的值都列在“{sheet}”表中，请决定保留哪一个。",
+        "{count} conflict(s) (a field changed on both sides): both values are on the '{sheet}' sheet; "
+        "decide which to keep.",
+    ),
+    "sync_renumbered": (
+        "服务器已为重号的投诉单改号：{list}",
+        "The server renumbered tickets whose number was taken: {list}",
+    ),
+    "sync_rejected": ("服务器拒收 {count} 行：{list}", "The server refused {count} row(s): {list}"),
+    "sync_no_url": (
+        "“设置”表中没有服务器地址，请填写（如 https://desk.example.cn）。",
+        "The Settings sheet has no server URL; fill it in (e.g. https://desk.example.cn).",
+    ),
+    "sync_no_token": (
+        '没有访问令牌。请把管理员给的令牌写入 {path}（{{"token": "cdt_…"}}），'
+        "或设置环境变量 COMPLAINT_DESK_TOKEN。令牌不要写在工作簿里。",
+        'No access token. Put the token from your administrator in {path} ({{"token": "cdt_…"}}) '
+        "or set the COMPLAINT_DESK_TOKEN environment variable. Never put it in the workbook.",
+    ),
+    "sync_bad_config": ("无法读取令牌配置文件 {path}：{error}", "Cannot read the token file {path}: {error}"),
+    "sync_unreachable": (
+        "无法连接服务器 {url}：{error}\n未丢失任何数据：待上传的内容已保存，下次点击“同步”会原样重发。",
+        "Cannot reach the server {url}: {error}\n"
+        "Nothing was lost: the upload is kept and is sent again, unchanged, at the next Sync.",
+    ),
+    "sync_token_rejected": (
+        "服务器拒绝了访问令牌（{detail}）。请向管理员申请新令牌，写入 {path}。本次未做任何修改。",
+        "The server rejected the access token ({detail}). Ask your administrator for a new token "
+        "and put it in {path}. Nothing was changed.",
+    ),
+    "sync_refused": (
+        "服务器拒绝了同步请求（{status}）：{detail}。本次未做任何修改。",
+        "The server refused the sync ({status}): {detail}. Nothing was changed.",
+    ),
+    "sync_server_error": (
+        "服务器出错（{status}）：{detail}\n未丢失任何数据：下次点击“同步”会原样重发。",
+        "The server failed ({status}): {detail}\n"
+        "Nothing was lost: the upload is sent again at the next Sync.",
+    ),
+    "sync_wrong_branch": (
+        "此工作簿属于分支机构 {book}，而令牌属于 {token}。本次未做任何修改。",
+        "This workbook belongs to branch {book}, but the token is {token}'s. Nothing was changed.",
+    ),
+    "needs_server": (
+        "此按钮需要连接服务器，但当前运行方式没有连接。",
+        "This button needs the server, which this way of running has no connection to.",
+    ),
+}
+
+
+def say(key: str, **values: object) -> Message:
+    """The message ``key`` with ``values`` filled into both languages (a `Message` value in its own)."""
+    zh, en = CATALOGUE[key]
+    return Message(
+        zh.format(**{k: v.zh if isinstance(v, Message) else v for k, v in values.items()}),
+        en.format(**{k: v.en if isinstance(v, Message) else v for k, v in values.items()}),
+    )
+
+
+def plain(text: str) -> Message:
+    """Text that reads the same in both languages (a ticket number, a name)."""
+    return Message(text, text)
+
+
+def listing(items: list[Message], separator: str = "\n") -> Message:
+    """Items joined by ``separator``, at most `MAX_LISTED`, then "and N more"."""
+    shown = list(items[:MAX_LISTED])
+    rest = len(items) - len(shown)
+    if rest > 0:
+        shown.append(say("more", count=rest))
+    return Message(separator.join(m.zh for m in shown), separator.join(m.en for m in shown))

@@ -1,0 +1,383 @@
+"""The Sync button: push the workbook's edited rows, pull the server's changes into it.
+
+One Sync is a series of round trips (tickets in chunks; tasks and log entries
+with the last chunk, after the tickets they belong to). Each answer is applied
+to the workbook in memory at once, so a failure halfway keeps what was done;
+everything is written at the end in blocks. A request left unanswered by a
+network failure is kept in ``_sync`` and sent again first, with the same
+Idempotency-Key, at the next Sync.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterator
+from datetime import UTC
+from typing import Any
+
+from addin.messages import Message, listing, plain, say
+from addin.run import Run
+from addin.sheet import MacroError
+from addin.sync_client import (
+    Pending,
+    SyncFailure,
+    SyncState,
+    Transport,
+    Unreachable,
+    fingerprint,
+    new_request,
+    send,
+)
+from complaints.cells import write_cell
+from complaints.enums import LogKind
+from complaints.model import LogEntry, Task, Ticket
+from complaints.schema import CONFLICTS, TASKS, TICKETS, Column
+from complaints.wire import COLUMNS, EDITABLE, TASK_COLUMNS, TASK_EDITABLE, TICKET_ATTRS, decode, encode
+
+CHUNK = 1_000
+"""Tickets per request (the server accepts up to 10,000 rows and 16 MB)."""
+
+
+def ticket_fields(ticket: Ticket) -> dict[str, Any]:
+    return {key: encode(key, getattr(ticket, key)) for key in EDITABLE}
+
+
+def task_fields(task: Task) -> dict[str, Any]:
+    return {key: encode(key, getattr(task, key), TASK_COLUMNS) for key in TASK_EDITABLE}
+
+
+def ticket_from_json(row: dict[str, Any], branch: str) -> Ticket:
+    values = {k: decode(k, row.get(k)) for k in COLUMNS if k in TICKET_ATTRS and k in row and k != "branch"}
+    values["sync_key"] = row["sync_key"]
+    values["version"] = int(row.get("version") or 0)
+    return Ticket(branch=branch, **values)  # type: ignore[arg-type]
+
+
+def task_from_json(row: dict[str, Any]) -> Task:
+    values = {k: decode(k, row.get(k), TASK_COLUMNS) for k in TASK_EDITABLE}
+    return Task(ticket_id=row["ticket_id"], sync_key=row["sync_key"], **values)  # type: ignore[arg-type]
+
+
+def log_from_json(row: dict[str, Any]) -> LogEntry:
+    return LogEntry(
+        ticket_id=row["ticket_id"],
+        at=decode("received_at", row["at"]),
+        kind=LogKind.parse(row["kind"]),
+        text=row["text"],
+        author=row.get("author") or "",
+        channel=row.get("channel") or "",
+        sync_key=row["sync_key"],
+    )
+
+
+class SyncSession:
+    """The in-memory workbook during one Sync, and what to tell the user at the end."""
+
+    def __init__(self, run: Run, transport: Transport) -> None:
+        self.run = run
+        self.transport = transport
+        self.state = SyncState(run.state)
+        data = run.data
+        self.tickets: dict[str, Ticket] = {t.sync_key: t for t in data.tickets}
+        self.tasks: dict[str, Task] = {t.sync_key: t for t in data.tasks}
+        self.log_keys = {e.sync_key for e in data.log}
+        self.added_tickets = 0
+        self.added_tasks = 0
+        self.sent = self.created = self.tasks_sent = self.log_sent = 0
+        self.received: set[str] = set()
+        self.conflicts = 0
+        self.renumbered: list[Message] = []
+        self.rejected: list[Message] = []
+
+    # --- requests ------------------------------------------------------------------------
+
+    def requests(self) -> Iterator[Pending]:
+        """The requests that carry every unsynced row (at least one, to pull)."""
+        state = self.state
+        tickets = []
+        for ticket in self.tickets.values():
+            fields = ticket_fields(ticket)
+            if state.ticket_print(ticket.sync_key) != fingerprint(fields):
+                base = ticket.version if ticket.version > 0 else None
+                tickets.append({"sync_key": ticket.sync_key, "base_version": base, "fields": fields})
+        keys = {t.ticket_id: t.sync_key for t in self.tickets.values()}
+        tasks = []
+        for task in self.tasks.values():
+            fields = task_fields(task)
+            version, digest = state.task(task.sync_key)
+            if digest != fingerprint(fields) and task.ticket_id in keys:
+                tasks.append(
+                    {
+                        "sync_key": task.sync_key,
+                        "ticket_key": keys[task.ticket_id],
+                        "base_version": version,
+                        "fields": fields,
+                    }  # fmt: skip
+                )
+        log = [
+            {
+                "sync_key": e.sync_key,
+                "ticket_key": keys[e.ticket_id],
+                "at": e.at.astimezone(UTC).isoformat(),
+                "kind": e.kind.value,
+                "text": e.text,
+                "author": e.author,
+                "channel": e.channel,
+            }
+            for e in self.run.data.log
+            if not state.log_sent(e.sync_key) and e.ticket_id in keys and e.text.strip()
+        ]
+        chunks = [tickets[i : i + CHUNK] for i in range(0, len(tickets), CHUNK)] or [[]]
+        for n, chunk in enumerate(chunks):
+            last = n == len(chunks) - 1
+            body = {"cursor": state.cursor, "tickets": chunk, "tasks": tasks if last else [],
+                    "log": log if last else []}  # fmt: skip
+            yield new_request(body)
+
+    def round(self, request: Pending) -> None:
+        """Send one request and apply its answer; on failure keep it in _sync if it may be resent."""
+        self.state.pending = request
+        try:
+            response = send(self.transport, request, self.run.env.user or "excel")
+        except SyncFailure as exc:
+            if not exc.kept:
+                self.state.pending = None
+            raise
+        self.state.pending = None
+        self.apply(json.loads(request.body), response)
+
+    # --- answers -------------------------------------------------------------------------
+
+    def apply(self, body: dict[str, Any], response: dict[str, Any]) -> None:
+        pushed, pulled = response["pushed"], response["pulled"]
+        rejected = pushed.get("rejected", {})
+        refused = {r.get("sync_key") for kind in ("tickets", "tasks", "log") for r in rejected.get(kind, [])}
+        for kind in ("tickets", "tasks", "log"):
+            for item in rejected.get(kind, []):
+                errors = "; ".join(e.get("message", "") for e in item.get("errors", []))
+                label = self._label(kind, item.get("sync_key"))
+                self.rejected.append(plain(f"{label}: {errors}"))
+        for item in body["tickets"]:
+            if item["sync_key"] not in refused:
+                self.state.set_ticket_print(item["sync_key"], fingerprint(item["fields"]))
+                self.sent += 1
+        for item in body["tasks"]:
+            if item["sync_key"] not in refused:
+                self.state.set_task(item["sync_key"], item["base_version"] or 1, fingerprint(item["fields"]))
+                self.tasks_sent += 1
+        for item in body["log"]:
+            if item["sync_key"] not in refused:
+                self.state.mark_log(item["sync_key"])
+                self.log_sent += 1
+        stale = []
+        for outcome in pushed.get("tickets", []):
+            self.created += bool(outcome.get("created"))
+            if outcome.get("renumbered_from"):
+                self.renumbered.append(plain(f"{outcome['renumbered_from']} → {outcome['ticket_id']}"))
+            if outcome.get("conflicts"):
+                stale.append(outcome["sync_key"])
+        rows = [r for r in pulled.get("tickets", []) if r["sync_key"] not in refused]
+        arrived = {r["sync_key"] for r in rows}
+        rows += self._fetch([key for key in stale if key not in arrived])
+        for row in rows:
+            self.pull_ticket(row)
+        for row in pulled.get("tasks", []):
+            if row["sync_key"] not in refused:
+                self.pull_task(row)
+        for row in pulled.get("log", []):
+            self.pull_log(row)
+        self.pull_conflicts(pulled.get("conflicts", []))
+        self.state.cursor = int(pulled.get("cursor", self.state.cursor))
+
+    def _label(self, kind: str, key: Any) -> str:
+        if kind == "tickets" and key in self.tickets:
+            return self.tickets[key].ticket_id
+        if kind == "tasks" and key in self.tasks:
+            return f"{self.tasks[key].ticket_id} #{self.tasks[key].task_no}"
+        return str(key)
+
+    def _fetch(self, keys: list[str]) -> list[dict[str, Any]]:
+        """Current server rows of tickets whose push met a conflict (a conflict alone is not in the pull)."""
+        rows = []
+        for key in keys:
+            try:
+                reply = self.transport.request("GET", f"/api/tickets/{key}")
+            except Unreachable:
+                continue
+            if reply.status == 200 and isinstance(reply.data, dict):
+                rows.append(reply.data["ticket"])
+        return rows
+
+    def pull_ticket(self, row: dict[str, Any]) -> None:
+        run = self.run
+        new = ticket_from_json(row, run.data.settings.branch)
+        old = self.tickets.get(new.sync_key)
+        if old is None:
+            r = run.writer("tickets").next_rows(1, self.added_tickets)[0]
+            self.added_tickets += 1
+        else:
+            r = run.data.ticket_rows[new.sync_key]
+            if old.ticket_id != new.ticket_id:
+                self._renumber(old.ticket_id, new.ticket_id)
+        if old is None or any(getattr(old, k) != getattr(new, k) for k in EDITABLE):
+            self.received.add(new.sync_key)
+        run.save(r, old, new)
+        self.tickets[new.sync_key] = new
+        self.state.set_ticket_print(new.sync_key, fingerprint(ticket_fields(new)))
+
+    def _renumber(self, old_id: str, new_id: str) -> None:
+        """The server renumbered a ticket: its tasks and log entries follow it."""
+        run = self.run
+        for key, task in list(self.tasks.items()):
+            if task.ticket_id == old_id:
+                self.tasks[key] = dataclasses.replace(task, ticket_id=new_id)
+                if key in run.data.task_rows:
+                    run.writer("tasks").set(run.data.task_rows[key], "ticket_id", new_id)
+        if "log" in run.data.grids:
+            grid = run.data.grids["log"]
+            for r in range(grid.first, len(grid.values)):
+                if grid.value(r, "ticket_id") == old_id:
+                    run.writer("log").set(r, "ticket_id", new_id)
+        run.data.log = [dataclasses.replace(e, ticket_id=new_id) if e.ticket_id == old_id else e
+                        for e in run.data.log]  # fmt: skip
+
+    def pull_task(self, row: dict[str, Any]) -> None:
+        run = self.run
+        if "tasks" not in run.data.grids:
+            return
+        task = task_from_json(row)
+        writer = run.writer("tasks")
+        r = run.data.task_rows.get(task.sync_key)
+        if r is None:
+            r = writer.next_rows(1, self.added_tasks)[0]
+            self.added_tasks += 1
+            run.data.task_rows[task.sync_key] = r
+            writer.grow_table(r)
+        for column in TASKS.columns:
+            writer.set(r, column.key, self._cell(column, getattr(task, column.key)))
+        self.tasks[task.sync_key] = task
+        self.state.set_task(task.sync_key, int(row.get("version") or 1), fingerprint(task_fields(task)))
+
+    def pull_log(self, row: dict[str, Any]) -> None:
+        if row["sync_key"] in self.log_keys:
+            self.state.mark_log(row["sync_key"])
+            return
+        entry = log_from_json(row)
+        self.run.add_log([entry])
+        self.log_keys.add(entry.sync_key)
+        self.state.mark_log(entry.sync_key)
+
+    def pull_conflicts(self, conflicts: list[dict[str, Any]]) -> None:
+        run = self.run
+        if not conflicts or "conflicts" not in run.data.grids:
+            return
+        grid = run.data.grids["conflicts"]
+        writer = run.writer("conflicts")
+        known = {}
+        for r in range(grid.first, len(grid.values)):
+            value = grid.value(r, "conflict_id")
+            if value not in (None, ""):
+                known[str(int(value)) if isinstance(value, float) else str(value)] = r
+        added = 0
+        for conflict in conflicts:
+            cid = str(conflict["id"])
+            if conflict.get("resolved"):
+                if cid in known:
+                    for column in CONFLICTS.columns:
+                        writer.set(known[cid], column.key, None)
+                continue
+            if cid in known:
+                continue
+            r = writer.next_rows(1, added)[0]
+            added += 1
+            self.conflicts += 1
+            values = {
+                "ticket_id": conflict.get("ticket_id", ""),
+                "field": self._field_label(conflict),
+                "branch_value": self._shown(conflict, "branch_value"),
+                "server_value": self._shown(conflict, "server_value"),
+                "detected_at": decode("received_at", conflict.get("detected_at")),
+                "conflict_id": cid,
+            }
+            for column in CONFLICTS.columns:
+                writer.set(r, column.key, self._cell(column, values[column.key]))
+
+    def _field_label(self, conflict: dict[str, Any]) -> str:
+        schema = TASKS if conflict.get("entity") == "task" else TICKETS
+        try:
+            return schema.column(conflict["field"]).header(self.run.lang)
+        except KeyError:
+            return str(conflict["field"])
+
+    def _shown(self, conflict: dict[str, Any], side: str) -> str:
+        """A conflicting value as the coordinator reads it (a local time, a label, 是/否)."""
+        columns = TASK_COLUMNS if conflict.get("entity") == "task" else COLUMNS
+        column = columns.get(conflict["field"])
+        raw = conflict.get(side)
+        if column is None:
+            return "" if raw is None else str(raw)
+        value = self._cell(column, decode(column.key, raw, columns))
+        if hasattr(value, "strftime"):
+            return value.strftime("%Y-%m-%d %H:%M")  # type: ignore[union-attr]
+        return "" if value is None else str(value)
+
+    def _cell(self, column: Column, value: object) -> object:
+        return write_cell(column, value, self.run.lang, self.run.data.settings.zone)
+
+    # --- the end -------------------------------------------------------------------------
+
+    def finish(self) -> None:
+        """Make the Tickets table hold appended rows; write the sync keys made for rows typed without one.
+
+        The keys are written even when a request failed: it may have reached the
+        server, and its resend must not meet the same rows under new keys.
+        """
+        run = self.run
+        if self.added_tickets:
+            run.writer("tickets").grow_table(max(run.data.ticket_rows.values()))
+        for kind, rows in (("tickets", run.data.ticket_rows), ("tasks", run.data.task_rows),
+                           ("log", run.data.log_rows)):  # fmt: skip
+            for key in run.data.new_keys & rows.keys():
+                run.writer(kind).set(rows[key], "sync_key", key)
+
+    def summary(self, resent: bool) -> Message:
+        message = say(
+            "sync_done",
+            sent=self.sent,
+            created=self.created,
+            tasks=self.tasks_sent,
+            log=self.log_sent,
+            received=len(self.received),
+        )
+        if resent:
+            message += say("sync_resent")
+        if self.conflicts:
+            message += say(
+                "sync_conflicts", count=self.conflicts, sheet=self.run.data.grids["conflicts"].title
+            )
+        if self.renumbered:
+            message += say("sync_renumbered", list=listing(self.renumbered, "、"))
+        if self.rejected:
+            message += say("sync_rejected", count=len(self.rejected), list=listing(self.rejected))
+        return message
+
+
+def sync(run: Run, transport: Transport) -> Message:
+    """Run a whole Sync on ``run``'s workbook; return the message for the user (errors: `MacroError`)."""
+    settings = run.data.settings
+    if run.env.branch and settings.branch and run.env.branch != settings.branch:
+        raise MacroError(say("sync_wrong_branch", book=settings.branch, token=run.env.branch))
+    session = SyncSession(run, transport)
+    pending = session.state.pending
+    try:
+        if pending is not None:
+            session.round(pending)
+        for request in session.requests():
+            session.round(request)
+    except SyncFailure as exc:
+        session.finish()
+        run.flush()
+        raise MacroError(exc.message) from exc
+    session.finish()
+    return session.summary(pending is not None)

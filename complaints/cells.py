@@ -1,0 +1,288 @@
+"""Cell values <-> model values for the workbook schema's column types, without any spreadsheet library.
+
+The conventions of the branch workbook (DESIGN §4), shared by everything that
+reads or writes its cells — the openpyxl reader and writer on the server and
+the xlwings macros in the add-in:
+
+* datetimes in cells are naive local times of the branch's zone, to the second;
+  a cell may also hold an Excel serial number or a typed text such as
+  ``2026-03-02 09:10``;
+* enumerations are written as labels of the workbook's language and read from
+  a label in either language or the code; booleans as 是/否 or Y/N;
+* flags are their codes separated by ", " (language-neutral);
+* a computed deadline pending the holiday calendar is written as the
+  *pending calendar* label.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable
+from datetime import date, datetime, time, timedelta, tzinfo
+
+from complaints.enums import Flag, Labelled
+from complaints.schema import ColType, Column
+from complaints.sla import PENDING
+
+BOOL_WORDS: dict[str, bool] = {
+    **dict.fromkeys(("是", "y", "yes", "true", "1", "真", "√", "✓"), True),
+    **dict.fromkeys(("否", "n", "no", "false", "0", "假", "×"), False),
+}
+BOOL_LABELS = {"zh": ("是", "否"), "en": ("Y", "N")}
+
+PENDING_KEYS: frozenset[str] = frozenset(
+    {"ack_due", "plan_due", "resolve_due", "feedback_due", "revisit_from", "revisit_until", "appeal_risk_at"}
+)
+"""Computed deadline columns that may say "pending calendar" instead of a datetime."""
+
+_TEXT_DATETIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M")
+_TEXT_DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y%m%d")
+_FLAG_SEPARATORS = re.compile(r"[,;，；、\n]+")
+_EXCEL_EPOCH = datetime(1899, 12, 30)
+_SERIAL_MIN, _SERIAL_MAX = 1, 2_958_465
+"""Excel's serial numbers for 1900-01-01 .. 9999-12-31 (1900 date system)."""
+
+
+class CellValueError(ValueError):
+    """A cell whose value does not fit its column; carries the message in both languages."""
+
+    def __init__(self, en: str, zh: str) -> None:
+        super().__init__(en)
+        self.en = en
+        self.zh = zh
+
+    def text(self, lang: str) -> str:
+        return self.zh if lang == "zh" else self.en
+
+
+def is_blank(raw: object) -> bool:
+    """An empty cell: nothing, or an empty string."""
+    return raw is None or raw == ""
+
+
+# --- flags, booleans, datetimes ------------------------------------------------------------
+
+
+def format_flags(flags: Iterable[Flag]) -> str:
+    """Flag codes in the enumeration's order, separated by ", "."""
+    present = set(flags)
+    return ", ".join(f.value for f in Flag if f in present)
+
+
+def parse_flags(text: str) -> frozenset[Flag]:
+    """Flags from codes or labels separated by commas, semicolons, 、 or new lines."""
+    return frozenset(Flag.parse(part) for part in _FLAG_SEPARATORS.split(text) if part.strip())
+
+
+def bool_label(value: bool, lang: str) -> str:
+    """是/否 in a Chinese workbook, Y/N in an English one."""
+    yes, no = BOOL_LABELS.get(lang, BOOL_LABELS["en"])
+    return yes if value else no
+
+
+def to_local(moment: datetime, zone: tzinfo) -> datetime:
+    """An aware datetime as the naive local time a cell holds, to the second."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"naive datetime {moment.isoformat()} has no time zone; the model uses aware times")
+    return moment.astimezone(zone).replace(tzinfo=None, microsecond=0)
+
+
+def from_serial(number: float) -> datetime:
+    """The naive datetime of an Excel serial number (1900 date system), to the second."""
+    return round_second(_EXCEL_EPOCH + timedelta(days=number))
+
+
+def round_second(moment: datetime) -> datetime:
+    if moment.microsecond == 0:
+        return moment
+    whole = moment.replace(microsecond=0)
+    return whole + timedelta(seconds=1) if moment.microsecond >= 500_000 else whole
+
+
+def describe(raw: object) -> str:
+    """A cell value as it reads in a message."""
+    if isinstance(raw, datetime | date):
+        return raw.isoformat(sep=" ")
+    return repr(raw) if isinstance(raw, str) else str(raw)
+
+
+def parse_text_datetime(text: str) -> datetime | None:
+    """A datetime typed as text (``2026-03-02 09:10``, ``2026/3/2``, ISO), or None."""
+    text = text.strip()
+    for fmt in _TEXT_DATETIME_FORMATS + _TEXT_DATE_FORMATS:
+        try:
+            return datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def naive_datetime(raw: object) -> datetime:
+    """A datetime cell's value (aware only if typed with an offset); `CellValueError` if it is not one."""
+    if isinstance(raw, datetime):
+        return raw
+    if isinstance(raw, date):
+        return datetime.combine(raw, time())
+    if isinstance(raw, int | float) and not isinstance(raw, bool):
+        if math.isfinite(raw) and _SERIAL_MIN <= raw <= _SERIAL_MAX:
+            return from_serial(raw)
+    if isinstance(raw, str):
+        parsed = parse_text_datetime(raw)
+        if parsed is not None:
+            return parsed
+    raise CellValueError(
+        f"{describe(raw)} is not a date and time; type e.g. 2026-03-02 09:10",
+        f"{describe(raw)} 不是日期时间，请输入如 2026-03-02 09:10",
+    )
+
+
+# --- cell -> model -------------------------------------------------------------------------
+
+
+def read_text(raw: object) -> str:
+    """Any cell value as the text a person sees (a phone number typed as a number keeps its digits)."""
+    if isinstance(raw, str):
+        return raw
+    if isinstance(raw, bool):
+        return "TRUE" if raw else "FALSE"
+    if isinstance(raw, float):
+        return str(int(raw)) if raw.is_integer() else repr(raw)
+    if isinstance(raw, datetime):
+        if raw.time() == time():
+            return raw.date().isoformat()
+        return raw.strftime("%Y-%m-%d %H:%M" if raw.second == 0 else "%Y-%m-%d %H:%M:%S")
+    if isinstance(raw, date | time):
+        return raw.isoformat()
+    return str(raw)
+
+
+def read_datetime(raw: object, zone: tzinfo, pending: bool = False) -> object:
+    """An aware datetime (or `PENDING` for a computed deadline that says so)."""
+    if pending and isinstance(raw, str):
+        try:
+            if Flag.parse(raw) is Flag.PENDING_CALENDAR:
+                return PENDING
+        except ValueError:
+            pass
+    naive = naive_datetime(raw)
+    if naive.tzinfo is not None:
+        return round_second(naive.astimezone(zone))
+    return round_second(naive).replace(tzinfo=zone)
+
+
+def read_date(raw: object) -> date:
+    if isinstance(raw, date) and not isinstance(raw, datetime):
+        return raw
+    try:
+        return naive_datetime(raw).date()
+    except CellValueError:
+        raise CellValueError(
+            f"{describe(raw)} is not a date; type e.g. 2026-03-02",
+            f"{describe(raw)} 不是日期，请输入如 2026-03-02",
+        ) from None
+
+
+def read_int(raw: object) -> int:
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return raw
+    if isinstance(raw, float) and raw.is_integer():
+        return int(raw)
+    if isinstance(raw, str) and raw.strip().lstrip("+-").isdigit():
+        return int(raw.strip())
+    raise CellValueError(f"{describe(raw)} is not a whole number", f"{describe(raw)} 不是整数")
+
+
+def read_bool(raw: object) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, int | float) and raw in (0, 1):
+        return bool(raw)
+    if isinstance(raw, str) and raw.strip().casefold() in BOOL_WORDS:
+        return BOOL_WORDS[raw.strip().casefold()]
+    raise CellValueError(
+        f"{describe(raw)} is not yes or no; type 是/否, Y/N or TRUE/FALSE",
+        f"{describe(raw)} 不是“是/否”，请输入 是/否、Y/N 或 TRUE/FALSE",
+    )
+
+
+def read_enum(raw: object, enum: type[Labelled]) -> Labelled:
+    if isinstance(raw, str):
+        try:
+            return enum.parse(raw)
+        except ValueError:
+            pass
+    raise CellValueError(
+        f"{describe(raw)} is not one of: {', '.join(m.en for m in enum)}",
+        f"{describe(raw)} 不是以下之一：{'、'.join(m.zh for m in enum)}",
+    )
+
+
+def read_flags(raw: object) -> frozenset[Flag]:
+    if isinstance(raw, str):
+        try:
+            return parse_flags(raw)
+        except ValueError:
+            raise CellValueError(f"unknown flag in {raw!r}", f"{raw!r} 中有未知的预警标记") from None
+    raise CellValueError(f"{describe(raw)} is not a list of flags", f"{describe(raw)} 不是预警标记")
+
+
+def read_cell(column: Column, raw: object, zone: tzinfo) -> object:
+    """The model value of a non-blank cell of ``column``; `CellValueError` (zh and en) if it does not fit."""
+    kind = column.type
+    if kind is ColType.TEXT:
+        return read_text(raw)
+    if kind is ColType.DATETIME:
+        return read_datetime(raw, zone, column.key in PENDING_KEYS)
+    if kind is ColType.DATE:
+        return read_date(raw)
+    if kind is ColType.INT:
+        return read_int(raw)
+    if kind is ColType.BOOL:
+        return read_bool(raw)
+    if kind is ColType.ENUM:
+        assert column.enum is not None, column.key
+        return read_enum(raw, column.enum)
+    if kind is ColType.FLAGS:
+        return read_flags(raw)
+    raise AssertionError(f"unknown column type {kind}")
+
+
+# --- model -> cell -------------------------------------------------------------------------
+
+
+def write_cell(column: Column, value: object, lang: str, zone: tzinfo) -> object:
+    """The value to put in a cell of ``column`` for a model value (None = empty cell).
+
+    Datetimes become naive local times; enumerations labels of ``lang``;
+    booleans 是/否 or Y/N; flags their codes; text stays as it is.
+    """
+    kind = column.type
+    if value is None:
+        return None
+    if kind is ColType.TEXT:
+        if not isinstance(value, str):
+            raise TypeError(f"{column.key}: expected text, got {value!r}")
+        return value or None
+    if kind is ColType.DATETIME:
+        if value == PENDING:
+            return Flag.PENDING_CALENDAR.label(lang)
+        if not isinstance(value, datetime):
+            raise TypeError(f"{column.key}: expected a datetime, got {value!r}")
+        return to_local(value, zone)
+    if kind is ColType.DATE:
+        if isinstance(value, datetime) or not isinstance(value, date):
+            raise TypeError(f"{column.key}: expected a date, got {value!r}")
+        return value
+    if kind is ColType.INT:
+        return value
+    if kind is ColType.BOOL:
+        return bool_label(bool(value), lang)
+    if kind is ColType.ENUM:
+        return value.label(lang)  # type: ignore[attr-defined]
+    if kind is ColType.FLAGS:
+        return format_flags(value) or None  # type: ignore[arg-type]
+    raise AssertionError(f"unknown column type {kind}")
