@@ -137,11 +137,10 @@ def child(reader: str, path: Path) -> dict[str, float]:
 
 def run_child(reader: str, path: Path) -> dict[str, float]:
     done = subprocess.run(
-        [sys.executable, __file__, "--child", reader, "--path", str(path)],
-        capture_output=True,
-        text=True,
-        check=True,
+        [sys.executable, __file__, "--child", reader, "--path", str(path)], capture_output=True, text=True
     )
+    if done.returncode != 0:
+        raise SystemExit(f"{READERS[reader]} failed:\n{done.stderr}")
     return json.loads(done.stdout)
 
 

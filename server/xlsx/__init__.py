@@ -1,1 +1,35 @@
-"""Branch workbooks with openpyxl and python-calamine: template, reader, writer, zip guard."""
+"""Branch workbooks with openpyxl and python-calamine: template, reader, writer, zip guard.
+
+- `build_workbook` / `new_workbook`: a new branch workbook (``flask workbook new``).
+- `read_workbook`: a branch workbook -> tickets, tasks, log entries; every problem or nothing.
+- `write_workbook`: records back into an existing workbook, leaving the user's own content alone.
+- `check_zip`: the guard every file passes before a spreadsheet library opens it.
+"""
+
+from server.xlsx.errors import Problem, UnsafeWorkbookError, WorkbookError
+from server.xlsx.ids import next_ticket_id, ticket_id
+from server.xlsx.reader import BranchSettings, BranchWorkbook, read_workbook
+from server.xlsx.template import build_workbook, deadline_cells, new_workbook
+from server.xlsx.values import format_flags, parse_flags
+from server.xlsx.writer import WriteReport, write_workbook
+from server.xlsx.zipguard import ZipLimits, check_zip
+
+__all__ = [
+    "BranchSettings",
+    "BranchWorkbook",
+    "Problem",
+    "UnsafeWorkbookError",
+    "WorkbookError",
+    "WriteReport",
+    "ZipLimits",
+    "build_workbook",
+    "check_zip",
+    "deadline_cells",
+    "format_flags",
+    "new_workbook",
+    "next_ticket_id",
+    "parse_flags",
+    "read_workbook",
+    "ticket_id",
+    "write_workbook",
+]

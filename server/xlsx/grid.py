@@ -25,7 +25,7 @@ import warnings
 import zipfile
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 from defusedxml import ElementTree as SafeET
 from openpyxl.cell.rich_text import CellRichText, TextBlock
@@ -46,6 +46,17 @@ PKG_REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
 ENGINES = ("calamine", "openpyxl")
 
 Row = tuple[int, list[object]]
+
+
+class RowSource(Protocol):
+    """What the reader needs from an opened workbook: sheet titles, date system, rows."""
+
+    titles: list[str]
+
+    @property
+    def epoch(self) -> datetime: ...
+
+    def rows(self, title: str) -> Iterator[Row]: ...
 
 
 def _local(tag: str) -> str:

@@ -38,7 +38,7 @@ from complaints.schema import (
 )
 from complaints.sla import DEFAULT_TZ, Due
 from server.xlsx.errors import Problem, WorkbookError
-from server.xlsx.grid import Grid, open_grid
+from server.xlsx.grid import RowSource, open_grid
 from server.xlsx.layout import (
     HEADER_SEARCH_ROWS,
     Layout,
@@ -111,7 +111,7 @@ def read_workbook(
         return _Reader(grid, now).read()
 
 
-def read_settings(grid: Grid) -> tuple[BranchSettings, dict[str, str], list[Problem]]:
+def read_settings(grid: RowSource) -> tuple[BranchSettings, dict[str, str], list[Problem]]:
     """The Settings sheet of an open grid, the schema sheet titles found, and problems with either."""
     titles, problems = find_sheets(grid.titles)
     reader = _Reader(grid, datetime.max.replace(tzinfo=UTC))
@@ -121,7 +121,7 @@ def read_settings(grid: Grid) -> tuple[BranchSettings, dict[str, str], list[Prob
 
 
 class _Reader:
-    def __init__(self, grid: Grid, now: datetime) -> None:
+    def __init__(self, grid: RowSource, now: datetime) -> None:
         self.grid = grid
         self.now = now
         self.problems: list[Problem] = []

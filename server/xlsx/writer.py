@@ -28,7 +28,7 @@ from openpyxl.utils import get_column_letter, range_boundaries
 from openpyxl.worksheet.table import TableColumn
 
 from complaints.model import LogEntry, Task, Ticket
-from complaints.schema import LOG, TASKS, TICKETS, Column, Sheet
+from complaints.schema import LOG, ROUTING, SYNC, TASKS, TICKETS, Column, Sheet
 from complaints.sla import Due
 from server.xlsx import styles
 from server.xlsx.errors import Problem, WorkbookError
@@ -36,7 +36,7 @@ from server.xlsx.grid import LoadedGrid, load_exact
 from server.xlsx.layout import HEADER_SEARCH_ROWS, header_problem, header_row_of, map_columns
 from server.xlsx.reader import read_settings
 from server.xlsx.template import DEADLINE_COLUMNS, column_style, model_value
-from server.xlsx.values import cell_writer, looks_like_formula
+from server.xlsx.values import cell_writer, escape_text, looks_like_formula
 from server.xlsx.zipguard import Source, ZipLimits, check_zip
 
 logger = logging.getLogger(__name__)
@@ -63,6 +63,7 @@ def write_workbook(
     log: Iterable[LogEntry] = (),
     deadlines: Mapping[str, Mapping[str, Due]] | None = None,
     rows: Mapping[str, int] | None = None,
+    sync_state: Mapping[str, str] | None = None,
     limits: ZipLimits | None = None,
 ) -> WriteReport:
     """Write records into the branch workbook ``source`` and save the result to ``target``.
@@ -70,7 +71,8 @@ def write_workbook(
     ``deadlines`` maps a ticket's sync key to its computed deadline cells; a
     ticket without an entry keeps the deadline cells it has. ``rows`` (sync
     key -> row, as returned by the reader) finds rows that had no sync key.
-    ``source`` and ``target`` may be the same path.
+    ``sync_state`` sets keys of the hidden sync bookkeeping sheet (e.g. the
+    pull cursor). ``source`` and ``target`` may be the same path.
     """
     check_zip(source, limits)
     report = WriteReport()
@@ -93,7 +95,11 @@ def write_workbook(
             raise WorkbookError(
                 [Problem(f"the workbook has no '{sheet.en}' sheet", f"工作簿中没有“{sheet.zh}”工作表")], lang
             )
-        plans.append((_SheetWriter(book[title], sheet, lang, zone, rows or {}), records, extras))
+        lookups = {}
+        if sheet is TICKETS and ROUTING.key in titles:
+            department = ROUTING.columns.index(ROUTING.column("department")) + 1
+            lookups["department"] = styles.range_lookup(titles[ROUTING.key], department)
+        plans.append((_SheetWriter(book[title], sheet, lang, zone, rows or {}, lookups), records, extras))
     problems = [p for writer, _, _ in plans for p in writer.problems]
     if problems:
         raise WorkbookError(problems, lang)
@@ -101,10 +107,30 @@ def write_workbook(
         updated, appended = writer.write(records, extras)
         report.updated[writer.sheet.key] = updated
         report.appended[writer.sheet.key] = appended
+    if sync_state:
+        _write_sync_state(book, titles.get(SYNC.key), lang, sync_state)
     _escape_carriage_returns(book)
     _save(book, target)
     logger.info("wrote %s (updated %s, appended %s)", target, report.updated, report.appended)
     return report
+
+
+def _write_sync_state(book: Any, title: str | None, lang: str, state: Mapping[str, str]) -> None:
+    """Set keys of the hidden sync sheet (made if missing), keeping the others."""
+    if title is None:
+        ws = book.create_sheet(SYNC.title(lang))
+        ws.sheet_state = "hidden"
+        ws.append(SYNC.headers(lang))
+    else:
+        ws = book[title]
+    found = {str(ws.cell(r, 1).value): r for r in range(2, ws.max_row + 1) if ws.cell(r, 1).value is not None}
+    for key, value in state.items():
+        row = found.get(key) or ws.max_row + 1
+        ws.cell(row, 1).value = key
+        cell = ws.cell(row, 2)
+        cell.value = escape_text(value) if value else None
+        if value:
+            cell.data_type = "s"
 
 
 def _load(source: Source, report: WriteReport) -> Any:
@@ -160,7 +186,9 @@ def _save(book: Any, target: Target) -> None:
 class _SheetWriter:
     """Writes one kind of record into one worksheet."""
 
-    def __init__(self, ws: Any, sheet: Sheet, lang: str, zone: Any, hints: Mapping[str, int]) -> None:
+    def __init__(
+        self, ws: Any, sheet: Sheet, lang: str, zone: Any, hints: Mapping[str, int], lookups: dict[str, str]
+    ) -> None:
         self.ws = ws
         self.sheet = sheet
         self.lang = lang
@@ -185,6 +213,7 @@ class _SheetWriter:
             (c, self.layout.index[c.key] + 1, cell_writer(c, lang, zone)) for c in columns
         ]
         self.protos = {c.key: self._proto(c, self.layout.index[c.key] + 1) for c in columns}
+        self._restore_validations(lookups)
 
     # --- layout --------------------------------------------------------------------------
 
@@ -215,6 +244,25 @@ class _SheetWriter:
                     if table.autoFilter is not None:
                         table.autoFilter.ref = table.ref
                     table.tableColumns.append(TableColumn(id=width, name=column.header(self.lang)))
+
+    def _restore_validations(self, lookups: dict[str, str]) -> None:
+        """Give our columns back their drop-downs if they have none.
+
+        Excel saves a list validation that refers to another sheet (the
+        department list) as an extension, which openpyxl drops on load.
+        """
+        covered: set[int] = set()
+        for validation in self.ws.data_validations.dataValidation:
+            for area in validation.sqref.ranges:
+                covered.update(range(area.min_col, area.max_col + 1))
+        for key, position in self.layout.index.items():
+            if position + 1 in covered:
+                continue
+            validation = styles.validation_for(self.sheet.column(key), self.lang, lookups)
+            if validation is not None:
+                letter = get_column_letter(position + 1)
+                validation.add(f"{letter}{self.layout.header_row + 1}:{letter}{styles.MAX_ROW}")
+                self.ws.data_validations.append(validation)
 
     def _proto(self, column: Column, index: int) -> StyleArray:
         """The style for a new cell of ``column``: the column's own style, or the schema's."""

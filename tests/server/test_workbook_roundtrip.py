@@ -19,6 +19,7 @@ from openpyxl.styles import Font, PatternFill
 from complaints.sla import PENDING
 from server.xlsx.errors import WorkbookError
 from server.xlsx.reader import read_workbook
+from server.xlsx.template import build_workbook
 from server.xlsx.values import REPLACEMENT
 from server.xlsx.writer import write_workbook
 from tests.factories import local
@@ -252,3 +253,48 @@ def test_bytes_and_file_objects_are_read_like_paths(tmp_path: Path) -> None:
     with path.open("rb") as handle:
         assert read_workbook(handle, now=NOW).tickets == tickets
     assert read_workbook(path.read_bytes(), now=NOW).tickets == tickets
+
+
+@pytest.mark.parametrize("write_only", [False, True])
+def test_a_workbook_built_with_its_tickets_reads_back_equal(tmp_path: Path, write_only: bool) -> None:
+    tickets = many_tickets(50)
+    tasks, log, deadlines = tasks_for(tickets), log_for(tickets), some_deadlines(tickets)
+    path = tmp_path / "SZ01.xlsx"
+    build_workbook(
+        "SZ01", tickets=tickets, tasks=tasks, log=log, deadlines=deadlines, write_only=write_only
+    ).save(path)
+
+    book = read_workbook(path, now=NOW)
+
+    assert (book.tickets, book.tasks, book.log, book.deadlines) == (tickets, tasks, log, deadlines)
+    assert load_workbook(path)["投诉单"].tables["TicketsTable"].ref.endswith("51")
+
+
+def test_the_writer_keeps_the_sync_cursor_in_the_hidden_sheet(template_zh: Path) -> None:
+    write_workbook(
+        template_zh, template_zh, sync_state={"cursor": "1234", "last_sync": "2026-03-20T02:00:00Z"}
+    )
+
+    state = read_workbook(template_zh, now=NOW).sync_state
+
+    assert state["cursor"] == "1234" and state["last_sync"] == "2026-03-20T02:00:00Z"
+    assert state["schema_version"] == "1"
+    assert load_workbook(template_zh)["_sync"].sheet_state == "hidden"
+
+
+def test_the_writer_gives_back_a_drop_down_that_a_save_lost(tmp_path: Path) -> None:
+    path = save_filled(tmp_path / "SZ01.xlsx", many_tickets(2))
+    book = load_workbook(path)
+    ws = book["投诉单"]
+    department = column_of(path, "投诉单", "责任部门")
+    ws.data_validations.dataValidation = [
+        dv for dv in ws.data_validations.dataValidation if not str(dv.sqref).startswith(department)
+    ]
+    book.save(path)  # as openpyxl does with the department list when Excel saved it as an extension
+
+    write_workbook(path, path, tickets=many_tickets(1))
+
+    restored = [dv for dv in load_workbook(path)["投诉单"].data_validations.dataValidation]
+    assert [dv.formula1 for dv in restored if str(dv.sqref).startswith(department)] == [
+        "'分派规则'!$B$2:$B$201"
+    ]
