@@ -32,7 +32,7 @@ from openpyxl.cell.rich_text import CellRichText, TextBlock
 from openpyxl.cell.text import Text
 from openpyxl.formula.translate import Translator
 from openpyxl.reader.excel import SHARED_STRINGS, ExcelReader
-from openpyxl.utils import column_index_from_string
+from openpyxl.utils import column_index_from_string, get_column_letter
 from openpyxl.utils.cell import coordinate_from_string
 from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900
 from python_calamine import CalamineError, CalamineWorkbook
@@ -101,19 +101,31 @@ def scan_formulas(archive: zipfile.ZipFile, part: str) -> dict[tuple[int, int], 
     """(row, 0-based column) -> formula text of every formula cell in a worksheet part."""
     found: dict[tuple[int, int], Formula] = {}
     shared: dict[str, tuple[str, str]] = {}
+    row = col = 0
     with archive.open(part) as stream:
-        for _event, element in SafeET.iterparse(stream, events=("end",)):
+        for event, element in SafeET.iterparse(stream, events=("start", "end")):
             tag = _local(element.tag)
+            if event == "start":
+                if tag == "row":
+                    # "r" is optional: rows and cells without it follow the previous one
+                    row = int(element.get("r") or row + 1)
+                    col = 0
+                continue
             if tag == "row":
                 element.clear()
                 continue
             if tag != "c":
                 continue
+            ref = element.get("r")
+            if ref:
+                letters, row = coordinate_from_string(ref)
+                col = column_index_from_string(letters)
+            else:
+                col += 1
+                ref = f"{get_column_letter(col)}{row}"
             formula = next((child for child in element if _local(child.tag) == "f"), None)
             if formula is None:
                 continue
-            ref = element.get("r", "")
-            letters, row = coordinate_from_string(ref)
             text = formula.text
             if formula.get("t") == "shared":
                 si = formula.get("si", "")
@@ -122,9 +134,8 @@ def scan_formulas(archive: zipfile.ZipFile, part: str) -> dict[tuple[int, int], 
                 elif si in shared:
                     origin, master = shared[si]
                     text = Translator(master, origin=origin).translate_formula(ref)[1:]
-            if text is None:
-                continue
-            found[(row, column_index_from_string(letters) - 1)] = Formula("=" + text)
+            if text is not None:
+                found[(row, col - 1)] = Formula("=" + text)
     return found
 
 

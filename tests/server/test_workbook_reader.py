@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import zipfile
 from datetime import date, datetime
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from openpyxl.utils import get_column_letter
 from complaints.enums import Channel, Level
 from complaints.schema import TICKETS
 from server.xlsx.errors import Problem, WorkbookError
+from server.xlsx.grid import scan_formulas
 from server.xlsx.ids import next_ticket_id, ticket_id
 from server.xlsx.reader import read_workbook
 from tests.factories import local
@@ -396,3 +398,19 @@ def test_ticket_ids_are_branch_date_and_sequence() -> None:
     assert next_ticket_id("SZ01", date(2026, 3, 3), existing) == "SZ01-20260303-0001"
     with pytest.raises(ValueError):
         ticket_id("SZ 01", day, 1)
+
+
+def test_formula_cells_are_found_with_or_without_cell_references(tmp_path: Path) -> None:
+    sheet = (
+        b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+        b'<row><c t="inlineStr"><is><t>a</t></is></c><c><f>A1&amp;"x"</f><v>ax</v></c></row>'
+        b'<row><c/><c><f t="shared" ref="B2:C5" si="0">A2+1</f><v>1</v></c></row>'
+        b'<row r="5"><c r="C5"><f t="shared" si="0"/><v>1</v></c></row>'
+        b"</sheetData></worksheet>"
+    )
+    with zipfile.ZipFile(tmp_path / "part.zip", "w") as archive:
+        archive.writestr("xl/worksheets/sheet1.xml", sheet)
+    with zipfile.ZipFile(tmp_path / "part.zip") as archive:
+        found = scan_formulas(archive, "xl/worksheets/sheet1.xml")
+
+    assert found == {(1, 1): '=A1&"x"', (2, 1): "=A2+1", (5, 2): "=B5+1"}
