@@ -7,8 +7,11 @@ the Excel tables grow to cover them. The user's own columns, sheets, filters,
 conditional formats and cell formatting stay as they are; a cell we write
 keeps its formatting, a new cell takes its column's.
 
-openpyxl cannot keep everything a workbook may hold (e.g. shapes, some
-extensions); what it reports dropping is logged and returned as notes.
+openpyxl cannot keep everything a workbook may hold (shapes, slicers,
+sparklines, list validations Excel stored as extensions); what it reports
+dropping is logged and returned as notes, and our own drop-downs are put back.
+Formatting inside an inline rich-text cell (Excel never writes those) is
+flattened, see `grid.ExactReader`.
 """
 
 from __future__ import annotations

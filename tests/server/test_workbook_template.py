@@ -200,3 +200,15 @@ def test_the_documented_flask_command_works(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert load_workbook(tmp_path / "SZ01.xlsx").sheetnames[0] == "投诉单"
+
+
+def test_cli_checks_a_workbook_and_lists_its_problems(tmp_path: Path, template_zh: Path) -> None:
+    app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}"})
+    good = app.test_cli_runner().invoke(args=["workbook", "check", str(template_zh)])
+    assert good.exit_code == 0 and "no problems" in good.output
+
+    book = load_workbook(template_zh)
+    book["投诉单"]["B1"] = "受理时问"
+    book.save(template_zh)
+    bad = app.test_cli_runner().invoke(args=["workbook", "check", str(template_zh)])
+    assert bad.exit_code != 0 and "受理时问" in bad.output
