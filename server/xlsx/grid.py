@@ -152,8 +152,8 @@ class ExactReader(ExcelReader):
     is flattened.
     """
 
-    def __init__(self, handle: str | BinaryIO, read_only: bool) -> None:
-        super().__init__(handle, read_only=read_only, keep_vba=False, data_only=False, keep_links=True)
+    def __init__(self, handle: str | BinaryIO, read_only: bool, keep_vba: bool = False) -> None:
+        super().__init__(handle, read_only=read_only, keep_vba=keep_vba, data_only=False, keep_links=True)
 
     def read_strings(self) -> None:
         part = self.package.find(SHARED_STRINGS)
@@ -178,9 +178,9 @@ class ExactReader(ExcelReader):
         self.shared_strings = strings
 
 
-def load_exact(handle: str | BinaryIO, read_only: bool) -> Any:
+def load_exact(handle: str | BinaryIO, read_only: bool, keep_vba: bool = False) -> Any:
     """`openpyxl.load_workbook`, keeping rich text and every string exactly as stored (see `ExactReader`)."""
-    reader = ExactReader(handle, read_only=read_only)
+    reader = ExactReader(handle, read_only=read_only, keep_vba=keep_vba)
     reader.read()
     return reader.wb
 

@@ -77,9 +77,10 @@ def write_workbook(
     ``sync_state`` sets keys of the hidden sync bookkeeping sheet (e.g. the
     pull cursor). ``source`` and ``target`` may be the same path.
     """
-    check_zip(source, limits)
+    inventory = check_zip(source, limits)
     report = WriteReport()
-    book = _load(source, report)
+    # a macro-enabled workbook (.xlsm) keeps its VBA project
+    book = _load(source, report, keep_vba="xl/vbaProject.bin" in inventory.sizes)
     settings, titles, problems = read_settings(LoadedGrid(book))
     if problems:
         raise WorkbookError(problems, settings.language)
@@ -136,13 +137,13 @@ def _write_sync_state(book: Any, title: str | None, lang: str, state: Mapping[st
             cell.data_type = "s"
 
 
-def _load(source: Source, report: WriteReport) -> Any:
+def _load(source: Source, report: WriteReport, keep_vba: bool) -> Any:
     handle: Any = io.BytesIO(source) if isinstance(source, bytes | bytearray) else source
     if not isinstance(handle, str | os.PathLike):
         handle.seek(0)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        book = load_exact(handle, read_only=False)
+        book = load_exact(handle, read_only=False, keep_vba=keep_vba)
     for warning in caught:
         message = f"openpyxl: {warning.message}"
         logger.warning("%s", message)

@@ -298,3 +298,15 @@ def test_the_writer_gives_back_a_drop_down_that_a_save_lost(tmp_path: Path) -> N
     assert [dv.formula1 for dv in restored if str(dv.sqref).startswith(department)] == [
         "'分派规则'!$B$2:$B$201"
     ]
+
+
+def test_the_writer_keeps_a_macro_enabled_workbooks_vba_project(tmp_path: Path) -> None:
+    path = save_filled(tmp_path / "SZ01.xlsm", many_tickets(1))
+    with zipfile.ZipFile(path, "a") as archive:
+        archive.writestr("xl/vbaProject.bin", b"\xd0\xcf\x11\xe0 pretend VBA project")
+
+    write_workbook(path, path, tickets=many_tickets(2))
+
+    with zipfile.ZipFile(path) as archive:
+        assert archive.read("xl/vbaProject.bin") == b"\xd0\xcf\x11\xe0 pretend VBA project"
+    assert read_workbook(path, now=NOW).tickets == many_tickets(2)
