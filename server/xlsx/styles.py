@@ -15,7 +15,7 @@ from openpyxl.styles.differential import DifferentialStyle
 from openpyxl.utils import get_column_letter, quote_sheetname
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from complaints.enums import Flag, Labelled, Level
+from complaints.enums import Flag, Level
 from complaints.schema import ColType, Column
 from server.xlsx.values import BOOL_LABELS
 
@@ -213,7 +213,3 @@ def range_lookup(sheet_title: str, column_index: int, rows: int = 200) -> str:
     """A drop-down source on another sheet, e.g. '分派规则'!$B$2:$B$200."""
     letter = get_column_letter(column_index)
     return f"{quote_sheetname(sheet_title)}!${letter}$2:${letter}${rows + 1}"
-
-
-def enum_legend(enum: type[Labelled]) -> list[tuple[str, str, str]]:
-    return [(m.value, m.zh, m.en) for m in enum]

@@ -7,6 +7,7 @@ workbooks (benchmarks, exports) in bounded memory.
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -366,6 +367,6 @@ class _RouteRow:
         self.investigators = ", ".join(route.investigators)
 
 
-def new_workbook(path: str, branch: str, lang: str = "zh", **options: Any) -> None:
+def new_workbook(path: str | os.PathLike[str], branch: str, lang: str = "zh", **options: Any) -> None:
     """Build a branch workbook (see `build_workbook`) and save it to ``path``."""
     build_workbook(branch, lang, **options).save(path)
