@@ -1,0 +1,641 @@
+"""The head-office consolidated workbook: ticket sheets for chosen branches and a period, KPIs, analysis.
+
+Sheets, in tab order: KPIs (by branch and by department), Monthly analysis
+(type distribution, root causes and improvement status, monthly trends, with
+native charts), then the ticket sheets — All tickets, Overdue, Red & yellow,
+Revisit due, Training cases — each row filled by warning level, with an
+autoFilter and a frozen header, split into "(2)", "(3)" … parts before
+Excel's row limit.
+
+Two writers, each where it is best: the ticket sheets are encoded by
+`server.xlsx.bulk` (raw sheet XML, deflated in chunks, on a pool of worker
+processes for large exports) and written to the package first, so a download
+starts at once; the small rich sheets are built with openpyxl afterwards, and
+the rest of the package (workbook, styles, content types, charts) is taken
+from openpyxl's file, whose placeholder ticket sheets the streamed parts
+replace. All figures come from `server.analysis` — the same as the dashboard's.
+
+Tickets are those of the chosen branches *received* in the period; flags are
+as of the last flag scan.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import multiprocessing
+import zipfile
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import IO, Any
+from zoneinfo import ZoneInfo
+
+from openpyxl import Workbook
+from openpyxl.chart import BarChart, LineChart, Reference
+from openpyxl.styles import Alignment, Font
+from openpyxl.utils import get_column_letter
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from complaints.enums import Category, Flag, Level
+from complaints.kpis import Kpis, Milestone
+from complaints.schema import TICKETS
+from server.analysis import Analysis, Period, analyse, branch_zones
+from server.db import Database
+from server.models import BranchRow, tickets_table
+from server.xlsx import styles as look
+from server.xlsx.bulk import (
+    EXCEL_ROWS,
+    BulkColumn,
+    CellStyles,
+    EncodedRows,
+    LocalTime,
+    SheetParts,
+    SheetXml,
+    encode_rows,
+)
+from server.xlsx.values import (
+    DATE_FORMAT,
+    DATETIME_FORMAT,
+    INT_FORMAT,
+    TEXT_FORMAT,
+    escape_text,
+    looks_like_formula,
+)
+from server.xlsx.zipstream import LIMIT, ZipStream
+
+logger = logging.getLogger(__name__)
+
+CHUNK_ROWS = 5_000
+"""Rows per encoded chunk (one task for a worker process)."""
+PARALLEL_FROM = 20_000
+"""Ticket rows from which worker processes pay off (starting them takes about a second)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TicketSheet:
+    key: str
+    zh: str
+    en: str
+
+    def title(self, lang: str) -> str:
+        return self.zh if lang == "zh" else self.en
+
+
+TICKET_SHEETS: tuple[TicketSheet, ...] = (
+    TicketSheet("all", "全部投诉", "All tickets"),
+    TicketSheet("overdue", "超时投诉", "Overdue"),
+    TicketSheet("warning", "红黄预警", "Red & yellow"),
+    TicketSheet("revisit", "待回访", "Revisit due"),
+    TicketSheet("training", "培训案例", "Training cases"),
+)
+KPI_TITLE = {"zh": "KPI", "en": "KPIs"}
+ANALYSIS_TITLE = {"zh": "月度分析", "en": "Monthly analysis"}
+RICH_SHEETS = 2
+"""Sheets built with openpyxl before the ticket sheets (so these are sheet3.xml, sheet4.xml, …)."""
+BRANCH_HEADER = {"zh": "分支机构", "en": "Branch"}
+FREEZE_COLUMNS = 2
+"""Branch and ticket id stay in view when scrolling right."""
+
+
+@dataclass(frozen=True)
+class ConsolidateOptions:
+    """What to export: branches (None: all), the period ``[start, end)``, language, phone visibility."""
+
+    branches: tuple[str, ...] | None
+    period: Period
+    lang: str = "zh"
+    show_phones: bool = False
+    """Whether contact numbers are shown in full (admin); otherwise masked, e.g. 138****8000."""
+    generated_at: datetime | None = None
+    timezone: str = "Asia/Shanghai"
+    calendar_path: str | None = None
+    row_limit: int = EXCEL_ROWS
+    """Rows per sheet part, header included (tests use a small limit)."""
+    byte_limit: int = LIMIT
+    workers: int | None = None
+    """Worker processes for the ticket sheets; None: two when there are many rows, 0: none."""
+    chunk_rows: int = CHUNK_ROWS
+
+    def __post_init__(self) -> None:
+        if self.lang not in ("zh", "en"):
+            raise ValueError(f"language {self.lang!r} is not zh or en")
+
+
+@dataclass
+class Summary:
+    """What a build wrote: rows per ticket sheet, the sheet titles in tab order, the analysis."""
+
+    rows: dict[str, int] = field(default_factory=dict)
+    titles: list[str] = field(default_factory=list)
+    analysis: Analysis | None = None
+
+
+# --- columns and styles ------------------------------------------------------------------------------
+
+
+def ticket_columns(lang: str, show_phones: bool) -> list[BulkColumn]:
+    """Branch, then every visible column of the Tickets sheet (no sync bookkeeping)."""
+    columns = [BulkColumn("branch", BRANCH_HEADER[lang], 10, TICKETS.column("ticket_id").type)]
+    for c in TICKETS.columns:
+        if c.hidden:
+            continue
+        phone = c.key == "contact" and not show_phones
+        columns.append(BulkColumn(c.key, c.header(lang), c.width, c.type, c.enum, c.computed, phone))
+    return columns
+
+
+def register_styles(wb: Workbook) -> CellStyles:
+    """Add the ticket sheets' cell styles to ``wb`` (so its styles.xml holds them) and return their ids."""
+    scratch = wb.create_sheet("styles")
+    rows = iter(range(1, 100))
+
+    def style(fill: str, font: Font, number_format: str, quote: bool = False) -> int:
+        cell = scratch.cell(next(rows), 1)  # a cell of its own: openpyxl keeps the style object it registers
+        cell.fill = look.solid(fill)
+        cell.font = font
+        cell.number_format = number_format
+        cell.quotePrefix = quote
+        cell.alignment = Alignment(vertical="top")
+        return cell.style_id
+
+    header = style(look.HEADER_FILL, look.HEADER_FONT, TEXT_FORMAT)
+    header_computed = style(look.COMPUTED_HEADER_FILL, look.HEADER_FONT, TEXT_FORMAT)
+    kinds: dict[str, dict[str, int]] = {k: {} for k in ("text", "quoted", "datetime", "date", "integer")}
+    for level in Level:
+        fill, font = look.LEVEL_FILL[level], Font(name=look.FONT_NAME, size=11, color=look.LEVEL_TEXT[level])
+        kinds["text"][level.value] = style(fill, font, TEXT_FORMAT)
+        kinds["quoted"][level.value] = style(fill, font, TEXT_FORMAT, quote=True)
+        kinds["datetime"][level.value] = style(fill, font, DATETIME_FORMAT)
+        kinds["date"][level.value] = style(fill, font, DATE_FORMAT)
+        kinds["integer"][level.value] = style(fill, font, INT_FORMAT)
+    wb.remove(scratch)
+    return CellStyles(header, header_computed, **kinds)
+
+
+# --- ticket queries ------------------------------------------------------------------------------------
+
+
+def sheet_condition(key: str) -> Any:
+    """The SQL condition selecting a ticket sheet's rows (flags as stored by the last scan)."""
+    t = tickets_table.c
+    if key == "all":
+        return None
+
+    def has_flag(flag: Flag) -> Any:
+        return ("," + t.flags + ",").contains(f",{flag.value},", autoescape=True)
+
+    if key == "overdue":
+        return or_(*(has_flag(f) for f in Flag if f.is_overdue))
+    if key == "warning":
+        return t.level.in_([Level.RED.value, Level.YELLOW.value])
+    if key == "revisit":
+        return or_(has_flag(Flag.REVISIT_DUE), has_flag(Flag.REVISIT_OVERDUE))
+    if key == "training":
+        return t.training_case.is_(True)
+    raise ValueError(f"unknown ticket sheet {key!r}")
+
+
+def _where(sheet: str, branch_id: int, period: Period) -> Any:
+    t = tickets_table.c
+    parts = [t.branch_id == branch_id, t.received_at >= period.start, t.received_at < period.end]
+    condition = sheet_condition(sheet)
+    if condition is not None:
+        parts.append(condition)
+    return and_(*parts)
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """A run of one sheet's rows: one branch, ticket ids in ``(after, upto]`` (None: open end)."""
+
+    sheet: str
+    branch_id: int
+    code: str
+    zone: str
+    after: str | None
+    upto: str | None
+
+
+def plan_tasks(
+    session: Session, sheet: str, branches: Sequence[tuple[int, str, str]], period: Period, size: int
+) -> Iterator[Task]:  # noqa: E501
+    """Tasks of at most ``size`` rows covering the sheet, in order: branch code, then ticket id.
+
+    Only ticket ids are read here; the rows themselves are read by whoever
+    runs the task.
+    """
+    t = tickets_table.c
+    for branch_id, code, zone in branches:
+        stmt = select(t.ticket_id).where(_where(sheet, branch_id, period)).order_by(t.ticket_id)
+        after: str | None = None
+        count = 0
+        for (ticket_id,) in session.execute(stmt.execution_options(yield_per=10_000)):
+            count += 1
+            if count == size:
+                yield Task(sheet, branch_id, code, zone, after, ticket_id)
+                after, count = ticket_id, 0
+        if count:
+            yield Task(sheet, branch_id, code, zone, after, None)
+
+
+def _count_up_to(
+    session: Session, branches: Sequence[tuple[int, str, str]], period: Period, limit: int
+) -> int:
+    """How many tickets the All sheet has, counting no further than ``limit``."""
+    t = tickets_table.c
+    condition = or_(*(_where("all", branch_id, period) for branch_id, _, _ in branches))
+    capped = select(t.sync_key).where(condition).limit(limit).subquery()
+    return session.scalar(select(func.count()).select_from(capped)) or 0
+
+
+class Encoder:
+    """Reads a task's rows and encodes them, in this process or in a worker process (its own connection)."""
+
+    def __init__(
+        self, url: str, columns: Sequence[BulkColumn], styles: CellStyles, lang: str, period: Period
+    ) -> None:
+        self.db = Database(url)
+        self.sheet = SheetXml(columns, styles, lang, freeze_columns=FREEZE_COLUMNS)
+        self.period = period
+        self.keys = [c.key for c in columns[1:]]
+        self.level_at = self.keys.index("level") + 1
+        self._times: dict[str, LocalTime] = {}
+
+    def rows(self, session: Session, task: Task) -> Iterator[tuple[list[Any], str | None, LocalTime]]:
+        t = tickets_table.c
+        condition = _where(task.sheet, task.branch_id, self.period)
+        if task.after is not None:
+            condition = and_(condition, t.ticket_id > task.after)
+        if task.upto is not None:
+            condition = and_(condition, t.ticket_id <= task.upto)
+        stmt = select(*(t[k] for k in self.keys)).where(condition).order_by(t.ticket_id)
+        local = self._times.get(task.zone)
+        if local is None:
+            local = self._times[task.zone] = LocalTime(ZoneInfo(task.zone))
+        at = self.level_at
+        for row in session.execute(stmt):
+            values = [task.code, *row]
+            yield values, values[at], local
+
+    def encode(self, task: Task) -> EncodedRows:
+        with self.db.read() as session:
+            return encode_rows(self.sheet, self.rows(session, task))
+
+
+_worker: Encoder | None = None
+
+
+def _start_worker(*args: Any) -> None:
+    global _worker
+    _worker = Encoder(*args)
+
+
+def _run_task(task: Task) -> EncodedRows:
+    assert _worker is not None
+    return _worker.encode(task)
+
+
+def _encoded(
+    tasks: Iterator[Task], workers: int, init: tuple[Any, ...]
+) -> Iterator[tuple[Task, EncodedRows]]:
+    """Each task with its encoded rows, in order; workers run a few tasks ahead (bounded memory)."""
+    if workers == 0:
+        encoder = Encoder(*init)
+        for task in tasks:
+            yield task, encoder.encode(task)
+        return
+    context = multiprocessing.get_context("spawn")  # never fork a threaded web server
+    with context.Pool(workers, initializer=_start_worker, initargs=init) as pool:
+        ahead: deque[tuple[Task, Any]] = deque()
+        for task in tasks:
+            ahead.append((task, pool.apply_async(_run_task, (task,))))
+            if len(ahead) >= 2 * workers:
+                done, result = ahead.popleft()
+                yield done, result.get()
+        while ahead:
+            done, result = ahead.popleft()
+            yield done, result.get()
+
+
+# --- the rich sheets (openpyxl) -------------------------------------------------------------------------
+
+PERCENT = "0.0%"
+
+
+@dataclass(frozen=True, slots=True)
+class KpiColumn:
+    key: str
+    zh: str
+    en: str
+    value: Callable[[Kpis], int | float | None]
+    number_format: str = "0"
+
+
+def _on_time(m: Milestone) -> Callable[[Kpis], float | None]:
+    return lambda k: k.on_time[m].rate
+
+
+KPI_COLUMNS: tuple[KpiColumn, ...] = (
+    KpiColumn("received", "受理量", "Received", lambda k: k.received),
+    KpiColumn("cancelled", "已撤销", "Cancelled", lambda k: k.cancelled),
+    KpiColumn("resolution", "解决率", "Resolution rate", lambda k: k.resolution.rate, PERCENT),
+    KpiColumn("satisfaction", "满意度", "Satisfaction", lambda k: k.satisfaction.rate, PERCENT),
+    KpiColumn("closed_loop", "闭环及时率", "Closed-loop timeliness", lambda k: k.closed_loop.rate, PERCENT),
+    KpiColumn(
+        "median_days",
+        "闭环用时中位数（工作日）",
+        "Median working days to close",
+        lambda k: k.median_workdays_to_close,
+        "0.0",
+    ),  # fmt: skip
+    *(
+        KpiColumn(f"on_time_{m.value}", f"按时率：{m.zh}", f"On time: {m.en}", _on_time(m), PERCENT)
+        for m in Milestone
+    ),
+    KpiColumn("improvement", "溯源改进率", "Root-cause improvement", lambda k: k.improvement.rate, PERCENT),
+    KpiColumn("red", "红色预警", "Red", lambda k: k.red),
+    KpiColumn("yellow", "黄色预警", "Yellow", lambda k: k.yellow),
+    KpiColumn("repeat_customers", "重复投诉客户", "Repeat complainants", lambda k: k.repeat_customers),
+    KpiColumn("groups", "群体投诉事件", "Group incidents", lambda k: k.groups),
+)
+"""The KPI sheet's columns; the dashboard shows the same figures from `server.analysis`."""
+
+WORDS = {
+    "zh": {
+        "title": "投诉汇总分析",
+        "period": "期间",
+        "branches": "分支机构",
+        "generated": "生成时间",
+        "phones": "联系电话已脱敏",
+        "overall": "合计",
+        "by_branch": "按分支机构",
+        "by_department": "按责任部门",
+        "unrouted": "未分派",
+        "types": "投诉类型分布",
+        "category": "投诉类别",
+        "causes": "根本原因与改进落实",
+        "cause": "根本原因",
+        "tickets": "投诉单数",
+        "done": "改进已落实",
+        "rate": "改进落实率",
+        "measures": "改进措施",
+        "trends": "月度趋势",
+        "month": "月份",
+        "notes": "说明",
+    },
+    "en": {
+        "title": "Consolidated complaint analysis",
+        "period": "Period",
+        "branches": "Branches",
+        "generated": "Generated at",
+        "phones": "Contact numbers are masked",
+        "overall": "Total",
+        "by_branch": "By branch",
+        "by_department": "By department",
+        "unrouted": "Not routed",
+        "types": "Type distribution",
+        "category": "Category",
+        "causes": "Root causes and improvement status",
+        "cause": "Root cause",
+        "tickets": "Tickets",
+        "done": "Improvement done",
+        "rate": "Improvement rate",
+        "measures": "Improvement measures",
+        "trends": "Monthly trends",
+        "month": "Month",
+        "notes": "Notes",
+    },
+}
+TREND_COLUMNS = ("received", "resolution", "satisfaction", "closed_loop", "red", "yellow")
+
+
+def _header(ws: Any, row: int, values: Sequence[str]) -> None:
+    for i, text in enumerate(values, 1):
+        cell = ws.cell(row, i, text)
+        cell.font = look.HEADER_FONT
+        cell.fill = look.solid(look.HEADER_FILL)
+        cell.alignment = look.HEADER_ALIGNMENT
+
+
+def _title(ws: Any, row: int, text: str) -> None:
+    ws.cell(row, 1, text).font = Font(name=look.FONT_NAME, size=12, bold=True)
+
+
+def _put_text(ws: Any, row: int, column: int, text: str) -> None:
+    """Free text (branch names, departments, causes, measures) as a string cell, never a formula."""
+    cell = ws.cell(row, column)
+    cell.value = escape_text(text)
+    cell.data_type = "s"
+    cell.quotePrefix = looks_like_formula(text)
+
+
+def _kpi_table(ws: Any, row: int, heading: str, groups: Sequence[tuple[str, Kpis]], lang: str) -> int:
+    _title(ws, row, heading)
+    _header(ws, row + 1, ["", *(c.zh if lang == "zh" else c.en for c in KPI_COLUMNS)])
+    for r, (name, kpis) in enumerate(groups, row + 2):
+        _put_text(ws, r, 1, name)
+        for c, column in enumerate(KPI_COLUMNS, 2):
+            cell = ws.cell(r, c, column.value(kpis))
+            cell.number_format = column.number_format
+    return row + 2 + len(groups) + 1
+
+
+def kpi_sheet(wb: Workbook, analysis: Analysis, options: ConsolidateOptions) -> None:
+    """KPIs overall, by branch and by department (values equal to `analysis`)."""
+    lang = options.lang
+    w = WORDS[lang]
+    ws = wb.create_sheet(KPI_TITLE[lang])
+    ws.cell(1, 1, w["title"]).font = Font(name=look.FONT_NAME, size=14, bold=True)
+    period = analysis.period
+    zone = ZoneInfo(analysis.timezone)
+    ws.cell(2, 1, w["period"])
+    ws.cell(
+        2,
+        2,
+        f"{period.start.astimezone(zone):%Y-%m-%d} – {period.end.astimezone(zone):%Y-%m-%d} "
+        f"({analysis.timezone})",
+    )
+    ws.cell(3, 1, w["branches"])
+    _put_text(ws, 3, 2, ", ".join(analysis.branches))
+    if options.generated_at is not None:
+        ws.cell(4, 1, w["generated"])
+        ws.cell(4, 2, f"{options.generated_at.astimezone(zone):%Y-%m-%d %H:%M}")
+    if not options.show_phones:
+        ws.cell(5, 1, w["phones"])
+    k = analysis.kpis
+    row = _kpi_table(ws, 7, w["by_branch"], [(w["overall"], k.overall), *k.by_branch.items()], lang)
+    departments = [(name or w["unrouted"], kpis) for name, kpis in k.by_department.items()]
+    _kpi_table(ws, row, w["by_department"], departments, lang)
+    ws.column_dimensions["A"].width = 20
+    for c in range(2, len(KPI_COLUMNS) + 2):
+        ws.column_dimensions[get_column_letter(c)].width = 13
+    ws.freeze_panes = "B9"
+
+
+def analysis_sheet(wb: Workbook, analysis: Analysis, lang: str) -> None:
+    """Type distribution, root causes and improvement status, monthly trends, each with a chart."""
+    w = WORDS[lang]
+    ws = wb.create_sheet(ANALYSIS_TITLE[lang])
+    # type distribution: overall and per branch
+    _title(ws, 1, w["types"])
+    branches = list(analysis.types_by_branch)
+    _header(ws, 2, [w["category"], w["overall"], *branches])
+    for r, category in enumerate(Category, 3):
+        ws.cell(r, 1, category.label(lang))
+        ws.cell(r, 2, analysis.types[category])
+        for c, code in enumerate(branches, 3):
+            ws.cell(r, c, analysis.types_by_branch[code][category])
+    last = 2 + len(Category)
+    chart = BarChart()
+    chart.title = w["types"]
+    chart.add_data(Reference(ws, min_col=2, min_row=2, max_row=last), titles_from_data=True)
+    chart.set_categories(Reference(ws, min_col=1, min_row=3, max_row=last))
+    chart.height, chart.width = 7.5, 15
+    ws.add_chart(chart, f"{get_column_letter(len(branches) + 4)}1")
+    # root causes
+    row = max(last + 2, 17)
+    _title(ws, row, w["causes"])
+    _header(ws, row + 1, [w["cause"], w["tickets"], w["done"], w["rate"], w["measures"]])
+    first_cause = row + 2
+    for r, cause in enumerate(analysis.root_causes, first_cause):
+        _put_text(ws, r, 1, cause.cause)
+        ws.cell(r, 2, cause.tickets)
+        ws.cell(r, 3, cause.improvement.hits)
+        ws.cell(r, 4, cause.improvement.rate).number_format = PERCENT
+        measures = "; ".join(f"{text} ({n})" for text, n in cause.measures)
+        _put_text(ws, r, 5, measures)
+    if analysis.root_causes:
+        last_cause = first_cause + len(analysis.root_causes) - 1
+        causes = BarChart()
+        causes.type = "bar"
+        causes.title = w["causes"]
+        causes.add_data(
+            Reference(ws, min_col=2, max_col=3, min_row=row + 1, max_row=last_cause), titles_from_data=True
+        )
+        causes.set_categories(Reference(ws, min_col=1, min_row=first_cause, max_row=last_cause))
+        causes.height, causes.width = 7.5, 15
+        ws.add_chart(causes, f"G{row}")
+    # monthly trends
+    row = max(first_cause + len(analysis.root_causes) + 2, row + 18)
+    _title(ws, row, w["trends"])
+    trend_columns = [c for c in KPI_COLUMNS if c.key in TREND_COLUMNS]
+    _header(ws, row + 1, [w["month"], *(c.zh if lang == "zh" else c.en for c in trend_columns)])
+    first_month = row + 2
+    for r, trend in enumerate(analysis.trends, first_month):
+        ws.cell(r, 1, trend.month)
+        for c, column in enumerate(trend_columns, 2):
+            ws.cell(r, c, column.value(trend.kpis)).number_format = column.number_format
+    last_month = first_month + len(analysis.trends) - 1
+    volume = LineChart()
+    volume.title = w["trends"]
+    volume.add_data(Reference(ws, min_col=2, min_row=row + 1, max_row=last_month), titles_from_data=True)
+    volume.add_data(
+        Reference(ws, min_col=6, max_col=7, min_row=row + 1, max_row=last_month), titles_from_data=True
+    )
+    volume.set_categories(Reference(ws, min_col=1, min_row=first_month, max_row=last_month))
+    volume.height, volume.width = 7.5, 15
+    ws.add_chart(volume, f"I{row}")
+    if analysis.notes:
+        note_row = last_month + 2
+        _title(ws, note_row, w["notes"])
+        for i, note in enumerate(analysis.notes, note_row + 1):
+            _put_text(ws, i, 1, note)
+    ws.column_dimensions["A"].width = 24
+    ws.column_dimensions["E"].width = 40
+
+
+# --- the package --------------------------------------------------------------------------------------
+
+
+def build_consolidated(
+    db: Database,
+    target: IO[bytes],
+    options: ConsolidateOptions,
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> Summary:
+    """Write the consolidated workbook to ``target`` (a file or a stream; no seeking needed).
+
+    ``progress(n)`` is called as ``n`` more ticket rows are written.
+    Raises `server.analysis.UnknownBranchError` for an unknown branch code.
+    """
+    lang = options.lang
+    summary = Summary()
+    wb = Workbook()
+    wb.remove(wb.active)
+    cell_styles = register_styles(wb)
+    columns = ticket_columns(lang, options.show_phones)
+    package = ZipStream(target)
+    numbers = iter(range(RICH_SHEETS + 1, 1 << 20))
+
+    def next_path() -> str:
+        return f"xl/worksheets/sheet{next(numbers)}.xml"
+
+    sheet_xml = SheetXml(columns, cell_styles, lang, freeze_columns=FREEZE_COLUMNS)
+    written: list[tuple[str, int]] = []  # (title, rows) of each part, in order
+    with db.read() as session:
+        zones = branch_zones(session, options.branches)
+        ids = dict(session.execute(select(BranchRow.code, BranchRow.id)).all())
+        branches = [(ids[code], code, zones[code]) for code in zones]
+        workers = options.workers
+        if workers is None:
+            workers = (
+                2 if _count_up_to(session, branches, options.period, PARALLEL_FROM) >= PARALLEL_FROM else 0
+            )
+        chunk_rows = max(1, min(options.chunk_rows, options.row_limit - 1))
+        tasks = (
+            task
+            for spec in TICKET_SHEETS
+            for task in plan_tasks(session, spec.key, branches, options.period, chunk_rows)
+        )
+        init = (db.url, columns, cell_styles, lang, options.period)
+        results = _encoded(tasks, workers, init)
+        pending = next(results, None)
+        for spec in TICKET_SHEETS:
+            parts = SheetParts(
+                sheet_xml,
+                spec.title(lang),
+                package,
+                next_path,
+                row_limit=options.row_limit,
+                byte_limit=options.byte_limit,
+            )
+            rows = 0
+            while pending is not None and pending[0].sheet == spec.key:
+                encoded = pending[1]
+                parts.add(encoded)
+                rows += encoded.rows
+                if progress is not None:
+                    progress(encoded.rows)
+                pending = next(results, None)
+            summary.rows[spec.key] = rows
+            written += [(p.title, p.rows) for p in parts.close()]
+        analysis = analyse(
+            session,
+            list(zones),
+            options.period,
+            timezone=options.timezone,
+            calendar_path=options.calendar_path,
+        )
+    summary.analysis = analysis
+    kpi_sheet(wb, analysis, options)
+    analysis_sheet(wb, analysis, lang)
+    for title, rows in written:
+        wb.create_sheet(title).auto_filter.ref = sheet_xml.filter_ref(rows)
+    summary.titles = [ws.title for ws in wb.worksheets]
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    streamed = {f"xl/worksheets/sheet{n}.xml" for n in range(RICH_SHEETS + 1, RICH_SHEETS + 1 + len(written))}
+    with zipfile.ZipFile(buffer) as rich:
+        names = set(rich.namelist())
+        missing = streamed - names
+        if missing:
+            raise AssertionError(f"openpyxl did not name the ticket sheets as expected: {sorted(missing)}")
+        for name in rich.namelist():
+            if name not in streamed:
+                package.writestr(name, rich.read(name))
+    package.close()
+    return summary
