@@ -15,7 +15,7 @@ from typing import Any
 from flask import Flask
 
 from complaints.sla import DEFAULT_TZ
-from server import admin, api, dashboard, db, demo, errors, limits
+from server import admin, admin_pages, api, dashboard, db, demo, errors, limits, routing_store, scheduler
 from server.clock import system_now
 
 REPO = Path(__file__).resolve().parent.parent
@@ -40,6 +40,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.config.from_mapping(config)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
+    from server import remote
     from server.xlsx.cli import workbook_cli
 
     limits.init_app(app)
@@ -49,5 +50,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     admin.init_app(app)
     demo.init_app(app)
     dashboard.init_app(app)
+    remote.init_app(app)
+    routing_store.init_app(app)
+    admin_pages.init_app(app)
+    scheduler.init_app(app)  # last: it may start the scheduler, which needs everything above
     app.cli.add_command(workbook_cli)
     return app

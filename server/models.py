@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -220,3 +221,131 @@ class IdempotencyRow(Base):
     response: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     __table_args__ = (UniqueConstraint("principal", "key", name="uq_idempotency_principal_key"),)
+
+
+# --- scheduler, notifications, routing (DESIGN §6) -------------------------------------------------
+
+
+class JobRunRow(Base):
+    """One run of a scheduled job; unique per (job, slot): no slot runs twice, even on a stale leader."""
+
+    __tablename__ = "job_runs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[str] = mapped_column(String(64))
+    slot: Mapped[datetime] = mapped_column(UtcDateTime)
+    """The scheduled fire time this run stands for (the start time of a manual run)."""
+    trigger: Mapped[str] = mapped_column(String(16), default="schedule")
+    runner: Mapped[str] = mapped_column(String(200), default="")
+    pid: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    duration_ms: Mapped[int | None] = mapped_column(Integer)
+    changed: Mapped[int] = mapped_column(Integer, default=0)
+    detail: Mapped[str] = mapped_column(Text, default="")
+    error: Mapped[str] = mapped_column(Text, default="")
+    duplicates: Mapped[int] = mapped_column(Integer, default=0)
+    """Attempts by another scheduler to run the same slot (refused); stays 0 while leadership works."""
+    __table_args__ = (
+        UniqueConstraint("job_id", "slot", name="uq_job_runs_job_slot"),
+        Index("ix_job_runs_job_started", "job_id", "started_at"),
+    )
+
+
+class SchedulerLeaseRow(Base):
+    """Who leads the scheduler. On SQLite the row is the lease (renewed until ``expires_at``);
+    on PostgreSQL a session advisory lock is the lease and the row only says who holds it."""
+
+    __tablename__ = "scheduler_leases"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    host: Mapped[str] = mapped_column(String(200), default="")
+    pid: Mapped[int] = mapped_column(Integer, default=0)
+    acquired_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    renewed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class TicketCheckRow(Base):
+    """The flag scan's plan for one ticket: the next instant its flags can change with time alone."""
+
+    __tablename__ = "ticket_checks"
+    sync_key: Mapped[str] = mapped_column(ForeignKey("tickets.sync_key"), primary_key=True)
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branches.id"))
+    next_check_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    checked_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    __table_args__ = (Index("ix_ticket_checks_branch_next", "branch_id", "next_check_at"),)
+
+
+class ScanCursorRow(Base):
+    """The branch change number up to which the flag scan has seen every change."""
+
+    __tablename__ = "scan_cursors"
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branches.id"), primary_key=True)
+    change_seq: Mapped[int] = mapped_column(Integer)
+    scanned_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class OutboxRow(Base):
+    """A notice waiting to be sent, sent, or refused; ``dedupe_key`` makes enqueueing idempotent."""
+
+    __tablename__ = "outbox"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    branch_id: Mapped[int | None] = mapped_column(ForeignKey("branches.id"))
+    ticket_key: Mapped[str | None] = mapped_column(String(32))
+    recipient: Mapped[str] = mapped_column(String(200), default="")
+    to_addr: Mapped[str] = mapped_column(String(320), default="")
+    lang: Mapped[str] = mapped_column(String(8), default="zh")
+    subject: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    __table_args__ = (Index("ix_outbox_status_next", "status", "next_attempt_at"),)
+
+
+class RoutingRuleRow(Base):
+    """A branch's routing rule: category → department, its head (named, e-mailed) and investigators."""
+
+    __tablename__ = "branch_routing"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branches.id"))
+    category: Mapped[str] = mapped_column(String(32))
+    department: Mapped[str] = mapped_column(String(200))
+    head: Mapped[str] = mapped_column(String(200), default="")
+    head_email: Mapped[str] = mapped_column(String(320), default="")
+    investigators: Mapped[str] = mapped_column(Text, default="")
+    __table_args__ = (UniqueConstraint("branch_id", "category", name="uq_branch_routing_branch_category"),)
+
+
+class BranchContactRow(Base):
+    """The branch's complaint coordinator, who gets the branch digest, and the language of its notices."""
+
+    __tablename__ = "branch_contacts"
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branches.id"), primary_key=True)
+    coordinator: Mapped[str] = mapped_column(String(200), default="")
+    email: Mapped[str] = mapped_column(String(320), default="")
+    language: Mapped[str] = mapped_column(String(8), default="zh")
+
+
+class ReportRow(Base):
+    """A generated workbook kept for download (the monthly analysis)."""
+
+    __tablename__ = "reports"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    period: Mapped[str] = mapped_column(String(16))
+    filename: Mapped[str] = mapped_column(String(200))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    __table_args__ = (UniqueConstraint("kind", "period", name="uq_reports_kind_period"),)
+
+
+# the flag scan finds a changed ticket's group-incident and repeat-complaint neighbours through these
+_t = tickets_table.c
+Index("ix_tickets_branch_category_place", _t.branch_id, _t.category, _t.place)
+Index("ix_tickets_branch_resolved", _t.branch_id, _t.resolved_at)

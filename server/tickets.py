@@ -18,6 +18,7 @@ from complaints.model import new_sync_key
 from server.codec import COLUMNS, TASK_COLUMNS, decode
 from server.errors import ApiError
 from server.models import BranchRow, ConflictRow, LogRow, TaskRow, TicketRow
+from server.notify import enqueue_escalation_notice
 from server.store import from_db, row_to_ticket
 from server.sync import SyncContext, change_ticket, recompute_touched
 
@@ -55,6 +56,7 @@ def escalate_ticket(ctx: SyncContext, row: TicketRow, reason: str, head: str) ->
         )
     )
     recompute_touched(ctx)
+    enqueue_escalation_notice(ctx.session, ctx.branch, raised, ctx.by, ctx.now)
     return {"from": record.from_level.value, "to": record.to_level.value, "reason": record.reason}
 
 
