@@ -49,6 +49,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     errors.init_app(app)  # after the API, whose own error handlers it replaces
     admin.init_app(app)
     demo.init_app(app)
+    from server import consolidate_cli
+
+    consolidate_cli.init_app(app)
     dashboard.init_app(app)
     remote.init_app(app)
     routing_store.init_app(app)

@@ -10,7 +10,7 @@ free text except root cause and improvement).
 Entry points:
 
 - `analyse(session, branches, period, ...)` → `Analysis` (plain dataclasses);
-- `month_period(year, month, tz)` and `Period` for the usual calendar month.
+- `month_period(year, month, tz)`, `date_period(start, end, tz)` and `Period`.
 
 Populations (see `complaints.kpis`): KPIs count tickets received, revisited,
 closed or reaching a milestone in the period; the type distribution and root
@@ -29,7 +29,7 @@ import logging
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, or_, select
@@ -108,6 +108,12 @@ def month_period(year: int, month: int, tz: str = DEFAULT_TZ) -> Period:
     start = datetime(year, month, 1, tzinfo=zone)
     end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=zone)
     return Period(start, end)
+
+
+def date_period(start: date, end: date, tz: str = DEFAULT_TZ) -> Period:
+    """Local dates ``start`` (included) to ``end`` (excluded) as a `Period` from local midnight."""
+    zone = ZoneInfo(tz)
+    return Period(datetime.combine(start, time(), zone), datetime.combine(end, time(), zone))
 
 
 def months_of(period: Period, tz: str, at_least: int = 1) -> list[Period]:

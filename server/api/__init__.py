@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 from flask_smorest import Api
 
-from server.api import sync, tickets, tokens
+from server.api import exports, sync, tickets, tokens
 
 
 def init_app(app: Flask) -> Api:
@@ -17,6 +17,6 @@ def init_app(app: Flask) -> Api:
     api = Api(app)
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     api.spec.components.security_scheme("basic", {"type": "http", "scheme": "basic"})
-    for module in (sync, tickets, tokens):
+    for module in (sync, tickets, tokens, exports):
         api.register_blueprint(module.blp)
     return api

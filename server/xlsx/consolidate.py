@@ -251,6 +251,18 @@ def _count_up_to(
     return session.scalar(select(func.count()).select_from(capped)) or 0
 
 
+def count_rows(db: Database, options: ConsolidateOptions) -> int:
+    """Ticket rows the workbook will have (all ticket sheets), for a progress bar."""
+    total = 0
+    with db.read() as session:
+        zones = branch_zones(session, options.branches)
+        ids = dict(session.execute(select(BranchRow.code, BranchRow.id)).all())
+        for spec in TICKET_SHEETS:
+            condition = or_(*(_where(spec.key, ids[code], options.period) for code in zones))
+            total += session.scalar(select(func.count()).select_from(tickets_table).where(condition)) or 0
+    return total
+
+
 class Encoder:
     """Reads a task's rows and encodes them, in this process or in a worker process (its own connection)."""
 
