@@ -77,12 +77,11 @@ def selected_tickets(run: Run) -> list[Ticket] | None:
     grid = run.data.tickets_grid
     if chosen is None or chosen[0].casefold() != grid.title.casefold():
         return None
-    spans = selected_rows(chosen[1])
-
-    def chosen_row(excel_row: int) -> bool:
-        return any(first <= excel_row and (last is None or excel_row <= last) for first, last in spans)
-
-    return [t for t in run.data.tickets if chosen_row(run.data.row_of(t) + 1)]
+    rows: set[int] = set()
+    end = len(grid.values)
+    for first, last in selected_rows(chosen[1]):
+        rows.update(range(first - 1, min(end, last if last is not None else end)))
+    return [t for t in run.data.tickets if run.data.row_of(t) in rows]
 
 
 def routing_table(run: Run) -> RoutingTable:

@@ -18,7 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from addin.messages import Message, listing, plain, say
-from complaints.cells import CellValueError, is_blank, read_cell, read_text
+from complaints.cells import CellValueError, is_blank, read_text, reader
 from complaints.model import LogEntry, Task, Ticket, new_sync_key
 from complaints.schema import (
     CONFLICTS,
@@ -29,6 +29,7 @@ from complaints.schema import (
     SYNC,
     TASKS,
     TICKETS,
+    ColType,
     Sheet,
     sheet_by_title,
 )
@@ -248,20 +249,25 @@ def _records(
     grid: Grid, zone: ZoneInfo, problems: list[Message], skip: frozenset[str] = frozenset()
 ) -> Iterator[tuple[int, dict[str, object]]]:
     """(row, key -> model value) of every row with a value in a typed column; problems collected."""
-    plan = [(key, c, grid.schema.column(key)) for key, c in grid.index.items() if key not in skip]
+    plan = []
+    for key, c in grid.index.items():
+        if key in skip:
+            continue
+        column = grid.schema.column(key)
+        plan.append((key, c, reader(column, zone), column.type is not ColType.TEXT))
     typed = [c for key, c in grid.index.items() if not grid.schema.column(key).computed]
     for r in range(grid.first, len(grid.values)):
         row = grid.values[r]
         size = len(row)
-        if all(c >= size or is_blank(row[c]) for c in typed):
+        if all(c >= size or row[c] is None or row[c] == "" for c in typed):
             continue
         out: dict[str, object] = {}
-        for key, c, column in plan:
+        for key, c, read, strip in plan:
             raw = row[c] if c < size else None
-            if is_blank(raw) or (isinstance(raw, str) and not raw.strip() and column.type.value != "text"):
+            if raw is None or raw == "" or (strip and isinstance(raw, str) and not raw.strip()):
                 continue
             try:
-                out[key] = read_cell(column, raw, zone)
+                out[key] = read(raw)
             except CellValueError as exc:
                 problems.append(grid.where(r, key, Message(exc.zh, exc.en)))
         yield r, out

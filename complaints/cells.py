@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime, time, timedelta, tzinfo
+from functools import cache
 
 from complaints.enums import Flag, Labelled
 from complaints.schema import ColType, Column
@@ -209,12 +210,21 @@ def read_bool(raw: object) -> bool:
     )
 
 
+@cache
+def _labels(enum: type[Labelled]) -> dict[str, Labelled]:
+    """Code, Chinese and English label (casefolded) -> member: `Labelled.parse` as one dict look-up."""
+    table: dict[str, Labelled] = {}
+    for member in enum:
+        for text in (member.value, member.zh, member.en):
+            table.setdefault(text.casefold(), member)
+    return table
+
+
 def read_enum(raw: object, enum: type[Labelled]) -> Labelled:
     if isinstance(raw, str):
-        try:
-            return enum.parse(raw)
-        except ValueError:
-            pass
+        member = _labels(enum).get(raw.strip().casefold())
+        if member is not None:
+            return member
     raise CellValueError(
         f"{describe(raw)} is not one of: {', '.join(m.en for m in enum)}",
         f"{describe(raw)} 不是以下之一：{'、'.join(m.zh for m in enum)}",
@@ -230,25 +240,35 @@ def read_flags(raw: object) -> frozenset[Flag]:
     raise CellValueError(f"{describe(raw)} is not a list of flags", f"{describe(raw)} 不是预警标记")
 
 
-def read_cell(column: Column, raw: object, zone: tzinfo) -> object:
-    """The model value of a non-blank cell of ``column``; `CellValueError` (zh and en) if it does not fit."""
+Reader = Callable[[object], object]
+
+
+def reader(column: Column, zone: tzinfo) -> Reader:
+    """The function turning a non-blank cell of ``column`` into its model value (or `CellValueError`)."""
     kind = column.type
     if kind is ColType.TEXT:
-        return read_text(raw)
+        return read_text
     if kind is ColType.DATETIME:
-        return read_datetime(raw, zone, column.key in PENDING_KEYS)
+        pending = column.key in PENDING_KEYS
+        return lambda raw: read_datetime(raw, zone, pending)
     if kind is ColType.DATE:
-        return read_date(raw)
+        return read_date
     if kind is ColType.INT:
-        return read_int(raw)
+        return read_int
     if kind is ColType.BOOL:
-        return read_bool(raw)
+        return read_bool
     if kind is ColType.ENUM:
-        assert column.enum is not None, column.key
-        return read_enum(raw, column.enum)
+        enum = column.enum
+        assert enum is not None, column.key
+        return lambda raw: read_enum(raw, enum)
     if kind is ColType.FLAGS:
-        return read_flags(raw)
+        return read_flags
     raise AssertionError(f"unknown column type {kind}")
+
+
+def read_cell(column: Column, raw: object, zone: tzinfo) -> object:
+    """The model value of a non-blank cell of ``column``; `CellValueError` (zh and en) if it does not fit."""
+    return reader(column, zone)(raw)
 
 
 # --- model -> cell -------------------------------------------------------------------------
