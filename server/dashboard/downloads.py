@@ -1,31 +1,30 @@
 """Downloads: the consolidated workbook for chosen branches and a period, for a signed-in user.
 
-PLACEHOLDER until ``server/xlsx/consolidate.py`` lands: the workbook is the
-ticket list of the chosen branches received in the period, built here with
-openpyxl's write-only mode. It is then replaced by a call to the consolidation
-builder that ``GET /api/consolidated`` uses.
+The workbook is built by `server.xlsx.consolidate.build_consolidated` with the
+same options as ``GET /api/consolidated`` (which needs a bearer token), into an
+anonymous temporary file — bounded memory whatever the row count — and then
+sent. Its figures are the overview's (`server.analysis`). Phone numbers are
+masked unless the user is an administrator.
 """
 
 from __future__ import annotations
 
-from io import BytesIO
+import tempfile
 from typing import Any
 
-from flask import flash, redirect, render_template, request, send_file, url_for
-from openpyxl import Workbook
-from sqlalchemy import select
+from flask import current_app, flash, redirect, render_template, request, send_file, url_for
 
-from complaints.schema import TICKETS
+from server import clock
+from server.analysis import UnknownBranchError
 from server.dashboard.blueprint import bp
-from server.dashboard.figures import Days
 from server.dashboard.forms import filter_message, read_branches, read_days
 from server.dashboard.i18n import LANGS, current_lang, t
-from server.dashboard.present import PHONE_FIELDS, mask_phone, show
 from server.dashboard.queries import FilterError, branch_codes
 from server.dashboard.signin import current_user, signed_in
 from server.db import get_db
-from server.models import BranchRow, TicketRow
-from server.store import from_db
+from server.xlsx.consolidate import ConsolidateOptions, build_consolidated
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @bp.route("/downloads")
@@ -48,33 +47,23 @@ def consolidated() -> Any:
         flash(filter_message(exc), "error")
         return redirect(url_for("dashboard.downloads"))
     lang = request.form.get("lang") if request.form.get("lang") in LANGS else current_lang()
-    path = _ticket_list(days, chosen, lang, mask=not current_user().sees_phone_numbers)
-    name = f"consolidated-{days.first:%Y%m%d}-{days.last:%Y%m%d}.xlsx"
-    return send_file(path, as_attachment=True, download_name=name, max_age=0)
-
-
-def _ticket_list(days: Days, branches: list[str], lang: str, mask: bool) -> BytesIO:
-    """The placeholder workbook, in memory."""
-    columns = [c for c in TICKETS.columns if not c.hidden]
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet(TICKETS.title(lang))
-    sheet.append([t("branch"), *(c.header(lang) for c in columns)])
-    stmt = (
-        select(TicketRow, BranchRow.code, BranchRow.timezone)
-        .join(BranchRow, BranchRow.id == TicketRow.branch_id)
-        .where(TicketRow.received_at >= days.start, TicketRow.received_at < days.end)
-        .order_by(BranchRow.code, TicketRow.received_at)
+    options = ConsolidateOptions(
+        branches=tuple(chosen) or None,
+        period=days.period,
+        lang=lang,
+        show_phones=current_user().sees_phone_numbers,
+        generated_at=clock.now(),
+        timezone=days.zone,
+        calendar_path=current_app.config.get("CALENDAR_FILE"),
+        workers=current_app.config.get("CONSOLIDATE_WORKERS"),
     )
-    if branches:
-        stmt = stmt.where(BranchRow.code.in_(branches))
-    with get_db().read() as session:
-        for row, code, zone in session.execute(stmt.execution_options(yield_per=1000)):
-            values = []
-            for c in columns:
-                text = show(c.key, from_db(c.key, getattr(row, c.key)), zone, lang)
-                values.append(mask_phone(text) if mask and c.key in PHONE_FIELDS else text)
-            sheet.append([code, *values])
-    out = BytesIO()
-    book.save(out)
+    out = tempfile.TemporaryFile()  # noqa: SIM115 - send_file closes it when the response is sent
+    try:
+        build_consolidated(get_db(), out, options)
+    except UnknownBranchError as exc:  # a branch removed between the form and the build
+        out.close()
+        flash(t("unknown_branch", code=", ".join(exc.codes)), "error")
+        return redirect(url_for("dashboard.downloads"))
     out.seek(0)
-    return out
+    name = f"consolidated-{'-'.join(chosen) if chosen else 'all'}-{days.first}-{days.last}.xlsx"
+    return send_file(out, mimetype=XLSX, as_attachment=True, download_name=name, max_age=0)

@@ -46,7 +46,8 @@ class Days:
 
     @property
     def period(self) -> analysis.Period:
-        return analysis.Period(self.start, self.end)
+        """The same ``[start, end)`` as ``GET /api/consolidated?start=first&end=last+1``."""
+        return analysis.date_period(self.first, self.last + timedelta(days=1), self.zone)
 
 
 @dataclass(frozen=True)

@@ -116,8 +116,10 @@ def test_sign_in_filter_escalate_and_download_in_chromium(live_url: str, tmp_pat
         browser.close()
 
     book = load_workbook(saved, read_only=True)
-    rows_in_book = list(book.worksheets[0].iter_rows(values_only=True))
+    titles = book.sheetnames
+    rows_in_book = list(book["全部投诉"].iter_rows(values_only=True))
     book.close()
+    assert titles[:2] == ["KPI", "月度分析"]
     assert len(rows_in_book) > 1 and {r[0] for r in rows_in_book[1:]} == {"GZ01"}
     assert not problems, problems
     for name in ("dashboard-overview.png", "dashboard-ticket.png"):

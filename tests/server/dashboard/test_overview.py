@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from server.analysis import Period, analyse
 from server.db import get_db
 from server.models import BranchRow, TicketRow
-from tests.server.dashboard.conftest import csrf_of
+from tests.server.dashboard.conftest import csrf_of, sign_in
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -87,19 +87,30 @@ def test_a_backwards_period_is_explained_and_the_default_shown(analyst):
     assert "2026-11-01 – 2026-11-25" in html
 
 
-def test_download_gives_a_workbook_of_the_chosen_branches(analyst):
-    token = csrf_of(analyst.get("/dashboard/downloads").text)
-    response = analyst.post(
-        "/dashboard/downloads/consolidated",
-        data={"csrf_token": token, "branch": "GZ01", "from": "2026-10-01", "to": "2026-11-25", "lang": "zh"},
-    )
-    assert response.status_code == 200
-    assert "attachment" in response.headers["Content-Disposition"]
-    book = load_workbook(BytesIO(response.data), read_only=True)
-    rows = list(book.worksheets[0].iter_rows(values_only=True))
-    assert rows[0][:2] == ("分支机构", "投诉编号")
-    assert len(rows) > 1 and {r[0] for r in rows[1:]} == {"GZ01"}
+def download(client, **form: str) -> bytes:
+    token = csrf_of(client.get("/dashboard/downloads").text)
+    with client.post("/dashboard/downloads/consolidated", data={"csrf_token": token, **form}) as response:
+        assert response.status_code == 200, response.text
+        assert "attachment" in response.headers["Content-Disposition"]
+        return response.data
+
+
+def test_the_consolidated_workbook_has_the_overviews_kpis_and_the_chosen_branches(analyst):
+    form = {"branch": "GZ01", "from": "2026-10-01", "to": "2026-11-25", "lang": "zh"}
+    book = load_workbook(BytesIO(download(analyst, **form)), read_only=True)
+    assert book.sheetnames[:3] == ["KPI", "月度分析", "全部投诉"]
+    tickets = list(book["全部投诉"].iter_rows(values_only=True))
+    kpi = list(book["KPI"].iter_rows(values_only=True))
     book.close()
+    assert tickets[0][:2] == ("分支机构", "投诉编号")
+    assert len(tickets) > 1 and {r[0] for r in tickets[1:]} == {"GZ01"}
+    assert all("****" in r[5] for r in tickets[1:])  # phone numbers masked for head office
+    header = next(r for r in kpi if r[1] == "受理量")
+    overall = dict(zip(header, next(r for r in kpi if r[0] == "合计"), strict=True))
+    shown = tiles(analyst.get("/dashboard/?branch=GZ01&from=2026-10-01&to=2026-11-25").text)
+    assert shown["受理量"] == str(overall["受理量"])
+    for label in ("解决率", "满意度", "闭环及时率"):
+        assert shown[label] == pct(overall[label]), label
 
 
 def test_download_without_csrf_token_is_refused(analyst):
@@ -120,3 +131,24 @@ def test_overview_figures_follow_a_change_at_once(demo_app, analyst):
     token = csrf_of(analyst.get(f"/dashboard/tickets/{key}").text)
     analyst.post(f"/dashboard/tickets/{key}/escalate", data={"csrf_token": token, "reason": "总部关注"})
     assert tiles(analyst.get("/dashboard/").text)["黄色预警"] == str(yellow_before + 1)
+
+
+def test_a_download_for_an_unknown_branch_is_explained(analyst):
+    token = csrf_of(analyst.get("/dashboard/downloads").text)
+    response = analyst.post(
+        "/dashboard/downloads/consolidated",
+        data={"csrf_token": token, "branch": "XX99", "from": "2026-11-01", "to": "2026-11-25"},
+        follow_redirects=True,
+    )
+    assert "未知分支机构：XX99" in response.text
+
+
+def test_an_administrator_gets_phone_numbers_in_full(demo_app):
+    admin = demo_app.test_client()
+    sign_in(admin, "root")
+    book = load_workbook(
+        BytesIO(download(admin, branch="SZ01", **{"from": "2026-11-01", "to": "2026-11-25"}))
+    )
+    phones = [r[5] for r in book["全部投诉"].iter_rows(min_row=2, values_only=True)]
+    book.close()
+    assert phones and all(p.isdigit() and len(p) == 11 for p in phones)
