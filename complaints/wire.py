@@ -9,8 +9,8 @@ import dataclasses
 from datetime import UTC, date, datetime
 from typing import Any
 
-from complaints.enums import Flag
-from complaints.model import Ticket
+from complaints.enums import Flag, LogKind
+from complaints.model import LogEntry, Task, Ticket
 from complaints.schema import TASKS, TICKETS, ColType, Column
 
 TICKET_ATTRS = frozenset(f.name for f in dataclasses.fields(Ticket))
@@ -133,3 +133,58 @@ class FieldErrors(ValueError):
     def __init__(self, errors: list[FieldError]) -> None:
         self.errors = errors
         super().__init__("; ".join(str(e) for e in errors))
+
+
+def push_ticket(ticket: Ticket) -> dict[str, Any]:
+    """A ticket as a pushed row: its editable fields and the version it was based on (none if new)."""
+    fields = {key: encode(key, getattr(ticket, key)) for key in EDITABLE}
+    return {"sync_key": ticket.sync_key, "base_version": ticket.version or None, "fields": fields}
+
+
+def push_task(task: Task, ticket_key: str) -> dict[str, Any]:
+    """A task as a pushed row (tasks are edited at the branch; the server applies them over its copy)."""
+    fields = {key: encode(key, getattr(task, key), TASK_COLUMNS) for key in TASK_EDITABLE}
+    return {"sync_key": task.sync_key, "ticket_key": ticket_key, "fields": fields}
+
+
+def push_log(entry: LogEntry, ticket_key: str) -> dict[str, Any]:
+    """A log entry as a pushed row (append-only: sent again, it is stored once)."""
+    return {
+        "sync_key": entry.sync_key,
+        "ticket_key": ticket_key,
+        "at": encode("received_at", entry.at),
+        "kind": entry.kind.value,
+        "text": entry.text,
+        "author": entry.author,
+        "channel": entry.channel,
+    }
+
+
+def ticket_from_json(row: dict[str, Any], branch: str = "") -> Ticket:
+    """A pulled ticket row as a Ticket (computed status and flags included)."""
+    values = {k: decode(k, row.get(k)) for k in COLUMNS if k in TICKET_ATTRS and k in row and k != "branch"}
+    values["sync_key"] = row["sync_key"]
+    values["version"] = int(row.get("version") or 0)
+    return Ticket(branch=branch, **values)
+
+
+def task_from_json(row: dict[str, Any]) -> Task:
+    values = {k: decode(k, row.get(k), TASK_COLUMNS) for k in TASK_EDITABLE}
+    return Task(ticket_id=row["ticket_id"], sync_key=row["sync_key"], **values)
+
+
+def log_from_json(row: dict[str, Any]) -> LogEntry:
+    return LogEntry(
+        ticket_id=row["ticket_id"],
+        at=decode("received_at", row["at"]),
+        kind=LogKind.parse(row["kind"]),
+        text=row["text"],
+        author=row.get("author") or "",
+        channel=row.get("channel") or "",
+        sync_key=row["sync_key"],
+    )
+
+
+def deadlines_from_json(row: dict[str, Any]) -> dict[str, Any]:
+    """The computed deadline columns of a pulled ticket row, decoded."""
+    return {column: decode(column, row.get(column)) for column in DEADLINE_COLUMNS}

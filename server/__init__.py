@@ -15,7 +15,19 @@ from typing import Any
 from flask import Flask
 
 from complaints.sla import DEFAULT_TZ
-from server import admin, admin_pages, api, dashboard, db, demo, errors, limits, routing_store, scheduler
+from server import (
+    admin,
+    admin_pages,
+    api,
+    branch_portal,
+    dashboard,
+    db,
+    demo,
+    errors,
+    limits,
+    routing_store,
+    scheduler,
+)
 from server.clock import system_now
 
 REPO = Path(__file__).resolve().parent.parent
@@ -53,6 +65,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     consolidate_cli.init_app(app)
     dashboard.init_app(app)
+    branch_portal.init_app(app)
     remote.init_app(app)
     routing_store.init_app(app)
     admin_pages.init_app(app)

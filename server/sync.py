@@ -450,6 +450,8 @@ def push_task(ctx: SyncContext, item: dict[str, Any]) -> dict[str, Any]:
     if row.branch_id != ctx.branch.id:
         raise _reject("sync_key", "sync_key is already taken; generate a new one")
     base = item.get("base_version")
+    if base is None:  # tasks are edited at the branch: without a base, the row applies over the current one
+        base = row.version
     if not isinstance(base, int) or base < 1 or base > row.version:
         raise _reject("base_version", f"base_version must be between 1 and {row.version}")
     current = {k: getattr(row, k) for k in pushed}

@@ -22,6 +22,7 @@ import os
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, BinaryIO
 
 from openpyxl.cell.cell import Cell
@@ -31,7 +32,7 @@ from openpyxl.utils import get_column_letter, range_boundaries
 from openpyxl.worksheet.table import TableColumn
 
 from complaints.model import LogEntry, Task, Ticket
-from complaints.schema import LOG, ROUTING, SYNC, TASKS, TICKETS, Column, Sheet
+from complaints.schema import CONFLICTS, LOG, ROUTING, SYNC, TASKS, TICKETS, Column, Sheet
 from complaints.sla import Due
 from server.xlsx import styles
 from server.xlsx.errors import Problem, WorkbookError
@@ -67,6 +68,7 @@ def write_workbook(
     deadlines: Mapping[str, Mapping[str, Due]] | None = None,
     rows: Mapping[str, int] | None = None,
     sync_state: Mapping[str, str] | None = None,
+    conflicts: Sequence[Mapping[str, Any]] | None = None,
     limits: ZipLimits | None = None,
 ) -> WriteReport:
     """Write records into the branch workbook ``source`` and save the result to ``target``.
@@ -75,7 +77,9 @@ def write_workbook(
     ticket without an entry keeps the deadline cells it has. ``rows`` (sync
     key -> row, as returned by the reader) finds rows that had no sync key.
     ``sync_state`` sets keys of the hidden sync bookkeeping sheet (e.g. the
-    pull cursor). ``source`` and ``target`` may be the same path.
+    pull cursor). ``conflicts`` (the server's open conflicts, as the sync API
+    returns them) replace the rows of the Conflicts sheet. ``source`` and
+    ``target`` may be the same path.
     """
     inventory = check_zip(source, limits)
     report = WriteReport()
@@ -113,6 +117,8 @@ def write_workbook(
         report.appended[writer.sheet.key] = appended
     if sync_state:
         _write_sync_state(book, titles.get(SYNC.key), lang, sync_state)
+    if conflicts is not None:
+        _write_conflicts(book, titles.get(CONFLICTS.key), lang, zone, conflicts)
     _escape_carriage_returns(book)
     _save(book, target)
     logger.info("wrote %s (updated %s, appended %s)", target, report.updated, report.appended)
@@ -135,6 +141,52 @@ def _write_sync_state(book: Any, title: str | None, lang: str, state: Mapping[st
         cell.value = escape_text(value) if value else None
         if value:
             cell.data_type = "s"
+
+
+def _write_conflicts(
+    book: Any, title: str | None, lang: str, zone: Any, conflicts: Sequence[Mapping[str, Any]]
+) -> None:
+    """Replace the Conflicts sheet's rows with ``conflicts`` (made if missing): both values side by side."""
+    if title is None:
+        ws = book.create_sheet(CONFLICTS.title(lang))
+        for index, column in enumerate(CONFLICTS.columns, start=1):
+            ws.column_dimensions[get_column_letter(index)].width = column.width
+            ws.column_dimensions[get_column_letter(index)].hidden = column.hidden
+        ws.append(CONFLICTS.headers(lang))
+        ws.freeze_panes = "A2"
+    else:
+        ws = book[title]
+    if ws.max_row > 1:
+        ws.delete_rows(2, ws.max_row - 1)
+    for conflict in conflicts:
+        field_name = str(conflict["field"])
+        column = TICKETS.column(field_name) if field_name in {c.key for c in TICKETS.columns} else None
+        detected = datetime.fromisoformat(conflict["detected_at"]).astimezone(zone).replace(tzinfo=None)
+        values = [
+            conflict["ticket_id"],
+            column.header(lang) if column else field_name,
+            _shown(conflict["branch_value"]),
+            _shown(conflict["server_value"]),
+            detected,
+            str(conflict["id"]),
+        ]
+        ws.append([escape_text(v) if isinstance(v, str) else v for v in values])
+        for cell in ws[ws.max_row]:
+            if isinstance(cell.value, str):
+                cell.data_type = "s"  # never a formula, whatever the text starts with
+            elif isinstance(cell.value, datetime):
+                cell.number_format = "yyyy-mm-dd hh:mm"
+
+
+def _shown(value: Any) -> str:
+    """A conflicting value as text in the sheet (lists of flags joined, nothing as empty)."""
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    return str(value)
 
 
 def _load(source: Source, report: WriteReport, keep_vba: bool) -> Any:
