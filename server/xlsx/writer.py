@@ -170,7 +170,7 @@ def _write_conflicts(
             detected,
             str(conflict["id"]),
         ]
-        ws.append([escape_text(v) if isinstance(v, str) else v for v in values])
+        ws.append([(escape_text(v) or None) if isinstance(v, str) else v for v in values])
         for cell in ws[ws.max_row]:
             if isinstance(cell.value, str):
                 cell.data_type = "s"  # never a formula, whatever the text starts with
