@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import quote
 
 from addin.messages import say
 from addin.sheet import MacroError
@@ -234,19 +235,25 @@ def new_request(body: dict[str, Any]) -> Pending:
     return Pending(uuid.uuid4().hex, json.dumps(body, ensure_ascii=False, separators=(",", ":")))
 
 
+def device_header(device: str) -> str:
+    """The device name for the X-Device header (Latin-1 only): other characters are percent-encoded."""
+    return quote(device, safe=" @._-:()/")[:200]
+
+
 def send(transport: Transport, request: Pending, device: str) -> dict[str, Any]:
     """POST one sync request; `SyncFailure` unless the server answered 200.
 
-    The request is kept for resending after a network failure, a server error or
-    a rejected token (none of which applied it); a request the server refused as
-    invalid is dropped — its rows are still unsynced and go into the next request.
+    The request is kept for resending after a network failure or a server error
+    (the server may or may not have applied it: the same key makes that safe);
+    one the server refused (token, validation) was not applied and is dropped —
+    its rows are still unsynced and go into the next request.
     """
     try:
         reply = transport.request(
             "POST",
             "/api/sync",
             json=json.loads(request.body),
-            headers={"Idempotency-Key": request.key, "X-Device": device[:200]},
+            headers={"Idempotency-Key": request.key, "X-Device": device_header(device)},
         )
     except Unreachable as exc:
         raise SyncFailure(say("sync_unreachable", url=transport.where, error=exc), kept=True) from exc
@@ -254,7 +261,7 @@ def send(transport: Transport, request: Pending, device: str) -> dict[str, Any]:
         return reply.data
     if reply.status in (401, 403):
         raise SyncFailure(
-            say("sync_token_rejected", detail=reply.detail, path=transport.token_hint), kept=True
+            say("sync_token_rejected", detail=reply.detail, path=transport.token_hint), kept=False
         )
     if reply.status >= 500:
         raise SyncFailure(say("sync_server_error", status=reply.status, detail=reply.detail), kept=True)

@@ -380,4 +380,5 @@ def sync(run: Run, transport: Transport) -> Message:
         run.flush()
         raise MacroError(exc.message) from exc
     session.finish()
+    run.state["last_sync"] = run.now.astimezone(settings.zone).strftime("%Y-%m-%d %H:%M:%S")
     return session.summary(pending is not None)
