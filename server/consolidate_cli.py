@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 
 from server import clock
 from server.analysis import UnknownBranchError, date_period
@@ -20,6 +21,7 @@ def init_app(app: Flask) -> None:
 
 
 @click.command("consolidate")
+@with_appcontext
 @click.option("--branches", default="", help="branch codes separated by commas (default: every branch)")
 @click.option("--start", required=True, type=click.DateTime(["%Y-%m-%d"]), help="first day, e.g. 2026-11-01")
 @click.option(
