@@ -37,6 +37,7 @@ from complaints.schema import (
     Sheet,
 )
 from complaints.sla import DEFAULT_TZ, Due
+from complaints.wire import DEADLINE_COLUMNS
 from server.xlsx.errors import Problem, WorkbookError
 from server.xlsx.grid import RowSource, open_grid
 from server.xlsx.layout import (
@@ -47,7 +48,6 @@ from server.xlsx.layout import (
     header_row_of,
     map_columns,
 )
-from server.xlsx.template import DEADLINE_COLUMNS
 from server.xlsx.values import DEADLINE_KEYS, CellValueError, cell_reader
 from server.xlsx.zipguard import Source, ZipLimits, check_zip
 

@@ -41,6 +41,7 @@ from complaints.schema import (
     Sheet,
 )
 from complaints.sla import DEFAULT_TZ, Deadlines, Due
+from complaints.wire import DEADLINE_COLUMNS
 from server.xlsx import styles
 from server.xlsx.values import cell_writer, looks_like_formula, number_format
 
@@ -49,18 +50,6 @@ HELP_TITLE = {"zh": "说明", "en": "Help"}
 TABLE_NAMES = {"tickets": "TicketsTable", "tasks": "TasksTable", "log": "LogTable", "routing": "RoutingTable"}
 TABLE_STYLE = "TableStyleLight15"
 LANGUAGES = ("zh", "en")
-
-
-DEADLINE_COLUMNS: dict[str, str] = {
-    "ack_due": "acknowledge",
-    "plan_due": "plan",
-    "resolve_due": "resolve",
-    "feedback_due": "feedback",
-    "revisit_from": "revisit_from",
-    "revisit_until": "revisit_until",
-    "appeal_risk_at": "appeal_risk",
-}
-"""Computed deadline column -> attribute of `complaints.sla.Deadlines`."""
 
 
 def deadline_cells(deadlines: Deadlines) -> dict[str, Due]:

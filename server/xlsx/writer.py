@@ -34,12 +34,13 @@ from openpyxl.worksheet.table import TableColumn
 from complaints.model import LogEntry, Task, Ticket
 from complaints.schema import CONFLICTS, LOG, ROUTING, SYNC, TASKS, TICKETS, Column, Sheet
 from complaints.sla import Due
+from complaints.wire import DEADLINE_COLUMNS
 from server.xlsx import styles
 from server.xlsx.errors import Problem, WorkbookError
 from server.xlsx.grid import LoadedGrid, load_exact
 from server.xlsx.layout import HEADER_SEARCH_ROWS, header_problem, header_row_of, map_columns
 from server.xlsx.reader import read_settings
-from server.xlsx.template import DEADLINE_COLUMNS, column_style, model_value
+from server.xlsx.template import column_style, model_value
 from server.xlsx.values import cell_writer, escape_text, looks_like_formula
 from server.xlsx.zipguard import Source, ZipLimits, check_zip
 
