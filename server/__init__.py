@@ -53,7 +53,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
     from server import remote
-    from server import remote
     from server.xlsx.cli import workbook_cli
 
     limits.init_app(app)
@@ -66,7 +65,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     consolidate_cli.init_app(app)
     dashboard.init_app(app)
-    remote.init_app(app)
     branch_portal.init_app(app)
     remote.init_app(app)
     routing_store.init_app(app)
