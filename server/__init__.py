@@ -8,6 +8,7 @@ test dict.
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -33,11 +34,30 @@ from server.clock import system_now
 REPO = Path(__file__).resolve().parent.parent
 
 
+def _instance_secret(instance: Path) -> str:
+    """A secret key kept in the instance folder, so every worker of one host signs sessions alike.
+
+    Several hosts must share ``FLASK_SECRET_KEY`` instead.
+    """
+    path = instance / "secret-key"
+    if not path.exists():
+        instance.mkdir(parents=True, exist_ok=True)
+        draft = instance / f"secret-key.{os.getpid()}.{secrets.token_hex(4)}"
+        draft.write_text(secrets.token_hex(32))
+        draft.chmod(0o600)
+        try:
+            os.link(draft, path)  # atomic: the first worker's key wins, the others read it
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    return path.read_text().strip()
+
+
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: defaults, then instance config and ``FLASK_*`` environment, then ``config`` (tests)."""
     app = Flask(__name__, instance_relative_config=True, template_folder=str(REPO / "templates"))
     app.config.from_mapping(
-        SECRET_KEY=os.urandom(32).hex(),
         DATABASE_URL=f"sqlite:///{Path(app.instance_path) / 'complaint-desk.db'}",
         MAX_CONTENT_LENGTH=16 * 1024 * 1024,
         CLOCK=system_now,
@@ -50,6 +70,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.from_prefixed_env()
     if config is not None:
         app.config.from_mapping(config)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path))
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
     from server import remote

@@ -69,3 +69,11 @@ def test_admin_commands_explain_bad_input(cli_app, args, message):
     runner.invoke(args=["db", "upgrade"])
     result = runner.invoke(args=args)
     assert result.exit_code != 0 and message in result.output
+
+
+def test_every_worker_of_a_host_signs_sessions_with_the_same_key(tmp_path):
+    url = f"sqlite:///{tmp_path / 'k.db'}"
+    first, second = create_app({"DATABASE_URL": url}), create_app({"DATABASE_URL": url})
+    assert first.config["SECRET_KEY"] == second.config["SECRET_KEY"]
+    assert len(first.config["SECRET_KEY"]) == 64
+    assert create_app({"DATABASE_URL": url, "SECRET_KEY": "shared"}).config["SECRET_KEY"] == "shared"
