@@ -21,19 +21,17 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from addin import syncing
 from addin.messages import Message, listing, plain, say
 from addin.reports import (
-    CONSOLIDATED_TITLE,
-    KPI_TITLE,
     REPORT_TITLES,
     REVISIT_TITLE,
     SUMMARY_TITLE,
     RevisitRow,
-    breakdown_block,
-    column_format,
-    column_formats,
+    export_formats,
+    export_sheets,
     revisit_block,
     summary_block,
     write_report,
@@ -41,19 +39,17 @@ from addin.reports import (
 from addin.run import Env, Run, alert, macro
 from addin.sheet import MacroError, selected_rows, selection
 from addin.sync_client import Transport, Unreachable, http_transport
-from complaints.cells import write_cell
 from complaints.colours import LEVEL_FILL
 from complaints.enums import Flag, Level
 from complaints.ids import next_ticket_id
-from complaints.kpis import compute_kpis, kpi_breakdown
+from complaints.kpis import compute_kpis
 from complaints.levels import LevelError, apply_assessment, assess
 from complaints.levels import deescalate as lower_level
 from complaints.levels import escalate as raise_level
 from complaints.model import LogEntry, Ticket
 from complaints.routing import RoundRobin, RoutingError, RoutingTable, route_many
-from complaints.schema import TICKETS, sheet_by_title
-from complaints.sla import DEFAULT_TZ, PENDING, SlaClock, SlaPolicy
-from complaints.wire import COLUMNS, DEADLINE_COLUMNS, decode
+from complaints.schema import sheet_by_title
+from complaints.sla import DEFAULT_TZ, PENDING
 
 ROUND_ROBIN = "round_robin"
 """The _sync key holding Route's round-robin cursor (department -> last investigator)."""
@@ -358,9 +354,6 @@ def sync(run: Run) -> Message:
     return syncing.sync(run, transport_for(run.env, run.data.settings.server_url))
 
 
-PAGE = 1_000
-
-
 def book_language(book: Any) -> str:
     """English when the workbook already has one of our sheets under an English title."""
     english = {t["en"].casefold() for t in REPORT_TITLES}
@@ -373,7 +366,13 @@ def book_language(book: Any) -> str:
 
 
 def pull_consolidated(book: Any, env: Env | None = None) -> None:
-    """Head office: fill the active workbook with every branch's tickets and this month's KPIs per branch."""
+    """Head office: fill the active workbook with this month's consolidated workbook from the server.
+
+    Every sheet of the server's export (GET /api/consolidated: all branches'
+    tickets, overdue, red and yellow, revisits, KPIs per branch and department,
+    the monthly analysis) replaces the sheet of the same title; charts stay in
+    the download.
+    """
     env = env or Env.local()
     lang = book_language(book)
     try:
@@ -388,48 +387,24 @@ def _pull_consolidated(book: Any, env: Env, lang: str) -> Message:
     from addin.blocks import engine_prepare
 
     transport = env.transport or http_transport("")
-    rows: list[dict[str, Any]] = []
-    while True:
-        try:
-            reply = transport.request("GET", "/api/tickets", params={"limit": PAGE, "offset": len(rows)})
-        except Unreachable as exc:
-            raise MacroError(_unreachable_read(transport.where, exc)) from exc
-        if reply.status in (401, 403):
-            raise MacroError(say("sync_token_rejected", detail=reply.detail, path=transport.token_hint))
-        if reply.status != 200:
-            raise MacroError(say("sync_refused", status=reply.status, detail=reply.detail))
-        page = reply.data["tickets"]
-        rows += page
-        if not page or len(rows) >= reply.data["total"]:
-            break
-    clock = SlaClock(env.work_calendar, SlaPolicy(tz=DEFAULT_TZ))
-    zone = clock.zone
-    visible = [c for c in TICKETS.columns if not c.hidden]
-    branch_header = "分支机构" if lang == "zh" else "Branch"
-    block: list[list[object]] = [[branch_header, *(c.header(lang) for c in visible)]]
-    tickets = []
-    for row in rows:
-        ticket = syncing.ticket_from_json(row, row.get("branch", ""))
-        tickets.append(ticket)
-        cells: list[object] = [row.get("branch", "")]
-        for column in visible:
-            if column.key in DEADLINE_COLUMNS:
-                value = decode(column.key, row.get(column.key), COLUMNS)
-            else:
-                value = getattr(ticket, column.key)
-            cells.append(write_cell(column, value, lang, zone))
-        block.append(cells)
+    start, end = month_bounds(env.now, ZoneInfo(DEFAULT_TZ))
+    period = {"start": start.date().isoformat(), "end": end.date().isoformat(), "lang": lang}
+    try:
+        reply = transport.request("GET", "/api/consolidated", params=period)
+    except Unreachable as exc:
+        raise MacroError(_unreachable_read(transport.where, exc)) from exc
+    if reply.status in (401, 403):
+        raise MacroError(say("sync_token_rejected", detail=reply.detail, path=transport.token_hint))
+    if reply.status != 200:
+        raise MacroError(say("sync_refused", status=reply.status, detail=reply.detail))
     prepare = engine_prepare(book)
-    codes = ["@", *(column_format(c) for c in visible)]
-    formats = column_formats(codes, 1, max(len(block) - 1, 1))
-    title = write_report(book, prepare, CONSOLIDATED_TITLE, lang, block, formats)
-    start, end = month_bounds(env.now, zone)
-    breakdown = kpi_breakdown(tickets, start, end, clock)
-    kpi_rows, kpi_formats = breakdown_block(breakdown.overall, breakdown.by_branch, lang)
-    kpis = write_report(book, prepare, KPI_TITLE, lang, kpi_rows, kpi_formats)
-    book.sheets[title].activate()
-    branches = len({t.branch for t in tickets})
-    return say("consolidated_done", count=len(tickets), branches=branches, sheet=title, kpis=kpis)
+    titles = []
+    for title, rows in export_sheets(reply.content):
+        titles.append(
+            write_report(book, prepare, {"zh": title, "en": title}, lang, rows, export_formats(rows))
+        )
+    book.sheets[titles[0]].activate()
+    return say("consolidated_done", month=f"{start:%Y-%m}", count=len(titles), sheet=titles[0])
 
 
 def _unreachable_read(url: str, exc: Exception) -> Message:

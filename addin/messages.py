@@ -128,9 +128,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     ),
     "summary_done": ("{month} 月度分析已写入“{sheet}”表。", "The {month} summary is on the '{sheet}' sheet."),
     "consolidated_done": (
-        "已下载 {count} 张投诉单（{branches} 个分支机构），见“{sheet}”表；各分支 KPI 见“{kpis}”表。",
-        "Pulled {count} ticket(s) of {branches} branch(es) onto the '{sheet}' sheet; "
-        "KPIs per branch on the '{kpis}' sheet.",
+        "已下载 {month} 的总部汇总工作簿：{count} 个工作表，从“{sheet}”表开始。",
+        "Pulled the consolidated workbook of {month}: {count} sheet(s), starting with '{sheet}'.",
     ),
     # sync
     "sync_done": (

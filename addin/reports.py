@@ -1,4 +1,4 @@
-"""Report sheets the macros fill: the revisit list, the monthly summary, head office's consolidated pull.
+"""Report sheets the macros fill: the revisit list, the monthly summary, the sheets of a consolidated pull.
 
 A report sheet belongs to the macro: it is found by its zh or en title (added
 at the end of the workbook if missing), its old contents are cleared, and it is
@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from addin.blocks import Prepare, runs
@@ -20,7 +20,7 @@ from complaints.colours import HEADER_FILL
 from complaints.enums import Flag
 from complaints.kpis import Kpis
 from complaints.model import Ticket
-from complaints.schema import TICKETS, ColType, Column
+from complaints.schema import TICKETS
 
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
 TEXT_FORMAT = "@"
@@ -30,9 +30,7 @@ GENERAL_FORMAT = "General"
 
 REVISIT_TITLE = {"zh": "回访清单", "en": "Revisit list"}
 SUMMARY_TITLE = {"zh": "月度分析", "en": "Monthly summary"}
-CONSOLIDATED_TITLE = {"zh": "汇总", "en": "Consolidated"}
-KPI_TITLE = {"zh": "分支KPI", "en": "Branch KPIs"}
-REPORT_TITLES = (REVISIT_TITLE, SUMMARY_TITLE, CONSOLIDATED_TITLE, KPI_TITLE)
+REPORT_TITLES = (REVISIT_TITLE, SUMMARY_TITLE)
 
 
 @dataclass(frozen=True)
@@ -44,16 +42,6 @@ class Format:
     c1: int
     c2: int
     code: str
-
-
-def column_format(column: Column) -> str:
-    if column.type is ColType.DATETIME:
-        return DATETIME_FORMAT
-    if column.type is ColType.DATE:
-        return "yyyy-mm-dd"
-    if column.type in (ColType.TEXT, ColType.FLAGS):
-        return TEXT_FORMAT
-    return GENERAL_FORMAT
 
 
 def column_formats(codes: Sequence[str], first_row: int, last_row: int) -> list[Format]:
@@ -177,21 +165,29 @@ def summary_block(title: str, kpis: Kpis, lang: str) -> tuple[list[list[object]]
     return rows, formats
 
 
-def breakdown_block(
-    overall: Kpis, by_branch: dict[str, Kpis], lang: str
-) -> tuple[list[list[object]], list[Format]]:
-    """KPIs side by side: the item, all branches together, then each branch (rows matched by label)."""
-    columns = [("全部" if lang == "zh" else "All", overall), *by_branch.items()]
-    tables = [{label: (value, code) for label, value, code in kpi_rows(k, lang)} for _n, k in columns]
-    labels: list[str] = []
-    for table in tables:
-        labels += [label for label in table if label not in labels]
-    rows: list[list[object]] = [["项目" if lang == "zh" else "Item", *(name for name, _k in columns)]]
+# --- a downloaded workbook's sheets ---------------------------------------------------------------
+
+
+def export_sheets(content: bytes) -> list[tuple[str, list[list[object]]]]:
+    """(title, values) of every sheet of a downloaded .xlsx, in tab order."""
+    import io
+
+    from python_calamine import CalamineWorkbook
+
+    book = CalamineWorkbook.from_filelike(io.BytesIO(content))
+    return [(name, book.get_sheet_by_name(name).to_python()) for name in book.sheet_names]
+
+
+def export_formats(rows: list[list[object]]) -> list[Format]:
+    """Below the first row: text columns as text (a phone number stays one), date columns as dates."""
+    width = max((len(row) for row in rows), default=0)
     codes = []
-    for label in labels:
-        rows.append([label, *(t.get(label, (None, ""))[0] for t in tables)])
-        codes.append(next(t[label][1] for t in tables if label in t))
-    formats = [Format(1, max(len(rows) - 1, 1), 0, 0, TEXT_FORMAT)]
-    for f in row_formats(codes, 1, 1):
-        formats.append(dataclasses.replace(f, c2=len(columns)))
-    return rows, formats
+    for c in range(width):
+        cells = [row[c] for row in rows[1:] if c < len(row) and row[c] not in (None, "")]
+        if cells and all(isinstance(v, str) for v in cells):
+            codes.append(TEXT_FORMAT)
+        elif cells and all(isinstance(v, datetime | date) for v in cells):
+            codes.append(DATETIME_FORMAT)
+        else:
+            codes.append(GENERAL_FORMAT)
+    return column_formats(codes, 1, max(len(rows) - 1, 1))

@@ -75,6 +75,9 @@ class Unreachable(Exception):
 class Reply:
     status: int
     data: Any
+    """The JSON body, or the text of a body that is not JSON."""
+    content: bytes = b""
+    """The body as sent (a downloaded workbook)."""
 
     @property
     def detail(self) -> str:
@@ -136,7 +139,7 @@ class HttpTransport:
             data = response.json()
         except ValueError:
             data = response.text
-        return Reply(response.status_code, data)
+        return Reply(response.status_code, data, response.content)
 
 
 def http_transport(server_url: str, environ: Mapping[str, str] = os.environ) -> HttpTransport:

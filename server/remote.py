@@ -67,8 +67,11 @@ class InProcessTransport:
             query_string=dict(params or {}),
             headers={"Authorization": self.authorization, **(headers or {})},
         )
-        data = response.get_json(silent=True)
-        return Reply(response.status_code, data if data is not None else response.get_data(as_text=True))
+        content = response.get_data()
+        data = response.get_json(silent=True) if response.is_json else None
+        return Reply(
+            response.status_code, data if data is not None else content.decode(errors="replace"), content
+        )
 
 
 def _remote_engine() -> Any:
