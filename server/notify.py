@@ -102,8 +102,9 @@ def enqueue(session: Session, notice: Notice, now: datetime, skip_reason: str = 
         "created_at": now,
     }
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(OutboxRow).values(values).on_conflict_do_nothing(index_elements=["dedupe_key"])
-    return bool(session.execute(statement).rowcount)
+    statement = dialect.insert(OutboxRow.__table__).values(values)
+    statement = statement.on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(OutboxRow.id)
+    return session.execute(statement).first() is not None  # rowcount is not reliable here on every driver
 
 
 def local_time(moment: datetime | None, zone: str) -> str:

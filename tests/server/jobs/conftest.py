@@ -15,6 +15,7 @@ from complaints.model import Ticket
 from server import create_app
 from server.codec import EDITABLE, encode
 from server.db import get_db
+from server.flag_scan import ScanReport, scan_flags
 from server.models import BranchRow, HistoryRow, TicketRow
 from server.store import clock_for, from_db
 from server.sync import SyncContext, pull, push
@@ -98,6 +99,13 @@ def flags_of(app: Flask, sync_key: str) -> frozenset[Flag]:
 
 def level_of(app: Flask, sync_key: str) -> Level:
     return stored(app, sync_key)["level"]
+
+
+def scan_at(app: Flask, clock: PinnedClock, when: datetime, full: bool = False) -> ScanReport:
+    """Move the clock to ``when`` and run the flag scan there."""
+    clock.now = when
+    with app.app_context():
+        return scan_flags(when, full=full)
 
 
 def pulled(app: Flask, cursor: int, code: str = "SZ01") -> dict[str, Any]:

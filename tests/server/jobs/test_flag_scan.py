@@ -17,18 +17,12 @@ from complaints.model import LogEntry, Task, Ticket
 from server.codec import encode
 from server.db import get_db
 from server.demo import demo_ticket
-from server.flag_scan import ScanReport, revisit_list, scan_flags
+from server.flag_scan import revisit_list
 from server.models import BranchRow, LogRow, TaskRow, TicketRow
 from server.store import clock_for, computed_values, row_to_ticket
 from server.sync import SyncContext, push
 from tests.factories import local, make_ticket
-from tests.server.jobs.conftest import START, PinnedClock, flags_of, pulled, push_tickets, stored
-
-
-def scan_at(app: Flask, clock: PinnedClock, when: datetime, full: bool = False) -> ScanReport:
-    clock.now = when
-    with app.app_context():
-        return scan_flags(when, full=full)
+from tests.server.jobs.conftest import START, PinnedClock, flags_of, pulled, push_tickets, scan_at, stored
 
 
 def received(clock: PinnedClock, app: Flask, when: datetime, **fields: object) -> Ticket:
