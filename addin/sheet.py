@@ -171,7 +171,10 @@ def selected_rows(address: str) -> list[tuple[int, int | None]]:
     """Excel row spans (first, last; None = to the end) of an address like ``A2:C4,7:9,B:B``."""
     spans: list[tuple[int, int | None]] = []
     for area in address.replace("$", "").upper().split(","):
-        parts = [_CELL.match(p.strip()) for p in area.split("!")[-1].split(":")]
+        area = area.split("!")[-1].strip()
+        if not area:
+            continue
+        parts = [_CELL.match(p.strip()) for p in area.split(":")]
         if not all(parts):
             continue
         rows = [int(m.group(1)) for m in parts if m and m.group(1)]

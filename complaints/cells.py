@@ -235,8 +235,8 @@ def read_flags(raw: object) -> frozenset[Flag]:
     if isinstance(raw, str):
         try:
             return parse_flags(raw)
-        except ValueError:
-            raise CellValueError(f"unknown flag in {raw!r}", f"{raw!r} 中有未知的预警标记") from None
+        except ValueError as exc:
+            raise CellValueError(f"unknown flag in {raw!r}: {exc}", f"{raw!r} 中有未知的预警标记") from None
     raise CellValueError(f"{describe(raw)} is not a list of flags", f"{describe(raw)} 不是预警标记")
 
 
