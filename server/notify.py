@@ -278,11 +278,14 @@ def send_pending(now: datetime, sender: SmtpSender | None = None, limit: int = 2
             .limit(limit)
         ).all()
         claimed = []
+        attempts: dict[int, int] = {}
         for row in due:  # claiming pushes the next attempt past a crash, so a dead sender's rows come back
+            attempts[row.id] = row.attempts + 1
             result = session.execute(
                 update(OutboxRow)
                 .where(OutboxRow.id == row.id, OutboxRow.status == PENDING, OutboxRow.next_attempt_at <= now)
-                .values(next_attempt_at=now + claim_for, attempts=OutboxRow.attempts + 1)
+                .values(next_attempt_at=now + claim_for, attempts=attempts[row.id])
+                .execution_options(synchronize_session=False)
             )
             if result.rowcount:
                 claimed.append(row)
@@ -301,7 +304,7 @@ def send_pending(now: datetime, sender: SmtpSender | None = None, limit: int = 2
                     continue
                 except smtplib.SMTPResponseException as exc:
                     error = f"SMTP {exc.smtp_code}: {exc.smtp_error!r}"
-                    _defer(row.id, now, row.attempts + 1, base, cap, error)
+                    _defer(row.id, now, attempts[row.id], base, cap, error)
                     continue
                 sent += 1
                 _mark(row.id, SENT, now, "")
@@ -312,7 +315,7 @@ def send_pending(now: datetime, sender: SmtpSender | None = None, limit: int = 2
             for row in claimed:
                 status = session.scalar(select(OutboxRow.status).where(OutboxRow.id == row.id))
                 if status == PENDING:
-                    _defer(row.id, now, row.attempts + 1, base, cap, error, session)
+                    _defer(row.id, now, attempts[row.id], base, cap, error, session)
     deferred = len(claimed) - sent - failed
     return SendReport(sent=sent, deferred=deferred, failed=failed, error=error)
 
