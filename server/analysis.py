@@ -26,6 +26,7 @@ active in the window.
 from __future__ import annotations
 
 import logging
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -239,16 +240,20 @@ def _root_causes(
 
 
 def _trends(tickets: list[Ticket], months: list[Period], clock: SlaClock) -> list[MonthTrend]:
-    trends = []
-    for month in months:
-        members = [
-            t
-            for t in tickets
-            if any((m := getattr(t, k)) is not None and month.start <= m < month.end for k in MOMENTS)
-        ]
-        label = f"{month.start:%Y-%m}"
-        trends.append(MonthTrend(label, month, compute_kpis(members, month.start, month.end, clock)))
-    return trends
+    starts = [m.start for m in months]
+    members: list[list[Ticket]] = [[] for _ in months]
+    for t in tickets:  # each ticket joins the months in which it has a moment
+        touched = set()
+        for key in MOMENTS:
+            moment = getattr(t, key)
+            if moment is not None and starts[0] <= moment < months[-1].end:
+                touched.add(bisect_right(starts, moment) - 1)
+        for i in touched:
+            members[i].append(t)
+    return [
+        MonthTrend(f"{month.start:%Y-%m}", month, compute_kpis(group, month.start, month.end, clock))
+        for month, group in zip(months, members, strict=True)
+    ]
 
 
 def analyse(

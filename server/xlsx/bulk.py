@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from openpyxl.utils import get_column_letter
@@ -33,6 +33,8 @@ EXCEL_ROWS = 1_048_576
 EPOCH = datetime(1899, 12, 30)
 _DAY = 86_400
 _UNIX_EPOCH_SERIAL = 25_569
+_UNIX_NAIVE = datetime(1970, 1, 1)
+_SECOND = timedelta(seconds=1)
 """The serial number of 1970-01-01."""
 _FLUSH_CHARS = 1 << 18
 """Characters of row XML gathered before they are compressed."""
@@ -127,9 +129,17 @@ class LocalTime:
             offset = self._offsets[quarter] = first
         return offset
 
-    def serial(self, moment: datetime) -> str:
-        """An aware datetime as the serial number of its local time, to the second (microseconds dropped)."""
-        seconds = int(moment.timestamp() // 1)
+    def serial(self, moment: datetime | str) -> str:
+        """An instant as the serial number of its local time, to the second (microseconds dropped).
+
+        ``moment`` is aware, or naive UTC as databases return it (SQLite: ISO text).
+        """
+        if isinstance(moment, str):
+            moment = datetime.fromisoformat(moment)
+        if moment.tzinfo is None:
+            seconds = (moment - _UNIX_NAIVE) // _SECOND
+        else:
+            seconds = int(moment.timestamp() // 1)
         return repr((seconds + self._offset(seconds)) / _DAY + _UNIX_EPOCH_SERIAL)
 
 
@@ -163,14 +173,7 @@ def _encoder(column: BulkColumn, styles: CellStyles, lang: str) -> Encoder:
         return _text_encoder(text_ids, quoted_ids, column.phone)
     if kind is ColType.DATETIME:
         ids = [styles.datetime[lv] for lv in LEVELS]
-        pending = [_inline(i, Flag.PENDING_CALENDAR.label(lang)) for i in text_ids]
-
-        def moment(value: Any, lv: int, local: LocalTime) -> str:
-            if isinstance(value, str):  # a deadline pending the holiday calendar
-                return pending[lv]
-            return f'<c s="{ids[lv]}"><v>{local.serial(value)}</v></c>'
-
-        return moment
+        return lambda value, lv, local: f'<c s="{ids[lv]}"><v>{local.serial(value)}</v></c>'
     if kind is ColType.DATE:
         ids = [styles.date[lv] for lv in LEVELS]
         return lambda value, lv, local: f'<c s="{ids[lv]}"><v>{(value - EPOCH.date()).days}</v></c>'

@@ -36,12 +36,12 @@ from openpyxl import Workbook
 from openpyxl.chart import BarChart, LineChart, Reference
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import String, and_, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
 from complaints.enums import Category, Flag, Level
 from complaints.kpis import Kpis, Milestone
-from complaints.schema import TICKETS
+from complaints.schema import TICKETS, ColType
 from server.analysis import Analysis, Period, analyse, branch_zones
 from server.db import Database
 from server.models import BranchRow, tickets_table
@@ -273,6 +273,13 @@ class Encoder:
         self.sheet = SheetXml(columns, styles, lang, freeze_columns=FREEZE_COLUMNS)
         self.period = period
         self.keys = [c.key for c in columns[1:]]
+        t = tickets_table.c
+        # datetimes as the driver returns them (naive UTC; text on SQLite): the sheet writer converts
+        # them faster than SQLAlchemy's per-value processing would
+        self.selected = [
+            type_coerce(t[k], String) if c.type is ColType.DATETIME else t[k]
+            for k, c in zip(self.keys, columns[1:], strict=True)
+        ]
         self.level_at = self.keys.index("level") + 1
         self._times: dict[str, LocalTime] = {}
 
@@ -283,7 +290,7 @@ class Encoder:
             condition = and_(condition, t.ticket_id > task.after)
         if task.upto is not None:
             condition = and_(condition, t.ticket_id <= task.upto)
-        stmt = select(*(t[k] for k in self.keys)).where(condition).order_by(t.ticket_id)
+        stmt = select(*self.selected).where(condition).order_by(t.ticket_id).execution_options(yield_per=1000)
         local = self._times.get(task.zone)
         if local is None:
             local = self._times[task.zone] = LocalTime(ZoneInfo(task.zone))
