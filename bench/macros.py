@@ -52,7 +52,7 @@ from server.remote import _remote_engine  # noqa: E402
 ZONE = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 3, 20, 2, 0, tzinfo=UTC)  # Friday 10:00 in Shanghai
 PLACES = [
-    f"{name}小区{n}栋" for name in ("阳光花园", "滨海新城", "锦绣江南", "翠湖山庄") for n in range(1, 40)
+    f"{name}小区{n}栋" for name in ("阳光花园", "滨海新城", "锦绣江南", "翠湖山庄") for n in range(1, 500)
 ]
 
 
