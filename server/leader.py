@@ -164,27 +164,28 @@ class PostgresLease(Lease):
         self._engine = create_engine(db.url, poolclass=NullPool)
         self._conn: Connection | None = None
         self._backend_pid = 0
+        self._held = False
 
     def acquire(self) -> bool:
-        if self._conn is not None:
+        if self._held:
             return self.renew()
-        conn = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
         try:
-            taken = conn.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": ADVISORY_KEY})
-            if not taken:
-                conn.close()
-                return False
-            self._backend_pid = int(conn.scalar(text("SELECT pg_backend_pid()")) or 0)
+            if self._conn is None:  # kept open while standing by: one connection per process, not per poll
+                self._conn = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+                self._backend_pid = int(self._conn.scalar(text("SELECT pg_backend_pid()")) or 0)
+            taken = self._conn.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": ADVISORY_KEY})
         except DBAPIError:
-            conn.close()
+            self._drop()
             raise
-        self._conn = conn
+        if not taken:
+            return False
+        self._held = True
         with self.db.write() as session:
             self._record(session, None)
         return True
 
     def renew(self) -> bool:
-        if self._conn is None:
+        if not self._held or self._conn is None:
             return False
         try:
             self._conn.scalar(text("SELECT 1"))
@@ -195,12 +196,11 @@ class PostgresLease(Lease):
             return False
 
     def release(self) -> None:
-        if self._conn is None:
-            return
-        try:
-            self._conn.scalar(text("SELECT pg_advisory_unlock(:key)"), {"key": ADVISORY_KEY})
-        except DBAPIError:
-            pass  # closing the connection below releases it anyway
+        if self._conn is not None and self._held:
+            try:
+                self._conn.scalar(text("SELECT pg_advisory_unlock(:key)"), {"key": ADVISORY_KEY})
+            except DBAPIError:
+                pass  # closing the connection below releases it anyway
         self._drop()
 
     def _drop(self) -> None:
@@ -211,6 +211,7 @@ class PostgresLease(Lease):
                 pass
         self._conn = None
         self._backend_pid = 0
+        self._held = False
 
     def fence(self, session: Session) -> bool:
         holder = session.scalar(
@@ -221,7 +222,7 @@ class PostgresLease(Lease):
             ),
             {"c": _CLASSID, "o": _OBJID},
         )
-        return self._backend_pid != 0 and holder == self._backend_pid
+        return self._held and holder == self._backend_pid
 
 
 def make_lease(db: Database, ttl: float, wall: Callable[[], datetime] = system_now) -> Lease:
