@@ -77,6 +77,8 @@ def mask_phone(text: str) -> str:
     Every digit but the first three and the last four is masked (all but the
     last two in numbers of fewer than 8 digits); other characters stay.
     """
+    if len(text) == 11 and text.isdigit():  # a mainland mobile number, the usual case
+        return f"{text[:3]}****{text[7:]}"
     digits = [i for i, ch in enumerate(text) if ch.isdigit()]
     if not digits:
         return text
@@ -116,31 +118,29 @@ class LocalTime:
 
     def _offset(self, seconds: int) -> int:
         quarter = seconds // 900
-        offset = self._offsets.get(quarter)
-        if offset is None:
-            first, last = (
-                int(datetime.fromtimestamp(s, UTC).astimezone(self.zone).utcoffset().total_seconds())  # type: ignore[union-attr]
-                for s in (quarter * 900, quarter * 900 + 899)
-            )
-            if first != last:  # a change of offset inside this quarter hour: no caching
-                return int(
-                    datetime.fromtimestamp(seconds, UTC).astimezone(self.zone).utcoffset().total_seconds()
-                )  # type: ignore[union-attr]  # noqa: E501
-            offset = self._offsets[quarter] = first
-        return offset
+        offsets = [
+            int(datetime.fromtimestamp(s, UTC).astimezone(self.zone).utcoffset().total_seconds())  # type: ignore[union-attr]
+            for s in (quarter * 900, quarter * 900 + 899, seconds)
+        ]
+        if offsets[0] == offsets[1]:  # no change of offset inside this quarter hour: keep it
+            self._offsets[quarter] = offsets[0]
+        return offsets[2]
 
     def serial(self, moment: datetime | str) -> str:
         """An instant as the serial number of its local time, to the second (microseconds dropped).
 
         ``moment`` is aware, or naive UTC as databases return it (SQLite: ISO text).
         """
-        if isinstance(moment, str):
-            moment = datetime.fromisoformat(moment)
-        if moment.tzinfo is None:
-            seconds = (moment - _UNIX_NAIVE) // _SECOND
+        if moment.__class__ is str:
+            moment = datetime.fromisoformat(moment)  # type: ignore[arg-type]
+        if moment.tzinfo is None:  # type: ignore[union-attr]
+            seconds = (moment - _UNIX_NAIVE) // _SECOND  # type: ignore[operator]
         else:
-            seconds = int(moment.timestamp() // 1)
-        return repr((seconds + self._offset(seconds)) / _DAY + _UNIX_EPOCH_SERIAL)
+            seconds = int(moment.timestamp() // 1)  # type: ignore[union-attr]
+        offset = self._offsets.get(seconds // 900)
+        if offset is None:
+            offset = self._offset(seconds)
+        return repr((seconds + offset) / _DAY + _UNIX_EPOCH_SERIAL)
 
 
 Encoder = Callable[[Any, int, LocalTime], str]
