@@ -106,7 +106,12 @@ class SheetWriter:
         self.fills[r] = rgb
 
     def fill_all(self, colours: dict[int, str]) -> None:
-        """Colour every listed row: the commonest colour as one block, the others as runs over it."""
+        """Colour every listed row, instead of the fills asked for so far.
+
+        The commonest colour goes on as one block from the first to the last row,
+        the others as runs over it.
+        """
+        self.fills.clear()
         if not colours:
             return
         counts: dict[str, int] = {}

@@ -186,10 +186,6 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "此工作簿属于分支机构 {book}，而令牌属于 {token}。本次未做任何修改。",
         "This workbook belongs to branch {book}, but the token is {token}'s. Nothing was changed.",
     ),
-    "needs_server": (
-        "此按钮需要连接服务器，但当前运行方式没有连接。",
-        "This button needs the server, which this way of running has no connection to.",
-    ),
 }
 
 

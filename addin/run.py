@@ -15,7 +15,7 @@ from typing import Any
 
 from addin.blocks import SheetWriter, engine_prepare, write_key_values
 from addin.messages import TITLE, Message
-from addin.sheet import BranchBook, MacroError, read_branch
+from addin.sheet import BranchBook, MacroError, missing_sheet, read_branch
 from addin.sync_client import Transport
 from complaints.calendar import WorkCalendar, load_calendar
 from complaints.cells import write_cell
@@ -70,9 +70,6 @@ def alert(book: Any, message: Message, lang: str | None, critical: bool = False)
     text = message.text(lang) if lang else f"{message.zh}\n\n{message.en}"
     title = TITLE[lang] if lang else f"{TITLE['zh']} / {TITLE['en']}"
     book.app.alert(text, title=title, buttons="ok", mode="critical" if critical else "info")
-
-
-Macro = Callable[[Any, Env], Message | None]
 
 
 def macro(work: Callable[[Run], Message | None]) -> Callable[..., None]:
@@ -192,9 +189,7 @@ class Run:
         if not entries:
             return
         if "log" not in self.data.grids:
-            from addin.sheet import missing_sheet
-
-            raise MacroError(missing_sheet(self.book, LOG).message)
+            raise missing_sheet(self.book, LOG)
         writer = self.writer("log")
         zone, lang = self.data.settings.zone, self.lang
         rows = writer.next_rows(len(entries), self.log_added)

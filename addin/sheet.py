@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from addin.messages import Message, listing, plain, say
+from addin.messages import Message, listing, say
 from complaints.cells import CellValueError, is_blank, read_text, reader
 from complaints.model import LogEntry, Task, Ticket, new_sync_key
 from complaints.schema import (
@@ -415,7 +415,3 @@ def _log(branch: BranchBook, problems: list[Message]) -> None:
         entry = LogEntry(**values)  # type: ignore[arg-type]
         branch.log.append(entry)
         branch.log_rows[entry.sync_key] = r
-
-
-def ticket_list(items: list[str]) -> Message:
-    return listing([plain(i) for i in items], "、")

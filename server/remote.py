@@ -32,13 +32,14 @@ from addin.run import Env
 from addin.sync_client import Reply
 from complaints.sla import DEFAULT_TZ
 from server import clock
-from server.auth import BRANCH, HEAD_OFFICE, current, require
+from server.auth import ADMIN, BRANCH, HEAD_OFFICE, current, require
 from server.errors import ApiError
 from server.store import clock_for
 
 bp = Blueprint("remote", __name__, url_prefix="/xlwings")
 LOCK = threading.Lock()
-HEAD_OFFICE_MACROS = frozenset({"pull_consolidated"})
+ROLES = {"pull_consolidated": (HEAD_OFFICE, ADMIN)}
+"""Who may press a button; every other button is a branch's."""
 TOKEN_HINT = "加载项的“设置”窗格 / the add-in's Settings pane"
 
 
@@ -93,16 +94,16 @@ def _remote_engine() -> Any:
 
 
 @bp.route("/<macro>", methods=["POST"])
-@require(BRANCH, HEAD_OFFICE)
+@require(BRANCH, HEAD_OFFICE, ADMIN)
 def run(macro: str) -> Any:
     """Run ribbon macro ``macro`` on the workbook in the body; answer the actions for the client."""
     if macro not in MACROS:
         known = ", ".join(MACROS)
         raise ApiError(404, "unknown_macro", f"no macro {macro!r}; known: {known}", {"macro": macro})
     principal = current()
-    wanted = HEAD_OFFICE if macro in HEAD_OFFICE_MACROS else BRANCH
-    if principal.role != wanted:
-        raise ApiError(403, "forbidden", f"{macro} needs a {wanted} token", {"macro": macro})
+    wanted = ROLES.get(macro, (BRANCH,))
+    if principal.role not in wanted:
+        raise ApiError(403, "forbidden", f"{macro} needs a {' or '.join(wanted)} token", {"macro": macro})
     payload = request.get_json(silent=True)
     _check_payload(payload)
     xw = _remote_engine()

@@ -183,14 +183,17 @@ def test_escalate_raises_the_selected_rows_with_their_reason_names_the_head_and_
 @LANGS
 def test_escalate_refuses_a_row_without_a_reason_and_changes_nothing(tmp_path, lang):
     path = branch_book(tmp_path / "b.xlsx", [numbered(1, level_reason="媒体"), numbered(2)], lang)
-    before = path.read_bytes()
     outcome = run_macro(path, macros.escalate, ENV, sheet=TICKETS_TITLE[lang], selection="A2:A3")
-    assert outcome.critical and outcome.actions == [a for a in outcome.actions if a["func"] == "alert"]
+    assert outcome.critical and [a["func"] for a in outcome.actions] == ["alert"]
     reason = TICKETS.column("level_reason").header(lang)
-    expected = f"请先在“{reason}”列填写升级原因：SZ01-20260302-0002" if lang == "zh" else f"'{reason}' column"
-    assert expected in outcome.text
+    if lang == "zh":
+        assert outcome.text == f"请先在“{reason}”列填写升级原因：SZ01-20260302-0002。本次未做任何修改。"
+    else:
+        assert (
+            outcome.text
+            == f"Type the reason in the '{reason}' column first: SZ01-20260302-0002. Nothing was changed."
+        )
     assert [t.level for t in read(path).tickets] == [Level.BLUE, Level.BLUE]
-    assert path.read_bytes() == before or read(path).log == []
 
 
 @LANGS
@@ -206,18 +209,21 @@ def test_escalate_with_no_ticket_selected_asks_for_a_selection(tmp_path, lang):
     assert outcome.critical and outcome.text.startswith(expected)
 
 
-def test_escalate_refuses_a_red_ticket_and_de_escalate_lowers_one_level_with_an_audit_entry(tmp_path):
-    path = branch_book(tmp_path / "b.xlsx", [numbered(1, level=Level.RED, level_reason="误报，已核实")], "en")
-    refused = run_macro(path, macros.escalate, ENV, sheet="Tickets", selection="A2")
-    assert refused.critical and "SZ01-20260302-0001 is already red" in refused.text
+@LANGS
+def test_escalate_refuses_a_red_ticket_and_de_escalate_lowers_one_level_with_an_audit_entry(tmp_path, lang):
+    path = branch_book(tmp_path / "b.xlsx", [numbered(1, level=Level.RED, level_reason="误报，已核实")], lang)
+    refused = run_macro(path, macros.escalate, ENV, sheet=TICKETS_TITLE[lang], selection="A2")
+    expected = "SZ01-20260302-0001 已是红色预警" if lang == "zh" else "SZ01-20260302-0001 is already red"
+    assert refused.critical and expected in refused.text
 
-    lowered = run_macro(path, macros.deescalate, ENV, sheet="Tickets", selection="2:2")
+    lowered = run_macro(path, macros.deescalate, ENV, sheet=TICKETS_TITLE[lang], selection="2:2")
     book = read(path)
     assert book.tickets[0].level is Level.YELLOW
     assert [(e.kind, e.author) for e in book.log] == [(LogKind.DEESCALATION, "小王")]
     assert "误报，已核实" in book.log[0].text
-    assert "De-escalated 1 ticket(s)" in lowered.text
-    assert fill(path, "en", 2) == LEVEL_FILL[Level.YELLOW]
+    line = "已降级 1 张投诉单：\nSZ01-20260302-0001：红→黄" if lang == "zh" else "De-escalated 1 ticket(s):\n"
+    assert lowered.text.startswith(line)
+    assert fill(path, lang, 2) == LEVEL_FILL[Level.YELLOW]
 
 
 def test_escalating_50_scattered_rows_of_10000_takes_one_write_and_one_fill_per_block(tmp_path):

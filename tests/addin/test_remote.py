@@ -117,7 +117,7 @@ def test_each_button_needs_the_right_kind_of_token(app, tmp_path):
     payload = payload_of(branch_book(tmp_path / "b.xlsx"))
     assert "route needs a branch token" in press(app, "route", payload, hq, 403)["message"]
     assert (
-        "pull_consolidated needs a head_office token"
+        "pull_consolidated needs a head_office or admin token"
         in press(app, "pull_consolidated", payload, branch, 403)["message"]
     )
 

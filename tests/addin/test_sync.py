@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from openpyxl import load_workbook
+from openpyxl import Workbook, load_workbook
 from werkzeug.serving import make_server
 
 from addin import macros
@@ -221,6 +221,15 @@ def test_a_rejected_token_is_explained_and_the_workbook_is_left_as_it_was(tmp_pa
     assert [a["func"] for a in outcome.actions] == ["alert"]
     assert read(path).sync_state.get("pending_key") is None
     assert server_rows(live, TicketRow) == []
+
+
+def test_pull_consolidated_with_a_branch_token_is_refused_with_the_servers_reason(tmp_path, live, token):
+    hq = tmp_path / "hq.xlsx"
+    Workbook().save(hq)
+    outcome = run_macro(hq, macros.pull_consolidated, env(live, token))
+    assert outcome.critical
+    assert outcome.text.startswith("服务器拒绝了访问令牌（this needs the role head_office or admin）")
+    assert load_workbook(hq).sheetnames == ["Sheet"]
 
 
 # --- the token: the user's own, never the workbook's ----------------------------------------------
