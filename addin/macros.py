@@ -24,6 +24,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from addin import syncing
+from addin.blocks import engine_prepare
 from addin.messages import Message, listing, plain, say
 from addin.reports import (
     REPORT_TITLES,
@@ -105,8 +106,9 @@ def shown(moment: object, run: Run) -> str:
     return say("pending_calendar").text(run.lang) if moment == PENDING else ""
 
 
-def transport_for(run_env: Env, server_url: str) -> Transport:
-    return run_env.transport or http_transport(server_url)
+def transport_for(env: Env, server_url: str) -> Transport:
+    """The server connection: the environment's (remote mode, tests), else HTTPS with the user's token."""
+    return env.transport or http_transport(server_url)
 
 
 # --- new ticket, route ------------------------------------------------------------------------
@@ -280,7 +282,11 @@ def check_deadlines(run: Run) -> Message:
         colours[r] = LEVEL_FILL[changed.level]
         if entry is not None:
             entries.append(entry)
-            raised.append(plain(f"{ticket.ticket_id}（{changed.level.zh}）"))
+            raised.append(
+                Message(
+                    f"{ticket.ticket_id}（{changed.level.zh}）", f"{ticket.ticket_id} ({changed.level.en})"
+                )
+            )
         flags = result.flags
         overdue += any(f.is_overdue for f in flags)
         pending += Flag.PENDING_CALENDAR in flags
@@ -382,15 +388,13 @@ def pull_consolidated(book: Any, env: Env | None = None) -> None:
 
 
 def _pull_consolidated(book: Any, env: Env, lang: str) -> Message:
-    from addin.blocks import engine_prepare
-
     transport = env.transport or http_transport("")
     start, end = month_bounds(env.now, ZoneInfo(DEFAULT_TZ))
     period = {"start": start.date().isoformat(), "end": end.date().isoformat(), "lang": lang}
     try:
         reply = transport.request("GET", "/api/consolidated", params=period)
     except Unreachable as exc:
-        raise MacroError(_unreachable_read(transport.where, exc)) from exc
+        raise MacroError(say("pull_unreachable", url=transport.where, error=exc)) from exc
     if reply.status in (401, 403):
         raise MacroError(say("sync_token_rejected", detail=reply.detail, path=transport.token_hint))
     if reply.status != 200:
@@ -403,11 +407,6 @@ def _pull_consolidated(book: Any, env: Env, lang: str) -> Message:
         )
     book.sheets[titles[0]].activate()
     return say("consolidated_done", month=f"{start:%Y-%m}", count=len(titles), sheet=titles[0])
-
-
-def _unreachable_read(url: str, exc: Exception) -> Message:
-    first = say("sync_unreachable", url=url, error=exc)
-    return Message(first.zh.split("\n")[0], first.en.split("\n")[0])
 
 
 # --- the RunPython entry -------------------------------------------------------------------------

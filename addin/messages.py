@@ -168,6 +168,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "Cannot reach the server {url}: {error}\n"
         "Nothing was lost: the upload is kept and is sent again, unchanged, at the next Sync.",
     ),
+    "pull_unreachable": ("无法连接服务器 {url}：{error}", "Cannot reach the server {url}: {error}"),
     "sync_token_rejected": (
         "服务器拒绝了访问令牌（{detail}）。请向管理员申请新令牌，写入 {path}。本次未做任何修改。",
         "The server rejected the access token ({detail}). Ask your administrator for a new token "

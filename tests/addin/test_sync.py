@@ -232,6 +232,15 @@ def test_pull_consolidated_with_a_branch_token_is_refused_with_the_servers_reaso
     assert load_workbook(hq).sheetnames == ["Sheet"]
 
 
+def test_pull_consolidated_without_the_server_says_it_cannot_reach_it(tmp_path, live):
+    hq = tmp_path / "hq.xlsx"
+    Workbook().save(hq)
+    live.stop()
+    outcome = run_macro(hq, macros.pull_consolidated, env(live, "cdt_x"))
+    assert outcome.critical and outcome.text.startswith(f"无法连接服务器 {live.url}：")
+    live.start()
+
+
 # --- the token: the user's own, never the workbook's ----------------------------------------------
 
 
