@@ -206,13 +206,16 @@ class SmtpSender:
         self.sender = str(config.get("SMTP_FROM") or "complaint-desk@localhost")
         self.tls = str(config.get("SMTP_TLS") or "").lower()
         self.timeout = float(config.get("SMTP_TIMEOUT") or 10)
-        if self.tls not in ("", "starttls", "ssl"):
-            raise ValueError(f"SMTP_TLS must be '', 'starttls' or 'ssl', not {self.tls!r}")
         self._smtp: smtplib.SMTP | None = None
 
     @property
     def configured(self) -> bool:
         return bool(self.host)
+
+    def check(self) -> None:
+        """Refuse settings that cannot work, naming them (before any notice is claimed)."""
+        if self.tls not in ("", "starttls", "ssl"):
+            raise ValueError(f"SMTP_TLS must be '', 'starttls' or 'ssl', not {self.tls!r}")
 
     def __enter__(self) -> SmtpSender:
         if self.tls == "ssl":
@@ -267,6 +270,7 @@ def send_pending(now: datetime, sender: SmtpSender | None = None, limit: int = 2
     sender = sender or SmtpSender(config)
     if not sender.configured:
         return SendReport(error="SMTP_HOST is not set: notices wait in the outbox")
+    sender.check()
     db = get_db()
     claim_for = timedelta(seconds=float(config.get("OUTBOX_CLAIM_SECONDS", 600)))
     base, cap = float(config.get("OUTBOX_BACKOFF_SECONDS", 60)), float(config.get("OUTBOX_BACKOFF_MAX", 3600))

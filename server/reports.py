@@ -36,7 +36,7 @@ def build_monthly_workbook(session: Session, period: Period, tz: str, calendar_p
     """The analysis of every branch over ``period`` as an .xlsx (labels in Chinese and English)."""
     analysis = analyse(session, None, period, timezone=tz, calendar_path=calendar_path)
     book = Workbook(write_only=True)
-    _kpi_sheet(book, "总体 Overall", {"": analysis.kpis.overall})
+    _kpi_sheet(book, "总体 Overall", {"全部 / All": analysis.kpis.overall})
     _kpi_sheet(book, "分支机构 Branches", analysis.kpis.by_branch)
     _kpi_sheet(
         book,

@@ -36,7 +36,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from flask import Flask, current_app
-from flask.cli import run_command
+from flask.cli import AppGroup, run_command
 from flask.helpers import get_debug_flag
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -216,9 +216,15 @@ def execute(
 class SchedulerService:
     """One process's part: an elector standing by, and the jobs while this process leads."""
 
-    def __init__(self, app: Flask, wall: Callable[[], datetime] = system_now) -> None:
+    def __init__(
+        self,
+        app: Flask,
+        wall: Callable[[], datetime] = system_now,
+        announce: Callable[[str], None] | None = None,
+    ) -> None:
         self.app = app
         self.wall = wall
+        self.announce = announce or (lambda message: logger.info("scheduler %s: %s", runner_name(), message))
         self.specs = {s.id: s for s in job_specs(app.config)}
         ttl = float(app.config["SCHEDULER_LEASE_SECONDS"])
         poll = float(app.config["SCHEDULER_POLL_SECONDS"])
@@ -260,12 +266,14 @@ class SchedulerService:
                 )
             scheduler.start()
             self._scheduler = scheduler
+        self.announce("leading")
 
     def _stand_down(self) -> None:
         with self._lock:
             if self._scheduler is not None:
                 self._scheduler.shutdown(wait=False)
                 self._scheduler = None
+        self.announce("standing by")
 
     def _fire(self, job_id: str, catch_up: bool) -> None:
         spec = self.specs[job_id]
@@ -318,7 +326,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(scheduler_cli)
 
 
-@click.group("scheduler")
+@click.group("scheduler", cls=AppGroup)
 def scheduler_cli() -> None:
     """The scheduler: run it, see how its jobs went, run a job now."""
 
@@ -327,19 +335,17 @@ def scheduler_cli() -> None:
 def run_cli() -> None:
     """Run the scheduler in this process (standing by while another process leads)."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    service = app.extensions.get(EXTENSION) or SchedulerService(app)
+    who = runner_name()
+    service = SchedulerService(app, announce=lambda message: click.echo(f"scheduler {who}: {message}"))
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
+    click.echo(f"scheduler {who}: standing by for the lease; Ctrl+C stops")
     service.start()
-    click.echo(f"scheduler {runner_name()}: standing by for the lease; Ctrl+C stops")
-    was = False
     while not stop.wait(1):
-        if service.leading != was:
-            was = service.leading
-            click.echo(f"scheduler {runner_name()}: {'leading' if was else 'standing by'}")
+        pass
     service.stop()
-    click.echo("scheduler stopped")
+    click.echo(f"scheduler {who}: stopped")
 
 
 @scheduler_cli.command("status")
@@ -352,15 +358,24 @@ def status_cli() -> None:
     else:
         expiry = f", lease until {lease['expires_at']}" if lease["expires_at"] else ""
         click.echo(f"leader: {lease['host']} pid {lease['pid']} since {lease['acquired_at']}{expiry}")
-    click.echo(f"{'job':<18} {'last slot':<26} {'ms':>7} {'changed':>8} {'runs 24h':>8} {'errors':>6}  error")
+    click.echo(
+        f"{'job':<18} {'last slot (UTC)':<20} {'ms':>7} {'changed':>8} {'runs 24h':>8} {'errors':>6}  result"
+    )
     for job in report["jobs"]:
         last = job["last"]
+        if last is None:
+            click.echo(
+                f"{job['id']:<18} {'-':<20} {'-':>7} {'-':>8} {job['runs_24h']:>8} {job['errors_24h']:>6}"
+            )
+            continue
+        slot = last["slot"].astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        ms = last["duration_ms"] if last["finished"] else "running"
         click.echo(
-            f"{job['id']:<18} {last['slot'] if last else '-':<26} {last['duration_ms'] if last else '':>7} "
-            f"{last['changed'] if last else '':>8} {job['runs_24h']:>8} {job['errors_24h']:>6}  "
-            f"{(last['error'] if last else '')[:60]}"
+            f"{job['id']:<18} {slot:<20} {ms:>7} {last['changed']:>8} {job['runs_24h']:>8} "
+            f"{job['errors_24h']:>6}  {(last['error'] or last['detail'])[:80]}"
         )
-    click.echo("outbox: " + ", ".join(f"{k} {v}" for k, v in report["outbox"].items()) or "empty")
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(report["outbox"].items()))
+    click.echo(f"outbox: {counts or 'empty'}")
 
 
 @scheduler_cli.command("run-job")
