@@ -267,9 +267,9 @@ class Encoder:
     """Reads a task's rows and encodes them, in this process or in a worker process (its own connection)."""
 
     def __init__(
-        self, url: str, columns: Sequence[BulkColumn], styles: CellStyles, lang: str, period: Period
+        self, db: Database | str, columns: Sequence[BulkColumn], styles: CellStyles, lang: str, period: Period
     ) -> None:
-        self.db = Database(url)
+        self.db = Database(db) if isinstance(db, str) else db
         self.sheet = SheetXml(columns, styles, lang, freeze_columns=FREEZE_COLUMNS)
         self.period = period
         self.keys = [c.key for c in columns[1:]]
@@ -318,16 +318,19 @@ def _run_task(task: Task) -> EncodedRows:
 
 
 def _encoded(
-    tasks: Iterator[Task], workers: int, init: tuple[Any, ...]
+    tasks: Iterator[Task], workers: int, db: Database, init: tuple[Any, ...]
 ) -> Iterator[tuple[Task, EncodedRows]]:
-    """Each task with its encoded rows, in order; workers run a few tasks ahead (bounded memory)."""
+    """Each task with its encoded rows, in order; workers run a few tasks ahead (bounded memory).
+
+    ``init`` is what an `Encoder` needs besides the database (workers open their own by URL).
+    """
     if workers == 0:
-        encoder = Encoder(*init)
+        encoder = Encoder(db, *init)
         for task in tasks:
             yield task, encoder.encode(task)
         return
     context = multiprocessing.get_context("spawn")  # never fork a threaded web server
-    with context.Pool(workers, initializer=_start_worker, initargs=init) as pool:
+    with context.Pool(workers, initializer=_start_worker, initargs=(db.url, *init)) as pool:
         ahead: deque[tuple[Task, Any]] = deque()
         for task in tasks:
             ahead.append((task, pool.apply_async(_run_task, (task,))))
@@ -610,8 +613,7 @@ def build_consolidated(
             for spec in TICKET_SHEETS
             for task in plan_tasks(session, spec.key, branches, options.period, chunk_rows)
         )
-        init = (db.url, columns, cell_styles, lang, options.period)
-        results = _encoded(tasks, workers, init)
+        results = _encoded(tasks, workers, db, (columns, cell_styles, lang, options.period))
         pending = next(results, None)
         for spec in TICKET_SHEETS:
             parts = SheetParts(

@@ -42,9 +42,9 @@ def test_admin_sees_phone_numbers(loaded: Flask) -> None:
     assert all(FULL_PHONE.match(n) for n in contacts(response.data))
 
 
-def test_branch_token_is_refused(loaded: Flask) -> None:
-    token = add_branch(loaded, "ZS01")
-    response = loaded.test_client().get(URL, headers={"Authorization": f"Bearer {token}"})
+def test_branch_token_is_refused(app: Flask) -> None:
+    token = add_branch(app, "ZS01")
+    response = app.test_client().get(URL, headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 403
     assert response.get_json()["error"] == "forbidden"
 

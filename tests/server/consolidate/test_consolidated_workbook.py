@@ -146,16 +146,27 @@ def test_sheets_split_before_the_row_limit_and_every_part_has_the_header(loaded:
     assert ids == sorted(ids)  # by branch code, then ticket id
 
 
-def test_worker_processes_write_the_same_sheets_as_one_process(loaded: Flask, database_url: str) -> None:
+def test_worker_processes_write_the_same_sheets_as_one_process(
+    database_url: str, request: pytest.FixtureRequest
+) -> None:
     if not database_url.startswith("sqlite"):
         pytest.skip("one database is enough to compare the two paths")
+    loaded = request.getfixturevalue("loaded")
     alone, summary = build(loaded, workers=0, chunk_rows=7)
     pooled, _ = build(loaded, workers=2, chunk_rows=7)
     assert ticket_sheets(alone, summary) == ticket_sheets(pooled, summary)
 
 
 @pytest.mark.libreoffice
-def test_libreoffice_opens_the_workbook_without_repair(loaded: Flask, libreoffice, tmp_path: Path) -> None:  # noqa: ANN001
+def test_libreoffice_opens_the_workbook_without_repair(
+    database_url: str,
+    request: pytest.FixtureRequest,
+    libreoffice,
+    tmp_path: Path,  # noqa: ANN001
+) -> None:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("the package does not depend on the database")
+    loaded = request.getfixturevalue("loaded")
     data, summary = build(loaded, lang="en", row_limit=30, chunk_rows=10)
     path = tmp_path / "consolidated.xlsx"
     path.write_bytes(data)
