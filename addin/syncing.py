@@ -84,6 +84,14 @@ class SyncSession:
         self.log_keys = {e.sync_key for e in data.log}
         self.added_tickets = 0
         self.added_tasks = 0
+        self.conflict_rows: dict[str, int] = {}
+        """Conflict id -> its row on the Conflicts sheet (the ones read, then the ones added)."""
+        if "conflicts" in data.grids:
+            grid = data.grids["conflicts"]
+            for r in range(grid.first, len(grid.values)):
+                value = grid.value(r, "conflict_id")
+                if value not in (None, ""):
+                    self.conflict_rows[str(int(value)) if isinstance(value, float) else str(value)] = r
         self.sent = self.created = self.tasks_sent = self.log_sent = 0
         self.received: set[str] = set()
         self.conflicts = 0
@@ -272,14 +280,8 @@ class SyncSession:
         run = self.run
         if not conflicts or "conflicts" not in run.data.grids:
             return
-        grid = run.data.grids["conflicts"]
         writer = run.writer("conflicts")
-        known = {}
-        for r in range(grid.first, len(grid.values)):
-            value = grid.value(r, "conflict_id")
-            if value not in (None, ""):
-                known[str(int(value)) if isinstance(value, float) else str(value)] = r
-        added = 0
+        known = self.conflict_rows
         for conflict in conflicts:
             cid = str(conflict["id"])
             if conflict.get("resolved"):
@@ -289,8 +291,8 @@ class SyncSession:
                 continue
             if cid in known:
                 continue
-            r = writer.next_rows(1, added)[0]
-            added += 1
+            r = writer.next_rows(1, self.conflicts)[0]
+            known[cid] = r
             self.conflicts += 1
             values = {
                 "ticket_id": conflict.get("ticket_id", ""),

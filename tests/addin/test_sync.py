@@ -149,6 +149,17 @@ def test_a_field_changed_on_both_sides_lands_on_the_conflicts_sheet_with_both_va
     again = run_macro(first, macros.sync, env(live, token))
     assert len(rows(first, CONFLICTS, "zh")) == 1 and "冲突" not in again.text
 
+    conflict_id = int(conflicts[0]["conflict_id"])
+    resolved = live.app.test_client().post(
+        f"/api/conflicts/{conflict_id}/resolve",
+        json={"keep": "branch"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert resolved.status_code == 200
+    run_macro(first, macros.sync, env(live, token))
+    assert rows(first, CONFLICTS, "zh") == []  # settled on the server: gone from the sheet
+    assert read(first).tickets[0].expectation == "赔偿一个月月租"  # the branch's value was kept
+
 
 # --- failures -------------------------------------------------------------------------------------
 
