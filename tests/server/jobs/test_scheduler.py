@@ -27,7 +27,7 @@ from server.leader import make_lease
 from server.models import JobRunRow, OutboxRow, SchedulerLeaseRow, UserRow
 from server.scheduler import SchedulerService, all_job_specs, execute, latest_slot
 from tests.factories import local, make_ticket
-from tests.server.api.conftest import REPO, add_branch, add_head_office
+from tests.server.api.conftest import REPO, add_branch, add_head_office, free_port
 from tests.server.jobs.conftest import PinnedClock, push_tickets
 
 
@@ -223,3 +223,19 @@ def test_the_scheduler_runs_as_its_own_process_and_other_commands_start_none(mig
 def _scalar(engine: Engine, query: Any) -> Any:
     with engine.connect() as conn:
         return conn.scalar(query)
+
+
+def test_flask_run_with_the_flag_runs_the_scheduler_in_process(migrated_url: str) -> None:
+    env = {**os.environ, "FLASK_DATABASE_URL": migrated_url, "FLASK_SCHEDULER_ENABLED": "true",
+           "FLASK_SCHEDULER_JOBS": "heartbeat", "FLASK_SCHEDULER_POLL_SECONDS": "0.2"}  # fmt: skip
+    command = [sys.executable, "-m", "flask", "--app", "server", "run", "--port", str(free_port())]
+    process = subprocess.Popen(
+        command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    engine = create_engine(migrated_url)
+    try:
+        assert wait(lambda: _scalar(engine, select(JobRunRow.pid)) == process.pid, timeout=30)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        engine.dispose()
