@@ -221,7 +221,7 @@ class Task:
 
 def plan_tasks(
     session: Session, sheet: str, branches: Sequence[tuple[int, str, str]], period: Period, size: int
-) -> Iterator[Task]:  # noqa: E501
+) -> Iterator[Task]:
     """Tasks of at most ``size`` rows covering the sheet, in order: branch code, then ticket id.
 
     Only ticket ids are read here; the rows themselves are read by whoever
@@ -246,6 +246,8 @@ def _count_up_to(
 ) -> int:
     """How many tickets the All sheet has, counting no further than ``limit``."""
     t = tickets_table.c
+    if not branches:
+        return 0
     condition = or_(*(_where("all", branch_id, period) for branch_id, _, _ in branches))
     capped = select(t.sync_key).where(condition).limit(limit).subquery()
     return session.scalar(select(func.count()).select_from(capped)) or 0
@@ -257,7 +259,7 @@ def count_rows(db: Database, options: ConsolidateOptions) -> int:
     with db.read() as session:
         zones = branch_zones(session, options.branches)
         ids = dict(session.execute(select(BranchRow.code, BranchRow.id)).all())
-        for spec in TICKET_SHEETS:
+        for spec in TICKET_SHEETS if zones else ():
             condition = or_(*(_where(spec.key, ids[code], options.period) for code in zones))
             total += session.scalar(select(func.count()).select_from(tickets_table).where(condition)) or 0
     return total
