@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import resource
 import subprocess
@@ -157,6 +158,12 @@ def _insert(db: Database, batch: list[dict[str, object]]) -> None:
     batch.clear()
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process and its finished children (the worker processes)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def peak_mb() -> tuple[float, float]:
     return (
         resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -177,6 +184,7 @@ def child_consolidated(url: str, out: str, workers: int) -> dict[str, object]:
         rows += n
         marks["sheets_done"] = time.perf_counter() - started
         marks["sheets_peak"] = peak_mb()[0]
+        marks["sheets_cpu"] = cpu_seconds()  # exact without workers (theirs count only once they end)
 
     with open(out, "wb") as target:
         options = ConsolidateOptions(None, PERIOD, "zh", generated_at=NOW, workers=workers)
@@ -184,6 +192,8 @@ def child_consolidated(url: str, out: str, workers: int) -> dict[str, object]:
     total = time.perf_counter() - started
     main, children = peak_mb()
     return {
+        "cpu_seconds": cpu_seconds(),
+        "sheets_cpu_seconds": marks["sheets_cpu"],
         "rows": rows,
         "sheet_rows": summary.rows,
         "sheets_seconds": marks["sheets_done"],
@@ -296,12 +306,16 @@ def main() -> None:
         started = time.perf_counter()
         generate(db, args.tickets)
         print(f"generated {args.tickets:,} tickets into {args.db} in {time.perf_counter() - started:.0f} s")
+    load = os.getloadavg()
     runs = [("consolidated (2 workers)", run_child("consolidated", url, str(args.out), "2"))]
     if args.one_process:
         runs.append(("one process", run_child("consolidated", url, str(args.out), "0")))
     base = run_child("openpyxl", url, str(args.out.with_suffix(".openpyxl.xlsx")), str(args.baseline_rows))
     print(f"{args.tickets:,} tickets, {BRANCHES} branches, period {PERIOD.start:%Y-%m}; "
           f"{len(tickets_table.c)} stored columns, 61 written")  # fmt: skip
+    print(
+        f"load average before the runs: {load[0]:.1f} on {os.cpu_count()} cores (other work slows the runs)"
+    )
     print(
         f"{'writer':<26}{'rows':>10}{'seconds':>9}{'rows/s':>9}{'peak MB':>9}{'workers MB':>11}{'file MB':>9}"
     )
@@ -314,11 +328,16 @@ def main() -> None:
             f"   {rate / base_rate:.1f}x openpyxl"
         )
         print(f"{name + ' + analysis':<26}{'':>10}{r['total_seconds']:>9.1f}{'':>9}{r['main_peak_mb']:>9.0f}")
-        print(f"    rows per sheet: {r['sheet_rows']}")
+        if r["workers_peak_mb"] == 0:
+            per_cpu = r["rows"] / r["sheets_cpu_seconds"]  # type: ignore[operator]
+            print(f"    ticket sheets: {per_cpu:,.0f} rows per CPU second")
+        print(f"    rows per sheet: {r['sheet_rows']}; CPU seconds in all: {r['cpu_seconds']:.0f}")
     print(
         f"{'openpyxl write-only':<26}{base['rows']:>10,}{base['total_seconds']:>9.1f}{base_rate:>9,.0f}"
         f"{base['main_peak_mb']:>9.0f}{'':>11}{base['bytes'] / 1e6:>9.0f}"  # type: ignore[operator]
+        f"   ({base['rows'] / base['cpu_seconds']:,.0f} rows per CPU second)"  # type: ignore[operator]
     )
+    print(f"load average after the runs: {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":
