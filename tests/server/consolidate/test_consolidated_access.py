@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import io
 import re
+import time
 from pathlib import Path
 
 import openpyxl
+import pytest
+import requests
 from flask import Flask
 
 from server import demo
-from tests.server.api.conftest import add_branch, add_head_office
+from tests.server.api.conftest import Gunicorn, add_branch, add_head_office
 from tests.server.consolidate.conftest import admin_token
 
 URL = "/api/consolidated?start=2026-11-01&end=2026-12-01"
@@ -101,3 +104,24 @@ def test_cli_writes_the_workbook_with_a_progress_bar(app: Flask, tmp_path: Path)
     )
     assert bad.exit_code == 2
     assert "XX99" in bad.stderr
+
+
+def test_gunicorn_streams_the_workbook_to_a_real_client(loaded: Flask, database_url: str) -> None:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("streaming does not depend on the database")
+    token = add_head_office(loaded, "analyst")
+    server = Gunicorn(database_url, workers=1)
+    try:
+        started = time.monotonic()
+        with requests.get(
+            f"{server.url}{URL}", headers={"Authorization": f"Bearer {token}"}, stream=True, timeout=60
+        ) as response:
+            assert response.status_code == 200
+            assert response.headers.get("Transfer-Encoding") == "chunked"  # no length: sent while built
+            first = next(response.iter_content(64 * 1024))
+            assert first[:4] == b"PK\x03\x04"
+            assert time.monotonic() - started < 30
+            data = first + b"".join(response.iter_content(64 * 1024))
+    finally:
+        server.stop()
+    assert openpyxl.load_workbook(io.BytesIO(data)).sheetnames[:3] == ["KPI", "月度分析", "全部投诉"]
