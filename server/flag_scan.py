@@ -29,6 +29,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from flask import current_app
@@ -38,11 +39,13 @@ from sqlalchemy.orm import Session
 
 from complaints.calendar import CalendarPendingError
 from complaints.enums import Flag, Level, LogKind, Status
-from complaints.flags import last_progress
+from complaints.flags import Evaluation, evaluate
 from complaints.levels import Assessment, Basis, LevelRules, apply_assessment, assess
 from complaints.model import LogEntry, Task, Ticket
 from complaints.routing import RoutingTable
-from complaints.sla import PENDING, SlaClock
+from complaints.schema import ColType
+from complaints.sla import PENDING, Clock, SlaClock
+from server.codec import COLUMNS, DEADLINE_COLUMNS
 from server.db import Database, get_db
 from server.models import (
     BranchRow,
@@ -56,7 +59,7 @@ from server.models import (
 )
 from server.notify import QUIET_STATUSES, Notice, enqueue, escalation_key, escalation_notice
 from server.routing_store import head_rule, routing_table
-from server.store import clock_for, computed_values, from_db, row_to_ticket
+from server.store import STORED_TICKET_FIELDS, clock_for, from_db, to_db
 from server.sync import SyncContext, flush_history, write_changes
 
 logger = logging.getLogger(__name__)
@@ -66,6 +69,7 @@ MAX_INCREMENTAL = 50_000
 """More tickets changed than this since the last scan: walk the branch instead of listing the changes."""
 PENDING_RECHECK = timedelta(days=1)
 """A ticket with a deadline pending the calendar is looked at daily, so a newly loaded calendar is used."""
+FINISHED = (Status.REVISITED.value, Status.CANCELLED.value)
 LEVEL_FIELDS = ("level", "level_reason", "level_basis", "group_id", "escalated_at", "escalated_to")
 BY = "scheduler"
 _CONTACT_SUFFIX = 8
@@ -242,29 +246,41 @@ def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
 
 
 def next_check(
-    ticket: Ticket, clock: SlaClock, now: datetime, tasks: Iterable[Task], log: list[LogEntry]
+    ticket: Ticket, result: Evaluation, clock: SlaClock, now: datetime, tasks: Iterable[Task]
 ) -> datetime | None:
-    """The earliest instant from ``now`` on at which the ticket's flags may change with time alone."""
+    """The earliest instant from ``now`` on at which the flags of ``ticket`` (evaluated as ``result``)
+    may change with time alone: a deadline or the start of its due-soon warning, the next
+    no-progress instant, an open task's due time or warning."""
     if ticket.cancelled_at is not None:
         return None
     policy = clock.policy
-    offsets = {timedelta(0), policy.due_soon, policy.feedback_due_soon, policy.appeal_due_soon}
+    # how long before each deadline its due-soon warning starts (feedback and appeal risk have their own)
+    warn = {Clock.FEEDBACK: policy.feedback_due_soon, Clock.APPEAL_RISK: policy.appeal_due_soon}
     moments: list[datetime] = []
-    for due in clock.deadlines(ticket).as_dict().values():
+    for name, due in result.deadlines.as_dict().items():
         if isinstance(due, datetime):
-            moments += [due - offset for offset in offsets]
+            moments += [due, due - warn.get(name, policy.due_soon)]
         elif due == PENDING:
             moments.append(now + PENDING_RECHECK)
-    progress = last_progress(ticket, log)
-    if progress is not None:
+    if result.last_progress_at is not None:
         try:
-            moments.append(clock.workdays_after(progress, policy.progress_interval_workdays))
+            moments.append(clock.workdays_after(result.last_progress_at, policy.progress_interval_workdays))
         except CalendarPendingError:
             moments.append(now + PENDING_RECHECK)
     for task in tasks:
         if task.due is not None and task.done_at is None:
-            moments += [clock.end_of_day(task.due) - offset for offset in offsets]
+            end = clock.end_of_day(task.due)
+            moments += [end, end - policy.due_soon]
     return min((m for m in moments if m >= now), default=None)
+
+
+def stored_values(result: Evaluation) -> dict[str, Any]:
+    """The computed columns of an evaluation as the database stores them (as `store.computed_values`)."""
+    values: dict[str, Any] = {"status": str(result.status), "flags": to_db("flags", result.flags)}
+    for column, attr in DEADLINE_COLUMNS.items():
+        value = getattr(result.deadlines, attr)
+        values[column] = value if isinstance(value, datetime) else None
+    return values
 
 
 # --- one branch ---------------------------------------------------------------------------------------
@@ -306,17 +322,14 @@ class BranchScan:
         self.first = False
 
     def run(self, cursor: int | None, full: bool) -> None:
-        """Scan this branch: everything when first seen or ``full``, otherwise changes and due checks."""
+        """Scan this branch: every ticket with ``full``; every unfinished one when first seen (or after
+        too many changes); otherwise the changed ones, their group neighbours and the due checks."""
         self.first = cursor is None
         with self.db.read() as session:
             changed_count = 0
             if not (full or self.first):
-                changed_count = (
-                    session.scalar(
-                        select(func.count()).where(_t.branch_id == self.branch_id, _t.change_seq > cursor)
-                    )
-                    or 0
-                )
+                query = select(func.count()).where(_t.branch_id == self.branch_id, _t.change_seq > cursor)
+                changed_count = session.scalar(query) or 0
             walk = full or self.first or changed_count > MAX_INCREMENTAL
             if walk:
                 findings = find_groups(session, self.branch_id, self.rules, None)
@@ -325,32 +338,35 @@ class BranchScan:
                 findings = find_groups(session, self.branch_id, self.rules, changed)
         if walk:
             self.report.full_branches += 1
-            self._walk(findings)
+            self._walk(findings, everything=full)
         else:
             done = self._keys(sorted({t.sync_key for t in changed} | set(findings.bases)), findings)
             self._due(done)
         self._save_cursor()
 
-    def _walk(self, findings: GroupFindings) -> None:
+    def _walk(self, findings: GroupFindings, everything: bool) -> None:
+        """Evaluate the branch's tickets in batches, in ticket number order (an index of its own).
+
+        Unless ``everything``, finished tickets (revisited, cancelled) are left as the sync stored
+        them: the rules flag neither, so time changes nothing on them.
+        """
         last = ""
         while True:
+            query = select(*_SCAN_COLUMNS).where(_t.branch_id == self.branch_id, _t.ticket_id > last)
+            if not everything:
+                query = query.where(_t.status.not_in(FINISHED))
             with self.db.read() as session:
-                rows = session.scalars(
-                    select(TicketRow)
-                    .where(TicketRow.branch_id == self.branch_id, TicketRow.sync_key > last)
-                    .order_by(TicketRow.sync_key)
-                    .limit(self.batch)
-                ).all()
+                rows = session.execute(query.order_by(_t.ticket_id).limit(self.batch)).all()
                 if not rows:
                     return
-                last = rows[-1].sync_key
+                last = rows[-1].ticket_id
                 outcomes = self._evaluate(session, rows, findings)
             self._write(outcomes)
 
     def _keys(self, keys: list[str], findings: GroupFindings) -> set[str]:
         for chunk in _chunks(keys, self.batch):
             with self.db.read() as session:
-                rows = session.scalars(select(TicketRow).where(TicketRow.sync_key.in_(chunk))).all()
+                rows = session.execute(select(*_SCAN_COLUMNS).where(_t.sync_key.in_(chunk))).all()
                 outcomes = self._evaluate(session, rows, findings)
             self._write(outcomes)
         return set(keys)
@@ -371,15 +387,13 @@ class BranchScan:
                 last = keys[-1]
                 todo = [k for k in keys if k not in done]
                 rows = (
-                    session.scalars(select(TicketRow).where(TicketRow.sync_key.in_(todo))).all()
-                    if todo
-                    else []
+                    session.execute(select(*_SCAN_COLUMNS).where(_t.sync_key.in_(todo))).all() if todo else []
                 )
                 outcomes = self._evaluate(session, rows, None)
             self._write(outcomes)
 
     def _evaluate(
-        self, session: Session, rows: Iterable[TicketRow], findings: GroupFindings | None
+        self, session: Session, rows: Iterable[Any], findings: GroupFindings | None
     ) -> list[_Outcome]:
         rows = list(rows)
         keys = [r.sync_key for r in rows]
@@ -396,24 +410,28 @@ class BranchScan:
             )
         outcomes = []
         for row in rows:
-            ticket = row_to_ticket(row, self.code)
+            ticket = _ticket(row, self.code)
             key = row.sync_key
-            values = computed_values(ticket, self.clock, self.now, tasks[key], progress[key])
+            result = evaluate(ticket, self.clock, self.now, tasks[key], progress[key])
+            values = stored_values(result)
             changes = {k: from_db(k, v) for k, v in values.items() if v != _stored(row, k)}
-            ticket = dataclasses.replace(ticket, **changes)
+            if changes:
+                ticket = dataclasses.replace(ticket, **changes)
             raised, entry = False, None
-            if findings is not None and ticket.status is not Status.CANCELLED:
+            # the level rules judge unfinished tickets (revisited and cancelled ones keep their level)
+            unfinished = findings is not None and ticket.status.value not in FINISHED
+            assessment = findings.for_ticket(ticket) if unfinished and findings is not None else None
+            if assessment is not None and (assessment.bases or assessment.group_id):
                 rule = head_rule(self.table, ticket)
                 updated, record, entry = apply_assessment(
-                    ticket, findings.for_ticket(ticket), self.now, BY, rule.head if rule else ""
+                    ticket, assessment, self.now, BY, rule.head if rule else ""
                 )
-                level_changes = {
+                changes |= {
                     k: getattr(updated, k) for k in LEVEL_FIELDS if getattr(updated, k) != getattr(ticket, k)
                 }
-                changes.update(level_changes)
                 ticket = updated
                 raised = record is not None
-            when = next_check(ticket, self.clock, self.now, tasks[key], progress[key])
+            when = next_check(ticket, result, self.clock, self.now, tasks[key])
             outcomes.append(
                 _Outcome(
                     key, row.version, row.change_seq, row.updated_by, ticket, changes, raised, entry, when
@@ -517,7 +535,7 @@ class BranchScan:
         if not upserts:
             return
         dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-        statement = dialect.insert(TicketCheckRow)
+        statement = dialect.insert(TicketCheckRow.__table__)
         statement = statement.on_conflict_do_update(
             index_elements=["sync_key"],
             set_={
@@ -525,7 +543,7 @@ class BranchScan:
                 "checked_at": statement.excluded.checked_at,
             },
         )
-        session.execute(statement, upserts)
+        session.connection().execute(statement, upserts)
 
     def _save_cursor(self) -> None:
         with self.db.write() as session:
@@ -539,7 +557,43 @@ class BranchScan:
                 row.scanned_at = self.now
 
 
-def _stored(row: TicketRow, key: str) -> Any:
+_LOW_CARDINALITY = frozenset(
+    k for k in STORED_TICKET_FIELDS if COLUMNS[k].type in (ColType.ENUM, ColType.FLAGS)
+)
+
+
+@lru_cache(maxsize=8192)
+def _decoded(key: str, value: Any) -> Any:
+    return from_db(key, value)
+
+
+def _ticket(row: Any, code: str) -> Ticket:
+    """`server.store.row_to_ticket` for the scan's hot loop: enum and flag values decoded once per value.
+
+    `from_db` passes non-null values of the other kinds through unchanged, so only nulls go to it.
+    """
+    values = {}
+    for key, value in zip(STORED_TICKET_FIELDS, row, strict=False):
+        if key in _LOW_CARDINALITY:
+            values[key] = _decoded(key, value)
+        else:
+            values[key] = value if value is not None else from_db(key, None)
+    return Ticket(sync_key=row.sync_key, branch=code, version=row.version, **values)
+
+
+_SCAN_COLUMNS = (
+    *(_t[k] for k in STORED_TICKET_FIELDS),
+    *(_t[k] for k in DEADLINE_COLUMNS),
+    _t.sync_key,
+    _t.branch_id,
+    _t.version,
+    _t.change_seq,
+    _t.updated_by,
+)
+"""The model's stored fields first, in the order `_ticket` reads them; then what the scan compares."""
+
+
+def _stored(row: Any, key: str) -> Any:
     value = getattr(row, key)
     return value or "" if key == "flags" else value
 
