@@ -8,6 +8,7 @@ both read first deadlock and one gets "database is locked". PostgreSQL (set
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +22,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+_open: weakref.WeakSet[Database] = weakref.WeakSet()
 
 
 class Database:
@@ -35,6 +37,7 @@ class Database:
         self.engine: Engine = create_engine(url, **options)
         if self.is_sqlite:
             _tune_sqlite(self.engine)
+        _open.add(self)
         self._reader = sessionmaker(self.engine, expire_on_commit=False)
         self._writer = sessionmaker(self.engine.execution_options(immediate=True), expire_on_commit=False)
 
@@ -56,6 +59,12 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def dispose_all() -> None:
+    """Close the pooled connections of every database opened in this process (tests: after each test)."""
+    for database in list(_open):
+        database.dispose()
 
 
 def _tune_sqlite(engine: Engine) -> None:
