@@ -223,27 +223,26 @@ def _root_causes(
     tickets: list[Ticket], period: Period, clock: SlaClock, causes: dict[str, int]
 ) -> list[RootCause]:
     groups: dict[str, list[Ticket]] = {cause: [] for cause in causes}
-    for t in tickets:
+    for t in tickets:  # the improvement rate counts tickets received in the period
         cause = t.root_cause.strip()
-        if cause in groups:
+        if cause in groups and period.start <= t.received_at < period.end:
             groups[cause].append(t)
     result = []
     for cause, count in causes.items():
         kpis = compute_kpis(groups[cause], period.start, period.end, clock)
-        measures = Counter(
-            t.improvement.strip()
-            for t in groups[cause]
-            if t.improvement.strip() and period.start <= t.received_at < period.end
-        )
+        measures = Counter(t.improvement.strip() for t in groups[cause] if t.improvement.strip())
         result.append(RootCause(cause, count, kpis.improvement, tuple(measures.most_common())))
     return result
 
 
-def _trends(tickets: list[Ticket], months: list[Period], clock: SlaClock) -> list[MonthTrend]:
+def _trends(
+    tickets: list[Ticket], months: list[Period], clock: SlaClock, known: dict[Period, Kpis]
+) -> list[MonthTrend]:
+    """Overall KPIs per month; ``known`` holds months already computed (the period itself)."""
     starts = [m.start for m in months]
     members: list[list[Ticket]] = [[] for _ in months]
     for t in tickets:  # each ticket joins the months in which it has a moment
-        touched = set()
+        touched: set[int] = set()
         for key in MOMENTS:
             moment = getattr(t, key)
             if moment is not None and starts[0] <= moment < months[-1].end:
@@ -251,7 +250,11 @@ def _trends(tickets: list[Ticket], months: list[Period], clock: SlaClock) -> lis
         for i in touched:
             members[i].append(t)
     return [
-        MonthTrend(f"{month.start:%Y-%m}", month, compute_kpis(group, month.start, month.end, clock))
+        MonthTrend(
+            f"{month.start:%Y-%m}",
+            month,
+            known[month] if month in known else compute_kpis(group, month.start, month.end, clock),
+        )
         for month, group in zip(months, members, strict=True)
     ]
 
@@ -309,6 +312,6 @@ def analyse(
         kpis=breakdown,
         types_by_branch={code: k.by_category for code, k in breakdown.by_branch.items()},
         root_causes=tuple(_root_causes(lean, period, clock, breakdown.overall.root_causes)),
-        trends=tuple(_trends(lean, months, clock)),
+        trends=tuple(_trends(lean, months, clock, {period: breakdown.overall})),
         notes=tuple(notes),
     )
