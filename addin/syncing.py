@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Iterator
-from datetime import UTC
 from typing import Any
 
 from addin.messages import Message, listing, plain, say
@@ -30,45 +29,25 @@ from addin.sync_client import (
     send,
 )
 from complaints.cells import write_cell
-from complaints.enums import LogKind
-from complaints.model import LogEntry, Task, Ticket
+from complaints.model import Task, Ticket
 from complaints.schema import CONFLICTS, TASKS, TICKETS, Column
-from complaints.wire import COLUMNS, EDITABLE, TASK_COLUMNS, TASK_EDITABLE, TICKET_ATTRS, decode, encode
+from complaints.wire import (
+    COLUMNS,
+    EDITABLE,
+    TASK_COLUMNS,
+    decode,
+    log_from_json,
+    push_log,
+    push_task,
+    push_ticket,
+    task_fields,
+    task_from_json,
+    ticket_fields,
+    ticket_from_json,
+)
 
 CHUNK = 1_000
 """Tickets per request (the server accepts up to 10,000 rows and 16 MB)."""
-
-
-def ticket_fields(ticket: Ticket) -> dict[str, Any]:
-    return {key: encode(key, getattr(ticket, key)) for key in EDITABLE}
-
-
-def task_fields(task: Task) -> dict[str, Any]:
-    return {key: encode(key, getattr(task, key), TASK_COLUMNS) for key in TASK_EDITABLE}
-
-
-def ticket_from_json(row: dict[str, Any], branch: str) -> Ticket:
-    values = {k: decode(k, row.get(k)) for k in COLUMNS if k in TICKET_ATTRS and k in row and k != "branch"}
-    values["sync_key"] = row["sync_key"]
-    values["version"] = int(row.get("version") or 0)
-    return Ticket(branch=branch, **values)  # type: ignore[arg-type]
-
-
-def task_from_json(row: dict[str, Any]) -> Task:
-    values = {k: decode(k, row.get(k), TASK_COLUMNS) for k in TASK_EDITABLE}
-    return Task(ticket_id=row["ticket_id"], sync_key=row["sync_key"], **values)  # type: ignore[arg-type]
-
-
-def log_from_json(row: dict[str, Any]) -> LogEntry:
-    return LogEntry(
-        ticket_id=row["ticket_id"],
-        at=decode("received_at", row["at"]),
-        kind=LogKind.parse(row["kind"]),
-        text=row["text"],
-        author=row.get("author") or "",
-        channel=row.get("channel") or "",
-        sync_key=row["sync_key"],
-    )
 
 
 class SyncSession:
@@ -107,40 +86,24 @@ class SyncSession:
         for ticket in self.tickets.values():
             fields = ticket_fields(ticket)
             if state.ticket_print(ticket.sync_key) != fingerprint(fields):
-                base = ticket.version if ticket.version > 0 else None
-                tickets.append({"sync_key": ticket.sync_key, "base_version": base, "fields": fields})
+                tickets.append(push_ticket(ticket))
         keys = {t.ticket_id: t.sync_key for t in self.tickets.values()}
         tasks = []
         for task in self.tasks.values():
             fields = task_fields(task)
             version, digest = state.task(task.sync_key)
             if digest != fingerprint(fields) and task.ticket_id in keys:
-                tasks.append(
-                    {
-                        "sync_key": task.sync_key,
-                        "ticket_key": keys[task.ticket_id],
-                        "base_version": version,
-                        "fields": fields,
-                    }  # fmt: skip
-                )
+                tasks.append(push_task(task, keys[task.ticket_id], version))
         log = [
-            {
-                "sync_key": e.sync_key,
-                "ticket_key": keys[e.ticket_id],
-                "at": e.at.astimezone(UTC).isoformat(),
-                "kind": e.kind.value,
-                "text": e.text,
-                "author": e.author,
-                "channel": e.channel,
-            }
+            push_log(e, keys[e.ticket_id])
             for e in self.run.data.log
             if not state.log_sent(e.sync_key) and e.ticket_id in keys and e.text.strip()
         ]
         chunks = [tickets[i : i + CHUNK] for i in range(0, len(tickets), CHUNK)] or [[]]
         for n, chunk in enumerate(chunks):
             last = n == len(chunks) - 1
-            body = {"cursor": state.cursor, "tickets": chunk, "tasks": tasks if last else [],
-                    "log": log if last else []}  # fmt: skip
+            body = {"cursor": state.cursor, "branch": self.run.data.settings.branch, "tickets": chunk,
+                    "tasks": tasks if last else [], "log": log if last else []}  # fmt: skip
             yield new_request(body)
 
     def round(self, request: Pending) -> None:

@@ -135,16 +135,28 @@ class FieldErrors(ValueError):
         super().__init__("; ".join(str(e) for e in errors))
 
 
+def ticket_fields(ticket: Ticket) -> dict[str, Any]:
+    """The fields a branch pushes for a ticket, as JSON."""
+    return {key: encode(key, getattr(ticket, key)) for key in EDITABLE}
+
+
+def task_fields(task: Task) -> dict[str, Any]:
+    return {key: encode(key, getattr(task, key), TASK_COLUMNS) for key in TASK_EDITABLE}
+
+
 def push_ticket(ticket: Ticket) -> dict[str, Any]:
     """A ticket as a pushed row: its editable fields and the version it was based on (none if new)."""
-    fields = {key: encode(key, getattr(ticket, key)) for key in EDITABLE}
-    return {"sync_key": ticket.sync_key, "base_version": ticket.version or None, "fields": fields}
+    return {
+        "sync_key": ticket.sync_key,
+        "base_version": ticket.version or None,
+        "fields": ticket_fields(ticket),
+    }
 
 
-def push_task(task: Task, ticket_key: str) -> dict[str, Any]:
-    """A task as a pushed row (tasks are edited at the branch; the server applies them over its copy)."""
-    fields = {key: encode(key, getattr(task, key), TASK_COLUMNS) for key in TASK_EDITABLE}
-    return {"sync_key": task.sync_key, "ticket_key": ticket_key, "fields": fields}
+def push_task(task: Task, ticket_key: str, base_version: int | None = None) -> dict[str, Any]:
+    """A task as a pushed row; without a base version the server applies it over its copy."""
+    return {"sync_key": task.sync_key, "ticket_key": ticket_key, "base_version": base_version,
+            "fields": task_fields(task)}  # fmt: skip
 
 
 def push_log(entry: LogEntry, ticket_key: str) -> dict[str, Any]:

@@ -182,23 +182,37 @@ def flush_history(ctx: SyncContext) -> None:
 def _record_conflicts(
     ctx: SyncContext, entity: str, key: str, ticket_id: str, base: int, conflicts: dict[str, tuple[Any, Any]]
 ) -> list[dict[str, Any]]:
+    """Store each conflict once: the same open conflict pushed again (a stale copy resent) is not repeated."""
     columns = TASK_COLUMNS if entity == "task" else COLUMNS
     out = []
     for name, (branch_value, server_value) in conflicts.items():
-        row = ConflictRow(
-            branch_id=ctx.branch.id,
-            entity=entity,
-            entity_key=key,
-            ticket_id=ticket_id,
-            field=name,
-            branch_value=json.dumps(encode(name, branch_value, columns), ensure_ascii=False),
-            server_value=json.dumps(encode(name, server_value, columns), ensure_ascii=False),
-            base_version=base,
-            detected_at=ctx.now,
-            change_seq=ctx.seq,
+        mine = json.dumps(encode(name, branch_value, columns), ensure_ascii=False)
+        theirs = json.dumps(encode(name, server_value, columns), ensure_ascii=False)
+        row = ctx.session.scalar(
+            select(ConflictRow).where(
+                ConflictRow.entity == entity,
+                ConflictRow.entity_key == key,
+                ConflictRow.field == name,
+                ConflictRow.resolved_at.is_(None),
+                ConflictRow.branch_value == mine,
+                ConflictRow.server_value == theirs,
+            )
         )
-        ctx.session.add(row)
-        ctx.session.flush()
+        if row is None:
+            row = ConflictRow(
+                branch_id=ctx.branch.id,
+                entity=entity,
+                entity_key=key,
+                ticket_id=ticket_id,
+                field=name,
+                branch_value=mine,
+                server_value=theirs,
+                base_version=base,
+                detected_at=ctx.now,
+                change_seq=ctx.seq,
+            )
+            ctx.session.add(row)
+            ctx.session.flush()
         out.append(conflict_to_json(row))
     return out
 
@@ -375,6 +389,8 @@ def _edit_ticket(
     else:  # test harness only: last write wins
         result = Merge({k: v for k, v in pushed.items() if v != current[k]}, {})
     conflicts = _record_conflicts(ctx, "ticket", row.sync_key, row.ticket_id, base, result.conflicts)
+    if result.conflicts:
+        ctx.touched.add(row.sync_key)  # the pull then carries the server's row, so the branch can rebase
     outcome = {"sync_key": row.sync_key, "ticket_id": row.ticket_id, "applied": sorted(result.changes),
                "conflicts": conflicts}  # fmt: skip
     return outcome, result.changes

@@ -33,6 +33,8 @@ class PushLog(Schema):
 
 class SyncRequest(Schema):
     cursor = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    branch = fields.String(load_default=None, validate=validate.Length(max=16))
+    """The branch code of the sending workbook; a push with another branch's token is refused."""
     tickets = fields.List(
         fields.Nested(PushTicket), load_default=list, validate=validate.Length(max=MAX_ROWS)
     )

@@ -12,6 +12,7 @@ from server import clock
 from server.api.schemas import SyncRequest, SyncResponse
 from server.auth import BRANCH, current, require
 from server.db import get_db
+from server.errors import ApiError
 from server.idempotency import run_once
 from server.models import BranchRow
 from server.store import clock_for
@@ -38,6 +39,14 @@ blp = Blueprint("sync", __name__, url_prefix="/api", description="Branch ↔ ser
 def sync(body: dict[str, Any]) -> Any:
     """Push changed rows (each with the version it was based on) and pull changes after ``cursor``."""
     principal = current()
+    if body["branch"] and body["branch"].casefold() != principal.branch_code.casefold():
+        raise ApiError(
+            409,
+            "wrong_branch",
+            f"this workbook belongs to branch {body['branch']}, the token to {principal.branch_code} / "
+            f"工作簿属于 {body['branch']}，令牌属于 {principal.branch_code}",
+            {"field": "branch"},
+        )
     now = clock.now()
     version_check = current_app.config["SYNC_VERSION_CHECK"]
 

@@ -312,3 +312,23 @@ def test_openapi_document_describes_the_sync_endpoint(app):
     spec = app.test_client().get("/api/openapi.json").json
     assert "/api/sync" in spec["paths"] and "post" in spec["paths"]["/api/sync"]
     assert spec["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+
+
+def test_a_conflict_pushed_again_is_stored_once_and_the_pull_carries_the_servers_row(app):
+    client, token = app.test_client(), add_branch(app, "SZ01")
+    k = create(client, token)["sync_key"]
+    sync(client, token, {"tickets": [{"sync_key": k, "base_version": 1, "fields": {"cause": "服务器端"}}]})
+    stale = {"tickets": [{"sync_key": k, "base_version": 1, "fields": {"cause": "分支端"}}], "cursor": 10**6}
+    first = sync(client, token, stale)
+    again = sync(client, token, stale)
+    assert first["pushed"]["tickets"][0]["conflicts"] == again["pushed"]["tickets"][0]["conflicts"]
+    assert len(client.get("/api/conflicts", headers={"Authorization": f"Bearer {token}"}).json) == 1
+    pulled = sync(client, token, {"cursor": 0})["pulled"]["tickets"]
+    assert pulled[0]["version"] == 2 and pulled[0]["cause"] == "服务器端"
+
+
+def test_a_workbook_of_another_branch_is_refused_by_its_token(app):
+    client, token = app.test_client(), add_branch(app, "SZ01")
+    out = sync(client, token, {"branch": "GZ01"}, status=409)
+    assert out["error"] == "wrong_branch" and "GZ01" in out["message"]
+    assert sync(client, token, {"branch": "sz01"})["pulled"]["cursor"] == 0
