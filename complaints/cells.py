@@ -37,9 +37,9 @@ PENDING_KEYS: frozenset[str] = frozenset(
 )
 """Computed deadline columns that may say "pending calendar" instead of a datetime."""
 
-_TEXT_DATETIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M")
-_TEXT_DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y%m%d")
-_FLAG_SEPARATORS = re.compile(r"[,;，；、\n]+")
+TEXT_DATETIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M")
+TEXT_DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y%m%d")
+FLAG_SEPARATORS = re.compile(r"[,;，；、\n]+")
 _EXCEL_EPOCH = datetime(1899, 12, 30)
 _SERIAL_MIN, _SERIAL_MAX = 1, 2_958_465
 """Excel's serial numbers for 1900-01-01 .. 9999-12-31 (1900 date system)."""
@@ -73,7 +73,7 @@ def format_flags(flags: Iterable[Flag]) -> str:
 
 def parse_flags(text: str) -> frozenset[Flag]:
     """Flags from codes or labels separated by commas, semicolons, 、 or new lines."""
-    return frozenset(Flag.parse(part) for part in _FLAG_SEPARATORS.split(text) if part.strip())
+    return frozenset(Flag.parse(part) for part in FLAG_SEPARATORS.split(text) if part.strip())
 
 
 def bool_label(value: bool, lang: str) -> str:
@@ -111,7 +111,7 @@ def describe(raw: object) -> str:
 def parse_text_datetime(text: str) -> datetime | None:
     """A datetime typed as text (``2026-03-02 09:10``, ``2026/3/2``, ISO), or None."""
     text = text.strip()
-    for fmt in _TEXT_DATETIME_FORMATS + _TEXT_DATE_FORMATS:
+    for fmt in TEXT_DATETIME_FORMATS + TEXT_DATE_FORMATS:
         try:
             return datetime.strptime(text, fmt)
         except ValueError:

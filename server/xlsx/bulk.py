@@ -23,9 +23,10 @@ from typing import Any
 
 from openpyxl.utils import get_column_letter
 
+from complaints.cells import bool_label
 from complaints.enums import Flag, Labelled
 from complaints.schema import ColType
-from server.xlsx.values import bool_label, escape_text, format_flags, looks_like_formula
+from server.xlsx.values import escape_text, format_flags, looks_like_formula
 from server.xlsx.zipstream import LIMIT, Chunk, Deflater, ZipStream, deflate
 
 EXCEL_ROWS = 1_048_576

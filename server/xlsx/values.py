@@ -25,10 +25,18 @@ import functools
 import math
 import re
 from collections.abc import Callable
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import date, datetime, time, tzinfo
 
 from openpyxl.utils.datetime import from_excel
 
+from complaints.cells import (
+    BOOL_LABELS,
+    FLAG_SEPARATORS,
+    TEXT_DATE_FORMATS,
+    TEXT_DATETIME_FORMATS,
+    round_second,
+    to_local,
+)
 from complaints.enums import Flag, Labelled
 from complaints.schema import ColType, Column
 from complaints.sla import PENDING
@@ -72,11 +80,7 @@ BOOL_WORDS: dict[str, bool] = {
     **dict.fromkeys(("是", "y", "yes", "true", "1", "真", "√", "✓"), True),
     **dict.fromkeys(("否", "n", "no", "false", "0", "假", "×"), False),
 }
-BOOL_LABELS = {"zh": ("是", "否"), "en": ("Y", "N")}
 
-_TEXT_DATETIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M")
-_TEXT_DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y%m%d")
-_FLAG_SEPARATORS = re.compile(r"[,;，；、\n]+")
 # Excel's serial numbers for 1900-01-01 .. 9999-12-31
 _SERIAL_MIN, _SERIAL_MAX = 1, 2_958_465
 
@@ -145,32 +149,12 @@ def parse_flags(text: str) -> frozenset[Flag]:
     """Flags from codes or labels separated by commas, semicolons, 、 or new lines."""
     return frozenset(
         parse_member(Flag, part)  # type: ignore[misc]
-        for part in _FLAG_SEPARATORS.split(text)
+        for part in FLAG_SEPARATORS.split(text)
         if part.strip()
     )
 
 
-def bool_label(value: bool, lang: str) -> str:
-    """是/否 in a Chinese workbook, Y/N in an English one."""
-    yes, no = BOOL_LABELS.get(lang, BOOL_LABELS["en"])
-    return yes if value else no
-
-
 # --- datetimes ---------------------------------------------------------------------------
-
-
-def to_local(moment: datetime, zone: tzinfo) -> datetime:
-    """An aware datetime as the naive local time a cell holds, to the second."""
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError(f"naive datetime {moment.isoformat()} has no time zone; the model uses aware times")
-    return moment.astimezone(zone).replace(tzinfo=None, microsecond=0)
-
-
-def _round_second(moment: datetime) -> datetime:
-    if moment.microsecond == 0:
-        return moment
-    whole = moment.replace(microsecond=0)
-    return whole + timedelta(seconds=1) if moment.microsecond >= 500_000 else whole
 
 
 def _describe(raw: object) -> str:
@@ -190,7 +174,7 @@ def _formula_error(raw: Formula) -> CellValueError:
 
 def _parse_text_datetime(text: str) -> datetime | None:
     text = text.strip()
-    for fmt in _TEXT_DATETIME_FORMATS + _TEXT_DATE_FORMATS:
+    for fmt in TEXT_DATETIME_FORMATS + TEXT_DATE_FORMATS:
         try:
             return datetime.strptime(text, fmt)
         except ValueError:
@@ -243,8 +227,8 @@ def cell_reader(column: Column, zone: tzinfo, epoch: datetime) -> Reader:
                     return PENDING
             naive = _naive_from_cell(raw, epoch)
             if naive.tzinfo is not None:
-                return _round_second(naive.astimezone(zone))
-            return _round_second(naive).replace(tzinfo=zone)
+                return round_second(naive.astimezone(zone))
+            return round_second(naive).replace(tzinfo=zone)
 
         return read_datetime
     if kind is ColType.DATE:
