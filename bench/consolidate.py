@@ -165,10 +165,15 @@ def cpu_seconds() -> float:
 
 
 def peak_mb() -> tuple[float, float]:
-    return (
-        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
-    )
+    """Peak resident MB of this process and of its largest finished child (a worker process).
+
+    This process's peak is VmHWM, which starts afresh at exec: ``ru_maxrss`` would
+    keep the parent's size at fork time. A worker's figure is ``ru_maxrss`` and
+    so includes that of this process when the pool started (~100 MB).
+    """
+    status = Path("/proc/self/status").read_text()
+    own = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:"))
+    return own / 1024, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
 def child_consolidated(url: str, out: str, workers: int) -> dict[str, object]:
