@@ -7,18 +7,20 @@ the scan does not evaluate every ticket every time. Per branch it evaluates:
   branch's scan cursor), with the group-incident and repeat-complaint
   neighbours the change may raise;
 - tickets whose next check (``ticket_checks.next_check_at``) has come: the
-  earliest future instant among each deadline and each deadline minus each
-  due-soon offset of the SLA policy, the next no-progress instant and the
-  tasks' due times. Thresholds are taken from the ticket's own deadlines, so a
-  rule that changes which flag a threshold raises needs no change here; a rule
-  or calendar change needs a full rescan (``full=True``).
+  earliest future instant among the ticket's deadlines and the starts of their
+  due-soon warnings (the SLA policy's offsets), the next no-progress instant
+  and the open tasks' due times (`next_check`). The instants come from the
+  ticket's own deadlines, so a rule change about which flag a deadline raises
+  needs no change here; a change of the rules' inputs (policy, calendar) needs
+  a full rescan (``full=True``, ``flask --app server scheduler run-job
+  flag_scan --full``).
 
-A branch scanned for the first time (or with ``full``) is walked completely
-with keyset pagination. Only tickets whose computed values or level change are
-written, through the sync's guarded write (`write_changes`, branch row locked
-first), so each gets a new version and history and travels to the branch with
-its next pull. Memory stays bounded by the batch size and by the size of the
-candidate groups.
+A branch seen for the first time is walked (its unfinished tickets) in batches
+with keyset pagination; ``full`` walks every ticket. Only tickets whose
+computed values or level change are written, through the sync's guarded write
+(`write_changes`, branch row locked first), so each gets a new version and
+history and travels to the branch with its next pull. Memory stays bounded by
+the batch size and by the size of the candidate groups.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ from complaints.model import LogEntry, Task, Ticket
 from complaints.routing import RoutingTable
 from complaints.schema import ColType
 from complaints.sla import PENDING, Clock, SlaClock
-from server.codec import COLUMNS, DEADLINE_COLUMNS
+from server.codec import COLUMNS, DEADLINE_COLUMNS, TICKET_ATTRS
 from server.db import Database, get_db
 from server.models import (
     BranchRow,
@@ -87,6 +89,8 @@ _LEVEL_COLUMNS = (
 
 @dataclass
 class ScanReport:
+    """What a scan did, for the job's record."""
+
     branches: int = 0
     evaluated: int = 0
     written: int = 0
@@ -254,12 +258,18 @@ def next_check(
     if ticket.cancelled_at is not None:
         return None
     policy = clock.policy
-    # how long before each deadline its due-soon warning starts (feedback and appeal risk have their own)
-    warn = {Clock.FEEDBACK: policy.feedback_due_soon, Clock.APPEAL_RISK: policy.appeal_due_soon}
+    # when each deadline's due-soon warning starts (the policy's offsets; the revisit window has none)
+    warn = {
+        Clock.FEEDBACK: policy.feedback_due_soon,
+        Clock.APPEAL_RISK: policy.appeal_due_soon,
+        Clock.REVISIT_FROM: None,
+        Clock.REVISIT_UNTIL: None,
+    }
     moments: list[datetime] = []
     for name, due in result.deadlines.as_dict().items():
         if isinstance(due, datetime):
-            moments += [due, due - warn.get(name, policy.due_soon)]
+            offset = warn.get(name, policy.due_soon)
+            moments += [due] if offset is None else [due, due - offset]
         elif due == PENDING:
             moments.append(now + PENDING_RECHECK)
     if result.last_progress_at is not None:
@@ -290,15 +300,20 @@ def stored_values(result: Evaluation) -> dict[str, Any]:
 class _Outcome:
     """What the rules say about one ticket at ``now``: the changes to write and when to look again."""
 
+    row: Any
+    """The stored row as read (a Core row of `_SCAN_COLUMNS`)."""
     key: str
-    version: int
-    change_seq: int
-    updated_by: str
     ticket: Ticket
+    """As stored, or as the level rules left it."""
     changes: dict[str, Any]
     raised: bool
     entry: LogEntry | None
     next_check_at: datetime | None
+
+    def current(self) -> Ticket:
+        """The ticket with this scan's changes (made only when a notice needs it)."""
+        model = {k: v for k, v in self.changes.items() if k in TICKET_ATTRS}
+        return dataclasses.replace(self.ticket, **model) if model else self.ticket
 
 
 class BranchScan:
@@ -315,11 +330,19 @@ class BranchScan:
             assert branch is not None
             self.branch_id, self.code, self.tz = branch.id, branch.code, branch.timezone
             self.latest = branch.change_seq
-            self.table: RoutingTable = routing_table(session, branch_id)
+        self._table: RoutingTable | None = None
         self.clock = clock_for(self.tz, current_app.config.get("CALENDAR_FILE"))
         self.cursor = self.latest
         self.contiguous = True
         self.first = False
+
+    @property
+    def table(self) -> RoutingTable:
+        """The branch's routing table (read when a level rule needs a department head)."""
+        if self._table is None:
+            with self.db.read() as session:
+                self._table = routing_table(session, self.branch_id)
+        return self._table
 
     def run(self, cursor: int | None, full: bool) -> None:
         """Scan this branch: every ticket with ``full``; every unfinished one when first seen (or after
@@ -342,19 +365,26 @@ class BranchScan:
         else:
             done = self._keys(sorted({t.sync_key for t in changed} | set(findings.bases)), findings)
             self._due(done)
-        self._save_cursor()
+        self._save_cursor(cursor)
 
     def _walk(self, findings: GroupFindings, everything: bool) -> None:
-        """Evaluate the branch's tickets in batches, in ticket number order (an index of its own).
+        """Evaluate the branch's tickets in batches, in ticket number order (keyset pagination).
 
         Unless ``everything``, finished tickets (revisited, cancelled) are left as the sync stored
-        them: the rules flag neither, so time changes nothing on them.
+        them: the rules flag neither, so time changes nothing on them; the unfinished ones are
+        read status by status through the (branch, status, ticket number) index.
         """
+        if everything:
+            self._walk_where(findings, _t.branch_id == self.branch_id)
+            return
+        for status in Status:
+            if status.value not in FINISHED:
+                self._walk_where(findings, _t.branch_id == self.branch_id, _t.status == status.value)
+
+    def _walk_where(self, findings: GroupFindings, *conditions: Any) -> None:
         last = ""
         while True:
-            query = select(*_SCAN_COLUMNS).where(_t.branch_id == self.branch_id, _t.ticket_id > last)
-            if not everything:
-                query = query.where(_t.status.not_in(FINISHED))
+            query = select(*_SCAN_COLUMNS).where(*conditions, _t.ticket_id > last)
             with self.db.read() as session:
                 rows = session.execute(query.order_by(_t.ticket_id).limit(self.batch)).all()
                 if not rows:
@@ -362,6 +392,8 @@ class BranchScan:
                 last = rows[-1].ticket_id
                 outcomes = self._evaluate(session, rows, findings)
             self._write(outcomes)
+            if len(rows) < self.batch:
+                return
 
     def _keys(self, keys: list[str], findings: GroupFindings) -> set[str]:
         for chunk in _chunks(keys, self.batch):
@@ -372,25 +404,30 @@ class BranchScan:
         return set(keys)
 
     def _due(self, done: set[str]) -> None:
+        """Evaluate the tickets whose next check has come (skipping ``done``), in batches."""
+        c = tickets_table.join(TicketCheckRow.__table__, TicketCheckRow.sync_key == _t.sync_key)
         last = ""
-        c = TicketCheckRow
         while True:
-            with self.db.read() as session:
-                keys = session.scalars(
-                    select(c.sync_key)
-                    .where(c.branch_id == self.branch_id, c.next_check_at <= self.now, c.sync_key > last)
-                    .order_by(c.sync_key)
-                    .limit(self.batch)
-                ).all()
-                if not keys:
-                    return
-                last = keys[-1]
-                todo = [k for k in keys if k not in done]
-                rows = (
-                    session.execute(select(*_SCAN_COLUMNS).where(_t.sync_key.in_(todo))).all() if todo else []
+            query = (
+                select(*_SCAN_COLUMNS)
+                .select_from(c)
+                .where(
+                    TicketCheckRow.branch_id == self.branch_id,
+                    TicketCheckRow.next_check_at <= self.now,
+                    TicketCheckRow.sync_key > last,
                 )
-                outcomes = self._evaluate(session, rows, None)
+                .order_by(TicketCheckRow.sync_key)
+                .limit(self.batch)
+            )
+            with self.db.read() as session:
+                rows = session.execute(query).all()
+                if not rows:
+                    return
+                last = rows[-1].sync_key
+                outcomes = self._evaluate(session, [r for r in rows if r.sync_key not in done], None)
             self._write(outcomes)
+            if len(rows) < self.batch:
+                return
 
     def _evaluate(
         self, session: Session, rows: Iterable[Any], findings: GroupFindings | None
@@ -415,13 +452,13 @@ class BranchScan:
             result = evaluate(ticket, self.clock, self.now, tasks[key], progress[key])
             values = stored_values(result)
             changes = {k: from_db(k, v) for k, v in values.items() if v != _stored(row, k)}
-            if changes:
-                ticket = dataclasses.replace(ticket, **changes)
             raised, entry = False, None
             # the level rules judge unfinished tickets (revisited and cancelled ones keep their level)
-            unfinished = findings is not None and ticket.status.value not in FINISHED
+            unfinished = findings is not None and result.status.value not in FINISHED
             assessment = findings.for_ticket(ticket) if unfinished and findings is not None else None
             if assessment is not None and (assessment.bases or assessment.group_id):
+                if "status" in changes:  # the level rules read the status (a closed ticket is not told)
+                    ticket = dataclasses.replace(ticket, status=changes["status"])
                 rule = head_rule(self.table, ticket)
                 updated, record, entry = apply_assessment(
                     ticket, assessment, self.now, BY, rule.head if rule else ""
@@ -432,11 +469,7 @@ class BranchScan:
                 ticket = updated
                 raised = record is not None
             when = next_check(ticket, result, self.clock, self.now, tasks[key])
-            outcomes.append(
-                _Outcome(
-                    key, row.version, row.change_seq, row.updated_by, ticket, changes, raised, entry, when
-                )
-            )
+            outcomes.append(_Outcome(row, key, ticket, changes, raised, entry, when))
         self.report.evaluated += len(outcomes)
         return outcomes
 
@@ -452,24 +485,20 @@ class BranchScan:
             if pending:
                 ctx = SyncContext(session, branch, by=BY, now=self.now, clock=self.clock, source=BY)
                 self._advance(ctx.seq)  # the branch row first, then the tickets: the order every writer uses
+                query = select(_t.sync_key, _t.version, _t.change_seq).where(
+                    _t.sync_key.in_([o.key for o in pending])
+                )
                 locked = {
-                    r.sync_key: r
-                    for r in session.scalars(
-                        select(TicketRow)
-                        .where(TicketRow.sync_key.in_([o.key for o in pending]))
-                        .with_for_update()
-                        .execution_options(populate_existing=True)
-                    )
+                    key: (version, seq) for key, version, seq in session.execute(query.with_for_update())
                 }
                 writes = []
                 for o in pending:
-                    row = locked[o.key]
-                    if (row.version, row.change_seq) != (o.version, o.change_seq):
+                    if locked[o.key] != (o.row.version, o.row.change_seq):
                         skipped.add(o.key)  # changed meanwhile: the next scan takes it up as changed
                         continue
-                    writes.append((row, o.changes))
+                    writes.append((o.row, o.changes))  # the row as read: its version is still current
                     if o.entry is not None:
-                        session.add(_log_row(row, o.entry, ctx.seq))
+                        session.add(_log_row(o.row, o.entry, ctx.seq))
                 write_changes(ctx, writes)
                 flush_history(ctx)
                 ctx.touched.clear()  # status, flags and deadlines were written above, by the same rules
@@ -492,23 +521,24 @@ class BranchScan:
         On the branch's first scan, levels raised before the scheduler ran are
         recorded as skipped (they are in the daily digest) rather than mailed.
         """
-        escalated = {
-            escalation_key(o.ticket): o
-            for o in outcomes
-            if o.ticket.level is not Level.BLUE and o.ticket.status not in QUIET_STATUSES
-        }
+        escalated: dict[str, tuple[_Outcome, Ticket]] = {}
+        for o in outcomes:
+            if o.ticket.level is not Level.BLUE:
+                ticket = o.current()
+                if ticket.status not in QUIET_STATUSES:
+                    escalated[escalation_key(ticket)] = (o, ticket)
         if not escalated:
             return
         known = set(
             session.scalars(select(OutboxRow.dedupe_key).where(OutboxRow.dedupe_key.in_(list(escalated))))
         )
-        for key, o in escalated.items():
+        for key, (o, ticket) in escalated.items():
             if key in known:
                 continue
             if self.first and not o.raised:
                 notice = Notice("escalation", key, "", "", "", "", "", branch.id, o.key)
                 enqueue(session, notice, self.now, skip_reason="escalated before the scheduler first ran")
-            elif escalation_notice(session, branch, o.ticket, BY if o.raised else o.updated_by, self.now):
+            elif escalation_notice(session, branch, ticket, BY if o.raised else o.row.updated_by, self.now):
                 self.report.notices += 1
 
     def _checks(self, session: Session, outcomes: list[_Outcome]) -> None:
@@ -545,7 +575,9 @@ class BranchScan:
         )
         session.connection().execute(statement, upserts)
 
-    def _save_cursor(self) -> None:
+    def _save_cursor(self, cursor: int | None) -> None:
+        if cursor is not None and cursor == self.cursor:
+            return  # nothing new since the last scan
         with self.db.write() as session:
             row = session.get(ScanCursorRow, self.branch_id)
             if row is None:
@@ -603,7 +635,7 @@ def _load_light_changed(session: Session, branch_id: int, cursor: int) -> list[T
     return [_light(r) for r in session.execute(query)]
 
 
-def _log_row(row: TicketRow, entry: LogEntry, seq: int) -> LogRow:
+def _log_row(row: Any, entry: LogEntry, seq: int) -> LogRow:
     """The Log entry of a level raised by the rules (it travels to the branch with the next pull)."""
     return LogRow(
         sync_key=entry.sync_key,

@@ -349,3 +349,4 @@ class ReportRow(Base):
 _t = tickets_table.c
 Index("ix_tickets_branch_category_place", _t.branch_id, _t.category, _t.place)
 Index("ix_tickets_branch_resolved", _t.branch_id, _t.resolved_at)
+Index("ix_tickets_branch_status", _t.branch_id, _t.status, _t.ticket_id)  # its first walk: unfinished ones

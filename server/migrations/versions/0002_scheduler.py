@@ -145,10 +145,12 @@ def upgrade() -> None:
             "ix_tickets_branch_category_place", ["branch_id", "category", "place"], unique=False
         )
         batch_op.create_index("ix_tickets_branch_resolved", ["branch_id", "resolved_at"], unique=False)
+        batch_op.create_index("ix_tickets_branch_status", ["branch_id", "status", "ticket_id"], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("tickets", schema=None) as batch_op:
+        batch_op.drop_index("ix_tickets_branch_status")
         batch_op.drop_index("ix_tickets_branch_resolved")
         batch_op.drop_index("ix_tickets_branch_category_place")
 
