@@ -267,6 +267,7 @@ def child_openpyxl(url: str, out: str, limit: int) -> dict[str, object]:
     return {
         "rows": rows,
         "total_seconds": seconds,
+        "cpu_seconds": cpu_seconds(),
         "main_peak_mb": peak_mb()[0],
         "bytes": Path(out).stat().st_size,
     }
