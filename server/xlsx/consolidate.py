@@ -42,6 +42,7 @@ from sqlalchemy.orm import Session
 from complaints.enums import Category, Flag, Level
 from complaints.kpis import Kpis, Milestone
 from complaints.schema import TICKETS, ColType
+from complaints.sla import DEFAULT_TZ
 from server.analysis import Analysis, Period, analyse, branch_zones
 from server.db import Database
 from server.models import BranchRow, tickets_table
@@ -110,7 +111,7 @@ class ConsolidateOptions:
     show_phones: bool = False
     """Whether contact numbers are shown in full (admin); otherwise masked, e.g. 138****8000."""
     generated_at: datetime | None = None
-    timezone: str = "Asia/Shanghai"
+    timezone: str = DEFAULT_TZ
     calendar_path: str | None = None
     row_limit: int = EXCEL_ROWS
     """Rows per sheet part, header included (tests use a small limit)."""
