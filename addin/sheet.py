@@ -29,6 +29,7 @@ from complaints.schema import (
     SYNC,
     TASKS,
     TICKETS,
+    BranchSettings,
     ColType,
     Sheet,
     sheet_by_title,
@@ -200,24 +201,12 @@ def selection(book: Any) -> tuple[str, str] | None:
 # --- rows -> domain objects ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Settings:
-    branch: str = ""
-    server_url: str = ""
-    language: str = "zh"
-    timezone: str = DEFAULT_TZ
-
-    @property
-    def zone(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
-
-
 @dataclass
 class BranchBook:
     """Everything the macros need from one branch workbook, read once."""
 
     book: Any
-    settings: Settings
+    settings: BranchSettings
     grids: dict[str, Grid]
     tickets: list[Ticket] = field(default_factory=list)
     ticket_rows: dict[str, int] = field(default_factory=dict)
@@ -295,9 +284,9 @@ def _unique(
     return False
 
 
-def read_settings(grid: Grid | None, tickets: Grid) -> Settings:
+def read_settings(grid: Grid | None, tickets: Grid) -> BranchSettings:
     if grid is None:
-        return Settings(language=tickets.lang)
+        return BranchSettings(language=tickets.lang)
     labels: dict[str, str] = {}
     for key, zh, en in SETTING_KEYS:
         labels[zh.casefold()] = labels[en.casefold()] = labels[key] = key
@@ -315,7 +304,7 @@ def read_settings(grid: Grid | None, tickets: Grid) -> Settings:
         ZoneInfo(zone)
     except (ZoneInfoNotFoundError, ValueError):
         raise MacroError(say("settings_timezone", zone=zone)) from None
-    return Settings(found.get("branch", ""), found.get("server_url", ""), lang, zone)
+    return BranchSettings(found.get("branch", ""), found.get("server_url", ""), lang, zone)
 
 
 def read_branch(book: Any) -> BranchBook:

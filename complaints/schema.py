@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from zoneinfo import ZoneInfo
 
 from complaints.enums import Category, Channel, Grade, Labelled, Level, LogKind, Satisfaction, Status
+from complaints.sla import DEFAULT_TZ
 
 
 class ColType(StrEnum):
@@ -236,6 +238,20 @@ SETTING_KEYS: tuple[tuple[str, str, str], ...] = (
     ("timezone", "时区", "Time zone"),
 )
 """Settings rows: key, zh label, en label."""
+
+
+@dataclass(frozen=True, slots=True)
+class BranchSettings:
+    """The Settings sheet of a branch workbook."""
+
+    branch: str = ""
+    server_url: str = ""
+    language: str = "zh"
+    timezone: str = DEFAULT_TZ
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
 
 
 def sheet_by_title(title: str) -> Sheet | None:

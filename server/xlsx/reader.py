@@ -32,6 +32,7 @@ from complaints.schema import (
     SYNC,
     TASKS,
     TICKETS,
+    BranchSettings,
     ColType,
     Column,
     Sheet,
@@ -54,20 +55,6 @@ from server.xlsx.zipguard import Source, ZipLimits, check_zip
 logger = logging.getLogger(__name__)
 
 TICKET_FIELDS = frozenset(f.name for f in dataclasses.fields(Ticket))
-
-
-@dataclass(frozen=True, slots=True)
-class BranchSettings:
-    """The Settings sheet."""
-
-    branch: str = ""
-    server_url: str = ""
-    language: str = "zh"
-    timezone: str = DEFAULT_TZ
-
-    @property
-    def zone(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
 
 
 @dataclass(slots=True)
