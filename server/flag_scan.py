@@ -28,14 +28,15 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from flask import current_app
-from sqlalchemy import func, select, tuple_
+from flask import Flask, current_app
+from sqlalchemy import Integer, func, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -113,10 +114,47 @@ def scan_flags(now: datetime, full: bool = False, batch: int = BATCH) -> ScanRep
         cursors = {c.branch_id: c.change_seq for c in session.scalars(select(ScanCursorRow))}
     report = ScanReport()
     rules = LevelRules(**current_app.config.get("LEVEL_RULES", {}))
-    for branch_id in branches:
-        BranchScan(db, branch_id, now, rules, report, batch).run(cursors.get(branch_id), full)
-        report.branches += 1
+    with Writer(current_app._get_current_object()) as writer:  # type: ignore[attr-defined]
+        for branch_id in branches:
+            BranchScan(db, branch_id, now, rules, report, batch, writer).run(cursors.get(branch_id), full)
+            report.branches += 1
     return report
+
+
+class Writer:
+    """Runs the scan's writes, in order, in a thread of its own, one batch behind the evaluation.
+
+    While the database applies one batch, the next one is evaluated: the rules
+    are CPU work, the writes mostly waiting. A failed write stops the scan at
+    the next batch (its error is raised there).
+    """
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flag-scan-writer")
+        self._pending: Future[None] | None = None
+
+    def submit(self, work: Callable[..., None], *args: Any) -> None:
+        self.wait()
+        self._pending = self._pool.submit(self._in_context, work, *args)
+
+    def wait(self) -> None:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.result()
+
+    def _in_context(self, work: Callable[..., None], *args: Any) -> None:
+        with self.app.app_context():
+            work(*args)
+
+    def __enter__(self) -> Writer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self.wait()
+        finally:
+            self._pool.shutdown(wait=True)
 
 
 # --- level rules over candidate groups -----------------------------------------------------------------
@@ -128,6 +166,7 @@ def scan_flags(now: datetime, full: bool = False, batch: int = BATCH) -> ScanRep
 # contacts: the last digits), so each true group is complete in what assess sees.
 
 
+@lru_cache(maxsize=65_536)
 def _place_key(place: str | None) -> str:
     return "".join(ch for ch in (place or "").casefold() if ch.isalnum())
 
@@ -138,13 +177,20 @@ def _contact_key(contact: str | None) -> str:
     return digits[-_CONTACT_SUFFIX:] if digits else text.strip().casefold()
 
 
+def _period(moment: Any, days: int, dialect: str) -> Any:
+    """The number of the ``days``-long period since the epoch that a stored UTC time falls in, in SQL."""
+    if dialect == "postgresql":
+        return func.floor(func.extract("epoch", moment) / (days * 86_400))
+    return func.cast(func.julianday(moment) / days, Integer)
+
+
 def _light(row: Any) -> Ticket:
     """A ticket with just the fields the group and repeat rules read."""
     return Ticket(
         ticket_id=row.ticket_id,
         received_at=row.received_at,
         sync_key=row.sync_key,
-        category=from_db("category", row.category),
+        category=_decoded("category", row.category),
         place=row.place or "",
         contact=row.contact or "",
         resolved_at=row.resolved_at,
@@ -190,30 +236,36 @@ def find_groups(
 def _find_incidents(
     session: Session, branch_id: int, rules: LevelRules, changed: list[Ticket] | None, findings: GroupFindings
 ) -> None:
-    wanted: dict[str, set[str]] = defaultdict(set)
-    for t in changed or ():
-        if t.category is not None and _place_key(t.place):
-            wanted[t.category.value].add(_place_key(t.place))
-    if changed is not None and not wanted:
-        return
-    query = (
-        select(_t.category, _t.place, func.count())
-        .where(_t.branch_id == branch_id, _t.cancelled_at.is_(None), _t.category.is_not(None))
-        .group_by(_t.category, _t.place)
-    )
+    live = (_t.branch_id == branch_id, _t.cancelled_at.is_(None), _t.category.is_not(None))
+    near: Any = True  # every place of the branch, or the places written like the changed tickets' places
     if changed is not None:
-        query = query.where(_t.category.in_(sorted(wanted)))
-    counts: dict[tuple[str, str], int] = defaultdict(int)
-    places: dict[tuple[str, str], list[str]] = defaultdict(list)
-    for category, place, n in session.execute(query):
+        wanted = {
+            (t.category.value, _place_key(t.place)) for t in changed if t.category and _place_key(t.place)
+        }
+        if not wanted:
+            return
+        categories = sorted({category for category, _ in wanted})
+        distinct = select(_t.category, _t.place).where(*live, _t.category.in_(categories)).distinct()
+        pairs = [(c, p) for c, p in session.execute(distinct) if (c, _place_key(p)) in wanted]
+        near = tuple_(_t.category, _t.place).in_(pairs)
+    # a group needs group_size tickets within group_days: within two neighbouring periods that long
+    period = _period(_t.received_at, rules.group_days, session.get_bind().dialect.name)
+    query = select(_t.category, _t.place, period, func.count()).where(*live, near)
+    counts: dict[tuple[str, str], dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    places: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for category, place, when, n in session.execute(query.group_by(_t.category, _t.place, period)):
         coarse = (category, _place_key(place))
-        if coarse[1] and (changed is None or coarse[1] in wanted[category]):
-            counts[coarse] += n
-            places[coarse].append(place)
+        if coarse[1]:
+            counts[coarse][int(when)] += n
+            places[coarse].add(place)
+    candidates = [
+        coarse
+        for coarse, by_period in counts.items()
+        if any(n + by_period.get(p + 1, 0) >= rules.group_size for p, n in by_period.items())
+    ]
     batch: list[tuple[str, str]] = []
-    candidates = [coarse for coarse, n in counts.items() if n >= rules.group_size]
     for i, coarse in enumerate(candidates):
-        batch += [(coarse[0], place) for place in places[coarse]]  # a coarse group is never split
+        batch += [(coarse[0], place) for place in sorted(places[coarse])]  # a coarse group is never split
         if len(batch) >= 500 or i == len(candidates) - 1:
             tickets = _load_light(session, branch_id, tuple_(_t.category, _t.place).in_(batch))
             findings.add(tickets, Basis.GROUP, rules)
@@ -318,9 +370,17 @@ class _Outcome:
 
 class BranchScan:
     def __init__(
-        self, db: Database, branch_id: int, now: datetime, rules: LevelRules, report: ScanReport, batch: int
+        self,
+        db: Database,
+        branch_id: int,
+        now: datetime,
+        rules: LevelRules,
+        report: ScanReport,
+        batch: int,
+        writer: Writer,
     ) -> None:
         self.db = db
+        self.writer = writer
         self.now = now
         self.rules = rules
         self.report = report
@@ -365,7 +425,7 @@ class BranchScan:
         else:
             done = self._keys(sorted({t.sync_key for t in changed} | set(findings.bases)), findings)
             self._due(done)
-        self._save_cursor(cursor)
+        self.writer.submit(self._save_cursor, cursor)
 
     def _walk(self, findings: GroupFindings, everything: bool) -> None:
         """Evaluate the branch's tickets in batches, in ticket number order (keyset pagination).
@@ -391,7 +451,7 @@ class BranchScan:
                     return
                 last = rows[-1].ticket_id
                 outcomes = self._evaluate(session, rows, findings)
-            self._write(outcomes)
+            self.writer.submit(self._write, outcomes)
             if len(rows) < self.batch:
                 return
 
@@ -400,7 +460,7 @@ class BranchScan:
             with self.db.read() as session:
                 rows = session.execute(select(*_SCAN_COLUMNS).where(_t.sync_key.in_(chunk))).all()
                 outcomes = self._evaluate(session, rows, findings)
-            self._write(outcomes)
+            self.writer.submit(self._write, outcomes)
         return set(keys)
 
     def _due(self, done: set[str]) -> None:
@@ -425,7 +485,7 @@ class BranchScan:
                     return
                 last = rows[-1].sync_key
                 outcomes = self._evaluate(session, [r for r in rows if r.sync_key not in done], None)
-            self._write(outcomes)
+            self.writer.submit(self._write, outcomes)
             if len(rows) < self.batch:
                 return
 
