@@ -66,13 +66,20 @@ def overdue_reminders(now: datetime) -> JobResult:
 
 
 def monthly_analysis(now: datetime) -> JobResult:
-    """Build last month's analysis workbook and keep it for download, once per month."""
+    """Build last month's analysis (the consolidated workbook) and keep it for download, once a month."""
     config = current_app.config
-    period, label = previous_month(now, config["TIMEZONE"])
-    with get_db().write() as session:
+    tz = config["TIMEZONE"]
+    period, label = previous_month(now, tz)
+    db = get_db()
+    with db.read() as session:
         if is_kept(session, MONTHLY, label):
             return JobResult(0, f"analysis {label} already kept")
-        content = build_monthly_workbook(session, period, config["TIMEZONE"], config.get("CALENDAR_FILE"))
+    content = build_monthly_workbook(
+        db, period, now, tz, config.get("CALENDAR_FILE"), config["NOTIFY_LANGUAGE"]
+    )
+    with db.write() as session:
+        if is_kept(session, MONTHLY, label):  # a manual run kept it meanwhile
+            return JobResult(0, f"analysis {label} already kept")
         keep(session, MONTHLY, label, f"complaints-analysis-{label}.xlsx", content, now)
     return JobResult(1, f"analysis {label} kept ({len(content):,} bytes)")
 
