@@ -28,14 +28,13 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from flask import Flask, current_app
+from flask import current_app
 from sqlalchemy import Integer, func, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -114,47 +113,10 @@ def scan_flags(now: datetime, full: bool = False, batch: int = BATCH) -> ScanRep
         cursors = {c.branch_id: c.change_seq for c in session.scalars(select(ScanCursorRow))}
     report = ScanReport()
     rules = LevelRules(**current_app.config.get("LEVEL_RULES", {}))
-    with Writer(current_app._get_current_object()) as writer:  # type: ignore[attr-defined]
-        for branch_id in branches:
-            BranchScan(db, branch_id, now, rules, report, batch, writer).run(cursors.get(branch_id), full)
-            report.branches += 1
+    for branch_id in branches:
+        BranchScan(db, branch_id, now, rules, report, batch).run(cursors.get(branch_id), full)
+        report.branches += 1
     return report
-
-
-class Writer:
-    """Runs the scan's writes, in order, in a thread of its own, one batch behind the evaluation.
-
-    While the database applies one batch, the next one is evaluated: the rules
-    are CPU work, the writes mostly waiting. A failed write stops the scan at
-    the next batch (its error is raised there).
-    """
-
-    def __init__(self, app: Flask) -> None:
-        self.app = app
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flag-scan-writer")
-        self._pending: Future[None] | None = None
-
-    def submit(self, work: Callable[..., None], *args: Any) -> None:
-        self.wait()
-        self._pending = self._pool.submit(self._in_context, work, *args)
-
-    def wait(self) -> None:
-        if self._pending is not None:
-            pending, self._pending = self._pending, None
-            pending.result()
-
-    def _in_context(self, work: Callable[..., None], *args: Any) -> None:
-        with self.app.app_context():
-            work(*args)
-
-    def __enter__(self) -> Writer:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        try:
-            self.wait()
-        finally:
-            self._pool.shutdown(wait=True)
 
 
 # --- level rules over candidate groups -----------------------------------------------------------------
@@ -377,10 +339,8 @@ class BranchScan:
         rules: LevelRules,
         report: ScanReport,
         batch: int,
-        writer: Writer,
     ) -> None:
         self.db = db
-        self.writer = writer
         self.now = now
         self.rules = rules
         self.report = report
@@ -425,7 +385,7 @@ class BranchScan:
         else:
             done = self._keys(sorted({t.sync_key for t in changed} | set(findings.bases)), findings)
             self._due(done)
-        self.writer.submit(self._save_cursor, cursor)
+        self._save_cursor(cursor)
 
     def _walk(self, findings: GroupFindings, everything: bool) -> None:
         """Evaluate the branch's tickets in batches, in ticket number order (keyset pagination).
@@ -451,7 +411,7 @@ class BranchScan:
                     return
                 last = rows[-1].ticket_id
                 outcomes = self._evaluate(session, rows, findings)
-            self.writer.submit(self._write, outcomes)
+            self._write(outcomes)
             if len(rows) < self.batch:
                 return
 
@@ -460,7 +420,7 @@ class BranchScan:
             with self.db.read() as session:
                 rows = session.execute(select(*_SCAN_COLUMNS).where(_t.sync_key.in_(chunk))).all()
                 outcomes = self._evaluate(session, rows, findings)
-            self.writer.submit(self._write, outcomes)
+            self._write(outcomes)
         return set(keys)
 
     def _due(self, done: set[str]) -> None:
@@ -485,7 +445,7 @@ class BranchScan:
                     return
                 last = rows[-1].sync_key
                 outcomes = self._evaluate(session, [r for r in rows if r.sync_key not in done], None)
-            self.writer.submit(self._write, outcomes)
+            self._write(outcomes)
             if len(rows) < self.batch:
                 return
 

@@ -278,15 +278,23 @@ class Elector:
             try:
                 if not self.leading:
                     if self.lease.acquire():
-                        logger.info("scheduler: leading as %s", self.lease.holder)
-                        self.leading = True
-                        self.on_elected()
+                        self._lead()
                 elif not self.lease.renew():
                     logger.warning("scheduler: lease lost; standing by")
                     self._depose()
             except Exception:  # a database hiccup must not kill the elector thread
                 logger.exception("scheduler: leader election failed; retrying")
             self._stop.wait(self.renew_every if self.leading else self.poll)
+
+    def _lead(self) -> None:
+        try:
+            self.on_elected()
+        except Exception:  # jobs that cannot start must not hold the lease: a standby may do better
+            logger.exception("scheduler: starting the jobs failed; giving the lease up")
+            self.lease.release()
+            return
+        logger.info("scheduler: leading as %s", self.lease.holder)
+        self.leading = True
 
     def _depose(self) -> None:
         self.leading = False
