@@ -72,6 +72,17 @@ MAX_INCREMENTAL = 50_000
 PENDING_RECHECK = timedelta(days=1)
 """A ticket with a deadline pending the calendar is looked at daily, so a newly loaded calendar is used."""
 FINISHED = (Status.REVISITED.value, Status.CANCELLED.value)
+MET_BY = {
+    Clock.ACK: "acknowledged_at",
+    Clock.PLAN: "plan_at",
+    Clock.DEPT_FEEDBACK: "dept_feedback_at",
+    Clock.RESOLVE: "resolved_at",
+    Clock.FEEDBACK: "feedback_at",
+    Clock.REVISIT_FROM: "revisited_at",
+    Clock.REVISIT_UNTIL: "revisited_at",
+    Clock.APPEAL_RISK: "plan_at",  # a substantive reply to the customer removes the appeal risk
+}
+"""The milestone that meets each deadline: a met deadline raises no flag, so it needs no check."""
 LEVEL_FIELDS = ("level", "level_reason", "level_basis", "group_id", "escalated_at", "escalated_to")
 BY = "scheduler"
 _CONTACT_SUFFIX = 8
@@ -281,6 +292,8 @@ def next_check(
     }
     moments: list[datetime] = []
     for name, due in result.deadlines.as_dict().items():
+        if getattr(ticket, MET_BY[name]) is not None:
+            continue  # met: its milestone is recorded (clearing it is a change, planned again then)
         if isinstance(due, datetime):
             offset = warn.get(name, policy.due_soon)
             moments += [due] if offset is None else [due, due - offset]
