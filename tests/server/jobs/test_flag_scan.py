@@ -188,14 +188,15 @@ def test_incremental_scans_agree_with_evaluating_every_ticket_afresh(desk: Flask
 
 
 def stale_tickets(app: Flask, now: datetime) -> list[tuple[str, str, str]]:
-    """Tickets whose stored status or flags differ from what the rules say at ``now``."""
+    """Tickets whose stored status, flags or deadlines differ from what the rules say at ``now``."""
     rules = clock_for("Asia/Shanghai", None)
     stale = []
     with app.app_context(), get_db().read() as session:
         for row in session.scalars(select(TicketRow)):
             fresh = computed_values(row_to_ticket(row), rules, now, *_tasks_and_log(session, row))
-            if (row.status, row.flags or "") != (fresh["status"], fresh["flags"]):
-                stale.append((row.ticket_id, row.flags or "", fresh["flags"]))
+            stored = {k: getattr(row, k) for k in fresh} | {"flags": row.flags or ""}
+            if stored != fresh:
+                stale.append((row.ticket_id, str(stored), str(fresh)))
     return stale
 
 
