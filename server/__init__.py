@@ -26,6 +26,7 @@ from server import (
     demo,
     errors,
     limits,
+    ratelimit,
     routing_store,
     scheduler,
 )
@@ -78,6 +79,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from server.xlsx.cli import workbook_cli
 
     limits.init_app(app)
+    ratelimit.init_app(app)
     db.init_app(app)
     api.init_app(app)
     errors.init_app(app)  # after the API, whose own error handlers it replaces

@@ -109,7 +109,13 @@ def free_port() -> int:
 class Gunicorn:
     """A real gunicorn serving the app on a free loopback port."""
 
-    def __init__(self, database_url: str, workers: int = 4, extra_env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        workers: int = 4,
+        extra_env: dict[str, str] | None = None,
+        app_spec: str = "server:create_app()",
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "FLASK_DATABASE_URL": database_url, **(extra_env or {})}
@@ -126,7 +132,7 @@ class Gunicorn:
                 "60",
                 "--log-level",
                 "warning",
-                "server:create_app()",
+                app_spec,
             ],
             cwd=REPO,
             env=env,
