@@ -24,7 +24,6 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from statistics import median
 
 from complaints.calendar import CalendarPendingError
 from complaints.enums import Category, Labelled, Level, Satisfaction, Status
@@ -219,141 +218,296 @@ def _closed_loop_met(ticket: Ticket, d: Deadlines) -> bool | None:
     return True
 
 
-def _rate(outcomes: Iterable[bool | None]) -> Rate:
-    counts = Counter(outcomes)
-    return Rate.of(counts[True], counts[True] + counts[False], counts[None])
+_ACTIVE_FIELDS = ("closed_at", *_MILESTONE_FIELD.values())
 
 
-class _DeadlineCache:
-    """Deadlines per ticket, computed once even when a ticket is in several groups."""
+class _Tally:
+    """On time / late / unknown counts of one rate; `rate` gives the `Rate`."""
 
-    def __init__(self, clock: SlaClock) -> None:
-        self.clock = clock
-        self._cache: dict[int, Deadlines] = {}
+    __slots__ = ("hits", "misses", "unknown")
 
-    def __call__(self, ticket: Ticket) -> Deadlines:
-        key = id(ticket)
-        if key not in self._cache:
-            self._cache[key] = self.clock.deadlines(ticket)
-        return self._cache[key]
+    def __init__(self) -> None:
+        self.hits = self.misses = self.unknown = 0
+
+    def add(self, outcome: bool | None) -> None:
+        if outcome is None:
+            self.unknown += 1
+        elif outcome:
+            self.hits += 1
+        else:
+            self.misses += 1
+
+    def merge(self, other: _Tally) -> None:
+        self.hits += other.hits
+        self.misses += other.misses
+        self.unknown += other.unknown
+
+    def rate(self) -> Rate:
+        return Rate.of(self.hits, self.hits + self.misses, self.unknown)
 
 
-def _aggregate(
-    tickets: list[Ticket],
-    start: datetime,
-    end: datetime,
-    clock: SlaClock,
-    deadlines: Callable[[Ticket], Deadlines],
-) -> Kpis:
-    live = [t for t in tickets if not _is_cancelled(t)]
-    received = [t for t in live if _within(t.received_at, start, end)]
-    cancelled = sum(1 for t in tickets if _is_cancelled(t) and _within(t.received_at, start, end))
+def _median(counts: Counter[int]) -> float | None:
+    """The median of the values counted in ``counts`` (as `statistics.median`, as a float)."""
+    n = sum(counts.values())
+    if not n:
+        return None
+    wanted = (n - 1) // 2, n // 2  # positions of the middle value(s) in sorted order
+    found: list[int] = []
+    seen = 0
+    for value in sorted(counts):
+        seen += counts[value]
+        while len(found) < 2 and wanted[len(found)] < seen:
+            found.append(value)
+        if len(found) == 2:
+            break
+    low, high = found
+    return float(low) if n % 2 else float((low + high) / 2)
 
-    by_category = dict.fromkeys(Category, 0)
-    for t in received:
-        if t.category is not None:
-            by_category[t.category] += 1
 
-    revisited = [t for t in live if _within(t.revisited_at, start, end) and t.satisfaction is not None]
-    satisfaction_counts = dict.fromkeys(Satisfaction, 0)
-    for t in revisited:
-        assert t.satisfaction is not None
-        satisfaction_counts[t.satisfaction] += 1
-    satisfied = (
-        satisfaction_counts[Satisfaction.SATISFIED] + satisfaction_counts[Satisfaction.FAIRLY_SATISFIED]
-    )
+class KpiAccumulator:
+    """The KPIs of a stream of tickets over ``[start, end)``, one ticket at a time, in bounded memory.
 
-    closed = [t for t in live if _within(t.closed_at, start, end)]
-    workdays = []
-    for t in closed:
-        assert t.closed_at is not None
-        try:
-            workdays.append(
-                clock.calendar.workdays_between(
-                    clock.local_date(t.received_at), clock.local_date(t.closed_at)
-                )
+    It keeps counts only — per category, per satisfaction, per milestone
+    outcome, per department and root cause, per working-day count (for the
+    median), per normalised contact (for repeat complaints) and the set of
+    group ids — never the tickets. `merge` adds another accumulator of the
+    same period (e.g. per-branch accumulators into an overall one); `result`
+    gives the same `Kpis` as `compute_kpis` over all the tickets added.
+    """
+
+    def __init__(self, start: datetime, end: datetime, clock: SlaClock) -> None:
+        _check_period(start, end)
+        self.start, self.end, self.clock = start, end, clock
+        self.received = 0
+        self.cancelled = 0
+        self.by_category: dict[Category, int] = dict.fromkeys(Category, 0)
+        self.uncategorised = 0
+        self.resolved = 0
+        self.satisfaction_counts: dict[Satisfaction, int] = dict.fromkeys(Satisfaction, 0)
+        self.closed_loop = _Tally()
+        self.workdays: Counter[int] = Counter()
+        self.on_time: dict[Milestone, _Tally] = {m: _Tally() for m in Milestone}
+        self.improved: dict[str, list[int]] = {}  # department → [done, with a root cause]
+        self.root_causes: Counter[str] = Counter()
+        self.red = 0
+        self.yellow = 0
+        self.contacts: Counter[str] = Counter()
+        self.group_ids: set[str] = set()
+        self.group_tickets = 0
+
+    def add(self, ticket: Ticket, deadlines: Callable[[], Deadlines] | None = None) -> bool:
+        """Count ``ticket``; True if it takes part in the period (received, cancelled or a milestone in it).
+
+        ``deadlines`` gives the ticket's deadlines when needed (computed from
+        this accumulator's clock if None); pass one memoised callable when the
+        ticket goes into several accumulators with the same clock.
+        """
+        start, end = self.start, self.end
+        received_in = start <= ticket.received_at < end
+        if _is_cancelled(ticket):  # counted only as cancelled, but its group is still listed
+            if received_in:
+                self.cancelled += 1
+                return True
+            return any(_within(getattr(ticket, f), start, end) for f in _ACTIVE_FIELDS)
+        found: Deadlines | None = None
+
+        def due() -> Deadlines:
+            nonlocal found
+            if found is None:
+                found = deadlines() if deadlines is not None else self.clock.deadlines(ticket)
+            return found
+
+        active = received_in
+        if received_in:
+            self._add_received(ticket)
+        revisited_at = ticket.revisited_at
+        if revisited_at is not None and start <= revisited_at < end:
+            active = True
+            if ticket.satisfaction is not None:
+                self.satisfaction_counts[ticket.satisfaction] += 1
+        closed_at = ticket.closed_at
+        if closed_at is not None and start <= closed_at < end:
+            active = True
+            try:
+                clock = self.clock
+                self.workdays[
+                    clock.calendar.workdays_between(
+                        clock.local_date(ticket.received_at), clock.local_date(closed_at)
+                    )
+                ] += 1
+            except CalendarPendingError:
+                logger.debug("working days to close of %s unknown: calendar pending", ticket.ticket_id)
+            self.closed_loop.add(_closed_loop_met(ticket, due()))
+        for milestone, name in _MILESTONE_FIELD.items():
+            moment = getattr(ticket, name)
+            if moment is not None and start <= moment < end:
+                active = True
+                self.on_time[milestone].add(_milestone_met(ticket, milestone, due()))
+        return active
+
+    def _add_received(self, ticket: Ticket) -> None:
+        self.received += 1
+        if ticket.category is None:
+            self.uncategorised += 1
+        else:
+            self.by_category[ticket.category] += 1
+        if ticket.resolved_at is not None:
+            self.resolved += 1
+        cause = ticket.root_cause.strip()
+        if cause:
+            self.root_causes[cause] += 1
+            counts = self.improved.setdefault(ticket.department.strip(), [0, 0])
+            counts[0] += bool(ticket.improvement_done)
+            counts[1] += 1
+        if ticket.level is Level.RED:
+            self.red += 1
+        elif ticket.level is Level.YELLOW:
+            self.yellow += 1
+        contact = _normal_contact(ticket.contact)
+        if contact:
+            self.contacts[contact] += 1
+        group = ticket.group_id.strip()
+        if group:
+            self.group_ids.add(group)
+            self.group_tickets += 1
+
+    def merge(self, other: KpiAccumulator) -> KpiAccumulator:
+        """Add ``other``'s counts (same period; tickets counted in both count twice); returns self."""
+        if (other.start, other.end) != (self.start, self.end):
+            raise ValueError(
+                f"cannot merge KPIs of {other.start.isoformat()}–{other.end.isoformat()} into "
+                f"{self.start.isoformat()}–{self.end.isoformat()}"
             )
-        except CalendarPendingError:
-            logger.debug("working days to close of %s unknown: calendar pending", t.ticket_id)
+        for name in ("received", "cancelled", "uncategorised", "resolved", "red", "yellow", "group_tickets"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for category, n in other.by_category.items():
+            self.by_category[category] += n
+        for satisfaction, n in other.satisfaction_counts.items():
+            self.satisfaction_counts[satisfaction] += n
+        self.closed_loop.merge(other.closed_loop)
+        self.workdays.update(other.workdays)
+        for milestone, tally in other.on_time.items():
+            self.on_time[milestone].merge(tally)
+        for dept, (done, total) in other.improved.items():
+            counts = self.improved.setdefault(dept, [0, 0])
+            counts[0] += done
+            counts[1] += total
+        self.root_causes.update(other.root_causes)
+        self.contacts.update(other.contacts)
+        self.group_ids |= other.group_ids
+        return self
 
-    on_time = {
-        m: _rate(
-            _milestone_met(t, m, deadlines(t))
-            for t in live
-            if _within(getattr(t, _MILESTONE_FIELD[m]), start, end)
+    def result(self) -> Kpis:
+        """The `Kpis` of every ticket added so far."""
+        sc = self.satisfaction_counts
+        satisfied = sc[Satisfaction.SATISFIED] + sc[Satisfaction.FAIRLY_SATISFIED]
+        repeats = [n for n in self.contacts.values() if n >= 2]
+        done = sum(d for d, _ in self.improved.values())
+        with_cause = sum(n for _, n in self.improved.values())
+        return Kpis(
+            start=self.start,
+            end=self.end,
+            received=self.received,
+            cancelled=self.cancelled,
+            by_category=dict(self.by_category),
+            uncategorised=self.uncategorised,
+            resolution=Rate.of(self.resolved, self.received),
+            satisfaction=Rate.of(satisfied, sum(sc.values())),
+            satisfaction_counts=dict(sc),
+            closed_loop=self.closed_loop.rate(),
+            median_workdays_to_close=_median(self.workdays),
+            on_time={m: tally.rate() for m, tally in self.on_time.items()},
+            improvement=Rate.of(done, with_cause),
+            improvement_by_department={dept: Rate.of(d, n) for dept, (d, n) in sorted(self.improved.items())},
+            root_causes=dict(sorted(self.root_causes.items(), key=lambda item: (-item[1], item[0]))),
+            red=self.red,
+            yellow=self.yellow,
+            repeat_customers=len(repeats),
+            repeat_tickets=sum(repeats),
+            groups=len(self.group_ids),
+            group_tickets=self.group_tickets,
         )
-        for m in Milestone
-    }
-
-    with_cause = [t for t in received if t.root_cause.strip()]
-    by_department: dict[str, list[Ticket]] = {}
-    for t in with_cause:
-        by_department.setdefault(t.department.strip(), []).append(t)
-    causes = Counter(t.root_cause.strip() for t in with_cause)
-
-    contacts = Counter(_normal_contact(t.contact) for t in received if _normal_contact(t.contact))
-    repeats = [n for n in contacts.values() if n >= 2]
-    grouped = [t.group_id.strip() for t in received if t.group_id.strip()]
-
-    return Kpis(
-        start=start,
-        end=end,
-        received=len(received),
-        cancelled=cancelled,
-        by_category=by_category,
-        uncategorised=sum(1 for t in received if t.category is None),
-        resolution=Rate.of(sum(1 for t in received if t.resolved_at is not None), len(received)),
-        satisfaction=Rate.of(satisfied, len(revisited)),
-        satisfaction_counts=satisfaction_counts,
-        closed_loop=_rate(_closed_loop_met(t, deadlines(t)) for t in closed),
-        median_workdays_to_close=float(median(workdays)) if workdays else None,
-        on_time=on_time,
-        improvement=Rate.of(sum(1 for t in with_cause if t.improvement_done), len(with_cause)),
-        improvement_by_department={
-            dept: Rate.of(sum(1 for t in group if t.improvement_done), len(group))
-            for dept, group in sorted(by_department.items())
-        },
-        root_causes=dict(sorted(causes.items(), key=lambda item: (-item[1], item[0]))),
-        red=sum(1 for t in received if t.level is Level.RED),
-        yellow=sum(1 for t in received if t.level is Level.YELLOW),
-        repeat_customers=len(repeats),
-        repeat_tickets=sum(repeats),
-        groups=len(set(grouped)),
-        group_tickets=len(grouped),
-    )
 
 
 def compute_kpis(tickets: Iterable[Ticket], start: datetime, end: datetime, clock: SlaClock) -> Kpis:
     """Compute the KPIs of ``tickets`` over ``[start, end)`` (aware datetimes).
 
     A milestone whose deadline is `PENDING` (calendar not published) counts as
-    unknown — in ``Rate.unknown`` — never as on time or late.
+    unknown — in ``Rate.unknown`` — never as on time or late. ``tickets`` is
+    consumed once and not kept (see `KpiAccumulator`).
     """
-    _check_period(start, end)
-    return _aggregate(list(tickets), start, end, clock, _DeadlineCache(clock))
+    accumulator = KpiAccumulator(start, end, clock)
+    for ticket in tickets:
+        accumulator.add(ticket)
+    return accumulator.result()
 
 
-def _active(ticket: Ticket, start: datetime, end: datetime) -> bool:
-    moments = [ticket.received_at, ticket.closed_at, *(getattr(ticket, f) for f in _MILESTONE_FIELD.values())]
-    return any(_within(m, start, end) for m in moments)
+class BreakdownAccumulator:
+    """`kpi_breakdown` one ticket at a time: overall, per branch and per department accumulators.
+
+    Each ticket's deadlines are computed at most once, however many groups it
+    counts in. `merge` adds another breakdown of the same period (e.g. one
+    built in another process); `result` gives the `KpiBreakdown`.
+    """
+
+    def __init__(self, start: datetime, end: datetime, clock: SlaClock) -> None:
+        self.overall = KpiAccumulator(start, end, clock)
+        self.by_branch: dict[str, KpiAccumulator] = {}
+        self.by_department: dict[str, KpiAccumulator] = {}
+
+    def add(self, ticket: Ticket, deadlines: Callable[[], Deadlines] | None = None) -> bool:
+        """Count ``ticket`` overall and in its branch and department; True if active in the period."""
+        if deadlines is None:
+            deadlines = _memo(self.overall.clock, ticket)
+        if not self.overall.add(ticket, deadlines):
+            return False
+        o = self.overall
+        for groups, key in ((self.by_branch, ticket.branch), (self.by_department, ticket.department)):
+            key = key.strip()
+            group = groups.get(key)
+            if group is None:
+                group = groups[key] = KpiAccumulator(o.start, o.end, o.clock)
+            group.add(ticket, deadlines)
+        return True
+
+    def merge(self, other: BreakdownAccumulator) -> BreakdownAccumulator:
+        """Add ``other``'s counts (same period); returns self."""
+        self.overall.merge(other.overall)
+        for mine, theirs in ((self.by_branch, other.by_branch), (self.by_department, other.by_department)):
+            for key, acc in theirs.items():
+                if key in mine:
+                    mine[key].merge(acc)
+                else:
+                    mine[key] = KpiAccumulator(acc.start, acc.end, acc.clock).merge(acc)
+        return self
+
+    def result(self) -> KpiBreakdown:
+        return KpiBreakdown(
+            overall=self.overall.result(),
+            by_branch={k: v.result() for k, v in sorted(self.by_branch.items())},
+            by_department={k: v.result() for k, v in sorted(self.by_department.items())},
+        )
+
+
+def _memo(clock: SlaClock, ticket: Ticket) -> Callable[[], Deadlines]:
+    """``clock.deadlines(ticket)``, computed on the first call only."""
+    found: list[Deadlines] = []
+
+    def deadlines() -> Deadlines:
+        if not found:
+            found.append(clock.deadlines(ticket))
+        return found[0]
+
+    return deadlines
 
 
 def kpi_breakdown(tickets: Iterable[Ticket], start: datetime, end: datetime, clock: SlaClock) -> KpiBreakdown:
     """Compute the KPIs overall, per branch and per department over ``[start, end)``.
 
-    Pending deadlines count as unknown, as in `compute_kpis`.
+    Pending deadlines count as unknown, as in `compute_kpis`. ``tickets`` is
+    consumed once and not kept (see `BreakdownAccumulator`).
     """
-    _check_period(start, end)
-    everything = list(tickets)
-    cache = _DeadlineCache(clock)
-    branches: dict[str, list[Ticket]] = {}
-    departments: dict[str, list[Ticket]] = {}
-    for t in everything:
-        if _active(t, start, end):
-            branches.setdefault(t.branch.strip(), []).append(t)
-            departments.setdefault(t.department.strip(), []).append(t)
-    return KpiBreakdown(
-        overall=_aggregate(everything, start, end, clock, cache),
-        by_branch={k: _aggregate(v, start, end, clock, cache) for k, v in sorted(branches.items())},
-        by_department={k: _aggregate(v, start, end, clock, cache) for k, v in sorted(departments.items())},
-    )
+    accumulator = BreakdownAccumulator(start, end, clock)
+    for ticket in tickets:
+        accumulator.add(ticket)
+    return accumulator.result()

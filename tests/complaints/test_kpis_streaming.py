@@ -1,0 +1,203 @@
+"""Streaming and merging KPIs (`KpiAccumulator`) give the figures of the whole-list computation.
+
+The reference below is the whole-list computation `complaints.kpis` used before
+the accumulators (every ticket of the period in a list, each figure a pass over
+it); generated tickets must give identical `Kpis` and `KpiBreakdown` whether
+added one by one, split across accumulators and merged, or given as a list.
+"""
+
+from collections import Counter
+from datetime import datetime, timedelta
+from statistics import median
+from zoneinfo import ZoneInfo
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from complaints.calendar import CalendarPendingError, WorkCalendar
+from complaints.enums import Category, Grade, Level, Satisfaction, Status
+from complaints.kpis import (
+    _MILESTONE_FIELD,
+    BreakdownAccumulator,
+    KpiAccumulator,
+    KpiBreakdown,
+    Kpis,
+    Milestone,
+    Rate,
+    _closed_loop_met,
+    _is_cancelled,
+    _milestone_met,
+    _normal_contact,
+    _within,
+    compute_kpis,
+    kpi_breakdown,
+)
+from complaints.model import Ticket
+from complaints.sla import SlaClock
+
+SH = ZoneInfo("Asia/Shanghai")
+CLOCK = SlaClock(WorkCalendar())
+OCT = (datetime(2026, 10, 1, tzinfo=SH), datetime(2026, 11, 1, tzinfo=SH))
+# 2027's holidays are not published: deadlines reaching January 2027 are pending
+DEC = (datetime(2026, 12, 1, tzinfo=SH), datetime(2027, 1, 1, tzinfo=SH))
+
+
+def reference_kpis(tickets: list[Ticket], start: datetime, end: datetime) -> Kpis:
+    """The former whole-list computation of `compute_kpis`."""
+    live = [t for t in tickets if not _is_cancelled(t)]
+    received = [t for t in live if _within(t.received_at, start, end)]
+    by_category = dict.fromkeys(Category, 0)
+    for t in received:
+        if t.category is not None:
+            by_category[t.category] += 1
+    revisited = [t for t in live if _within(t.revisited_at, start, end) and t.satisfaction is not None]
+    satisfaction_counts = dict.fromkeys(Satisfaction, 0)
+    for t in revisited:
+        satisfaction_counts[t.satisfaction] += 1
+    satisfied = (
+        satisfaction_counts[Satisfaction.SATISFIED] + satisfaction_counts[Satisfaction.FAIRLY_SATISFIED]
+    )
+    closed = [t for t in live if _within(t.closed_at, start, end)]
+    workdays = []
+    for t in closed:
+        try:
+            workdays.append(
+                CLOCK.calendar.workdays_between(
+                    CLOCK.local_date(t.received_at), CLOCK.local_date(t.closed_at)
+                )
+            )
+        except CalendarPendingError:
+            pass
+
+    def rate(outcomes) -> Rate:
+        counts = Counter(outcomes)
+        return Rate.of(counts[True], counts[True] + counts[False], counts[None])
+
+    on_time = {
+        m: rate(
+            _milestone_met(t, m, CLOCK.deadlines(t))
+            for t in live
+            if _within(getattr(t, _MILESTONE_FIELD[m]), start, end)
+        )
+        for m in Milestone
+    }
+    with_cause = [t for t in received if t.root_cause.strip()]
+    by_department: dict[str, list[Ticket]] = {}
+    for t in with_cause:
+        by_department.setdefault(t.department.strip(), []).append(t)
+    causes = Counter(t.root_cause.strip() for t in with_cause)
+    contacts = Counter(_normal_contact(t.contact) for t in received if _normal_contact(t.contact))
+    repeats = [n for n in contacts.values() if n >= 2]
+    grouped = [t.group_id.strip() for t in received if t.group_id.strip()]
+    return Kpis(
+        start=start,
+        end=end,
+        received=len(received),
+        cancelled=sum(1 for t in tickets if _is_cancelled(t) and _within(t.received_at, start, end)),
+        by_category=by_category,
+        uncategorised=sum(1 for t in received if t.category is None),
+        resolution=Rate.of(sum(1 for t in received if t.resolved_at is not None), len(received)),
+        satisfaction=Rate.of(satisfied, len(revisited)),
+        satisfaction_counts=satisfaction_counts,
+        closed_loop=rate(_closed_loop_met(t, CLOCK.deadlines(t)) for t in closed),
+        median_workdays_to_close=float(median(workdays)) if workdays else None,
+        on_time=on_time,
+        improvement=Rate.of(sum(1 for t in with_cause if t.improvement_done), len(with_cause)),
+        improvement_by_department={
+            dept: Rate.of(sum(1 for t in group if t.improvement_done), len(group))
+            for dept, group in sorted(by_department.items())
+        },
+        root_causes=dict(sorted(causes.items(), key=lambda item: (-item[1], item[0]))),
+        red=sum(1 for t in received if t.level is Level.RED),
+        yellow=sum(1 for t in received if t.level is Level.YELLOW),
+        repeat_customers=len(repeats),
+        repeat_tickets=sum(repeats),
+        groups=len(set(grouped)),
+        group_tickets=len(grouped),
+    )
+
+
+def reference_breakdown(tickets: list[Ticket], start: datetime, end: datetime) -> KpiBreakdown:
+    """The former whole-list `kpi_breakdown`: groups of tickets with any moment in the period."""
+    branches: dict[str, list[Ticket]] = {}
+    departments: dict[str, list[Ticket]] = {}
+    for t in tickets:
+        moments = [t.received_at, t.closed_at, *(getattr(t, f) for f in _MILESTONE_FIELD.values())]
+        if any(_within(m, start, end) for m in moments):
+            branches.setdefault(t.branch.strip(), []).append(t)
+            departments.setdefault(t.department.strip(), []).append(t)
+    return KpiBreakdown(
+        overall=reference_kpis(tickets, start, end),
+        by_branch={k: reference_kpis(v, start, end) for k, v in sorted(branches.items())},
+        by_department={k: reference_kpis(v, start, end) for k, v in sorted(departments.items())},
+    )
+
+
+@st.composite
+def tickets(draw) -> Ticket:
+    """A ticket received between September and December 2026, stopped at a random stage."""
+    at = datetime(2026, 9, 1, tzinfo=SH) + timedelta(
+        minutes=draw(st.sampled_from(range(0, 122 * 24 * 60, 53)))
+    )
+    fields: dict[str, object] = {"received_at": at}
+    names = ("acknowledged_at", "plan_at", "resolved_at", "feedback_at", "closed_at", "revisited_at")
+    for name in names[: draw(st.sampled_from(range(7)))]:
+        at += timedelta(minutes=draw(st.sampled_from(range(1, 10 * 24 * 60, 97))))
+        fields[name] = at
+    if "revisited_at" in fields:
+        fields["satisfaction"] = draw(st.none() | st.sampled_from(Satisfaction))
+    if draw(st.integers(0, 9)) == 0:
+        fields.update(status=Status.CANCELLED, cancelled_at=at)
+    return Ticket(
+        ticket_id="T",
+        branch=draw(st.sampled_from(["SZ01", "GZ02", " SZ01 "])),
+        department=draw(st.sampled_from(["", "网络部", "市场部 "])),
+        category=draw(st.none() | st.sampled_from(Category)),
+        grade=draw(st.sampled_from(Grade)),
+        level=draw(st.sampled_from(Level)),
+        contact=draw(st.sampled_from(["", "138-0000 0001", "13800000001", "13900000002", "137"])),
+        group_id=draw(st.sampled_from(["", "", "G1", " G2"])),
+        root_cause=draw(st.sampled_from(["", "", "设备老化", "培训不到位 "])),
+        improvement_done=draw(st.booleans()),
+        **fields,
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(tickets(), min_size=1, max_size=40), st.integers(0, 40), st.sampled_from([OCT, DEC]))
+def test_streamed_and_merged_breakdown_equals_the_whole_list_computation(batch, cut, period):
+    expected = reference_breakdown(batch, *period)
+
+    assert kpi_breakdown(iter(batch), *period, CLOCK) == expected
+    assert compute_kpis(iter(batch), *period, CLOCK) == expected.overall
+    # two halves counted apart (as two processes or two branches would) and merged
+    first, second = BreakdownAccumulator(*period, CLOCK), BreakdownAccumulator(*period, CLOCK)
+    for t in batch[:cut]:
+        first.add(t)
+    for t in batch[cut:]:
+        second.add(t)
+    assert first.merge(second).result() == expected
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(tickets(), max_size=40), st.sampled_from([OCT, DEC]))
+def test_merging_per_branch_accumulators_gives_the_overall_figures(batch, period):
+    per_branch: dict[str, KpiAccumulator] = {}
+    for t in batch:
+        per_branch.setdefault(t.branch.strip(), KpiAccumulator(*period, CLOCK)).add(t)
+    overall = KpiAccumulator(*period, CLOCK)
+    for acc in per_branch.values():
+        overall.merge(acc)
+
+    # repeat complainants and group incidents span branches: they are merged per phone / group id
+    assert overall.result() == reference_kpis(batch, *period)
+
+
+def test_a_repeat_complainant_across_two_branches_counts_once_after_merging():
+    sz, gz = KpiAccumulator(*OCT, CLOCK), KpiAccumulator(*OCT, CLOCK)
+    sz.add(Ticket("A", datetime(2026, 10, 12, 9, tzinfo=SH), branch="SZ01", contact="138-0000 0001"))
+    gz.add(Ticket("B", datetime(2026, 10, 13, 9, tzinfo=SH), branch="GZ02", contact="13800000001"))
+
+    assert (sz.result().repeat_customers, gz.result().repeat_customers) == (0, 0)
+    merged = sz.merge(gz).result()
+    assert (merged.repeat_customers, merged.repeat_tickets) == (1, 2)
