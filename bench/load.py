@@ -708,7 +708,8 @@ def describe(result: LoadResult) -> str:
         f"{counts['acked_tickets']:,}, field values {counts['acked_fields']:,}, log entries "
         f"{counts['acked_log']:,}, escalations {counts['escalations']:,})",
         f"cpu        clients {result.client_cpu:.1f} s, gunicorn {result.server_cpu:.1f} s "
-        f"(of {2 * seconds:.0f} core-seconds on 2 cores)",
+        f"(of {os.cpu_count() * seconds:.0f} core-seconds on {os.cpu_count()} cores; "
+        f"machine load average at the end {os.getloadavg()[0]:.1f})",
     ]
     lines += [f"  error: {e}" for e in result.errors[:20]]
     return "\n".join(lines)

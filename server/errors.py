@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import Flask, jsonify, request
-from werkzeug.exceptions import HTTPException
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from werkzeug.exceptions import HTTPException, ServiceUnavailable
+
+logger = logging.getLogger(__name__)
+RETRY_AFTER = 5
+"""Seconds a client should wait before resending after the database was unreachable."""
+DATABASE_UNAVAILABLE = (
+    "the database is unavailable or restarting; send the request again in a few seconds — with the same "
+    "Idempotency-Key it is applied once at most / "
+    "数据库暂不可用或正在重启，请几秒后重新发送本次请求（使用同一幂等键不会重复保存）"
+)
 
 
 class ApiError(Exception):
@@ -35,6 +47,26 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError) -> Any:
         return envelope(exc.status, exc.code, exc.message, exc.where)
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(PoolTimeout)
+    @app.errorhandler(DBAPIError)
+    def _database_unavailable(exc: Exception) -> Any:
+        """A lost or refused database connection (a restart, a failover, a busy SQLite file): 503, retry.
+
+        The transaction was rolled back, so the request may be resent as it was; the pool's pre-ping
+        replaces dead connections at the next checkout. Other database errors stay 500.
+        """
+        if isinstance(exc, DBAPIError) and not isinstance(exc, OperationalError):
+            if not exc.connection_invalidated:
+                raise exc
+        cause = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:300]
+        logger.warning("database unavailable during %s %s: %s", request.method, request.path, cause)
+        if not _wants_json():
+            return ServiceUnavailable(DATABASE_UNAVAILABLE, retry_after=RETRY_AFTER)
+        response = envelope(503, "database_unavailable", DATABASE_UNAVAILABLE, {"retry_after": RETRY_AFTER})
+        response.headers["Retry-After"] = str(RETRY_AFTER)
+        return response
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Any:
