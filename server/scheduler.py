@@ -235,6 +235,9 @@ class SchedulerService:
         self.elector = Elector(self.lease, self._lead, self._stand_down, poll=poll, renew=renew)
         self._scheduler: BackgroundScheduler | None = None
         self._lock = threading.Lock()
+        self._job_locks = {i: threading.Lock() for i in self.specs}
+        self._last_slot: dict[str, datetime] = {}
+        """The latest slot this process ran per job: a catch-up and the trigger may fire for the same one."""
 
     def start(self) -> None:
         self.elector.start()
@@ -281,7 +284,10 @@ class SchedulerService:
         slot = latest_slot(spec, now)
         if slot is None or now - slot > spec.grace:
             return
-        with self.app.app_context():
+        with self._job_locks[job_id], self.app.app_context():
+            last = self._last_slot.get(job_id)
+            if last is not None and slot <= last:
+                return
             if catch_up:
                 with get_db().read() as session:
                     done = session.scalar(
@@ -289,6 +295,7 @@ class SchedulerService:
                     )
                 if done:
                     return
+            self._last_slot[job_id] = slot
             execute(spec, slot, "catch-up" if catch_up else "schedule", self.lease, self.wall)
 
     def next_runs(self) -> dict[str, datetime | None]:
