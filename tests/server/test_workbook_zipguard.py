@@ -35,6 +35,8 @@ BILLION_LAUGHS = (
     + b"]>\n"
 )
 
+pytestmark = pytest.mark.battery
+
 
 def with_entry(path: Path, name: str, data: bytes, compression: int = zipfile.ZIP_DEFLATED) -> Path:
     """Add one part to a workbook's zip."""

@@ -9,6 +9,8 @@ import pytest
 from tests.server.api.conftest import add_branch
 from tests.server.api.test_sync_api import create, key, new_fields, sync
 
+pytestmark = pytest.mark.battery
+
 
 @pytest.fixture
 def two_branches(app):

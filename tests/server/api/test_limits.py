@@ -11,6 +11,8 @@ from flask import Flask
 from server import create_app
 from tests.server.api.conftest import Gunicorn, add_branch, get_db_of
 
+pytestmark = pytest.mark.battery
+
 LIMIT = 64 * 1024
 
 

@@ -9,6 +9,8 @@ from server import create_app
 from tests.server.api import harness
 from tests.server.api.conftest import Gunicorn, add_branch, add_head_office, get_db_of
 
+pytestmark = pytest.mark.battery
+
 
 def _prepared(url: str) -> tuple[list[str], str]:
     app: Flask = create_app({"DATABASE_URL": url})

@@ -14,11 +14,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.engine import Engine
 
 from server.models import JobRunRow, SchedulerLeaseRow
 from tests.server.api.conftest import Gunicorn
+
+pytestmark = pytest.mark.battery
 
 LEASE_SECONDS = 2
 ENV = {
