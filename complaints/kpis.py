@@ -171,7 +171,7 @@ def _within(moment: datetime | None, start: datetime, end: datetime) -> bool:
     return moment is not None and start <= moment < end
 
 
-def _is_cancelled(ticket: Ticket) -> bool:
+def is_cancelled(ticket: Ticket) -> bool:
     return ticket.status is Status.CANCELLED or ticket.cancelled_at is not None
 
 
@@ -304,7 +304,7 @@ class KpiAccumulator:
         """
         start, end = self.start, self.end
         received_in = start <= ticket.received_at < end
-        if _is_cancelled(ticket):  # counted only as cancelled, but its group is still listed
+        if is_cancelled(ticket):  # counted only as cancelled, but its group is still listed
             if received_in:
                 self.cancelled += 1
                 return True
@@ -458,7 +458,7 @@ class BreakdownAccumulator:
     def add(self, ticket: Ticket, deadlines: Callable[[], Deadlines] | None = None) -> bool:
         """Count ``ticket`` overall and in its branch and department; True if active in the period."""
         if deadlines is None:
-            deadlines = _memo(self.overall.clock, ticket)
+            deadlines = memo_deadlines(self.overall.clock, ticket)
         if not self.overall.add(ticket, deadlines):
             return False
         o = self.overall
@@ -489,7 +489,7 @@ class BreakdownAccumulator:
         )
 
 
-def _memo(clock: SlaClock, ticket: Ticket) -> Callable[[], Deadlines]:
+def memo_deadlines(clock: SlaClock, ticket: Ticket) -> Callable[[], Deadlines]:
     """``clock.deadlines(ticket)``, computed on the first call only."""
     found: list[Deadlines] = []
 

@@ -2,7 +2,7 @@
 
 One data layer for the consolidated workbook, the dashboard and the scheduler's
 monthly job, so every place shows the same figures. Everything is computed by
-`complaints.kpis` (`kpi_breakdown`, `compute_kpis`); this module only selects
+`complaints.kpis` (`BreakdownAccumulator`, `KpiAccumulator`); this module only selects
 the tickets, streaming them from the database in batches as lean `Ticket`
 objects (just the fields the KPI and deadline rules read — no ORM objects, no
 free text except root cause and improvement).
@@ -18,9 +18,12 @@ causes count tickets received in the period. Trends repeat the overall KPIs for
 each calendar month of the trend window (the period's months, extended back to
 ``trend_months`` months).
 
-Memory: ``kpi_breakdown`` needs every ticket of the window at once (medians and
-repeat customers span groups), so this holds one lean ticket (~1 KB) per ticket
-active in the window.
+Memory: tickets are read in batches of `BATCH` and each is counted into
+mergeable accumulators (`complaints.kpis.KpiAccumulator`: overall, per branch,
+per department, per trend month) and then dropped; what stays is counts — per
+category, outcome, department, root cause and measure, working-day count — plus
+one entry per distinct phone number received in the period (repeat complaints
+are exact) and per group id.
 """
 
 from __future__ import annotations
@@ -37,9 +40,17 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from complaints.enums import Category
-from complaints.kpis import KpiBreakdown, Kpis, Rate, compute_kpis, kpi_breakdown
+from complaints.kpis import (
+    BreakdownAccumulator,
+    KpiAccumulator,
+    KpiBreakdown,
+    Kpis,
+    Rate,
+    is_cancelled,
+    memo_deadlines,
+)
 from complaints.model import Ticket
-from complaints.sla import DEFAULT_TZ, SlaClock
+from complaints.sla import DEFAULT_TZ
 from server.models import BranchRow, tickets_table
 from server.store import clock_for, from_db
 
@@ -219,44 +230,14 @@ def stream_lean_tickets(session: Session, branches: Sequence[str], window: Perio
             yield Ticket(branch=shared.setdefault(row[0], row[0]), **values)
 
 
-def _root_causes(
-    tickets: list[Ticket], period: Period, clock: SlaClock, causes: dict[str, int]
-) -> list[RootCause]:
-    groups: dict[str, list[Ticket]] = {cause: [] for cause in causes}
-    for t in tickets:  # the improvement rate counts tickets received in the period
-        cause = t.root_cause.strip()
-        if cause in groups and period.start <= t.received_at < period.end:
-            groups[cause].append(t)
-    result = []
-    for cause, count in causes.items():
-        kpis = compute_kpis(groups[cause], period.start, period.end, clock)
-        measures = Counter(t.improvement.strip() for t in groups[cause] if t.improvement.strip())
-        result.append(RootCause(cause, count, kpis.improvement, tuple(measures.most_common())))
-    return result
+class _RootCauseTally:
+    """Per root cause of tickets received in the period: improvement done / total and measures."""
 
+    __slots__ = ("done", "total", "measures")
 
-def _trends(
-    tickets: list[Ticket], months: list[Period], clock: SlaClock, known: dict[Period, Kpis]
-) -> list[MonthTrend]:
-    """Overall KPIs per month; ``known`` holds months already computed (the period itself)."""
-    starts = [m.start for m in months]
-    members: list[list[Ticket]] = [[] for _ in months]
-    for t in tickets:  # each ticket joins the months in which it has a moment
-        touched: set[int] = set()
-        for key in MOMENTS:
-            moment = getattr(t, key)
-            if moment is not None and starts[0] <= moment < months[-1].end:
-                touched.add(bisect_right(starts, moment) - 1)
-        for i in touched:
-            members[i].append(t)
-    return [
-        MonthTrend(
-            f"{month.start:%Y-%m}",
-            month,
-            known[month] if month in known else compute_kpis(group, month.start, month.end, clock),
-        )
-        for month, group in zip(months, members, strict=True)
-    ]
+    def __init__(self) -> None:
+        self.done = self.total = 0
+        self.measures: Counter[str] = Counter()
 
 
 def analyse(
@@ -281,11 +262,6 @@ def analyse(
     codes = tuple(zones)
     months = months_of(period, timezone, trend_months)
     window = Period(min(months[0].start, period.start), period.end)
-    if tickets is None:
-        lean = list(stream_lean_tickets(session, codes, window)) if codes else []
-    else:
-        lean = list(tickets)
-    logger.info("analysis of %d tickets for %s", len(lean), ",".join(codes) or "no branches")
     distinct = set(zones.values())
     notes: list[str] = []
     if len(distinct) == 1:
@@ -296,22 +272,70 @@ def analyse(
             f"figures use {timezone}"
         )
     clock = clock_for(timezone, calendar_path)
-    breakdown = kpi_breakdown(lean, period.start, period.end, clock)
-    if notes:
-        by_branch = dict(breakdown.by_branch)
-        for code in by_branch:
-            own = [t for t in lean if t.branch == code]
-            by_branch[code] = kpi_breakdown(
-                own, period.start, period.end, clock_for(zones[code], calendar_path)
-            ).overall
-        breakdown = KpiBreakdown(breakdown.overall, by_branch, breakdown.by_department)
+    breakdown = BreakdownAccumulator(period.start, period.end, clock)
+    # with several time zones each branch's own KPIs use its own clock
+    own = {
+        code: KpiAccumulator(period.start, period.end, clock_for(zones[code], calendar_path))
+        for code in codes
+    }
+    if not notes:
+        own.clear()
+    # the period itself, when it is a calendar month, is the overall figure (None: not counted twice)
+    trend = [None if m == period else KpiAccumulator(m.start, m.end, clock) for m in months]
+    starts, trend_end = [m.start for m in months], months[-1].end
+    causes: dict[str, _RootCauseTally] = {}
+    if tickets is None:
+        tickets = stream_lean_tickets(session, codes, window) if codes else ()
+    count = 0
+    for t in tickets:  # one at a time: only counts are kept (complaints.kpis.KpiAccumulator)
+        count += 1
+        deadlines = memo_deadlines(clock, t)
+        breakdown.add(t, deadlines)
+        if own and t.branch in own:
+            own[t.branch].add(t)
+        touched = {  # each ticket joins the months in which it has a moment
+            bisect_right(starts, moment) - 1
+            for moment in (getattr(t, key) for key in MOMENTS)
+            if moment is not None and starts[0] <= moment < trend_end
+        }
+        for i in touched:
+            slot = trend[i]
+            if slot is not None:
+                slot.add(t, deadlines)
+        cause = t.root_cause.strip()
+        if cause and period.start <= t.received_at < period.end:
+            tally = causes.get(cause)
+            if tally is None:
+                tally = causes[cause] = _RootCauseTally()
+            measure = t.improvement.strip()
+            if measure:
+                tally.measures[measure] += 1
+            if not is_cancelled(t):  # the improvement rate counts live tickets only
+                tally.done += bool(t.improvement_done)
+                tally.total += 1
+    logger.info("analysis of %d tickets for %s", count, ",".join(codes) or "no branches")
+    result = breakdown.result()
+    if own:
+        by_branch = {code: own[code].result() for code in result.by_branch}
+        result = KpiBreakdown(result.overall, by_branch, result.by_department)
     return Analysis(
         branches=codes,
         period=period,
         timezone=timezone,
-        kpis=breakdown,
-        types_by_branch={code: k.by_category for code, k in breakdown.by_branch.items()},
-        root_causes=tuple(_root_causes(lean, period, clock, breakdown.overall.root_causes)),
-        trends=tuple(_trends(lean, months, clock, {period: breakdown.overall})),
+        kpis=result,
+        types_by_branch={code: k.by_category for code, k in result.by_branch.items()},
+        root_causes=tuple(
+            RootCause(
+                cause,
+                n,
+                Rate.of(causes[cause].done, causes[cause].total),
+                tuple(causes[cause].measures.most_common()),
+            )
+            for cause, n in result.overall.root_causes.items()
+        ),
+        trends=tuple(
+            MonthTrend(f"{month.start:%Y-%m}", month, result.overall if slot is None else slot.result())
+            for month, slot in zip(months, trend, strict=True)
+        ),
         notes=tuple(notes),
     )

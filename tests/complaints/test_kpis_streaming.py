@@ -25,11 +25,11 @@ from complaints.kpis import (
     Milestone,
     Rate,
     _closed_loop_met,
-    _is_cancelled,
     _milestone_met,
     _normal_contact,
     _within,
     compute_kpis,
+    is_cancelled,
     kpi_breakdown,
 )
 from complaints.model import Ticket
@@ -44,7 +44,7 @@ DEC = (datetime(2026, 12, 1, tzinfo=SH), datetime(2027, 1, 1, tzinfo=SH))
 
 def reference_kpis(tickets: list[Ticket], start: datetime, end: datetime) -> Kpis:
     """The former whole-list computation of `compute_kpis`."""
-    live = [t for t in tickets if not _is_cancelled(t)]
+    live = [t for t in tickets if not is_cancelled(t)]
     received = [t for t in live if _within(t.received_at, start, end)]
     by_category = dict.fromkeys(Category, 0)
     for t in received:
@@ -93,7 +93,7 @@ def reference_kpis(tickets: list[Ticket], start: datetime, end: datetime) -> Kpi
         start=start,
         end=end,
         received=len(received),
-        cancelled=sum(1 for t in tickets if _is_cancelled(t) and _within(t.received_at, start, end)),
+        cancelled=sum(1 for t in tickets if is_cancelled(t) and _within(t.received_at, start, end)),
         by_category=by_category,
         uncategorised=sum(1 for t in received if t.category is None),
         resolution=Rate.of(sum(1 for t in received if t.resolved_at is not None), len(received)),
