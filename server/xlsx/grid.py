@@ -194,10 +194,10 @@ class Grid:
         self.engine = engine
         self._handle = handle
         self._formula_parts = formula_parts
-        with zipfile.ZipFile(self._rewound()) as archive:
-            self.parts = WorkbookParts(archive)
         self._book: Any = None
         try:
+            with zipfile.ZipFile(self._rewound()) as archive:
+                self.parts = WorkbookParts(archive)
             if engine == "calamine":
                 self._book = CalamineWorkbook.from_object(self._rewound())
                 self.titles = list(self._book.sheet_names)
@@ -207,9 +207,10 @@ class Grid:
                     self._book = load_exact(self._rewound(), read_only=True)
                 self.notes = [str(w.message) for w in caught]
                 self.titles = list(self._book.sheetnames)
-        except (CalamineError, KeyError, OSError, ValueError, zipfile.BadZipFile) as exc:
+        except (CalamineError, KeyError, OSError, ValueError, SyntaxError, zipfile.BadZipFile) as exc:
+            # ValueError covers defusedxml's refusals; SyntaxError covers XML parse errors
             raise WorkbookError(
-                [Problem(f"the workbook cannot be opened: {exc}", f"无法打开工作簿：{exc}")]
+                [Problem(f"the workbook cannot be opened: {_brief(exc)}", f"无法打开工作簿：{_brief(exc)}")]
             ) from exc
 
     def _rewound(self) -> str | BinaryIO:
@@ -247,9 +248,21 @@ class Grid:
         return self._openpyxl_rows(title)
 
     def _calamine_rows(self, title: str) -> Iterator[Row]:
-        sheet = self._book.get_sheet_by_name(title)
+        try:
+            sheet = self._book.get_sheet_by_name(title)
+            formulas = self.formulas(title)
+        except (CalamineError, KeyError, ValueError, SyntaxError, zipfile.BadZipFile) as exc:
+            raise WorkbookError(
+                [
+                    Problem(
+                        f"the sheet cannot be read: {_brief(exc)}; open and save the workbook in Excel again",
+                        f"无法读取此工作表：{_brief(exc)}，请在 Excel 中打开并重新保存",
+                        sheet=title,
+                    )
+                ]
+            ) from exc
         by_row: dict[int, list[tuple[int, Formula]]] = {}
-        for (row, col), formula in self.formulas(title).items():
+        for (row, col), formula in formulas.items():
             by_row.setdefault(row, []).append((col, formula))
         start = sheet.start
         pad: list[object] = [""] * (start[1] if start else 0)
@@ -288,6 +301,12 @@ class LoadedGrid:
     def rows(self, title: str) -> Iterator[Row]:
         for number, values in enumerate(self._book[title].iter_rows(values_only=True), 1):
             yield number, [unescape_text(str(v)) if isinstance(v, str | CellRichText) else v for v in values]
+
+
+def _brief(exc: BaseException) -> str:
+    """An exception as a short line for a message (library errors can be long)."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 200 else text[:200] + "…"
 
 
 def open_grid(source: bytes | str | BinaryIO, formula_parts: set[str], engine: str = "calamine") -> Grid:

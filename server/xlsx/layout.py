@@ -79,7 +79,7 @@ def find_sheets(titles: Iterable[str]) -> tuple[dict[str, str], list[Problem]]:
 
 
 def _matches(sheet: Sheet, cells: Sequence[object]) -> int:
-    return sum(1 for v in cells if isinstance(v, str) and sheet.match_header(normalise_header(v)))
+    return sum(1 for v in cells if v and isinstance(v, str) and sheet.match_header(normalise_header(v)))
 
 
 def header_row_of(sheet: Sheet, rows: Sequence[tuple[int, Sequence[object]]]) -> int | None:

@@ -11,7 +11,16 @@ The same pass refuses any XML part that declares a DTD (``<!DOCTYPE`` /
 ``<!ENTITY``): no OOXML part needs one, and this stops entity-expansion attacks
 for every reader, not only those that use defusedxml. It also notes which
 worksheet parts contain formulas, so that the fast reader knows where cached
-values cannot be trusted.
+values cannot be trusted. XML parts must be UTF-8 (as Excel and LibreOffice
+write them): in UTF-16 a DTD would slip past a byte search.
+
+Each worksheet's shape is measured on the way: the furthest cell referenced
+and the cells merged or hyperlinked as ranges. calamine allocates the whole
+rectangle from A1 to the furthest cell (one stray cell in XFD1048576 asks for
+half a terabyte and aborts the process) and openpyxl makes one object per
+merged or hyperlinked cell, so a sheet much larger than its cells, or with
+whole-sheet merges, is refused here. The ``<dimension>`` tag is not trusted
+(nor used) for any of this.
 """
 
 from __future__ import annotations
@@ -42,6 +51,36 @@ class ZipLimits:
     max_ratio: float = 100.0
     ratio_floor: int = 100 * KiB
     """Entries that inflate to less than this are not ratio-checked (POI's grace size)."""
+    max_area: int = 2_000_000
+    """A worksheet may span (rows x columns up to its furthest cell) this many cells whatever it holds..."""
+    min_density: int = 16
+    """...or more, if it has at least one cell for every ``min_density`` cells of that rectangle."""
+    max_expanded: int = 100_000
+    """Cells covered by merges and hyperlinked ranges in one worksheet (openpyxl makes each an object)."""
+    max_tag: int = 1 * MiB
+    """The longest XML tag accepted while measuring a worksheet."""
+
+
+@dataclass(slots=True)
+class SheetShape:
+    """How far a worksheet's cells reach and how many there are (counted from the XML, not its tags)."""
+
+    max_row: int = 0
+    max_col: int = 0
+    cells: int = 0
+    expanded: int = 0
+    """Cells covered by merges and hyperlinked ranges."""
+    widest: str = ""
+    """The largest merged or hyperlinked range."""
+    widest_size: int = 0
+    anonymous: bool = False
+    """Some cells have no ``r`` reference: they follow the previous cell, rows take the row's number."""
+    row_elements_max: int = 0
+
+    @property
+    def area(self) -> int:
+        rows = max(self.max_row, self.row_elements_max if self.anonymous else 0)
+        return rows * self.max_col
 
 
 @dataclass(slots=True)
@@ -50,6 +89,7 @@ class ZipInventory:
 
     sizes: dict[str, int] = field(default_factory=dict)
     formula_parts: set[str] = field(default_factory=set)
+    shapes: dict[str, SheetShape] = field(default_factory=dict)
 
     @property
     def total_size(self) -> int:
@@ -61,6 +101,19 @@ _DTD = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
 # a formula element <f>, <f t="shared" .../>, or prefixed <x:f ...>; not <fill>, <font>, <formula1>
 _FORMULA = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?f[\s>/]")
 _OVERLAP = 16
+_ENCODING = re.compile(rb"""^(?:\xef\xbb\xbf)?\s*<\?xml[^>]*?\sencoding\s*=\s*["']([^"']*)["']""")
+_UTF8 = frozenset({b"utf-8", b"utf8"})
+_PREFIX = rb"<(?:[A-Za-z_][\w.-]*:)?"
+# a cell whose reference comes first (as Excel, LibreOffice and openpyxl write it): the fast path
+_CELL_REF_FIRST = re.compile(rb'<c r="([A-Z]{1,3})([0-9]{1,7})"')
+_CELL_TAG = re.compile(_PREFIX + rb"c[\s>/]")
+_CELL_REF_ANY = re.compile(_PREFIX + rb"""c\s[^>]*?(?<![\w:.-])r\s*=\s*["']([A-Za-z]{1,3})([0-9]{1,7})["']""")
+_ROW_REF = re.compile(_PREFIX + rb"""row\s[^>]*?(?<![\w:.-])r\s*=\s*["']([0-9]{1,7})["']""")
+_RANGE_REF = re.compile(
+    _PREFIX
+    + rb"""(?:mergeCell|hyperlink)\s[^>]*?(?<![\w:.-])ref\s*=\s*["']"""
+    + rb"""\$?([A-Za-z]{1,3})\$?([0-9]{1,7})(?::\$?([A-Za-z]{1,3})\$?([0-9]{1,7}))?["']"""
+)
 
 
 def _refuse(en: str, zh: str) -> UnsafeWorkbookError:
@@ -135,6 +188,8 @@ def _check_archive(archive: zipfile.ZipFile, limits: ZipLimits, file_size: int) 
         produced = _inflate(archive, entry, limits, total, file_size, inventory)
         inventory.sizes[entry.filename] = produced
         total += produced
+    for part, shape in inventory.shapes.items():
+        _check_shape(archive, part, shape, limits)
     return inventory
 
 
@@ -168,6 +223,7 @@ def _inflate(
     compressed = max(1, min(entry.compress_size, file_size))
     produced = 0
     tail = b""
+    shape = _ShapeScan(name, limits) if is_sheet else None
     try:
         with archive.open(entry) as stream:
             while chunk := stream.read(CHUNK):
@@ -182,6 +238,8 @@ def _inflate(
                         f"部件 {name} 的压缩比超过 {limits.max_ratio:g} 倍（疑似 zip 炸弹），已拒绝。",
                     )
                 if is_xml:
+                    if produced == len(chunk):
+                        _check_encoding(name, chunk)
                     window = tail + chunk
                     if _DTD.search(window):
                         raise _refuse(
@@ -191,6 +249,8 @@ def _inflate(
                     if is_sheet and name not in inventory.formula_parts and _FORMULA.search(window):
                         inventory.formula_parts.add(name)
                     tail = window[-_OVERLAP:]
+                    if shape is not None:
+                        shape.feed(chunk)
     except zipfile.BadZipFile as exc:
         raise _refuse(
             f"Part {name} is damaged ({exc}); open and save the workbook again in Excel.",
@@ -201,4 +261,140 @@ def _inflate(
             f"Part {name} cannot be inflated ({exc}).",
             f"部件 {name} 无法解压（{exc}）。",
         ) from exc
+    if shape is not None:
+        inventory.shapes[name] = shape.finish()
     return produced
+
+
+def _check_encoding(name: str, head: bytes) -> None:
+    """Refuse an XML part that is not UTF-8 (a UTF-16/32 BOM or NUL bytes, or another declared encoding)."""
+    declared = _ENCODING.match(head[:512])
+    encoding = declared.group(1).strip().lower() if declared else b"utf-8"
+    utf16 = head.startswith((b"\xff\xfe", b"\xfe\xff", b"\0<", b"<\0", b"\0\0"))
+    if utf16 or encoding not in _UTF8:
+        shown = encoding.decode("ascii", "replace") if declared else "UTF-16/UTF-32"
+        raise _refuse(
+            f"Part {name} is not UTF-8 XML ({shown}); open the workbook in Excel and save it again as .xlsx.",
+            f"部件 {name} 不是 UTF-8 编码的 XML（{shown}），请在 Excel 中打开并重新保存为 .xlsx。",
+        )
+
+
+def column_number(letters: bytes) -> int:
+    number = 0
+    for letter in letters.upper():
+        number = number * 26 + letter - 64
+    return number
+
+
+def column_letters(number: int) -> str:
+    letters = ""
+    while number > 0:
+        number, rest = divmod(number - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+class _ShapeScan:
+    """Measure a worksheet part chunk by chunk; a tag cut by a chunk's end is kept for the next one."""
+
+    def __init__(self, name: str, limits: ZipLimits) -> None:
+        self.name = name
+        self.limits = limits
+        self.shape = SheetShape()
+        self.carry = b""
+        self.columns: set[bytes] = set()
+
+    def feed(self, chunk: bytes) -> None:
+        buffer = self.carry + chunk if self.carry else chunk
+        cut = buffer.rfind(b"<")
+        if cut == -1 or buffer.find(b">", cut) != -1:
+            self.carry = b""
+            self._measure(buffer)
+            return
+        self.carry = buffer[cut:]
+        if len(self.carry) > self.limits.max_tag:
+            raise _refuse(
+                f"Part {self.name} has an XML tag longer than {_size(self.limits.max_tag)} and is refused.",
+                f"部件 {self.name} 中有超过 {_size(self.limits.max_tag)} 的 XML 标记，已拒绝。",
+            )
+        self._measure(buffer[:cut])
+
+    def _measure(self, piece: bytes) -> None:
+        shape = self.shape
+        tags = piece.count(b"<c ") + piece.count(b"<c>") + piece.count(b"<c/>")
+        refs = _CELL_REF_FIRST.findall(piece)
+        if len(refs) != tags or b":c" in piece:  # references not first, prefixed tags, no reference
+            tags = len(_CELL_TAG.findall(piece))
+            refs = _CELL_REF_ANY.findall(piece)
+            if len(refs) != tags:
+                shape.anonymous = True
+                rows = [int(r) for r in _ROW_REF.findall(piece)]
+                shape.row_elements_max = max([shape.row_elements_max, *rows])
+        shape.cells += tags
+        if refs:
+            self.columns.update(letters for letters, _ in refs)
+            shape.max_row = max(shape.max_row, max(int(row) for _, row in refs))
+        if b"mergeCell" in piece or b"hyperlink" in piece:
+            for first, top, last, bottom in _RANGE_REF.findall(piece):
+                if not last:
+                    continue
+                left, right = sorted((column_number(first), column_number(last)))
+                high, low = sorted((int(top), int(bottom)))
+                size = (right - left + 1) * (low - high + 1)
+                shape.expanded += size
+                if size > shape.widest_size:
+                    shape.widest_size = size
+                    shape.widest = f"{first.decode()}{top.decode()}:{last.decode()}{bottom.decode()}"
+
+    def finish(self) -> SheetShape:
+        if self.carry:
+            self._measure(self.carry)
+            self.carry = b""
+        if self.columns:
+            self.shape.max_col = max(column_number(letters) for letters in self.columns)
+        if self.shape.anonymous:
+            self.shape.max_col = max(self.shape.max_col, 1)
+        return self.shape
+
+
+def _sheet_title(archive: zipfile.ZipFile, part: str) -> str:
+    """The title of the worksheet in ``part`` (for messages), or the part's name."""
+    from server.xlsx.grid import WorkbookParts  # the guard runs first; this is only for the message
+
+    try:
+        parts = WorkbookParts(archive).parts
+    except Exception:  # a damaged workbook.xml: name the part instead
+        return part
+    return next((title for title, name in parts.items() if name == part), part)
+
+
+def _check_shape(archive: zipfile.ZipFile, part: str, shape: SheetShape, limits: ZipLimits) -> None:
+    area = shape.area
+    if area > limits.max_area and area > limits.min_density * shape.cells:
+        title = _sheet_title(archive, part)
+        letters = column_letters(shape.max_col)
+        raise UnsafeWorkbookError(
+            [
+                Problem(
+                    f"the sheet's cells reach row {shape.max_row:,} and column {letters} ({area:,} cells) "
+                    f"but only {shape.cells:,} cells are used; delete the stray cells far below or to "
+                    "the right (Ctrl+End shows the last one) and save again",
+                    f"此工作表的单元格延伸到第 {shape.max_row} 行、{letters} 列（共 {area} 个单元格），"
+                    f"实际只用了 {shape.cells} 个；请删除右下方多余的单元格（Ctrl+End 可定位）后重新保存",
+                    sheet=title,
+                )
+            ]
+        )
+    if shape.expanded > limits.max_expanded:
+        title = _sheet_title(archive, part)
+        raise UnsafeWorkbookError(
+            [
+                Problem(
+                    f"merged cells and hyperlinked ranges cover {shape.expanded:,} cells (the largest is "
+                    f"{shape.widest}); at most {limits.max_expanded:,} are accepted: unmerge them",
+                    f"合并单元格和超链接区域共覆盖 {shape.expanded} 个单元格（最大的是 {shape.widest}），"
+                    f"最多允许 {limits.max_expanded} 个，请取消合并",
+                    sheet=title,
+                )
+            ]
+        )
