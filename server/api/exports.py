@@ -23,7 +23,7 @@ from marshmallow import Schema, fields, validate
 from server import clock
 from server.analysis import UnknownBranchError, branch_zones, date_period
 from server.auth import ADMIN, HEAD_OFFICE, current, require
-from server.db import get_db
+from server.db import Database, get_db
 from server.errors import ApiError
 from server.xlsx.consolidate import ConsolidateOptions, build_consolidated
 
@@ -122,6 +122,17 @@ def consolidated(query: dict[str, Any]) -> Any:
         calendar_path=config.get("CALENDAR_FILE"),
         workers=config.get("CONSOLIDATE_WORKERS"),
     )
+    name = f"consolidated-{'-'.join(branches) if branches else 'all'}-{start}-{end}.xlsx"
+    return stream_consolidated(db, options, name)
+
+
+def stream_consolidated(db: Database, options: ConsolidateOptions, download_name: str) -> Response:
+    """A response that streams the workbook of ``options`` as an attachment while a thread builds it.
+
+    Shared by ``GET /api/consolidated`` and the dashboard's download. Call
+    inside an application context; the branches must have been checked (a
+    branch removed meanwhile ends the download short, and the log says why).
+    """
     pieces: queue.Queue[Any] = queue.Queue(maxsize=_QUEUED_PIECES)
     cancelled = threading.Event()
     writer = _QueueWriter(pieces, cancelled)
@@ -156,12 +167,14 @@ def consolidated(query: dict[str, Any]) -> Any:
             cancelled.set()
 
     threading.Thread(target=build, name="consolidated-workbook", daemon=True).start()
-    name = f"consolidated-{'-'.join(branches) if branches else 'all'}-{start}-{end}.xlsx"
+    fallback = download_name.encode("ascii", "replace").decode().replace("?", "_").replace('"', "_")
     return Response(
         stream(),
         mimetype=XLSX,
         headers={
-            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}",
+            "Content-Disposition": (
+                f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(download_name)}"
+            ),
             "Cache-Control": "no-store",
         },
     )

@@ -1,30 +1,30 @@
 """Downloads: the consolidated workbook for chosen branches and a period, for a signed-in user.
 
 The workbook is built by `server.xlsx.consolidate.build_consolidated` with the
-same options as ``GET /api/consolidated`` (which needs a bearer token), into an
-anonymous temporary file — bounded memory whatever the row count — and then
-sent. Its figures are the overview's (`server.analysis`). Phone numbers are
-masked unless the user is an administrator.
+same options as ``GET /api/consolidated`` (which needs a bearer token) and
+streamed the same way (`server.api.exports.stream_consolidated`): the first
+bytes leave while the ticket sheets are written, memory stays bounded whatever
+the row count, and the build stops if the browser goes away. Its figures are
+the overview's (`server.analysis`). Phone numbers are masked unless the user is
+an administrator.
 """
 
 from __future__ import annotations
 
-import tempfile
 from typing import Any
 
-from flask import current_app, flash, redirect, render_template, request, send_file, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 
 from server import clock
-from server.analysis import UnknownBranchError
+from server.analysis import UnknownBranchError, branch_zones
+from server.api.exports import stream_consolidated
 from server.dashboard.blueprint import bp
 from server.dashboard.forms import filter_message, read_branches, read_days
 from server.dashboard.i18n import LANGS, current_lang, t
 from server.dashboard.queries import FilterError, branch_codes
 from server.dashboard.signin import current_user, signed_in
 from server.db import get_db
-from server.xlsx.consolidate import ConsolidateOptions, build_consolidated
-
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+from server.xlsx.consolidate import ConsolidateOptions
 
 
 @bp.route("/downloads")
@@ -57,13 +57,11 @@ def consolidated() -> Any:
         calendar_path=current_app.config.get("CALENDAR_FILE"),
         workers=current_app.config.get("CONSOLIDATE_WORKERS"),
     )
-    out = tempfile.TemporaryFile()  # noqa: SIM115 - send_file closes it when the response is sent
     try:
-        build_consolidated(get_db(), out, options)
-    except UnknownBranchError as exc:  # a branch removed between the form and the build
-        out.close()
+        with get_db().read() as session:
+            branch_zones(session, options.branches)
+    except UnknownBranchError as exc:  # a branch removed between the form and the download
         flash(t("unknown_branch", code=", ".join(exc.codes)), "error")
         return redirect(url_for("dashboard.downloads"))
-    out.seek(0)
     name = f"consolidated-{'-'.join(chosen) if chosen else 'all'}-{days.first}-{days.last}.xlsx"
-    return send_file(out, mimetype=XLSX, as_attachment=True, download_name=name, max_age=0)
+    return stream_consolidated(get_db(), options, name)
