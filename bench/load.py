@@ -26,8 +26,9 @@ client escalates tickets (each at most twice: blue → yellow → red).
 
 At the end the database is read directly: every acknowledged new ticket,
 every acknowledged field value (the last one per ticket and field) and every
-acknowledged log entry must be there, log entries exactly once, and every
-acknowledged escalation must still show. Printed: requests, throughput
+acknowledged log entry must be there, every acknowledged edit must be in the
+history exactly once, the log holds exactly the acknowledged entries, and
+every acknowledged escalation must still show. Printed: requests, throughput
 (requests/s, rows/s), latency p50/p95/p99 per request kind, errors, lost.
 
 Clients: ``--processes`` worker processes (default 2), each running its share
@@ -51,7 +52,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -136,6 +137,8 @@ class Branch:
         self.created: list[str] = []
         self.acked_fields: dict[str, dict[str, str]] = defaultdict(dict)
         self.acked_log: dict[str, str] = {}
+        self.acked_edits: list[tuple[str, str, str]] = []
+        """Every acknowledged edit (ticket, field, value): each must be in the history exactly once."""
         self.latencies: dict[str, list[float]] = defaultdict(list)
         self.counts: dict[str, int] = defaultdict(int)
         self.statuses: dict[int, int] = defaultdict(int)
@@ -253,6 +256,7 @@ class Branch:
             for name in item.get("edited", ()):
                 if name not in conflicting:
                     self.acked_fields[key][name] = item["fields"][name]
+                    self.acked_edits.append((key, name, item["fields"][name]))
                     self.counts["edits"] += self.timed
         for entry in body["log"]:
             if entry["sync_key"] not in refused:
@@ -328,6 +332,7 @@ class Branch:
             "created": self.created,
             "acked_fields": dict(self.acked_fields),
             "acked_log": self.acked_log,
+            "acked_edits": self.acked_edits,
             "latencies": dict(self.latencies),
             "counts": dict(self.counts),
             "statuses": dict(self.statuses),
@@ -611,7 +616,7 @@ def _verify(url: str, reports: list[dict[str, Any]], result: LoadResult) -> None
     from sqlalchemy import func, select
 
     from server.db import Database
-    from server.models import BranchRow, LogRow, TicketRow
+    from server.models import BranchRow, HistoryRow, LogRow, TicketRow
 
     levels = ["blue", "yellow", "red"]
     db = Database(url)
@@ -630,6 +635,14 @@ def _verify(url: str, reports: list[dict[str, Any]], result: LoadResult) -> None
                     select(LogRow.sync_key, LogRow.text, LogRow.branch_id).where(LogRow.kind == "progress")
                 )
             }
+            history = Counter(
+                (r.entity_key, r.field, json.loads(r.new_value or "null"))
+                for r in session.execute(
+                    select(HistoryRow.entity_key, HistoryRow.field, HistoryRow.new_value).where(
+                        HistoryRow.entity == "ticket", HistoryRow.field.in_(EDITED_FIELDS)
+                    )
+                )
+            )
             log_count = session.scalar(
                 select(func.count()).select_from(LogRow).where(LogRow.kind == "progress")
             )
@@ -657,6 +670,13 @@ def _verify(url: str, reports: list[dict[str, Any]], result: LoadResult) -> None
             for name, value in values.items():
                 if row is None or getattr(row, name) != value:
                     result.lost["edits"] += 1
+        for edit in report["acked_edits"]:
+            if history[tuple(edit)] != 1:
+                result.lost["edit_history"] += history[tuple(edit)] == 0
+                if history[tuple(edit)] > 1:
+                    result.errors.append(
+                        f"{code}: edit {edit} is in the history {history[tuple(edit)]} times"
+                    )
         for key, text in report["acked_log"].items():
             entry = log.get(key)
             if entry is None or entry.text != text or codes[entry.branch_id] != code:
@@ -665,6 +685,7 @@ def _verify(url: str, reports: list[dict[str, Any]], result: LoadResult) -> None
         result.counts["acked_tickets"] += len(report["created"])
         result.counts["acked_fields"] += sum(len(v) for v in report["acked_fields"].values())
         result.counts["acked_log"] += len(report["acked_log"])
+        result.counts["acked_edits"] += len(report["acked_edits"])
     if log_count != acked_log:
         result.errors.append(f"{log_count} progress log entries stored, {acked_log} acknowledged")
 
@@ -705,8 +726,9 @@ def describe(result: LoadResult) -> str:
         f"answers thrown away and resent: {counts['lost_answers']}; "
         f"conflicts fetched: {counts['conflicts']})",
         f"lost       {result.lost_total} {dict(result.lost) or ''}(checked in the database: new tickets "
-        f"{counts['acked_tickets']:,}, field values {counts['acked_fields']:,}, log entries "
-        f"{counts['acked_log']:,}, escalations {counts['escalations']:,})",
+        f"{counts['acked_tickets']:,}, edits {counts['acked_edits']:,} each once in the history, last "
+        f"values {counts['acked_fields']:,}, log entries {counts['acked_log']:,} each once, escalations "
+        f"{counts['escalations']:,})",
         f"cpu        clients {result.client_cpu:.1f} s, gunicorn {result.server_cpu:.1f} s "
         f"(of {os.cpu_count() * seconds:.0f} core-seconds on {os.cpu_count()} cores; "
         f"machine load average at the end {os.getloadavg()[0]:.1f})",
