@@ -41,16 +41,18 @@ from addin.run import Env, Run, alert, macro
 from addin.sheet import MacroError, selected_rows, selection
 from addin.sync_client import Transport, Unreachable, http_transport
 from complaints.colours import LEVEL_FILL
-from complaints.enums import Flag, Level
+from complaints.enums import Flag, Level, Satisfaction
 from complaints.ids import next_ticket_id
 from complaints.kpis import compute_kpis
 from complaints.levels import LevelError, apply_assessment, assess
 from complaints.levels import deescalate as lower_level
 from complaints.levels import escalate as raise_level
+from complaints.lifecycle import record_revisit
 from complaints.model import LogEntry, Ticket
 from complaints.routing import RoundRobin, RoutingError, RoutingTable, route_many
 from complaints.schema import sheet_by_title
 from complaints.sla import DEFAULT_TZ, PENDING
+from complaints.textcheck import vague_description
 
 ROUND_ROBIN = "round_robin"
 """The _sync key holding Route's round-robin cursor (department -> last investigator)."""
@@ -266,18 +268,21 @@ def check_deadlines(run: Run) -> Message:
     except (RoutingError, ValueError):
         table = None  # a broken Routing sheet must not stop the flags; heads are then unnamed
     tickets = run.data.tickets
-    assessments = assess(tickets)
+    entries: list[LogEntry] = []
+    revisited = _dissatisfied_revisits(run, table, entries)
+    current = [revisited.get(t.sync_key, t) for t in tickets]
+    assessments = assess(current)
     zone = run.data.settings.zone
     today = run.now.astimezone(zone).date()
     overdue = due_today = soon = pending = 0
     raised: list[Message] = []
     disorder: list[Message] = []
-    entries: list[LogEntry] = []
+    vague: list[Message] = []
     colours: dict[int, str] = {}
-    for ticket in tickets:
+    for ticket, base in zip(tickets, current, strict=True):
         r = run.data.row_of(ticket)
         head = department_head(table, ticket)
-        changed, _record, entry = apply_assessment(ticket, assessments[ticket.sync_key], run.now, head=head)
+        changed, _record, entry = apply_assessment(base, assessments[ticket.sync_key], run.now, head=head)
         result = run.save(r, ticket, changed)
         colours[r] = LEVEL_FILL[changed.level]
         if entry is not None:
@@ -288,6 +293,8 @@ def check_deadlines(run: Run) -> Message:
                 )
             )
         flags = result.flags
+        if Flag.VAGUE_DESCRIPTION in flags:
+            vague.append(_follow_ups(changed))
         overdue += any(f.is_overdue for f in flags)
         pending += Flag.PENDING_CALENDAR in flags
         if result.errors:
@@ -308,11 +315,54 @@ def check_deadlines(run: Run) -> Message:
     message = say("check_done", count=len(tickets), overdue=overdue, today=due_today, soon=soon)
     if raised:
         message += say("check_raised", count=len(raised), list=listing(raised, "、"))
+    if revisited:
+        items = listing([plain(revisited[k].ticket_id) for k in revisited], "、")
+        message += say("check_reopened", count=len(revisited), list=items)
+    if vague:
+        message += say("check_vague", count=len(vague), list=listing(vague))
     if pending:
         message += say("check_pending", count=pending)
     if disorder:
         message += say("check_order", count=len(disorder), list=listing(disorder, "、"))
     return message
+
+
+def _dissatisfied_revisits(
+    run: Run, table: RoutingTable | None, entries: list[LogEntry]
+) -> dict[str, Ticket]:
+    """Tickets whose typed revisit says "dissatisfied": escalated one level and reopened (DESIGN §3.1).
+
+    The reopening empties the revisit time, so a ticket is reopened once per revisit typed.
+    """
+    reopened: dict[str, Ticket] = {}
+    for ticket in run.data.tickets:
+        if (
+            ticket.satisfaction is not Satisfaction.DISSATISFIED
+            or ticket.revisited_at is None
+            or ticket.closed_at is None
+            or ticket.cancelled_at is not None
+        ):
+            continue
+        outcome = record_revisit(
+            ticket,
+            ticket.revisited_at,
+            ticket.satisfaction,
+            ticket.suggestions,
+            run.env.user,
+            department_head(table, ticket),
+        )
+        reopened[ticket.sync_key] = outcome.ticket
+        entries.extend(outcome.log)
+    return reopened
+
+
+def _follow_ups(ticket: Ticket) -> Message:
+    """The questions to ask the customer whose description is vague, in both languages."""
+    asked = vague_description(ticket.description)
+    return Message(
+        f"{ticket.ticket_id}（“{asked[0].trigger}”）：" + "；".join(q.question_zh for q in asked),
+        f"{ticket.ticket_id} ('{asked[0].trigger}'): " + " ".join(q.question_en for q in asked),
+    )
 
 
 @macro

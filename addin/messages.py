@@ -113,6 +113,14 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "Checked {count} ticket(s): {overdue} overdue, {today} due today, {soon} due soon.",
     ),
     "check_raised": ("规则升级 {count} 张：{list}", "Raised by the rules: {count}: {list}"),
+    "check_reopened": (
+        "回访不满意，已升级并重新处理（二次调查）{count} 张：{list}",
+        "Dissatisfied at revisit, escalated and reopened for a second investigation: {count}: {list}",
+    ),
+    "check_vague": (
+        "{count} 张的问题描述含糊，建议追问客户：\n{list}",
+        "{count} with a vague description; ask the customer:\n{list}",
+    ),
     "check_pending": (
         "{count} 张的时限待发布节假日（请管理员加载明年的节假日安排）。",
         "{count} with deadlines pending the holiday calendar (ask the administrator to load next year's).",

@@ -16,7 +16,13 @@ from complaints.schema import TASKS, TICKETS, ColType, Column
 TICKET_ATTRS = frozenset(f.name for f in dataclasses.fields(Ticket))
 COLUMNS: dict[str, Column] = {c.key: c for c in TICKETS.columns}
 TASK_COLUMNS: dict[str, Column] = {c.key: c for c in TASKS.columns}
-EDITABLE: tuple[str, ...] = tuple(c.key for c in TICKETS.columns if not c.computed and c.key in TICKET_ATTRS)
+BRANCH_COMPUTED: frozenset[str] = frozenset({"reopened_at"})
+"""Computed columns that only the branch's macros compute: Check deadlines reopens a ticket after a
+dissatisfied revisit (`complaints.lifecycle.record_revisit`); the server must receive the moment, or it
+would count the second investigation's deadlines from the receipt."""
+EDITABLE: tuple[str, ...] = tuple(
+    c.key for c in TICKETS.columns if (not c.computed or c.key in BRANCH_COMPUTED) and c.key in TICKET_ATTRS
+)
 """Fields a branch may change; everything else is computed by the rules on the server."""
 TASK_EDITABLE: tuple[str, ...] = ("task_no", "title", "owner", "due", "done_at")
 DEADLINE_COLUMNS: dict[str, str] = {

@@ -1,4 +1,4 @@
-"""Server-side changes to tickets: head-office escalation and conflict resolution.
+"""Server-side changes to tickets: head-office escalation and notes, and conflict resolution.
 
 They go through the same guarded write as a branch push (`change_ticket`), so
 they are versioned, kept in the history and carried to the branch by its next pull.
@@ -58,6 +58,24 @@ def escalate_ticket(ctx: SyncContext, row: TicketRow, reason: str, head: str) ->
     recompute_touched(ctx)
     enqueue_escalation_notice(ctx.session, ctx.branch, raised, ctx.by, ctx.now)
     return {"from": record.from_level.value, "to": record.to_level.value, "reason": record.reason}
+
+
+def add_note(ctx: SyncContext, row: TicketRow, text: str) -> LogRow:
+    """Head office's note on a ticket: an internal note in its log, carried to the branch by its next pull."""
+    entry = LogRow(
+        sync_key=new_sync_key(),
+        ticket_key=row.sync_key,
+        branch_id=row.branch_id,
+        ticket_id=row.ticket_id,
+        at=ctx.now,
+        kind=LogKind.NOTE.value,
+        text=text,
+        author=ctx.by,
+        channel=ctx.source,
+        change_seq=ctx.seq,
+    )
+    ctx.session.add(entry)
+    return entry
 
 
 def resolve_conflict(ctx: SyncContext, conflict: ConflictRow, keep: str) -> None:

@@ -125,6 +125,18 @@ STRINGS: dict[str, tuple[str, str]] = {
     ),
     "cannot_escalate": ("无法升级：{why}", "Cannot escalate: {why}"),
     "already_red": ("已是红色预警，无法再升级。", "Already red: cannot escalate further."),
+    "note": ("总部备注", "Head-office note"),
+    "note_help": (
+        "写入投诉单日志（内部备注）；分支机构下次同步时收到。",
+        "Goes into the ticket's log as an internal note; the branch receives it on its next sync.",
+    ),
+    "note_text": ("备注内容", "Note"),
+    "note_button": ("添加备注", "Add note"),
+    "note_required": ("请填写备注内容。", "Write the note first."),
+    "noted": (
+        "已添加备注。分支机构下次同步时将收到。",
+        "Note added. The branch receives it on its next sync.",
+    ),
     "not_found": ("没有这张投诉单。", "No such ticket."),
     "consolidated": ("总部汇总工作簿", "Consolidated workbook"),
     "download_help": (

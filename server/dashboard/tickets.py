@@ -1,4 +1,4 @@
-"""The ticket list (filters, search, pages), the ticket page, and escalation by head office."""
+"""The ticket list (filters, search, pages), the ticket page, and escalation and notes by head office."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from server.db import get_db
 from server.errors import ApiError
 from server.store import clock_for, from_db
 from server.sync import SyncContext
-from server.tickets import branch_of, escalate_ticket, find_ticket
+from server.tickets import add_note, branch_of, escalate_ticket, find_ticket
 
 
 @bp.route("/tickets")
@@ -184,6 +184,23 @@ def _log_kind(kind: str, lang: str) -> str:
         return kind
 
 
+def _head_office_context(session: Any, sync_key: str) -> tuple[SyncContext, Any]:
+    """The ticket, locked as a push locks it, and the context of a head-office change to it."""
+    row = find_ticket(session, sync_key, None)
+    branch = branch_of(session, row.branch_id)
+    ctx = SyncContext(
+        session,
+        branch,
+        by=current_user().username,
+        now=clock.now(),
+        clock=clock_for(branch.timezone, current_app.config.get("CALENDAR_FILE")),
+        source="head_office",
+    )
+    _ = ctx.seq  # the branch lock first, then the ticket's, as a push takes them
+    session.refresh(row, with_for_update=True)
+    return ctx, row
+
+
 @bp.route("/tickets/<sync_key>/escalate", methods=["POST"])
 @signed_in
 def escalate(sync_key: str) -> Any:
@@ -192,21 +209,9 @@ def escalate(sync_key: str) -> Any:
     head = request.form.get("head", "").strip()
     if not reason:
         return render_ticket(sync_key, t("reason_required"), {"reason": reason, "head": head})
-    user = current_user()
     try:
         with get_db().write() as session:
-            row = find_ticket(session, sync_key, None)
-            branch = branch_of(session, row.branch_id)
-            ctx = SyncContext(
-                session,
-                branch,
-                by=user.username,
-                now=clock.now(),
-                clock=clock_for(branch.timezone, current_app.config.get("CALENDAR_FILE")),
-                source="head_office",
-            )
-            _ = ctx.seq  # the branch lock first, then the ticket's, as a push takes them
-            session.refresh(row, with_for_update=True)
+            ctx, row = _head_office_context(session, sync_key)
             done = escalate_ticket(ctx, row, reason, head)
     except ApiError as exc:
         if exc.status == 404:
@@ -215,4 +220,23 @@ def escalate(sync_key: str) -> Any:
         return render_ticket(sync_key, t("cannot_escalate", why=why), {"reason": reason, "head": head})
     lang = current_lang()
     flash(t("escalated", old=Level(done["from"]).label(lang), new=Level(done["to"]).label(lang)), "success")
+    return redirect(url_for("dashboard.ticket", sync_key=sync_key))
+
+
+@bp.route("/tickets/<sync_key>/note", methods=["POST"])
+@signed_in
+def note(sync_key: str) -> Any:
+    """Add head office's note (comment) to the ticket's log; the branch's next Sync brings it in."""
+    text = request.form.get("note", "").strip()
+    if not text:
+        return render_ticket(sync_key, t("note_required"), {"note": text})
+    try:
+        with get_db().write() as session:
+            ctx, row = _head_office_context(session, sync_key)
+            add_note(ctx, row, text)
+    except ApiError as exc:
+        if exc.status == 404:
+            return render_template("dashboard/message.html", message=t("not_found")), 404
+        raise
+    flash(t("noted"), "success")
     return redirect(url_for("dashboard.ticket", sync_key=sync_key))

@@ -195,6 +195,32 @@ def test_head_office_escalation_is_versioned_logged_and_pulled_by_the_branch(dem
     assert [(e.author, e.channel) for e in log] == [("analyst", "head_office")]
 
 
+def test_head_office_note_is_kept_in_the_log_and_pulled_by_the_branch_and_an_empty_one_is_refused(
+    demo_app, analyst
+):
+    ticket = a_blue_ticket(demo_app)
+    token = csrf_of(analyst.get(f"/dashboard/tickets/{ticket['key']}").text)
+    empty = analyst.post(f"/dashboard/tickets/{ticket['key']}/note", data={"csrf_token": token, "note": "  "})
+    assert empty.status_code == 422 and "请填写备注内容" in empty.text
+
+    api = demo_app.test_client()
+    auth = {"Authorization": f"Bearer {branch_token(demo_app, 'SZ01')}"}
+    cursor = api.post("/api/sync", json={"cursor": 0}, headers={**auth, "Idempotency-Key": "n0"}).json
+    cursor = cursor["pulled"]["cursor"]
+    text = "总部：请于今日内回电客户并说明进展"
+    added = analyst.post(f"/dashboard/tickets/{ticket['key']}/note", data={"csrf_token": token, "note": text})
+    assert added.status_code == 302
+    page = analyst.get(added.headers["Location"]).text
+    assert "已添加备注" in page and text in page
+    assert level_of(demo_app, ticket["key"]) == "blue"  # a note changes no field
+
+    pulled = api.post("/api/sync", json={"cursor": cursor}, headers={**auth, "Idempotency-Key": "n1"}).json
+    notes = [e for e in pulled["pulled"]["log"] if e["ticket_key"] == ticket["key"]]
+    assert [(e["kind"], e["text"], e["author"], e["channel"]) for e in notes] == [
+        ("note", text, "analyst", "head_office")
+    ]
+
+
 def test_ticket_page_shows_history_tasks_log_and_open_conflicts(demo_app, analyst):
     ticket = a_blue_ticket(demo_app)
     assert escalate(analyst, ticket["key"], reason="总部关注").status_code == 302
