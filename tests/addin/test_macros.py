@@ -17,7 +17,7 @@ from addin.officejs import OFFICEJS_ACTIONS
 from addin.run import Env
 from complaints.cells import write_cell
 from complaints.colours import LEVEL_FILL
-from complaints.enums import Category, Flag, Grade, Level, LogKind, Status
+from complaints.enums import Category, Flag, Grade, Level, LogKind, Satisfaction, Status
 from complaints.model import Ticket
 from complaints.schema import LOG, TICKETS
 from tests.addin.harness import ensure_remote_engine, payload_of, run_macro, vba_actions
@@ -304,6 +304,48 @@ def test_check_deadlines_twice_changes_no_value_the_second_time(tmp_path):
     again = run_macro(path, macros.check_deadlines, ENV)
     assert again.count("setValues") == 0
     assert again.count("setRangeColor") == 2  # every row recoloured from its level: blue block, red row
+
+
+def test_check_deadlines_asks_follow_up_questions_for_a_vague_description(tmp_path):
+    path = branch_book(tmp_path / "b.xlsx", [numbered(1, description="网络卡，看视频一直转圈"), numbered(2)])
+    outcome = run_macro(path, macros.check_deadlines, ENV)
+    assert "1 张的问题描述含糊，建议追问客户" in outcome.text
+    line = next(s for s in outcome.text.splitlines() if s.startswith("SZ01-20260302-0001"))
+    assert "“网络卡”" in line and "重启" in line
+    assert "SZ01-20260302-0002（" not in outcome.text
+
+
+@LANGS
+def test_a_dissatisfied_revisit_escalates_and_reopens_once_with_fresh_deadlines(tmp_path, lang):
+    visited = closed(
+        1,
+        local(2026, 2, 25, 10, 0),
+        revisited_at=local(2026, 3, 2, 10, 0),
+        satisfaction=Satisfaction.DISSATISFIED,
+        suggestions="仍然掉线",
+    )
+    content = closed(
+        2,
+        local(2026, 2, 25, 10, 0),
+        revisited_at=local(2026, 3, 2, 10, 0),
+        satisfaction=Satisfaction.SATISFIED,
+    )
+    path = branch_book(tmp_path / "b.xlsx", [visited, content], lang)
+    outcome = run_macro(path, macros.check_deadlines, ENV)
+
+    book = read(path)
+    reopened, satisfied = book.tickets
+    assert reopened.status is Status.REINVESTIGATING and reopened.level is Level.YELLOW
+    assert (reopened.objection_count, reopened.reopened_at) == (1, local(2026, 3, 2, 10, 0))
+    assert reopened.closed_at is None and reopened.revisited_at is None and reopened.resolved_at is None
+    assert book.deadlines[reopened.sync_key]["plan_due"] == local(2026, 3, 5, 23, 59, 59)  # 3 days after
+    assert [e.kind for e in book.log] == [LogKind.ESCALATION, LogKind.REOPEN]
+    assert "仍然掉线" in book.log[1].text and "2026-02-25" in book.log[1].text  # the earlier closure kept
+    assert satisfied.status is Status.REVISITED and satisfied.level is Level.BLUE
+    assert ("回访不满意，已升级并重新处理（二次调查）1 张" if lang == "zh" else "reopened") in outcome.text
+
+    again = run_macro(path, macros.check_deadlines, ENV)
+    assert len(read(path).log) == 2 and "SZ01-20260302-0001" not in again.text
 
 
 # --- revisit list, monthly summary -----------------------------------------------------------------

@@ -243,28 +243,32 @@ DASHBOARD_COLUMNS = (
 """The dashboard's KPI columns that the KPI sheet also has, in the dashboard's order (then repeat, group)."""
 
 
-def sheet_kpis(ws: Any) -> dict[str, dict[str, str]]:
-    """The KPI sheet's rows by name, each figure printed as the dashboard prints it."""
+def sheet_kpi_values(ws: Any) -> dict[str, dict[str, Any]]:
+    """The KPI sheet's rows by name (合计, branch codes, departments): column key -> cell value."""
     keys = {c.zh: c.key for c in KPI_COLUMNS}
-    out: dict[str, dict[str, str]] = {}
+    out: dict[str, dict[str, Any]] = {}
     header: list[str | None] = []
     for row in ws.iter_rows(values_only=True):
         if row[1] in keys:
             header = [keys.get(v) for v in row]  # type: ignore[arg-type]
-            continue
-        if not header or row[0] is None or all(v is None for v in row[1:]):
-            continue
+        elif header and row[0] is not None and any(v is not None for v in row[1:]):
+            out[str(row[0])] = {k: v for k, v in zip(header, row, strict=False) if k is not None}
+    return out
+
+
+def sheet_kpis(ws: Any) -> dict[str, dict[str, str]]:
+    """The KPI sheet's rows by name, each figure printed as the dashboard prints it."""
+    out: dict[str, dict[str, str]] = {}
+    for name, values in sheet_kpi_values(ws).items():
         figures = {}
-        for key, value in zip(header, row, strict=False):
-            if key is None:
-                continue
+        for key, value in values.items():
             if key in ("received", "red", "yellow", "cancelled", "repeat_customers", "groups"):
                 figures[key] = str(value)
             elif key == "median_days":
                 figures[key] = "—" if value is None else f"{value:g}"
             else:
                 figures[key] = shown_rate(value)
-        out[str(row[0])] = figures
+        out[name] = figures
     return out
 
 
@@ -437,12 +441,22 @@ def test_the_story_of_design_section_10(desk: Desk) -> None:  # noqa: PLR0915 - 
         (LogKind.NOTE, comment, "analyst")
     ]
 
-    # Month end of September: the scheduler keeps September's analysis, the incident in its type distribution.
+    # Month end of September: the coordinator's Monthly summary of the branch (from the workbook, offline)
+    # and the scheduler's September analysis (from the server, 1 October) show the same figures.
+    desk.press(macros.monthly_summary, local(2026, 9, 30, 18, 0))
+    summary = {r[0]: r[1] for r in sheet_values(load_workbook(desk.book)["月度分析"])[2:]}
     desk.scheduler(local(2026, 10, 1, 0, 30), monthly_analysis)
     september = openpyxl.load_workbook(io.BytesIO(kept_reports(desk)["2026-09"]))
     types = {r[0]: r[1] for r in sheet_values(september["月度分析"])[:12]}
-    assert types[Category.NETWORK_FAULT.label("zh")] == 3
-    assert sheet_kpis(september["KPI"])["SZ01"]["groups"] == "1"
+    network = Category.NETWORK_FAULT.label("zh")
+    assert types[network] == summary[f"类型分布：{network}"] == 3
+    on_server = sheet_kpi_values(september["KPI"])["SZ01"]
+    compared = [c for c in KPI_COLUMNS if c.zh in summary]
+    assert len(compared) >= 12, sorted(summary)
+    for column in compared:
+        want = on_server[column.key]
+        assert summary[column.zh] == (pytest.approx(want) if isinstance(want, float) else want), column.zh
+    assert (on_server["received"], on_server["red"], on_server["yellow"], on_server["groups"]) == (3, 2, 1, 1)
 
     # 6. Thursday 8 October passes without a plan for A: the scheduler flags it, the digest lists it.
     desk.scheduler(local(2026, 10, 8, 20, 0), flag_scan)
@@ -563,7 +577,6 @@ def test_the_story_of_design_section_10(desk: Desk) -> None:  # noqa: PLR0915 - 
     with head_office(desk.live.url) as page:
         page.goto(f"{desk.live.url}/dashboard/?from=2026-09-01&to=2026-09-30")
         on_dashboard = dashboard_kpis(page)
-        network = Category.NETWORK_FAULT.label("zh")
         types_chart = page.locator("svg.chart").filter(has_text=network)
         expect(types_chart).to_contain_text(f"{network}3")  # the bar's label, then its value
         expect(page.locator("body")).to_contain_text("光分路器老化")
