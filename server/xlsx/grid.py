@@ -20,6 +20,7 @@ stop early when it is stale; the sheet's dimensions are reset before reading.
 from __future__ import annotations
 
 import io
+import logging
 import posixpath
 import warnings
 import zipfile
@@ -44,6 +45,7 @@ MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 PKG_REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
 ENGINES = ("calamine", "openpyxl")
+logger = logging.getLogger(__name__)
 
 Row = tuple[int, list[object]]
 
@@ -180,8 +182,14 @@ class ExactReader(ExcelReader):
 
 def load_exact(handle: str | BinaryIO, read_only: bool, keep_vba: bool = False) -> Any:
     """`openpyxl.load_workbook`, keeping rich text and every string exactly as stored (see `ExactReader`)."""
-    reader = ExactReader(handle, read_only=read_only, keep_vba=keep_vba)
-    reader.read()
+    try:
+        reader = ExactReader(handle, read_only=read_only, keep_vba=keep_vba)
+        reader.read()
+    except Exception as exc:  # openpyxl raises whatever a malformed part leads it to; the file is at fault
+        logger.warning("openpyxl cannot load the workbook: %r", exc, exc_info=True)
+        raise WorkbookError(
+            [Problem(f"the workbook cannot be opened: {_brief(exc)}", f"无法打开工作簿：{_brief(exc)}")]
+        ) from exc
     return reader.wb
 
 

@@ -78,9 +78,12 @@ class SheetShape:
     row_elements_max: int = 0
 
     @property
+    def rows(self) -> int:
+        return max(self.max_row, self.row_elements_max if self.anonymous else 0)
+
+    @property
     def area(self) -> int:
-        rows = max(self.max_row, self.row_elements_max if self.anonymous else 0)
-        return rows * self.max_col
+        return self.rows * self.max_col
 
 
 @dataclass(slots=True)
@@ -105,14 +108,14 @@ _ENCODING = re.compile(rb"""^(?:\xef\xbb\xbf)?\s*<\?xml[^>]*?\sencoding\s*=\s*["
 _UTF8 = frozenset({b"utf-8", b"utf8"})
 _PREFIX = rb"<(?:[A-Za-z_][\w.-]*:)?"
 # a cell whose reference comes first (as Excel, LibreOffice and openpyxl write it): the fast path
-_CELL_REF_FIRST = re.compile(rb'<c r="([A-Z]{1,3})([0-9]{1,7})"')
+_CELL_REF_FIRST = re.compile(rb'<c r="([A-Za-z]+)([0-9]+)"')
 _CELL_TAG = re.compile(_PREFIX + rb"c[\s>/]")
-_CELL_REF_ANY = re.compile(_PREFIX + rb"""c\s[^>]*?(?<![\w:.-])r\s*=\s*["']([A-Za-z]{1,3})([0-9]{1,7})["']""")
-_ROW_REF = re.compile(_PREFIX + rb"""row\s[^>]*?(?<![\w:.-])r\s*=\s*["']([0-9]{1,7})["']""")
+_CELL_REF_ANY = re.compile(_PREFIX + rb"""c\s[^>]*?(?<![\w:.-])r\s*=\s*["']([A-Za-z]+)([0-9]+)""")
+_ROW_REF = re.compile(_PREFIX + rb"""row\s[^>]*?(?<![\w:.-])r\s*=\s*["']([0-9]+)""")
 _RANGE_REF = re.compile(
     _PREFIX
     + rb"""(?:mergeCell|hyperlink)\s[^>]*?(?<![\w:.-])ref\s*=\s*["']"""
-    + rb"""\$?([A-Za-z]{1,3})\$?([0-9]{1,7})(?::\$?([A-Za-z]{1,3})\$?([0-9]{1,7}))?["']"""
+    + rb"""\$?([A-Za-z]+)\$?([0-9]+)(?::\$?([A-Za-z]+)\$?([0-9]+))?["']"""
 )
 
 
@@ -280,9 +283,21 @@ def _check_encoding(name: str, head: bytes) -> None:
 
 
 def column_number(letters: bytes) -> int:
+    """A column's number from its letters, as calamine computes it (any length, 32-bit wrap-around)."""
     number = 0
     for letter in letters.upper():
-        number = number * 26 + letter - 64
+        number = (number * 26 + letter - 64) & 0xFFFFFFFF
+    return number
+
+
+def _number(digits: bytes) -> int:
+    """A row number as calamine reads it (32-bit wrap-around), however many digits it has."""
+    if len(digits) <= 18:
+        return int(digits) & 0xFFFFFFFF
+    number = 0
+    for start in range(0, len(digits), 18):
+        chunk = digits[start : start + 18]
+        number = (number * 10 ** len(chunk) + int(chunk)) & 0xFFFFFFFF
     return number
 
 
@@ -328,18 +343,18 @@ class _ShapeScan:
             refs = _CELL_REF_ANY.findall(piece)
             if len(refs) != tags:
                 shape.anonymous = True
-                rows = [int(r) for r in _ROW_REF.findall(piece)]
+                rows = [_number(r) for r in _ROW_REF.findall(piece)]
                 shape.row_elements_max = max([shape.row_elements_max, *rows])
         shape.cells += tags
         if refs:
             self.columns.update(letters for letters, _ in refs)
-            shape.max_row = max(shape.max_row, max(int(row) for _, row in refs))
+            shape.max_row = max(shape.max_row, *(_number(row) for _, row in refs))
         if b"mergeCell" in piece or b"hyperlink" in piece:
             for first, top, last, bottom in _RANGE_REF.findall(piece):
                 if not last:
                     continue
                 left, right = sorted((column_number(first), column_number(last)))
-                high, low = sorted((int(top), int(bottom)))
+                high, low = sorted((_number(top), _number(bottom)))
                 size = (right - left + 1) * (low - high + 1)
                 shape.expanded += size
                 if size > shape.widest_size:
@@ -376,10 +391,10 @@ def _check_shape(archive: zipfile.ZipFile, part: str, shape: SheetShape, limits:
         raise UnsafeWorkbookError(
             [
                 Problem(
-                    f"the sheet's cells reach row {shape.max_row:,} and column {letters} ({area:,} cells) "
+                    f"the sheet's cells reach row {shape.rows:,} and column {letters} ({area:,} cells) "
                     f"but only {shape.cells:,} cells are used; delete the stray cells far below or to "
                     "the right (Ctrl+End shows the last one) and save again",
-                    f"此工作表的单元格延伸到第 {shape.max_row} 行、{letters} 列（共 {area} 个单元格），"
+                    f"此工作表的单元格延伸到第 {shape.rows} 行、{letters} 列（共 {area} 个单元格），"
                     f"实际只用了 {shape.cells} 个；请删除右下方多余的单元格（Ctrl+End 可定位）后重新保存",
                     sheet=title,
                 )
