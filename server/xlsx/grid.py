@@ -186,7 +186,8 @@ def load_exact(handle: str | BinaryIO, read_only: bool, keep_vba: bool = False) 
         reader = ExactReader(handle, read_only=read_only, keep_vba=keep_vba)
         reader.read()
     except Exception as exc:  # openpyxl raises whatever a malformed part leads it to; the file is at fault
-        logger.warning("openpyxl cannot load the workbook: %r", exc, exc_info=True)
+        # the type only: a message may quote cell contents (phone numbers) that logs must not hold
+        logger.warning("openpyxl cannot load the workbook (%s)", type(exc).__name__)
         raise WorkbookError(
             [Problem(f"the workbook cannot be opened: {_brief(exc)}", f"无法打开工作簿：{_brief(exc)}")]
         ) from exc
