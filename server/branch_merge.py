@@ -33,6 +33,7 @@ from server.idempotency import run_once
 from server.models import BranchRow
 from server.sync import SyncContext, pull, push
 from server.xlsx import Problem, WorkbookError, read_workbook, write_workbook
+from server.xlsx.grid import load_exact
 from server.xlsx.reader import BranchWorkbook
 
 
@@ -81,6 +82,13 @@ def merge_upload(
     except WorkbookError as exc:
         return MergeResult(None, exc.lang, exc.problems)
     lang = workbook.settings.language
+    try:
+        # the write-back loads the file with openpyxl, which refuses some parts calamine skips (styles,
+        # tables): find out before anything is stored, or the branch would be told "not imported"
+        # about rows that were
+        load_exact(io.BytesIO(data), read_only=False)
+    except WorkbookError as exc:
+        return MergeResult(None, lang, exc.problems)
     with db.read() as session:
         branch = session.get(BranchRow, branch_id)
         assert branch is not None

@@ -32,9 +32,11 @@ from flask.testing import FlaskClient
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from openpyxl.utils import get_column_letter
+from sqlalchemy import func, select
 
 from server import create_app
 from server.db import get_db
+from server.models import BranchRow
 from tests.battery.hostile_files import NOW, part_of, sheet_rows, ticket, workbook_bytes
 from tests.server.api.conftest import add_branch
 
@@ -247,6 +249,7 @@ def test_fuzzed_workbooks_never_crash_the_upload_nor_take_over_five_seconds(
     slow: list[tuple[float, str]] = []
     unclear: list[str] = []
     wrong: list[str] = []
+    partial: list[str] = []
     times: list[float] = []
 
     @settings(
@@ -257,9 +260,14 @@ def test_fuzzed_workbooks_never_crash_the_upload_nor_take_over_five_seconds(
         phases=[Phase.generate],
         suppress_health_check=list(HealthCheck),
     )
+    def changes() -> int:
+        with app.app_context(), get_db().read() as session:
+            return session.execute(select(func.max(BranchRow.change_seq))).scalar_one()
+
     @given(st.data())
     def upload(draws: st.DataObject) -> None:
         kind, data = draws.draw(fuzzed_workbooks(), label="workbook")
+        before = changes()
         started = time.perf_counter()
         try:
             response = client.post(
@@ -282,6 +290,10 @@ def test_fuzzed_workbooks_never_crash_the_upload_nor_take_over_five_seconds(
         page = response.get_data(as_text=True)
         if response.status_code == 422 and not re.search(r'<ul class="problems">\s*<li>', page):
             unclear.append(f"{kind}: {page[:300]}")
+        if response.status_code != 200 and changes() != before:
+            path = failures / f"partial-{len(partial)}.xlsx"
+            path.write_bytes(data)
+            partial.append(f"{kind} ({path}): {response.status_code} {page[-600:]}")
         if response.status_code not in (200, 413, 422):
             path = failures / f"status-{len(wrong)}.xlsx"
             path.write_bytes(data)
@@ -301,4 +313,5 @@ def test_fuzzed_workbooks_never_crash_the_upload_nor_take_over_five_seconds(
     assert not crashes, f"{len(crashes)} unhandled exceptions; first:\n{crashes[0]}"
     assert not slow, f"{len(slow)} uploads over {MAX_SECONDS} s: {slow[:5]}"
     assert not wrong, f"{len(wrong)} unexpected statuses: {wrong[:3]}"
+    assert not partial, f"{len(partial)} refused uploads changed stored data: {partial[:3]}"
     assert not unclear, f"refusals without a problem listed: {unclear[:3]}"

@@ -317,3 +317,23 @@ def test_a_ten_row_sheet_with_a_stale_size_tag_imports_all_ten_rows(
     assert status == 200, page
     assert "新建投诉" in page
     assert stored_tickets(client, token) == 10
+
+
+# --- refused whole ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("part", "change"),
+    [
+        ("xl/styles.xml", lambda xml: xml.replace(b"<cellXfs", b"<cellXfs><bogus", 1)),
+        ("xl/tables/table1.xml", lambda xml: xml.replace(b'ref="', b'ref="ZZZ', 1)),
+    ],
+)
+def test_a_workbook_the_write_back_cannot_open_is_refused_before_anything_is_stored(
+    portal: tuple[FlaskClient, str], part: str, change: Callable[[bytes], bytes]
+) -> None:
+    client, token = portal
+    # calamine reads the rows (it skips styles and tables); openpyxl, which writes the merge back, cannot
+    status, page, _ = upload(client, rewrite(workbook_bytes(sheet_rows(3)), part, change))
+    assert status == 422 and "无法打开工作簿" in page
+    assert stored_tickets(client, token) == 0
