@@ -37,6 +37,11 @@ _UNIX_EPOCH_SERIAL = 25_569
 _UNIX_NAIVE = datetime(1970, 1, 1)
 _SECOND = timedelta(seconds=1)
 """The serial number of 1970-01-01."""
+_SECONDS = {f"{n:02d}": n for n in range(60)}
+"""Two-digit seconds → seconds; faster than int()."""
+_MINUTE_SECONDS = {f"{n:02d}": n * 60 for n in range(60)}
+_HOURS_CACHED = 1 << 16
+"""Hours whose local time `LocalTime` keeps (seven years)."""
 _FLUSH_CHARS = 1 << 18
 """Characters of row XML gathered before they are compressed."""
 
@@ -111,11 +116,19 @@ def _inline(style: int, text: str) -> str:
 
 
 class LocalTime:
-    """Excel serial numbers of instants in one zone; the UTC offset is cached per quarter hour."""
+    """Excel serial numbers of instants in one zone; the UTC offset is cached per quarter hour.
+
+    Text timestamps as SQLite returns them (``YYYY-MM-DD HH:MM:SS.ffffff``,
+    naive UTC) take a faster road: the local seconds of each hour are cached
+    (``hours``, by the text's first 13 characters) when the offset does not
+    change within that hour, so a cell costs a dict look-up and some additions.
+    """
 
     def __init__(self, zone: tzinfo) -> None:
         self.zone = zone
         self._offsets: dict[int, int] = {}
+        self.hours: dict[str, int] = {}
+        """``YYYY-MM-DD HH`` (UTC) → local seconds since 1970 of that hour's start."""
 
     def _offset(self, seconds: int) -> int:
         quarter = seconds // 900
@@ -127,21 +140,46 @@ class LocalTime:
             self._offsets[quarter] = offsets[0]
         return offsets[2]
 
+    def _offset_at(self, seconds: int) -> int:
+        offset = self._offsets.get(seconds // 900)
+        return self._offset(seconds) if offset is None else offset
+
+    def _learn_hour(self, text: str) -> None:
+        """Cache the local seconds of the hour of a SQLite timestamp, if its offset holds all hour.
+
+        Only text of exactly that form (checked here, once per hour) is read
+        by the fast road afterwards: a different form never matches a key.
+        """
+        if len(text) != 26 or text[13] != ":" or text[16] != ":" or text[19] != ".":
+            return
+        try:
+            start = (datetime.fromisoformat(text[:13] + ":00") - _UNIX_NAIVE) // _SECOND
+        except ValueError:
+            return
+        offset = self._offset_at(start)
+        if offset == self._offset_at(start + 3599):
+            if len(self.hours) >= _HOURS_CACHED:
+                self.hours.clear()
+            self.hours[text[:13]] = start + offset
+
     def serial(self, moment: datetime | str) -> str:
         """An instant as the serial number of its local time, to the second (microseconds dropped).
 
         ``moment`` is aware, or naive UTC as databases return it (SQLite: ISO text).
         """
         if moment.__class__ is str:
+            base = self.hours.get(moment[:13])  # type: ignore[index]
+            if base is None:
+                self._learn_hour(moment)  # type: ignore[arg-type]
+            elif len(moment) == 26 and moment[13] == ":" and moment[16] == ":" and moment[19] == ".":
+                seconds = _MINUTE_SECONDS[moment[14:16]] + _SECONDS[moment[17:19]]  # type: ignore[index]
+                return repr((base + seconds) / _DAY + _UNIX_EPOCH_SERIAL)
             moment = datetime.fromisoformat(moment)  # type: ignore[arg-type]
         if moment.tzinfo is None:  # type: ignore[union-attr]
             seconds = (moment - _UNIX_NAIVE) // _SECOND  # type: ignore[operator]
         else:
             seconds = int(moment.timestamp() // 1)  # type: ignore[union-attr]
-        offset = self._offsets.get(seconds // 900)
-        if offset is None:
-            offset = self._offset(seconds)
-        return repr((seconds + offset) / _DAY + _UNIX_EPOCH_SERIAL)
+        return repr((seconds + self._offset_at(seconds)) / _DAY + _UNIX_EPOCH_SERIAL)
 
 
 Encoder = Callable[[Any, int, LocalTime], str]
@@ -166,6 +204,20 @@ def _text_encoder(ids: list[int], quoted: list[int], phone: bool) -> Encoder:
     return text
 
 
+def _datetime_encoder(ids: list[int]) -> Encoder:
+    opening = [f'<c s="{i}"><v>' for i in ids]
+
+    def stamp(value: Any, lv: int, local: LocalTime) -> str:
+        if value.__class__ is str and len(value) == 26:  # SQLite text: its hour is usually known
+            base = local.hours.get(value[:13])
+            if base is not None and value[13] == ":" and value[16] == ":" and value[19] == ".":
+                base += _MINUTE_SECONDS[value[14:16]] + _SECONDS[value[17:19]]
+                return f"{opening[lv]}{base / _DAY + _UNIX_EPOCH_SERIAL!r}</v></c>"
+        return f"{opening[lv]}{local.serial(value)}</v></c>"
+
+    return stamp
+
+
 def _encoder(column: BulkColumn, styles: CellStyles, lang: str) -> Encoder:
     text_ids = [styles.text[lv] for lv in LEVELS]
     quoted_ids = [styles.quoted[lv] for lv in LEVELS]
@@ -173,8 +225,7 @@ def _encoder(column: BulkColumn, styles: CellStyles, lang: str) -> Encoder:
     if kind is ColType.TEXT:
         return _text_encoder(text_ids, quoted_ids, column.phone)
     if kind is ColType.DATETIME:
-        ids = [styles.datetime[lv] for lv in LEVELS]
-        return lambda value, lv, local: f'<c s="{ids[lv]}"><v>{local.serial(value)}</v></c>'
+        return _datetime_encoder([styles.datetime[lv] for lv in LEVELS])
     if kind is ColType.DATE:
         ids = [styles.date[lv] for lv in LEVELS]
         return lambda value, lv, local: f'<c s="{ids[lv]}"><v>{(value - EPOCH.date()).days}</v></c>'

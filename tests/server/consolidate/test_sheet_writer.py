@@ -154,3 +154,25 @@ def test_stored_utc_times_become_local_excel_dates() -> None:
         assert ws.cell(r, 3).value == datetime(2026, 11, 2, 9, 10, 30)
         assert ws.cell(r, 3).number_format == "yyyy-mm-dd hh:mm"
         assert ws.cell(r, 3).fill.fgColor.rgb == "00FFC7CE"
+
+
+@pytest.mark.parametrize(
+    ("zone", "day"),
+    [
+        ("America/New_York", 31),  # DST ends 1 Nov 2026 at 06:00 UTC
+        ("Australia/Lord_Howe", 3),  # DST starts 4 Oct 2026 at 15:30 UTC, by half an hour: mid-hour
+        ("Asia/Shanghai", 31),
+    ],
+)
+def test_sqlite_text_times_give_the_serial_of_the_same_instant_across_clock_changes(
+    zone: str, day: int
+) -> None:
+    start = datetime(2026, 10, day, 12, 0, 0, tzinfo=UTC).timestamp()
+    local, reference = LocalTime(ZoneInfo(zone)), LocalTime(ZoneInfo(zone))
+    for step in range(0, 3 * 86_400, 397):
+        moment = datetime.fromtimestamp(start + step, UTC)
+        text = moment.replace(tzinfo=None).isoformat(" ", timespec="microseconds")
+        wall = moment.astimezone(ZoneInfo(zone)).replace(tzinfo=None)
+        expected = (wall.replace(microsecond=0) - datetime(1899, 12, 30)).total_seconds() / 86_400
+        assert float(local.serial(text)) == pytest.approx(expected, abs=1e-9)
+        assert local.serial(text) == reference.serial(moment)  # same text as for a datetime
