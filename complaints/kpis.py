@@ -176,6 +176,8 @@ def is_cancelled(ticket: Ticket) -> bool:
 
 
 def _normal_contact(contact: str) -> str:
+    if contact.isdigit():  # the usual case: nothing to remove or fold
+        return contact
     return "".join(ch for ch in contact if not ch.isspace() and ch != "-").casefold()
 
 
@@ -199,13 +201,13 @@ def _milestone_met(ticket: Ticket, milestone: Milestone, d: Deadlines) -> bool |
     at = getattr(ticket, _MILESTONE_FIELD[milestone])
     if milestone is Milestone.REVISIT:
         return None if at is None else _revisit_met(at, d)
-    return _met(at, d.as_dict()[milestone.value])
+    return _met(at, getattr(d, milestone.value))  # as d.as_dict()[milestone.value], without the dict
 
 
 def _closed_loop_met(ticket: Ticket, d: Deadlines) -> bool | None:
     """Every deadline met; a milestone missing from a closed ticket is a missed deadline."""
     checks = [
-        _met(getattr(ticket, _MILESTONE_FIELD[m]), d.as_dict()[m.value])
+        _met(getattr(ticket, _MILESTONE_FIELD[m]), getattr(d, m.value))
         for m in Milestone
         if m is not Milestone.REVISIT
     ]

@@ -34,6 +34,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, or_, select
@@ -50,7 +51,9 @@ from complaints.kpis import (
     memo_deadlines,
 )
 from complaints.model import Ticket
+from complaints.schema import ColType
 from complaints.sla import DEFAULT_TZ
+from server.codec import COLUMNS
 from server.models import BranchRow, tickets_table
 from server.store import clock_for, from_db
 
@@ -209,6 +212,37 @@ def active_condition(period: Period):  # noqa: ANN201 (a SQLAlchemy clause)
     return or_(*(and_(t[m] >= period.start, t[m] < period.end) for m in MOMENTS))
 
 
+def _lean_converters() -> list[Any]:
+    """Per `KPI_FIELDS` key, what turns a stored value into the model's (as `server.store.from_db`).
+
+    Enum codes are decoded once per distinct code; empty text, flags and
+    numbers get their constant default; the rest is kept as SQLAlchemy gives it.
+    """
+    converters: list[Any] = []
+    for key in KPI_FIELDS:
+        kind = COLUMNS[key].type
+        if kind is ColType.ENUM:
+            known: dict[Any, Any] = {}
+
+            def enum(value: Any, key: str = key, known: dict[Any, Any] = known) -> Any:
+                if value not in known:
+                    known[value] = from_db(key, value)
+                return known[value]
+
+            converters.append(enum)
+        elif kind in (ColType.TEXT, ColType.BOOL, ColType.INT):
+            default = from_db(key, None)
+            converters.append(lambda value, default=default: default if value is None else value)
+        elif kind is ColType.FLAGS:
+            converters.append(lambda value, key=key: from_db(key, value))
+        else:
+            converters.append(None)
+    return converters
+
+
+_SHARED_TEXT = frozenset(("department", "root_cause", "improvement", "group_id"))
+
+
 def stream_lean_tickets(session: Session, branches: Sequence[str], window: Period) -> Iterator[Ticket]:
     """Tickets of ``branches`` active in ``window``, with only `KPI_FIELDS` set, fetched in batches."""
     t = tickets_table.c
@@ -218,16 +252,21 @@ def stream_lean_tickets(session: Session, branches: Sequence[str], window: Perio
         .where(BranchRow.code.in_(list(branches)), active_condition(window))
     )
     shared: dict[str, str] = {}  # one copy of repeated texts (departments, causes, measures)
+    steps = [
+        (key, convert, key in _SHARED_TEXT)
+        for key, convert in zip(KPI_FIELDS, _lean_converters(), strict=True)
+    ]
     result = session.execute(stmt.execution_options(yield_per=BATCH))
     for part in result.partitions():
         for row in part:
             values = {}
-            for key, raw in zip(KPI_FIELDS, row[1:], strict=True):
-                value = from_db(key, raw)
-                if isinstance(value, str) and key in ("department", "root_cause", "improvement", "group_id"):
+            for (key, convert, share), raw in zip(steps, row[1:], strict=True):
+                value = raw if convert is None else convert(raw)
+                if share and value.__class__ is str:
                     value = shared.setdefault(value, value)
                 values[key] = value
-            yield Ticket(branch=shared.setdefault(row[0], row[0]), **values)
+            # no sync key: lean tickets are never written back (a fresh uuid each would cost)
+            yield Ticket(branch=shared.setdefault(row[0], row[0]), sync_key="", **values)
 
 
 class _RootCauseTally:
