@@ -311,14 +311,7 @@ class KpiAccumulator:
                 self.cancelled += 1
                 return True
             return any(_within(getattr(ticket, f), start, end) for f in _ACTIVE_FIELDS)
-        found: Deadlines | None = None
-
-        def due() -> Deadlines:
-            nonlocal found
-            if found is None:
-                found = deadlines() if deadlines is not None else self.clock.deadlines(ticket)
-            return found
-
+        due = deadlines if deadlines is not None else memo_deadlines(self.clock, ticket)
         active = received_in
         if received_in:
             self._add_received(ticket)
