@@ -308,8 +308,23 @@ class LoadedGrid:
         self.epoch = book.epoch
 
     def rows(self, title: str) -> Iterator[Row]:
-        for number, values in enumerate(self._book[title].iter_rows(values_only=True), 1):
-            yield number, [unescape_text(str(v)) if isinstance(v, str | CellRichText) else v for v in values]
+        """Rows 1 to the last, each as wide as the sheet, like ``iter_rows(values_only=True)``.
+
+        Read from the cells that exist, so that no empty cell is created on the way (openpyxl's
+        ``iter_rows`` makes one object per position, seconds for a sheet with one cell in XFD1).
+        """
+        cells = self._book[title]._cells
+        if not cells:
+            return
+        height = max(row for row, _ in cells)
+        width = max(col for _, col in cells)
+        for number in range(1, height + 1):
+            values: list[object] = []
+            for col in range(1, width + 1):
+                cell = cells.get((number, col))
+                value = None if cell is None else cell.value
+                values.append(unescape_text(str(value)) if isinstance(value, str | CellRichText) else value)
+            yield number, values
 
 
 def _brief(exc: BaseException) -> str:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import io
 import os
+import posixpath
 import re
 import zipfile
 import zlib
@@ -55,6 +56,8 @@ class ZipLimits:
     """A worksheet may span (rows x columns up to its furthest cell) this many cells whatever it holds..."""
     min_density: int = 16
     """...or more, if it has at least one cell for every ``min_density`` cells of that rectangle."""
+    max_sparse_rows: int = 65_536
+    """Beyond this many rows a worksheet needs a cell per row on average (the writer walks the rows)."""
     max_expanded: int = 100_000
     """Cells covered by merges and hyperlinked ranges in one worksheet (openpyxl makes each an object)."""
     max_tag: int = 1 * MiB
@@ -112,6 +115,13 @@ _CELL_REF_FIRST = re.compile(rb'<c r="([A-Za-z]+)([0-9]+)"')
 _CELL_TAG = re.compile(_PREFIX + rb"c[\s>/]")
 _CELL_REF_ANY = re.compile(_PREFIX + rb"""c\s[^>]*?(?<![\w:.-])r\s*=\s*["']([A-Za-z]+)([0-9]+)""")
 _ROW_REF = re.compile(_PREFIX + rb"""row\s[^>]*?(?<![\w:.-])r\s*=\s*["']([0-9]+)""")
+_COMMENT_REF = re.compile(
+    _PREFIX + rb"""comment\s[^>]*?(?<![\w:.-])ref\s*=\s*["']\$?([A-Za-z]+)\$?([0-9]+)"""
+)
+_RELATIONSHIP = re.compile(_PREFIX + rb"Relationship\s[^>]*>")
+_TYPE = re.compile(rb"""\sType\s*=\s*["']([^"']*)["']""")
+_TARGET = re.compile(rb"""\sTarget\s*=\s*["']([^"']*)["']""")
+_SMALL_PART = 64 * MiB
 _RANGE_REF = re.compile(
     _PREFIX
     + rb"""(?:mergeCell|hyperlink)\s[^>]*?(?<![\w:.-])ref\s*=\s*["']"""
@@ -191,9 +201,34 @@ def _check_archive(archive: zipfile.ZipFile, limits: ZipLimits, file_size: int) 
         produced = _inflate(archive, entry, limits, total, file_size, inventory)
         inventory.sizes[entry.filename] = produced
         total += produced
+    _add_comments(archive, inventory)
     for part, shape in inventory.shapes.items():
         _check_shape(archive, part, shape, limits)
     return inventory
+
+
+def _add_comments(archive: zipfile.ZipFile, inventory: ZipInventory) -> None:
+    """Count each comment as a cell of its sheet (openpyxl makes one), found through the sheet's rels."""
+    for name, size in inventory.sizes.items():
+        folder, _, base = name.rpartition("/_rels/")
+        sheet = f"{folder}/{base.removesuffix('.rels')}"
+        if not base.endswith(".rels") or sheet not in inventory.shapes or size > _SMALL_PART:
+            continue
+        for tag in _RELATIONSHIP.findall(archive.read(name)):
+            kind, target = _TYPE.search(tag), _TARGET.search(tag)
+            if kind is None or target is None or not kind.group(1).endswith(b"/comments"):
+                continue
+            path = target.group(1).decode("utf-8", "replace")
+            path = path.lstrip("/") if path.startswith("/") else posixpath.normpath(f"{folder}/{path}")
+            if inventory.sizes.get(path, _SMALL_PART + 1) > _SMALL_PART:
+                continue
+            scan = _ShapeScan(sheet, ZipLimits())
+            for letters, digits in _COMMENT_REF.findall(archive.read(path)):
+                scan.reach(_number(digits), column_number(letters))
+            shape = inventory.shapes[sheet]
+            shape.cells += scan.shape.cells
+            shape.max_row = max(shape.max_row, scan.shape.max_row)
+            shape.max_col = max(shape.max_col, scan.reach_col)
 
 
 def _check_entry_size(name: str, size: int, limits: ZipLimits) -> None:
@@ -318,6 +353,7 @@ class _ShapeScan:
         self.shape = SheetShape()
         self.carry = b""
         self.columns: set[bytes] = set()
+        self.reach_col = 0
 
     def feed(self, chunk: bytes) -> None:
         buffer = self.carry + chunk if self.carry else chunk
@@ -351,22 +387,31 @@ class _ShapeScan:
             shape.max_row = max(shape.max_row, *(_number(row) for _, row in refs))
         if b"mergeCell" in piece or b"hyperlink" in piece:
             for first, top, last, bottom in _RANGE_REF.findall(piece):
+                # openpyxl makes a cell where a hyperlink or a merge starts and ends
+                left, right = sorted((column_number(first), column_number(last or first)))
+                high, low = sorted((_number(top), _number(bottom or top)))
+                self.reach(low, right)
                 if not last:
                     continue
-                left, right = sorted((column_number(first), column_number(last)))
-                high, low = sorted((_number(top), _number(bottom)))
                 size = (right - left + 1) * (low - high + 1)
                 shape.expanded += size
                 if size > shape.widest_size:
                     shape.widest_size = size
                     shape.widest = f"{first.decode()}{top.decode()}:{last.decode()}{bottom.decode()}"
 
+    def reach(self, row: int, col: int) -> None:
+        """A cell openpyxl will make at (row, col) for something other than a ``<c>`` element."""
+        self.shape.cells += 1
+        self.shape.max_row = max(self.shape.max_row, row)
+        self.reach_col = max(self.reach_col, col)
+
     def finish(self) -> SheetShape:
         if self.carry:
             self._measure(self.carry)
             self.carry = b""
+        self.shape.max_col = self.reach_col
         if self.columns:
-            self.shape.max_col = max(column_number(letters) for letters in self.columns)
+            self.shape.max_col = max(self.reach_col, *(column_number(letters) for letters in self.columns))
         if self.shape.anonymous:
             self.shape.max_col = max(self.shape.max_col, 1)
         return self.shape
@@ -385,7 +430,8 @@ def _sheet_title(archive: zipfile.ZipFile, part: str) -> str:
 
 def _check_shape(archive: zipfile.ZipFile, part: str, shape: SheetShape, limits: ZipLimits) -> None:
     area = shape.area
-    if area > limits.max_area and area > limits.min_density * shape.cells:
+    sparse_rows = shape.rows > limits.max_sparse_rows and shape.rows > shape.cells
+    if sparse_rows or (area > limits.max_area and area > limits.min_density * shape.cells):
         title = _sheet_title(archive, part)
         letters = column_letters(shape.max_col)
         raise UnsafeWorkbookError(

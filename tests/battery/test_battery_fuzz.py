@@ -252,6 +252,10 @@ def test_fuzzed_workbooks_never_crash_the_upload_nor_take_over_five_seconds(
     partial: list[str] = []
     times: list[float] = []
 
+    def changes() -> int:
+        with app.app_context(), get_db().read() as session:
+            return session.execute(select(func.max(BranchRow.change_seq))).scalar_one()
+
     @settings(
         max_examples=EXAMPLES,
         deadline=None,
@@ -260,10 +264,6 @@ def test_fuzzed_workbooks_never_crash_the_upload_nor_take_over_five_seconds(
         phases=[Phase.generate],
         suppress_health_check=list(HealthCheck),
     )
-    def changes() -> int:
-        with app.app_context(), get_db().read() as session:
-            return session.execute(select(func.max(BranchRow.change_seq))).scalar_one()
-
     @given(st.data())
     def upload(draws: st.DataObject) -> None:
         kind, data = draws.draw(fuzzed_workbooks(), label="workbook")

@@ -26,6 +26,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from complaints.schema import SETTINGS, SYNC
 from server import create_app
 from server.db import get_db
 from tests.battery.hostile_files import (
@@ -246,6 +247,24 @@ def _hyperlink_range(base: bytes) -> bytes:
     return rewrite_sheet(base, lambda xml: xml.replace(b"<tableParts", link + b"<tableParts", 1))
 
 
+def _far_hyperlink_on_settings(base: bytes) -> bytes:
+    link = b'<hyperlinks><hyperlink ref="XFD1048576" display="x" location="A1"/></hyperlinks>'
+    return rewrite(
+        base, part_of(base, SETTINGS.zh), lambda xml: xml.replace(b"</worksheet>", link + b"</worksheet>")
+    )
+
+
+def _far_comment(base: bytes) -> bytes:
+    far = b'ref="XFD1048576"'
+    return rewrite(
+        base, "xl/comments/comment1.xml", lambda xml: re.sub(rb'ref="[A-Z]+[0-9]+"', far, xml, count=1)
+    )
+
+
+def _stray_row_on_the_sync_sheet(base: bytes) -> bytes:
+    return rewrite(base, part_of(base, SYNC.zh), lambda xml: add_far_cell(xml, b"A999999", 999999))
+
+
 SIZE_CASES: dict[str, tuple[Callable[[bytes], bytes], str]] = {
     "zip-bomb": (_bomb, "refused"),
     "sheet-bomb": (_sheet_bomb, "refused"),
@@ -262,6 +281,19 @@ SIZE_CASES: dict[str, tuple[Callable[[bytes], bytes], str]] = {
     "stray-cell-in-the-last-row": (
         lambda base: rewrite_sheet(base, lambda x: add_far_cell(x, b"A1048576")),
         "refused",
+    ),
+    "hyperlink-in-the-last-cell-of-settings": (_far_hyperlink_on_settings, "refused"),
+    "comment-in-the-last-cell": (_far_comment, "refused"),
+    "one-cell-merge-in-the-last-cell": (
+        lambda base: rewrite(
+            base, part_of(base, SETTINGS.zh), lambda x: add_merge(x, b"XFD1048576:XFD1048576")
+        ),
+        "refused",
+    ),
+    "stray-row-on-the-sync-sheet": (_stray_row_on_the_sync_sheet, "refused"),
+    "stray-cell-in-column-xfd-of-row-12": (
+        lambda base: rewrite_sheet(base, lambda x: add_far_cell(x, b"XFD12", 12)),
+        "read",
     ),
     "stray-row-without-references": (
         lambda base: rewrite_sheet(
