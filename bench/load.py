@@ -572,20 +572,22 @@ def _drive(
     deadline = context.Value("d", 0.0)
     shares = [specs[i :: options.processes] for i in range(options.processes)]
     processes = [
-        context.Process(target=_client_process, args=(share, base, options, ready, go, deadline, results))
+        context.Process(
+            target=_client_process, args=(share, base, options, ready, go, deadline, results), daemon=True
+        )
         for share in shares
         if share
     ]
     for process in processes:
         process.start()
     for _ in specs:
-        ready.get(timeout=600)
+        _get(ready, processes, time.monotonic() + 600)
     head_office = HeadOffice(base, hq_token, [k for s in specs for k in s["initial_keys"]], options)
     began = time.monotonic()
     deadline.value = began + options.seconds
     go.set()
     head_office.run_until(deadline.value)
-    outputs = [results.get(timeout=options.seconds + 600) for _ in processes]
+    outputs = [_get(results, processes, time.monotonic() + 600) for _ in processes]
     result.elapsed = time.monotonic() - began
     for process in processes:
         process.join(timeout=60)
@@ -609,6 +611,20 @@ def _drive(
     result.counts["escalations"] = sum(head_office.times.values())
     reports.append({"escalated": head_office.level})
     return reports
+
+
+def _get(channel: Any, processes: list[Any], deadline: float) -> Any:
+    """The next message from the client processes; an error if one died or none answers in time."""
+    import queue
+
+    while True:
+        try:
+            return channel.get(timeout=1)
+        except queue.Empty:
+            if any(p.exitcode not in (None, 0) for p in processes):
+                raise RuntimeError("a client process died") from None
+            if time.monotonic() > deadline:
+                raise RuntimeError("the client processes did not answer") from None
 
 
 def _verify(url: str, reports: list[dict[str, Any]], result: LoadResult) -> None:
