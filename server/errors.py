@@ -37,6 +37,24 @@ def envelope(status: int, code: str, message: str, where: dict[str, Any] | None 
     return response
 
 
+def _places(messages: Any, path: str = "") -> Any:
+    """(place, problem) pairs of webargs' nested messages: ``{"json": {"log": {"0": {"at": [...]}}}}``."""
+    if isinstance(messages, dict):
+        for key, inner in messages.items():
+            yield from _places(inner, path if key == "_schema" else f"{path}.{key}" if path else str(key))
+    else:
+        yield path, "; ".join(map(str, messages)) if isinstance(messages, list) else str(messages)
+
+
+def _invalid(messages: dict[str, Any]) -> str:
+    """A message that names the bad fields, so the caller need not dig in ``where``."""
+    places = list(_places(messages))
+    shown = "; ".join(f"{place}: {problem}" for place, problem in places[:3])
+    more = f" (+{len(places) - 3})" if len(places) > 3 else ""
+    names = "、".join(place for place, _ in places[:3])
+    return f"invalid request: {shown}{more} / 请求无效，请检查：{names}{more}"
+
+
 def _wants_json() -> bool:
     return (
         request.path.startswith(("/api/", "/xlwings/")) or request.accept_mimetypes.best == "application/json"
@@ -73,8 +91,10 @@ def init_app(app: Flask) -> None:
         if not _wants_json():
             return exc
         where: dict[str, Any] = {}
+        message = exc.description or exc.name
         data = getattr(exc, "data", None)  # webargs puts validation messages here
-        if isinstance(data, dict) and "messages" in data:
+        if isinstance(data, dict) and isinstance(data.get("messages"), dict) and data["messages"]:
             where = data["messages"]
+            message = _invalid(where)
         code = (exc.name or "error").lower().replace(" ", "_")
-        return envelope(exc.code or 500, code, exc.description or exc.name, where)
+        return envelope(exc.code or 500, code, message, where)

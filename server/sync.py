@@ -16,7 +16,7 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
@@ -52,6 +52,9 @@ from server.store import (
 )
 
 SYNC_KEY = re.compile(r"^[0-9a-f]{32}$")
+MAX_INT = 2**31 - 1  # the database's INTEGER
+YEARS = (1900, 2999)  # deadlines are counted past a date: year 9999 would overflow
+NOT_EMPTY = ("received_at", "grade")  # every deadline depends on them
 TICKET_NUMBER = re.compile(r"^(?P<prefix>.+-\d{8})-(?P<seq>\d+)$")
 
 
@@ -295,14 +298,35 @@ def _next_number(session: Session, branch_id: int, taken: set[str], ticket_id: s
     return f"{prefix}-{highest + 1:0{width}d}"
 
 
+def _out_of_range(values: dict[str, Any], not_empty: tuple[str, ...] = NOT_EMPTY) -> None:
+    """Refuse decoded values the model takes but the database or the deadline arithmetic cannot hold."""
+    errors = []
+    for name, value in values.items():
+        if isinstance(value, int) and not isinstance(value, bool) and not 0 <= value <= MAX_INT:
+            message = f"{name}: {value} is out of range (0–{MAX_INT}) / {name} 超出范围 (0–{MAX_INT})"
+        elif isinstance(value, date) and not YEARS[0] <= value.year <= YEARS[1]:
+            message = (
+                f"{name}: the year must be {YEARS[0]}–{YEARS[1]} / {name} 的年份须在 {YEARS[0]}–{YEARS[1]}"
+            )
+        elif value is None and name in not_empty:
+            message = f"{name} cannot be emptied / {name} 不能为空"
+        else:
+            continue
+        errors.append({"field": name, "message": message})
+    if errors:
+        raise RowRejected(errors)
+
+
 def _parse_ticket(item: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     key = item.get("sync_key")
     if not isinstance(key, str) or not SYNC_KEY.match(key):
         raise _reject("sync_key", "sync_key must be 32 lowercase hex characters")
     try:
-        return key, decode_fields(item.get("fields") or {}, EDITABLE)
+        pushed = decode_fields(item.get("fields") or {}, EDITABLE)
     except FieldErrors as exc:
         raise RowRejected([{"field": e.field, "message": str(e)} for e in exc.errors]) from exc
+    _out_of_range(pushed)
+    return key, pushed
 
 
 def _lock(session: Session, keys: list[str]) -> dict[str, TicketRow]:
@@ -444,6 +468,7 @@ def push_task(ctx: SyncContext, item: dict[str, Any]) -> dict[str, Any]:
         pushed = decode_fields(item.get("fields") or {}, TASK_EDITABLE, TASK_COLUMNS)
     except FieldErrors as exc:
         raise RowRejected([{"field": e.field, "message": str(e)} for e in exc.errors]) from exc
+    _out_of_range(pushed, ())
     row = ctx.session.get(TaskRow, key, with_for_update=True)
     if row is None:
         ticket = _owned_ticket(ctx, item.get("ticket_key"))
@@ -501,6 +526,7 @@ def push_log(ctx: SyncContext, item: dict[str, Any]) -> dict[str, Any]:
         kind = LogKind.parse(str(item.get("kind", "")))
     except (FieldError, ValueError) as exc:
         raise _reject("at" if isinstance(exc, FieldError) else "kind", str(exc)) from exc
+    _out_of_range({"at": at}, ())
     text = item.get("text")
     if at is None or not isinstance(text, str) or not text.strip():
         raise _reject("text", "a log entry needs a time and a text")

@@ -5,7 +5,12 @@ from __future__ import annotations
 from flask import Flask
 from flask_smorest import Api
 
-from server.api import exports, sync, tickets, tokens
+from server.api import exports, guards, sync, tickets, tokens
+from server.api.schemas import ErrorEnvelope
+
+
+class _Api(Api):
+    ERROR_SCHEMA = ErrorEnvelope  # the envelope of server/errors.py, not flask-smorest's own
 
 
 def init_app(app: Flask) -> Api:
@@ -14,9 +19,10 @@ def init_app(app: Flask) -> Api:
     app.config.setdefault("OPENAPI_VERSION", "3.0.3")
     app.config.setdefault("OPENAPI_URL_PREFIX", "/api")
     app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
-    api = Api(app)
+    api = _Api(app)
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     api.spec.components.security_scheme("basic", {"type": "http", "scheme": "basic"})
     for module in (sync, tickets, tokens, exports):
         api.register_blueprint(module.blp)
+    guards.init_app(app)
     return api

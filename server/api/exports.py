@@ -34,14 +34,23 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _PIECE = 256 * 1024
 _QUEUED_PIECES = 32
 _END = object()
+_DATES = validate.Range(
+    min=date(2000, 1, 1),
+    max=date(2100, 1, 1),
+    error="must be between {min} and {max} / 日期须在 {min} 至 {max} 之间",
+)  # a period of centuries would take minutes to build; year 9999 would overflow
 
 
 class ConsolidatedQuery(Schema):
     branches = fields.String(
         load_default="", metadata={"description": "branch codes separated by commas; empty for all branches"}
     )
-    start = fields.Date(required=True, metadata={"description": "first day of the period (local date)"})
-    end = fields.Date(required=True, metadata={"description": "day after the period (exclusive)"})
+    start = fields.Date(
+        required=True, validate=_DATES, metadata={"description": "first day of the period (local date)"}
+    )
+    end = fields.Date(
+        required=True, validate=_DATES, metadata={"description": "day after the period (exclusive)"}
+    )
     lang = fields.String(load_default="zh", validate=validate.OneOf(["zh", "en"]))
 
 

@@ -5,19 +5,29 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 MAX_ROWS = 10_000
+MAX_INT = 2**31 - 1  # the database's INTEGER: a larger number would fail in the query, not here
+COUNT = validate.Range(min=0, max=MAX_INT)
 SYNC_KEY = validate.Regexp(r"^[0-9a-f]{32}$", error="sync_key must be 32 lowercase hex characters")
+
+
+class ErrorEnvelope(Schema):
+    """Every error of the API (`server.errors`): ``{"error": code, "message": text, "where": {...}}``."""
+
+    error = fields.String(required=True, metadata={"description": "a stable code, e.g. not_found"})
+    message = fields.String(required=True, metadata={"description": "what went wrong, for people"})
+    where = fields.Dict(required=True, metadata={"description": "the place: field, header, row…"})
 
 
 class PushTicket(Schema):
     sync_key = fields.String(required=True, validate=SYNC_KEY)
-    base_version = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=0))
+    base_version = fields.Integer(load_default=None, allow_none=True, validate=COUNT)
     fields = fields.Dict(keys=fields.String(), required=True)
 
 
 class PushTask(Schema):
     sync_key = fields.String(required=True, validate=SYNC_KEY)
     ticket_key = fields.String(required=True, validate=SYNC_KEY)
-    base_version = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=0))
+    base_version = fields.Integer(load_default=None, allow_none=True, validate=COUNT)
     fields = fields.Dict(keys=fields.String(), required=True)
 
 
@@ -32,7 +42,7 @@ class PushLog(Schema):
 
 
 class SyncRequest(Schema):
-    cursor = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    cursor = fields.Integer(load_default=0, validate=COUNT)
     branch = fields.String(load_default=None, validate=validate.Length(max=16))
     """The branch code of the sending workbook; a push with another branch's token is refused."""
     tickets = fields.List(
@@ -66,7 +76,7 @@ class TicketQuery(Schema):
     branch = fields.String(load_default=None)
     status = fields.String(load_default=None)
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    offset = fields.Integer(load_default=0, validate=COUNT)
 
 
 class TicketList(Schema):

@@ -22,7 +22,7 @@ blp = Blueprint("sync", __name__, url_prefix="/api", description="Branch ↔ ser
 
 
 @blp.route("/sync", methods=["POST"])
-@blp.arguments(SyncRequest)
+@blp.arguments(SyncRequest, required=False)  # no body: push nothing, pull from cursor 0
 @blp.response(200, SyncResponse)
 @blp.doc(
     security=[{"bearer": []}],

@@ -149,7 +149,7 @@ def list_conflicts() -> Any:
         return [conflict_to_json(c) for c in open_conflicts(session, _scope())]
 
 
-@blp.route("/conflicts/<int:conflict_id>/resolve", methods=["POST"])
+@blp.route("/conflicts/<int(max=2147483647):conflict_id>/resolve", methods=["POST"])
 @blp.arguments(ResolveRequest)
 @blp.response(200, Conflict)
 @blp.doc(security=SECURITY)
