@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import uuid
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from sqlalchemy import LargeBinary, String, Text, inspect, select
 
 from server.auth import HEAD_OFFICE, hash_password, issue_token
 from server.db import get_db
-from server.models import Base, BranchRow, HistoryRow, TokenRow, UserRow
+from server.models import Base, BranchRow, HistoryRow, TicketRow, TokenRow, UserRow
 from tests.server.api.conftest import (  # noqa: F401 (fixtures)
     NOW,
     add_branch,
@@ -31,6 +32,8 @@ from tests.server.api.conftest import (  # noqa: F401 (fixtures)
     app,
     database_url,
 )
+from tests.server.api.test_branch_portal import csrf, upload, workbook_bytes
+from tests.server.api.test_branch_portal import ticket as portal_ticket
 from tests.server.api.test_sync_api import new_fields, sync
 
 pytestmark = pytest.mark.battery
@@ -297,3 +300,27 @@ def test_no_plain_token_is_stored_anywhere_in_the_database(app, world, database_
         path = Path(database_url.removeprefix("sqlite:///"))
         files = [p for p in path.parent.glob(path.name + "*") if p.is_file()]
         assert all(s.encode() not in p.read_bytes() for p in files for s in secrets)
+
+
+def test_revoking_a_token_ends_its_branch_portal_session(app, tmp_path):  # noqa: F811
+    """The upload page (a browser session opened with a branch token) ends at the next request."""
+    app.config["BRANCH_DOWNLOADS"] = str(tmp_path / "downloads")
+    token = add_branch(app, "SZ01")
+    client = app.test_client()
+    signin = csrf(client.get("/branch/").get_data(as_text=True))
+    client.post("/branch/signin", data={"branch": "SZ01", "token": token, "csrf_token": signin})
+    page = upload(client, workbook_bytes([portal_ticket(1)])).get_data(as_text=True)
+    link = re.search(r'href="(/branch/download/[^"]+)"', page).group(1)
+    assert 'name="workbook"' in client.get("/branch/").get_data(as_text=True)  # signed in
+
+    with app.app_context(), get_db().write() as session:
+        session.scalar(select(TokenRow)).revoked_at = NOW
+    home = client.get("/branch/").get_data(as_text=True)
+    assert 'name="token"' in home and 'name="workbook"' not in home  # back to the sign-in form
+    assert client.get(link).status_code == 302
+    refused = upload(client, workbook_bytes([portal_ticket(1), portal_ticket(2)]))
+    assert refused.status_code == 302
+    with app.app_context(), get_db().read() as session:
+        assert (
+            len(session.scalars(select(TicketRow)).all()) == 1
+        )  # the upload after the revoke stored nothing
