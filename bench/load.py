@@ -741,7 +741,8 @@ def describe(result: LoadResult) -> str:
         f"errors     {len(result.errors)} (no answer, resent with the same key: {counts['network_retries']}; "
         f"answers thrown away and resent: {counts['lost_answers']}; "
         f"conflicts fetched: {counts['conflicts']})",
-        f"lost       {result.lost_total} {dict(result.lost) or ''}(checked in the database: new tickets "
+        f"lost       {result.lost_total}{f' {dict(result.lost)}' if result.lost else ''} "
+        "(checked in the database: new tickets "
         f"{counts['acked_tickets']:,}, edits {counts['acked_edits']:,} each once in the history, last "
         f"values {counts['acked_fields']:,}, log entries {counts['acked_log']:,} each once, escalations "
         f"{counts['escalations']:,})",
