@@ -324,7 +324,8 @@ class Branch:
         while time.monotonic() < deadline:
             self.press()
             if self.options.think:
-                time.sleep(self.options.think * (0.5 + self.rng.random()))
+                pause = self.options.think * (0.5 + self.rng.random())
+                time.sleep(max(0.0, min(pause, deadline - time.monotonic())))
 
     def report(self) -> dict[str, Any]:
         return {
