@@ -369,6 +369,44 @@ def encode_rows(sheet: SheetXml, rows: Iterable[Row]) -> EncodedRows:
     return EncodedRows(deflater.chunk(), count)
 
 
+Selector = Callable[[Sequence[Any]], bool]
+"""Whether a row (its values in column order) belongs in a sheet."""
+
+
+def encode_sheets(
+    sheet: SheetXml, rows: Iterable[Row], sheets: dict[str, Selector | None]
+) -> dict[str, EncodedRows]:
+    """Encode each row once and deflate it into every sheet whose selector takes it (None: every row).
+
+    Rows carry no number, so a row's XML is the same in every sheet it is in:
+    sheets that are subsets of another (overdue, red and yellow …) cost a test
+    and a share of the compression, not another read and encoding.
+    """
+    deflaters = {key: Deflater() for key in sheets}
+    pending: dict[str, list[str]] = {key: [] for key in sheets}
+    chars = dict.fromkeys(sheets, 0)
+    counts = dict.fromkeys(sheets, 0)
+    routes = [(key, select, pending[key]) for key, select in sheets.items()]
+    for values, level, local in rows:
+        xml = sheet.row(values, level, local)
+        size = len(xml)
+        for key, select, waiting in routes:
+            if select is None or select(values):
+                waiting.append(xml)
+                counts[key] += 1
+                chars[key] += size
+                if chars[key] >= _FLUSH_CHARS:
+                    deflaters[key].write("".join(waiting).encode())
+                    waiting.clear()
+                    chars[key] = 0
+    result = {}
+    for key, waiting in pending.items():
+        if waiting:
+            deflaters[key].write("".join(waiting).encode())
+        result[key] = EncodedRows(deflaters[key].chunk(), counts[key])
+    return result
+
+
 @dataclass(slots=True)
 class Part:
     """One part of a sheet: its package path, title and number of rows (header included)."""

@@ -24,6 +24,7 @@ from __future__ import annotations
 import io
 import logging
 import multiprocessing
+import tempfile
 import zipfile
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -53,9 +54,10 @@ from server.xlsx.bulk import (
     CellStyles,
     EncodedRows,
     LocalTime,
+    Selector,
     SheetParts,
     SheetXml,
-    encode_rows,
+    encode_sheets,
 )
 from server.xlsx.values import (
     DATE_FORMAT,
@@ -65,7 +67,7 @@ from server.xlsx.values import (
     escape_text,
     looks_like_formula,
 )
-from server.xlsx.zipstream import LIMIT, ZipStream
+from server.xlsx.zipstream import LIMIT, Chunk, ZipStream
 
 logger = logging.getLogger(__name__)
 
@@ -266,6 +268,51 @@ def count_rows(db: Database, options: ConsolidateOptions) -> int:
     return total
 
 
+def row_selectors(keys: Sequence[str]) -> dict[str, Selector | None]:
+    """Per ticket sheet, whether a row of the All sheet belongs in it — `sheet_condition` in Python.
+
+    ``keys`` are the columns after the branch code (a row's values are the
+    code, then these). Flags are tested as whole codes of the stored
+    comma-separated list, as the SQL condition does.
+    """
+    flags_at, level_at, training_at = (keys.index(k) + 1 for k in ("flags", "level", "training_case"))
+    overdue = frozenset(f.value for f in Flag if f.is_overdue)
+    revisit = frozenset((Flag.REVISIT_DUE.value, Flag.REVISIT_OVERDUE.value))
+    warning = frozenset((Level.RED.value, Level.YELLOW.value))
+
+    def has(codes: frozenset[str]) -> Selector:
+        return lambda values: bool(values[flags_at]) and not codes.isdisjoint(values[flags_at].split(","))
+
+    selectors: dict[str, Selector | None] = {
+        "all": None,
+        "overdue": has(overdue),
+        "warning": lambda values: values[level_at] in warning,
+        "revisit": has(revisit),
+        "training": lambda values: bool(values[training_at]),
+    }
+    assert list(selectors) == [spec.key for spec in TICKET_SHEETS]
+    return selectors
+
+
+class _Spool:
+    """Encoded rows of a sheet kept in an anonymous temporary file until the sheet's turn comes."""
+
+    def __init__(self) -> None:
+        self.file = tempfile.TemporaryFile()  # noqa: SIM115 - closed by chunks()
+        self.runs: list[tuple[int, int, int, int]] = []  # (compressed bytes, CRC, size, rows)
+
+    def put(self, encoded: EncodedRows) -> None:
+        if encoded.rows:
+            self.file.write(encoded.chunk.data)
+            self.runs.append((len(encoded.chunk.data), encoded.chunk.crc, encoded.chunk.size, encoded.rows))
+
+    def chunks(self) -> Iterator[EncodedRows]:
+        with self.file:
+            self.file.seek(0)
+            for length, crc, size, rows in self.runs:
+                yield EncodedRows(Chunk(self.file.read(length), crc, size), rows)
+
+
 class Encoder:
     """Reads a task's rows and encodes them, in this process or in a worker process (its own connection)."""
 
@@ -285,6 +332,7 @@ class Encoder:
         ]
         self.level_at = self.keys.index("level") + 1
         self._times: dict[str, LocalTime] = {}
+        self.selectors = row_selectors(self.keys)
 
     def rows(self, session: Session, task: Task) -> Iterator[tuple[list[Any], str | None, LocalTime]]:
         t = tickets_table.c
@@ -302,9 +350,11 @@ class Encoder:
             values = [task.code, *row]
             yield values, values[at], local
 
-    def encode(self, task: Task) -> EncodedRows:
+    def encode(self, task: Task) -> dict[str, EncodedRows]:
+        """The task's rows encoded for its sheet and, for the All sheet, for every other ticket sheet."""
+        sheets = self.selectors if task.sheet == "all" else {task.sheet: None}
         with self.db.read() as session:
-            return encode_rows(self.sheet, self.rows(session, task))
+            return encode_sheets(self.sheet, self.rows(session, task), sheets)
 
 
 _worker: Encoder | None = None
@@ -315,14 +365,14 @@ def _start_worker(*args: Any) -> None:
     _worker = Encoder(*args)
 
 
-def _run_task(task: Task) -> EncodedRows:
+def _run_task(task: Task) -> dict[str, EncodedRows]:
     assert _worker is not None
     return _worker.encode(task)
 
 
 def _encoded(
     tasks: Iterator[Task], workers: int, db: Database, init: tuple[Any, ...]
-) -> Iterator[tuple[Task, EncodedRows]]:
+) -> Iterator[tuple[Task, dict[str, EncodedRows]]]:
     """Each task with its encoded rows, in order; workers run a few tasks ahead (bounded memory).
 
     ``init`` is what an `Encoder` needs besides the database (workers open their own by URL).
@@ -343,6 +393,13 @@ def _encoded(
         while ahead:
             done, result = ahead.popleft()
             yield done, result.get()
+
+
+def _spooled(sheets: dict[str, EncodedRows], spools: dict[str, _Spool]) -> EncodedRows:
+    """Keep the other sheets' rows of a run of the All sheet; the All sheet's rows."""
+    for key, spool in spools.items():
+        spool.put(sheets[key])
+    return sheets["all"]
 
 
 # --- the rich sheets (openpyxl) -------------------------------------------------------------------------
@@ -611,32 +668,37 @@ def build_consolidated(
                 2 if _count_up_to(session, branches, options.period, PARALLEL_FROM) >= PARALLEL_FROM else 0
             )
         chunk_rows = max(1, min(options.chunk_rows, options.row_limit - 1))
-        tasks = (
-            task
-            for spec in TICKET_SHEETS
-            for task in plan_tasks(session, spec.key, branches, options.period, chunk_rows)
-        )
+        # the All sheet is read once; each of its runs also gives the other sheets' rows (a subset of
+        # it, in the same order), which wait in temporary files while the All sheet is written
+        tasks = plan_tasks(session, "all", branches, options.period, chunk_rows)
         results = _encoded(tasks, workers, db, (columns, cell_styles, lang, options.period))
-        pending = next(results, None)
-        for spec in TICKET_SHEETS:
-            parts = SheetParts(
-                sheet_xml,
-                spec.title(lang),
-                package,
-                next_path,
-                row_limit=options.row_limit,
-                byte_limit=options.byte_limit,
-            )
-            rows = 0
-            while pending is not None and pending[0].sheet == spec.key:
-                encoded = pending[1]
-                parts.add(encoded)
-                rows += encoded.rows
-                if progress is not None:
-                    progress(encoded.rows)
-                pending = next(results, None)
-            summary.rows[spec.key] = rows
-            written += [(p.title, p.rows) for p in parts.close()]
+        spools = {spec.key: _Spool() for spec in TICKET_SHEETS[1:]}
+        try:
+            for spec in TICKET_SHEETS:
+                parts = SheetParts(
+                    sheet_xml,
+                    spec.title(lang),
+                    package,
+                    next_path,
+                    row_limit=options.row_limit,
+                    byte_limit=options.byte_limit,
+                )
+                runs: Iterator[EncodedRows]
+                if spec.key == "all":
+                    runs = (_spooled(sheets, spools) for _, sheets in results)
+                else:
+                    runs = spools[spec.key].chunks()
+                rows = 0
+                for encoded in runs:
+                    parts.add(encoded)
+                    rows += encoded.rows
+                    if progress is not None and encoded.rows:
+                        progress(encoded.rows)
+                summary.rows[spec.key] = rows
+                written += [(p.title, p.rows) for p in parts.close()]
+        finally:
+            for spool in spools.values():
+                spool.file.close()
         analysis = analyse(
             session,
             list(zones),

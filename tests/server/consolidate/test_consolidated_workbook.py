@@ -18,7 +18,15 @@ from complaints.kpis import Kpis
 from server.analysis import analyse, month_period
 from server.db import get_db
 from server.models import tickets_table
-from server.xlsx.consolidate import KPI_COLUMNS, KPI_TITLE, ConsolidateOptions, Summary, build_consolidated
+from server.xlsx.consolidate import (
+    KPI_COLUMNS,
+    KPI_TITLE,
+    TICKET_SHEETS,
+    ConsolidateOptions,
+    Summary,
+    build_consolidated,
+    sheet_condition,
+)
 from server.xlsx.values import looks_like_formula
 from tests.server.consolidate.conftest import NOW, TRICKY
 
@@ -174,3 +182,22 @@ def test_libreoffice_opens_the_workbook_without_repair(
     wb = openpyxl.load_workbook(converted)
     assert wb.sheetnames == summary.titles
     assert wb["All tickets"].max_row == 30
+
+
+def test_each_ticket_sheet_holds_exactly_the_tickets_its_sql_condition_selects(loaded: Flask) -> None:
+    # the other sheets are taken from the All sheet's rows as they are read: they must match the SQL filter
+    data, summary = build(loaded, lang="en", workers=0)
+    wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True)
+    t = tickets_table.c
+    with loaded.app_context(), get_db().read() as session:
+        for spec in TICKET_SHEETS:
+            stmt = select(t.ticket_id).where(t.received_at >= NOVEMBER.start, t.received_at < NOVEMBER.end)
+            condition = sheet_condition(spec.key)
+            if condition is not None:
+                stmt = stmt.where(condition)
+            expected = sorted(session.scalars(stmt))
+            shown = [r[1] for r in wb[spec.en].iter_rows(min_row=2, values_only=True)]
+            assert sorted(shown) == expected, spec.key
+            assert summary.rows[spec.key] == len(expected)
+    assert all(summary.rows.values())  # the demo data has tickets in every sheet
+    wb.close()
