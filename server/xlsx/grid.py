@@ -36,6 +36,7 @@ from openpyxl.reader.excel import SHARED_STRINGS, ExcelReader
 from openpyxl.utils import column_index_from_string, get_column_letter
 from openpyxl.utils.cell import coordinate_from_string
 from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900
+from openpyxl.utils.exceptions import CellCoordinatesException as CellError
 from python_calamine import CalamineError, CalamineWorkbook
 
 from server.xlsx.errors import Problem, WorkbookError
@@ -46,6 +47,8 @@ REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 PKG_REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
 ENGINES = ("calamine", "openpyxl")
 logger = logging.getLogger(__name__)
+FILE_ERRORS = (CalamineError, CellError, KeyError, OSError, ValueError, SyntaxError, zipfile.BadZipFile)
+"""What the engines raise on a damaged file (ValueError: defusedxml's refusals; SyntaxError: XML errors)."""
 
 Row = tuple[int, list[object]]
 
@@ -216,8 +219,7 @@ class Grid:
                     self._book = load_exact(self._rewound(), read_only=True)
                 self.notes = [str(w.message) for w in caught]
                 self.titles = list(self._book.sheetnames)
-        except (CalamineError, KeyError, OSError, ValueError, SyntaxError, zipfile.BadZipFile) as exc:
-            # ValueError covers defusedxml's refusals; SyntaxError covers XML parse errors
+        except FILE_ERRORS as exc:
             raise WorkbookError(
                 [Problem(f"the workbook cannot be opened: {_brief(exc)}", f"无法打开工作簿：{_brief(exc)}")]
             ) from exc
@@ -260,7 +262,7 @@ class Grid:
         try:
             sheet = self._book.get_sheet_by_name(title)
             formulas = self.formulas(title)
-        except (CalamineError, KeyError, ValueError, SyntaxError, zipfile.BadZipFile) as exc:
+        except FILE_ERRORS as exc:
             raise WorkbookError(
                 [
                     Problem(

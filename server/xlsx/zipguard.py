@@ -122,6 +122,7 @@ _RELATIONSHIP = re.compile(_PREFIX + rb"Relationship\s[^>]*>")
 _TYPE = re.compile(rb"""\sType\s*=\s*["']([^"']*)["']""")
 _TARGET = re.compile(rb"""\sTarget\s*=\s*["']([^"']*)["']""")
 _SMALL_PART = 64 * MiB
+_HUGE = 10**12
 _RANGE_REF = re.compile(
     _PREFIX
     + rb"""(?:mergeCell|hyperlink)\s[^>]*?(?<![\w:.-])ref\s*=\s*["']"""
@@ -318,22 +319,22 @@ def _check_encoding(name: str, head: bytes) -> None:
 
 
 def column_number(letters: bytes) -> int:
-    """A column's number from its letters, as calamine computes it (any length, 32-bit wrap-around)."""
+    """A column's number from its letters, any number of them (capped far beyond Excel's 16,384)."""
+    if len(letters) > 8:
+        return _HUGE
     number = 0
     for letter in letters.upper():
-        number = (number * 26 + letter - 64) & 0xFFFFFFFF
+        number = number * 26 + letter - 64
     return number
 
 
 def _number(digits: bytes) -> int:
-    """A row number as calamine reads it (32-bit wrap-around), however many digits it has."""
-    if len(digits) <= 18:
-        return int(digits) & 0xFFFFFFFF
-    number = 0
-    for start in range(0, len(digits), 18):
-        chunk = digits[start : start + 18]
-        number = (number * 10 ** len(chunk) + int(chunk)) & 0xFFFFFFFF
-    return number
+    """A row number, however many digits it has (capped far beyond Excel's 1,048,576).
+
+    calamine wraps references at 32 bits and openpyxl does not; the number without wrap-around is
+    never smaller, so measuring with it is safe for both.
+    """
+    return int(digits) if len(digits) <= 12 else _HUGE
 
 
 def column_letters(number: int) -> str:

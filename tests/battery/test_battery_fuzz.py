@@ -5,11 +5,13 @@ the zip truncated, parts dropped or renamed, the XML of the sheets cut,
 repeated and spliced, and cells of every column given values of every type
 (numbers, NaN, booleans, errors, dates, shared-string indexes that do not
 exist, formulas, huge strings, control characters, odd Unicode, references
-out of range). Every upload goes through the Flask test client, which raises
-what the app does not handle (TESTING propagates exceptions), so an
-unhandled exception is counted, never turned into a 500 that could be missed.
+out of range), and cells, rows, merges, hyperlinks, comments and size tags put
+at references anywhere (far corners, past Excel's limits, past 32 bits).
+Every upload goes through the Flask test client, which raises what the app
+does not handle (TESTING propagates exceptions), so an unhandled exception is
+counted, never turned into a 500 that could be missed.
 
-``BATTERY_PROFILE=ci`` (default) runs 400 workbooks; ``BATTERY_PROFILE=long``
+``BATTERY_PROFILE=ci`` (default) runs 1,000 workbooks; ``BATTERY_PROFILE=long``
 runs 10,000. The count, the slowest upload and the rate are printed (-s).
 """
 
@@ -36,14 +38,14 @@ from sqlalchemy import func, select
 
 from server import create_app
 from server.db import get_db
-from server.models import BranchRow
+from server.models import BranchRow, tickets_table
 from tests.battery.hostile_files import NOW, part_of, sheet_rows, ticket, workbook_bytes
 from tests.server.api.conftest import add_branch
 
 pytestmark = pytest.mark.battery
 
 PROFILE = os.environ.get("BATTERY_PROFILE", "ci")
-EXAMPLES = {"ci": 400, "long": 10_000}[PROFILE]
+EXAMPLES = {"ci": 1_000, "long": 10_000}[PROFILE]
 MAX_SECONDS = 5.0
 
 
@@ -181,11 +183,72 @@ def mutate_xml(draw: st.DrawFn, data: bytes, part: str) -> bytes:
     return _rezip(data, {name: xml})
 
 
+references = st.builds(
+    lambda letters, digits: letters + digits,
+    st.one_of(
+        st.sampled_from([b"A", b"Z", b"BK", b"ZZ", b"XFD", b"XFE", b"ZZZZ", b"a", b""]), st.binary(max_size=4)
+    ),
+    st.one_of(
+        st.integers(0, 2**40).map(lambda n: str(n).encode()),
+        st.sampled_from([b"1048576", b"1048577", b"4294967297", b"9" * 30, b"", b"-1"]),
+    ),
+)
+
+
+@st.composite
+def mutate_geometry(draw: st.DrawFn, data: bytes, part: str) -> bytes:
+    """Cells, merges, hyperlinks and comments at references anywhere, on any sheet, in or out of range."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        sheets = [n for n in archive.namelist() if n.startswith("xl/worksheets/sheet")]
+        name = draw(st.sampled_from([part, *sheets]))
+        xml = archive.read(name)
+        comments = archive.read("xl/comments/comment1.xml") if name == part else None
+    ref = draw(references)
+    span = ref + b":" + draw(references)
+    what = draw(st.sampled_from(["cell", "row", "merge", "hyperlink", "comment", "dimension"]))
+    if what == "cell":
+        row = (
+            b""
+            if draw(st.booleans())
+            else b' r="' + draw(references).lstrip(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ") + b'"'
+        )
+        cell = b"<row" + row + b'><c r="' + ref + b'" t="inlineStr"><is><t>x</t></is></c></row>'
+        xml = xml.replace(b"</sheetData>", cell + b"</sheetData>", 1)
+    elif what == "row":
+        cell = (
+            b'<row r="' + draw(references).lstrip(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ") + b'"><c><v>1</v></c></row>'
+        )
+        xml = xml.replace(b"</sheetData>", cell + b"</sheetData>", 1)
+    elif what == "merge":
+        merge = (
+            b'<mergeCells count="1"><mergeCell ref="'
+            + draw(st.sampled_from([ref, span]))
+            + b'"/></mergeCells>'
+        )
+        xml = xml.replace(b"</sheetData>", b"</sheetData>" + merge, 1)
+    elif what == "hyperlink":
+        link = (
+            b'<hyperlinks><hyperlink ref="'
+            + draw(st.sampled_from([ref, span]))
+            + b'" location="A1"/></hyperlinks>'
+        )
+        xml = re.sub(rb"(<tableParts|<legacyDrawing|</worksheet>)", lambda m: link + m.group(1), xml, count=1)
+    elif what == "comment" and comments is not None:
+        far = re.sub(rb'ref="[A-Z]+[0-9]+"', b'ref="' + ref + b'"', comments, count=1)
+        return _rezip(data, {"xl/comments/comment1.xml": far})
+    else:
+        xml = re.sub(rb'<dimension ref="[^"]*"', b'<dimension ref="' + span + b'"', xml, count=1)
+    return _rezip(data, {name: xml})
+
+
 @st.composite
 def fuzzed_workbooks(draw: st.DrawFn) -> tuple[str, bytes]:
     base = draw(st.sampled_from(sorted(BASES)))
     data, part = BASES[base], SHEETS[base]
-    kind = draw(st.sampled_from(["cells", "cells", "cells", "xml", "xml", "flip", "truncate", "parts"]))
+    kinds = ["cells", "cells", "cells", "geometry", "geometry", "xml", "xml", "flip", "truncate", "parts"]
+    kind = draw(st.sampled_from(kinds))
+    if kind == "geometry":
+        return kind, draw(mutate_geometry(data, part))
     if kind == "cells":
         return kind, draw(mutate_cells(data, part))
     if kind == "xml":
@@ -252,6 +315,10 @@ def test_fuzzed_workbooks_never_crash_the_upload_nor_take_over_five_seconds(
     partial: list[str] = []
     times: list[float] = []
 
+    def stored() -> int:
+        with app.app_context(), get_db().read() as session:
+            return session.execute(select(func.count()).select_from(tickets_table)).scalar_one()
+
     def changes() -> int:
         with app.app_context(), get_db().read() as session:
             return session.execute(select(func.max(BranchRow.change_seq))).scalar_one()
@@ -309,6 +376,7 @@ def test_fuzzed_workbooks_never_crash_the_upload_nor_take_over_five_seconds(
         f"over {MAX_SECONDS:.0f} s {len(slow)}"
     )
     print("outcomes:", dict(sorted(statuses.items())))
+    print(f"tickets stored by the accepted uploads: {stored()}; slowest: {sorted(slow, reverse=True)[:3]}")
     assert len(times) >= EXAMPLES
     assert not crashes, f"{len(crashes)} unhandled exceptions; first:\n{crashes[0]}"
     assert not slow, f"{len(slow)} uploads over {MAX_SECONDS} s: {slow[:5]}"
