@@ -15,6 +15,11 @@ the rest of the package (workbook, styles, content types, charts) is taken
 from openpyxl's file, whose placeholder ticket sheets the streamed parts
 replace. All figures come from `server.analysis` — the same as the dashboard's.
 
+The tickets are read and encoded once, for the All sheet: the other ticket
+sheets are subsets of it in the same order, so each run of rows is also
+deflated into them (`row_selectors`, the SQL conditions of `sheet_condition` in
+Python) and kept in temporary files until the All sheet is written.
+
 Tickets are those of the chosen branches *received* in the period; flags are
 as of the last flag scan.
 """
