@@ -234,10 +234,10 @@ def mutate_geometry(draw: st.DrawFn, data: bytes, part: str) -> bytes:
         )
         xml = re.sub(rb"(<tableParts|<legacyDrawing|</worksheet>)", lambda m: link + m.group(1), xml, count=1)
     elif what == "comment" and comments is not None:
-        far = re.sub(rb'ref="[A-Z]+[0-9]+"', b'ref="' + ref + b'"', comments, count=1)
+        far = re.sub(rb'ref="[A-Z]+[0-9]+"', lambda _: b'ref="' + ref + b'"', comments, count=1)
         return _rezip(data, {"xl/comments/comment1.xml": far})
     else:
-        xml = re.sub(rb'<dimension ref="[^"]*"', b'<dimension ref="' + span + b'"', xml, count=1)
+        xml = re.sub(rb'<dimension ref="[^"]*"', lambda _: b'<dimension ref="' + span + b'"', xml, count=1)
     return _rezip(data, {name: xml})
 
 

@@ -29,6 +29,8 @@ from flask.testing import FlaskClient
 from complaints.schema import SETTINGS, SYNC
 from server import create_app
 from server.db import get_db
+from server.xlsx.errors import UnsafeWorkbookError
+from server.xlsx.zipguard import check_zip
 from tests.battery.hostile_files import (
     NOW,
     WHOLE_SHEET,
@@ -369,3 +371,24 @@ def test_a_workbook_the_write_back_cannot_open_is_refused_before_anything_is_sto
     status, page, _ = upload(client, rewrite(workbook_bytes(sheet_rows(3)), part, change))
     assert status == 422 and "无法打开工作簿" in page
     assert stored_tickets(client, token) == 0
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        b'<c\nr="XFD1048576" t="inlineStr"><is><t>x</t></is></c>',
+        b"<c\tr='XFD1048576'><v>1</v></c>",
+        b'<x:c r="XFD1048576" xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><x:v>1</x:v></x:c>',
+        b'<c s="1" r="XFD1048576"><v>1</v></c>',
+        b'<c r="A99999999999999"><v>1</v></c>',
+        b'<c r="A4294967297"><v>1</v></c>',
+    ],
+)
+def test_a_stray_cell_is_found_however_its_xml_is_spelt(cell: bytes) -> None:
+    data = rewrite_sheet(
+        workbook_bytes(sheet_rows(3)),
+        lambda xml: xml.replace(b"</sheetData>", b'<row r="5">' + cell + b"</row></sheetData>"),
+    )
+    with pytest.raises(UnsafeWorkbookError) as caught:
+        check_zip(data)
+    assert "delete the stray cells" in caught.value.problems[0].en
