@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from complaints.schema import LOG, TASKS, TICKETS
 from complaints.sla import SlaClock
 from complaints.wire import (
     deadlines_from_json,
@@ -73,6 +74,31 @@ def push_body(workbook: BranchWorkbook) -> tuple[dict[str, Any], list[Problem]]:
     return body, problems
 
 
+def nul_problems(workbook: BranchWorkbook, lang: str) -> list[Problem]:
+    """Text holding U+0000, by sheet, row and column, refused as ``POST /api/sync`` refuses it.
+
+    PostgreSQL text cannot hold the NUL character; the workbook can (as ``_x0000_``), and so can
+    SQLite, where it is stored and written back exactly.
+    """
+    problems = []
+    for sheet, records in ((TICKETS, workbook.tickets), (TASKS, workbook.tasks), (LOG, workbook.log)):
+        for record in records:
+            for column in sheet.columns:
+                value = getattr(record, column.key, None)
+                if isinstance(value, str) and "\x00" in value:
+                    problems.append(
+                        Problem(
+                            "the text holds a NUL character (U+0000, shown as _x0000_), which the database "
+                            "cannot store; delete it",
+                            "文本中含有空字符（U+0000，显示为 _x0000_），数据库无法保存，请删除",
+                            sheet=sheet.title(lang),
+                            row=workbook.rows.get(getattr(record, "sync_key", "")),
+                            header=column.header(lang),
+                        )
+                    )
+    return problems
+
+
 def merge_upload(
     db: Database, branch_id: int, data: bytes, by: str, now: datetime, clock: SlaClock
 ) -> MergeResult:
@@ -82,6 +108,9 @@ def merge_upload(
     except WorkbookError as exc:
         return MergeResult(None, exc.lang, exc.problems)
     lang = workbook.settings.language
+    problems = [] if db.is_sqlite else nul_problems(workbook, lang)
+    if problems:
+        return MergeResult(None, lang, problems)
     try:
         # the write-back loads the file with openpyxl, which refuses some parts calamine skips (styles,
         # tables): find out before anything is stored, or the branch would be told "not imported"

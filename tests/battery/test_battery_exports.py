@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import re
 import subprocess
 import sys
@@ -37,7 +38,15 @@ from server.db import get_db
 from server.xlsx import read_workbook, write_workbook
 from server.xlsx.template import build_workbook
 from tests.battery.hostile_files import NOW, ticket, workbook_bytes
-from tests.server.api.conftest import REPO, add_branch, add_head_office, free_port
+from tests.server.api.conftest import (
+    REPO,
+    _drop_postgres_database,
+    _fresh_postgres_database,
+    _postgres_available,
+    add_branch,
+    add_head_office,
+    free_port,
+)
 
 pytestmark = pytest.mark.battery
 
@@ -261,6 +270,49 @@ def test_the_consolidated_workbook_holds_no_formula_and_shows_the_texts_exactly(
     assert not missing, missing
 
 
+@pytest.fixture
+def postgres_app() -> Iterator[Flask]:
+    """The app on a fresh PostgreSQL database (fails without one when REQUIRE_POSTGRES=1)."""
+    if not _postgres_available():
+        if os.environ.get("REQUIRE_POSTGRES") == "1":
+            pytest.fail("PostgreSQL required (REQUIRE_POSTGRES=1) but not reachable")
+        pytest.skip("PostgreSQL not reachable")
+    url, name = _fresh_postgres_database()
+    app = create_app({"TESTING": True, "DATABASE_URL": url, "CLOCK": lambda: NOW})
+    with app.app_context():
+        get_db().upgrade()
+    yield app
+    with app.app_context():
+        get_db().dispose()
+    _drop_postgres_database(name)
+
+
+def test_on_postgresql_text_with_a_nul_character_is_refused_by_the_api_and_the_upload_naming_the_place(
+    postgres_app: Flask, tmp_path: Path
+) -> None:
+    """PostgreSQL text cannot hold U+0000 (SQLite can, and round-trips it exactly, as above)."""
+    postgres_app.config["BRANCH_DOWNLOADS"] = str(tmp_path / "downloads")
+    token = add_branch(postgres_app, "SZ01")
+    client = portal(postgres_app, token)
+    body = {"cursor": 0, "tickets": [{"sync_key": uuid.uuid4().hex, "fields": tricky_fields(1, "\0=1+1")}]}
+    pushed = client.post(
+        "/api/sync", json=body, headers={"Authorization": f"Bearer {token}", "Idempotency-Key": "nul"}
+    )
+    assert pushed.status_code == 400 and pushed.get_json()["error"] == "nul_character"
+
+    with_nul = workbook_bytes([ticket(1, place="阳光\0花园")])
+    response = client.post(
+        "/branch/upload",
+        data={"csrf_token": csrf(client), "workbook": (io.BytesIO(with_nul), "SZ01.xlsx")},
+        content_type="multipart/form-data",
+    )
+
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "第 2 行" in page and "空字符" in page
+    assert sync(client, token, {"cursor": 0})["pulled"]["tickets"] == []
+
+
 # --- 13. phone numbers ----------------------------------------------------------------------
 
 
@@ -373,7 +425,7 @@ def test_gunicorn_stderr_holds_no_full_phone_number(tmp_path: Path) -> None:
         server = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{port}",
              "--log-level", "debug", "--access-logfile", "-", "server:create_app()"],
-            cwd=REPO, env={**__import__("os").environ, "FLASK_DATABASE_URL": url}, stdout=err, stderr=err,
+            cwd=REPO, env={**os.environ, "FLASK_DATABASE_URL": url}, stdout=err, stderr=err,
         )  # fmt: skip
         try:
             base = f"http://127.0.0.1:{port}"
