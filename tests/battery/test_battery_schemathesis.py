@@ -174,7 +174,8 @@ def _auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}", "Idempotency-Key": uuid.uuid4().hex}
 
 
-def test_a_nul_character_anywhere_is_refused_with_400_naming_the_place(app):  # noqa: F811
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # SQLite stores it (battery item 5)
+def test_a_nul_character_anywhere_is_refused_on_postgresql_with_400_naming_the_place(app):  # noqa: F811
     """PostgreSQL cannot store U+0000: a NUL in a field, a parameter or a header failed in the query (500)."""
     client, token = app.test_client(), add_branch(app, "SZ01")
     created = sync(client, token, {"tickets": [{"sync_key": OWN_TICKET, "fields": new_fields()}]})
