@@ -115,7 +115,7 @@ _CELL_ROW_FIRST = re.compile(rb'<c r="[A-Za-z]+([0-9]{1,12})"')  # longer: not m
 _CELL_COLUMN_FIRST = re.compile(rb'<c r="([A-Za-z]+)[0-9]')
 _CELL_TAG = re.compile(_PREFIX + rb"c[\s>/]")
 _CELL_REF_ANY = re.compile(_PREFIX + rb"""c\s[^>]*?(?<![\w:.-])r\s*=\s*["']([A-Za-z]+)([0-9]+)""")
-_ROW_REF = re.compile(_PREFIX + rb"""row\s[^>]*?(?<![\w:.-])r\s*=\s*["']([0-9]+)""")
+_ROW_REF = re.compile(_PREFIX + rb"""row\s[^>]*?(?<![\w:.-])r\s*=\s*["'][A-Za-z$]*([0-9]+)""")
 _COMMENT_REF = re.compile(
     _PREFIX + rb"""comment\s[^>]*?(?<![\w:.-])ref\s*=\s*["']\$?([A-Za-z]+)\$?([0-9]+)"""
 )
