@@ -435,6 +435,20 @@ def _sheet_title(archive: zipfile.ZipFile, part: str) -> str:
 
 
 def _check_shape(archive: zipfile.ZipFile, part: str, shape: SheetShape, limits: ZipLimits) -> None:
+    if shape.expanded > limits.max_expanded:
+        title = _sheet_title(archive, part)
+        raise UnsafeWorkbookError(
+            [
+                Problem(
+                    f"merged cells and hyperlinked ranges cover {shape.expanded:,} cells (the largest is "
+                    f"{shape.widest}); at most {limits.max_expanded:,} are accepted: unmerge them "
+                    "(or remove the hyperlinks)",
+                    f"合并单元格和超链接区域共覆盖 {shape.expanded} 个单元格（最大的是 {shape.widest}），"
+                    f"最多允许 {limits.max_expanded} 个，请取消合并（或删除这些超链接）",
+                    sheet=title,
+                )
+            ]
+        )
     area = shape.area
     sparse_rows = shape.rows > limits.max_sparse_rows and shape.rows > shape.cells
     if sparse_rows or (area > limits.max_area and area > limits.min_density * shape.cells):
@@ -448,19 +462,6 @@ def _check_shape(archive: zipfile.ZipFile, part: str, shape: SheetShape, limits:
                     "the right (Ctrl+End shows the last one) and save again",
                     f"此工作表的单元格延伸到第 {shape.rows} 行、{letters} 列（共 {area} 个单元格），"
                     f"实际只用了 {shape.cells} 个；请删除右下方多余的单元格（Ctrl+End 可定位）后重新保存",
-                    sheet=title,
-                )
-            ]
-        )
-    if shape.expanded > limits.max_expanded:
-        title = _sheet_title(archive, part)
-        raise UnsafeWorkbookError(
-            [
-                Problem(
-                    f"merged cells and hyperlinked ranges cover {shape.expanded:,} cells (the largest is "
-                    f"{shape.widest}); at most {limits.max_expanded:,} are accepted: unmerge them",
-                    f"合并单元格和超链接区域共覆盖 {shape.expanded} 个单元格（最大的是 {shape.widest}），"
-                    f"最多允许 {limits.max_expanded} 个，请取消合并",
                     sheet=title,
                 )
             ]
