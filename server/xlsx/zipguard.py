@@ -159,7 +159,7 @@ def check_zip(source: Source, limits: ZipLimits | None = None) -> ZipInventory:
     try:
         try:
             archive = zipfile.ZipFile(handle)
-        except (zipfile.BadZipFile, OSError) as exc:
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
             raise _refuse(
                 f"This is not an .xlsx workbook (not a zip file: {exc}). Save it from Excel as .xlsx.",
                 f"这不是 .xlsx 工作簿（不是 zip 文件：{exc}）。请在 Excel 中另存为 .xlsx。",

@@ -15,6 +15,7 @@ import io
 import json
 import random
 import re
+import struct
 import subprocess
 import sys
 import time
@@ -393,3 +394,13 @@ def test_a_stray_cell_is_found_however_its_xml_is_spelt(cell: bytes) -> None:
     with pytest.raises(UnsafeWorkbookError) as caught:
         check_zip(data)
     assert "delete the stray cells" in caught.value.problems[0].en
+
+
+def test_a_zip_needing_an_unknown_version_to_extract_is_refused(portal: tuple[FlaskClient, str]) -> None:
+    client, token = portal
+    data = bytearray(workbook_bytes(sheet_rows(3)))
+    central = data.find(b"PK\x01\x02")
+    struct.pack_into("<H", data, central + 6, 251)  # "version needed to extract": 25.1
+    status, page, _ = upload(client, bytes(data))
+    assert status == 422 and "不是 zip 文件" in page
+    assert stored_tickets(client, token) == 0
