@@ -9,7 +9,8 @@ out of range), and cells, rows, merges, hyperlinks, comments and size tags put
 at references anywhere (far corners, past Excel's limits, past 32 bits).
 Every upload goes through the Flask test client, which raises what the app
 does not handle (TESTING propagates exceptions), so an unhandled exception is
-counted, never turned into a 500 that could be missed.
+counted, never turned into a 500 that could be missed. An accepted upload's
+merged workbook must read back.
 
 ``BATTERY_PROFILE=ci`` (default) runs 1,000 workbooks; ``BATTERY_PROFILE=long``
 runs 10,000. The count, the slowest upload and the rate are printed (-s).
@@ -39,6 +40,7 @@ from sqlalchemy import func, select
 from server import create_app
 from server.db import get_db
 from server.models import BranchRow, tickets_table
+from server.xlsx import WorkbookError, read_workbook
 from tests.battery.hostile_files import NOW, part_of, sheet_rows, ticket, workbook_bytes
 from tests.server.api.conftest import add_branch
 
@@ -313,6 +315,7 @@ def test_fuzzed_workbooks_never_crash_the_upload_nor_take_over_five_seconds(
     unclear: list[str] = []
     wrong: list[str] = []
     partial: list[str] = []
+    unreadable: list[str] = []
     times: list[float] = []
 
     def stored() -> int:
@@ -357,6 +360,19 @@ def test_fuzzed_workbooks_never_crash_the_upload_nor_take_over_five_seconds(
         page = response.get_data(as_text=True)
         if response.status_code == 422 and not re.search(r'<ul class="problems">\s*<li>', page):
             unclear.append(f"{kind}: {page[:300]}")
+        if response.status_code == 200:  # the merged workbook given back reads as a branch workbook
+            link = re.search(r'href="(/branch/download/[^"]+)"', page)
+            download = client.get(link.group(1)) if link else None
+            try:
+                assert download is not None and download.status_code == 200
+                read_workbook(download.data, now=NOW)
+            except (AssertionError, WorkbookError) as exc:
+                path = failures / f"merged-{len(unreadable)}.xlsx"
+                path.write_bytes(data)
+                unreadable.append(f"{kind} ({path}): {exc!r}"[:500])
+            finally:
+                if download is not None:
+                    download.close()
         if response.status_code != 200 and changes() != before:
             path = failures / f"partial-{len(partial)}.xlsx"
             path.write_bytes(data)
@@ -382,4 +398,5 @@ def test_fuzzed_workbooks_never_crash_the_upload_nor_take_over_five_seconds(
     assert not slow, f"{len(slow)} uploads over {MAX_SECONDS} s: {slow[:5]}"
     assert not wrong, f"{len(wrong)} unexpected statuses: {wrong[:3]}"
     assert not partial, f"{len(partial)} refused uploads changed stored data: {partial[:3]}"
+    assert not unreadable, f"{len(unreadable)} merged workbooks do not read back: {unreadable[:3]}"
     assert not unclear, f"refusals without a problem listed: {unclear[:3]}"
