@@ -34,7 +34,6 @@ from server.idempotency import run_once
 from server.models import BranchRow
 from server.sync import SyncContext, pull, push
 from server.xlsx import Problem, WorkbookError, read_workbook, write_workbook
-from server.xlsx.grid import load_exact
 from server.xlsx.reader import BranchWorkbook
 
 
@@ -99,6 +98,41 @@ def nul_problems(workbook: BranchWorkbook, lang: str) -> list[Problem]:
     return problems
 
 
+REHEARSAL = Problem(
+    "the workbook could not be merged back safely (it holds something the merge cannot keep, such as a "
+    "hyperlink on an empty cell or an error value in a key column); nothing was stored. Open it in Excel, "
+    "check the cells named below, save it and upload it again",
+    "无法安全地把合并结果写回此工作簿（其中有合并时无法保留的内容，如空单元格上的超链接、关键列中的错误值），"
+    "没有保存任何数据。请在 Excel 中打开，检查下列单元格，保存后重新上传",
+)
+
+
+def rehearse_write_back(data: bytes, workbook: BranchWorkbook, now: datetime) -> list[Problem]:
+    """Write what was read back into the file and read it again, before anything is stored.
+
+    The write-back opens the file with openpyxl, which refuses some parts calamine skips (styles,
+    tables) and sees some cells otherwise (error values, hyperlinks on empty cells): if the merged
+    workbook would not read back as the same records, the upload is refused now, rather than stored
+    and then answered with "not imported" or with a workbook the branch cannot upload again.
+    """
+    probe = io.BytesIO()
+    try:
+        write_workbook(
+            data, probe, tickets=workbook.tickets, tasks=workbook.tasks, log=workbook.log, rows=workbook.rows
+        )
+        again = read_workbook(probe.getvalue(), now=now)
+    except WorkbookError as exc:
+        return [REHEARSAL, *exc.problems]
+    for mine, theirs in (
+        (workbook.tickets, again.tickets),
+        (workbook.tasks, again.tasks),
+        (workbook.log, again.log),
+    ):
+        if sorted(r.sync_key for r in mine) != sorted(r.sync_key for r in theirs):
+            return [REHEARSAL]
+    return []
+
+
 def merge_upload(
     db: Database, branch_id: int, data: bytes, by: str, now: datetime, clock: SlaClock
 ) -> MergeResult:
@@ -111,13 +145,9 @@ def merge_upload(
     problems = [] if db.is_sqlite else nul_problems(workbook, lang)
     if problems:
         return MergeResult(None, lang, problems)
-    try:
-        # the write-back loads the file with openpyxl, which refuses some parts calamine skips (styles,
-        # tables): find out before anything is stored, or the branch would be told "not imported"
-        # about rows that were
-        load_exact(io.BytesIO(data), read_only=False)
-    except WorkbookError as exc:
-        return MergeResult(None, lang, exc.problems)
+    problems = rehearse_write_back(data, workbook, now)
+    if problems:
+        return MergeResult(None, lang, problems)
     with db.read() as session:
         branch = session.get(BranchRow, branch_id)
         assert branch is not None

@@ -296,7 +296,7 @@ def _inflate(
             f"Part {name} is damaged ({exc}); open and save the workbook again in Excel.",
             f"部件 {name} 已损坏（{exc}），请在 Excel 中打开并重新保存。",
         ) from exc
-    except (zlib.error, EOFError, NotImplementedError) as exc:
+    except (zlib.error, EOFError, NotImplementedError, ValueError) as exc:  # ValueError: a bad name
         raise _refuse(
             f"Part {name} cannot be inflated ({exc}).",
             f"部件 {name} 无法解压（{exc}）。",
