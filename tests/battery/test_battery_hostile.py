@@ -363,15 +363,31 @@ def test_a_ten_row_sheet_with_a_stale_size_tag_imports_all_ten_rows(
     [
         ("xl/styles.xml", lambda xml: xml.replace(b"<cellXfs", b"<cellXfs><bogus", 1)),
         ("xl/tables/table1.xml", lambda xml: xml.replace(b'ref="', b'ref="ZZZ', 1)),
+        # openpyxl gives an empty cell with a hyperlink the link as its value: a ticket number "A1"
+        (
+            "xl/worksheets/sheet1.xml",
+            lambda xml: xml.replace(
+                b"<tableParts", b'<hyperlinks><hyperlink ref="A30" location="A1"/></hyperlinks><tableParts', 1
+            ),
+        ),
+        # an error value in the sync key column: calamine reads it empty, openpyxl as "#DIV/0!"
+        (
+            "xl/worksheets/sheet1.xml",
+            lambda xml: re.sub(
+                rb'(<c r="BK3"[^>]*?)t="inlineStr"><is><t>[0-9a-f]+</t></is></c>',
+                rb'\1t="e"><v>#DIV/0!</v></c>',
+                xml,
+            ),
+        ),
     ],
 )
-def test_a_workbook_the_write_back_cannot_open_is_refused_before_anything_is_stored(
+def test_a_workbook_the_write_back_cannot_keep_is_refused_before_anything_is_stored(
     portal: tuple[FlaskClient, str], part: str, change: Callable[[bytes], bytes]
 ) -> None:
     client, token = portal
-    # calamine reads the rows (it skips styles and tables); openpyxl, which writes the merge back, cannot
+    # calamine reads the rows; openpyxl, which writes the merge back, cannot open or keep the file as read
     status, page, _ = upload(client, rewrite(workbook_bytes(sheet_rows(3)), part, change))
-    assert status == 422 and "无法打开工作簿" in page
+    assert status == 422 and re.search("无法打开工作簿|无法安全地把合并结果写回", page), page
     assert stored_tickets(client, token) == 0
 
 
