@@ -13,7 +13,8 @@ counted, never turned into a 500 that could be missed. An accepted upload's
 merged workbook must read back.
 
 ``BATTERY_PROFILE=ci`` (default) runs 1,000 workbooks; ``BATTERY_PROFILE=long``
-runs 10,000. The count, the slowest upload and the rate are printed (-s).
+runs 10,000. The count, the slowest upload and the rate are printed (-s); inputs
+that fail are kept in ``$BATTERY_FAILURES`` (default: the test's tmp_path).
 """
 
 from __future__ import annotations
@@ -307,8 +308,8 @@ def test_fuzzed_workbooks_never_crash_the_upload_nor_take_over_five_seconds(
     app: Flask, tmp_path: Path
 ) -> None:
     client, csrf = _signed_in(app)
-    failures = tmp_path / "failures"
-    failures.mkdir()
+    failures = Path(os.environ.get("BATTERY_FAILURES") or tmp_path / "failures")  # inputs that failed
+    failures.mkdir(parents=True, exist_ok=True)
     statuses: Counter[tuple[str, int]] = Counter()
     crashes: list[str] = []
     slow: list[tuple[float, str]] = []
