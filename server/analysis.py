@@ -125,8 +125,18 @@ def month_period(year: int, month: int, tz: str = DEFAULT_TZ) -> Period:
     return Period(start, end)
 
 
+FIRST_DAY = date(2000, 1, 1)
+LAST_DAY = date(2100, 1, 1)
+"""Chosen periods lie within [FIRST_DAY, LAST_DAY]: centuries take minutes to build, year 9999 overflows."""
+
+
 def date_period(start: date, end: date, tz: str = DEFAULT_TZ) -> Period:
     """Local dates ``start`` (included) to ``end`` (excluded) as a `Period` from local midnight."""
+    if start < FIRST_DAY or end > LAST_DAY:
+        raise ValueError(
+            f"the period {start}–{end} is outside {FIRST_DAY}–{LAST_DAY} / "
+            f"期间须在 {FIRST_DAY} 至 {LAST_DAY} 之间"
+        )
     zone = ZoneInfo(tz)
     return Period(datetime.combine(start, time(), zone), datetime.combine(end, time(), zone))
 

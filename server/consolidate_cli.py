@@ -51,9 +51,13 @@ def consolidate(
             f"{start:%Y-%m-%d} is not before {end:%Y-%m-%d} (开始日期须早于结束日期)", param_hint="--end"
         )
     config = current_app.config
+    try:
+        period = date_period(start.date(), end.date(), config["TIMEZONE"])
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--start/--end") from exc
     options = ConsolidateOptions(
         branches=parse_branches(branches),
-        period=date_period(start.date(), end.date(), config["TIMEZONE"]),
+        period=period,
         lang=lang,
         show_phones=show_phones,
         generated_at=clock.now(),

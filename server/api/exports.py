@@ -21,7 +21,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from server import clock
-from server.analysis import UnknownBranchError, branch_zones, date_period
+from server.analysis import FIRST_DAY, LAST_DAY, UnknownBranchError, branch_zones, date_period
 from server.auth import ADMIN, HEAD_OFFICE, current, require
 from server.db import Database, get_db
 from server.errors import ApiError
@@ -35,10 +35,8 @@ _PIECE = 256 * 1024
 _QUEUED_PIECES = 32
 _END = object()
 _DATES = validate.Range(
-    min=date(2000, 1, 1),
-    max=date(2100, 1, 1),
-    error="must be between {min} and {max} / 日期须在 {min} 至 {max} 之间",
-)  # a period of centuries would take minutes to build; year 9999 would overflow
+    min=FIRST_DAY, max=LAST_DAY, error="must be between {min} and {max} / 日期须在 {min} 至 {max} 之间"
+)
 
 
 class ConsolidatedQuery(Schema):
@@ -135,12 +133,16 @@ def consolidated(query: dict[str, Any]) -> Any:
     return stream_consolidated(db, options, name)
 
 
+class ConsolidatedBuildError(RuntimeError):
+    """The workbook being streamed could not be finished; the log holds the cause."""
+
+
 def stream_consolidated(db: Database, options: ConsolidateOptions, download_name: str) -> Response:
     """A response that streams the workbook of ``options`` as an attachment while a thread builds it.
 
     Shared by ``GET /api/consolidated`` and the dashboard's download. Call
     inside an application context; the branches must have been checked (a
-    branch removed meanwhile ends the download short, and the log says why).
+    branch removed meanwhile fails the download, and the log says why).
     """
     pieces: queue.Queue[Any] = queue.Queue(maxsize=_QUEUED_PIECES)
     cancelled = threading.Event()
@@ -170,7 +172,11 @@ def stream_consolidated(db: Database, options: ConsolidateOptions, download_name
                 if piece is _END:
                     return
                 if isinstance(piece, BaseException):
-                    return  # the download ends short: the client sees a broken file, the log says why
+                    # Raising (not returning) makes the server drop the connection without the last
+                    # chunk, so the client sees a failed download, never a complete-looking short one.
+                    raise ConsolidatedBuildError(
+                        "the consolidated workbook failed while it was sent"
+                    ) from piece
                 yield piece
         finally:
             cancelled.set()

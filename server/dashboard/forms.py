@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 
 from server import clock
+from server.analysis import FIRST_DAY, LAST_DAY
 from server.dashboard.figures import Days
 from server.dashboard.i18n import t
 from server.dashboard.queries import FilterError, parse_date
@@ -30,6 +31,9 @@ def read_days(args: Any) -> Days:
     last = parse_date(args, "to") or (default.last if first <= default.last else first)
     if first > last:
         raise FilterError("from", "bad_period")
+    if first < FIRST_DAY or last >= LAST_DAY:
+        field = "from" if first < FIRST_DAY else "to"
+        raise FilterError(field, "out_of_range", first=FIRST_DAY, last=LAST_DAY)
     return Days(first, last, home_zone())
 
 

@@ -16,6 +16,7 @@ included) and before a part's XML reaches 4 GiB.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -61,6 +62,8 @@ class BulkColumn:
     computed: bool = False
     phone: bool = False
     """Mask the digits (for callers who may not see phone numbers)."""
+    phones_inside: bool = False
+    """Mask phone numbers typed inside free text (a description that says "call me on 138…")."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +94,15 @@ def mask_phone(text: str) -> str:
     shown = digits[-2:] if len(digits) < 8 else digits[:3] + digits[-4:]
     hidden = set(digits).difference(shown)
     return "".join("*" if i in hidden else ch for i, ch in enumerate(text))
+
+
+_PHONE_INSIDE = re.compile(r"(?<![0-9])(?:1[3-9][0-9]{9}|0[1-9][0-9]{1,2}-?[0-9]{7,8})(?![0-9])")
+"""Mainland mobile numbers and landlines with their area code, not part of a longer number."""
+
+
+def mask_phones_inside(text: str) -> str:
+    """``text`` with every phone number in it masked as `mask_phone` masks a contact."""
+    return _PHONE_INSIDE.sub(lambda m: mask_phone(m.group()), text)
 
 
 def xml_text(text: str) -> str:
@@ -188,13 +200,13 @@ _TEXT_CACHE = 4096
 """Distinct values per text column whose cell XML is kept (places, departments, measures repeat)."""
 
 
-def _text_encoder(ids: list[int], quoted: list[int], phone: bool) -> Encoder:
+def _text_encoder(ids: list[int], quoted: list[int], phone: bool, inside: bool = False) -> Encoder:
     cache: dict[str, tuple[bool, str]] = {}
 
     def text(value: Any, lv: int, local: LocalTime) -> str:
         known = cache.get(value)
         if known is None:
-            shown = mask_phone(value) if phone else value
+            shown = mask_phone(value) if phone else mask_phones_inside(value) if inside else value
             known = (looks_like_formula(shown), _inline_body(shown))
             if len(cache) >= _TEXT_CACHE:
                 cache.clear()
@@ -223,7 +235,7 @@ def _encoder(column: BulkColumn, styles: CellStyles, lang: str) -> Encoder:
     quoted_ids = [styles.quoted[lv] for lv in LEVELS]
     kind = column.type
     if kind is ColType.TEXT:
-        return _text_encoder(text_ids, quoted_ids, column.phone)
+        return _text_encoder(text_ids, quoted_ids, column.phone, column.phones_inside)
     if kind is ColType.DATETIME:
         return _datetime_encoder([styles.datetime[lv] for lv in LEVELS])
     if kind is ColType.DATE:

@@ -63,6 +63,7 @@ from server.xlsx.bulk import (
     SheetParts,
     SheetXml,
     encode_sheets,
+    mask_phones_inside,
 )
 from server.xlsx.values import (
     DATE_FORMAT,
@@ -144,6 +145,10 @@ class Summary:
 # --- columns and styles ------------------------------------------------------------------------------
 
 
+IDENTIFIERS = frozenset({"ticket_id", "group_id"})
+"""Text columns that hold our own numbers, never a customer's phone number."""
+
+
 def ticket_columns(lang: str, show_phones: bool) -> list[BulkColumn]:
     """Branch, then every visible column of the Tickets sheet (no sync bookkeeping)."""
     columns = [BulkColumn("branch", BRANCH_HEADER[lang], 10, TICKETS.column("ticket_id").type)]
@@ -151,7 +156,8 @@ def ticket_columns(lang: str, show_phones: bool) -> list[BulkColumn]:
         if c.hidden:
             continue
         phone = c.key == "contact" and not show_phones
-        columns.append(BulkColumn(c.key, c.header(lang), c.width, c.type, c.enum, c.computed, phone))
+        inside = c.type is ColType.TEXT and c.key not in IDENTIFIERS and not show_phones
+        columns.append(BulkColumn(c.key, c.header(lang), c.width, c.type, c.enum, c.computed, phone, inside))
     return columns
 
 
@@ -519,6 +525,11 @@ def _put_text(ws: Any, row: int, column: int, text: str) -> None:
     cell.quotePrefix = looks_like_formula(text)
 
 
+def _phones_shown(show_phones: bool) -> Callable[[str], str]:
+    """How free text typed at a branch appears: as typed, or with every phone number in it masked."""
+    return (lambda text: text) if show_phones else mask_phones_inside
+
+
 def _kpi_table(ws: Any, row: int, heading: str, groups: Sequence[tuple[str, Kpis]], lang: str) -> int:
     _title(ws, row, heading)
     _header(ws, row + 1, ["", *(c.zh if lang == "zh" else c.en for c in KPI_COLUMNS)])
@@ -554,7 +565,8 @@ def kpi_sheet(wb: Workbook, analysis: Analysis, options: ConsolidateOptions) -> 
         ws.cell(5, 1, w["phones"])
     k = analysis.kpis
     row = _kpi_table(ws, 7, w["by_branch"], [(w["overall"], k.overall), *k.by_branch.items()], lang)
-    departments = [(name or w["unrouted"], kpis) for name, kpis in k.by_department.items()]
+    shown = _phones_shown(options.show_phones)
+    departments = [(shown(name) or w["unrouted"], kpis) for name, kpis in k.by_department.items()]
     _kpi_table(ws, row, w["by_department"], departments, lang)
     ws.column_dimensions["A"].width = 20
     for c in range(2, len(KPI_COLUMNS) + 2):
@@ -562,7 +574,7 @@ def kpi_sheet(wb: Workbook, analysis: Analysis, options: ConsolidateOptions) -> 
     ws.freeze_panes = "B9"
 
 
-def analysis_sheet(wb: Workbook, analysis: Analysis, lang: str) -> None:
+def analysis_sheet(wb: Workbook, analysis: Analysis, lang: str, show_phones: bool) -> None:
     """Type distribution, root causes and improvement status, monthly trends, each with a chart."""
     w = WORDS[lang]
     ws = wb.create_sheet(ANALYSIS_TITLE[lang])
@@ -587,12 +599,13 @@ def analysis_sheet(wb: Workbook, analysis: Analysis, lang: str) -> None:
     _title(ws, row, w["causes"])
     _header(ws, row + 1, [w["cause"], w["tickets"], w["done"], w["rate"], w["measures"]])
     first_cause = row + 2
+    shown = _phones_shown(show_phones)
     for r, cause in enumerate(analysis.root_causes, first_cause):
-        _put_text(ws, r, 1, cause.cause)
+        _put_text(ws, r, 1, shown(cause.cause))
         ws.cell(r, 2, cause.tickets)
         ws.cell(r, 3, cause.improvement.hits)
         ws.cell(r, 4, cause.improvement.rate).number_format = PERCENT
-        measures = "; ".join(f"{text} ({n})" for text, n in cause.measures)
+        measures = "; ".join(f"{shown(text)} ({n})" for text, n in cause.measures)
         _put_text(ws, r, 5, measures)
     if analysis.root_causes:
         last_cause = first_cause + len(analysis.root_causes) - 1
@@ -713,7 +726,7 @@ def build_consolidated(
         )
     summary.analysis = analysis
     kpi_sheet(wb, analysis, options)
-    analysis_sheet(wb, analysis, lang)
+    analysis_sheet(wb, analysis, lang, options.show_phones)
     for title, rows in written:
         wb.create_sheet(title).auto_filter.ref = sheet_xml.filter_ref(rows)
     summary.titles = [ws.title for ws in wb.worksheets]

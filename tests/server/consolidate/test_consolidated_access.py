@@ -104,6 +104,10 @@ def test_cli_writes_the_workbook_with_a_progress_bar(app: Flask, tmp_path: Path)
     )
     assert bad.exit_code == 2
     assert "XX99" in bad.stderr
+    far_end = ["--start", "2026-10-01", "--end", "9999-12-31"]
+    far = runner.invoke(args=["consolidate", *far_end, "-o", str(output)])
+    assert far.exit_code == 2
+    assert "期间须在 2000-01-01 至 2100-01-01 之间" in far.stderr
 
 
 def test_gunicorn_streams_the_workbook_to_a_real_client(loaded: Flask, database_url: str) -> None:
@@ -125,3 +129,21 @@ def test_gunicorn_streams_the_workbook_to_a_real_client(loaded: Flask, database_
     finally:
         server.stop()
     assert openpyxl.load_workbook(io.BytesIO(data)).sheetnames[:3] == ["KPI", "月度分析", "全部投诉"]
+
+
+def test_a_build_failing_midway_fails_the_download_rather_than_ending_it_short(
+    loaded: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from server.api.exports import ConsolidatedBuildError
+    from server.xlsx import consolidate
+
+    def broken(*args: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(consolidate, "analysis_sheet", broken)  # after the ticket sheets were sent
+    token = add_head_office(loaded, "analyst")
+    response = loaded.test_client().get(URL, headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200  # the headers left before the failure
+    with pytest.raises(ConsolidatedBuildError) as failed:
+        _ = response.data
+    assert isinstance(failed.value.__cause__, OSError)

@@ -87,6 +87,11 @@ def test_a_backwards_period_is_explained_and_the_default_shown(analyst):
     assert "2026-11-01 – 2026-11-25" in html
 
 
+def test_a_period_beyond_the_supported_years_is_explained_not_built(analyst):
+    html = analyst.get("/dashboard/?from=2026-11-01&to=9999-12-31").text
+    assert "期间须在 2000-01-01 至 2100-01-01 之间" in html
+
+
 def download(client, **form: str) -> bytes:
     token = csrf_of(client.get("/dashboard/downloads").text)
     with client.post("/dashboard/downloads/consolidated", data={"csrf_token": token, **form}) as response:
