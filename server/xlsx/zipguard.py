@@ -125,10 +125,10 @@ _TARGET = re.compile(rb"""\sTarget\s*=\s*["']([^"']*)["']""")
 _SMALL_PART = 64 * MiB
 _HUGE = 10**12
 _RANGE_REF = re.compile(
-    _PREFIX
-    + rb"""(?:mergeCell|hyperlink)\s[^>]*?(?<![\w:.-])ref\s*=\s*["']"""
-    + rb"""\$?([A-Za-z]+)\$?([0-9]+)(?::\$?([A-Za-z]+)\$?([0-9]+))?["']"""
+    _PREFIX + rb"""(?:mergeCell|hyperlink)\s[^>]*?(?<![\w:.-])ref\s*=\s*["']([^"']*)["']"""
 )
+_END = re.compile(rb"\s*\$?([A-Za-z]*)\$?([0-9]*)\s*")
+_MAX_ROW, _MAX_COL = 1_048_576, 16_384
 
 
 def _refuse(en: str, zh: str) -> UnsafeWorkbookError:
@@ -392,18 +392,26 @@ class _ShapeScan:
         shape.cells += tags
         shape.max_row = max(shape.max_row, max(rows, default=0))
         if b"mergeCell" in piece or b"hyperlink" in piece:
-            for first, top, last, bottom in _RANGE_REF.findall(piece):
-                # openpyxl makes a cell where a hyperlink or a merge starts and ends
-                left, right = sorted((column_number(first), column_number(last or first)))
-                high, low = sorted((_number(top), _number(bottom or top)))
-                self.reach(low, right)
-                if not last:
-                    continue
-                size = (right - left + 1) * (low - high + 1)
-                shape.expanded += size
-                if size > shape.widest_size:
-                    shape.widest_size = size
-                    shape.widest = f"{first.decode()}{top.decode()}:{last.decode()}{bottom.decode()}"
+            for ref in _RANGE_REF.findall(piece):
+                self._range(ref)
+
+    def _range(self, ref: bytes) -> None:
+        """A merge or hyperlink: a cell, a range, whole rows ("3:9") or columns ("A:C") (as openpyxl)."""
+        ends = [_END.fullmatch(end) for end in ref.split(b":", 1)]
+        if not all(ends) or not any(end.group(1) or end.group(2) for end in ends):  # type: ignore[union-attr]
+            return  # not a reference openpyxl can follow (it refuses the file)
+        cols = [column_number(e.group(1)) if e.group(1) else None for e in ends]  # type: ignore[union-attr]
+        rows = [_number(e.group(2)) if e.group(2) else None for e in ends]  # type: ignore[union-attr]
+        left, right = min(c or 1 for c in cols), max(c or _MAX_COL for c in cols)
+        high, low = min(r or 1 for r in rows), max(r or _MAX_ROW for r in rows)
+        self.reach(low, right)  # openpyxl makes a cell where a hyperlink or a merge ends
+        if len(ends) == 1 and cols[0] and rows[0]:
+            return
+        size = (right - left + 1) * (low - high + 1)
+        self.shape.expanded += size
+        if size > self.shape.widest_size:
+            self.shape.widest_size = size
+            self.shape.widest = ref.decode("ascii", "replace")
 
     def reach(self, row: int, col: int) -> None:
         """A cell openpyxl will make at (row, col) for something other than a ``<c>`` element."""

@@ -281,6 +281,16 @@ SIZE_CASES: dict[str, tuple[Callable[[bytes], bytes], str]] = {
     ),
     "whole-sheet-merge": (lambda base: rewrite_sheet(base, add_merge), "refused"),
     "whole-sheet-hyperlink": (_hyperlink_range, "refused"),
+    "hyperlink-on-whole-rows": (
+        lambda base: rewrite(
+            base,
+            part_of(base, SETTINGS.zh),
+            lambda x: x.replace(
+                b"</worksheet>", b'<hyperlinks><hyperlink ref="9:1048576"/></hyperlinks></worksheet>'
+            ),
+        ),
+        "refused",
+    ),
     "stray-cell-in-the-last-cell": (lambda base: rewrite_sheet(base, add_far_cell), "refused"),
     "stray-cell-in-the-last-row": (
         lambda base: rewrite_sheet(base, lambda x: add_far_cell(x, b"A1048576")),
