@@ -102,7 +102,13 @@ class CellValueError(ValueError):
 
 
 def escape_text(text: str) -> str:
-    """Text safe for an XML cell, decoded back to ``text`` by spreadsheet readers (see module doc)."""
+    """Text safe for an XML cell, decoded back to ``text`` by spreadsheet readers (see module doc).
+
+    Text of white space only is escaped whole: openpyxl marks it ``xml:space="preserve"`` only
+    when something else is in the cell, and without the mark Excel and calamine read it empty.
+    """
+    if text.isspace():
+        return "".join(f"_x{ord(ch):04X}_" for ch in text)
     if "_x" in text:
         text = _ESCAPE_SEQUENCE.sub(lambda m: "_x005F" + m.group(0), text)
     text = _NOT_CHARACTERS.sub(REPLACEMENT, text)
