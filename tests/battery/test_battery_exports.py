@@ -114,23 +114,6 @@ def tricky_fields(n: int, text: str) -> dict[str, Any]:
     return fields
 
 
-@pytest.fixture
-def app(tmp_path: Path) -> Iterator[Flask]:
-    app = create_app(
-        {
-            "TESTING": True,
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'exports.db'}",
-            "CLOCK": lambda: NOW,
-            "BRANCH_DOWNLOADS": str(tmp_path / "downloads"),
-        }
-    )
-    with app.app_context():
-        get_db().upgrade()
-    yield app
-    with app.app_context():
-        get_db().dispose()
-
-
 def sync(client: FlaskClient, token: str, body: dict[str, Any]) -> dict[str, Any]:
     response = client.post(
         "/api/sync",

@@ -27,7 +27,6 @@ import traceback
 import warnings
 import zipfile
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -38,7 +37,6 @@ from hypothesis import strategies as st
 from openpyxl.utils import get_column_letter
 from sqlalchemy import func, select
 
-from server import create_app
 from server.db import get_db
 from server.models import BranchRow, tickets_table
 from server.xlsx import WorkbookError, read_workbook
@@ -271,23 +269,6 @@ def fuzzed_workbooks(draw: st.DrawFn) -> tuple[str, bytes]:
     return kind, _rezip(
         data, {}, {victim: draw(st.sampled_from(names + ["xl/other.xml", "Xl/Workbook.XML"]))}
     )
-
-
-@pytest.fixture
-def app(tmp_path: Path) -> Iterator[Flask]:
-    app = create_app(
-        {
-            "TESTING": True,
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'fuzz.db'}",
-            "CLOCK": lambda: NOW,
-            "BRANCH_DOWNLOADS": str(tmp_path / "downloads"),
-        }
-    )
-    with app.app_context():
-        get_db().upgrade()
-    yield app
-    with app.app_context():
-        get_db().dispose()
 
 
 def _csrf(client: FlaskClient) -> str:

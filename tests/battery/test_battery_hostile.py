@@ -20,7 +20,7 @@ import subprocess
 import sys
 import time
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -28,12 +28,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from complaints.schema import SETTINGS, SYNC
-from server import create_app
-from server.db import get_db
 from server.xlsx.errors import UnsafeWorkbookError
 from server.xlsx.zipguard import check_zip
 from tests.battery.hostile_files import (
-    NOW,
     WHOLE_SHEET,
     add_far_cell,
     add_merge,
@@ -59,23 +56,6 @@ pytestmark = pytest.mark.battery
 
 SECRET = "battery-secret-7f3a9c"
 PASSWD_LINE = re.compile(r"root:[^:\n]*:0:0:")
-
-
-@pytest.fixture
-def app(tmp_path: Path) -> Iterator[Flask]:
-    app = create_app(
-        {
-            "TESTING": True,
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'battery.db'}",
-            "CLOCK": lambda: NOW,
-            "BRANCH_DOWNLOADS": str(tmp_path / "downloads"),
-        }
-    )
-    with app.app_context():
-        get_db().upgrade()
-    yield app
-    with app.app_context():
-        get_db().dispose()
 
 
 def csrf(page: str) -> str:
