@@ -29,6 +29,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from complaints.contacts import mask_phone
 from complaints.enums import Category, Flag, Level, Status
 from complaints.model import Ticket
 from complaints.sla import Deadlines
@@ -121,12 +122,6 @@ def open_deadlines(ticket: Ticket, deadlines: Deadlines, zone: str, lang: str) -
     return lines
 
 
-def mask_contact(contact: str) -> str:
-    """A phone number with its middle digits hidden, as customer data in e-mail should be."""
-    text = contact.strip()
-    return text[:3] + "****" + text[-4:] if len(text) >= 8 else text
-
-
 def flag_labels(flags: Iterable[Flag], lang: str) -> str:
     return ("、" if lang == "zh" else ", ").join(f.label(lang) for f in sorted(flags))
 
@@ -140,7 +135,7 @@ def ticket_context(branch: BranchRow, ticket: Ticket, lang: str) -> dict[str, An
         "ticket": ticket,
         "category": category,
         "level": ticket.level.label(lang),
-        "contact": mask_contact(ticket.contact),
+        "contact": mask_phone(ticket.contact.strip()),
         "received": local_time(ticket.received_at, branch.timezone),
         "escalated": local_time(ticket.escalated_at, branch.timezone),
         "deadlines": open_deadlines(ticket, deadlines, branch.timezone, lang),

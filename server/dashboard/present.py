@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from complaints.contacts import mask_phone, mask_phones_inside
 from complaints.enums import Flag, Labelled
 from complaints.schema import Column
 from server.codec import COLUMNS, FieldError, decode
 
 PHONE_FIELDS = frozenset({"contact"})
-_DIGIT_RUN = re.compile(r"\d{7,}")
-
-
-def mask_phone(text: str) -> str:
-    """Hide the middle of every long run of digits: 13800138000 → 138****8000."""
-    return _DIGIT_RUN.sub(lambda m: m[0][:3] + "****" + m[0][-4:], text)
 
 
 def local_time(moment: datetime | None, zone: str) -> str:
@@ -53,8 +47,14 @@ def show_stored(
         value = decode(key, raw, columns) if key in columns else raw
     except FieldError:
         value = raw
-    text = show(key, value, zone, lang, columns)
-    return mask_phone(text) if mask and key in PHONE_FIELDS else text
+    return masked(key, show(key, value, zone, lang, columns), mask)
+
+
+def masked(key: str, text: str, mask: bool) -> str:
+    """``text`` of field ``key`` as a user who may not see phone numbers sees it (when ``mask``)."""
+    if not mask:
+        return text
+    return mask_phone(text) if key in PHONE_FIELDS else mask_phones_inside(text)
 
 
 def flag_labels(flags: Iterable[Flag], lang: str) -> list[tuple[str, bool]]:

@@ -14,7 +14,14 @@ from server.codec import COLUMNS, TASK_COLUMNS
 from server.dashboard.blueprint import bp
 from server.dashboard.forms import filter_message, home_zone
 from server.dashboard.i18n import current_lang, t
-from server.dashboard.present import PHONE_FIELDS, field_label, flag_labels, mask_phone, show, show_stored
+from server.dashboard.present import (
+    field_label,
+    flag_labels,
+    mask_phone,
+    masked,
+    show,
+    show_stored,
+)
 from server.dashboard.queries import FilterError, TicketFilter, branch_codes, ticket_detail, ticket_page
 from server.dashboard.signin import current_user, signed_in
 from server.db import get_db
@@ -93,9 +100,7 @@ def render_ticket(sync_key: str, form_error: str = "", form: dict[str, str] | No
             if column.hidden:
                 continue
             text = show(column.key, from_db(column.key, getattr(row, column.key)), zone, lang)
-            if mask and column.key in PHONE_FIELDS:
-                text = mask_phone(text)
-            fields.append((column.header(lang), text, column.key))
+            fields.append((column.header(lang), masked(column.key, text, mask), column.key))
         tasks = {t_.sync_key: t_.task_no for t_ in found.tasks}
         history = [
             {
@@ -140,7 +145,7 @@ def render_ticket(sync_key: str, form_error: str = "", form: dict[str, str] | No
             {
                 "at": show("received_at", e.at, zone, lang),
                 "kind": _log_kind(e.kind, lang),
-                "text": e.text,
+                "text": masked("text", e.text, mask),
                 "author": e.author,
                 "channel": e.channel,
             }

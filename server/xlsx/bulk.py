@@ -16,7 +16,6 @@ included) and before a part's XML reaches 4 GiB.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -25,6 +24,7 @@ from typing import Any
 from openpyxl.utils import get_column_letter
 
 from complaints.cells import bool_label
+from complaints.contacts import mask_phone, mask_phones_inside
 from complaints.enums import Flag, Labelled
 from complaints.schema import ColType
 from server.xlsx.values import escape_text, format_flags, looks_like_formula
@@ -78,31 +78,6 @@ class CellStyles:
     datetime: dict[str, int]
     date: dict[str, int]
     integer: dict[str, int]
-
-
-def mask_phone(text: str) -> str:
-    """Hide the middle digits of a phone number: 13800138000 → 138****8000.
-
-    Every digit but the first three and the last four is masked (all but the
-    last two in numbers of fewer than 8 digits); other characters stay.
-    """
-    if len(text) == 11 and text.isdigit():  # a mainland mobile number, the usual case
-        return f"{text[:3]}****{text[7:]}"
-    digits = [i for i, ch in enumerate(text) if ch.isdigit()]
-    if not digits:
-        return text
-    shown = digits[-2:] if len(digits) < 8 else digits[:3] + digits[-4:]
-    hidden = set(digits).difference(shown)
-    return "".join("*" if i in hidden else ch for i, ch in enumerate(text))
-
-
-_PHONE_INSIDE = re.compile(r"(?<![0-9])(?:1[3-9][0-9]{9}|0[1-9][0-9]{1,2}-?[0-9]{7,8})(?![0-9])")
-"""Mainland mobile numbers and landlines with their area code, not part of a longer number."""
-
-
-def mask_phones_inside(text: str) -> str:
-    """``text`` with every phone number in it masked as `mask_phone` masks a contact."""
-    return _PHONE_INSIDE.sub(lambda m: mask_phone(m.group()), text)
 
 
 def xml_text(text: str) -> str:

@@ -45,6 +45,7 @@ from openpyxl.utils import get_column_letter
 from sqlalchemy import String, and_, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
+from complaints.contacts import mask_phones_inside
 from complaints.enums import Category, Flag, Level
 from complaints.kpis import Kpis, Milestone
 from complaints.schema import TICKETS, ColType
@@ -63,7 +64,6 @@ from server.xlsx.bulk import (
     SheetParts,
     SheetXml,
     encode_sheets,
-    mask_phones_inside,
 )
 from server.xlsx.values import (
     DATE_FORMAT,

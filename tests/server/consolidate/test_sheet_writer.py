@@ -14,7 +14,7 @@ import pytest
 from openpyxl import Workbook
 
 from complaints.schema import ColType
-from server.xlsx.bulk import BulkColumn, LocalTime, SheetParts, SheetXml, encode_rows, mask_phone
+from server.xlsx.bulk import BulkColumn, LocalTime, SheetParts, SheetXml, encode_rows
 from server.xlsx.consolidate import register_styles
 from server.xlsx.values import unescape_text
 from server.xlsx.zipstream import ZipStream, crc32_combine, deflate
@@ -32,21 +32,6 @@ class OneWay(io.RawIOBase):
     def write(self, b: bytes) -> int:  # type: ignore[override]
         self.data += b
         return len(b)
-
-
-@pytest.mark.parametrize(
-    ("number", "masked"),
-    [
-        ("13800138000", "138****8000"),
-        ("138-0013-8000", "138-****-8000"),
-        ("+86 138 0013 8000", "+86 1** **** 8000"),
-        ("0755-12345678", "075*-****5678"),
-        ("12345", "***45"),
-        ("微信 abc", "微信 abc"),
-    ],
-)
-def test_phone_numbers_keep_only_their_first_three_and_last_four_digits(number: str, masked: str) -> None:
-    assert mask_phone(number) == masked
 
 
 def test_crc_of_chunks_combines_to_the_crc_of_the_whole() -> None:

@@ -132,6 +132,19 @@ def test_phone_numbers_are_masked_for_head_office_and_shown_to_admin(demo_app, a
     assert phone in admin.get(f"/dashboard/tickets/{ticket['key']}").text
 
 
+def test_a_phone_number_written_in_text_is_masked_for_head_office_too(demo_app, analyst):
+    ticket = a_blue_ticket(demo_app)
+    page = f"/dashboard/tickets/{ticket['key']}"
+    token = csrf_of(analyst.get(page).text)
+    note = "客户改用 139-1234-5678 联系"
+    assert analyst.post(f"{page}/note", data={"csrf_token": token, "note": note}).status_code == 302
+    html = analyst.get(page).text
+    assert "客户改用 139-****-5678 联系" in html and "1234-5678" not in html
+    admin = demo_app.test_client()
+    sign_in(admin, "root")
+    assert note in admin.get(page).text
+
+
 def escalate(client, key: str, **data: str):
     token = csrf_of(client.get(f"/dashboard/tickets/{key}").text)
     return client.post(f"/dashboard/tickets/{key}/escalate", data={"csrf_token": token, **data})
