@@ -9,43 +9,13 @@ import zipfile
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from complaints.enums import Category, Channel, Grade
 from complaints.model import Ticket
 from server.xlsx.grid import WorkbookParts
-from server.xlsx.template import build_workbook
-from tests.factories import local
+from tests.server.api.test_branch_portal import ticket, workbook_bytes  # noqa: F401 (shared)
 
 NOW = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
 """The API tests' pinned now: Wednesday 25 November 2026, 10:00 in Shanghai."""
 TICKETS_ZH = "投诉单"
-
-
-def ticket(n: int, **fields: object) -> Ticket:
-    """A complete ticket of SZ01 received on 24 November 2026."""
-    values: dict[str, object] = {
-        "ticket_id": f"SZ01-20261124-{n:04d}",
-        "branch": "SZ01",
-        "received_at": local(2026, 11, 24, 9, n % 60),
-        "channel": Channel.HOTLINE,
-        "customer_name": "张先生",
-        "contact": f"138{n:08d}",
-        "category": Category.NETWORK_FAULT,
-        "place": "阳光花园",
-        "problem_time": "每晚",
-        "service": "宽带",
-        "description": "每晚八点宽带断线",
-        "expectation": "一周内修好",
-        "grade": Grade.MODERATE,
-    }
-    values.update(fields)
-    return Ticket(**values)  # type: ignore[arg-type]
-
-
-def workbook_bytes(tickets: list[Ticket], branch: str = "SZ01", lang: str = "zh") -> bytes:
-    """A branch workbook made by the template, as bytes."""
-    out = io.BytesIO()
-    build_workbook(branch, lang, tickets=tickets).save(out)
-    return out.getvalue()
 
 
 def part_of(data: bytes, title: str = TICKETS_ZH) -> str:

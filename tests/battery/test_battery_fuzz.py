@@ -42,6 +42,7 @@ from server.models import BranchRow, tickets_table
 from server.xlsx import WorkbookError, read_workbook
 from tests.battery.hostile_files import NOW, part_of, sheet_rows, ticket, workbook_bytes
 from tests.server.api.conftest import add_branch
+from tests.server.api.test_branch_portal import csrf as page_csrf
 
 pytestmark = pytest.mark.battery
 
@@ -271,18 +272,17 @@ def fuzzed_workbooks(draw: st.DrawFn) -> tuple[str, bytes]:
     )
 
 
-def _csrf(client: FlaskClient) -> str:
-    page = client.get("/branch/").get_data(as_text=True)
-    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
-
-
 def _signed_in(app: Flask) -> tuple[FlaskClient, str]:
     """A client signed in on /branch as SZ01, and the CSRF token of its session."""
     token = add_branch(app, "SZ01")
     client = app.test_client()
-    form = {"branch": "SZ01", "token": token, "csrf_token": _csrf(client)}
+    form = {"branch": "SZ01", "token": token, "csrf_token": branch_csrf(client)}
     assert client.post("/branch/signin", data=form).status_code == 302
-    return client, _csrf(client)
+    return client, branch_csrf(client)
+
+
+def branch_csrf(client: FlaskClient) -> str:
+    return page_csrf(client.get("/branch/").get_data(as_text=True))
 
 
 def test_fuzzed_workbooks_never_crash_the_upload_nor_take_over_five_seconds(

@@ -51,17 +51,12 @@ from tests.battery.hostile_files import (
     xxe,
 )
 from tests.server.api.conftest import REPO, add_branch
+from tests.server.api.test_branch_portal import csrf
 
 pytestmark = pytest.mark.battery
 
 SECRET = "battery-secret-7f3a9c"
 PASSWD_LINE = re.compile(r"root:[^:\n]*:0:0:")
-
-
-def csrf(page: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert match, "the page has no CSRF field"
-    return match.group(1)
 
 
 def signed_in(app: Flask) -> tuple[FlaskClient, str]:

@@ -25,12 +25,14 @@ def workbook_bytes(tickets: list[Ticket], branch: str = "SZ01", lang: str = "zh"
 
 
 def ticket(n: int, **fields: object) -> Ticket:
+    """A complete ticket of SZ01 received on 24 November 2026; any ``n`` gives its own number and phone."""
     values: dict[str, object] = {
         "ticket_id": f"SZ01-20261124-{n:04d}",
-        "received_at": local(2026, 11, 24, 9, n),
+        "branch": "SZ01",
+        "received_at": local(2026, 11, 24, 9, n % 60),
         "channel": Channel.HOTLINE,
         "customer_name": "张先生",
-        "contact": f"1380013800{n}",
+        "contact": f"138{n:08d}",
         "category": Category.NETWORK_FAULT,
         "place": "阳光花园",
         "problem_time": "每晚",
