@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -75,8 +76,8 @@ def consolidate(
     partial = output.with_name(output.name + ".part")
     with (
         partial.open("wb") as target,
-        click.progressbar(length=total, label="tickets 投诉单", file=click.get_text_stream("stderr")) as bar,
-    ):  # noqa: E501
+        click.progressbar(length=total, label="tickets 投诉单", file=sys.stderr) as bar,
+    ):
         summary = build_consolidated(db, target, options, progress=bar.update)
     partial.replace(output)
     counts = ", ".join(f"{key} {n}" for key, n in summary.rows.items())
