@@ -7,7 +7,7 @@ what it did in the workbook's language. The same functions run
 * in desktop Excel: ``RunPython "import addin.macros as m; m.run_caller('route')"``
   (`run_caller`, with ``xw.Book.caller()``);
 * behind the server: ``POST /xlwings/<macro>`` with ``xw.Book(json=...)``
-  (server/remote.py), for Excel on the web and PCs without Python;
+  (server/remote/pages.py), for Excel on the web and PCs without Python;
 * in the tests, through xlwings' remote engine.
 
 Call ``escalate(book)`` or ``escalate(book, Env(now=...))``.

@@ -1,6 +1,6 @@
 """The Sync button's client of ``POST /api/sync``: token, transport, bookkeeping that makes retries safe.
 
-Protocol (server/sync.py): a push carries rows with their ``sync_key``, the
+Protocol (server/services/sync.py): a push carries rows with their ``sync_key``, the
 ``base_version`` they were edited from and their ``fields``; the reply holds the
 outcome of each row and a pull of everything changed after ``cursor``. Every
 request carries an ``Idempotency-Key``: a retried request with the same key and

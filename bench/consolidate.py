@@ -12,7 +12,7 @@ processes separately) is its own:
 * ``consolidated``   - `build_consolidated`: every ticket sheet (All, Overdue,
                         Red & yellow, Revisit due, Training cases) streamed with
                         two worker processes, then the KPI and analysis sheets
-                        (`server.analysis` over every ticket of the period);
+                        (`server.services.analysis` over every ticket of the period);
 * ``one process``     - the same ticket sheets without worker processes;
 * ``openpyxl``        - openpyxl write-only writing the same rows (same columns,
                         fills, number formats) read from the same database, on the
@@ -39,9 +39,9 @@ sys.path.insert(0, str(REPO))
 from sqlalchemy import func, insert, select  # noqa: E402
 
 from complaints.enums import Category, Channel, Flag, Grade, Level, Satisfaction, Status  # noqa: E402
-from server.analysis import month_period  # noqa: E402
-from server.db import Database  # noqa: E402
-from server.models import BranchRow, tickets_table  # noqa: E402
+from server.services.analysis import month_period  # noqa: E402
+from server.storage.db import Database  # noqa: E402
+from server.storage.models import BranchRow, tickets_table  # noqa: E402
 
 PERIOD = month_period(2026, 11)
 NOW = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)

@@ -6,7 +6,7 @@
 Each page is requested through Flask's test client (server time: queries,
 figures, template), best of ``--repeat`` runs; the overview also cold (first
 request: the figures are cached until the data changes). Baselines measured in the same
-run: the overview against `server.analysis.analyse` alone for the same period
+run: the overview against `server.services.analysis.analyse` alone for the same period
 (the data layer it calls), and each list page against a bare ``count(*)`` of
 all tickets.
 """
@@ -28,10 +28,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import func, select  # noqa: E402
 
 from server import create_app, demo  # noqa: E402
-from server.analysis import Period, analyse  # noqa: E402
 from server.auth import HEAD_OFFICE, hash_password  # noqa: E402
-from server.db import get_db  # noqa: E402
-from server.models import TicketRow, UserRow  # noqa: E402
+from server.services.analysis import Period, analyse  # noqa: E402
+from server.storage.db import get_db  # noqa: E402
+from server.storage.models import TicketRow, UserRow  # noqa: E402
 
 NOW = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
 

@@ -456,8 +456,8 @@ def prepare(url: str, branches: int) -> tuple[list[tuple[str, str]], str]:
     """Migrate; create the branches (a token each) and a head-office user; return their tokens."""
     from server import create_app
     from server.auth import BRANCH, HEAD_OFFICE, hash_password, issue_token
-    from server.db import get_db
-    from server.models import BranchRow, UserRow
+    from server.storage.db import get_db
+    from server.storage.models import BranchRow, UserRow
 
     now = datetime.now(UTC)
     app = create_app({"DATABASE_URL": url})
@@ -632,8 +632,8 @@ def _verify(url: str, reports: list[dict[str, Any]], result: LoadResult) -> None
     """Read the database: every acknowledged row, value and escalation is there, log entries once."""
     from sqlalchemy import func, select
 
-    from server.db import Database
-    from server.models import BranchRow, HistoryRow, LogRow, TicketRow
+    from server.storage.db import Database
+    from server.storage.models import BranchRow, HistoryRow, LogRow, TicketRow
 
     levels = ["blue", "yellow", "red"]
     db = Database(url)

@@ -45,9 +45,9 @@ from complaints.routing import default_routing_table  # noqa: E402
 from complaints.schema import CONFLICTS, LOG, ROUTING, SETTING_KEYS, SETTINGS, SYNC, TASKS, TICKETS  # noqa: E402
 from server import create_app  # noqa: E402
 from server.auth import BRANCH, issue_token  # noqa: E402
-from server.db import get_db  # noqa: E402
-from server.models import BranchRow  # noqa: E402
-from server.remote import _remote_engine  # noqa: E402
+from server.remote.pages import _remote_engine  # noqa: E402
+from server.storage.db import get_db  # noqa: E402
+from server.storage.models import BranchRow  # noqa: E402
 
 ZONE = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 3, 20, 2, 0, tzinfo=UTC)  # Friday 10:00 in Shanghai

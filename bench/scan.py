@@ -42,9 +42,9 @@ from sqlalchemy import insert, text  # noqa: E402
 from complaints.enums import Category, Channel, Grade  # noqa: E402
 from complaints.model import Ticket  # noqa: E402
 from server import create_app  # noqa: E402
-from server.db import get_db  # noqa: E402
-from server.models import BranchRow, tickets_table  # noqa: E402
-from server.store import STORED_TICKET_FIELDS, clock_for, computed_values, to_db  # noqa: E402
+from server.storage.db import get_db  # noqa: E402
+from server.storage.models import BranchRow, tickets_table  # noqa: E402
+from server.storage.rows import STORED_TICKET_FIELDS, clock_for, computed_values, to_db  # noqa: E402
 
 ZONE = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=ZONE)
@@ -210,8 +210,8 @@ def edit_tickets(url: str, count: int, at: datetime) -> None:
     """A branch pushes ``count`` edited tickets (its latest) through the sync."""
     from sqlalchemy import select
 
-    from server.models import TicketRow
-    from server.sync import SyncContext, push
+    from server.services.sync import SyncContext, push
+    from server.storage.models import TicketRow
 
     app = create_app({"DATABASE_URL": url, "CLOCK": lambda: at})
     with app.app_context(), get_db().write() as session:
@@ -238,7 +238,7 @@ def edit_tickets(url: str, count: int, at: datetime) -> None:
 
 def measure(url: str, at: datetime) -> dict[str, Any]:
     """Run one scan at ``at`` in this (fresh) process; its figures as JSON."""
-    from server.flag_scan import scan_flags
+    from server.scheduling.scan import scan_flags
 
     app = create_app({"DATABASE_URL": url, "CLOCK": lambda: at})
     with app.app_context():

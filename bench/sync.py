@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from server import create_app  # noqa: E402
 from server.auth import BRANCH, issue_token  # noqa: E402
-from server.db import get_db  # noqa: E402
-from server.models import BranchRow  # noqa: E402
+from server.storage.db import get_db  # noqa: E402
+from server.storage.models import BranchRow  # noqa: E402
 
 NOW = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
 PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"

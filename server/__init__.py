@@ -16,21 +16,11 @@ from typing import Any
 from flask import Flask
 
 from complaints.sla import DEFAULT_TZ
-from server import (
-    admin,
-    admin_pages,
-    api,
-    branch_portal,
-    dashboard,
-    db,
-    demo,
-    errors,
-    limits,
-    ratelimit,
-    routing_store,
-    scheduler,
-)
+from server import api, cli, dashboard, errors, limits, portal, ratelimit, remote
+from server.admin import pages as admin_pages
 from server.clock import system_now
+from server.scheduling import scheduler
+from server.storage import db, routing
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -75,24 +65,16 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path))
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
-    from server import remote
-    from server.xlsx.cli import workbook_cli
-
     limits.init_app(app)
     ratelimit.init_app(app)
     db.init_app(app)
     api.init_app(app)
     errors.init_app(app)  # after the API, whose own error handlers it replaces
-    admin.init_app(app)
-    demo.init_app(app)
-    from server import consolidate_cli
-
-    consolidate_cli.init_app(app)
+    cli.init_app(app)
     dashboard.init_app(app)
-    branch_portal.init_app(app)
+    portal.init_app(app)
     remote.init_app(app)
-    routing_store.init_app(app)
+    routing.init_app(app)
     admin_pages.init_app(app)
     scheduler.init_app(app)  # last: it may start the scheduler, which needs everything above
-    app.cli.add_command(workbook_cli)
     return app

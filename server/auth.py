@@ -21,9 +21,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from server.db import get_db
 from server.errors import ApiError
-from server.models import BranchRow, TokenRow, UserRow
+from server.storage.db import get_db
+from server.storage.models import BranchRow, TokenRow, UserRow
 
 BRANCH, HEAD_OFFICE, ADMIN = "branch", "head_office", "admin"
 ROLES = (BRANCH, HEAD_OFFICE, ADMIN)

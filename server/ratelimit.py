@@ -31,9 +31,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from server import clock
 from server.auth import digest
-from server.db import get_db
 from server.errors import envelope
-from server.models import Base, TokenRow
+from server.storage.db import get_db
+from server.storage.models import Base, TokenRow
 
 WINDOW_SECONDS = 60
 DEFAULT_PER_MINUTE = 600

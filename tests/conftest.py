@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from server.db import dispose_all
+from server.storage.db import dispose_all
 
 
 @pytest.fixture(autouse=True)

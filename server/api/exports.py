@@ -21,10 +21,10 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from server import clock
-from server.analysis import FIRST_DAY, LAST_DAY, UnknownBranchError, branch_zones, date_period
 from server.auth import ADMIN, HEAD_OFFICE, current, require
-from server.db import Database, get_db
 from server.errors import ApiError
+from server.services.analysis import FIRST_DAY, LAST_DAY, UnknownBranchError, branch_zones, date_period
+from server.storage.db import Database, get_db
 from server.xlsx.consolidate import ConsolidateOptions, build_consolidated
 
 logger = logging.getLogger(__name__)

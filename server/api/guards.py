@@ -15,8 +15,8 @@ from typing import Any
 
 from flask import Flask, request
 
-from server.db import get_db
 from server.errors import ApiError
+from server.storage.db import get_db
 
 NUL = "\x00"
 

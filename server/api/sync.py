@@ -11,12 +11,12 @@ from sqlalchemy.orm import Session
 from server import clock
 from server.api.schemas import SyncRequest, SyncResponse
 from server.auth import BRANCH, current, require
-from server.db import get_db
 from server.errors import ApiError
-from server.idempotency import run_once
-from server.models import BranchRow
-from server.store import clock_for
-from server.sync import SyncContext, pull, push
+from server.services.sync import SyncContext, pull, push
+from server.storage.db import get_db
+from server.storage.idempotency import run_once
+from server.storage.models import BranchRow
+from server.storage.rows import clock_for
 
 blp = Blueprint("sync", __name__, url_prefix="/api", description="Branch ↔ server synchronisation")
 

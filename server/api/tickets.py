@@ -19,12 +19,9 @@ from server.api.schemas import (
     TicketQuery,
 )
 from server.auth import BRANCH, HEAD_OFFICE, current, require
-from server.db import get_db
 from server.errors import ApiError
-from server.models import BranchRow, HistoryRow, LogRow, TaskRow, TicketRow
-from server.store import clock_for, log_to_json, row_to_json, task_to_json
-from server.sync import SyncContext, conflict_to_json
-from server.tickets import (
+from server.services.sync import SyncContext, conflict_to_json
+from server.services.tickets import (
     branch_of,
     escalate_ticket,
     find_conflict,
@@ -32,6 +29,9 @@ from server.tickets import (
     open_conflicts,
     resolve_conflict,
 )
+from server.storage.db import get_db
+from server.storage.models import BranchRow, HistoryRow, LogRow, TaskRow, TicketRow
+from server.storage.rows import clock_for, log_to_json, row_to_json, task_to_json
 
 blp = Blueprint("tickets", __name__, url_prefix="/api", description="Tickets, history and conflicts")
 SECURITY = [{"bearer": []}]

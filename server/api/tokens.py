@@ -10,8 +10,8 @@ from flask_smorest import Blueprint
 from server import clock
 from server.api.schemas import TokenResponse
 from server.auth import check_user, issue_token
-from server.db import get_db
 from server.errors import ApiError
+from server.storage.db import get_db
 
 blp = Blueprint("tokens", __name__, url_prefix="/api", description="Head-office sign-in")
 

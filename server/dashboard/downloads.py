@@ -5,7 +5,7 @@ same options as ``GET /api/consolidated`` (which needs a bearer token) and
 streamed the same way (`server.api.exports.stream_consolidated`): the first
 bytes leave while the ticket sheets are written, memory stays bounded whatever
 the row count, and the build stops if the browser goes away. Its figures are
-the overview's (`server.analysis`). Phone numbers are masked unless the user is
+the overview's (`server.services.analysis`). Phone numbers are masked unless the user is
 an administrator.
 """
 
@@ -16,14 +16,14 @@ from typing import Any
 from flask import current_app, flash, redirect, render_template, request, url_for
 
 from server import clock
-from server.analysis import UnknownBranchError, branch_zones
 from server.api.exports import stream_consolidated
 from server.dashboard.blueprint import bp
 from server.dashboard.forms import filter_message, read_branches, read_days
 from server.dashboard.i18n import LANGS, current_lang, t
 from server.dashboard.queries import FilterError, branch_codes
 from server.dashboard.signin import current_user, signed_in
-from server.db import get_db
+from server.services.analysis import UnknownBranchError, branch_zones
+from server.storage.db import get_db
 from server.xlsx.consolidate import ConsolidateOptions
 
 

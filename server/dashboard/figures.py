@@ -1,7 +1,7 @@
 """The overview's figures for a period and a choice of branches.
 
 Every KPI, the type distribution, the root causes and the monthly trends come
-from `server.analysis.analyse` — the data layer the consolidated workbook uses —
+from `server.services.analysis.analyse` — the data layer the consolidated workbook uses —
 so the dashboard and the workbook show the same numbers. Only the counts by
 level and status and the "overdue now" tables are read here, straight from the
 stored level, status and flags.
@@ -20,9 +20,9 @@ from sqlalchemy import Select, and_, case, func, select
 from sqlalchemy.orm import Session
 
 from complaints.enums import Level, Status
-from server import analysis
 from server.dashboard.queries import day_start, overdue_clause
-from server.models import BranchRow, TicketRow
+from server.services import analysis
+from server.storage.models import BranchRow, TicketRow
 
 FINISHED = (Status.CLOSED.value, Status.REVISITED.value, Status.CANCELLED.value)
 TREND_MONTHS = 6

@@ -8,10 +8,10 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 
 from server import clock
-from server.analysis import FIRST_DAY, LAST_DAY
 from server.dashboard.figures import Days
 from server.dashboard.i18n import t
 from server.dashboard.queries import FilterError, parse_date
+from server.services.analysis import FIRST_DAY, LAST_DAY
 
 
 def home_zone() -> str:

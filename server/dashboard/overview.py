@@ -8,7 +8,7 @@ from flask import current_app, flash, render_template, request
 
 from complaints.enums import Level
 from complaints.kpis import Kpis, Milestone
-from server.codec import COLUMNS
+from complaints.wire import COLUMNS
 from server.dashboard import charts
 from server.dashboard.blueprint import bp
 from server.dashboard.figures import cached_overview
@@ -17,7 +17,7 @@ from server.dashboard.i18n import current_lang, t
 from server.dashboard.present import percent
 from server.dashboard.queries import FilterError, branch_codes
 from server.dashboard.signin import signed_in
-from server.db import get_db
+from server.storage.db import get_db
 
 CATEGORY_CSS = "bar-category"
 LEVEL_CSS = {Level.BLUE: "bar-blue", Level.YELLOW: "bar-yellow", Level.RED: "bar-red"}

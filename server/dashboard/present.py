@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from complaints.contacts import mask_phone, mask_phones_inside
 from complaints.enums import Flag, Labelled
 from complaints.schema import Column
-from server.codec import COLUMNS, FieldError, decode
+from complaints.wire import COLUMNS, FieldError, decode
 
 PHONE_FIELDS = frozenset({"contact"})
 

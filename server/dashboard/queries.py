@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, Select, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from complaints.enums import Category, Flag, Labelled, Level, Status
-from server.models import BranchRow, ConflictRow, HistoryRow, LogRow, TaskRow, TicketRow
+from server.storage.models import BranchRow, ConflictRow, HistoryRow, LogRow, TaskRow, TicketRow
 
 PAGE_SIZE = 50
 OVERDUE_FLAGS = tuple(f for f in Flag if f.is_overdue)

@@ -13,8 +13,8 @@ from server.auth import ADMIN, HEAD_OFFICE, check_user
 from server.dashboard.blueprint import bp
 from server.dashboard.i18n import t
 from server.dashboard.navigation import safe_next
-from server.db import get_db
-from server.models import UserRow
+from server.storage.db import get_db
+from server.storage.models import UserRow
 
 DASHBOARD_ROLES = (HEAD_OFFICE, ADMIN)
 F = TypeVar("F", bound=Callable[..., Any])

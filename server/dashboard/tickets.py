@@ -9,8 +9,8 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 
 from complaints.enums import Category, Level, LogKind, Status
 from complaints.schema import CONFLICTS, LOG, TASKS, TICKETS
+from complaints.wire import COLUMNS, TASK_COLUMNS
 from server import clock
-from server.codec import COLUMNS, TASK_COLUMNS
 from server.dashboard.blueprint import bp
 from server.dashboard.forms import filter_message, home_zone
 from server.dashboard.i18n import current_lang, t
@@ -24,11 +24,11 @@ from server.dashboard.present import (
 )
 from server.dashboard.queries import FilterError, TicketFilter, branch_codes, ticket_detail, ticket_page
 from server.dashboard.signin import current_user, signed_in
-from server.db import get_db
 from server.errors import ApiError
-from server.store import clock_for, from_db
-from server.sync import SyncContext
-from server.tickets import add_note, branch_of, escalate_ticket, find_ticket
+from server.services.sync import SyncContext
+from server.services.tickets import add_note, branch_of, escalate_ticket, find_ticket
+from server.storage.db import get_db
+from server.storage.rows import clock_for, from_db
 
 
 @bp.route("/tickets")

@@ -13,7 +13,7 @@ processes for large exports) and written to the package first, so a download
 starts at once; the small rich sheets are built with openpyxl afterwards, and
 the rest of the package (workbook, styles, content types, charts) is taken
 from openpyxl's file, whose placeholder ticket sheets the streamed parts
-replace. All figures come from `server.analysis` — the same as the dashboard's.
+replace. All figures come from `server.services.analysis` — the same as the dashboard's.
 
 The tickets are read and encoded once, for the All sheet: the other ticket
 sheets are subsets of it in the same order, so each run of rows is also
@@ -50,9 +50,9 @@ from complaints.enums import Category, Flag, Level
 from complaints.kpis import Kpis, Milestone
 from complaints.schema import TICKETS, ColType
 from complaints.sla import DEFAULT_TZ
-from server.analysis import Analysis, Period, analyse, branch_zones
-from server.db import Database
-from server.models import BranchRow, tickets_table
+from server.services.analysis import Analysis, Period, analyse, branch_zones
+from server.storage.db import Database
+from server.storage.models import BranchRow, tickets_table
 from server.xlsx import styles as look
 from server.xlsx.bulk import (
     EXCEL_ROWS,
@@ -454,7 +454,7 @@ KPI_COLUMNS: tuple[KpiColumn, ...] = (
     KpiColumn("repeat_customers", "重复投诉客户", "Repeat complainants", lambda k: k.repeat_customers),
     KpiColumn("groups", "群体投诉事件", "Group incidents", lambda k: k.groups),
 )
-"""The KPI sheet's columns; the dashboard shows the same figures from `server.analysis`."""
+"""The KPI sheet's columns; the dashboard shows the same figures from `server.services.analysis`."""
 
 WORDS = {
     "zh": {
@@ -660,7 +660,7 @@ def build_consolidated(
     """Write the consolidated workbook to ``target`` (a file or a stream; no seeking needed).
 
     ``progress(n)`` is called as ``n`` more ticket rows are written.
-    Raises `server.analysis.UnknownBranchError` for an unknown branch code.
+    Raises `server.services.analysis.UnknownBranchError` for an unknown branch code.
     """
     lang = options.lang
     summary = Summary()

@@ -12,8 +12,8 @@ from flask import Flask
 from openpyxl import Workbook, load_workbook
 
 from server import create_app
-from server.db import get_db
-from server.models import TicketRow
+from server.storage.db import get_db
+from server.storage.models import TicketRow
 from tests.addin.harness import apply_actions, payload_of, vba_actions
 from tests.addin.workbooks import NOW, branch_book, numbered, read, setting
 from tests.server.api.conftest import add_branch, add_head_office

@@ -21,8 +21,8 @@ from complaints.enums import LogKind
 from complaints.model import LogEntry, Task
 from complaints.schema import CONFLICTS, TICKETS
 from server import create_app
-from server.db import get_db
-from server.models import IdempotencyRow, LogRow, TicketRow
+from server.storage.db import get_db
+from server.storage.models import IdempotencyRow, LogRow, TicketRow
 from tests.addin.harness import run_macro
 from tests.addin.workbooks import NOW, branch_book, numbered, read, rows, set_cells, setting
 from tests.factories import local

@@ -9,7 +9,7 @@ import pytest
 from flask import Flask
 
 from server import create_app
-from server.db import get_db
+from server.storage.db import get_db
 from tests.battery.hostile_files import NOW
 
 

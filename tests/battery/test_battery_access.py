@@ -23,8 +23,8 @@ from flask import Flask
 from sqlalchemy import LargeBinary, String, Text, inspect, select
 
 from server.auth import HEAD_OFFICE, hash_password, issue_token
-from server.db import get_db
-from server.models import Base, BranchRow, HistoryRow, TicketRow, TokenRow, UserRow
+from server.storage.db import get_db
+from server.storage.models import Base, BranchRow, HistoryRow, TicketRow, TokenRow, UserRow
 from tests.server.api.conftest import (  # noqa: F401 (fixtures)
     NOW,
     add_branch,

@@ -34,7 +34,7 @@ from python_calamine import CalamineWorkbook
 
 from complaints.schema import TICKETS, ColType
 from server import create_app
-from server.db import get_db
+from server.storage.db import get_db
 from server.xlsx import read_workbook, write_workbook
 from server.xlsx.template import build_workbook
 from tests.battery.hostile_files import NOW, ticket, workbook_bytes

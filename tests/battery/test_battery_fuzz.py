@@ -37,8 +37,8 @@ from hypothesis import strategies as st
 from openpyxl.utils import get_column_letter
 from sqlalchemy import func, select
 
-from server.db import get_db
-from server.models import BranchRow, tickets_table
+from server.storage.db import get_db
+from server.storage.models import BranchRow, tickets_table
 from server.xlsx import WorkbookError, read_workbook
 from tests.battery.hostile_files import NOW, part_of, sheet_rows, ticket, workbook_bytes
 from tests.server.api.conftest import add_branch

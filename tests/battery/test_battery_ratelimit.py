@@ -18,9 +18,9 @@ from sqlalchemy import select
 
 from server import create_app
 from server.auth import digest
-from server.db import get_db
-from server.models import TokenRow
 from server.ratelimit import RateLimitRow, window_of
+from server.storage.db import get_db
+from server.storage.models import TokenRow
 from tests.server.api.conftest import (  # noqa: F401 (fixtures)
     NOW,
     Gunicorn,

@@ -21,13 +21,16 @@ import pytest
 import requests
 from flask import Flask
 from sqlalchemy import create_engine, select
+from tests.server.scheduling.jobs.conftest import push_tickets
+from tests.server.scheduling.jobs.test_exactly_once import as_utc, leader_pid, wait_for
+from tests.server.scheduling.jobs.test_outbox_smtp import MailServer
 
 from complaints.enums import Category
 from complaints.routing import RoutingRule
 from server import create_app
-from server.db import get_db
-from server.models import BranchRow, JobRunRow, OutboxRow
-from server.routing_store import set_rule
+from server.storage.db import get_db
+from server.storage.models import BranchRow, JobRunRow, OutboxRow
+from server.storage.routing import set_rule
 from tests.factories import make_ticket
 from tests.server.api.conftest import (  # noqa: F401 (fixtures)
     Gunicorn,
@@ -38,9 +41,6 @@ from tests.server.api.conftest import (  # noqa: F401 (fixtures)
     get_db_of,
     migrated_url,
 )
-from tests.server.jobs.conftest import push_tickets
-from tests.server.jobs.test_exactly_once import as_utc, leader_pid, wait_for
-from tests.server.jobs.test_outbox_smtp import MailServer
 
 pytestmark = pytest.mark.battery
 

@@ -29,6 +29,8 @@ import requests
 from flask import Flask
 from openpyxl import load_workbook
 from sqlalchemy import select
+from tests.server.scheduling.jobs.conftest import PinnedClock
+from tests.server.scheduling.jobs.test_outbox_smtp import MailServer
 
 from addin import macros
 from addin.run import Env
@@ -38,19 +40,17 @@ from complaints.kpis import Milestone
 from complaints.routing import RoutingRule
 from complaints.schema import CONFLICTS, LOG, TASKS, TICKETS, Sheet
 from server import create_app
-from server.db import get_db
-from server.jobs import daily_digest, flag_scan, monthly_analysis, outbox
-from server.models import BranchContactRow, BranchRow, ReportRow, TicketRow
-from server.routing_store import set_rule
-from server.store import from_db
+from server.scheduling.jobs import daily_digest, flag_scan, monthly_analysis, outbox
+from server.storage.db import get_db
+from server.storage.models import BranchContactRow, BranchRow, ReportRow, TicketRow
+from server.storage.routing import set_rule
+from server.storage.rows import from_db
 from server.xlsx.consolidate import KPI_COLUMNS
 from tests.addin.harness import Outcome, run_macro
 from tests.addin.test_sync import LiveServer
 from tests.addin.workbooks import read, rows
 from tests.factories import SHANGHAI, local
 from tests.server.api.conftest import add_branch, add_head_office, free_port
-from tests.server.jobs.conftest import PinnedClock
-from tests.server.jobs.test_outbox_smtp import MailServer
 
 pytestmark = pytest.mark.battery
 

@@ -18,8 +18,8 @@ from flask import Flask
 
 from server import create_app
 from server.auth import BRANCH, HEAD_OFFICE, hash_password, issue_token
-from server.db import get_db
-from server.models import BranchRow, UserRow
+from server.storage.db import get_db
+from server.storage.models import BranchRow, UserRow
 
 REPO = Path(__file__).resolve().parents[3]
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")

@@ -7,8 +7,8 @@ from sqlalchemy import func, select
 
 from complaints.enums import Level, Status
 from server import create_app
-from server.db import get_db
-from server.models import BranchRow, TicketRow, TokenRow
+from server.storage.db import get_db
+from server.storage.models import BranchRow, TicketRow, TokenRow
 from tests.server.api.conftest import NOW
 
 

@@ -82,8 +82,8 @@ def test_pushing_onto_another_branchs_ticket_changes_nothing(two_branches, app):
     assert len(rejected["tickets"]) == len(rejected["tasks"]) == len(rejected["log"]) == 1
     assert rejected["tasks"][0]["errors"][0]["message"] == "no such ticket"
     assert all(t["sync_key"] != other for t in out["pulled"]["tickets"])
-    from server.db import get_db
-    from server.models import TicketRow
+    from server.storage.db import get_db
+    from server.storage.models import TicketRow
 
     with app.app_context(), get_db().read() as session:
         assert session.get(TicketRow, other).cause in ("a", "")

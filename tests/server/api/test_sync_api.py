@@ -265,8 +265,8 @@ def test_missing_or_bad_tokens_get_401(app, header):
 
 
 def test_revoked_token_gets_401(app):
-    from server.db import get_db
-    from server.models import TokenRow
+    from server.storage.db import get_db
+    from server.storage.models import TokenRow
 
     client, token = app.test_client(), add_branch(app, "SZ01")
     sync(client, token, {})
@@ -282,8 +282,8 @@ def test_revoked_token_gets_401(app):
 
 
 def test_tokens_are_stored_only_as_hashes(app):
-    from server.db import get_db
-    from server.models import TokenRow
+    from server.storage.db import get_db
+    from server.storage.models import TokenRow
 
     token = add_branch(app, "SZ01")
     with app.app_context(), get_db().read() as session:

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from server.analysis import Period, date_period, month_period, months_of
+from server.services.analysis import Period, date_period, month_period, months_of
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 

@@ -15,9 +15,9 @@ from python_calamine import CalamineWorkbook
 from sqlalchemy import select
 
 from complaints.kpis import Kpis
-from server.analysis import analyse, month_period
-from server.db import get_db
-from server.models import tickets_table
+from server.services.analysis import analyse, month_period
+from server.storage.db import get_db
+from server.storage.models import tickets_table
 from server.xlsx.consolidate import (
     KPI_COLUMNS,
     KPI_TITLE,

@@ -13,8 +13,8 @@ from flask.testing import FlaskClient
 
 from server import create_app, demo
 from server.auth import ADMIN, HEAD_OFFICE, hash_password, issue_token
-from server.db import get_db
-from server.models import BranchRow, UserRow
+from server.storage.db import get_db
+from server.storage.models import BranchRow, UserRow
 from tests.server.api.conftest import NOW, app, database_url, migrated_url  # noqa: F401
 
 PASSWORD = "s3cret-pass"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from server.db import get_db
-from server.models import TicketRow
+from server.storage.db import get_db
+from server.storage.models import TicketRow
 from tests.server.dashboard.conftest import add_user, branch_token, csrf_of, sign_in
 
 PAGES = ["/dashboard/", "/dashboard/tickets", "/dashboard/downloads"]

@@ -18,7 +18,7 @@ import pytest
 from openpyxl import load_workbook
 from werkzeug.serving import make_server
 
-from server.db import get_db
+from server.storage.db import get_db
 from tests.server.dashboard.conftest import PASSWORD, demo_sqlite_app
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -1,4 +1,4 @@
-"""The overview shows the figures of `server.analysis` (the consolidated workbook's); downloads."""
+"""The overview shows the figures of `server.services.analysis` (the consolidated workbook's); downloads."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
-from server.analysis import Period, analyse
-from server.db import get_db
-from server.models import BranchRow, TicketRow
+from server.services.analysis import Period, analyse
+from server.storage.db import get_db
+from server.storage.models import BranchRow, TicketRow
 from tests.server.dashboard.conftest import csrf_of, sign_in
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

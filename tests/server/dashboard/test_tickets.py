@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import select
 
 from complaints.enums import Flag
-from server.db import get_db
-from server.models import BranchRow, HistoryRow, LogRow, TicketRow
+from server.storage.db import get_db
+from server.storage.models import BranchRow, HistoryRow, LogRow, TicketRow
 from tests.server.dashboard.conftest import branch_token, csrf_of, load_demo, sign_in
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -12,13 +12,13 @@ from sqlalchemy import select
 
 from complaints.enums import Flag, Level
 from complaints.model import Ticket
+from complaints.wire import EDITABLE, encode
 from server import create_app
-from server.codec import EDITABLE, encode
-from server.db import get_db
-from server.flag_scan import ScanReport, scan_flags
-from server.models import BranchRow, HistoryRow, TicketRow
-from server.store import clock_for, from_db
-from server.sync import SyncContext, pull, push
+from server.scheduling.scan import ScanReport, scan_flags
+from server.services.sync import SyncContext, pull, push
+from server.storage.db import get_db
+from server.storage.models import BranchRow, HistoryRow, TicketRow
+from server.storage.rows import clock_for, from_db
 from tests.factories import local
 from tests.server.api.conftest import add_branch, database_url, migrated_url  # noqa: F401
 

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.engine import Engine
 
-from server.models import JobRunRow, SchedulerLeaseRow
+from server.storage.models import JobRunRow, SchedulerLeaseRow
 from tests.server.api.conftest import Gunicorn
 
 pytestmark = pytest.mark.battery

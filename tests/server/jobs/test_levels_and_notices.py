@@ -8,18 +8,18 @@ from datetime import datetime, timedelta
 import pytest
 from flask import Flask
 from sqlalchemy import select
+from tests.server.scheduling.jobs.conftest import PinnedClock, level_of, push_tickets, scan_at, stored
 
 from complaints.enums import Category, Level, LogKind
 from complaints.levels import Basis
 from complaints.model import Ticket
 from complaints.routing import RoutingRule
-from server.db import get_db
-from server.jobs import daily_digest, overdue_reminders
-from server.models import BranchContactRow, BranchRow, LogRow, OutboxRow
-from server.routing_store import set_rule
+from server.scheduling.jobs import daily_digest, overdue_reminders
+from server.storage.db import get_db
+from server.storage.models import BranchContactRow, BranchRow, LogRow, OutboxRow
+from server.storage.routing import set_rule
 from tests.factories import local, make_ticket
 from tests.server.api.conftest import add_head_office
-from tests.server.jobs.conftest import PinnedClock, level_of, push_tickets, scan_at, stored
 
 MONDAY = local(2026, 10, 12, 9, 0)
 

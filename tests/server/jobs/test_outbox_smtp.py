@@ -13,16 +13,16 @@ import pytest
 from aiosmtpd.controller import Controller
 from flask import Flask
 from sqlalchemy import select
+from tests.server.scheduling.jobs.conftest import PinnedClock, push_tickets, scan_at
 
 from complaints.enums import Category
 from complaints.routing import RoutingRule
-from server.db import get_db
-from server.jobs import outbox
-from server.models import BranchRow, OutboxRow
-from server.routing_store import set_rule
+from server.scheduling.jobs import outbox
+from server.storage.db import get_db
+from server.storage.models import BranchRow, OutboxRow
+from server.storage.routing import set_rule
 from tests.factories import local, make_ticket
 from tests.server.api.conftest import add_head_office, free_port
-from tests.server.jobs.conftest import PinnedClock, push_tickets, scan_at
 
 MONDAY = local(2026, 10, 12, 9, 0)
 

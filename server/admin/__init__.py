@@ -1,0 +1,1 @@
+"""``/admin``: the administrator's pages (the scheduler, its jobs and the outbox)."""

@@ -1,0 +1,127 @@
+"""The scheduler's admin page: who leads, each job's last run, the outbox, monthly workbooks to download.
+
+Plain HTML for administrators and head office; sign in with HTTP basic auth
+(user name and password) or send a head-office / admin API token.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, Flask, Response, current_app, render_template, request, send_file
+from sqlalchemy import select
+
+from server import clock
+from server.auth import ADMIN, HEAD_OFFICE, authenticate, check_user
+from server.errors import ApiError
+from server.scheduling.scheduler import EXTENSION, status
+from server.services.notices import SmtpSender
+from server.storage.db import get_db
+from server.storage.models import OutboxRow, ReportRow
+from server.storage.rows import clock_for
+
+bp = Blueprint("admin_pages", __name__, url_prefix="/admin")
+ROLES = (ADMIN, HEAD_OFFICE)
+
+
+def _signed_in() -> bool:
+    auth = request.authorization
+    if auth is not None and auth.type == "basic" and auth.username and auth.password is not None:
+        with get_db().read() as session:
+            user = check_user(session, auth.username, auth.password)
+            return user is not None and user.role in ROLES
+    if request.headers.get("Authorization", "").startswith("Bearer "):
+        try:
+            return authenticate(request.headers.get("Authorization")).role in ROLES
+        except ApiError:
+            return False
+    return False
+
+
+@bp.before_request
+def _require_sign_in() -> Response | None:
+    if _signed_in():
+        return None
+    return Response(
+        "请以管理员或总部账号登录 / sign in as an administrator or head-office user\n",
+        401,
+        {"WWW-Authenticate": 'Basic realm="Complaint Desk", charset="UTF-8"'},
+        mimetype="text/plain",
+    )
+
+
+def _local(value: Any, zone: ZoneInfo) -> Any:
+    return value.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S") if isinstance(value, datetime) else value
+
+
+@bp.get("/scheduler")
+def scheduler_page() -> str:
+    config = current_app.config
+    zone = ZoneInfo(config["TIMEZONE"])
+    report = status(config)
+    service = current_app.extensions.get(EXTENSION)
+    lease = report["lease"]
+    for job in report["jobs"]:
+        if job["last"]:
+            job["last"] = {k: _local(v, zone) for k, v in job["last"].items()}
+    with get_db().read() as session:
+        notices = session.scalars(select(OutboxRow).order_by(OutboxRow.id.desc()).limit(30)).all()
+        reports = session.execute(
+            select(ReportRow.id, ReportRow.period, ReportRow.filename, ReportRow.created_at).order_by(
+                ReportRow.period.desc()
+            )
+        ).all()
+    today = clock.now().astimezone(zone).date()
+    calendar = clock_for(config["TIMEZONE"], config.get("CALENDAR_FILE")).calendar
+    next_runs: dict[str, Any] = {}
+    if service is not None:
+        next_runs = {k: _local(v, zone) for k, v in service.next_runs().items()}
+    return render_template(
+        "admin/scheduler.html",
+        now_local=_local(report["now"], zone),
+        timezone=config["TIMEZONE"],
+        lease={k: _local(v, zone) for k, v in lease.items()} if lease else None,
+        here=service is not None and service.leading,
+        jobs=report["jobs"],
+        next_runs=next_runs,
+        outbox=report["outbox"],
+        smtp_configured=SmtpSender(config).configured,
+        notices=[
+            {
+                "id": n.id,
+                "kind": n.kind,
+                "recipient": n.recipient,
+                "to_addr": n.to_addr,
+                "subject": n.subject,
+                "status": n.status,
+                "attempts": n.attempts,
+                "next_attempt_at": _local(n.next_attempt_at, zone),
+                "last_error": n.last_error,
+            }
+            for n in notices
+        ],
+        reports=[{**r._asdict(), "created_at": _local(r.created_at, zone)} for r in reports],
+        calendar_missing=calendar.missing_next_year(today),
+    )
+
+
+@bp.get("/reports/<int:report_id>")
+def report(report_id: int) -> Any:
+    with get_db().read() as session:
+        row = session.get(ReportRow, report_id)
+        if row is None:
+            return Response("没有这份报表 / no such report\n", 404, mimetype="text/plain")
+        content, filename = row.content, row.filename
+    return send_file(
+        io.BytesIO(content),
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        as_attachment=True,
+        download_name=filename,
+    )
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)

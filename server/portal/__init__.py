@@ -1,0 +1,5 @@
+"""``/branch``: the branch portal, where a branch without Python uploads its workbook to merge it."""
+
+from server.portal.pages import init_app
+
+__all__ = ["init_app"]

@@ -1,0 +1,209 @@
+"""Merge an uploaded branch workbook with the server — the Sync button for branches without Python.
+
+The upload runs the very protocol of ``POST /api/sync``: every row of the
+workbook is pushed with the version it was based on (unchanged rows merge to
+nothing), then everything of the branch is pulled and written back into the
+same workbook, the user's own sheets, columns and formatting left alone. The
+file's digest is the Idempotency-Key, so uploading the same file twice applies
+it once and gives the same workbook back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from complaints.schema import LOG, TASKS, TICKETS
+from complaints.sla import SlaClock
+from complaints.wire import (
+    deadlines_from_json,
+    log_from_json,
+    push_log,
+    push_task,
+    push_ticket,
+    task_from_json,
+    ticket_from_json,
+)
+from server.services.sync import SyncContext, pull, push
+from server.storage.db import Database
+from server.storage.idempotency import run_once
+from server.storage.models import BranchRow
+from server.xlsx import Problem, WorkbookError, read_workbook, write_workbook
+from server.xlsx.reader import BranchWorkbook
+
+
+@dataclass
+class MergeResult:
+    """The merged workbook (None when the upload was refused) and what to tell the coordinator."""
+
+    content: bytes | None
+    lang: str = "zh"
+    problems: list[Problem] = field(default_factory=list)
+    created: int = 0
+    updated: int = 0
+    conflicts: list[dict[str, Any]] = field(default_factory=list)
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+    renumbered: list[tuple[str, str]] = field(default_factory=list)
+
+
+def push_body(workbook: BranchWorkbook) -> tuple[dict[str, Any], list[Problem]]:
+    """Every row of the workbook as one push; tasks and log entries name their ticket by sync key."""
+    key_of = {t.ticket_id: t.sync_key for t in workbook.tickets}
+    problems = [
+        Problem(
+            f"ticket {r.ticket_id} is not on the Tickets sheet",
+            f"投诉单工作表中没有编号为 {r.ticket_id} 的投诉",
+            sheet=sheet,
+        )
+        for sheet, records in (("Tasks / 任务", workbook.tasks), ("Log / 日志", workbook.log))
+        for r in records
+        if r.ticket_id not in key_of
+    ]
+    body = {
+        "cursor": 0,
+        "tickets": [push_ticket(t) for t in workbook.tickets],
+        "tasks": [push_task(t, key_of[t.ticket_id]) for t in workbook.tasks if t.ticket_id in key_of],
+        "log": [push_log(e, key_of[e.ticket_id]) for e in workbook.log if e.ticket_id in key_of],
+    }
+    return body, problems
+
+
+def nul_problems(workbook: BranchWorkbook, lang: str) -> list[Problem]:
+    """Text holding U+0000, by sheet, row and column, refused as ``POST /api/sync`` refuses it.
+
+    PostgreSQL text cannot hold the NUL character; the workbook can (as ``_x0000_``), and so can
+    SQLite, where it is stored and written back exactly.
+    """
+    problems = []
+    for sheet, records in ((TICKETS, workbook.tickets), (TASKS, workbook.tasks), (LOG, workbook.log)):
+        for record in records:
+            for column in sheet.columns:
+                value = getattr(record, column.key, None)
+                if isinstance(value, str) and "\x00" in value:
+                    problems.append(
+                        Problem(
+                            "the text holds a NUL character (U+0000, shown as _x0000_), which the database "
+                            "cannot store; delete it",
+                            "文本中含有空字符（U+0000，显示为 _x0000_），数据库无法保存，请删除",
+                            sheet=sheet.title(lang),
+                            row=workbook.rows.get(getattr(record, "sync_key", "")),
+                            header=column.header(lang),
+                        )
+                    )
+    return problems
+
+
+REHEARSAL = Problem(
+    "the workbook could not be merged back safely (it holds something the merge cannot keep, such as a "
+    "hyperlink on an empty cell or an error value in a key column); nothing was stored. Open it in Excel, "
+    "check the cells named below, save it and upload it again",
+    "无法安全地把合并结果写回此工作簿（其中有合并时无法保留的内容，如空单元格上的超链接、关键列中的错误值），"
+    "没有保存任何数据。请在 Excel 中打开，检查下列单元格，保存后重新上传",
+)
+
+
+def rehearse_write_back(data: bytes, workbook: BranchWorkbook, now: datetime) -> list[Problem]:
+    """Write what was read back into the file and read it again, before anything is stored.
+
+    The write-back opens the file with openpyxl, which refuses some parts calamine skips (styles,
+    tables) and sees some cells otherwise (error values, hyperlinks on empty cells): if the merged
+    workbook would not read back as the same records, the upload is refused now, rather than stored
+    and then answered with "not imported" or with a workbook the branch cannot upload again.
+    """
+    probe = io.BytesIO()
+    try:
+        write_workbook(
+            data, probe, tickets=workbook.tickets, tasks=workbook.tasks, log=workbook.log, rows=workbook.rows
+        )
+        again = read_workbook(probe.getvalue(), now=now)
+    except WorkbookError as exc:
+        return [REHEARSAL, *exc.problems]
+    for mine, theirs in (
+        (workbook.tickets, again.tickets),
+        (workbook.tasks, again.tasks),
+        (workbook.log, again.log),
+    ):
+        if sorted(r.sync_key for r in mine) != sorted(r.sync_key for r in theirs):
+            return [REHEARSAL]
+    return []
+
+
+def merge_upload(
+    db: Database, branch_id: int, data: bytes, by: str, now: datetime, clock: SlaClock
+) -> MergeResult:
+    """Read, push, pull and write back one uploaded workbook; refuse it whole on any problem."""
+    try:
+        workbook = read_workbook(data, now=now)
+    except WorkbookError as exc:
+        return MergeResult(None, exc.lang, exc.problems)
+    lang = workbook.settings.language
+    problems = [] if db.is_sqlite else nul_problems(workbook, lang)
+    if problems:
+        return MergeResult(None, lang, problems)
+    problems = rehearse_write_back(data, workbook, now)
+    if problems:
+        return MergeResult(None, lang, problems)
+    with db.read() as session:
+        branch = session.get(BranchRow, branch_id)
+        assert branch is not None
+        code = branch.code
+    if workbook.settings.branch and workbook.settings.branch.casefold() != code.casefold():
+        problem = Problem(
+            f"this workbook belongs to branch {workbook.settings.branch}, not {code}",
+            f"这是分支机构 {workbook.settings.branch} 的工作簿，不是 {code} 的",
+            sheet="Settings / 设置",
+        )
+        return MergeResult(None, lang, [problem])
+    body, problems = push_body(workbook)
+    if problems:
+        return MergeResult(None, lang, problems)
+    digest = hashlib.sha256(data).hexdigest()
+
+    def work(session: Session) -> tuple[int, Any]:
+        row = session.get(BranchRow, branch_id)
+        assert row is not None
+        ctx = SyncContext(session, row, by=by, now=now, clock=clock, source="upload")
+        _ = ctx.seq  # the branch lock first, as every writer does
+        return 200, {"pushed": push(ctx, body), "pulled": pull(session, row, 0)}
+
+    _, response = run_once(db, f"branch:{branch_id}", f"upload:{digest}", {"file": digest}, now, work)
+    return _write_back(data, workbook, response, code, lang)
+
+
+def _write_back(
+    data: bytes, workbook: BranchWorkbook, response: dict[str, Any], code: str, lang: str
+) -> MergeResult:
+    pushed, pulled = response["pushed"], response["pulled"]
+    tickets = [ticket_from_json(row, code) for row in pulled["tickets"]]
+    target = io.BytesIO()
+    try:
+        write_workbook(
+            data,
+            target,
+            tickets=tickets,
+            tasks=[task_from_json(row) for row in pulled["tasks"]],
+            log=[log_from_json(row) for row in pulled["log"]],
+            deadlines={row["sync_key"]: deadlines_from_json(row) for row in pulled["tickets"]},
+            rows=workbook.rows,
+            sync_state={"cursor": str(pulled["cursor"])},
+            conflicts=[c for c in pulled["conflicts"] if not c["resolved"]],
+        )
+    except WorkbookError as exc:
+        return MergeResult(None, exc.lang, exc.problems)
+    result = MergeResult(target.getvalue(), lang)
+    for item in pushed["tickets"]:
+        if item.get("created"):
+            result.created += 1
+        elif item.get("applied"):
+            result.updated += 1
+        result.conflicts.extend(item["conflicts"])
+        if "renumbered_from" in item:
+            result.renumbered.append((item["renumbered_from"], item["ticket_id"]))
+    for kind in ("tickets", "tasks", "log"):
+        result.rejected.extend({"kind": kind, **r} for r in pushed["rejected"][kind])
+    return result

@@ -1,0 +1,159 @@
+"""``POST /xlwings/<macro>``: the ribbon's macros for Excel without local Python.
+
+Excel on the web, Excel for Mac and PCs without Python (the Office.js add-in,
+or VBA's ``RunRemotePython``) send the workbook as an xlwings payload; the same
+macro functions as on the desktop run on ``xw.Book(json=payload)`` and the
+actions they record go back as ``{"actions": [...]}`` for the client to apply.
+
+- The caller's token decides: branch tokens run the branch buttons, head-office
+  tokens Pull consolidated. The token stays in the client, never in the workbook.
+- xlwings' remote engine shares one App object in the process (an alert of one
+  call could land in another's actions), so one lock serialises the calls.
+- Sync and Pull consolidated call this server's own API in-process (a WSGI call
+  with the caller's ``Authorization`` header) instead of over HTTP: the same
+  validation, idempotency and branch isolation as a desktop Sync, with no
+  network round trip to itself and no worker of a small gunicorn pool blocked
+  waiting for another.
+- The remote engine is xlwings PRO code: it needs ``XLWINGS_LICENSE_KEY``
+  (``noncommercial`` for non-commercial use; commercial use needs a licence).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Blueprint, Flask, current_app, jsonify, request
+
+from addin.macros import MACROS
+from addin.run import Env
+from addin.sync_client import Reply
+from complaints.sla import DEFAULT_TZ
+from server import clock
+from server.auth import ADMIN, BRANCH, HEAD_OFFICE, current, require
+from server.errors import ApiError
+from server.storage.rows import clock_for
+
+bp = Blueprint("remote", __name__, url_prefix="/xlwings")
+LOCK = threading.Lock()
+ROLES = {"pull_consolidated": (HEAD_OFFICE, ADMIN)}
+"""Who may press a button; every other button is a branch's."""
+TOKEN_HINT = "加载项的“设置”窗格 / the add-in's Settings pane"
+
+
+class InProcessTransport:
+    """The server's own API, called in-process with the caller's ``Authorization`` header."""
+
+    def __init__(self, app: Flask, authorization: str, where: str) -> None:
+        self.app = app
+        self.authorization = authorization
+        self.where = where
+        self.token_hint = TOKEN_HINT
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Reply:
+        response = self.app.test_client().open(
+            path,
+            method=method,
+            json=json,
+            query_string=dict(params or {}),
+            headers={"Authorization": self.authorization, **(headers or {})},
+        )
+        content = response.get_data()
+        data = response.get_json(silent=True) if response.is_json else None
+        return Reply(
+            response.status_code, data if data is not None else content.decode(errors="replace"), content
+        )
+
+
+def _remote_engine() -> Any:
+    """xlwings with its remote engine registered; 503 without a licence key."""
+    if not os.environ.get("XLWINGS_LICENSE_KEY"):
+        raise ApiError(
+            503,
+            "remote_mode_unlicensed",
+            "the remote mode needs XLWINGS_LICENSE_KEY in the server's environment "
+            "('noncommercial' for non-commercial use; commercial use needs an xlwings PRO licence)",
+        )
+    import xlwings as xw
+
+    if "remote" not in [engine.name for engine in xw.engines]:
+        from xlwings.pro import _xlremote  # registered at import only if the key was set then
+
+        xw.engines.add(xw.main.Engine(impl=_xlremote.engine))
+    return xw
+
+
+@bp.route("/<macro>", methods=["POST"])
+@require(BRANCH, HEAD_OFFICE, ADMIN)
+def run(macro: str) -> Any:
+    """Run ribbon macro ``macro`` on the workbook in the body; answer the actions for the client."""
+    if macro not in MACROS:
+        known = ", ".join(MACROS)
+        raise ApiError(404, "unknown_macro", f"no macro {macro!r}; known: {known}", {"macro": macro})
+    principal = current()
+    wanted = ROLES.get(macro, (BRANCH,))
+    if principal.role not in wanted:
+        raise ApiError(403, "forbidden", f"{macro} needs a {' or '.join(wanted)} token", {"macro": macro})
+    payload = request.get_json(silent=True)
+    _check_payload(payload)
+    xw = _remote_engine()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    env = Env(
+        now=clock.now(),
+        user=principal.name,
+        transport=InProcessTransport(app, request.headers["Authorization"], request.host_url.rstrip("/")),
+        branch=principal.branch_code or None,
+        calendar=clock_for(DEFAULT_TZ, app.config.get("CALENDAR_FILE")).calendar,
+    )
+    with LOCK:
+        try:
+            with xw.Book(json=payload) as book:
+                MACROS[macro](book, env)
+                actions = list(book.json()["actions"])
+        except xw.XlwingsError as exc:  # e.g. the client's xlwings version differs from the server's
+            raise ApiError(400, "bad_payload", str(exc)) from exc
+    return jsonify({"actions": actions})
+
+
+def _check_payload(payload: Any) -> None:
+    """Refuse, naming the place, a body that is not an xlwings workbook payload."""
+
+    def bad(message: str, where: str) -> ApiError:
+        return ApiError(400, "bad_payload", f"not an xlwings workbook payload: {message}", {"field": where})
+
+    if not isinstance(payload, dict):
+        raise bad("send the workbook as JSON", "body")
+    for key in ("client", "version"):
+        if not isinstance(payload.get(key), str):
+            raise bad(f"'{key}' must be text", key)
+    book = payload.get("book")
+    if not isinstance(book, dict) or not isinstance(book.get("active_sheet_index"), int):
+        raise bad("'book' needs 'name' and 'active_sheet_index'", "book")
+    sheets = payload.get("sheets")
+    if not isinstance(sheets, list) or not sheets:
+        raise bad("'sheets' must list the workbook's sheets", "sheets")
+    if not 0 <= book["active_sheet_index"] < len(sheets):
+        raise bad("'active_sheet_index' is not one of the sheets", "book.active_sheet_index")
+    for n, sheet in enumerate(sheets):
+        if not isinstance(sheet, dict) or not isinstance(sheet.get("name"), str):
+            raise bad("each sheet needs a 'name'", f"sheets[{n}]")
+        values = sheet.get("values")
+        if not isinstance(values, list) or not all(isinstance(row, list) for row in values):
+            raise bad("'values' must be a list of rows", f"sheets[{n}].values")
+        sheet.setdefault("pictures", [])
+        sheet.setdefault("tables", [])
+    payload.setdefault("names", [])
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)

@@ -1,0 +1,1 @@
+"""The database: tables, migrations, sessions, and the only code turning rows into domain objects."""
