@@ -210,7 +210,8 @@ def edit_tickets(url: str, count: int, at: datetime) -> None:
     """A branch pushes ``count`` edited tickets (its latest) through the sync."""
     from sqlalchemy import select
 
-    from server.services.sync import SyncContext, push
+    from server.services.changes import Actor, Change
+    from server.services.sync import parse_push, push
     from server.storage.models import TicketRow
 
     app = create_app({"DATABASE_URL": url, "CLOCK": lambda: at})
@@ -223,7 +224,8 @@ def edit_tickets(url: str, count: int, at: datetime) -> None:
             .order_by(TicketRow.received_at.desc())
             .limit(count)
         ).all()
-        ctx = SyncContext(session, branch, by="bench-device", now=at, clock=clock_for(branch.timezone, None))
+        device = Actor("bench-device", "branch", "api")
+        ctx = Change(session, branch, device, at, clock_for(branch.timezone, None))
         _ = ctx.seq
         items = [
             {
@@ -233,7 +235,7 @@ def edit_tickets(url: str, count: int, at: datetime) -> None:
             }
             for r in rows
         ]
-        push(ctx, {"tickets": items})
+        push(ctx, parse_push({"tickets": items}))
 
 
 def measure(url: str, at: datetime) -> dict[str, Any]:

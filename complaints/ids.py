@@ -27,3 +27,24 @@ def next_ticket_id(branch: str, day: date, existing: Iterable[str]) -> str:
         if match and f"{match['branch']}-{match['day']}".casefold() == prefix:
             highest = max(highest, int(match["seq"]))
     return ticket_id(branch, day, highest + 1)
+
+
+_NUMBERED = re.compile(r"^(?P<prefix>.+-\d{8})-(?P<seq>\d+)$")
+"""Any number ending in ``-YYYYMMDD-sequence``: numbers typed by hand need not follow `TICKET_ID`."""
+
+
+def number_prefix(number: str) -> str:
+    """What a ticket number's renumbered copies share: all but the sequence (the whole number if none)."""
+    match = _NUMBERED.match(number)
+    return match["prefix"] if match else number
+
+
+def renumber(number: str, taken: Iterable[str]) -> str:
+    """A free number for a duplicate of ``number``: the same prefix, the sequence after the highest taken."""
+    match = _NUMBERED.match(number)
+    prefix = number_prefix(number)
+    width = len(match["seq"]) if match else 4
+    highest = max(
+        (int(m["seq"]) for t in taken if (m := _NUMBERED.match(t)) and m["prefix"] == prefix), default=0
+    )
+    return f"{prefix}-{highest + 1:0{width}d}"

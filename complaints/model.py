@@ -108,6 +108,7 @@ class Task:
     due: date | None = None
     done_at: datetime | None = None
     sync_key: str = field(default_factory=new_sync_key)
+    version: int = 0
 
 
 @dataclass(slots=True)

@@ -10,6 +10,8 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, ServiceUnavailable
 
+from server.services.errors import Invalid, Malformed, NotFound, Refused, ServiceError
+
 logger = logging.getLogger(__name__)
 RETRY_AFTER = 5
 """Seconds a client should wait before resending after the database was unreachable."""
@@ -61,10 +63,18 @@ def _wants_json() -> bool:
     )
 
 
+STATUS: dict[type[ServiceError], int] = {NotFound: 404, Refused: 409, Invalid: 422, Malformed: 400}
+"""The HTTP status of each domain error: the one place where the services' refusals become HTTP."""
+
+
 def init_app(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError) -> Any:
         return envelope(exc.status, exc.code, exc.message, exc.where)
+
+    @app.errorhandler(ServiceError)
+    def _service_error(exc: ServiceError) -> Any:
+        return envelope(STATUS[type(exc)], exc.code, exc.message, exc.where)
 
     @app.errorhandler(OperationalError)
     @app.errorhandler(PoolTimeout)

@@ -12,9 +12,10 @@ from server import clock
 from server.api.schemas import SyncRequest, SyncResponse
 from server.auth import BRANCH, current, require
 from server.errors import ApiError
-from server.services.sync import SyncContext, pull, push
+from server.services.changes import Actor, Change
+from server.services.idempotency import run_once
+from server.services.sync import level_rules, parse_push, pull, push
 from server.storage.db import get_db
-from server.storage.idempotency import run_once
 from server.storage.models import BranchRow
 from server.storage.rows import clock_for
 
@@ -50,20 +51,17 @@ def sync(body: dict[str, Any]) -> Any:
     now = clock.now()
     version_check = current_app.config["SYNC_VERSION_CHECK"]
 
+    actor = Actor(principal.name, principal.role, "api", request.headers.get("X-Device", "")[:200])
+    edits = parse_push(body)
+
     def work(session: Session) -> tuple[int, Any]:
         branch = session.get(BranchRow, principal.branch_id)
         assert branch is not None
-        ctx = SyncContext(
-            session,
-            branch,
-            by=request.headers.get("X-Device", principal.name)[:200],
-            now=now,
-            clock=clock_for(branch.timezone, current_app.config.get("CALENDAR_FILE")),
-            version_check=version_check,
-        )
-        if body["tickets"] or body["tasks"] or body["log"]:
-            _ = ctx.seq  # lock the branch first, before any ticket row, so writers queue in one order
-        pushed = push(ctx, body)
+        clock_ = clock_for(branch.timezone, current_app.config.get("CALENDAR_FILE"))
+        change = Change(session, branch, actor, now, clock_, level_rules())
+        if edits:
+            _ = change.seq  # lock the branch first, before any ticket row, so writers queue in one order
+        pushed = push(change, edits, version_check)
         return 200, {"pushed": pushed, "pulled": pull(session, branch, body["cursor"])}
 
     status, response = run_once(

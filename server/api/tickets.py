@@ -19,10 +19,11 @@ from server.api.schemas import (
     TicketQuery,
 )
 from server.auth import BRANCH, HEAD_OFFICE, current, require
-from server.errors import ApiError
-from server.services.sync import SyncContext, conflict_to_json
+from server.services.changes import Actor, Change
+from server.services.sync import conflict_to_json, level_rules
 from server.services.tickets import (
     branch_of,
+    change_on,
     escalate_ticket,
     find_conflict,
     find_ticket,
@@ -43,16 +44,9 @@ def _scope() -> int | None:
     return principal.branch_id if principal.role == BRANCH else None
 
 
-def _context(session: Any, branch: BranchRow) -> SyncContext:
+def _actor() -> Actor:
     principal = current()
-    return SyncContext(
-        session,
-        branch,
-        by=principal.name,
-        now=clock.now(),
-        clock=clock_for(branch.timezone, current_app.config.get("CALENDAR_FILE")),
-        source="head_office" if principal.role != BRANCH else "branch",
-    )
+    return Actor(principal.name, principal.role, "api")
 
 
 @blp.route("/tickets", methods=["GET"])
@@ -107,7 +101,9 @@ def _detail(session: Any, sync_key: str, scope: int | None) -> dict[str, Any]:
                 "old": json.loads(h.old_value) if h.old_value else None,
                 "new": json.loads(h.new_value) if h.new_value else None,
                 "by": h.by,
+                "role": h.role,
                 "source": h.source,
+                "device": h.device,
                 "at": h.at.isoformat(),
             }
             for h in history
@@ -127,15 +123,10 @@ def _detail(session: Any, sync_key: str, scope: int | None) -> dict[str, Any]:
 @require(BRANCH, HEAD_OFFICE)
 def escalate(body: dict[str, Any], sync_key: str) -> Any:
     """Raise the ticket one warning level with a reason (head office or the ticket's branch)."""
-    if not body["reason"].strip():
-        raise ApiError(422, "reason_required", "give a reason for the escalation", {"field": "reason"})
     scope = _scope()
     with get_db().write() as session:
-        row = find_ticket(session, sync_key, scope)
-        ctx = _context(session, branch_of(session, row.branch_id))
-        _ = ctx.seq  # the branch lock first, then the ticket's, in the same order as a push
-        session.refresh(row, with_for_update=True)
-        escalate_ticket(ctx, row, body["reason"], body["head"])
+        change = change_on(session, sync_key, scope, _actor(), clock.now())
+        escalate_ticket(change, sync_key, body["reason"], body["head"])
         return _detail(session, sync_key, scope)
 
 
@@ -159,8 +150,10 @@ def resolve(body: dict[str, Any], conflict_id: int) -> Any:
     scope = _scope()
     with get_db().write() as session:
         conflict = find_conflict(session, conflict_id, scope)
-        ctx = _context(session, branch_of(session, conflict.branch_id))
-        _ = ctx.seq
+        branch = branch_of(session, conflict.branch_id)
+        clock_ = clock_for(branch.timezone, current_app.config.get("CALENDAR_FILE"))
+        change = Change(session, branch, _actor(), clock.now(), clock_, level_rules())
+        _ = change.seq  # the branch lock first, then the conflict's row
         session.refresh(conflict)
-        resolve_conflict(ctx, conflict, body["keep"])
+        resolve_conflict(change, conflict, body["keep"])
         return conflict_to_json(conflict)

@@ -21,11 +21,11 @@ from flask import Flask, current_app
 from sqlalchemy import select
 
 from complaints.enums import Category, Channel, Grade, Level, Satisfaction
-from complaints.wire import encode
 from server import clock
 from server.auth import BRANCH, HEAD_OFFICE, hash_password, issue_token
 from server.cli.accounts import create_branch
-from server.services.sync import SyncContext, push
+from server.services.changes import SYSTEM, Actor, Change
+from server.services.sync import Push, TicketEdit, level_rules, push
 from server.storage.db import get_db
 from server.storage.models import BranchRow, UserRow
 from server.storage.rows import clock_for
@@ -140,18 +140,16 @@ def load(tickets_per_branch: int = 120, seed: int = 2026) -> dict[str, str]:
         with db.write() as session:
             branch = session.scalar(select(BranchRow).where(BranchRow.code == code))
             assert branch is not None
-            ctx = SyncContext(
-                session, branch, by="demo", now=now,
-                clock=clock_for(branch.timezone, current_app.config.get("CALENDAR_FILE")),
-            )  # fmt: skip
+            clock_ = clock_for(branch.timezone, current_app.config.get("CALENDAR_FILE"))
+            change = Change(session, branch, Actor("demo", SYSTEM, "demo"), now, clock_, level_rules())
             zone = ZoneInfo(branch.timezone)
-            rows = []
-            for n in range(1, tickets_per_branch + 1):
-                fields = demo_ticket(rng, code, n, now, zone)
-                rows.append(
-                    {"sync_key": uuid.uuid4().hex, "fields": {k: encode(k, v) for k, v in fields.items()}}
-                )
-            push(ctx, {"tickets": rows})
+            edits = Push(
+                tickets=[
+                    TicketEdit(uuid.uuid4().hex, None, demo_ticket(rng, code, n, now, zone))
+                    for n in range(1, tickets_per_branch + 1)
+                ]
+            )
+            push(change, edits)
     return tokens
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 
 from complaints.enums import Category, Level, LogKind, Status
 from complaints.schema import CONFLICTS, LOG, TASKS, TICKETS
@@ -24,11 +24,11 @@ from server.dashboard.present import (
 )
 from server.dashboard.queries import FilterError, TicketFilter, branch_codes, ticket_detail, ticket_page
 from server.dashboard.signin import current_user, signed_in
-from server.errors import ApiError
-from server.services.sync import SyncContext
-from server.services.tickets import add_note, branch_of, escalate_ticket, find_ticket
+from server.services.changes import Actor
+from server.services.errors import NotFound, ServiceError
+from server.services.tickets import add_note, change_on, escalate_ticket
 from server.storage.db import get_db
-from server.storage.rows import clock_for, from_db
+from server.storage.rows import from_db
 
 
 @bp.route("/tickets")
@@ -189,21 +189,9 @@ def _log_kind(kind: str, lang: str) -> str:
         return kind
 
 
-def _head_office_context(session: Any, sync_key: str) -> tuple[SyncContext, Any]:
-    """The ticket, locked as a push locks it, and the context of a head-office change to it."""
-    row = find_ticket(session, sync_key, None)
-    branch = branch_of(session, row.branch_id)
-    ctx = SyncContext(
-        session,
-        branch,
-        by=current_user().username,
-        now=clock.now(),
-        clock=clock_for(branch.timezone, current_app.config.get("CALENDAR_FILE")),
-        source="head_office",
-    )
-    _ = ctx.seq  # the branch lock first, then the ticket's, as a push takes them
-    session.refresh(row, with_for_update=True)
-    return ctx, row
+def _actor() -> Actor:
+    user = current_user()
+    return Actor(user.username, user.role, "dashboard")
 
 
 @bp.route("/tickets/<sync_key>/escalate", methods=["POST"])
@@ -216,15 +204,17 @@ def escalate(sync_key: str) -> Any:
         return render_ticket(sync_key, t("reason_required"), {"reason": reason, "head": head})
     try:
         with get_db().write() as session:
-            ctx, row = _head_office_context(session, sync_key)
-            done = escalate_ticket(ctx, row, reason, head)
-    except ApiError as exc:
-        if exc.status == 404:
-            return render_template("dashboard/message.html", message=t("not_found")), 404
+            change = change_on(session, sync_key, None, _actor(), clock.now())
+            done = escalate_ticket(change, sync_key, reason, head)
+    except NotFound:
+        return render_template("dashboard/message.html", message=t("not_found")), 404
+    except ServiceError as exc:
         why = t("already_red") if exc.code == "cannot_escalate" else exc.message
         return render_ticket(sync_key, t("cannot_escalate", why=why), {"reason": reason, "head": head})
     lang = current_lang()
-    flash(t("escalated", old=Level(done["from"]).label(lang), new=Level(done["to"]).label(lang)), "success")
+    before = done.proposal.before
+    assert before is not None
+    flash(t("escalated", old=before.level.label(lang), new=done.ticket.level.label(lang)), "success")
     return redirect(url_for("dashboard.ticket", sync_key=sync_key))
 
 
@@ -237,11 +227,11 @@ def note(sync_key: str) -> Any:
         return render_ticket(sync_key, t("note_required"), {"note": text})
     try:
         with get_db().write() as session:
-            ctx, row = _head_office_context(session, sync_key)
-            add_note(ctx, row, text)
-    except ApiError as exc:
-        if exc.status == 404:
-            return render_template("dashboard/message.html", message=t("not_found")), 404
-        raise
+            change = change_on(session, sync_key, None, _actor(), clock.now())
+            add_note(change, sync_key, text)
+    except NotFound:
+        return render_template("dashboard/message.html", message=t("not_found")), 404
+    except ServiceError as exc:
+        return render_ticket(sync_key, exc.message, {"note": text})
     flash(t("noted"), "success")
     return redirect(url_for("dashboard.ticket", sync_key=sync_key))

@@ -1,11 +1,13 @@
 """Merge an uploaded branch workbook with the server — the Sync button for branches without Python.
 
-The upload runs the very protocol of ``POST /api/sync``: every row of the
-workbook is pushed with the version it was based on (unchanged rows merge to
-nothing), then everything of the branch is pulled and written back into the
-same workbook, the user's own sheets, columns and formatting left alone. The
-file's digest is the Idempotency-Key, so uploading the same file twice applies
-it once and gives the same workbook back.
+The upload is a door like ``POST /api/sync``: every row of the workbook is
+pushed, as domain values, with the version it was based on (unchanged rows
+merge to nothing) through the one service; then everything of the branch is
+read and written back into the same workbook, the user's own sheets, columns
+and formatting left alone. The file's digest is the push's Idempotency-Key, so
+uploading the same file twice applies it once — but the workbook that comes
+back always holds the server's state of that moment (new tickets, head
+office's escalations made since included).
 """
 
 from __future__ import annotations
@@ -16,23 +18,26 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from flask import current_app
 from sqlalchemy.orm import Session
 
 from complaints.schema import LOG, TASKS, TICKETS
-from complaints.sla import SlaClock
-from complaints.wire import (
-    deadlines_from_json,
-    log_from_json,
-    push_log,
-    push_task,
-    push_ticket,
-    task_from_json,
-    ticket_from_json,
+from complaints.wire import EDITABLE, TASK_EDITABLE
+from server.services.changes import Actor, Change
+from server.services.idempotency import run_once
+from server.services.sync import (
+    BranchState,
+    LogEdit,
+    Push,
+    TaskEdit,
+    TicketEdit,
+    changed_since,
+    level_rules,
+    push,
 )
-from server.services.sync import SyncContext, pull, push
 from server.storage.db import Database
-from server.storage.idempotency import run_once
 from server.storage.models import BranchRow
+from server.storage.rows import clock_for
 from server.xlsx import Problem, WorkbookError, read_workbook, write_workbook
 from server.xlsx.reader import BranchWorkbook
 
@@ -51,7 +56,7 @@ class MergeResult:
     renumbered: list[tuple[str, str]] = field(default_factory=list)
 
 
-def push_body(workbook: BranchWorkbook) -> tuple[dict[str, Any], list[Problem]]:
+def push_edits(workbook: BranchWorkbook) -> tuple[Push, list[Problem]]:
     """Every row of the workbook as one push; tasks and log entries name their ticket by sync key."""
     key_of = {t.ticket_id: t.sync_key for t in workbook.tickets}
     problems = [
@@ -64,13 +69,15 @@ def push_body(workbook: BranchWorkbook) -> tuple[dict[str, Any], list[Problem]]:
         for r in records
         if r.ticket_id not in key_of
     ]
-    body = {
-        "cursor": 0,
-        "tickets": [push_ticket(t) for t in workbook.tickets],
-        "tasks": [push_task(t, key_of[t.ticket_id]) for t in workbook.tasks if t.ticket_id in key_of],
-        "log": [push_log(e, key_of[e.ticket_id]) for e in workbook.log if e.ticket_id in key_of],
-    }
-    return body, problems
+    push = Push(
+        tickets=[TicketEdit(t.sync_key, t.version or None, {k: getattr(t, k) for k in EDITABLE})
+                 for t in workbook.tickets],
+        tasks=[TaskEdit(t.sync_key, key_of[t.ticket_id], t.version or None,
+                        {k: getattr(t, k) for k in TASK_EDITABLE})
+               for t in workbook.tasks if t.ticket_id in key_of],
+        log=[LogEdit(key_of[e.ticket_id], e) for e in workbook.log if e.ticket_id in key_of],
+    )  # fmt: skip
+    return push, problems
 
 
 def nul_problems(workbook: BranchWorkbook, lang: str) -> list[Problem]:
@@ -133,9 +140,7 @@ def rehearse_write_back(data: bytes, workbook: BranchWorkbook, now: datetime) ->
     return []
 
 
-def merge_upload(
-    db: Database, branch_id: int, data: bytes, by: str, now: datetime, clock: SlaClock
-) -> MergeResult:
+def merge_upload(db: Database, branch_id: int, data: bytes, actor: Actor, now: datetime) -> MergeResult:
     """Read, push, pull and write back one uploaded workbook; refuse it whole on any problem."""
     try:
         workbook = read_workbook(data, now=now)
@@ -151,7 +156,7 @@ def merge_upload(
     with db.read() as session:
         branch = session.get(BranchRow, branch_id)
         assert branch is not None
-        code = branch.code
+        code, timezone = branch.code, branch.timezone
     if workbook.settings.branch and workbook.settings.branch.casefold() != code.casefold():
         problem = Problem(
             f"this workbook belongs to branch {workbook.settings.branch}, not {code}",
@@ -159,39 +164,42 @@ def merge_upload(
             sheet="Settings / 设置",
         )
         return MergeResult(None, lang, [problem])
-    body, problems = push_body(workbook)
+    edits, problems = push_edits(workbook)
     if problems:
         return MergeResult(None, lang, problems)
     digest = hashlib.sha256(data).hexdigest()
+    clock = clock_for(timezone, current_app.config.get("CALENDAR_FILE"))
 
     def work(session: Session) -> tuple[int, Any]:
         row = session.get(BranchRow, branch_id)
         assert row is not None
-        ctx = SyncContext(session, row, by=by, now=now, clock=clock, source="upload")
-        _ = ctx.seq  # the branch lock first, as every writer does
-        return 200, {"pushed": push(ctx, body), "pulled": pull(session, row, 0)}
+        change = Change(session, row, actor, now, clock, level_rules())
+        _ = change.seq  # the branch lock first, as every writer does
+        return 200, push(change, edits)
 
-    _, response = run_once(db, f"branch:{branch_id}", f"upload:{digest}", {"file": digest}, now, work)
-    return _write_back(data, workbook, response, code, lang)
+    _, pushed = run_once(db, f"branch:{branch_id}", f"upload:{digest}", {"file": digest}, now, work)
+    with db.read() as session:
+        branch = session.get(BranchRow, branch_id)
+        assert branch is not None
+        state = changed_since(session, branch, 0)
+    return _write_back(data, workbook, pushed, state, lang)
 
 
 def _write_back(
-    data: bytes, workbook: BranchWorkbook, response: dict[str, Any], code: str, lang: str
+    data: bytes, workbook: BranchWorkbook, pushed: dict[str, Any], state: BranchState, lang: str
 ) -> MergeResult:
-    pushed, pulled = response["pushed"], response["pulled"]
-    tickets = [ticket_from_json(row, code) for row in pulled["tickets"]]
     target = io.BytesIO()
     try:
         write_workbook(
             data,
             target,
-            tickets=tickets,
-            tasks=[task_from_json(row) for row in pulled["tasks"]],
-            log=[log_from_json(row) for row in pulled["log"]],
-            deadlines={row["sync_key"]: deadlines_from_json(row) for row in pulled["tickets"]},
+            tickets=state.tickets,
+            tasks=state.tasks,
+            log=state.log,
+            deadlines=state.deadlines,
             rows=workbook.rows,
-            sync_state={"cursor": str(pulled["cursor"])},
-            conflicts=[c for c in pulled["conflicts"] if not c["resolved"]],
+            sync_state={"cursor": str(state.cursor)},
+            conflicts=[c for c in state.conflicts if not c["resolved"]],
         )
     except WorkbookError as exc:
         return MergeResult(None, exc.lang, exc.problems)

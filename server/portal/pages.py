@@ -33,9 +33,9 @@ from server.auth import BRANCH, authenticate
 from server.dashboard.security import add_headers, csrf_ok, csrf_token
 from server.errors import ApiError
 from server.portal.merge import MergeResult, merge_upload
+from server.services.changes import Actor
 from server.storage.db import get_db
 from server.storage.models import BranchRow, TokenRow
-from server.storage.rows import clock_for
 
 bp = Blueprint("branch_portal", __name__, url_prefix="/branch")
 KEEP_SECONDS = 24 * 3600
@@ -178,14 +178,8 @@ def upload() -> Any:
     if sent is None or not sent.filename:
         return _page("upload.html", 400, branch=branch, error=TEXT[lang()]["no_file"])
     data = sent.read()
-    result: MergeResult = merge_upload(
-        get_db(),
-        branch.id,
-        data,
-        by=f"{branch.code} (upload)",
-        now=clock.now(),
-        clock=clock_for(branch.timezone, current_app.config.get("CALENDAR_FILE")),
-    )
+    actor = Actor(branch.code, BRANCH, "upload")
+    result: MergeResult = merge_upload(get_db(), branch.id, data, actor, clock.now())
     if result.content is None:
         return _page("upload.html", 422, branch=branch, problems=result.problems, problem_lang=lang())
     name = f"{branch.id}-{uuid.uuid4().hex}.xlsx"

@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from complaints.contacts import mask_phone
 from complaints.enums import Category, Flag, Level, Status
 from complaints.model import Ticket
+from complaints.routing import RoutingTable
 from complaints.sla import Deadlines
 from complaints.wire import COLUMNS
 from server.storage.db import get_db
@@ -150,10 +151,21 @@ def escalation_key(ticket: Ticket) -> str:
     return f"escalation:{ticket.sync_key}:{ticket.level.value}:{digest}"
 
 
-def escalation_notice(session: Session, branch: BranchRow, ticket: Ticket, by: str, now: datetime) -> bool:
-    """Queue the notice to the department head that ``ticket`` turned yellow or red (who, what, why, when)."""
-    rule = head_rule(routing_table(session, branch.id), ticket)
-    lang = branch_contact(session, branch.id).language
+def escalation_notice(
+    session: Session,
+    branch: BranchRow,
+    ticket: Ticket,
+    by: str,
+    now: datetime,
+    table: RoutingTable | None = None,
+    lang: str | None = None,
+) -> bool:
+    """Queue the notice to the department head that ``ticket`` turned yellow or red (who, what, why, when).
+
+    ``table`` and ``lang`` (the branch's routing and language) save reading them again for each ticket.
+    """
+    rule = head_rule(table or routing_table(session, branch.id), ticket)
+    lang = lang or branch_contact(session, branch.id).language
     head = (rule.head if rule else "") or ticket.escalated_to
     context = ticket_context(branch, ticket, lang)
     subject, body = render("escalation", lang, head=head, by=by, reason=ticket.level_reason, **context)

@@ -4,8 +4,13 @@ A push carries changed rows, each with the version it was based on. A row whose
 base is current is applied as is; otherwise it is merged field by field
 against the changes the server made since that version (from the history), and
 a field changed on both sides to different values becomes a conflict that keeps
-both values. The pull returns everything of the branch changed after the
-branch's cursor. All of it runs in the caller's single transaction.
+both values. What survives the merge goes through the one door
+(`server.services.changes`): the rules settle it and it is written with its
+history. The pull returns everything of the branch changed after the branch's
+cursor. All of it runs in the caller's single transaction.
+
+Doors hand in domain values (`TicketEdit`, `TaskEdit`, `LogEdit`): the API
+decodes them from JSON (`parse_push`), the upload reads them from the workbook.
 """
 
 from __future__ import annotations
@@ -13,19 +18,21 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from flask import current_app
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from complaints.enums import LogKind
+from complaints.ids import number_prefix, renumber
+from complaints.levels import LevelRules
 from complaints.model import LogEntry, Task, Ticket
+from complaints.pipeline import lowering_entry, lowering_problem
 from complaints.schema import Column
-from complaints.sla import SlaClock
+from complaints.validation import LOG_COLUMNS, Problem, check_log, check_task, check_ticket, check_values
 from complaints.wire import (
     COLUMNS,
     DEADLINE_COLUMNS,
@@ -36,34 +43,26 @@ from complaints.wire import (
     FieldErrors,
     decode,
     decode_fields,
-    encode,
 )
-from server.storage.models import (
-    BranchRow,
-    ConflictRow,
-    HistoryRow,
-    LogRow,
-    TaskRow,
-    TicketRow,
-    tickets_table,
-)
+from server.services.changes import Change, Outcome, Proposal, settle_all, write
+from server.storage.models import BranchRow, ConflictRow, HistoryRow, LogRow, TaskRow, TicketRow
+from server.storage.neighbours import find_groups
 from server.storage.rows import (
-    STORED_TICKET_FIELDS,
-    computed_values,
-    from_db,
+    chunks,
+    log_entry_of,
     log_to_json,
-    next_change_seq,
+    read_tickets,
     row_to_json,
     row_to_ticket,
+    task_of,
     task_to_json,
-    to_db,
+    tasks_and_progress,
+    ticket_of,
 )
+from server.storage.writes import history_row, insert_history, insert_log, json_text
 
 SYNC_KEY = re.compile(r"^[0-9a-f]{32}$")
-MAX_INT = 2**31 - 1  # the database's INTEGER
-YEARS = (1900, 2999)  # deadlines are counted past a date: year 9999 would overflow
-NOT_EMPTY = ("received_at", "grade")  # every deadline depends on them
-TICKET_NUMBER = re.compile(r"^(?P<prefix>.+-\d{8})-(?P<seq>\d+)$")
+HEAD_OFFICE_ROLES = ("head_office", "admin")
 
 
 class RowRejected(ValueError):
@@ -78,27 +77,121 @@ def _reject(field_name: str, message: str) -> RowRejected:
     return RowRejected([{"field": field_name, "message": message}])
 
 
+def _problems(problems: Iterable[Problem]) -> RowRejected:
+    return RowRejected([{"field": p.field, "message": f"{p.en} / {p.zh}"} for p in problems])
+
+
+# --- what a door hands in -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TicketEdit:
+    """A pushed ticket row: its sync key, the version it was based on (None when new), decoded fields."""
+
+    sync_key: str
+    base_version: int | None
+    fields: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class TaskEdit:
+    sync_key: str
+    ticket_key: str
+    base_version: int | None
+    fields: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class LogEdit:
+    ticket_key: str
+    entry: LogEntry
+
+
 @dataclass
-class SyncContext:
-    """What one round trip needs: the open transaction, the branch, who, when, and the rules' clock."""
+class Push:
+    """A whole push, decoded; rows the door could not decode are already rejected."""
 
-    session: Session
-    branch: BranchRow
-    by: str
-    now: datetime
-    clock: SlaClock
-    version_check: bool = True
-    source: str = "branch"
-    _seq: int | None = None
-    touched: set[str] = field(default_factory=set)
-    history: list[dict[str, Any]] = field(default_factory=list)
+    tickets: list[TicketEdit] = field(default_factory=list)
+    tasks: list[TaskEdit] = field(default_factory=list)
+    log: list[LogEdit] = field(default_factory=list)
+    rejected: dict[str, list[dict[str, Any]]] = field(
+        default_factory=lambda: {"tickets": [], "tasks": [], "log": []}
+    )
 
-    @property
-    def seq(self) -> int:
-        """This transaction's change number, taken on first use (it locks the branch row)."""
-        if self._seq is None:
-            self._seq = next_change_seq(self.session, self.branch.id)
-        return self._seq
+    def __bool__(self) -> bool:
+        return bool(self.tickets or self.tasks or self.log)
+
+
+def _key(item: dict[str, Any]) -> str:
+    key = item.get("sync_key")
+    if not isinstance(key, str) or not SYNC_KEY.match(key):
+        raise _reject("sync_key", "sync_key must be 32 lowercase hex characters")
+    return key
+
+
+def _fields(item: dict[str, Any], allowed: tuple[str, ...], columns: dict[str, Column]) -> dict[str, Any]:
+    raw = item.get("fields") or {}
+    if not isinstance(raw, dict):
+        raise _reject("fields", "fields must be an object")
+    try:
+        return decode_fields(raw, allowed, columns)
+    except FieldErrors as exc:
+        raise RowRejected([{"field": e.field, "message": str(e)} for e in exc.errors]) from exc
+
+
+def _base(item: dict[str, Any]) -> int | None:
+    base = item.get("base_version")
+    if base is None:
+        return None
+    if isinstance(base, bool) or not isinstance(base, int) or base < 1:
+        raise _reject("base_version", "base_version must be a positive integer")
+    return base
+
+
+def parse_push(body: dict[str, Any]) -> Push:
+    """Decode the JSON of ``POST /api/sync``; a row that does not decode is rejected by name."""
+    push = Push()
+    for kind, parse, into in (
+        ("tickets", _parse_ticket, push.tickets),
+        ("tasks", _parse_task, push.tasks),
+        ("log", _parse_log, push.log),
+    ):
+        for item in body.get(kind, []):
+            try:
+                into.append(parse(item))  # type: ignore[arg-type]
+            except RowRejected as exc:
+                push.rejected[kind].append({"sync_key": item.get("sync_key"), "errors": exc.errors})
+    return push
+
+
+def _parse_ticket(item: dict[str, Any]) -> TicketEdit:
+    return TicketEdit(_key(item), _base(item), _fields(item, EDITABLE, COLUMNS))
+
+
+def _parse_task(item: dict[str, Any]) -> TaskEdit:
+    return TaskEdit(
+        _key(item), str(item.get("ticket_key") or ""), _base(item), _fields(item, TASK_EDITABLE, TASK_COLUMNS)
+    )
+
+
+def _parse_log(item: dict[str, Any]) -> LogEdit:
+    key = _key(item)
+    try:
+        at = decode("received_at", item.get("at"))
+        kind = LogKind.parse(str(item.get("kind", "")))
+    except (FieldError, ValueError) as exc:
+        raise _reject("at" if isinstance(exc, FieldError) else "kind", str(exc)) from exc
+    text = item.get("text")
+    if at is None or not isinstance(text, str):
+        raise _reject("text", "a log entry needs a time and a text")
+    author, channel = item.get("author") or "", item.get("channel") or ""
+    if not isinstance(author, str) or not isinstance(channel, str):
+        raise _reject("author", "author and channel must be text")
+    entry = LogEntry("", at, kind, text, author=author, channel=channel, sync_key=key)
+    return LogEdit(str(item.get("ticket_key") or ""), entry)
+
+
+# --- merging --------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -136,12 +229,12 @@ def merge(
     return Merge(changes, conflicts)
 
 
-def _history_at(
+def history_since(
     session: Session, entity: str, bases: dict[str, int], decoder: Callable[[str, Any], Any]
 ) -> dict[str, dict[str, Any]]:
     """For each key, the fields changed after its base version, each with its value at that version."""
     found: dict[str, dict[str, Any]] = {key: {} for key in bases}
-    for chunk in _chunks(sorted(bases)):
+    for chunk in chunks(sorted(bases)):
         rows = session.execute(
             select(HistoryRow.entity_key, HistoryRow.field, HistoryRow.old_value, HistoryRow.version)
             .where(HistoryRow.entity == entity, HistoryRow.entity_key.in_(chunk))
@@ -153,53 +246,15 @@ def _history_at(
     return found
 
 
-def _chunks(items: list[str], size: int = 500) -> Iterable[list[str]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def _history(
-    ctx: SyncContext,
-    entity: str,
-    key: str,
-    version: int,
-    old: dict[str, Any],
-    new: dict[str, Any],
-    columns: dict[str, Column],
-) -> None:
-    """Queue one history row per changed field (written in bulk by `flush_history`)."""
-    for name, value in new.items():
-        ctx.history.append(
-            {
-                "entity": entity,
-                "entity_key": key,
-                "version": version,
-                "field": name,
-                "old_value": json.dumps(encode(name, old.get(name), columns), ensure_ascii=False),
-                "new_value": json.dumps(encode(name, value, columns), ensure_ascii=False),
-                "by": ctx.by,
-                "source": ctx.source,
-                "at": ctx.now,
-            }
-        )
-
-
-def flush_history(ctx: SyncContext) -> None:
-    if ctx.history:
-        ctx.session.execute(insert(HistoryRow), ctx.history)
-        ctx.history.clear()
-
-
 def _record_conflicts(
-    ctx: SyncContext, entity: str, key: str, ticket_id: str, base: int, conflicts: dict[str, tuple[Any, Any]]
+    change: Change, entity: str, key: str, ticket_id: str, base: int, conflicts: dict[str, tuple[Any, Any]]
 ) -> list[dict[str, Any]]:
     """Store each conflict once: the same open conflict pushed again (a stale copy resent) is not repeated."""
     columns = TASK_COLUMNS if entity == "task" else COLUMNS
     out = []
     for name, (branch_value, server_value) in conflicts.items():
-        mine = json.dumps(encode(name, branch_value, columns), ensure_ascii=False)
-        theirs = json.dumps(encode(name, server_value, columns), ensure_ascii=False)
-        row = ctx.session.scalar(
+        mine, theirs = json_text(name, branch_value, columns), json_text(name, server_value, columns)
+        row = change.session.scalar(
             select(ConflictRow).where(
                 ConflictRow.entity == entity,
                 ConflictRow.entity_key == key,
@@ -211,7 +266,7 @@ def _record_conflicts(
         )
         if row is None:
             row = ConflictRow(
-                branch_id=ctx.branch.id,
+                branch_id=change.branch.id,
                 entity=entity,
                 entity_key=key,
                 ticket_id=ticket_id,
@@ -219,11 +274,11 @@ def _record_conflicts(
                 branch_value=mine,
                 server_value=theirs,
                 base_version=base,
-                detected_at=ctx.now,
-                change_seq=ctx.seq,
+                detected_at=change.now,
+                change_seq=change.seq,
             )
-            ctx.session.add(row)
-            ctx.session.flush()
+            change.session.add(row)
+            change.session.flush()
         out.append(conflict_to_json(row))
     return out
 
@@ -243,391 +298,394 @@ def conflict_to_json(row: ConflictRow) -> dict[str, Any]:
     }
 
 
-def write_changes(ctx: SyncContext, changed: list[tuple[TicketRow, dict[str, Any]]]) -> None:
-    """Write field changes to tickets in one statement, each guarded by its version and branch.
+# --- the push ---------------------------------------------------------------------------------------------
 
-    ``UPDATE … WHERE sync_key AND branch_id AND version``: a row that changed
-    since it was read is not overwritten; the whole push fails and is retried.
-    """
-    changed = [(row, changes) for row, changes in changed if changes]
-    if not changed:
-        return
-    names = sorted({name for _, changes in changed for name in changes})
-    t = tickets_table
-    statement = (
-        update(t)
-        .where(t.c.sync_key == bindparam("k_key"), t.c.branch_id == bindparam("k_branch"))
-        .where(t.c.version == bindparam("k_version"))
-        .values(
-            {name: bindparam(f"v_{name}", type_=t.c[name].type) for name in names}
-            | {
-                "version": bindparam("v_version"),
-                "change_seq": ctx.seq,
-                "updated_at": ctx.now,
-                "updated_by": ctx.by,
-            }
-        )
+
+@dataclass
+class Pending:
+    """What a push will settle: proposals by sync key, and the log entries it adds on its own account."""
+
+    proposals: dict[str, Proposal] = field(default_factory=dict)
+    extra_log: list[tuple[str, LogEntry]] = field(default_factory=list)
+    touched: set[str] = field(default_factory=set)
+    """Stored tickets whose tasks or log changed: settled again, as they are."""
+
+
+def push(change: Change, edits: Push, version_check: bool = True) -> dict[str, Any]:
+    """Apply a push: tickets first (a new task or log entry may belong to a new ticket), then tasks, log;
+    then every touched ticket goes through the one door."""
+    pending = Pending()
+    tickets, rejected_tickets = _push_tickets(change, edits.tickets, pending, version_check)
+    tasks, rejected_tasks = _each(change, edits.tasks, pending, _push_task)
+    log, rejected_log = _each(change, edits.log, pending, _push_log)
+    _lowered_entries(edits.log, pending)
+    commit(change, pending)
+    return {
+        "tickets": tickets,
+        "tasks": tasks,
+        "log": log,
+        "rejected": {
+            "tickets": edits.rejected["tickets"] + rejected_tickets,
+            "tasks": edits.rejected["tasks"] + rejected_tasks,
+            "log": edits.rejected["log"] + rejected_log,
+        },
+    }
+
+
+def commit(change: Change, pending: Pending) -> list[Outcome]:
+    """Settle the proposals, the tickets their tasks or log touched, and their group/repeat neighbours;
+    write what changed."""
+    session, proposals = change.session, pending.proposals
+    if not proposals and not pending.touched:
+        return []
+    session.flush()
+    rules: LevelRules = change.rules
+    changed = [p.after for p in proposals.values()]
+    findings = find_groups(
+        session, change.branch.id, rules, changed, {k: p.after for k, p in proposals.items()}
     )
-    params = []
-    for row, changes in changed:
-        old = {name: from_db(name, getattr(row, name)) for name in names}
-        values = {f"v_{name}": to_db(name, changes.get(name, old[name])) for name in names}
-        params.append({"k_key": row.sync_key, "k_branch": ctx.branch.id, "k_version": row.version,
-                       "v_version": row.version + 1, **values})  # fmt: skip
-        _history(ctx, "ticket", row.sync_key, row.version + 1, old, changes, COLUMNS)
-        ctx.touched.add(row.sync_key)
-    result = ctx.session.connection().execute(statement, params)
-    if result.rowcount != len(params):  # cannot happen under the row locks; refuse rather than overwrite
-        raise StaleWrite("a ticket changed while this push was applied; send the push again")
-
-
-class StaleWrite(RuntimeError):
-    """A guarded write found a row at another version than it read."""
-
-
-def change_ticket(ctx: SyncContext, row: TicketRow, changes: dict[str, Any]) -> None:
-    """Write one ticket's field changes (a server-side change: escalation, conflict resolution)."""
-    write_changes(ctx, [(row, changes)])
-    flush_history(ctx)
-
-
-def _next_number(session: Session, branch_id: int, taken: set[str], ticket_id: str) -> str:
-    """A free visible number for a ticket whose number another row already has."""
-    match = TICKET_NUMBER.match(ticket_id)
-    prefix = match["prefix"] if match else ticket_id
-    width = len(match["seq"]) if match else 4
-    like = select(TicketRow.ticket_id).where(
-        TicketRow.branch_id == branch_id, TicketRow.ticket_id.like(f"{prefix}-%")
+    others = (pending.touched | set(findings.bases)) - set(proposals)
+    for key, row in read_tickets(session, others, lock=True).items():
+        if row.branch_id == change.branch.id:
+            ticket = ticket_of(row, change.branch.code)
+            proposals[key] = Proposal(row, ticket, ticket)
+    tasks, progress = tasks_and_progress(session, proposals)
+    outcomes = settle_all(
+        proposals,
+        now=change.now,
+        clock=change.clock,
+        by=change.actor.name,
+        head_of=change.head_of,
+        findings=findings,
+        tasks=tasks,
+        progress=progress,
     )
-    taken = taken | set(session.scalars(like))
-    highest = max(
-        (int(m["seq"]) for t in taken if (m := TICKET_NUMBER.match(t)) and m["prefix"] == prefix), default=0
-    )
-    return f"{prefix}-{highest + 1:0{width}d}"
+    written = write(change, outcomes)
+    insert_log(session, change.stamp, change.branch.id, pending.extra_log)
+    return written
 
 
-def _out_of_range(values: dict[str, Any], not_empty: tuple[str, ...] = NOT_EMPTY) -> None:
-    """Refuse decoded values the model takes but the database or the deadline arithmetic cannot hold."""
-    errors = []
-    for name, value in values.items():
-        if isinstance(value, int) and not isinstance(value, bool) and not 0 <= value <= MAX_INT:
-            message = f"{name}: {value} is out of range (0–{MAX_INT}) / {name} 超出范围 (0–{MAX_INT})"
-        elif isinstance(value, date) and not YEARS[0] <= value.year <= YEARS[1]:
-            message = (
-                f"{name}: the year must be {YEARS[0]}–{YEARS[1]} / {name} 的年份须在 {YEARS[0]}–{YEARS[1]}"
-            )
-        elif value is None and name in not_empty:
-            message = f"{name} cannot be emptied / {name} 不能为空"
-        else:
-            continue
-        errors.append({"field": name, "message": message})
-    if errors:
-        raise RowRejected(errors)
-
-
-def _parse_ticket(item: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    key = item.get("sync_key")
-    if not isinstance(key, str) or not SYNC_KEY.match(key):
-        raise _reject("sync_key", "sync_key must be 32 lowercase hex characters")
-    try:
-        pushed = decode_fields(item.get("fields") or {}, EDITABLE)
-    except FieldErrors as exc:
-        raise RowRejected([{"field": e.field, "message": str(e)} for e in exc.errors]) from exc
-    _out_of_range(pushed)
-    return key, pushed
-
-
-def _lock(session: Session, keys: list[str]) -> dict[str, TicketRow]:
-    """The existing tickets among ``keys``, locked for this transaction."""
-    rows: dict[str, TicketRow] = {}
-    for chunk in _chunks(sorted(keys)):
-        query = select(TicketRow).where(TicketRow.sync_key.in_(chunk)).with_for_update()
-        rows.update((r.sync_key, r) for r in session.scalars(query.execution_options(populate_existing=True)))
-    return rows
-
-
-def _taken_numbers(session: Session, branch_id: int, numbers: list[str]) -> set[str]:
-    taken: set[str] = set()
-    for chunk in _chunks(sorted(set(numbers))):
-        taken.update(
-            session.scalars(
-                select(TicketRow.ticket_id).where(
-                    TicketRow.branch_id == branch_id, TicketRow.ticket_id.in_(chunk)
-                )
-            )
-        )
-    return taken
-
-
-def push_tickets(
-    ctx: SyncContext, items: list[dict[str, Any]]
+def _push_tickets(
+    change: Change, edits: list[TicketEdit], pending: Pending, version_check: bool
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Apply pushed ticket rows in bulk: new ones inserted, edits merged, bad rows rejected by name."""
     done: list[dict[str, Any]] = []
     rejected: list[dict[str, Any]] = []
-    parsed: list[tuple[str, dict[str, Any], Any]] = []
+    valid: list[TicketEdit] = []
     seen: set[str] = set()
-    for item in items:
+    for edit in edits:
         try:
-            key, pushed = _parse_ticket(item)
-            if key in seen:
+            if edit.sync_key in seen:
                 raise _reject("sync_key", "the same row is in this push twice")
-            seen.add(key)
-            parsed.append((key, pushed, item.get("base_version")))
+            seen.add(edit.sync_key)
+            problems = check_values(edit.fields, COLUMNS, change.now)
+            if problems:
+                raise _problems(problems)
+            valid.append(edit)
         except RowRejected as exc:
-            rejected.append({"sync_key": item.get("sync_key"), "errors": exc.errors})
-    rows = _lock(ctx.session, [key for key, _, _ in parsed])
+            rejected.append({"sync_key": edit.sync_key, "errors": exc.errors})
+    rows = read_tickets(change.session, [e.sync_key for e in valid], lock=True)
     stale = {
-        key: base
-        for key, _, base in parsed
-        if key in rows and isinstance(base, int) and 1 <= base < rows[key].version and ctx.version_check
+        e.sync_key: e.base_version
+        for e in valid
+        if e.sync_key in rows
+        and e.base_version is not None
+        and e.base_version < rows[e.sync_key].version
+        and version_check
     }
-    since = _history_at(ctx.session, "ticket", stale, decode)
+    since = history_since(change.session, "ticket", stale, decode)  # type: ignore[arg-type]
     taken = _taken_numbers(
-        ctx.session, ctx.branch.id, [p.get("ticket_id", "") for k, p, _ in parsed if k not in rows]
+        change.session,
+        change.branch.id,
+        [e.fields.get("ticket_id", "") for e in valid if e.sync_key not in rows],
     )
-    changed: list[tuple[TicketRow, dict[str, Any]]] = []
-    created: list[dict[str, Any]] = []
-    for key, pushed, base in parsed:
-        row = rows.get(key)
+    for edit in valid:
+        row = rows.get(edit.sync_key)
         try:
             if row is None:
-                outcome, values = _new_ticket(ctx, key, pushed, taken)
-                created.append(values)
+                done.append(_new_ticket(change, edit, taken, pending))
             else:
-                outcome, changes = _edit_ticket(ctx, row, pushed, base, since.get(key, {}))
-                changed.append((row, changes))
-            done.append(outcome)
+                done.append(
+                    _edit_ticket(change, row, edit, since.get(edit.sync_key, {}), pending, version_check)
+                )
         except RowRejected as exc:
-            rejected.append({"sync_key": key, "errors": exc.errors})
-    if created:
-        ctx.session.execute(insert(TicketRow), created)
-    write_changes(ctx, changed)
+            rejected.append({"sync_key": edit.sync_key, "errors": exc.errors})
     return done, rejected
 
 
 def _edit_ticket(
-    ctx: SyncContext, row: TicketRow, pushed: dict[str, Any], base: Any, since: dict[str, Any]
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    if row.branch_id != ctx.branch.id:
+    change: Change, row: Any, edit: TicketEdit, since: dict[str, Any], pending: Pending, version_check: bool
+) -> dict[str, Any]:
+    if row.branch_id != change.branch.id:
         raise _reject("sync_key", "sync_key is already taken; generate a new one")
-    if not isinstance(base, int) or base < 1 or base > row.version:
+    base = edit.base_version
+    if base is None or base > row.version:
         raise _reject("base_version", f"base_version must be between 1 and {row.version}")
-    if "ticket_id" in pushed and pushed["ticket_id"] != row.ticket_id:
+    before = ticket_of(row, change.branch.code)
+    pushed = edit.fields
+    if "ticket_id" in pushed and pushed["ticket_id"] != before.ticket_id:
         raise _reject("ticket_id", "the ticket number cannot be changed")
-    current = {k: from_db(k, getattr(row, k)) for k in pushed}
-    if ctx.version_check:
+    current = {k: getattr(before, k) for k in pushed}
+    if version_check:
         result = merge(current, pushed, since, base == row.version)
     else:  # test harness only: last write wins
         result = Merge({k: v for k, v in pushed.items() if v != current[k]}, {})
-    conflicts = _record_conflicts(ctx, "ticket", row.sync_key, row.ticket_id, base, result.conflicts)
-    if result.conflicts:
-        ctx.touched.add(row.sync_key)  # the pull then carries the server's row, so the branch can rebase
-    outcome = {"sync_key": row.sync_key, "ticket_id": row.ticket_id, "applied": sorted(result.changes),
-               "conflicts": conflicts}  # fmt: skip
-    return outcome, result.changes
-
-
-def _new_ticket(
-    ctx: SyncContext, key: str, pushed: dict[str, Any], taken: set[str]
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    missing = [k for k in ("ticket_id", "received_at") if not pushed.get(k)]
-    if missing:
-        raise RowRejected([{"field": k, "message": f"{k} is required for a new ticket"} for k in missing])
-    notice: dict[str, Any] = {}
-    number = pushed["ticket_id"]
-    if number in taken:
-        pushed["ticket_id"] = _next_number(ctx.session, ctx.branch.id, taken, number)
-        notice["renumbered_from"] = number
-    taken.add(pushed["ticket_id"])
-    ticket = dataclasses.replace(Ticket(pushed["ticket_id"], pushed["received_at"], sync_key=key), **pushed)
-    values = {k: to_db(k, getattr(ticket, k)) for k in STORED_TICKET_FIELDS}
-    values.update(
-        sync_key=key,
-        branch_id=ctx.branch.id,
-        version=1,
-        change_seq=ctx.seq,
-        updated_at=ctx.now,
-        updated_by=ctx.by,
-    )
-    _history(ctx, "ticket", key, 1, {}, pushed, COLUMNS)
-    ctx.touched.add(key)
+    after = dataclasses.replace(before, **result.changes) if result.changes else before
+    _judge(change, before, after, pending)
+    conflicts = _record_conflicts(change, "ticket", row.sync_key, row.ticket_id, base, result.conflicts)
+    if result.changes or result.conflicts:
+        # conflicts alone: settled too, so the pull carries the server's row and the branch can rebase
+        pending.proposals[row.sync_key] = Proposal(row, before, after)
     return {
-        "sync_key": key,
-        "ticket_id": pushed["ticket_id"],
+        "sync_key": row.sync_key,
+        "ticket_id": row.ticket_id,
+        "applied": sorted(result.changes),
+        "conflicts": conflicts,
+    }
+
+
+def _judge(change: Change, before: Ticket, after: Ticket, pending: Pending) -> None:
+    """Refuse an edit that makes the ticket break the policy, or lowers its level without a new reason."""
+    known = {(p.field, p.en) for p in check_ticket(before)}
+    problems = [p for p in check_ticket(after) if (p.field, p.en) not in known]
+    lowering = lowering_problem(before, after)
+    if lowering is not None:
+        problems.append(lowering)
+    if problems:
+        raise _problems(problems)
+    if after.level.rank < before.level.rank:
+        by_head_office = _raised_by_head_office(change.session, after.sync_key)
+        entry = lowering_entry(before, after, change.actor.name, change.now, by_head_office)
+        pending.extra_log.append((after.sync_key, entry))
+
+
+def _raised_by_head_office(session: Session, key: str) -> bool:
+    """Whether the ticket's level was last set by head office (an admin counts as head office)."""
+    role = session.scalar(
+        select(HistoryRow.role)
+        .where(HistoryRow.entity == "ticket", HistoryRow.entity_key == key, HistoryRow.field == "level")
+        .order_by(HistoryRow.version.desc(), HistoryRow.id.desc())
+        .limit(1)
+    )
+    return role in HEAD_OFFICE_ROLES
+
+
+def _lowered_entries(log: list[LogEdit], pending: Pending) -> None:
+    """A de-escalation the branch logged itself (the De-escalate button) is not logged twice."""
+    logged = {e.ticket_key for e in log if e.entry.kind is LogKind.DEESCALATION}
+    pending.extra_log = [(key, entry) for key, entry in pending.extra_log if key not in logged]
+
+
+def _new_ticket(change: Change, edit: TicketEdit, taken: set[str], pending: Pending) -> dict[str, Any]:
+    pushed = dict(edit.fields)
+    if not isinstance(pushed.get("ticket_id"), str) or pushed.get("received_at") is None:
+        missing = [k for k in ("ticket_id", "received_at") if not pushed.get(k)]
+        raise RowRejected([{"field": k, "message": f"{k} is required for a new ticket"} for k in missing])
+    ticket = dataclasses.replace(
+        Ticket(pushed["ticket_id"], pushed["received_at"], sync_key=edit.sync_key, branch=change.branch.code),
+        **pushed,
+    )
+    problems = check_ticket(ticket)
+    if problems:
+        raise _problems(problems)
+    notice: dict[str, Any] = {}
+    number = ticket.ticket_id
+    if number in taken:
+        ticket.ticket_id = renumber(number, _numbers_like(change.session, change.branch.id, number) | taken)
+        pushed["ticket_id"] = ticket.ticket_id
+        notice["renumbered_from"] = number
+    taken.add(ticket.ticket_id)
+    pending.proposals[edit.sync_key] = Proposal(None, None, ticket, pushed)
+    return {
+        "sync_key": edit.sync_key,
+        "ticket_id": ticket.ticket_id,
         "created": True,
         "conflicts": [],
         **notice,
-    }, values
+    }
 
 
-def _owned_ticket(ctx: SyncContext, ticket_key: Any) -> TicketRow:
-    row = ctx.session.get(TicketRow, ticket_key) if isinstance(ticket_key, str) else None
-    if row is None or row.branch_id != ctx.branch.id:
-        raise _reject("ticket_key", "no such ticket")
-    return row
-
-
-def push_task(ctx: SyncContext, item: dict[str, Any]) -> dict[str, Any]:
-    key = item.get("sync_key")
-    if not isinstance(key, str) or not SYNC_KEY.match(key):
-        raise _reject("sync_key", "sync_key must be 32 lowercase hex characters")
-    try:
-        pushed = decode_fields(item.get("fields") or {}, TASK_EDITABLE, TASK_COLUMNS)
-    except FieldErrors as exc:
-        raise RowRejected([{"field": e.field, "message": str(e)} for e in exc.errors]) from exc
-    _out_of_range(pushed, ())
-    row = ctx.session.get(TaskRow, key, with_for_update=True)
-    if row is None:
-        ticket = _owned_ticket(ctx, item.get("ticket_key"))
-        if not pushed.get("title") or not pushed.get("task_no"):
-            raise _reject("title", "a new task needs a number and a title")
-        row = TaskRow(
-            sync_key=key,
-            ticket_key=ticket.sync_key,
-            branch_id=ctx.branch.id,
-            ticket_id=ticket.ticket_id,
-            version=1,
-            change_seq=ctx.seq,
-            **pushed,
-        )
-        ctx.session.add(row)
-        ctx.session.flush()
-        _history(ctx, "task", key, 1, {}, pushed, TASK_COLUMNS)
-        ctx.touched.add(ticket.sync_key)
-        return {"sync_key": key, "created": True, "conflicts": []}
-    if row.branch_id != ctx.branch.id:
-        raise _reject("sync_key", "sync_key is already taken; generate a new one")
-    base = item.get("base_version")
-    if base is None:  # tasks are edited at the branch: without a base, the row applies over the current one
-        base = row.version
-    if not isinstance(base, int) or base < 1 or base > row.version:
-        raise _reject("base_version", f"base_version must be between 1 and {row.version}")
-    current = {k: getattr(row, k) for k in pushed}
-    since = _history_at(ctx.session, "task", {key: base}, lambda k, v: decode(k, v, TASK_COLUMNS))[key]
-    result = merge(current, pushed, since, base == row.version or not ctx.version_check)
-    if result.changes:
-        old = dict(current)
-        for name, value in result.changes.items():
-            setattr(row, name, value)
-        row.version += 1
-        row.change_seq = ctx.seq
-        _history(ctx, "task", key, row.version, old, result.changes, TASK_COLUMNS)
-        ctx.touched.add(row.ticket_key)
-    conflicts = _record_conflicts(ctx, "task", key, row.ticket_id, base, result.conflicts)
-    return {"sync_key": key, "applied": sorted(result.changes), "conflicts": conflicts}
-
-
-def push_log(ctx: SyncContext, item: dict[str, Any]) -> dict[str, Any]:
-    """Append a log entry once; a resent entry (same sync key) is acknowledged, not duplicated."""
-    key = item.get("sync_key")
-    if not isinstance(key, str) or not SYNC_KEY.match(key):
-        raise _reject("sync_key", "sync_key must be 32 lowercase hex characters")
-    existing = ctx.session.get(LogRow, key)
-    if existing is not None:
-        if existing.branch_id != ctx.branch.id:
-            raise _reject("sync_key", "sync_key is already taken; generate a new one")
-        return {"sync_key": key, "duplicate": True}
-    ticket = _owned_ticket(ctx, item.get("ticket_key"))
-    try:
-        at = decode("received_at", item.get("at"))
-        kind = LogKind.parse(str(item.get("kind", "")))
-    except (FieldError, ValueError) as exc:
-        raise _reject("at" if isinstance(exc, FieldError) else "kind", str(exc)) from exc
-    _out_of_range({"at": at}, ())
-    text = item.get("text")
-    if at is None or not isinstance(text, str) or not text.strip():
-        raise _reject("text", "a log entry needs a time and a text")
-    ctx.session.add(
-        LogRow(
-            sync_key=key,
-            ticket_key=ticket.sync_key,
-            branch_id=ctx.branch.id,
-            ticket_id=ticket.ticket_id,
-            at=at,
-            kind=kind.value,
-            text=text,
-            author=str(item.get("author") or ctx.by),
-            channel=str(item.get("channel") or ""),
-            change_seq=ctx.seq,
-        )
+def _numbers_like(session: Session, branch_id: int, number: str) -> set[str]:
+    prefix = number_prefix(number)
+    like = select(TicketRow.ticket_id).where(
+        TicketRow.branch_id == branch_id, TicketRow.ticket_id.like(f"{prefix}-%")
     )
-    ctx.touched.add(ticket.sync_key)
-    return {"sync_key": key, "created": True}
+    return set(session.scalars(like))
+
+
+def _taken_numbers(session: Session, branch_id: int, numbers: list[str]) -> set[str]:
+    taken: set[str] = set()
+    for chunk in chunks(sorted(set(numbers))):
+        query = select(TicketRow.ticket_id).where(
+            TicketRow.branch_id == branch_id, TicketRow.ticket_id.in_(chunk)
+        )
+        taken.update(session.scalars(query))
+    return taken
 
 
 def _each(
-    ctx: SyncContext,
-    items: Iterable[dict[str, Any]],
-    apply: Callable[[SyncContext, dict[str, Any]], dict[str, Any]],
+    change: Change, items: Iterable[Any], pending: Pending, apply: Callable[..., dict[str, Any]]
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Apply rows one by one; each checks everything before it writes, so a rejected row wrote nothing."""
     done, rejected = [], []
     for item in items:
         try:
-            done.append(apply(ctx, item))
+            done.append(apply(change, item, pending))
         except RowRejected as exc:
-            rejected.append({"sync_key": item.get("sync_key"), "errors": exc.errors})
+            key = item.sync_key if isinstance(item, TaskEdit) else item.entry.sync_key
+            rejected.append({"sync_key": key, "errors": exc.errors})
     return done, rejected
 
 
-def recompute_touched(ctx: SyncContext) -> None:
-    """Bring status, flags and deadlines of every touched ticket up to date with the rules, in bulk."""
-    if not ctx.touched:
-        return
-    ctx.session.flush()
-    t = tickets_table
-    names = ["status", "flags", *DEADLINE_COLUMNS]
-    statement = (
-        update(t)
-        .where(t.c.sync_key == bindparam("k_key"))
-        .values(
-            {name: bindparam(f"v_{name}", type_=t.c[name].type) for name in names} | {"change_seq": ctx.seq}
+def _owned_ticket(change: Change, ticket_key: str, pending: Pending) -> tuple[str, str]:
+    """(sync key, number) of the push's own or a stored ticket of the branch."""
+    proposal = pending.proposals.get(ticket_key)
+    if proposal is not None:
+        return ticket_key, proposal.after.ticket_id
+    row = change.session.get(TicketRow, ticket_key) if ticket_key else None
+    if row is None or row.branch_id != change.branch.id:
+        raise _reject("ticket_key", "no such ticket")
+    return row.sync_key, row.ticket_id
+
+
+def _push_task(change: Change, edit: TaskEdit, pending: Pending) -> dict[str, Any]:
+    pushed = edit.fields
+    problems = check_values(pushed, TASK_COLUMNS, change.now)
+    if problems:
+        raise _problems(problems)
+    key = edit.sync_key
+    row = change.session.get(TaskRow, key, with_for_update=True)
+    stamp = change.stamp
+    if row is None:
+        ticket_key, ticket_id = _owned_ticket(change, edit.ticket_key, pending)
+        values = {"task_no": 0, "title": "", "owner": ""} | pushed
+        problems = check_task(_task(ticket_id, values))
+        if problems:
+            raise _problems(problems)
+        change.session.add(
+            TaskRow(
+                sync_key=key,
+                ticket_key=ticket_key,
+                branch_id=change.branch.id,
+                ticket_id=ticket_id,
+                version=1,
+                change_seq=stamp.seq,
+                **values,
+            )
         )
+        change.session.flush()
+        insert_history(
+            change.session,
+            [
+                history_row(stamp, "task", key, 1, k, None, json_text(k, v, TASK_COLUMNS))
+                for k, v in pushed.items()
+            ],
+        )
+        _touch(pending, ticket_key)
+        return {"sync_key": key, "created": True, "conflicts": []}
+    if row.branch_id != change.branch.id:
+        raise _reject("sync_key", "sync_key is already taken; generate a new one")
+    base = edit.base_version
+    if base is None:  # an older add-in without task versions: merged as if based on the first version
+        base = 1
+    if base > row.version:
+        raise _reject("base_version", f"base_version must be between 1 and {row.version}")
+    current = {k: getattr(row, k) for k in pushed}
+    since = history_since(change.session, "task", {key: base}, lambda k, v: decode(k, v, TASK_COLUMNS))[key]
+    result = merge(current, pushed, since, base == row.version)
+    if result.changes:
+        problems = check_task(
+            _task(row.ticket_id, {k: getattr(row, k) for k in TASK_EDITABLE} | result.changes)
+        )
+        if problems:
+            raise _problems(problems)
+        for name, value in result.changes.items():
+            setattr(row, name, value)
+        row.version += 1
+        row.change_seq = stamp.seq
+        insert_history(
+            change.session,
+            [
+                history_row(
+                    stamp,
+                    "task",
+                    key,
+                    row.version,
+                    k,
+                    json_text(k, current[k], TASK_COLUMNS),
+                    json_text(k, v, TASK_COLUMNS),
+                )
+                for k, v in result.changes.items()
+            ],
+        )
+        _touch(pending, row.ticket_key)
+    conflicts = _record_conflicts(change, "task", key, row.ticket_id, base, result.conflicts)
+    return {"sync_key": key, "applied": sorted(result.changes), "conflicts": conflicts}
+
+
+def _task(ticket_id: str, values: dict[str, Any]) -> Task:
+    return Task(
+        ticket_id,
+        values.get("task_no") or 0,
+        values.get("title") or "",
+        values.get("owner") or "",
+        values.get("due"),
+        values.get("done_at"),
     )
-    for chunk in _chunks(sorted(ctx.touched)):
-        rows = ctx.session.scalars(
-            select(TicketRow).where(TicketRow.sync_key.in_(chunk)).execution_options(populate_existing=True)
-        )
-        tasks: dict[str, list[Task]] = defaultdict(list)
-        for r in ctx.session.scalars(select(TaskRow).where(TaskRow.ticket_key.in_(chunk))):
-            tasks[r.ticket_key].append(
-                Task(r.ticket_id, r.task_no, r.title, r.owner, r.due, r.done_at, r.sync_key)
+
+
+def _touch(pending: Pending, ticket_key: str) -> None:
+    if ticket_key not in pending.proposals:
+        pending.touched.add(ticket_key)
+
+
+def _push_log(change: Change, edit: LogEdit, pending: Pending) -> dict[str, Any]:
+    """Append a log entry once; a resent entry (same sync key) is acknowledged, not duplicated."""
+    entry = edit.entry
+    existing = change.session.get(LogRow, entry.sync_key)
+    if existing is not None:
+        if existing.branch_id != change.branch.id:
+            raise _reject("sync_key", "sync_key is already taken; generate a new one")
+        return {"sync_key": entry.sync_key, "duplicate": True}
+    ticket_key, ticket_id = _owned_ticket(change, edit.ticket_key, pending)
+    problems = check_values(
+        {"at": entry.at, "text": entry.text, "author": entry.author, "channel": entry.channel},
+        LOG_COLUMNS,
+        change.now,
+    ) + check_log(entry)
+    if problems:
+        raise _problems(problems)
+    insert_log(
+        change.session,
+        change.stamp,
+        change.branch.id,
+        [
+            (
+                ticket_key,
+                dataclasses.replace(entry, ticket_id=ticket_id, author=entry.author or change.actor.name),
             )
-        progress: dict[str, list[LogEntry]] = defaultdict(list)
-        query = select(LogRow).where(LogRow.ticket_key.in_(chunk), LogRow.kind == LogKind.PROGRESS.value)
-        for r in ctx.session.scalars(query):
-            progress[r.ticket_key].append(
-                LogEntry(r.ticket_id, r.at, LogKind.PROGRESS, r.text, sync_key=r.sync_key)
-            )
-        params = []
-        for row in rows:
-            values = computed_values(
-                row_to_ticket(row), ctx.clock, ctx.now, tasks[row.sync_key], progress[row.sync_key]
-            )
-            params.append({"k_key": row.sync_key, **{f"v_{k}": v for k, v in values.items()}})
-        if params:
-            ctx.session.connection().execute(statement, params)
-    ctx.touched.clear()
+        ],
+    )
+    _touch(pending, ticket_key)
+    return {"sync_key": entry.sync_key, "created": True}
 
 
-def push(ctx: SyncContext, body: dict[str, Any]) -> dict[str, Any]:
-    """Apply a push: tickets first (a new task or log entry may belong to a new ticket), then tasks, log."""
-    tickets, rejected_tickets = push_tickets(ctx, body.get("tickets", []))
-    tasks, rejected_tasks = _each(ctx, body.get("tasks", []), push_task)
-    log, rejected_log = _each(ctx, body.get("log", []), push_log)
-    flush_history(ctx)
-    recompute_touched(ctx)
-    return {
-        "tickets": tickets,
-        "tasks": tasks,
-        "log": log,
-        "rejected": {"tickets": rejected_tickets, "tasks": rejected_tasks, "log": rejected_log},
-    }
+# --- the pull ---------------------------------------------------------------------------------------------
 
 
-def pull(session: Session, branch: BranchRow, cursor: int) -> dict[str, Any]:
-    """Everything of ``branch`` changed after ``cursor``, and the cursor to send next time.
+@dataclass
+class BranchState:
+    """What of a branch changed after a cursor, as domain values (the upload writes it into the workbook)."""
+
+    cursor: int
+    tickets: list[Ticket]
+    deadlines: dict[str, dict[str, Any]]
+    tasks: list[Task]
+    log: list[LogEntry]
+    conflicts: list[dict[str, Any]]
+
+
+def _changed_rows(session: Session, branch: BranchRow, cursor: int) -> tuple[int, Any, Any, Any, Any]:
+    """The new cursor, then the branch's ticket, task, log and conflict rows changed after ``cursor``.
 
     The new cursor is read before the rows: every change numbered up to it is
     committed and so included; a later one may be included too and is simply
@@ -649,10 +707,38 @@ def pull(session: Session, branch: BranchRow, cursor: int) -> dict[str, Any]:
     conflicts = session.scalars(
         select(ConflictRow).where(ConflictRow.branch_id == branch.id, ConflictRow.change_seq > cursor)
     )
+    return int(latest or 0), tickets, tasks, log, conflicts
+
+
+def pull(session: Session, branch: BranchRow, cursor: int) -> dict[str, Any]:
+    """Everything of ``branch`` changed after ``cursor``, as JSON, and the cursor to send next time."""
+    latest, tickets, tasks, log, conflicts = _changed_rows(session, branch, cursor)
     return {
-        "cursor": int(latest or 0),
+        "cursor": latest,
         "tickets": [row_to_json(r, branch.code) for r in tickets],
         "tasks": [task_to_json(r) for r in tasks],
         "log": [log_to_json(r) for r in log],
         "conflicts": [conflict_to_json(r) for r in conflicts],
     }
+
+
+def changed_since(session: Session, branch: BranchRow, cursor: int) -> BranchState:
+    """Everything of ``branch`` changed after ``cursor``, as domain values."""
+    latest, ticket_rows, tasks, log, conflicts = _changed_rows(session, branch, cursor)
+    tickets, deadlines = [], {}
+    for row in ticket_rows:
+        tickets.append(row_to_ticket(row, branch.code))
+        deadlines[row.sync_key] = {column: getattr(row, column) for column in DEADLINE_COLUMNS}
+    return BranchState(
+        latest,
+        tickets,
+        deadlines,
+        [task_of(r) for r in tasks],
+        [log_entry_of(r) for r in log],
+        [conflict_to_json(r) for r in conflicts],
+    )
+
+
+def level_rules() -> LevelRules:
+    """The level rules' thresholds from the app's configuration."""
+    return LevelRules(**current_app.config.get("LEVEL_RULES", {}))

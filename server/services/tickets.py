@@ -1,107 +1,134 @@
-"""Server-side changes to tickets: head-office escalation and notes, and conflict resolution.
+"""Changes made on the server to one ticket: escalation and notes (head office or the branch), and
+conflict resolution.
 
-They go through the same guarded write as a branch push (`change_ticket`), so
-they are versioned, kept in the history and carried to the branch by its next pull.
+Each goes through the one door (`server.services.changes`): the escalated ticket
+is settled by the rules and written with its history and log entry, then carried
+to the branch by its next pull. Callers hold the branch lock (`Change.seq`)
+before they read the ticket, as every writer does.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from datetime import datetime
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from complaints.enums import LogKind
 from complaints.levels import LevelError, escalate
-from complaints.model import new_sync_key
+from complaints.model import LogEntry, Ticket
+from complaints.validation import MAX_TEXT
 from complaints.wire import COLUMNS, TASK_COLUMNS, decode
-from server.errors import ApiError
-from server.services.notices import enqueue_escalation_notice
-from server.services.sync import SyncContext, change_ticket, recompute_touched
-from server.storage.models import BranchRow, ConflictRow, LogRow, TaskRow, TicketRow
-from server.storage.rows import from_db, row_to_ticket
+from server.services.changes import Actor, Change, Outcome, Proposal
+from server.services.errors import Invalid, NotFound, Refused
+from server.services.sync import Pending, commit, level_rules
+from server.storage.models import BranchRow, ConflictRow, TaskRow, TicketRow
+from server.storage.rows import clock_for, read_tickets, ticket_of
+from server.storage.writes import history_row, insert_history, insert_log, json_text
 
 
 def find_ticket(session: Session, sync_key: str, branch_id: int | None) -> TicketRow:
     """The ticket, if the caller may see it; another branch's ticket is as missing as an unknown one."""
     row = session.get(TicketRow, sync_key)
     if row is None or (branch_id is not None and row.branch_id != branch_id):
-        raise ApiError(404, "not_found", "no such ticket", {"sync_key": sync_key})
+        raise NotFound("not_found", "no such ticket", {"sync_key": sync_key})
     return row
 
 
-def escalate_ticket(ctx: SyncContext, row: TicketRow, reason: str, head: str) -> dict[str, Any]:
+def change_on(session: Session, sync_key: str, scope: int | None, actor: Actor, now: datetime) -> Change:
+    """A change to ticket ``sync_key`` (if ``scope``, the caller's branch, may see it), the branch locked."""
+    row = find_ticket(session, sync_key, scope)
+    branch = branch_of(session, row.branch_id)
+    clock = clock_for(branch.timezone, current_app.config.get("CALENDAR_FILE"))
+    change = Change(session, branch, actor, now, clock, level_rules())
+    _ = change.seq  # the branch lock first, then the ticket's, as a push takes them
+    return change
+
+
+def _stored(change: Change, sync_key: str) -> tuple[Any, Ticket]:
+    row = read_tickets(change.session, [sync_key], lock=True)[sync_key]
+    return row, ticket_of(row, change.branch.code)
+
+
+def escalate_ticket(change: Change, sync_key: str, reason: str, head: str) -> Outcome:
     """Raise a ticket one warning level with a reason; a log entry records who and why."""
-    ticket = row_to_ticket(row, ctx.branch.code)
-    try:
-        raised, record, entry = escalate(ticket, reason, ctx.by, ctx.now, head)
-    except LevelError as exc:
-        raise ApiError(409, "cannot_escalate", str(exc), {"sync_key": row.sync_key}) from exc
-    changes = {k: getattr(raised, k) for k in ("level", "level_reason", "escalated_at", "escalated_to")}
-    changes = {k: v for k, v in changes.items() if v != from_db(k, getattr(row, k))}
-    change_ticket(ctx, row, changes)
-    ctx.session.add(
-        LogRow(
-            sync_key=new_sync_key(),
-            ticket_key=row.sync_key,
-            branch_id=row.branch_id,
-            ticket_id=row.ticket_id,
-            at=entry.at,
-            kind=LogKind.ESCALATION.value,
-            text=entry.text,
-            author=ctx.by,
-            channel=ctx.source,
-            change_seq=ctx.seq,
+    if not reason.strip():
+        raise Invalid(
+            "reason_required", "give a reason for the escalation / 请填写升级原因", {"field": "reason"}
         )
-    )
-    recompute_touched(ctx)
-    enqueue_escalation_notice(ctx.session, ctx.branch, raised, ctx.by, ctx.now)
-    return {"from": record.from_level.value, "to": record.to_level.value, "reason": record.reason}
+    if len(reason) > MAX_TEXT or len(head) > MAX_TEXT:
+        raise Invalid(
+            "too_long", f"at most {MAX_TEXT:,} characters / 最多 {MAX_TEXT:,} 个字符", {"field": "reason"}
+        )
+    row, before = _stored(change, sync_key)
+    try:
+        raised, _record, entry = escalate(
+            before, reason, change.actor.name, change.now, head or change.head_of(before)
+        )
+    except LevelError as exc:
+        raise Refused("cannot_escalate", str(exc), {"sync_key": sync_key}) from exc
+    pending = Pending(proposals={sync_key: Proposal(row, before, raised)}, extra_log=[(sync_key, entry)])
+    written = {o.key: o for o in commit(change, pending)}
+    return written[sync_key]
 
 
-def add_note(ctx: SyncContext, row: TicketRow, text: str) -> LogRow:
-    """Head office's note on a ticket: an internal note in its log, carried to the branch by its next pull."""
-    entry = LogRow(
-        sync_key=new_sync_key(),
-        ticket_key=row.sync_key,
-        branch_id=row.branch_id,
-        ticket_id=row.ticket_id,
-        at=ctx.now,
-        kind=LogKind.NOTE.value,
-        text=text,
-        author=ctx.by,
-        channel=ctx.source,
-        change_seq=ctx.seq,
-    )
-    ctx.session.add(entry)
+def add_note(change: Change, sync_key: str, text: str) -> LogEntry:
+    """A note on a ticket's log, carried to the branch by its next pull; its role is its author's."""
+    if not text.strip():
+        raise Invalid("text_required", "write the note / 请填写备注内容", {"field": "text"})
+    if len(text) > MAX_TEXT:
+        raise Invalid(
+            "too_long", f"at most {MAX_TEXT:,} characters / 最多 {MAX_TEXT:,} 个字符", {"field": "text"}
+        )
+    row, ticket = _stored(change, sync_key)
+    entry = LogEntry(ticket.ticket_id, change.now, LogKind.NOTE, text, author=change.actor.name)
+    insert_log(change.session, change.stamp, change.branch.id, [(sync_key, entry)])
     return entry
 
 
-def resolve_conflict(ctx: SyncContext, conflict: ConflictRow, keep: str) -> None:
+def resolve_conflict(change: Change, conflict: ConflictRow, keep: str) -> None:
     """Settle a conflict: keep the server's value, or apply the branch's value as a new change."""
     if conflict.resolved_at is not None:
-        raise ApiError(
-            409, "already_resolved", "this conflict is already resolved", {"conflict": conflict.id}
-        )
+        raise Refused("already_resolved", "this conflict is already resolved", {"conflict": conflict.id})
+    pending = Pending()
     if keep == "branch":
         raw = json.loads(conflict.branch_value) if conflict.branch_value is not None else None
         if conflict.entity == "ticket":
-            row = ctx.session.get(TicketRow, conflict.entity_key, with_for_update=True)
-            assert row is not None
-            change_ticket(ctx, row, {conflict.field: decode(conflict.field, raw, COLUMNS)})
+            row, before = _stored(change, conflict.entity_key)
+            after = dataclasses.replace(before, **{conflict.field: decode(conflict.field, raw, COLUMNS)})
+            pending.proposals[row.sync_key] = Proposal(row, before, after)
         else:
-            task = ctx.session.get(TaskRow, conflict.entity_key, with_for_update=True)
+            task = change.session.get(TaskRow, conflict.entity_key, with_for_update=True)
             assert task is not None
-            setattr(task, conflict.field, decode(conflict.field, raw, TASK_COLUMNS))
+            old = getattr(task, conflict.field)
+            new = decode(conflict.field, raw, TASK_COLUMNS)
+            setattr(task, conflict.field, new)
             task.version += 1
-            task.change_seq = ctx.seq
-            ctx.touched.add(task.ticket_key)
-    conflict.resolved_at = ctx.now
+            task.change_seq = change.seq
+            insert_history(
+                change.session,
+                [
+                    history_row(
+                        change.stamp,
+                        "task",
+                        task.sync_key,
+                        task.version,
+                        conflict.field,
+                        json_text(conflict.field, old, TASK_COLUMNS),
+                        json_text(conflict.field, new, TASK_COLUMNS),
+                    )
+                ],
+            )
+            pending.touched.add(task.ticket_key)
+    conflict.resolved_at = change.now
     conflict.resolution = keep
-    conflict.resolved_by = ctx.by
-    conflict.change_seq = ctx.seq
-    recompute_touched(ctx)
+    conflict.resolved_by = change.actor.name
+    conflict.change_seq = change.seq
+    commit(change, pending)
 
 
 def branch_of(session: Session, branch_id: int) -> BranchRow:
@@ -113,7 +140,7 @@ def branch_of(session: Session, branch_id: int) -> BranchRow:
 def find_conflict(session: Session, conflict_id: int, branch_id: int | None) -> ConflictRow:
     row = session.get(ConflictRow, conflict_id)
     if row is None or (branch_id is not None and row.branch_id != branch_id):
-        raise ApiError(404, "not_found", "no such conflict", {"conflict": conflict_id})
+        raise NotFound("not_found", "no such conflict", {"conflict": conflict_id})
     return row
 
 

@@ -1,22 +1,30 @@
-"""Rows ↔ domain objects, the branch change counter, and recomputing a ticket with the rules."""
+"""Rows ↔ domain objects: the only code that turns stored tickets, tasks and log entries into the model.
+
+Two decoders of a ticket row share one mapping: `row_to_ticket` for an ORM row,
+`ticket_of` for a Core row of `TICKET_READ` (the hot loops of the flag scan and
+the one service: enum and flag values decoded once per distinct value).
+"""
 
 from __future__ import annotations
 
 import json
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from datetime import datetime
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from complaints.calendar import load_calendar
-from complaints.flags import evaluate
+from complaints.enums import LogKind
+from complaints.flags import Evaluation
 from complaints.model import LogEntry, Task, Ticket
 from complaints.schema import ColType
 from complaints.sla import SlaClock, SlaPolicy
 from complaints.wire import COLUMNS, DEADLINE_COLUMNS, TICKET_ATTRS, decode, encode
-from server.storage.models import BranchRow, LogRow, TaskRow, TicketRow
+from server.storage.models import BranchRow, LogRow, TaskRow, TicketRow, tickets_table
 
 STORED_TICKET_FIELDS: tuple[str, ...] = tuple(
     k for k in COLUMNS if k in TICKET_ATTRS and k not in ("sync_key", "version")
@@ -78,6 +86,10 @@ def task_to_json(row: TaskRow) -> dict[str, Any]:
     }
 
 
+def log_entry_of(row: LogRow) -> LogEntry:
+    return LogEntry(row.ticket_id, row.at, LogKind(row.kind), row.text, row.author, row.channel, row.sync_key)
+
+
 def log_to_json(row: LogRow) -> dict[str, Any]:
     return {
         "sync_key": row.sync_key,
@@ -87,6 +99,7 @@ def log_to_json(row: LogRow) -> dict[str, Any]:
         "kind": row.kind,
         "text": row.text,
         "author": row.author,
+        "role": row.role,
         "channel": row.channel,
     }
 
@@ -112,13 +125,108 @@ def clock_for(tz: str, calendar_path: str | None) -> SlaClock:
     return SlaClock(load_calendar(calendar_path), SlaPolicy(tz=tz))
 
 
-def computed_values(
-    ticket: Ticket, clock: SlaClock, now: datetime, tasks: list[Task], log: list[LogEntry]
-) -> dict[str, Any]:
-    """The computed columns of a ticket (status, flags, deadlines) as the database stores them."""
-    result = evaluate(ticket, clock, now, tasks, log)
+def computed_values(result: Evaluation) -> dict[str, Any]:
+    """The computed columns of an evaluation (status, flags, deadlines) as the database stores them."""
     values: dict[str, Any] = {"status": str(result.status), "flags": to_db("flags", result.flags)}
     for column, attr in DEADLINE_COLUMNS.items():
         value = getattr(result.deadlines, attr)
         values[column] = value if isinstance(value, datetime) else None
     return values
+
+
+# --- the fast decoder of Core rows ----------------------------------------------------------------------
+
+_t = tickets_table.c
+_LOW_CARDINALITY = frozenset(
+    k for k in STORED_TICKET_FIELDS if COLUMNS[k].type in (ColType.ENUM, ColType.FLAGS)
+)
+TICKET_READ = (
+    *(_t[k] for k in STORED_TICKET_FIELDS),
+    *(_t[k] for k in DEADLINE_COLUMNS),
+    _t.sync_key,
+    _t.branch_id,
+    _t.version,
+    _t.change_seq,
+    _t.updated_by,
+)
+"""The stored fields first, in the order `ticket_of` reads them; then the deadlines and bookkeeping."""
+
+
+@lru_cache(maxsize=8192)
+def _decoded(key: str, value: Any) -> Any:
+    return from_db(key, value)
+
+
+def ticket_of(row: Any, code: str) -> Ticket:
+    """A ticket from a Core row of `TICKET_READ`.
+
+    `from_db` passes non-null values of the other kinds through unchanged, so only nulls go to it.
+    """
+    values = {}
+    for key, value in zip(STORED_TICKET_FIELDS, row, strict=False):
+        if key in _LOW_CARDINALITY:
+            values[key] = _decoded(key, value)
+        else:
+            values[key] = value if value is not None else from_db(key, None)
+    return Ticket(sync_key=row.sync_key, branch=code, version=row.version, **values)
+
+
+def stored(row: Any, key: str) -> Any:
+    """A column of a `TICKET_READ` row as stored (flags: "" for none)."""
+    value = getattr(row, key)
+    return value or "" if key == "flags" else value
+
+
+LIGHT_READ = (_t.sync_key, _t.ticket_id, _t.received_at, _t.category, _t.place, _t.contact, _t.resolved_at)
+"""Just what the group-incident and repeat-complaint rules read."""
+
+
+def light_ticket(row: Any) -> Ticket:
+    """A ticket with just the fields of `LIGHT_READ`."""
+    return Ticket(
+        ticket_id=row.ticket_id,
+        received_at=row.received_at,
+        sync_key=row.sync_key,
+        category=_decoded("category", row.category),
+        place=row.place or "",
+        contact=row.contact or "",
+        resolved_at=row.resolved_at,
+    )
+
+
+def chunks(items: list[Any], size: int = 500) -> Iterator[list[Any]]:
+    """``items`` in slices short enough for an ``IN (…)`` list."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def read_tickets(session: Session, keys: Iterable[str], lock: bool = False) -> dict[str, Any]:
+    """`TICKET_READ` rows of ``keys`` (locked for this transaction with ``lock``), by sync key."""
+    rows: dict[str, Any] = {}
+    for chunk in chunks(sorted(set(keys))):
+        query = select(*TICKET_READ).where(_t.sync_key.in_(chunk))
+        rows.update((r.sync_key, r) for r in session.execute(query.with_for_update() if lock else query))
+    return rows
+
+
+def tasks_and_progress(
+    session: Session, keys: Iterable[str]
+) -> tuple[dict[str, list[Task]], dict[str, list[LogEntry]]]:
+    """The tasks and the progress updates of tickets ``keys``: what the flags read besides the ticket."""
+    tasks: dict[str, list[Task]] = defaultdict(list)
+    progress: dict[str, list[LogEntry]] = defaultdict(list)
+    for chunk in chunks(sorted(set(keys))):
+        for r in session.scalars(select(TaskRow).where(TaskRow.ticket_key.in_(chunk))):
+            tasks[r.ticket_key].append(task_of(r))
+        query = select(LogRow.ticket_key, LogRow.ticket_id, LogRow.at, LogRow.sync_key).where(
+            LogRow.ticket_key.in_(chunk), LogRow.kind == LogKind.PROGRESS.value
+        )
+        for key, ticket_id, at, log_key in session.execute(query):
+            progress[key].append(LogEntry(ticket_id, at, LogKind.PROGRESS, "", sync_key=log_key))
+    return tasks, progress
+
+
+def task_of(row: TaskRow) -> Task:
+    return Task(
+        row.ticket_id, row.task_no, row.title, row.owner, row.due, row.done_at, row.sync_key, row.version
+    )

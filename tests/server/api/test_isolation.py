@@ -75,7 +75,7 @@ def test_pushing_onto_another_branchs_ticket_changes_nothing(two_branches, app):
     out = sync(client, token, {
         "tickets": [{"sync_key": other, "base_version": 1, "fields": {"cause": "hijack"}}],
         "tasks": [{"sync_key": key(), "ticket_key": other, "fields": {"task_no": 1, "title": "t"}}],
-        "log": [{"sync_key": key(), "ticket_key": other, "at": "2026-11-25T03:00:00+00:00", "kind": "note",
+        "log": [{"sync_key": key(), "ticket_key": other, "at": "2026-11-25T01:30:00+00:00", "kind": "note",
                  "text": "x"}],
     })  # fmt: skip
     rejected = out["pushed"]["rejected"]

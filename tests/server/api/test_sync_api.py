@@ -15,14 +15,17 @@ def key() -> str:
 
 
 def new_fields(ticket_id: str = "SZ01-20261125-0001", **extra: Any) -> dict[str, Any]:
+    """A complete new ticket; each number gets its own customer and building, so tickets made with it do
+    not form repeat complaints or group incidents unless a test says so."""
+    seq = ticket_id.rsplit("-", 1)[-1][-4:].rjust(4, "0")
     fields = {
         "ticket_id": ticket_id,
         "received_at": "2026-11-25T01:10:00+00:00",
         "channel": "hotline",
         "customer_name": "张先生",
-        "contact": "13800138000",
+        "contact": f"1380013{seq}",
         "category": "network_fault",
-        "place": "阳光花园",
+        "place": f"阳光花园{seq}栋",
         "problem_time": "每晚20点",
         "service": "宽带",
         "description": "每晚八点宽带断线",
@@ -232,7 +235,7 @@ def test_log_entries_are_appended_once_even_when_resent(app):
     entry = {
         "sync_key": key(),
         "ticket_key": row["sync_key"],
-        "at": "2026-11-25T03:00:00+00:00",
+        "at": "2026-11-25T01:30:00+00:00",
         "kind": "progress",
         "text": "已派工程师上门",
     }

@@ -15,7 +15,8 @@ from complaints.model import Ticket
 from complaints.wire import EDITABLE, encode
 from server import create_app
 from server.scheduling.scan import ScanReport, scan_flags
-from server.services.sync import SyncContext, pull, push
+from server.services.changes import Actor, Change
+from server.services.sync import parse_push, pull, push
 from server.storage.db import get_db
 from server.storage.models import BranchRow, HistoryRow, TicketRow
 from server.storage.rows import clock_for, from_db
@@ -71,13 +72,13 @@ def push_tickets(app: Flask, *tickets: Ticket, code: str = "SZ01", by: str = "de
             ).all()
         )
         now = app.config["CLOCK"]()
-        ctx = SyncContext(session, branch, by=by, now=now, clock=clock_for(branch.timezone, None))
+        ctx = Change(session, branch, Actor(by, "branch", "api"), now, clock_for(branch.timezone, None))
         _ = ctx.seq
         items = [
             {"sync_key": t.sync_key, "base_version": versions.get(t.sync_key), "fields": fields(t)}
             for t in tickets
         ]
-        result = push(ctx, {"tickets": items})
+        result = push(ctx, parse_push({"tickets": items}))
         assert not result["rejected"]["tickets"], result["rejected"]
 
 

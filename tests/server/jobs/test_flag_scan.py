@@ -26,7 +26,8 @@ from complaints.model import LogEntry, Task, Ticket
 from complaints.wire import encode
 from server.cli.demo import demo_ticket
 from server.scheduling.scan import revisit_list
-from server.services.sync import SyncContext, push
+from server.services.changes import Actor, Change
+from server.services.sync import parse_push, push
 from server.storage.db import get_db
 from server.storage.models import BranchRow, LogRow, TaskRow, TicketRow
 from server.storage.rows import clock_for, computed_values, row_to_ticket
@@ -168,7 +169,7 @@ def test_incremental_scans_agree_with_evaluating_every_ticket_afresh(desk: Flask
     with desk.app_context(), get_db().write() as session:
         branch = session.scalar(select(BranchRow).where(BranchRow.code == "SZ01"))
         assert branch is not None
-        ctx = SyncContext(session, branch, by="demo", now=START, clock=clock_for(branch.timezone, None))
+        ctx = Change(session, branch, Actor("demo", "branch", "api"), START, clock_for(branch.timezone, None))
         _ = ctx.seq
         tickets, tasks, log = [], [], []
         for n in range(1, 121):
@@ -184,7 +185,7 @@ def test_incremental_scans_agree_with_evaluating_every_ticket_afresh(desk: Flask
                 at = (START - timedelta(hours=rng.randrange(1, 60))).isoformat()
                 log.append({"sync_key": uuid.uuid4().hex, "ticket_key": key, "at": at, "kind": "progress",
                             "text": "已联系客户说明进度"})  # fmt: skip
-        result = push(ctx, {"tickets": tickets, "tasks": tasks, "log": log})
+        result = push(ctx, parse_push({"tickets": tickets, "tasks": tasks, "log": log}))
         assert not any(result["rejected"].values())
 
     when = START

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from server.errors import ApiError
+from server.services.errors import Invalid, Malformed
 from server.storage.db import Database
 from server.storage.models import IdempotencyRow
 
@@ -31,8 +31,7 @@ def request_hash(body: Any) -> str:
 
 def _replay(row: IdempotencyRow, digest: str) -> tuple[int, Any]:
     if row.request_hash != digest:
-        raise ApiError(
-            422,
+        raise Invalid(
             "idempotency_key_reused",
             "this Idempotency-Key was used for a different request; make a new key for a new request",
             {"header": "Idempotency-Key"},
@@ -57,8 +56,7 @@ def run_once(
 ) -> tuple[int, Any]:
     """Run ``work`` once per (principal, key) and body; replay its response for a retry."""
     if not key or len(key) > MAX_KEY:
-        raise ApiError(
-            400,
+        raise Malformed(
             "idempotency_key_required",
             f"send an Idempotency-Key header (1–{MAX_KEY} characters)",
             {"header": "Idempotency-Key"},

@@ -1,0 +1,172 @@
+"""One policy for what a ticket, task or log entry may hold, whatever door it comes through.
+
+The sync API, the workbook upload and the add-in all check with these functions,
+so a value one door accepts always passes another: a stored text fits an Excel
+cell and a stored time is one Excel can show, so the branch's merged workbook
+can be uploaded again. Messages come in English and Chinese and name the field;
+the doors add the place (row, sheet, column).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from complaints.lifecycle import milestone_errors
+from complaints.model import LogEntry, Task, Ticket
+from complaints.schema import LOG, TASKS, TICKETS, ColType, Column
+
+MAX_TEXT = 32_767
+"""Excel's limit for one cell: a longer text would be cut in the workbook and the cut text pushed back."""
+MAX_INT = 2**31 - 1
+"""The database's INTEGER."""
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+"""No complaint handled here happened before this: an earlier time is a typing error."""
+LATEST = datetime(2999, 12, 31, tzinfo=UTC)
+"""Deadlines are counted past promised dates: far-future years would overflow the calendar arithmetic."""
+CLOCK_SKEW = timedelta(minutes=15)
+"""How far ahead of the server's clock a branch PC's clock may run before its events count as future."""
+
+FUTURE_ALLOWED: frozenset[str] = frozenset(
+    {
+        "dept_feedback_due",
+        "extension_until",
+        "promised_at",
+        "due",
+        "ack_due",
+        "plan_due",
+        "resolve_due",
+        "feedback_due",
+        "revisit_from",
+        "revisit_until",
+        "appeal_risk_at",
+    }
+)
+"""Datetime fields that hold a deadline or a promise, which may lie in the future; other times are events."""
+IDENTIFIERS: frozenset[str] = frozenset({"ticket_id"})
+"""Fields that name things in e-mail subjects, file names and links: no control characters at all."""
+
+TICKET_COLUMNS: dict[str, Column] = {c.key: c for c in TICKETS.columns}
+TASK_COLUMNS: dict[str, Column] = {c.key: c for c in TASKS.columns}
+LOG_COLUMNS: dict[str, Column] = {c.key: c for c in LOG.columns}
+REQUIRED: tuple[str, ...] = tuple(c.key for c in TICKETS.columns if c.required and not c.computed)
+"""What every ticket must hold (DESIGN §3.1, the standard's acceptance record): never empty."""
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One value the policy refuses: the field, and what is wrong in both languages."""
+
+    field: str
+    en: str
+    zh: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.en} / {self.zh}"
+
+    def text(self, lang: str) -> str:
+        return self.zh if lang == "zh" else self.en
+
+
+def _text_problem(key: str, text: str) -> Problem | None:
+    if len(text) > MAX_TEXT:
+        return Problem(
+            key,
+            f"{len(text):,} characters is longer than an Excel cell holds ({MAX_TEXT:,}); shorten it",
+            f"共 {len(text):,} 个字符，超过 Excel 单元格的上限（{MAX_TEXT:,}），请缩短",
+        )
+    for ch in text:
+        code = ord(ch)
+        if 0xD800 <= code <= 0xDFFF or code in (0xFFFE, 0xFFFF):
+            return Problem(
+                key,
+                f"U+{code:04X} is not a character (a broken encoding); retype the text",
+                f"U+{code:04X} 不是有效字符（编码损坏），请重新输入",
+            )
+        if key in IDENTIFIERS and unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp"):
+            return Problem(
+                key,
+                f"U+{code:04X} is a control character, not allowed in an identifier",
+                f"编号中不能含有控制字符 U+{code:04X}",
+            )
+    return None
+
+
+def _time_problem(key: str, moment: datetime | date, now: datetime) -> Problem | None:
+    instant = (
+        moment
+        if isinstance(moment, datetime)
+        else datetime(moment.year, moment.month, moment.day, tzinfo=UTC)
+    )
+    if instant < EARLIEST or instant > LATEST:
+        return Problem(
+            key,
+            f"{moment.isoformat()} is outside {EARLIEST.year}–{LATEST.year}; check the year",
+            f"{moment.isoformat()} 不在 {EARLIEST.year}–{LATEST.year} 年之间，请检查年份",
+        )
+    if key not in FUTURE_ALLOWED and isinstance(moment, datetime) and moment > now + CLOCK_SKEW:
+        return Problem(
+            key,
+            f"{moment.isoformat()} is in the future; record events when they have happened",
+            f"{moment.isoformat()} 是将来的时间，请在事情发生后再填写",
+        )
+    return None
+
+
+def check_value(key: str, value: Any, column: Column, now: datetime) -> Problem | None:
+    """What is wrong with one decoded value of ``column``, or None."""
+    if value is None:
+        return None
+    kind = column.type
+    if kind is ColType.TEXT and isinstance(value, str):
+        return _text_problem(key, value)
+    if kind in (ColType.DATETIME, ColType.DATE) and isinstance(value, date):
+        return _time_problem(key, value, now)
+    if kind is ColType.INT and isinstance(value, int) and not 0 <= value <= MAX_INT:
+        return Problem(key, f"{value} is out of range (0–{MAX_INT})", f"{value} 超出范围（0–{MAX_INT}）")
+    return None
+
+
+def check_values(values: Mapping[str, Any], columns: Mapping[str, Column], now: datetime) -> list[Problem]:
+    """Every refused value among ``values`` (decoded, keyed by field)."""
+    found = (check_value(key, value, columns[key], now) for key, value in values.items() if key in columns)
+    return [problem for problem in found if problem is not None]
+
+
+def _missing(key: str, column: Column) -> Problem:
+    return Problem(key, f"{column.en} is required", f"{column.zh}为必填项")
+
+
+def check_ticket(ticket: Ticket) -> list[Problem]:
+    """What a whole ticket must satisfy: the required fields filled and the milestones in order."""
+    problems = [
+        _missing(key, TICKET_COLUMNS[key])
+        for key in REQUIRED
+        if getattr(ticket, key) is None
+        or (isinstance(getattr(ticket, key), str) and not getattr(ticket, key).strip())
+    ]
+    problems += [
+        Problem(
+            error.field, f"milestones out of order: {error.message}", f"环节时间顺序有误：{error.message}"
+        )
+        for error in milestone_errors(ticket)
+    ]
+    return problems
+
+
+def check_task(task: Task) -> list[Problem]:
+    """A task needs its number and a title."""
+    problems = []
+    if task.task_no < 1:
+        problems.append(_missing("task_no", TASK_COLUMNS["task_no"]))
+    if not task.title.strip():
+        problems.append(_missing("title", TASK_COLUMNS["title"]))
+    return problems
+
+
+def check_log(entry: LogEntry) -> list[Problem]:
+    """A log entry needs a text (its time and kind are required by type)."""
+    return [] if entry.text.strip() else [_missing("text", LOG_COLUMNS["text"])]

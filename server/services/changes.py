@@ -1,0 +1,282 @@
+"""The one door: every change to a branch's tickets is settled by the rules and written here.
+
+Every door — the sync API, the ``/branch`` upload, the add-in's Sync, the
+dashboard's and the API's escalation and note, the flag scan — hands proposed
+ticket states to `settle_all`, which runs the rules of `complaints.pipeline`
+(lifecycle, levels with the branch-wide group and repeat candidates, status,
+deadlines, flags), and stores the result with `write`: one new version per
+changed ticket with its history, the log entries the rules wrote, and the
+notices to department heads. Who wrote is the `Actor` the door authenticated.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from complaints.enums import Level
+from complaints.levels import LevelRules
+from complaints.model import LogEntry, Task, Ticket
+from complaints.pipeline import Settled, settle
+from complaints.routing import RoutingTable
+from complaints.sla import SlaClock
+from complaints.wire import COLUMNS, DEADLINE_COLUMNS, encode
+from server.services.notices import QUIET_STATUSES, Notice, enqueue, escalation_key, escalation_notice
+from server.storage.models import BranchRow, OutboxRow
+from server.storage.neighbours import GroupFindings
+from server.storage.routing import branch_contact, head_rule, routing_table
+from server.storage.rows import STORED_TICKET_FIELDS, chunks, next_change_seq, to_db
+from server.storage.writes import (
+    CREATED,
+    Stamp,
+    history_row,
+    insert_history,
+    insert_log,
+    insert_tickets,
+    json_text,
+    update_tickets,
+)
+
+SYSTEM = "system"
+"""The role of the scheduler's own changes."""
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who makes a change, as the door authenticated them, and through which door."""
+
+    name: str
+    role: str
+    door: str
+    device: str = ""
+    """The client's own label (``X-Device``): kept beside the name, never instead of it."""
+
+
+SCHEDULER = Actor("scheduler", SYSTEM, "scheduler")
+
+
+@dataclass
+class Change:
+    """One unit of work on one branch: the open transaction, who, when, and the rules' clock."""
+
+    session: Session
+    branch: BranchRow
+    actor: Actor
+    now: datetime
+    clock: SlaClock
+    rules: LevelRules = field(default_factory=LevelRules)
+    _seq: int | None = None
+    _table: RoutingTable | None = None
+    notices: int = 0
+    """Escalation notices this change queued."""
+
+    @property
+    def seq(self) -> int:
+        """This transaction's change number, taken on first use (it locks the branch row until commit)."""
+        if self._seq is None:
+            self._seq = next_change_seq(self.session, self.branch.id)
+        return self._seq
+
+    @property
+    def stamp(self) -> Stamp:
+        a = self.actor
+        return Stamp(a.name, a.role, a.door, a.device, self.now, self.seq)
+
+    @property
+    def routing(self) -> RoutingTable:
+        if self._table is None:
+            self._table = routing_table(self.session, self.branch.id)
+        return self._table
+
+    def head_of(self, ticket: Ticket) -> str:
+        rule = head_rule(self.routing, ticket)
+        return rule.head if rule else ""
+
+
+@dataclass(frozen=True, slots=True)
+class Proposal:
+    """A ticket as a door would have it: ``before`` as stored (None when new), ``after`` as proposed."""
+
+    row: Any | None
+    """The stored row as read (`server.storage.rows.TICKET_READ` or ORM), None for a new ticket."""
+    before: Ticket | None
+    after: Ticket
+    given: Mapping[str, Any] | None = None
+    """For a new ticket, the fields the door gave (its creation's history)."""
+
+
+@dataclass(slots=True)
+class Outcome:
+    """A settled ticket and the columns to store: every one for a new ticket, the changed ones otherwise."""
+
+    key: str
+    proposal: Proposal
+    settled: Settled
+    values: dict[str, Any]
+
+    @property
+    def ticket(self) -> Ticket:
+        return self.settled.ticket
+
+
+def settle_all(
+    proposals: Mapping[str, Proposal],
+    *,
+    now: datetime,
+    clock: SlaClock,
+    by: str,
+    head_of: Callable[[Ticket], str],
+    findings: GroupFindings | None,
+    tasks: Mapping[str, list[Task]],
+    progress: Mapping[str, list[LogEntry]],
+) -> list[Outcome]:
+    """Run the rules on every proposal; ``findings`` are the group and repeat rules' (None: leave levels)."""
+    outcomes = []
+    for key, p in proposals.items():
+        settled = settle(
+            p.before,
+            p.after,
+            now=now,
+            clock=clock,
+            by=by,
+            head=head_of(p.after),
+            assessment=findings.for_ticket(p.after) if findings is not None else None,
+            tasks=tasks.get(key, ()),
+            progress=progress.get(key, ()),
+        )
+        outcomes.append(Outcome(key, p, settled, _columns(p, settled)))
+    return outcomes
+
+
+def _columns(p: Proposal, settled: Settled) -> dict[str, Any]:
+    ticket, deadlines = settled.ticket, settled.evaluation.deadlines
+    values: dict[str, Any] = {}
+    for column, attr in DEADLINE_COLUMNS.items():
+        due = getattr(deadlines, attr)
+        due = due if isinstance(due, datetime) else None
+        if p.row is None or getattr(p.row, column) != due:
+            values[column] = due
+    before = p.before
+    for key in STORED_TICKET_FIELDS:
+        value = getattr(ticket, key)
+        if before is None or value != getattr(before, key):
+            values[key] = to_db(key, value)
+    return values
+
+
+def write(change: Change, outcomes: Iterable[Outcome], first_scan: bool = False) -> list[Outcome]:
+    """Store the settled tickets that changed, their history and log, and tell department heads.
+
+    Returns the outcomes written. ``first_scan``: levels raised before the scheduler
+    first ran are recorded as skipped notices (they are in the daily digest), not mailed.
+    """
+    outcomes = list(outcomes)
+    changed = [o for o in outcomes if o.values]
+    if changed:
+        stamp = change.stamp
+        history: list[dict[str, Any]] = []
+        created, updates = [], []
+        for o in changed:
+            if o.proposal.row is None:
+                created.append(
+                    o.values
+                    | {
+                        "sync_key": o.key,
+                        "branch_id": change.branch.id,
+                        "version": 1,
+                        "change_seq": stamp.seq,
+                        "updated_at": stamp.at,
+                        "updated_by": stamp.by,
+                    }
+                )
+                history.append(history_row(stamp, "ticket", o.key, 1, CREATED, None, _created(o)))
+            else:
+                updates.append((o.proposal.row, o.values))
+                history += _history(stamp, o)
+        insert_tickets(change.session, created)
+        update_tickets(change.session, change.branch.id, stamp, updates)
+        insert_history(change.session, history)
+        insert_log(
+            change.session, stamp, change.branch.id, ((o.key, e) for o in changed for e in o.settled.log)
+        )
+    announce(change, outcomes, first_scan)
+    return changed
+
+
+def _created(o: Outcome) -> str:
+    given = o.proposal.given if o.proposal.given is not None else {}
+    return json.dumps({key: encode(key, value) for key, value in given.items()}, ensure_ascii=False)
+
+
+def _history(stamp: Stamp, o: Outcome) -> list[dict[str, Any]]:
+    version = o.proposal.row.version + 1  # type: ignore[union-attr]
+    before, ticket = o.proposal.before, o.ticket
+    rows = []
+    for key in o.values:
+        if key in DEADLINE_COLUMNS:
+            old, new = getattr(o.proposal.row, key), o.values[key]
+        else:
+            old, new = getattr(before, key), getattr(ticket, key)
+        rows.append(
+            history_row(
+                stamp,
+                "ticket",
+                o.key,
+                version,
+                key,
+                json_text(key, old, COLUMNS),
+                json_text(key, new, COLUMNS),
+            )
+        )
+    return rows
+
+
+def announce(change: Change, outcomes: Iterable[Outcome], first_scan: bool = False) -> int:
+    """Tell the department head of every yellow or red open ticket whose escalation has no notice yet."""
+    escalated: dict[str, Outcome] = {}
+    for o in outcomes:
+        ticket = o.ticket
+        if ticket.level is not Level.BLUE and ticket.status not in QUIET_STATUSES:
+            escalated[escalation_key(ticket)] = o
+    if not escalated:
+        return 0
+    known: set[str] = set()
+    for chunk in chunks(sorted(escalated)):
+        known.update(
+            change.session.scalars(select(OutboxRow.dedupe_key).where(OutboxRow.dedupe_key.in_(chunk)))
+        )
+    told = 0
+    lang = None
+    for key, o in escalated.items():
+        if key in known:
+            continue
+        if first_scan and not o.settled.raised:
+            notice = Notice("escalation", key, "", "", "", "", "", change.branch.id, o.key)
+            enqueue(
+                change.session, notice, change.now, skip_reason="escalated before the scheduler first ran"
+            )
+            continue
+        lang = lang or branch_contact(change.session, change.branch.id).language
+        row = o.proposal.row
+        by = change.actor.name if o.settled.raised or row is None else row.updated_by
+        told += escalation_notice(
+            change.session, change.branch, o.ticket, by, change.now, change.routing, lang
+        )
+    change.notices += told
+    return told
+
+
+def stored_state(row: Any, ticket: Ticket) -> Proposal:
+    """A proposal that changes nothing: the rules alone may (the scan, a neighbour of a change)."""
+    return Proposal(row, ticket, ticket)
+
+
+def with_changes(ticket: Ticket, changes: Mapping[str, Any]) -> Ticket:
+    return dataclasses.replace(ticket, **changes) if changes else ticket

@@ -1,0 +1,191 @@
+"""The tickets the group-incident and repeat-complaint rules must judge together, read from a branch.
+
+`complaints.levels.assess` needs every ticket of a group incident (same category
+and place within a window) or of a repeat complainant (same contact, unresolved)
+to judge them. The candidates are found with coarse keys that never separate two
+tickets the rules would put together (places: letters and digits only,
+case-folded; contacts: the last digits), so each true group is complete in what
+`assess` sees. Tickets being changed in the caller's transaction (``pending``)
+are judged as they will be stored, not as they were.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import Integer, func, select, tuple_
+from sqlalchemy.orm import Session
+
+from complaints.levels import Assessment, Basis, LevelRules, assess
+from complaints.model import Ticket
+from server.storage.models import tickets_table
+from server.storage.rows import LIGHT_READ, chunks, light_ticket
+
+_t = tickets_table.c
+_CONTACT_SUFFIX = 8
+
+
+@lru_cache(maxsize=65_536)
+def place_key(place: str | None) -> str:
+    return "".join(ch for ch in (place or "").casefold() if ch.isalnum())
+
+
+def contact_key(contact: str | None) -> str:
+    text = contact or ""
+    digits = "".join(ch for ch in text if ch.isdecimal())
+    return digits[-_CONTACT_SUFFIX:] if digits else text.strip().casefold()
+
+
+def _period(moment: Any, days: int, dialect: str) -> Any:
+    """The number of the ``days``-long period since the epoch that a stored UTC time falls in, in SQL."""
+    if dialect == "postgresql":
+        return func.floor(func.extract("epoch", moment) / (days * 86_400))
+    return func.cast(func.julianday(moment) / days, Integer)
+
+
+@dataclass
+class GroupFindings:
+    """GROUP and REPEAT bases (and group ids) found for some tickets of one branch."""
+
+    bases: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    group_ids: dict[str, str] = field(default_factory=dict)
+
+    def add(self, tickets: list[Ticket], basis: str, rules: LevelRules) -> None:
+        for key, assessment in assess(tickets, rules).items():
+            if basis in assessment.bases:
+                self.bases[key].add(basis)
+                if basis == Basis.GROUP:
+                    self.group_ids[key] = assessment.group_id
+
+    def for_ticket(self, ticket: Ticket) -> Assessment:
+        own = assess([ticket])[ticket.sync_key].bases  # media exposure, regulator: the ticket's own fields
+        return Assessment(
+            frozenset(own | self.bases.get(ticket.sync_key, set())), self.group_ids.get(ticket.sync_key, "")
+        )
+
+
+def _load(session: Session, branch_id: int, condition: Any, pending: Mapping[str, Ticket]) -> list[Ticket]:
+    query = select(*LIGHT_READ).where(_t.branch_id == branch_id, _t.cancelled_at.is_(None), condition)
+    found = {r.sync_key: light_ticket(r) for r in session.execute(query)}
+    return [
+        pending.get(key, ticket) for key, ticket in found.items() if key not in pending or _live(pending[key])
+    ]
+
+
+def _live(ticket: Ticket) -> bool:
+    return ticket.cancelled_at is None
+
+
+def find_groups(
+    session: Session,
+    branch_id: int,
+    rules: LevelRules,
+    changed: list[Ticket] | None,
+    pending: Mapping[str, Ticket] | None = None,
+) -> GroupFindings:
+    """Group incidents and repeat complaints in the whole branch (``changed=None``) or around ``changed``.
+
+    ``pending`` maps sync keys to tickets as this transaction will store them (new
+    ones included); they replace what is stored.
+    """
+    pending = pending or {}
+    findings = GroupFindings()
+    if changed is None:
+        _walk_incidents(session, branch_id, rules, findings)
+    else:
+        _incidents_around(session, branch_id, rules, changed, pending, findings)
+    _repeats(session, branch_id, rules, changed, pending, findings)
+    return findings
+
+
+def _incidents_around(
+    session: Session,
+    branch_id: int,
+    rules: LevelRules,
+    changed: list[Ticket],
+    pending: Mapping[str, Ticket],
+    findings: GroupFindings,
+) -> None:
+    """Every stored ticket written like a changed ticket's category and place, with the pending ones."""
+    wanted = {(t.category.value, place_key(t.place)) for t in changed if t.category and place_key(t.place)}
+    if not wanted:
+        return
+    categories = sorted({category for category, _ in wanted})
+    live = (_t.branch_id == branch_id, _t.cancelled_at.is_(None), _t.category.in_(categories))
+    pairs = [(c, p) for c, p in session.execute(select(_t.category, _t.place).where(*live).distinct())]
+    pairs = [(c, p) for c, p in pairs if (c, place_key(p)) in wanted]
+    members: dict[tuple[str, str], dict[str, Ticket]] = defaultdict(dict)
+    for chunk in chunks(pairs):
+        for ticket in _load(session, branch_id, tuple_(_t.category, _t.place).in_(chunk), pending):
+            members[(ticket.category.value, place_key(ticket.place))][ticket.sync_key] = ticket  # type: ignore[union-attr]
+    for ticket in pending.values():
+        coarse = (ticket.category.value, place_key(ticket.place)) if ticket.category else None
+        if coarse in wanted and _live(ticket):
+            members[coarse][ticket.sync_key] = ticket  # type: ignore[index]
+    for group in members.values():
+        if len(group) >= rules.group_size:
+            findings.add(list(group.values()), Basis.GROUP, rules)
+
+
+def _walk_incidents(session: Session, branch_id: int, rules: LevelRules, findings: GroupFindings) -> None:
+    """Every group incident of the branch, counting first which places can hold one."""
+    live = (_t.branch_id == branch_id, _t.cancelled_at.is_(None), _t.category.is_not(None))
+    # a group needs group_size tickets within group_days: within two neighbouring periods that long
+    period = _period(_t.received_at, rules.group_days, session.get_bind().dialect.name)
+    query = select(_t.category, _t.place, period, func.count()).where(*live)
+    counts: dict[tuple[str, str], dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    places: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for category, place, when, n in session.execute(query.group_by(_t.category, _t.place, period)):
+        coarse = (category, place_key(place))
+        if coarse[1]:
+            counts[coarse][int(when)] += n
+            places[coarse].add(place)
+    candidates = [
+        coarse
+        for coarse, by_period in counts.items()
+        if any(n + by_period.get(p + 1, 0) >= rules.group_size for p, n in by_period.items())
+    ]
+    batch: list[tuple[str, str]] = []
+    for i, coarse in enumerate(candidates):
+        batch += [(coarse[0], place) for place in sorted(places[coarse])]  # a coarse group is never split
+        if len(batch) >= 500 or i == len(candidates) - 1:
+            tickets = _load(session, branch_id, tuple_(_t.category, _t.place).in_(batch), {})
+            findings.add(tickets, Basis.GROUP, rules)
+            batch = []
+
+
+def _repeats(
+    session: Session,
+    branch_id: int,
+    rules: LevelRules,
+    changed: list[Ticket] | None,
+    pending: Mapping[str, Ticket],
+    findings: GroupFindings,
+) -> None:
+    def open_contact(t: Ticket) -> bool:
+        return t.resolved_at is None and t.cancelled_at is None and bool(t.contact.strip())
+
+    wanted = {contact_key(t.contact) for t in changed or () if open_contact(t)}
+    if changed is not None and not wanted:
+        return
+    members: dict[str, set[str]] = defaultdict(set)
+    query = select(_t.sync_key, _t.contact).where(
+        _t.branch_id == branch_id, _t.resolved_at.is_(None), _t.cancelled_at.is_(None)
+    )
+    for key, contact in session.execute(query):
+        coarse = contact_key(contact)
+        if key not in pending and (contact or "").strip() and (changed is None or coarse in wanted):
+            members[coarse].add(key)
+    for key, ticket in pending.items():
+        coarse = contact_key(ticket.contact)
+        if open_contact(ticket) and (changed is None or coarse in wanted):
+            members[coarse].add(key)
+    keys = sorted(k for group in members.values() if len(group) >= 2 for k in group)
+    stored = [k for k in keys if k not in pending]
+    tickets = [t for chunk in chunks(stored) for t in _load(session, branch_id, _t.sync_key.in_(chunk), {})]
+    tickets += [pending[k] for k in keys if k in pending]
+    findings.add(tickets, Basis.REPEAT, rules)

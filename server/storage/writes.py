@@ -1,0 +1,136 @@
+"""Writing tickets, their history and their log: bulk statements, each ticket guarded by its version.
+
+A ticket is written with ``UPDATE … WHERE sync_key AND branch_id AND version``:
+a row that changed since it was read is never overwritten (the caller holds
+the branch lock, so this cannot happen; if it does, the whole change fails and
+is sent again).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, insert, update
+from sqlalchemy.orm import Session
+
+from complaints.model import LogEntry
+from complaints.schema import Column
+from complaints.wire import encode
+from server.storage.models import HistoryRow, LogRow, tickets_table
+
+CREATED = "*"
+"""The history field of a ticket's creation: one row holding every field it was created with, as JSON."""
+
+
+class StaleWrite(RuntimeError):
+    """A guarded write found a row at another version than it read."""
+
+
+@dataclass(frozen=True, slots=True)
+class Stamp:
+    """Who wrote, from which door, when, and the branch's change number of this transaction."""
+
+    by: str
+    role: str
+    door: str
+    device: str
+    at: datetime
+    seq: int
+
+
+def json_text(key: str, value: Any, columns: Mapping[str, Column]) -> str:
+    """A model value as JSON text, for history and conflicts."""
+    return json.dumps(encode(key, value, dict(columns)), ensure_ascii=False)
+
+
+def history_row(
+    stamp: Stamp, entity: str, key: str, version: int, name: str, old: str | None, new: str | None
+) -> dict[str, Any]:
+    return {
+        "entity": entity,
+        "entity_key": key,
+        "version": version,
+        "field": name,
+        "old_value": old,
+        "new_value": new,
+        "by": stamp.by,
+        "role": stamp.role,
+        "source": stamp.door,
+        "device": stamp.device,
+        "at": stamp.at,
+    }
+
+
+def insert_history(session: Session, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        session.execute(insert(HistoryRow), rows)
+
+
+def insert_tickets(session: Session, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        session.connection().execute(insert(tickets_table), rows)
+
+
+def update_tickets(
+    session: Session, branch_id: int, stamp: Stamp, changes: list[tuple[Any, dict[str, Any]]]
+) -> None:
+    """Write ``(row as read, {column: new value})`` changes in one statement.
+
+    The row as read (ORM or Core, with every column) gives the version the write is
+    guarded by and the values of the columns another ticket of the statement changes.
+    Every ticket gets the next version, the transaction's change number and who/when.
+    """
+    if not changes:
+        return
+    t = tickets_table
+    names = sorted({name for _, values in changes for name in values})
+    statement = (
+        update(t)
+        .where(t.c.sync_key == bindparam("k_key"), t.c.branch_id == branch_id)
+        .where(t.c.version == bindparam("k_version"))
+        .values(
+            {name: bindparam(f"v_{name}", type_=t.c[name].type) for name in names}
+            | {
+                "version": bindparam("v_version"),
+                "change_seq": stamp.seq,
+                "updated_at": stamp.at,
+                "updated_by": stamp.by,
+            }  # fmt: skip
+        )
+    )
+    params = [
+        {"k_key": row.sync_key, "k_version": row.version, "v_version": row.version + 1}
+        | {f"v_{name}": values[name] if name in values else getattr(row, name) for name in names}
+        for row, values in changes
+    ]
+    result = session.connection().execute(statement, params)
+    if result.rowcount != len(params):  # cannot happen under the branch lock; refuse rather than overwrite
+        raise StaleWrite("a ticket changed while this change was applied; send it again")
+
+
+def insert_log(
+    session: Session, stamp: Stamp, branch_id: int, entries: Iterable[tuple[str, LogEntry]], role: str = ""
+) -> None:
+    """Append log entries ``(ticket sync key, entry)``; the author's role is the writer's unless given."""
+    rows = [
+        {
+            "sync_key": entry.sync_key,
+            "ticket_key": key,
+            "branch_id": branch_id,
+            "ticket_id": entry.ticket_id,
+            "at": entry.at,
+            "kind": entry.kind.value,
+            "text": entry.text,
+            "author": entry.author or stamp.by,
+            "role": role or stamp.role,
+            "channel": entry.channel or stamp.door,
+            "change_seq": stamp.seq,
+        }
+        for key, entry in entries
+    ]
+    if rows:
+        session.execute(insert(LogRow), rows)
