@@ -11,7 +11,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from server import create_app, demo
+from server import create_app
+from server.cli import demo
 from server.auth import ADMIN, HEAD_OFFICE, hash_password, issue_token
 from server.storage.db import get_db
 from server.storage.models import BranchRow, UserRow
