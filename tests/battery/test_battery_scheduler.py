@@ -21,9 +21,9 @@ import pytest
 import requests
 from flask import Flask
 from sqlalchemy import create_engine, select
-from tests.server.scheduling.jobs.conftest import push_tickets
-from tests.server.scheduling.jobs.test_exactly_once import as_utc, leader_pid, wait_for
-from tests.server.scheduling.jobs.test_outbox_smtp import MailServer
+from tests.server.jobs.conftest import push_tickets
+from tests.server.jobs.test_exactly_once import as_utc, leader_pid, wait_for
+from tests.server.jobs.test_outbox_smtp import MailServer
 
 from complaints.enums import Category
 from complaints.routing import RoutingRule

@@ -29,8 +29,8 @@ import requests
 from flask import Flask
 from openpyxl import load_workbook
 from sqlalchemy import select
-from tests.server.scheduling.jobs.conftest import PinnedClock
-from tests.server.scheduling.jobs.test_outbox_smtp import MailServer
+from tests.server.jobs.conftest import PinnedClock
+from tests.server.jobs.test_outbox_smtp import MailServer
 
 from addin import macros
 from addin.run import Env

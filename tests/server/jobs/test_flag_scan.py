@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from tests.server.scheduling.jobs.conftest import (
+from tests.server.jobs.conftest import (
     START,
     PinnedClock,
     flags_of,

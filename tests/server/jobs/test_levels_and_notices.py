@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import pytest
 from flask import Flask
 from sqlalchemy import select
-from tests.server.scheduling.jobs.conftest import PinnedClock, level_of, push_tickets, scan_at, stored
+from tests.server.jobs.conftest import PinnedClock, level_of, push_tickets, scan_at, stored
 
 from complaints.enums import Category, Level, LogKind
 from complaints.levels import Basis

@@ -13,7 +13,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from flask import Flask
 from sqlalchemy import select
-from tests.server.scheduling.jobs.conftest import PinnedClock, push_tickets, scan_at
+from tests.server.jobs.conftest import PinnedClock, push_tickets, scan_at
 
 from complaints.enums import Category
 from complaints.routing import RoutingRule

@@ -19,7 +19,7 @@ from flask import Flask
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import NullPool
-from tests.server.scheduling.jobs.conftest import PinnedClock, push_tickets
+from tests.server.jobs.conftest import PinnedClock, push_tickets
 
 from server.auth import ADMIN, hash_password
 from server.scheduling.jobs import calendar_reminder, monthly_analysis
