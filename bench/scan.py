@@ -40,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import insert, text  # noqa: E402
 
 from complaints.enums import Category, Channel, Grade  # noqa: E402
+from complaints.flags import evaluate  # noqa: E402
 from complaints.model import Ticket  # noqa: E402
 from server import create_app  # noqa: E402
 from server.storage.db import get_db  # noqa: E402
@@ -153,7 +154,7 @@ class Generator:
         if computed is None:
             moments = [ticket.received_at, ticket.cancelled_at, *(getattr(ticket, m) for m in MILESTONES)]
             last = max(m for m in moments if m is not None)  # computed as the sync did at the last change
-            computed = self.memo[key] = computed_values(ticket, self.clock, last, [], [])
+            computed = self.memo[key] = computed_values(evaluate(ticket, self.clock, last))
         values = {k: to_db(k, getattr(ticket, k)) for k in STORED_TICKET_FIELDS}
         values.update(computed)
         values.update(

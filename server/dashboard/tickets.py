@@ -29,6 +29,7 @@ from server.services.errors import NotFound, ServiceError
 from server.services.tickets import add_note, change_on, escalate_ticket
 from server.storage.db import get_db
 from server.storage.rows import from_db
+from server.storage.writes import CREATED
 
 
 @bp.route("/tickets")
@@ -107,15 +108,23 @@ def render_ticket(sync_key: str, form_error: str = "", form: dict[str, str] | No
                 "at": show("received_at", h.at, zone, lang),
                 "version": h.version,
                 "field": (
-                    field_label(h.field, lang)
+                    t("created")
+                    if h.field == CREATED
+                    else field_label(h.field, lang)
                     if h.entity == "ticket"
                     else f"{t('tasks')} #{tasks.get(h.entity_key, '?')} · "
                     + field_label(h.field, lang, TASK_COLUMNS)
                 ),
-                "old": _stored(h.field, h.old_value, zone, lang, mask, h.entity),
-                "new": _stored(h.field, h.new_value, zone, lang, mask, h.entity),
-                "by": h.by,
-                "source": h.source,
+                "old": ""
+                if h.field == CREATED
+                else _stored(h.field, h.old_value, zone, lang, mask, h.entity),
+                "new": (
+                    _created(h.new_value, zone, lang, mask)
+                    if h.field == CREATED
+                    else _stored(h.field, h.new_value, zone, lang, mask, h.entity)
+                ),
+                "by": _who(h.by, h.role),
+                "source": _door(h.source, h.device),
             }
             for h in found.history
         ]
@@ -146,8 +155,8 @@ def render_ticket(sync_key: str, form_error: str = "", form: dict[str, str] | No
                 "at": show("received_at", e.at, zone, lang),
                 "kind": _log_kind(e.kind, lang),
                 "text": masked("text", e.text, mask),
-                "author": e.author,
-                "channel": e.channel,
+                "author": _who(masked("text", e.author, mask), e.role),
+                "channel": masked("text", e.channel, mask),
             }
             for e in found.log
         ]
@@ -180,6 +189,26 @@ def _stored(key: str, text: str | None, zone: str, lang: str, mask: bool, entity
     """A value kept as JSON text in the history or a conflict, shown like the live field."""
     raw = json.loads(text) if text else None
     return show_stored(key, raw, zone, lang, mask, TASK_COLUMNS if entity == "task" else COLUMNS)
+
+
+def _created(text: str | None, zone: str, lang: str, mask: bool) -> str:
+    """The fields a ticket was created with, one ``label: value`` per line."""
+    fields = json.loads(text) if text else {}
+    return "\n".join(
+        f"{field_label(key, lang)}: {show_stored(key, raw, zone, lang, mask)}"
+        for key, raw in fields.items()
+        if raw not in (None, "", False, [])
+    )
+
+
+def _who(name: str, role: str) -> str:
+    """A name with the role it was authenticated as, so a branch's note never passes for head office's."""
+    return f"{name}（{t('role_' + role)}）" if role else name
+
+
+def _door(door: str, device: str) -> str:
+    label = t("door_" + door) if door in ("api", "upload", "dashboard", "scheduler", "demo") else door
+    return f"{label} · {device}" if device else label
 
 
 def _log_kind(kind: str, lang: str) -> str:

@@ -264,8 +264,9 @@ def announce(change: Change, outcomes: Iterable[Outcome], first_scan: bool = Fal
             )
             continue
         lang = lang or branch_contact(change.session, change.branch.id).language
-        row = o.proposal.row
-        by = change.actor.name if o.settled.raised or row is None else row.updated_by
+        before, row = o.proposal.before, o.proposal.row
+        raised_here = o.settled.raised or before is None or o.ticket.level.rank > before.level.rank
+        by = change.actor.name if raised_here or row is None else row.updated_by
         told += escalation_notice(
             change.session, change.branch, o.ticket, by, change.now, change.routing, lang
         )

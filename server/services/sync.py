@@ -309,6 +309,20 @@ class Pending:
     extra_log: list[tuple[str, LogEntry]] = field(default_factory=list)
     touched: set[str] = field(default_factory=set)
     """Stored tickets whose tasks or log changed: settled again, as they are."""
+    new_tasks: list[TaskRow] = field(default_factory=list)
+    new_log: list[tuple[str, LogEntry]] = field(default_factory=list)
+    """Tasks and log entries of tickets new in this push: stored after their tickets."""
+    deferred: set[str] = field(default_factory=set)
+    """Sync keys of ``new_tasks`` and ``new_log``."""
+
+    def defer(self, sync_key: str) -> None:
+        if sync_key in self.deferred:
+            raise _reject("sync_key", "the same row is in this push twice")
+        self.deferred.add(sync_key)
+
+    def is_new(self, ticket_key: str) -> bool:
+        proposal = self.proposals.get(ticket_key)
+        return proposal is not None and proposal.row is None
 
 
 def push(change: Change, edits: Push, version_check: bool = True) -> dict[str, Any]:
@@ -350,6 +364,11 @@ def commit(change: Change, pending: Pending) -> list[Outcome]:
             ticket = ticket_of(row, change.branch.code)
             proposals[key] = Proposal(row, ticket, ticket)
     tasks, progress = tasks_and_progress(session, proposals)
+    for task in pending.new_tasks:
+        tasks[task.ticket_key].append(task_of(task))
+    for key, entry in pending.new_log:
+        if entry.kind is LogKind.PROGRESS:
+            progress[key].append(entry)
     outcomes = settle_all(
         proposals,
         now=change.now,
@@ -361,7 +380,8 @@ def commit(change: Change, pending: Pending) -> list[Outcome]:
         progress=progress,
     )
     written = write(change, outcomes)
-    insert_log(session, change.stamp, change.branch.id, pending.extra_log)
+    session.add_all(pending.new_tasks)
+    insert_log(session, change.stamp, change.branch.id, pending.new_log + pending.extra_log)
     return written
 
 
@@ -561,18 +581,21 @@ def _push_task(change: Change, edit: TaskEdit, pending: Pending) -> dict[str, An
         problems = check_task(_task(ticket_id, values))
         if problems:
             raise _problems(problems)
-        change.session.add(
-            TaskRow(
-                sync_key=key,
-                ticket_key=ticket_key,
-                branch_id=change.branch.id,
-                ticket_id=ticket_id,
-                version=1,
-                change_seq=stamp.seq,
-                **values,
-            )
+        task = TaskRow(
+            sync_key=key,
+            ticket_key=ticket_key,
+            branch_id=change.branch.id,
+            ticket_id=ticket_id,
+            version=1,
+            change_seq=stamp.seq,
+            **values,
         )
-        change.session.flush()
+        if pending.is_new(ticket_key):
+            pending.defer(key)
+            pending.new_tasks.append(task)
+        else:
+            change.session.add(task)
+            change.session.flush()
         insert_history(
             change.session,
             [
@@ -654,17 +677,12 @@ def _push_log(change: Change, edit: LogEdit, pending: Pending) -> dict[str, Any]
     ) + check_log(entry)
     if problems:
         raise _problems(problems)
-    insert_log(
-        change.session,
-        change.stamp,
-        change.branch.id,
-        [
-            (
-                ticket_key,
-                dataclasses.replace(entry, ticket_id=ticket_id, author=entry.author or change.actor.name),
-            )
-        ],
-    )
+    entry = dataclasses.replace(entry, ticket_id=ticket_id, author=entry.author or change.actor.name)
+    if pending.is_new(ticket_key):
+        pending.defer(entry.sync_key)
+        pending.new_log.append((ticket_key, entry))
+    else:
+        insert_log(change.session, change.stamp, change.branch.id, [(ticket_key, entry)])
     _touch(pending, ticket_key)
     return {"sync_key": entry.sync_key, "created": True}
 

@@ -102,7 +102,7 @@ def test_sign_in_filter_escalate_and_download_in_chromium(live_url: str, tmp_pat
         page.get_by_role("button", name="升级", exact=True).click()
         expect(page.locator(".flash-success")).to_contain_text("已升级：蓝 → 黄")
         expect(page.locator(".ticket-head .badge")).to_have_text("黄")
-        expect(page.locator("table.history")).to_contain_text("head_office")
+        expect(page.locator("table.history")).to_contain_text("analyst（总部）")
         page.screenshot(path=str(shots / "dashboard-ticket.png"))
 
         page.get_by_role("link", name="下载", exact=True).click()

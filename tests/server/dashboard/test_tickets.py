@@ -196,16 +196,16 @@ def test_head_office_escalation_is_versioned_logged_and_pulled_by_the_branch(dem
         e["ticket_key"] == ticket["key"] and e["kind"] == "escalation" for e in pulled["pulled"]["log"]
     )
     with demo_app.app_context(), get_db().read() as session:
-        sources = set(
-            session.scalars(
-                select(HistoryRow.source).where(
+        written = set(
+            session.execute(
+                select(HistoryRow.by, HistoryRow.role, HistoryRow.source).where(
                     HistoryRow.entity_key == ticket["key"], HistoryRow.field == "level"
                 )
             )
         )
         log = session.scalars(select(LogRow).where(LogRow.ticket_key == ticket["key"])).all()
-    assert sources == {"head_office"}
-    assert [(e.author, e.channel) for e in log] == [("analyst", "head_office")]
+    assert written == {("analyst", "head_office", "dashboard")}
+    assert [(e.author, e.role, e.channel) for e in log] == [("analyst", "head_office", "dashboard")]
 
 
 def test_head_office_note_is_kept_in_the_log_and_pulled_by_the_branch_and_an_empty_one_is_refused(
@@ -229,8 +229,8 @@ def test_head_office_note_is_kept_in_the_log_and_pulled_by_the_branch_and_an_emp
 
     pulled = api.post("/api/sync", json={"cursor": cursor}, headers={**auth, "Idempotency-Key": "n1"}).json
     notes = [e for e in pulled["pulled"]["log"] if e["ticket_key"] == ticket["key"]]
-    assert [(e["kind"], e["text"], e["author"], e["channel"]) for e in notes] == [
-        ("note", text, "analyst", "head_office")
+    assert [(e["kind"], e["text"], e["author"], e["role"], e["channel"]) for e in notes] == [
+        ("note", text, "analyst", "head_office", "dashboard")
     ]
 
 
@@ -270,7 +270,7 @@ def test_ticket_page_shows_history_tasks_log_and_open_conflicts(demo_app, analys
     conflicts = html.split("未解决冲突")[1].split("</section>")[0]
     assert "升级/降级原因" in conflicts and "分支机构的说法" in conflicts and "总部关注" in conflicts
     history = html.split("修改历史")[1]
-    assert "head_office" in history and "analyst" in history and "预警等级" in history
+    assert "analyst（总部）" in history and "总部看板" in history and "预警等级" in history
     assert "2026-11-25 10:00" in history  # times in the branch's zone
 
 

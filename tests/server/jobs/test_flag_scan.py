@@ -11,17 +11,9 @@ from zoneinfo import ZoneInfo
 from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from tests.server.jobs.conftest import (
-    START,
-    PinnedClock,
-    flags_of,
-    pulled,
-    push_tickets,
-    scan_at,
-    stored,
-)
 
 from complaints.enums import Flag, Grade, Level, LogKind
+from complaints.flags import evaluate
 from complaints.model import LogEntry, Task, Ticket
 from complaints.wire import encode
 from server.cli.demo import demo_ticket
@@ -32,11 +24,20 @@ from server.storage.db import get_db
 from server.storage.models import BranchRow, LogRow, TaskRow, TicketRow
 from server.storage.rows import clock_for, computed_values, row_to_ticket
 from tests.factories import local, make_ticket
+from tests.server.jobs.conftest import (
+    START,
+    PinnedClock,
+    flags_of,
+    pulled,
+    push_tickets,
+    scan_at,
+    stored,
+)
 
 
 def received(clock: PinnedClock, app: Flask, when: datetime, **fields: object) -> Ticket:
-    """A ticket received (and pushed by the branch) at ``when``, unless ``fields`` say otherwise."""
-    clock.now = when
+    """A ticket received at ``when``, pushed by the branch once its last recorded event has happened."""
+    clock.now = max([when, *(v for v in fields.values() if isinstance(v, datetime))])
     number = f"SZ01-{when:%Y%m%d}-{uuid.uuid4().hex[:4]}"
     ticket = make_ticket(**({"ticket_id": number, "received_at": when} | fields))
     push_tickets(app, ticket)
@@ -174,7 +175,12 @@ def test_incremental_scans_agree_with_evaluating_every_ticket_afresh(desk: Flask
         tickets, tasks, log = [], [], []
         for n in range(1, 121):
             values = demo_ticket(rng, "SZ01", n, START, zone)
-            values["received_at"] = START - timedelta(days=rng.randrange(0, 8), hours=rng.randrange(0, 12))
+            # received again within the last week: every recorded time moves with the receipt
+            target = START - timedelta(days=rng.randrange(0, 8), hours=rng.randrange(0, 12))
+            shift = target - values.get("received_at", target)  # none: the demo had it received later today
+            values = {k: v + shift if isinstance(v, datetime) else v for k, v in values.items()}
+            values["received_at"] = target
+            values = {k: v for k, v in values.items() if not (isinstance(v, datetime) and v > START)}
             key = uuid.uuid4().hex
             tickets.append({"sync_key": key, "fields": {k: encode(k, v) for k, v in values.items()}})
             if n % 4 == 0:
@@ -202,7 +208,7 @@ def stale_tickets(app: Flask, now: datetime) -> list[tuple[str, str, str]]:
     stale = []
     with app.app_context(), get_db().read() as session:
         for row in session.scalars(select(TicketRow)):
-            fresh = computed_values(row_to_ticket(row), rules, now, *_tasks_and_log(session, row))
+            fresh = computed_values(evaluate(row_to_ticket(row), rules, now, *_tasks_and_log(session, row)))
             stored = {k: getattr(row, k) for k in fresh} | {"flags": row.flags or ""}
             if stored != fresh:
                 stale.append((row.ticket_id, str(stored), str(fresh)))

@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 import pytest
 from flask import Flask
 from sqlalchemy import select
-from tests.server.jobs.conftest import PinnedClock, level_of, push_tickets, scan_at, stored
 
 from complaints.enums import Category, Level, LogKind
 from complaints.levels import Basis
@@ -20,6 +19,7 @@ from server.storage.models import BranchContactRow, BranchRow, LogRow, OutboxRow
 from server.storage.routing import set_rule
 from tests.factories import local, make_ticket
 from tests.server.api.conftest import add_head_office
+from tests.server.jobs.conftest import PinnedClock, level_of, push_tickets, scan_at, stored
 
 MONDAY = local(2026, 10, 12, 9, 0)
 
@@ -150,13 +150,14 @@ def test_media_exposure_turns_red_and_the_notice_says_who_what_why_and_by_when(
     assert "响应时限：2026-10-13 23:59" in body  # by when: acknowledgement by the end of the next working day
 
 
-def test_levels_set_before_the_first_scan_are_not_mailed_but_later_escalations_are(
+def test_a_level_a_branch_pushes_is_told_as_it_is_stored_and_the_scan_adds_no_second_notice(
     heads: Flask, clock: PinnedClock
 ) -> None:
     old = complaint(MONDAY, level=Level.YELLOW, level_reason="客户多次来电")
     arrive(heads, clock, old)
+    assert [(n.ticket_key, n.status) for n in notices(heads)] == [(old.sync_key, "pending")]
     scan_at(heads, clock, MONDAY + timedelta(minutes=5))
-    assert [(n.ticket_key, n.status) for n in notices(heads)] == [(old.sync_key, "skipped")]
+    assert [(n.ticket_key, n.status) for n in notices(heads)] == [(old.sync_key, "pending")]
 
     new = complaint(MONDAY + timedelta(hours=1))
     arrive(heads, clock, new)
@@ -164,8 +165,8 @@ def test_levels_set_before_the_first_scan_are_not_mailed_but_later_escalations_a
     clock.now = MONDAY + timedelta(hours=2)
     push_tickets(heads, new, by="SZ01-PC2")
     scan_at(heads, clock, MONDAY + timedelta(hours=2, minutes=5))
-    told = [n for n in notices(heads) if n.status == "pending"]
-    assert [n.ticket_key for n in told] == [new.sync_key]
+    told = [n for n in notices(heads) if n.ticket_key == new.sync_key]
+    assert [n.status for n in told] == ["pending"]
     assert "客户向工信部申诉" in told[0].body and "SZ01-PC2" in told[0].body
 
 
