@@ -144,7 +144,7 @@ def ticket_page(session: Session, query: TicketFilter, zone: str) -> Page:
     total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
     pages = max(1, -(-total // PAGE_SIZE))
     page = min(query.page, pages)
-    rows = session.execute(stmt.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).tuples().all()
+    rows = session.execute(stmt.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
     return Page([(t, code, tz) for t, code, tz in rows], total, page, pages)
 
 

@@ -355,9 +355,7 @@ class BranchScan:
                 select(TicketCheckRow.sync_key, TicketCheckRow.next_check_at).where(
                     TicketCheckRow.sync_key.in_([o.key for o in outcomes])
                 )
-            )
-            .tuples()
-            .all()
+            ).all()
         )
         upserts = [
             {

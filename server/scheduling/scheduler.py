@@ -427,9 +427,7 @@ def status(config: Any, wall: Callable[[], datetime] = system_now) -> dict[str, 
             },
             "jobs": [],
             "outbox": dict(
-                session.execute(select(OutboxRow.status, func.count()).group_by(OutboxRow.status))
-                .tuples()
-                .all()
+                session.execute(select(OutboxRow.status, func.count()).group_by(OutboxRow.status)).all()
             ),
         }
         since = now - timedelta(days=1)

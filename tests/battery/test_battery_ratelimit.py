@@ -112,7 +112,7 @@ def test_a_token_over_its_limit_gets_429_from_every_worker_until_the_next_minute
             t: session.scalar(select(TokenRow.id).where(TokenRow.token_hash == digest(t)))
             for t in (token, other)
         }
-        rows = set(session.execute(select(RateLimitRow.token_id, RateLimitRow.minute)).tuples())
+        rows = set(session.execute(select(RateLimitRow.token_id, RateLimitRow.minute)))
     get_db_of(app).dispose()
     minute = window_of(T0)
     # a row per token used, none for the bad one; the limited token's finished minute is cleaned up
