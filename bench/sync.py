@@ -3,11 +3,18 @@
     python bench/sync.py                       # SQLite (temporary file) and PostgreSQL (127.0.0.1, db test)
     python bench/sync.py --rows 20000 --only sqlite
 
-Three pushes per database, each of ``--rows`` rows in one request: new tickets,
-edits on a current base (applied directly), and edits on a stale base (merged
-field by field against the history). Timed in-process around the request, so
-the figure is the server's own time (JSON, validation, rules, database). The
+Three pushes per database and workload, each of ``--rows`` rows in one request:
+new tickets, edits on a current base (applied directly), and edits on a stale
+base (merged field by field against the history). Timed in-process around the
+request, so the figure is the server's own time (JSON, validation, the rules
+with the branch-wide group and repeat rules, the database, the notices). The
 cursor lies past the end, so the pull half of the round trip returns nothing.
+
+Two workloads: *spread* — a branch's tickets of three months, in 40 compounds of
+up to 30 buildings (a few group incidents form); *one compound* — every ticket
+received the same hour at the same place: one group incident of ``--rows``
+tickets, each raised to yellow with a notice to its department head (the worst
+case of the write-time level rules).
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -28,18 +35,23 @@ from server.storage.db import get_db  # noqa: E402
 from server.storage.models import BranchRow  # noqa: E402
 
 NOW = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
+COMPOUNDS = [
+    f"{name}小区" for name in ("阳光花园", "翠湖", "锦绣", "金地", "华侨城", "碧桂园", "万科城", "龙湖")
+] + [f"第{n}工业园" for n in range(1, 33)]
 PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
-def fields(n: int) -> dict[str, object]:
+def fields(n: int, spread: bool) -> dict[str, object]:
+    received = NOW - timedelta(days=n % 90, hours=n % 11 + 1) if spread else NOW - timedelta(hours=1)
+    place = f"{COMPOUNDS[n % len(COMPOUNDS)]}{n % 29 + 1}栋" if spread else "阳光花园小区"
     return {
-        "ticket_id": f"SZ01-20261125-{n:05d}",
-        "received_at": "2026-11-24T01:10:00+00:00",
+        "ticket_id": f"SZ01-{received:%Y%m%d}-{n:05d}",
+        "received_at": received.isoformat(),
         "channel": "hotline",
         "customer_name": f"客户{n}",
         "contact": f"138{n:08d}",
         "category": "network_fault",
-        "place": "阳光花园小区",
+        "place": place,
         "problem_time": "每晚",
         "service": "宽带",
         "description": "晚上八点到十一点宽带经常断线，重启光猫后十分钟又断",
@@ -48,7 +60,7 @@ def fields(n: int) -> dict[str, object]:
     }
 
 
-def measure(url: str, rows: int) -> list[tuple[str, float]]:
+def measure(url: str, rows: int, spread: bool) -> list[tuple[str, float]]:
     app = create_app({"DATABASE_URL": url, "CLOCK": lambda: NOW})
     with app.app_context():
         db = get_db()
@@ -70,13 +82,16 @@ def measure(url: str, rows: int) -> list[tuple[str, float]]:
         assert response.status_code == 200, response.json
         return elapsed
 
-    created = push(
-        {"tickets": [{"sync_key": k, "fields": fields(n)} for n, k in enumerate(keys)], "cursor": 10**9}
-    )
-    current = push({"tickets": [{"sync_key": k, "base_version": 1, "fields": {**fields(n), "cause": "A"}}
-                                for n, k in enumerate(keys)], "cursor": 10**9})  # fmt: skip
-    stale = push({"tickets": [{"sync_key": k, "base_version": 1, "fields": {**fields(n), "solution": "B"}}
-                              for n, k in enumerate(keys)], "cursor": 10**9})  # fmt: skip
+    def rows(extra: dict[str, object], base: int | None) -> dict[str, object]:
+        tickets = [
+            {"sync_key": k, "base_version": base, "fields": {**fields(n, spread), **extra}}
+            for n, k in enumerate(keys)
+        ]
+        return {"tickets": tickets, "cursor": 10**9}
+
+    created = push(rows({}, None))
+    current = push(rows({"cause": "A"}, 1))
+    stale = push(rows({"solution": "B"}, 1))
     with app.app_context():
         get_db().dispose()
     return [("new tickets", created), ("edits, current base", current), ("edits, stale base (merge)", stale)]
@@ -94,9 +109,13 @@ def main() -> None:
         for name, url in targets.items():
             if args.only and name != args.only:
                 continue
-            for label, seconds in measure(url, args.rows):
-                rate = args.rows / seconds
-                print(f"{name:<10} {label:<27} {args.rows:>6} rows  {seconds:6.2f} s  {rate:8,.0f} rows/s")
+            for workload, spread in (("spread", True), ("one compound", False)):
+                for label, seconds in measure(url, args.rows, spread):
+                    rate = args.rows / seconds
+                    print(
+                        f"{name:<10} {workload:<13} {label:<27} {args.rows:>6} rows  {seconds:6.2f} s  "
+                        f"{rate:8,.0f} rows/s"
+                    )
 
 
 if __name__ == "__main__":

@@ -75,7 +75,10 @@ class Level(Labelled):
 
     @property
     def rank(self) -> int:
-        return list(Level).index(self)
+        return _LEVEL_RANK[self]
+
+
+_LEVEL_RANK = {level: rank for rank, level in enumerate(Level)}
 
 
 class Status(Labelled):

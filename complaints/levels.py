@@ -62,9 +62,10 @@ BASIS_REASON = {
 }
 
 
-def _change_level(
+def _level_changes(
     ticket: Ticket, to: Level, reason: str, by: str, at: datetime, head: str, kind: LogKind
-) -> tuple[Ticket, Escalation, LogEntry]:
+) -> tuple[dict[str, object], Escalation, LogEntry]:
+    """The fields, the record and the log entry of a level change (the ticket itself is left alone)."""
     if not reason.strip():
         raise LevelError(f"{ticket.ticket_id}: a reason is required to change the warning level")
     record = Escalation(ticket.ticket_id, at, ticket.level, to, reason.strip(), by, head)
@@ -74,10 +75,17 @@ def _change_level(
     text = f"{ticket.level.zh}→{to.zh} ({ticket.level.value}→{to.value}): {reason.strip()}"
     if head:
         text += f" → {head}"
+    return changes, record, LogEntry(ticket.ticket_id, at, kind, text, author=by)
+
+
+def _change_level(
+    ticket: Ticket, to: Level, reason: str, by: str, at: datetime, head: str, kind: LogKind
+) -> tuple[Ticket, Escalation, LogEntry]:
+    changes, record, entry = _level_changes(ticket, to, reason, by, at, head, kind)
     return (
         dataclasses.replace(ticket, **changes),
         record,
-        LogEntry(ticket.ticket_id, at, kind, text, author=by),
+        entry,
     )
 
 
@@ -173,6 +181,16 @@ def _repeats(tickets: Iterable[Ticket]) -> set[str]:
     return {key for keys in open_by_contact.values() if len(keys) >= 2 for key in keys}
 
 
+def own_bases(ticket: Ticket) -> set[str]:
+    """The bases a ticket carries by itself, whatever its neighbours: media exposure, the regulator."""
+    bases = set()
+    if ticket.media_exposure:
+        bases.add(Basis.MEDIA)
+    if ticket.regulator_involved or ticket.channel is Channel.REGULATOR:
+        bases.add(Basis.REGULATOR)
+    return bases
+
+
 def assess(tickets: Sequence[Ticket], rules: LevelRules | None = None) -> dict[str, Assessment]:
     """Apply the level rules across a branch's tickets; keyed by sync key."""
     rules = rules or LevelRules()
@@ -180,15 +198,11 @@ def assess(tickets: Sequence[Ticket], rules: LevelRules | None = None) -> dict[s
     repeats = _repeats(tickets)
     result: dict[str, Assessment] = {}
     for t in tickets:
-        bases = set()
+        bases = own_bases(t)
         if t.sync_key in repeats:
             bases.add(Basis.REPEAT)
         if t.sync_key in groups:
             bases.add(Basis.GROUP)
-        if t.media_exposure:
-            bases.add(Basis.MEDIA)
-        if t.regulator_involved or t.channel is Channel.REGULATOR:
-            bases.add(Basis.REGULATOR)
         result[t.sync_key] = Assessment(frozenset(bases), groups.get(t.sync_key, ""))
     return result
 
@@ -209,10 +223,9 @@ def apply_assessment(
         changes["group_id"] = assessment.group_id
     if new:
         changes["level_basis"] = ",".join(sorted(known | new))
-    updated = dataclasses.replace(ticket, **changes) if changes else ticket
     target = max((BASIS_LEVEL[b] for b in new), key=lambda lv: lv.rank, default=Level.BLUE)
-    if target.rank <= updated.level.rank:
-        return updated, None, None
-    reason = "; ".join(BASIS_REASON[b] for b in sorted(new) if BASIS_LEVEL[b].rank > updated.level.rank)
-    raised, record, entry = _change_level(updated, target, reason, by, at, head, LogKind.ESCALATION)
-    return raised, record, entry
+    if target.rank <= ticket.level.rank:
+        return (dataclasses.replace(ticket, **changes) if changes else ticket), None, None
+    reason = "; ".join(BASIS_REASON[b] for b in sorted(new) if BASIS_LEVEL[b].rank > ticket.level.rank)
+    level, record, entry = _level_changes(ticket, target, reason, by, at, head, LogKind.ESCALATION)
+    return dataclasses.replace(ticket, **changes, **level), record, entry

@@ -17,7 +17,7 @@ Lowering a level is the one change the rules judge before anything is stored
 
 from __future__ import annotations
 
-import dataclasses
+import copy
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -105,7 +105,9 @@ def settle(
         raised = raised or record is not None
     evaluation = evaluate(ticket, clock, now, tasks, progress)
     if ticket.status is not evaluation.status or ticket.flags != evaluation.flags:
-        ticket = dataclasses.replace(ticket, status=evaluation.status, flags=evaluation.flags)
+        if ticket is after:
+            ticket = copy.copy(after)  # the caller's ticket stays as it was given
+        ticket.status, ticket.flags = evaluation.status, evaluation.flags
     return Settled(ticket, evaluation, log, raised)
 
 

@@ -9,7 +9,7 @@ the doors add the place (row, sheet, column).
 
 from __future__ import annotations
 
-import unicodedata
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -52,7 +52,10 @@ IDENTIFIERS: frozenset[str] = frozenset({"ticket_id"})
 TICKET_COLUMNS: dict[str, Column] = {c.key: c for c in TICKETS.columns}
 TASK_COLUMNS: dict[str, Column] = {c.key: c for c in TASKS.columns}
 LOG_COLUMNS: dict[str, Column] = {c.key: c for c in LOG.columns}
-REQUIRED: tuple[str, ...] = tuple(c.key for c in TICKETS.columns if c.required and not c.computed)
+REQUIRED: tuple[str, ...] = (
+    *(c.key for c in TICKETS.columns if c.required and not c.computed),
+    "grade",  # every deadline depends on it; a blank cell in a workbook reads as the default grade
+)
 """What every ticket must hold (DESIGN §3.1, the standard's acceptance record): never empty."""
 
 
@@ -71,6 +74,11 @@ class Problem:
         return self.zh if lang == "zh" else self.en
 
 
+_NOT_CHARACTERS = re.compile("[\ud800-\udfff\ufffe\uffff]")
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
+"""Control characters, line and paragraph separators and invisible formatting marks."""
+
+
 def _text_problem(key: str, text: str) -> Problem | None:
     if len(text) > MAX_TEXT:
         return Problem(
@@ -78,20 +86,22 @@ def _text_problem(key: str, text: str) -> Problem | None:
             f"{len(text):,} characters is longer than an Excel cell holds ({MAX_TEXT:,}); shorten it",
             f"共 {len(text):,} 个字符，超过 Excel 单元格的上限（{MAX_TEXT:,}），请缩短",
         )
-    for ch in text:
-        code = ord(ch)
-        if 0xD800 <= code <= 0xDFFF or code in (0xFFFE, 0xFFFF):
-            return Problem(
-                key,
-                f"U+{code:04X} is not a character (a broken encoding); retype the text",
-                f"U+{code:04X} 不是有效字符（编码损坏），请重新输入",
-            )
-        if key in IDENTIFIERS and unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp"):
-            return Problem(
-                key,
-                f"U+{code:04X} is a control character, not allowed in an identifier",
-                f"编号中不能含有控制字符 U+{code:04X}",
-            )
+    broken = _NOT_CHARACTERS.search(text)
+    if broken:
+        code = ord(broken.group())
+        return Problem(
+            key,
+            f"U+{code:04X} is not a character (a broken encoding); retype the text",
+            f"U+{code:04X} 不是有效字符（编码损坏），请重新输入",
+        )
+    control = _CONTROL.search(text) if key in IDENTIFIERS else None
+    if control:
+        code = ord(control.group())
+        return Problem(
+            key,
+            f"U+{code:04X} is a control character, not allowed in an identifier",
+            f"编号中不能含有控制字符 U+{code:04X}",
+        )
     return None
 
 
@@ -138,6 +148,10 @@ def check_values(values: Mapping[str, Any], columns: Mapping[str, Column], now: 
 
 def _missing(key: str, column: Column) -> Problem:
     return Problem(key, f"{column.en} is required", f"{column.zh}为必填项")
+
+
+def _empty(value: object) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
 
 
 def check_ticket(ticket: Ticket) -> list[Problem]:

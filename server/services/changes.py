@@ -28,7 +28,7 @@ from complaints.pipeline import Settled, settle
 from complaints.routing import RoutingTable
 from complaints.sla import SlaClock
 from complaints.wire import COLUMNS, DEADLINE_COLUMNS, encode
-from server.services.notices import QUIET_STATUSES, Notice, enqueue, escalation_key, escalation_notice
+from server.services.notices import QUIET_STATUSES, Notice, enqueue_many, escalation_key, escalation_notice
 from server.storage.models import BranchRow, OutboxRow
 from server.storage.neighbours import GroupFindings
 from server.storage.routing import branch_contact, head_rule, routing_table
@@ -252,24 +252,25 @@ def announce(change: Change, outcomes: Iterable[Outcome], first_scan: bool = Fal
         known.update(
             change.session.scalars(select(OutboxRow.dedupe_key).where(OutboxRow.dedupe_key.in_(chunk)))
         )
-    told = 0
-    lang = None
-    for key, o in escalated.items():
-        if key in known:
-            continue
-        if first_scan and not o.settled.raised:
-            notice = Notice("escalation", key, "", "", "", "", "", change.branch.id, o.key)
-            enqueue(
-                change.session, notice, change.now, skip_reason="escalated before the scheduler first ran"
-            )
-            continue
-        lang = lang or branch_contact(change.session, change.branch.id).language
+    fresh = [(key, o) for key, o in escalated.items() if key not in known]
+    if first_scan:
+        skipped = [
+            Notice("escalation", key, "", "", "", "", "", change.branch.id, o.key)
+            for key, o in fresh
+            if not o.settled.raised
+        ]
+        enqueue_many(change.session, skipped, change.now, "escalated before the scheduler first ran")
+        fresh = [(key, o) for key, o in fresh if o.settled.raised]
+    lang = branch_contact(change.session, change.branch.id).language if fresh else ""
+    notices = []
+    for _, o in fresh:
         before, row = o.proposal.before, o.proposal.row
         raised_here = o.settled.raised or before is None or o.ticket.level.rank > before.level.rank
         by = change.actor.name if raised_here or row is None else row.updated_by
-        told += escalation_notice(
-            change.session, change.branch, o.ticket, by, change.now, change.routing, lang
-        )
+        deadlines = o.settled.evaluation.deadlines
+        notices.append(escalation_notice(change.branch, o.ticket, by, change.routing, lang, deadlines))
+    enqueue_many(change.session, notices, change.now)
+    told = len(notices)
     change.notices += told
     return told
 

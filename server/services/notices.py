@@ -30,14 +30,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from complaints.contacts import mask_phone
-from complaints.enums import Category, Flag, Level, Status
+from complaints.enums import Category, Flag, Status
 from complaints.model import Ticket
 from complaints.routing import RoutingTable
 from complaints.sla import Deadlines
 from complaints.wire import COLUMNS
 from server.storage.db import get_db
 from server.storage.models import BranchRow, OutboxRow
-from server.storage.routing import branch_contact, head_rule, routing_table
+from server.storage.routing import head_rule
 from server.storage.rows import clock_for
 
 logger = logging.getLogger(__name__)
@@ -80,13 +80,8 @@ def render(kind: str, lang: str, **context: Any) -> tuple[str, str]:
     return first.removeprefix("Subject: ").strip(), body.strip() + "\n"
 
 
-def enqueue(session: Session, notice: Notice, now: datetime, skip_reason: str = "") -> bool:
-    """Add ``notice`` to the outbox unless one with its dedupe key exists; True if it was added.
-
-    Without an address the notice is kept as *unaddressed* (shown on the admin page), never
-    dropped. With ``skip_reason`` it is recorded as *skipped*: known, deliberately not sent.
-    """
-    values = {
+def _outbox_row(notice: Notice, now: datetime, skip_reason: str = "") -> dict[str, Any]:
+    return {
         "dedupe_key": notice.dedupe_key,
         "kind": notice.kind,
         "branch_id": notice.branch_id,
@@ -103,10 +98,27 @@ def enqueue(session: Session, notice: Notice, now: datetime, skip_reason: str = 
         or ("" if notice.to_addr else "no e-mail address (flask --app server routing …)"),
         "created_at": now,
     }
+
+
+def _insert(session: Session) -> Any:
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(OutboxRow.__table__).values(values)
-    statement = statement.on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(OutboxRow.id)
+    return dialect.insert(OutboxRow.__table__).on_conflict_do_nothing(index_elements=["dedupe_key"])
+
+
+def enqueue(session: Session, notice: Notice, now: datetime, skip_reason: str = "") -> bool:
+    """Add ``notice`` to the outbox unless one with its dedupe key exists; True if it was added.
+
+    Without an address the notice is kept as *unaddressed* (shown on the admin page), never
+    dropped. With ``skip_reason`` it is recorded as *skipped*: known, deliberately not sent.
+    """
+    statement = _insert(session).values(_outbox_row(notice, now, skip_reason)).returning(OutboxRow.id)
     return session.execute(statement).first() is not None  # rowcount is not reliable here on every driver
+
+
+def enqueue_many(session: Session, notices: list[Notice], now: datetime, skip_reason: str = "") -> None:
+    """Add several notices in one statement (one already queued under a dedupe key is left alone)."""
+    if notices:
+        session.connection().execute(_insert(session), [_outbox_row(n, now, skip_reason) for n in notices])
 
 
 def local_time(moment: datetime | None, zone: str) -> str:
@@ -127,9 +139,12 @@ def flag_labels(flags: Iterable[Flag], lang: str) -> str:
     return ("、" if lang == "zh" else ", ").join(f.label(lang) for f in sorted(flags))
 
 
-def ticket_context(branch: BranchRow, ticket: Ticket, lang: str) -> dict[str, Any]:
-    """What every ticket notice shows: who, what, why and by when."""
-    deadlines = clock_for(branch.timezone, current_app.config.get("CALENDAR_FILE")).deadlines(ticket)
+def ticket_context(
+    branch: BranchRow, ticket: Ticket, lang: str, deadlines: Deadlines | None = None
+) -> dict[str, Any]:
+    """What every ticket notice shows: who, what, why and by when (``deadlines``: the ticket's, if known)."""
+    if deadlines is None:
+        deadlines = clock_for(branch.timezone, current_app.config.get("CALENDAR_FILE")).deadlines(ticket)
     category = ticket.category.label(lang) if isinstance(ticket.category, Category) else ""
     return {
         "branch": branch,
@@ -152,51 +167,29 @@ def escalation_key(ticket: Ticket) -> str:
 
 
 def escalation_notice(
-    session: Session,
     branch: BranchRow,
     ticket: Ticket,
     by: str,
-    now: datetime,
-    table: RoutingTable | None = None,
-    lang: str | None = None,
-) -> bool:
-    """Queue the notice to the department head that ``ticket`` turned yellow or red (who, what, why, when).
-
-    ``table`` and ``lang`` (the branch's routing and language) save reading them again for each ticket.
-    """
-    rule = head_rule(table or routing_table(session, branch.id), ticket)
-    lang = lang or branch_contact(session, branch.id).language
+    table: RoutingTable,
+    lang: str,
+    deadlines: Deadlines | None = None,
+) -> Notice:
+    """The notice to the department head that ``ticket`` turned yellow or red (who, what, why, when)."""
+    rule = head_rule(table, ticket)
     head = (rule.head if rule else "") or ticket.escalated_to
-    context = ticket_context(branch, ticket, lang)
+    context = ticket_context(branch, ticket, lang, deadlines)
     subject, body = render("escalation", lang, head=head, by=by, reason=ticket.level_reason, **context)
-    return enqueue(
-        session,
-        Notice(
-            kind="escalation",
-            dedupe_key=escalation_key(ticket),
-            recipient=head,
-            to_addr=rule.head_email if rule else "",
-            lang=lang,
-            subject=subject,
-            body=body,
-            branch_id=branch.id,
-            ticket_key=ticket.sync_key,
-        ),
-        now,
+    return Notice(
+        kind="escalation",
+        dedupe_key=escalation_key(ticket),
+        recipient=head,
+        to_addr=rule.head_email if rule else "",
+        lang=lang,
+        subject=subject,
+        body=body,
+        branch_id=branch.id,
+        ticket_key=ticket.sync_key,
     )
-
-
-def enqueue_escalation_notice(
-    session: Session, branch: BranchRow, ticket: Ticket, by: str, now: datetime
-) -> bool:
-    """Tell the department head at once that ``ticket`` (as just escalated) is yellow or red.
-
-    Called in the transaction that raised the level; the flag scan, seeing the
-    same escalation later, finds its notice by the dedupe key and adds none.
-    """
-    if ticket.level is Level.BLUE or ticket.status in QUIET_STATUSES:
-        return False
-    return escalation_notice(session, branch, ticket, by, now)
 
 
 # --- sending ----------------------------------------------------------------------------------------

@@ -500,10 +500,7 @@ def _new_ticket(change: Change, edit: TicketEdit, taken: set[str], pending: Pend
     if not isinstance(pushed.get("ticket_id"), str) or pushed.get("received_at") is None:
         missing = [k for k in ("ticket_id", "received_at") if not pushed.get(k)]
         raise RowRejected([{"field": k, "message": f"{k} is required for a new ticket"} for k in missing])
-    ticket = dataclasses.replace(
-        Ticket(pushed["ticket_id"], pushed["received_at"], sync_key=edit.sync_key, branch=change.branch.code),
-        **pushed,
-    )
+    ticket = Ticket(**({"sync_key": edit.sync_key, "branch": change.branch.code} | pushed))
     problems = check_ticket(ticket)
     if problems:
         raise _problems(problems)

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import Integer, func, select, tuple_
 from sqlalchemy.orm import Session
 
-from complaints.levels import Assessment, Basis, LevelRules, assess
+from complaints.levels import Assessment, Basis, LevelRules, assess, own_bases
 from complaints.model import Ticket
 from server.storage.models import tickets_table
 from server.storage.rows import LIGHT_READ, chunks, light_ticket
@@ -62,10 +62,8 @@ class GroupFindings:
                     self.group_ids[key] = assessment.group_id
 
     def for_ticket(self, ticket: Ticket) -> Assessment:
-        own = assess([ticket])[ticket.sync_key].bases  # media exposure, regulator: the ticket's own fields
-        return Assessment(
-            frozenset(own | self.bases.get(ticket.sync_key, set())), self.group_ids.get(ticket.sync_key, "")
-        )
+        bases = own_bases(ticket) | self.bases.get(ticket.sync_key, set())
+        return Assessment(frozenset(bases), self.group_ids.get(ticket.sync_key, ""))
 
 
 def _load(session: Session, branch_id: int, condition: Any, pending: Mapping[str, Ticket]) -> list[Ticket]:
