@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import unquote
 
 from flask import current_app, request
 from flask_smorest import Blueprint
@@ -51,7 +52,8 @@ def sync(body: dict[str, Any]) -> Any:
     now = clock.now()
     version_check = current_app.config["SYNC_VERSION_CHECK"]
 
-    actor = Actor(principal.name, principal.role, "api", request.headers.get("X-Device", "")[:200])
+    device = unquote(request.headers.get("X-Device", ""))[:200]  # the add-in percent-encodes non-Latin-1
+    actor = Actor(principal.name, principal.role, "api", device)
     edits = parse_push(body)
 
     def work(session: Session) -> tuple[int, Any]:

@@ -57,7 +57,7 @@ def _branch_with_work(client: Any, token: str, code: str) -> dict[str, Any]:
     task = key()
     sync(client, token, {
         "tasks": [{"sync_key": task, "ticket_key": ticket, "fields": {"task_no": 1, "title": "换光猫"}}],
-        "log": [{"sync_key": key(), "ticket_key": ticket, "at": "2026-11-25T03:00:00+00:00", "kind": "note",
+        "log": [{"sync_key": key(), "ticket_key": ticket, "at": "2026-11-25T01:30:00+00:00", "kind": "note",
                  "text": "已联系客户"}],
     })  # fmt: skip
     for cause in ("a", "b"):
@@ -127,7 +127,7 @@ ENDPOINTS = {
                 {
                     "sync_key": "2" * 32,
                     "ticket_key": ids["ticket"],
-                    "at": "2026-11-25T04:00:00+00:00",
+                    "at": "2026-11-25T01:40:00+00:00",
                     "kind": "note",
                     "text": "x",
                 }

@@ -425,7 +425,7 @@ def test_the_story_of_design_section_10(desk: Desk) -> None:  # noqa: PLR0915 - 
         page.get_by_label("通知部门负责人").fill(HEAD)
         page.get_by_role("button", name="升级", exact=True).click()
         expect(page.locator(".flash-success")).to_contain_text("已升级：黄 → 红")
-        expect(page.locator("table.history")).to_contain_text("head_office")
+        expect(page.locator("table.history")).to_contain_text("analyst（总部）")
     desk.scheduler(local(2026, 9, 28, 16, 5), outbox)
     assert any(b in str(m["Subject"]) and note in m.get_content() for m in desk.mails("红色预警"))
 
