@@ -21,9 +21,6 @@ import pytest
 import requests
 from flask import Flask
 from sqlalchemy import create_engine, select
-from tests.server.scheduling.jobs.conftest import push_tickets
-from tests.server.scheduling.jobs.test_exactly_once import as_utc, leader_pid, wait_for
-from tests.server.scheduling.jobs.test_outbox_smtp import MailServer
 
 from complaints.enums import Category
 from complaints.routing import RoutingRule
@@ -41,6 +38,9 @@ from tests.server.api.conftest import (  # noqa: F401 (fixtures)
     get_db_of,
     migrated_url,
 )
+from tests.server.jobs.conftest import push_tickets
+from tests.server.jobs.test_exactly_once import as_utc, leader_pid, wait_for
+from tests.server.jobs.test_outbox_smtp import MailServer
 
 pytestmark = pytest.mark.battery
 

@@ -29,8 +29,6 @@ import requests
 from flask import Flask
 from openpyxl import load_workbook
 from sqlalchemy import select
-from tests.server.scheduling.jobs.conftest import PinnedClock
-from tests.server.scheduling.jobs.test_outbox_smtp import MailServer
 
 from addin import macros
 from addin.run import Env
@@ -51,6 +49,8 @@ from tests.addin.test_sync import LiveServer
 from tests.addin.workbooks import read, rows
 from tests.factories import SHANGHAI, local
 from tests.server.api.conftest import add_branch, add_head_office, free_port
+from tests.server.jobs.conftest import PinnedClock
+from tests.server.jobs.test_outbox_smtp import MailServer
 
 pytestmark = pytest.mark.battery
 
