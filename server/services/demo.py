@@ -1,9 +1,9 @@
 """Demo data: three branches and a few hundred tickets in every state and level.
 
-``flask --app server demo`` migrates the database, and on an empty one creates
-the branches SZ01 / GZ01 / FS01, a head-office user and a token per branch, and
-loads tickets made from ``data/sample_complaints.csv`` through the same sync
-code a branch uses (so deadlines, flags and history are real).
+`load` creates the branches SZ01 / GZ01 / FS01, a head-office user and a token
+per branch, and loads tickets made from ``data/sample_complaints.csv`` through
+the same sync code a branch uses (so deadlines, flags and history are real).
+``flask --app server demo`` (`server.cli.demo`) runs it on an empty database.
 """
 
 from __future__ import annotations
@@ -16,18 +16,15 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import click
-from flask import Flask, current_app
-from sqlalchemy import select
+from flask import current_app
 
 from complaints.enums import Category, Channel, Grade, Level, Satisfaction
 from complaints.wire import encode
 from server import clock
 from server.auth import BRANCH, HEAD_OFFICE, hash_password, issue_token
-from server.cli.accounts import create_branch
 from server.services.sync import SyncContext, push
+from server.storage.accounts import create_branch, create_user, find_branch
 from server.storage.db import get_db
-from server.storage.models import BranchRow, UserRow
 from server.storage.rows import clock_for
 
 SAMPLES = Path(__file__).resolve().parents[2] / "data" / "sample_complaints.csv"
@@ -127,19 +124,14 @@ def load(tickets_per_branch: int = 120, seed: int = 2026) -> dict[str, str]:
     rng = random.Random(seed)
     tokens: dict[str, str] = {}
     with db.write() as session:
-        user = UserRow(
-            username="hq", password_hash=hash_password("hq-demo"), role=HEAD_OFFICE, created_at=now
-        )
-        session.add(user)
-        session.flush()
+        user = create_user(session, "hq", hash_password("hq-demo"), HEAD_OFFICE, "", now)
         tokens["hq"] = issue_token(session, HEAD_OFFICE, now, user=user, label="demo")[1]
         for code, name in BRANCHES:
-            branch = create_branch(session, code, name, "Asia/Shanghai")
+            branch = create_branch(session, code, name, "Asia/Shanghai", now)
             tokens[code] = issue_token(session, BRANCH, now, branch=branch, label="demo")[1]
     for code, _ in BRANCHES:
         with db.write() as session:
-            branch = session.scalar(select(BranchRow).where(BranchRow.code == code))
-            assert branch is not None
+            branch = find_branch(session, code)
             ctx = SyncContext(
                 session, branch, by="demo", now=now,
                 clock=clock_for(branch.timezone, current_app.config.get("CALENDAR_FILE")),
@@ -153,21 +145,3 @@ def load(tickets_per_branch: int = 120, seed: int = 2026) -> dict[str, str]:
                 )
             push(ctx, {"tickets": rows})
     return tokens
-
-
-def init_app(app: Flask) -> None:
-    @app.cli.command("demo")
-    @click.option("--tickets", default=120, show_default=True, help="tickets per branch")
-    def demo(tickets: int) -> None:
-        """Migrate the database and, if it is empty, load the demo branches, users and tickets."""
-        db = get_db()
-        db.upgrade()
-        with db.read() as session:
-            if session.scalar(select(BranchRow).limit(1)) is not None:
-                click.echo("the database already has branches: demo data not loaded")
-                return
-        tokens = load(tickets)
-        click.echo(f"demo data loaded: {len(BRANCHES)} branches × {tickets} tickets")
-        click.echo("head office: user hq / password hq-demo")
-        for who, token in tokens.items():
-            click.echo(f"token {who}: {token}")

@@ -11,7 +11,18 @@ from zoneinfo import ZoneInfo
 from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from tests.server.scheduling.jobs.conftest import (
+
+from complaints.enums import Flag, Grade, Level, LogKind
+from complaints.model import LogEntry, Task, Ticket
+from complaints.wire import encode
+from server.scheduling.scan import revisit_list
+from server.services.demo import demo_ticket
+from server.services.sync import SyncContext, push
+from server.storage.db import get_db
+from server.storage.models import BranchRow, LogRow, TaskRow, TicketRow
+from server.storage.rows import clock_for, computed_values, row_to_ticket
+from tests.factories import local, make_ticket
+from tests.server.jobs.conftest import (
     START,
     PinnedClock,
     flags_of,
@@ -20,17 +31,6 @@ from tests.server.scheduling.jobs.conftest import (
     scan_at,
     stored,
 )
-
-from complaints.enums import Flag, Grade, Level, LogKind
-from complaints.model import LogEntry, Task, Ticket
-from complaints.wire import encode
-from server.cli.demo import demo_ticket
-from server.scheduling.scan import revisit_list
-from server.services.sync import SyncContext, push
-from server.storage.db import get_db
-from server.storage.models import BranchRow, LogRow, TaskRow, TicketRow
-from server.storage.rows import clock_for, computed_values, row_to_ticket
-from tests.factories import local, make_ticket
 
 
 def received(clock: PinnedClock, app: Flask, when: datetime, **fields: object) -> Ticket:
