@@ -36,7 +36,8 @@ import requests
 from flask import Flask
 
 from bench.load import Branch, LoadOptions, LoadResult, _verify, gunicorn, prepare
-from server import create_app, demo
+from server import create_app
+from server.services import demo
 from server.storage.db import get_db
 from tests.server.api.conftest import (
     NOW,
