@@ -11,10 +11,9 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from server import clock
-from server.api.exports import parse_branches
 from server.services.analysis import UnknownBranchError, date_period
+from server.services.consolidated import ConsolidateOptions, build_consolidated, count_rows, parse_branches
 from server.storage.db import get_db
-from server.xlsx.consolidate import ConsolidateOptions, build_consolidated, count_rows
 
 
 @click.command("consolidate")
