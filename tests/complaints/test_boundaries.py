@@ -166,17 +166,21 @@ TABLE_WRITES = {"insert", "update", "delete"}
 
 
 def writes(path: Path) -> list[str]:
-    """Calls that write through SQLAlchemy: ``session.add(…)`` and the like, ``some_table.insert()``."""
+    """Calls that write through SQLAlchemy: ``session.add(…)`` and the like, ``some_table.insert()``.
+
+    Sessions and tables are known by the names this code gives them (``session``,
+    ``db_session``, ``db``; ``*_table``).
+    """
     found = []
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-            owner, method = node.func.value, node.func.attr
-            if not isinstance(owner, ast.Name):
-                continue
-            if ("session" in owner.id.lower() and method in SESSION_WRITES) or (
-                owner.id.endswith("_table") and method in TABLE_WRITES
-            ):
-                found.append(f"line {node.lineno}: {owner.id}.{method}(…)")
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+            continue
+        owner, method = node.func.value, node.func.attr
+        if not isinstance(owner, ast.Name):
+            continue
+        session = owner.id == "db" or "session" in owner.id.lower()
+        if (session and method in SESSION_WRITES) or (owner.id.endswith("_table") and method in TABLE_WRITES):
+            found.append(f"line {node.lineno}: {owner.id}.{method}(…)")
     return found
 
 
@@ -189,11 +193,15 @@ def test_door_never_writes_through_sqlalchemy(path):
 def test_the_write_guard_sees_session_and_table_writes(tmp_path):
     sample = tmp_path / "door.py"
     sample.write_text(
-        "def save(db_session, row, tickets_table):\n"
-        "    db_session.add(row)\n    tickets_table.update()\n    {}.update()\n",
+        "def save(db_session, db, row, tickets_table):\n"
+        "    db_session.add(row)\n    db.delete(row)\n    tickets_table.update()\n    {}.update()\n",
         encoding="utf-8",
     )
-    assert writes(sample) == ["line 2: db_session.add(…)", "line 3: tickets_table.update(…)"]
+    assert writes(sample) == [
+        "line 2: db_session.add(…)",
+        "line 3: db.delete(…)",
+        "line 4: tickets_table.update(…)",
+    ]
 
 
 DOORS_STILL_QUERYING = {
@@ -213,6 +221,17 @@ def test_no_other_door_imports_sqlalchemy():
 
 
 # --- server/: modules live in rooms ----------------------------------------------------------------------
+
+COMMAND_MAKERS = ("click.command", "click.group", "app.cli", "AppGroup")
+
+
+def test_flask_commands_live_only_in_the_cli_room():
+    outside = sorted(p for p in (REPO / "server").rglob("*.py") if "cli" not in p.relative_to(REPO).parts)
+    makers = {
+        str(p.relative_to(REPO)): [m for m in COMMAND_MAKERS if m in p.read_text(encoding="utf-8")]
+        for p in outside
+    }
+    assert {path: found for path, found in makers.items() if found} == {}
 
 
 def test_server_keeps_at_most_ten_modules_outside_its_rooms():
