@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 from complaints.enums import Flag, Grade, Level, LogKind
 from complaints.model import LogEntry, Task, Ticket
 from complaints.wire import encode
-from server.cli.demo import demo_ticket
 from server.scheduling.scan import revisit_list
+from server.services.demo import demo_ticket
 from server.services.sync import SyncContext, push
 from server.storage.db import get_db
 from server.storage.models import BranchRow, LogRow, TaskRow, TicketRow
