@@ -177,7 +177,7 @@ def peak_mb() -> tuple[float, float]:
 
 
 def child_consolidated(url: str, out: str, workers: int) -> dict[str, object]:
-    from server.xlsx.consolidate import ConsolidateOptions, build_consolidated
+    from server.services.consolidated import ConsolidateOptions, build_consolidated
 
     db = Database(url)
     marks: dict[str, float] = {}

@@ -20,7 +20,7 @@ from server import api, cli, dashboard, errors, limits, portal, ratelimit, remot
 from server.admin import pages as admin_pages
 from server.clock import system_now
 from server.scheduling import scheduler
-from server.storage import db, routing
+from server.storage import db
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -74,7 +74,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     dashboard.init_app(app)
     portal.init_app(app)
     remote.init_app(app)
-    routing.init_app(app)
     admin_pages.init_app(app)
     scheduler.init_app(app)  # last: it may start the scheduler, which needs everything above
     return app

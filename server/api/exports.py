@@ -1,6 +1,6 @@
 """GET /api/consolidated: the head-office consolidated workbook, streamed while it is built.
 
-The workbook is written by `server.xlsx.consolidate` on a background thread
+The workbook is built by `server.services.consolidated` on a background thread
 into a bounded queue that the response drains, so the first bytes leave within
 a second or two and memory stays bounded however many tickets there are. If
 the client goes away, the build stops. Phone numbers are shown in full only to
@@ -24,8 +24,8 @@ from server import clock
 from server.auth import ADMIN, HEAD_OFFICE, current, require
 from server.errors import ApiError
 from server.services.analysis import FIRST_DAY, LAST_DAY, UnknownBranchError, branch_zones, date_period
+from server.services.consolidated import ConsolidateOptions, build_consolidated, parse_branches
 from server.storage.db import Database, get_db
-from server.xlsx.consolidate import ConsolidateOptions, build_consolidated
 
 logger = logging.getLogger(__name__)
 
@@ -50,12 +50,6 @@ class ConsolidatedQuery(Schema):
         required=True, validate=_DATES, metadata={"description": "day after the period (exclusive)"}
     )
     lang = fields.String(load_default="zh", validate=validate.OneOf(["zh", "en"]))
-
-
-def parse_branches(text: str) -> tuple[str, ...] | None:
-    """ "SZ01, GZ01" → ("SZ01", "GZ01"); empty → None (every branch)."""
-    codes = tuple(dict.fromkeys(c.strip() for c in text.split(",") if c.strip()))
-    return codes or None
 
 
 class _Closed(Exception):

@@ -1,15 +1,29 @@
-"""The ``flask --app server …`` commands of administrators and head office (registered by `init_app`)."""
+"""The ``flask --app server …`` commands of administrators and head office, one module per concern.
+
+Each module holds module-level click commands that call `server.storage`,
+`server.services` or `server.scheduling`; `init_app` only registers them.
+"""
 
 from __future__ import annotations
 
 from flask import Flask
 
-from server.cli import accounts, consolidate, demo
-from server.cli.workbook import workbook_cli
+from server.cli import accounts, consolidate, db, demo, routing, scheduler, workbook
+
+COMMANDS = (
+    accounts.branch,
+    accounts.user,
+    accounts.token,
+    db.db,
+    demo.demo,
+    routing.routing,
+    scheduler.scheduler,
+    consolidate.consolidate,
+    workbook.workbook,
+)
 
 
 def init_app(app: Flask) -> None:
-    accounts.init_app(app)
-    demo.init_app(app)
-    consolidate.init_app(app)
-    app.cli.add_command(workbook_cli)
+    """Register every command on ``app.cli``."""
+    for command in COMMANDS:
+        app.cli.add_command(command)

@@ -1,4 +1,4 @@
-"""``flask consolidate``: write the head-office consolidated workbook to a file, with a progress bar."""
+"""``flask --app server consolidate``: the head-office consolidated workbook to a file, with progress."""
 
 from __future__ import annotations
 
@@ -7,18 +7,13 @@ from datetime import datetime
 from pathlib import Path
 
 import click
-from flask import Flask, current_app
+from flask import current_app
 from flask.cli import with_appcontext
 
 from server import clock
-from server.api.exports import parse_branches
 from server.services.analysis import UnknownBranchError, date_period
+from server.services.consolidated import ConsolidateOptions, build_consolidated, count_rows, parse_branches
 from server.storage.db import get_db
-from server.xlsx.consolidate import ConsolidateOptions, build_consolidated, count_rows
-
-
-def init_app(app: Flask) -> None:
-    app.cli.add_command(consolidate)
 
 
 @click.command("consolidate")

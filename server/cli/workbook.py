@@ -1,4 +1,4 @@
-"""``flask workbook ...``: make a branch workbook, check one."""
+"""``flask --app server workbook new|check``: make a branch workbook, check one."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ from server.xlsx.errors import WorkbookError
 from server.xlsx.reader import read_workbook
 from server.xlsx.template import LANGUAGES, new_workbook
 
-workbook_cli = AppGroup("workbook", help="Branch workbooks: make a new one, check one.")
+workbook = AppGroup("workbook", help="Branch workbooks: make a new one, check one.")
 
 
-@workbook_cli.command("new")
+@workbook.command("new")
 @click.option("--branch", required=True, help="Branch code, e.g. SZ01.")
 @click.option(
     "--lang", type=click.Choice(LANGUAGES), default="zh", show_default=True, help="Header language."
@@ -50,7 +50,7 @@ def new_command(
     click.echo(f"Wrote {output} (branch {branch}, {lang})")
 
 
-@workbook_cli.command("check")
+@workbook.command("check")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--engine", type=click.Choice(["calamine", "openpyxl"]), default="calamine", show_default=True)
 def check_command(path: Path, engine: str) -> None:

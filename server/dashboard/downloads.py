@@ -23,8 +23,8 @@ from server.dashboard.i18n import LANGS, current_lang, t
 from server.dashboard.queries import FilterError, branch_codes
 from server.dashboard.signin import current_user, signed_in
 from server.services.analysis import UnknownBranchError, branch_zones
+from server.services.consolidated import ConsolidateOptions
 from server.storage.db import get_db
-from server.xlsx.consolidate import ConsolidateOptions
 
 
 @bp.route("/downloads")

@@ -1,7 +1,7 @@
 """Workbooks kept for download: the monthly analysis, made by the scheduler on the 1st.
 
 The monthly analysis is head office's consolidated workbook for last month
-(`server.xlsx.consolidate`: the month's tickets, KPIs by branch and
+(`server.services.consolidated`: the month's tickets, KPIs by branch and
 department, and the monthly analysis with charts, all from `server.services.analysis`),
 kept as bytes in ``reports`` so every host of a multi-host deployment serves
 it from the admin page.
@@ -17,9 +17,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.services.analysis import Period, month_period
+from server.services.consolidated import ConsolidateOptions, build_consolidated
 from server.storage.db import Database
 from server.storage.models import ReportRow
-from server.xlsx.consolidate import ConsolidateOptions, build_consolidated
 
 MONTHLY = "monthly"
 

@@ -14,7 +14,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import click
 from alembic import command
 from alembic.config import Config
 from flask import Flask, current_app
@@ -100,14 +99,3 @@ def init_app(app: Flask) -> None:
     if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.extensions["complaint_desk_db"] = Database(url)
-
-    @app.cli.group("db")
-    def db_group() -> None:
-        """Database schema."""
-
-    @db_group.command("upgrade")
-    @click.argument("revision", default="head")
-    def upgrade(revision: str) -> None:
-        """Create or upgrade the database schema (Alembic)."""
-        get_db().upgrade(revision)
-        click.echo(f"database at {revision}: {get_db().engine.url.render_as_string(hide_password=True)}")

@@ -8,18 +8,15 @@ daily branch digest to the coordinator (``flask --app server routing …``).
 
 from __future__ import annotations
 
-import click
-from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from complaints.enums import Category
 from complaints.model import Ticket
 from complaints.routing import RoutingError, RoutingRule, RoutingTable, default_routing_table
-from server.storage.db import get_db
-from server.storage.models import BranchContactRow, BranchRow, RoutingRuleRow
+from server.storage.models import BranchContactRow, RoutingRuleRow
 
 LANGUAGES = ("zh", "en")
+"""Languages of a branch's notices."""
 
 
 def routing_table(session: Session, branch_id: int) -> RoutingTable:
@@ -93,96 +90,19 @@ def branch_contact(session: Session, branch_id: int) -> BranchContactRow:
     return row or BranchContactRow(branch_id=branch_id, coordinator="", email="", language="zh")
 
 
-def _branch(session: Session, code: str) -> BranchRow:
-    branch = session.scalar(select(BranchRow).where(BranchRow.code == code))
-    if branch is None:
-        raise click.ClickException(f"unknown branch {code!r} (flask --app server branch list)")
-    return branch
-
-
-def init_app(app: Flask) -> None:
-    @app.cli.group("routing")
-    def routing_group() -> None:
-        """Departments, heads and the branch coordinator (who gets which notice)."""
-
-    @routing_group.command("show")
-    @click.argument("branch_code")
-    def show(branch_code: str) -> None:
-        """Print the branch's routing table and coordinator."""
-        with get_db().read() as session:
-            branch = _branch(session, branch_code)
-            table = routing_table(session, branch.id)
-            contact = branch_contact(session, branch.id)
-        for row in table.to_rows():
-            click.echo(
-                "\t".join(row[k] for k in ("category", "department", "head", "head_email", "investigators"))
-            )
-        click.echo(f"coordinator\t{contact.coordinator}\t{contact.email}\t{contact.language}")
-
-    @routing_group.command("set")
-    @click.argument("branch_code")
-    @click.argument("category")
-    @click.option("--department", help="responsible department (default: unchanged)")
-    @click.option("--head", help="department head's name")
-    @click.option("--email", "head_email", help="department head's e-mail address")
-    @click.option("--investigators", help="comma-separated names")
-    def set_command(
-        branch_code: str,
-        category: str,
-        department: str | None,
-        head: str | None,
-        head_email: str | None,
-        investigators: str | None,
-    ) -> None:
-        """Change one category's rule (category as code or zh/en label)."""
-        try:
-            wanted = Category.parse(category)
-        except ValueError as exc:
-            codes = ", ".join(c.value for c in Category)
-            raise click.BadParameter(f"{exc}; use one of {codes}", param_hint="CATEGORY") from exc
-        if head_email is not None and head_email and "@" not in head_email:
-            raise click.BadParameter(f"{head_email!r} is not an e-mail address", param_hint="--email")
-        with get_db().write() as session:
-            branch = _branch(session, branch_code)
-            table = routing_table(session, branch.id)
-            current = table.rules.get(wanted) or RoutingRule(wanted, department or "")
-            row = current.to_row()
-            for key, value in (
-                ("department", department),
-                ("head", head),
-                ("head_email", head_email),
-                ("investigators", investigators),
-            ):
-                if value is not None:
-                    row[key] = value
-            try:
-                rule = RoutingRule.from_row(row)
-            except RoutingError as exc:
-                raise click.ClickException(str(exc)) from exc
-            set_rule(session, branch.id, rule)
-        click.echo(f"{branch_code} {wanted.value}: {rule.department} / {rule.head} <{rule.head_email}>")
-
-    @routing_group.command("coordinator")
-    @click.argument("branch_code")
-    @click.option("--name", default=None)
-    @click.option("--email", default=None)
-    @click.option(
-        "--lang", type=click.Choice(LANGUAGES), default=None, help="language of the branch's notices"
-    )
-    def coordinator(branch_code: str, name: str | None, email: str | None, lang: str | None) -> None:
-        """Set the branch coordinator who receives the daily branch digest."""
-        if email and "@" not in email:
-            raise click.BadParameter(f"{email!r} is not an e-mail address", param_hint="--email")
-        with get_db().write() as session:
-            branch = _branch(session, branch_code)
-            row = session.get(BranchContactRow, branch.id)
-            if row is None:
-                row = BranchContactRow(branch_id=branch.id, coordinator="", email="", language="zh")
-                session.add(row)
-            if name is not None:
-                row.coordinator = name
-            if email is not None:
-                row.email = email
-            if lang is not None:
-                row.language = lang
-        click.echo(f"{branch_code} coordinator: {row.coordinator} <{row.email}> ({row.language})")
+def set_coordinator(
+    session: Session, branch_id: int, name: str | None, email: str | None, language: str | None
+) -> BranchContactRow:
+    """Change the branch coordinator's name, e-mail address or notice language (None: unchanged)."""
+    row = session.get(BranchContactRow, branch_id)
+    if row is None:
+        row = BranchContactRow(branch_id=branch_id, coordinator="", email="", language="zh")
+        session.add(row)
+    if name is not None:
+        row.coordinator = name
+    if email is not None:
+        row.email = email
+    if language is not None:
+        row.language = language
+    session.flush()
+    return row

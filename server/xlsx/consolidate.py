@@ -1,4 +1,4 @@
-"""The head-office consolidated workbook: ticket sheets for chosen branches and a period, KPIs, analysis.
+"""The head-office consolidated workbook as a file: ticket sheets, KPIs and the monthly analysis.
 
 Sheets, in tab order: KPIs (by branch and by department), Monthly analysis
 (type distribution, root causes and improvement status, monthly trends, with
@@ -8,51 +8,43 @@ autoFilter and a frozen header, split into "(2)", "(3)" … parts before
 Excel's row limit.
 
 Two writers, each where it is best: the ticket sheets are encoded by
-`server.xlsx.bulk` (raw sheet XML, deflated in chunks, on a pool of worker
-processes for large exports) and written to the package first, so a download
-starts at once; the small rich sheets are built with openpyxl afterwards, and
-the rest of the package (workbook, styles, content types, charts) is taken
-from openpyxl's file, whose placeholder ticket sheets the streamed parts
-replace. All figures come from `server.services.analysis` — the same as the dashboard's.
+`server.xlsx.bulk` (raw sheet XML, deflated in chunks) and written to the
+package first, so a download starts at once; the small rich sheets are built
+with openpyxl afterwards, and the rest of the package (workbook, styles,
+content types, charts) is taken from openpyxl's file, whose placeholder ticket
+sheets the streamed parts replace.
 
-The tickets are read and encoded once, for the All sheet: the other ticket
-sheets are subsets of it in the same order, so each run of rows is also
-deflated into them (`row_selectors`, the SQL conditions of `sheet_condition` in
+This module knows the file only. `server.services.consolidated` reads the
+tickets (`server.storage.consolidated`), hands runs of rows to a `RowEncoder` —
+in worker processes for large exports — and the figures of
+`server.services.analysis` to `ConsolidatedWorkbook.finish`. The tickets are
+read and encoded once, for the All sheet: the other ticket sheets are subsets
+of it in the same order, so each run of rows is also deflated into them
+(`row_selectors`, the SQL conditions of `server.storage.consolidated` in
 Python) and kept in temporary files until the All sheet is written.
-
-Tickets are those of the chosen branches *received* in the period; flags are
-as of the last flag scan.
 """
 
 from __future__ import annotations
 
 import io
 import logging
-import multiprocessing
 import tempfile
 import zipfile
-from collections import deque
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import IO, Any
+from typing import IO, Any, Protocol
 from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
 from openpyxl.chart import BarChart, LineChart, Reference
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
-from sqlalchemy import String, and_, func, or_, select, type_coerce
-from sqlalchemy.orm import Session
 
 from complaints.contacts import mask_phones_inside
 from complaints.enums import Category, Flag, Level
-from complaints.kpis import Kpis, Milestone
+from complaints.kpis import KpiBreakdown, Kpis, Milestone, Rate
 from complaints.schema import TICKETS, ColType
-from complaints.sla import DEFAULT_TZ
-from server.services.analysis import Analysis, Period, analyse, branch_zones
-from server.storage.db import Database
-from server.storage.models import BranchRow, tickets_table
 from server.xlsx import styles as look
 from server.xlsx.bulk import (
     EXCEL_ROWS,
@@ -76,11 +68,6 @@ from server.xlsx.values import (
 from server.xlsx.zipstream import LIMIT, Chunk, ZipStream
 
 logger = logging.getLogger(__name__)
-
-CHUNK_ROWS = 5_000
-"""Rows per encoded chunk (one task for a worker process)."""
-PARALLEL_FROM = 20_000
-"""Ticket rows from which worker processes pay off (starting them takes about a second)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,37 +96,55 @@ FREEZE_COLUMNS = 2
 """Branch and ticket id stay in view when scrolling right."""
 
 
-@dataclass(frozen=True)
-class ConsolidateOptions:
-    """What to export: branches (None: all), the period ``[start, end)``, language, phone visibility."""
-
-    branches: tuple[str, ...] | None
-    period: Period
-    lang: str = "zh"
-    show_phones: bool = False
-    """Whether contact numbers are shown in full (admin); otherwise masked, e.g. 138****8000."""
-    generated_at: datetime | None = None
-    timezone: str = DEFAULT_TZ
-    calendar_path: str | None = None
-    row_limit: int = EXCEL_ROWS
-    """Rows per sheet part, header included (tests use a small limit)."""
-    byte_limit: int = LIMIT
-    workers: int | None = None
-    """Worker processes for the ticket sheets; None: two when there are many rows, 0: none."""
-    chunk_rows: int = CHUNK_ROWS
-
-    def __post_init__(self) -> None:
-        if self.lang not in ("zh", "en"):
-            raise ValueError(f"language {self.lang!r} is not zh or en")
+# --- what the rich sheets show ------------------------------------------------------------------------
 
 
-@dataclass
-class Summary:
-    """What a build wrote: rows per ticket sheet, the sheet titles in tab order, the analysis."""
+class Span(Protocol):
+    @property
+    def start(self) -> datetime: ...
+    @property
+    def end(self) -> datetime: ...
 
-    rows: dict[str, int] = field(default_factory=dict)
-    titles: list[str] = field(default_factory=list)
-    analysis: Analysis | None = None
+
+class CauseFigures(Protocol):
+    @property
+    def cause(self) -> str: ...
+    @property
+    def tickets(self) -> int: ...
+    @property
+    def improvement(self) -> Rate: ...
+    @property
+    def measures(self) -> Sequence[tuple[str, int]]: ...
+
+
+class TrendFigures(Protocol):
+    @property
+    def month(self) -> str: ...
+    @property
+    def kpis(self) -> Kpis: ...
+
+
+class Figures(Protocol):
+    """What the KPI and analysis sheets show: `server.services.analysis.Analysis`, the dashboard's figures."""
+
+    @property
+    def branches(self) -> Sequence[str]: ...
+    @property
+    def period(self) -> Span: ...
+    @property
+    def timezone(self) -> str: ...
+    @property
+    def kpis(self) -> KpiBreakdown: ...
+    @property
+    def types(self) -> Mapping[Category, int]: ...
+    @property
+    def types_by_branch(self) -> Mapping[str, Mapping[Category, int]]: ...
+    @property
+    def root_causes(self) -> Sequence[CauseFigures]: ...
+    @property
+    def trends(self) -> Sequence[TrendFigures]: ...
+    @property
+    def notes(self) -> Sequence[str]: ...
 
 
 # --- columns and styles ------------------------------------------------------------------------------
@@ -189,98 +194,13 @@ def register_styles(wb: Workbook) -> CellStyles:
     return CellStyles(header, header_computed, **kinds)
 
 
-# --- ticket queries ------------------------------------------------------------------------------------
-
-
-def sheet_condition(key: str) -> Any:
-    """The SQL condition selecting a ticket sheet's rows (flags as stored by the last scan)."""
-    t = tickets_table.c
-    if key == "all":
-        return None
-
-    def has_flag(flag: Flag) -> Any:
-        return ("," + t.flags + ",").contains(f",{flag.value},", autoescape=True)
-
-    if key == "overdue":
-        return or_(*(has_flag(f) for f in Flag if f.is_overdue))
-    if key == "warning":
-        return t.level.in_([Level.RED.value, Level.YELLOW.value])
-    if key == "revisit":
-        return or_(has_flag(Flag.REVISIT_DUE), has_flag(Flag.REVISIT_OVERDUE))
-    if key == "training":
-        return t.training_case.is_(True)
-    raise ValueError(f"unknown ticket sheet {key!r}")
-
-
-def _where(sheet: str, branch_id: int, period: Period) -> Any:
-    t = tickets_table.c
-    parts = [t.branch_id == branch_id, t.received_at >= period.start, t.received_at < period.end]
-    condition = sheet_condition(sheet)
-    if condition is not None:
-        parts.append(condition)
-    return and_(*parts)
-
-
-@dataclass(frozen=True, slots=True)
-class Task:
-    """A run of one sheet's rows: one branch, ticket ids in ``(after, upto]`` (None: open end)."""
-
-    sheet: str
-    branch_id: int
-    code: str
-    zone: str
-    after: str | None
-    upto: str | None
-
-
-def plan_tasks(
-    session: Session, sheet: str, branches: Sequence[tuple[int, str, str]], period: Period, size: int
-) -> Iterator[Task]:
-    """Tasks of at most ``size`` rows covering the sheet, in order: branch code, then ticket id.
-
-    Only ticket ids are read here; the rows themselves are read by whoever
-    runs the task.
-    """
-    t = tickets_table.c
-    for branch_id, code, zone in branches:
-        stmt = select(t.ticket_id).where(_where(sheet, branch_id, period)).order_by(t.ticket_id)
-        after: str | None = None
-        count = 0
-        for (ticket_id,) in session.execute(stmt.execution_options(yield_per=10_000)):
-            count += 1
-            if count == size:
-                yield Task(sheet, branch_id, code, zone, after, ticket_id)
-                after, count = ticket_id, 0
-        if count:
-            yield Task(sheet, branch_id, code, zone, after, None)
-
-
-def _count_up_to(
-    session: Session, branches: Sequence[tuple[int, str, str]], period: Period, limit: int
-) -> int:
-    """How many tickets the All sheet has, counting no further than ``limit``."""
-    t = tickets_table.c
-    if not branches:
-        return 0
-    condition = or_(*(_where("all", branch_id, period) for branch_id, _, _ in branches))
-    capped = select(t.sync_key).where(condition).limit(limit).subquery()
-    return session.scalar(select(func.count()).select_from(capped)) or 0
-
-
-def count_rows(db: Database, options: ConsolidateOptions) -> int:
-    """Ticket rows the workbook will have (all ticket sheets), for a progress bar."""
-    total = 0
-    with db.read() as session:
-        zones = branch_zones(session, options.branches)
-        ids = dict(session.execute(select(BranchRow.code, BranchRow.id)).all())
-        for spec in TICKET_SHEETS if zones else ():
-            condition = or_(*(_where(spec.key, ids[code], options.period) for code in zones))
-            total += session.scalar(select(func.count()).select_from(tickets_table).where(condition)) or 0
-    return total
+# --- ticket rows ---------------------------------------------------------------------------------------
 
 
 def row_selectors(keys: Sequence[str]) -> dict[str, Selector | None]:
-    """Per ticket sheet, whether a row of the All sheet belongs in it — `sheet_condition` in Python.
+    """Per ticket sheet, whether a row of the All sheet belongs in it: the SQL conditions in Python.
+
+    They must select what `server.storage.consolidated.sheet_condition` does (a test compares them).
 
     ``keys`` are the columns after the branch code (a row's values are the
     code, then these). Flags are tested as whole codes of the stored
@@ -324,86 +244,35 @@ class _Spool:
                 yield EncodedRows(Chunk(self.file.read(length), crc, size), rows)
 
 
-class Encoder:
-    """Reads a task's rows and encodes them, in this process or in a worker process (its own connection)."""
+class RowEncoder:
+    """Encodes runs of the All sheet's rows (made from picklable arguments: a worker process holds one)."""
 
-    def __init__(
-        self, db: Database | str, columns: Sequence[BulkColumn], styles: CellStyles, lang: str, period: Period
-    ) -> None:
-        self.db = Database(db) if isinstance(db, str) else db
+    def __init__(self, columns: Sequence[BulkColumn], styles: CellStyles, lang: str) -> None:
         self.sheet = SheetXml(columns, styles, lang, freeze_columns=FREEZE_COLUMNS)
-        self.period = period
         self.keys = [c.key for c in columns[1:]]
-        t = tickets_table.c
-        # datetimes as the driver returns them (naive UTC; text on SQLite): the sheet writer converts
-        # them faster than SQLAlchemy's per-value processing would
-        self.selected = [
-            type_coerce(t[k], String) if c.type is ColType.DATETIME else t[k]
-            for k, c in zip(self.keys, columns[1:], strict=True)
-        ]
-        self.level_at = self.keys.index("level") + 1
-        self._times: dict[str, LocalTime] = {}
+        """The stored columns a row holds, in order (the branch code comes first, from the run)."""
         self.selectors = row_selectors(self.keys)
+        self._level_at = self.keys.index("level") + 1
+        self._times: dict[str, LocalTime] = {}
 
-    def rows(self, session: Session, task: Task) -> Iterator[tuple[list[Any], str | None, LocalTime]]:
-        t = tickets_table.c
-        condition = _where(task.sheet, task.branch_id, self.period)
-        if task.after is not None:
-            condition = and_(condition, t.ticket_id > task.after)
-        if task.upto is not None:
-            condition = and_(condition, t.ticket_id <= task.upto)
-        stmt = select(*self.selected).where(condition).order_by(t.ticket_id).execution_options(yield_per=1000)
-        local = self._times.get(task.zone)
+    def encode(self, code: str, zone: str, rows: Iterable[Sequence[Any]]) -> dict[str, EncodedRows]:
+        """Rows of `keys` of branch ``code`` (time zone ``zone``), encoded for every ticket sheet.
+
+        Each row is encoded once and deflated into the All sheet and each other
+        ticket sheet that holds it (`row_selectors`).
+        """
+        local = self._times.get(zone)
         if local is None:
-            local = self._times[task.zone] = LocalTime(ZoneInfo(task.zone))
-        at = self.level_at
-        for row in session.execute(stmt):
-            values = [task.code, *row]
+            local = self._times[zone] = LocalTime(ZoneInfo(zone))
+        return encode_sheets(self.sheet, self._lines(code, local, rows), self.selectors)
+
+    def _lines(
+        self, code: str, local: LocalTime, rows: Iterable[Sequence[Any]]
+    ) -> Iterator[tuple[list[Any], str | None, LocalTime]]:
+        at = self._level_at
+        for row in rows:
+            values = [code, *row]
             yield values, values[at], local
-
-    def encode(self, task: Task) -> dict[str, EncodedRows]:
-        """The task's rows encoded for its sheet and, for the All sheet, for every other ticket sheet."""
-        sheets = self.selectors if task.sheet == "all" else {task.sheet: None}
-        with self.db.read() as session:
-            return encode_sheets(self.sheet, self.rows(session, task), sheets)
-
-
-_worker: Encoder | None = None
-
-
-def _start_worker(*args: Any) -> None:
-    global _worker
-    _worker = Encoder(*args)
-
-
-def _run_task(task: Task) -> dict[str, EncodedRows]:
-    assert _worker is not None
-    return _worker.encode(task)
-
-
-def _encoded(
-    tasks: Iterator[Task], workers: int, db: Database, init: tuple[Any, ...]
-) -> Iterator[tuple[Task, dict[str, EncodedRows]]]:
-    """Each task with its encoded rows, in order; workers run a few tasks ahead (bounded memory).
-
-    ``init`` is what an `Encoder` needs besides the database (workers open their own by URL).
-    """
-    if workers == 0:
-        encoder = Encoder(db, *init)
-        for task in tasks:
-            yield task, encoder.encode(task)
-        return
-    context = multiprocessing.get_context("spawn")  # never fork a threaded web server
-    with context.Pool(workers, initializer=_start_worker, initargs=(db.url, *init)) as pool:
-        ahead: deque[tuple[Task, Any]] = deque()
-        for task in tasks:
-            ahead.append((task, pool.apply_async(_run_task, (task,))))
-            if len(ahead) >= 2 * workers:
-                done, result = ahead.popleft()
-                yield done, result.get()
-        while ahead:
-            done, result = ahead.popleft()
-            yield done, result.get()
 
 
 def _spooled(sheets: dict[str, EncodedRows], spools: dict[str, _Spool]) -> EncodedRows:
@@ -454,7 +323,7 @@ KPI_COLUMNS: tuple[KpiColumn, ...] = (
     KpiColumn("repeat_customers", "重复投诉客户", "Repeat complainants", lambda k: k.repeat_customers),
     KpiColumn("groups", "群体投诉事件", "Group incidents", lambda k: k.groups),
 )
-"""The KPI sheet's columns; the dashboard shows the same figures from `server.services.analysis`."""
+"""The KPI sheet's columns; the dashboard shows the same figures (`server.services.analysis`)."""
 
 WORDS = {
     "zh": {
@@ -541,9 +410,10 @@ def _kpi_table(ws: Any, row: int, heading: str, groups: Sequence[tuple[str, Kpis
     return row + 2 + len(groups) + 1
 
 
-def kpi_sheet(wb: Workbook, analysis: Analysis, options: ConsolidateOptions) -> None:
+def kpi_sheet(
+    wb: Workbook, analysis: Figures, lang: str, show_phones: bool, generated_at: datetime | None
+) -> None:
     """KPIs overall, by branch and by department (values equal to `analysis`)."""
-    lang = options.lang
     w = WORDS[lang]
     ws = wb.create_sheet(KPI_TITLE[lang])
     ws.cell(1, 1, w["title"]).font = Font(name=look.FONT_NAME, size=14, bold=True)
@@ -558,14 +428,14 @@ def kpi_sheet(wb: Workbook, analysis: Analysis, options: ConsolidateOptions) -> 
     )
     ws.cell(3, 1, w["branches"])
     _put_text(ws, 3, 2, ", ".join(analysis.branches))
-    if options.generated_at is not None:
+    if generated_at is not None:
         ws.cell(4, 1, w["generated"])
-        ws.cell(4, 2, f"{options.generated_at.astimezone(zone):%Y-%m-%d %H:%M}")
-    if not options.show_phones:
+        ws.cell(4, 2, f"{generated_at.astimezone(zone):%Y-%m-%d %H:%M}")
+    if not show_phones:
         ws.cell(5, 1, w["phones"])
     k = analysis.kpis
     row = _kpi_table(ws, 7, w["by_branch"], [(w["overall"], k.overall), *k.by_branch.items()], lang)
-    shown = _phones_shown(options.show_phones)
+    shown = _phones_shown(show_phones)
     departments = [(shown(name) or w["unrouted"], kpis) for name, kpis in k.by_department.items()]
     _kpi_table(ws, row, w["by_department"], departments, lang)
     ws.column_dimensions["A"].width = 20
@@ -574,7 +444,7 @@ def kpi_sheet(wb: Workbook, analysis: Analysis, options: ConsolidateOptions) -> 
     ws.freeze_panes = "B9"
 
 
-def analysis_sheet(wb: Workbook, analysis: Analysis, lang: str, show_phones: bool) -> None:
+def analysis_sheet(wb: Workbook, analysis: Figures, lang: str, show_phones: bool) -> None:
     """Type distribution, root causes and improvement status, monthly trends, each with a chart."""
     w = WORDS[lang]
     ws = wb.create_sheet(ANALYSIS_TITLE[lang])
@@ -650,96 +520,104 @@ def analysis_sheet(wb: Workbook, analysis: Analysis, lang: str, show_phones: boo
 # --- the package --------------------------------------------------------------------------------------
 
 
-def build_consolidated(
-    db: Database,
-    target: IO[bytes],
-    options: ConsolidateOptions,
-    *,
-    progress: Callable[[int], None] | None = None,
-) -> Summary:
-    """Write the consolidated workbook to ``target`` (a file or a stream; no seeking needed).
+class ConsolidatedWorkbook:
+    """The package, written front to back to ``target`` (a file or a stream; no seeking needed).
 
-    ``progress(n)`` is called as ``n`` more ticket rows are written.
-    Raises `server.services.analysis.UnknownBranchError` for an unknown branch code.
+    First `write_ticket_sheets` (streamed as they come), then `finish` with
+    the figures: the KPI and analysis sheets and the rest of the package.
     """
-    lang = options.lang
-    summary = Summary()
-    wb = Workbook()
-    wb.remove(wb.active)
-    cell_styles = register_styles(wb)
-    columns = ticket_columns(lang, options.show_phones)
-    package = ZipStream(target)
-    numbers = iter(range(RICH_SHEETS + 1, 1 << 20))
 
-    def next_path() -> str:
-        return f"xl/worksheets/sheet{next(numbers)}.xml"
+    def __init__(
+        self,
+        target: IO[bytes],
+        lang: str,
+        show_phones: bool,
+        *,
+        row_limit: int = EXCEL_ROWS,
+        byte_limit: int = LIMIT,
+    ) -> None:
+        self.lang = lang
+        self.show_phones = show_phones
+        self.row_limit = row_limit
+        """Rows per sheet part, header included."""
+        self.byte_limit = byte_limit
+        self._wb = Workbook()
+        self._wb.remove(self._wb.active)
+        self.styles = register_styles(self._wb)
+        self.columns = ticket_columns(lang, show_phones)
+        self._sheet = SheetXml(self.columns, self.styles, lang, freeze_columns=FREEZE_COLUMNS)
+        self._package = ZipStream(target)
+        self._numbers = iter(range(RICH_SHEETS + 1, 1 << 20))
+        self._written: list[tuple[str, int]] = []
+        """(title, rows) of each ticket sheet part, in order."""
 
-    sheet_xml = SheetXml(columns, cell_styles, lang, freeze_columns=FREEZE_COLUMNS)
-    written: list[tuple[str, int]] = []  # (title, rows) of each part, in order
-    with db.read() as session:
-        zones = branch_zones(session, options.branches)
-        ids = dict(session.execute(select(BranchRow.code, BranchRow.id)).all())
-        branches = [(ids[code], code, zones[code]) for code in zones]
-        workers = options.workers
-        if workers is None:
-            workers = (
-                2 if _count_up_to(session, branches, options.period, PARALLEL_FROM) >= PARALLEL_FROM else 0
-            )
-        chunk_rows = max(1, min(options.chunk_rows, options.row_limit - 1))
-        # the All sheet is read once; each of its runs also gives the other sheets' rows (a subset of
-        # it, in the same order), which wait in temporary files while the All sheet is written
-        tasks = plan_tasks(session, "all", branches, options.period, chunk_rows)
-        results = _encoded(tasks, workers, db, (columns, cell_styles, lang, options.period))
+    @property
+    def encoder_args(self) -> tuple[Sequence[BulkColumn], CellStyles, str]:
+        """What a `RowEncoder` for this workbook is made from."""
+        return self.columns, self.styles, self.lang
+
+    def _next_path(self) -> str:
+        return f"xl/worksheets/sheet{next(self._numbers)}.xml"
+
+    def write_ticket_sheets(
+        self, runs: Iterable[dict[str, EncodedRows]], progress: Callable[[int], None] | None = None
+    ) -> dict[str, int]:
+        """Write every ticket sheet from ``runs`` (`RowEncoder.encode` of the All sheet's runs, in order).
+
+        The All sheet is written as the runs come; the other sheets' rows wait
+        in temporary files until then. ``progress(n)`` is called as ``n`` more
+        rows are written. Returns the rows of each ticket sheet.
+        """
+        counts: dict[str, int] = {}
         spools = {spec.key: _Spool() for spec in TICKET_SHEETS[1:]}
         try:
             for spec in TICKET_SHEETS:
                 parts = SheetParts(
-                    sheet_xml,
-                    spec.title(lang),
-                    package,
-                    next_path,
-                    row_limit=options.row_limit,
-                    byte_limit=options.byte_limit,
+                    self._sheet,
+                    spec.title(self.lang),
+                    self._package,
+                    self._next_path,
+                    row_limit=self.row_limit,
+                    byte_limit=self.byte_limit,
                 )
-                runs: Iterator[EncodedRows]
+                encoded_runs: Iterable[EncodedRows]
                 if spec.key == "all":
-                    runs = (_spooled(sheets, spools) for _, sheets in results)
+                    encoded_runs = (_spooled(sheets, spools) for sheets in runs)
                 else:
-                    runs = spools[spec.key].chunks()
+                    encoded_runs = spools[spec.key].chunks()
                 rows = 0
-                for encoded in runs:
+                for encoded in encoded_runs:
                     parts.add(encoded)
                     rows += encoded.rows
                     if progress is not None and encoded.rows:
                         progress(encoded.rows)
-                summary.rows[spec.key] = rows
-                written += [(p.title, p.rows) for p in parts.close()]
+                counts[spec.key] = rows
+                self._written += [(p.title, p.rows) for p in parts.close()]
         finally:
             for spool in spools.values():
                 spool.file.close()
-        analysis = analyse(
-            session,
-            list(zones),
-            options.period,
-            timezone=options.timezone,
-            calendar_path=options.calendar_path,
-        )
-    summary.analysis = analysis
-    kpi_sheet(wb, analysis, options)
-    analysis_sheet(wb, analysis, lang, options.show_phones)
-    for title, rows in written:
-        wb.create_sheet(title).auto_filter.ref = sheet_xml.filter_ref(rows)
-    summary.titles = [ws.title for ws in wb.worksheets]
-    buffer = io.BytesIO()
-    wb.save(buffer)
-    streamed = {f"xl/worksheets/sheet{n}.xml" for n in range(RICH_SHEETS + 1, RICH_SHEETS + 1 + len(written))}
-    with zipfile.ZipFile(buffer) as rich:
-        names = set(rich.namelist())
-        missing = streamed - names
-        if missing:
-            raise AssertionError(f"openpyxl did not name the ticket sheets as expected: {sorted(missing)}")
-        for name in rich.namelist():
-            if name not in streamed:
-                package.writestr(name, rich.read(name))
-    package.close()
-    return summary
+        return counts
+
+    def finish(self, analysis: Figures, generated_at: datetime | None) -> list[str]:
+        """Add the KPI and analysis sheets and the rest of the package; the sheet titles in tab order."""
+        wb = self._wb
+        kpi_sheet(wb, analysis, self.lang, self.show_phones, generated_at)
+        analysis_sheet(wb, analysis, self.lang, self.show_phones)
+        for title, rows in self._written:
+            wb.create_sheet(title).auto_filter.ref = self._sheet.filter_ref(rows)
+        buffer = io.BytesIO()
+        wb.save(buffer)
+        first = RICH_SHEETS + 1
+        streamed = {f"xl/worksheets/sheet{n}.xml" for n in range(first, first + len(self._written))}
+        with zipfile.ZipFile(buffer) as rich:
+            names = set(rich.namelist())
+            missing = streamed - names
+            if missing:
+                raise AssertionError(
+                    f"openpyxl did not name the ticket sheets as expected: {sorted(missing)}"
+                )
+            for name in rich.namelist():
+                if name not in streamed:
+                    self._package.writestr(name, rich.read(name))
+        self._package.close()
+        return [ws.title for ws in wb.worksheets]

@@ -37,7 +37,7 @@ from flask import Flask
 
 from bench.load import Branch, LoadOptions, LoadResult, _verify, gunicorn, prepare
 from server import create_app
-from server.cli import demo
+from server.services import demo
 from server.storage.db import get_db
 from tests.server.api.conftest import (
     NOW,

@@ -63,6 +63,8 @@ def test_admin_creates_a_branch_and_a_token_then_revokes_it(cli_app):
         (["branch", "create", "X1", "--tz", "Mars/Base"], "unknown time zone"),
         (["token", "create", "--branch", "NOPE"], "unknown branch 'NOPE'"),
         (["token", "create"], "exactly one of --branch or --user"),
+        (["token", "create", "--user", "nobody"], "unknown user 'nobody'"),
+        (["token", "revoke", "99"], "no token 99"),
     ],
 )
 def test_admin_commands_explain_bad_input(cli_app, args, message):
@@ -70,6 +72,31 @@ def test_admin_commands_explain_bad_input(cli_app, args, message):
     runner.invoke(args=["db", "upgrade"])
     result = runner.invoke(args=args)
     assert result.exit_code != 0 and message in result.output
+
+
+def test_admin_lists_the_branches_users_and_tokens_made_on_the_command_line(cli_app):
+    runner = cli_app.test_cli_runner()
+    runner.invoke(args=["db", "upgrade"])
+    assert runner.invoke(args=["branch", "create", "SZ01", "--name", "深圳福田"]).exit_code == 0
+    made = runner.invoke(args=["user", "create", "ana", "--email", "ana@example.com"], input="pw\npw\n")
+    assert made.exit_code == 0 and "user ana (head_office) created" in made.stdout
+    token = runner.invoke(args=["token", "create", "--user", "ana", "--label", "laptop"])
+    assert token.exit_code == 0 and token.stdout.startswith("token 1 (head_office): cdt_")
+    assert runner.invoke(args=["branch", "list"]).stdout == "SZ01\t深圳福田\tAsia/Shanghai\n"
+    assert runner.invoke(args=["user", "list"]).stdout == "ana\thead_office\tactive\tana@example.com\n"
+    listed = runner.invoke(args=["token", "list"]).stdout
+    assert listed.startswith("1\thead_office\tcdt_") and listed.endswith("…\tactive\tlaptop\n")
+
+
+def test_a_second_branch_or_user_of_the_same_name_is_refused(cli_app):
+    runner = cli_app.test_cli_runner()
+    runner.invoke(args=["db", "upgrade"])
+    runner.invoke(args=["branch", "create", "SZ01"])
+    runner.invoke(args=["user", "create", "ana"], input="pw\npw\n")
+    again = runner.invoke(args=["branch", "create", "SZ01"])
+    assert again.exit_code == 1 and "branch SZ01 already exists" in again.output
+    again = runner.invoke(args=["user", "create", "ana"], input="pw\npw\n")
+    assert again.exit_code == 1 and "user ana already exists" in again.output
 
 
 def test_every_worker_of_a_host_signs_sessions_with_the_same_key(tmp_path):

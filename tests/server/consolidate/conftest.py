@@ -9,7 +9,7 @@ from flask import Flask
 from sqlalchemy import update
 
 from server.auth import ADMIN, hash_password, issue_token
-from server.cli import demo
+from server.services import demo
 from server.storage.db import get_db
 from server.storage.models import UserRow, tickets_table
 from tests.server.api.conftest import NOW, app, database_url, migrated_url  # noqa: F401

@@ -12,7 +12,7 @@ import pytest
 import requests
 from flask import Flask
 
-from server.cli import demo
+from server.services import demo
 from tests.server.api.conftest import Gunicorn, add_branch, add_head_office
 from tests.server.consolidate.conftest import admin_token
 

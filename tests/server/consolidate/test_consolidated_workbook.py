@@ -16,17 +16,11 @@ from sqlalchemy import select
 
 from complaints.kpis import Kpis
 from server.services.analysis import analyse, month_period
+from server.services.consolidated import ConsolidateOptions, Summary, build_consolidated
+from server.storage.consolidated import sheet_condition
 from server.storage.db import get_db
 from server.storage.models import tickets_table
-from server.xlsx.consolidate import (
-    KPI_COLUMNS,
-    KPI_TITLE,
-    TICKET_SHEETS,
-    ConsolidateOptions,
-    Summary,
-    build_consolidated,
-    sheet_condition,
-)
+from server.xlsx.consolidate import KPI_COLUMNS, KPI_TITLE, TICKET_SHEETS
 from server.xlsx.values import looks_like_formula
 from tests.server.consolidate.conftest import NOW, TRICKY
 

@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 
 from server import create_app
 from server.auth import ADMIN, HEAD_OFFICE, hash_password, issue_token
-from server.cli import demo
+from server.services import demo
 from server.storage.db import get_db
 from server.storage.models import BranchRow, UserRow
 from tests.server.api.conftest import NOW, app, database_url, migrated_url  # noqa: F401

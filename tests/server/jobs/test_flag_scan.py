@@ -16,9 +16,9 @@ from complaints.enums import Flag, Grade, Level, LogKind
 from complaints.flags import evaluate
 from complaints.model import LogEntry, Task, Ticket
 from complaints.wire import encode
-from server.cli.demo import demo_ticket
 from server.scheduling.scan import revisit_list
 from server.services.changes import Actor, Change
+from server.services.demo import demo_ticket
 from server.services.sync import parse_push, push
 from server.storage.db import get_db
 from server.storage.models import BranchRow, LogRow, TaskRow, TicketRow
