@@ -167,7 +167,7 @@ class LogRow(Base):
     kind: Mapped[str] = mapped_column(String(32))
     text: Mapped[str] = mapped_column(Text)
     author: Mapped[str] = mapped_column(Text, default="")
-    role: Mapped[str] = mapped_column(String(16), default="", server_default="")
+    role: Mapped[str] = mapped_column(String(16), default="")
     """The author's role as authenticated (branch, head_office, admin, system), whatever ``author`` says."""
     channel: Mapped[str] = mapped_column(Text, default="")
     change_seq: Mapped[int] = mapped_column(Integer)
@@ -187,10 +187,10 @@ class HistoryRow(Base):
     new_value: Mapped[str | None] = mapped_column(Text)
     by: Mapped[str] = mapped_column(String(200))
     """The authenticated principal (never a client's header)."""
-    role: Mapped[str] = mapped_column(String(16), default="", server_default="")
+    role: Mapped[str] = mapped_column(String(16), default="")
     source: Mapped[str] = mapped_column(String(32))
     """The door: api, upload, addin, dashboard, scheduler."""
-    device: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    device: Mapped[str] = mapped_column(String(200), default="")
     """The client's own label (``X-Device``), kept beside the principal."""
     at: Mapped[datetime] = mapped_column(UtcDateTime)
     __table_args__ = (Index("ix_history_entity", "entity", "entity_key", "version"),)

@@ -17,11 +17,15 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("history") as batch:
-        batch.add_column(sa.Column("role", sa.String(length=16), nullable=False, server_default=""))
-        batch.add_column(sa.Column("device", sa.String(length=200), nullable=False, server_default=""))
-    with op.batch_alter_table("log_entries") as batch:
-        batch.add_column(sa.Column("role", sa.String(length=16), nullable=False, server_default=""))
+    # rows written before this revision get "" (their role is unknown); new rows always name it
+    for table, names in (("history", ("role", "device")), ("log_entries", ("role",))):
+        with op.batch_alter_table(table) as batch:
+            for name in names:
+                length = 200 if name == "device" else 16
+                batch.add_column(sa.Column(name, sa.String(length=length), nullable=False, server_default=""))
+        with op.batch_alter_table(table) as batch:
+            for name in names:
+                batch.alter_column(name, server_default=None)
 
 
 def downgrade() -> None:
