@@ -54,6 +54,10 @@ class Sheet:
     def headers(self, lang: str = "zh") -> list[str]:
         return [c.header(lang) for c in self.columns]
 
+    @property
+    def keys(self) -> frozenset[str]:
+        return frozenset(c.key for c in self.columns)
+
     def column(self, key: str) -> Column:
         for c in self.columns:
             if c.key == key:

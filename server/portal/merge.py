@@ -21,7 +21,8 @@ from typing import Any
 from flask import current_app
 from sqlalchemy.orm import Session
 
-from complaints.schema import LOG, TASKS, TICKETS
+from complaints.schema import LOG, TASKS, TICKETS, Sheet
+from complaints.validation import LOG_COLUMNS, TASK_COLUMNS, TICKET_COLUMNS, check_ticket, check_values
 from complaints.wire import EDITABLE, TASK_EDITABLE
 from server.services.changes import Actor, Change
 from server.services.idempotency import run_once
@@ -78,6 +79,37 @@ def push_edits(workbook: BranchWorkbook) -> tuple[Push, list[Problem]]:
         log=[LogEdit(key_of[e.ticket_id], e) for e in workbook.log if e.ticket_id in key_of],
     )  # fmt: skip
     return push, problems
+
+
+def policy_problems(workbook: BranchWorkbook, now: datetime, lang: str) -> list[Problem]:
+    """What the one validation policy (`complaints.validation`) refuses, by sheet, row and column.
+
+    The service would refuse the same rows; asked first, the upload is refused whole, with every
+    place named, and nothing stored.
+    """
+    problems = []
+    for sheet, records, columns in (
+        (TICKETS, workbook.tickets, TICKET_COLUMNS),
+        (TASKS, workbook.tasks, TASK_COLUMNS),
+        (LOG, workbook.log, LOG_COLUMNS),
+    ):
+        for record in records:
+            values = {key: getattr(record, key) for key in columns if hasattr(record, key)}
+            found = check_values(values, columns, now)
+            if sheet is TICKETS:
+                found += [p for p in check_ticket(record) if p.field not in {q.field for q in found}]
+            for problem in found:
+                column = sheet.column(problem.field) if problem.field in columns else None
+                problems.append(
+                    Problem(
+                        problem.en,
+                        problem.zh,
+                        sheet=sheet.title(lang),
+                        row=workbook.rows.get(record.sync_key),
+                        header=column.header(lang) if column else None,
+                    )
+                )
+    return problems
 
 
 def nul_problems(workbook: BranchWorkbook, lang: str) -> list[Problem]:
@@ -147,7 +179,7 @@ def merge_upload(db: Database, branch_id: int, data: bytes, actor: Actor, now: d
     except WorkbookError as exc:
         return MergeResult(None, exc.lang, exc.problems)
     lang = workbook.settings.language
-    problems = [] if db.is_sqlite else nul_problems(workbook, lang)
+    problems = policy_problems(workbook, now, lang) + ([] if db.is_sqlite else nul_problems(workbook, lang))
     if problems:
         return MergeResult(None, lang, problems)
     problems = rehearse_write_back(data, workbook, now)
@@ -185,6 +217,10 @@ def merge_upload(db: Database, branch_id: int, data: bytes, actor: Actor, now: d
     return _write_back(data, workbook, pushed, state, lang)
 
 
+def _header(sheet: Sheet, key: str, lang: str) -> str:
+    return sheet.column(key).header(lang) if key in sheet.keys else key
+
+
 def _write_back(
     data: bytes, workbook: BranchWorkbook, pushed: dict[str, Any], state: BranchState, lang: str
 ) -> MergeResult:
@@ -212,6 +248,18 @@ def _write_back(
         result.conflicts.extend(item["conflicts"])
         if "renumbered_from" in item:
             result.renumbered.append((item["renumbered_from"], item["ticket_id"]))
-    for kind in ("tickets", "tasks", "log"):
-        result.rejected.extend({"kind": kind, **r} for r in pushed["rejected"][kind])
+    sheets = {"tickets": TICKETS, "tasks": TASKS, "log": LOG}
+    for kind, sheet in sheets.items():
+        for r in pushed["rejected"][kind]:
+            errors = [
+                {
+                    **e,
+                    "header": sheet.column(e["field"]).header(lang)
+                    if e["field"] in sheet.keys
+                    else e["field"],
+                }
+                for e in r["errors"]
+            ]
+            where = Problem("", "", sheet=sheet.title(lang), row=workbook.rows.get(r["sync_key"] or ""))
+            result.rejected.append({"kind": kind, **r, "where": where.where(lang), "errors": errors})
     return result
