@@ -9,13 +9,13 @@ import re
 import pytest
 from openpyxl import load_workbook
 
-from complaints.enums import Category, Channel, Grade, Status
+from complaints.enums import Category, Channel, Grade, Level, Status
 from complaints.model import Ticket
 from server.xlsx import read_workbook
 from server.xlsx.template import build_workbook
 from tests.factories import local
-from tests.server.api.conftest import NOW, add_branch
-from tests.server.api.test_sync_api import sync
+from tests.server.api.conftest import NOW, add_branch, add_head_office
+from tests.server.api.test_sync_api import new_fields, sync
 
 
 def workbook_bytes(tickets: list[Ticket], branch: str = "SZ01", lang: str = "zh") -> bytes:
@@ -125,6 +125,27 @@ def test_uploading_the_same_file_twice_changes_nothing_the_second_time(portal):
     assert read_workbook(first, now=NOW).tickets == read_workbook(second, now=NOW).tickets
     listed = client.get("/api/tickets", headers={"Authorization": f"Bearer {token}"}).json
     assert listed["total"] == 1
+
+
+def test_the_same_file_uploaded_again_brings_back_what_changed_on_the_server_since(portal, app):
+    client, token = portal
+    data = workbook_bytes([ticket(1)])
+    first = read_workbook(download(client, upload(client, data).get_data(as_text=True)), now=NOW)
+    hq = add_head_office(app)
+    sync(client, token, {"tickets": [{"sync_key": "f" * 32, "fields": new_fields("SZ01-20261125-0002")}]})
+    key = first.tickets[0].sync_key
+    raised = client.post(
+        f"/api/tickets/{key}/escalate", json={"reason": "总部督办"}, headers={"Authorization": f"Bearer {hq}"}
+    )
+    assert raised.status_code == 200
+    page = upload(client, data).get_data(as_text=True)
+    assert "合并完成" in page  # the push is not applied twice ...
+    again = read_workbook(download(client, page), now=NOW)
+    by_number = {t.ticket_id: t for t in again.tickets}  # ... and the answer is the server's state now
+    assert set(by_number) == {"SZ01-20261124-0001", "SZ01-20261125-0002"}
+    assert by_number["SZ01-20261124-0001"].level is Level.YELLOW
+    listed = client.get("/api/tickets", headers={"Authorization": f"Bearer {token}"}).json
+    assert listed["total"] == 2
 
 
 def test_an_edit_made_on_the_server_comes_back_and_a_clash_lands_on_the_conflicts_sheet(portal):

@@ -260,6 +260,37 @@ def test_tasks_sync_and_an_overdue_task_flags_the_ticket(app):
     assert out["pulled"]["tasks"][0]["title"] == "更换光猫"
 
 
+def test_an_older_copy_of_a_task_never_undoes_what_another_device_did(app):
+    client, token = app.test_client(), add_branch(app, "SZ01")
+    row = create(client, token)
+    original = {"task_no": 1, "title": "更换光猫", "owner": "赵工", "due": "2026-11-24"}
+    task = {"sync_key": key(), "ticket_key": row["sync_key"], "fields": original}
+    sync(client, token, {"tasks": [task]})
+    # another device reassigns the task and marks it done (on the version it had)
+    done = {**original, "owner": "李工", "done_at": "2026-11-25T01:00:00+00:00"}
+    sync(client, token, {"tasks": [{**task, "base_version": 1, "fields": done}]})
+    # an older copy (version 1, or an add-in that sends no version) comes back with an unrelated edit
+    for base in (1, None):
+        older = {**task, "base_version": base, "fields": {**original, "title": "更换光猫并测速"}}
+        out = sync(client, token, {"tasks": [older]})
+        assert out["pushed"]["tasks"][0]["conflicts"] == []
+        (kept,) = [t for t in out["pulled"]["tasks"] if t["sync_key"] == task["sync_key"]]
+        assert (kept["owner"], kept["done_at"], kept["title"]) == (
+            "李工",
+            "2026-11-25T01:00:00+00:00",
+            "更换光猫并测速",
+        )
+    # the older copy giving the task to someone else clashes with the reassignment: both are kept
+    clash = {**task, "base_version": 1, "fields": {**original, "owner": "王工"}}
+    out = sync(client, token, {"tasks": [clash]})
+    (conflict,) = out["pushed"]["tasks"][0]["conflicts"]
+    assert (conflict["field"], conflict["branch_value"], conflict["server_value"]) == (
+        "owner",
+        "王工",
+        "李工",
+    )
+
+
 @pytest.mark.parametrize("header", [None, "Bearer nope", "Basic abc"])
 def test_missing_or_bad_tokens_get_401(app, header):
     headers = {"Idempotency-Key": "x"} | ({"Authorization": header} if header else {})

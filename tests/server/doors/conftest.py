@@ -136,6 +136,11 @@ def door(request: pytest.FixtureRequest, app: Flask, tmp_path: Any) -> Door:  # 
 
 
 @pytest.fixture
+def branch_token(app: Flask) -> str:  # noqa: F811
+    return add_branch(app, "SZ01")
+
+
+@pytest.fixture
 def head_office_token(app: Flask) -> str:  # noqa: F811
     return add_head_office(app)
 
