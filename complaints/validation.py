@@ -25,7 +25,7 @@ MAX_INT = 2**31 - 1
 """The database's INTEGER."""
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 """No complaint handled here happened before this: an earlier time is a typing error."""
-LATEST = datetime(2999, 12, 31, tzinfo=UTC)
+LATEST = datetime(2999, 12, 31, 23, 59, 59, tzinfo=UTC)
 """Deadlines are counted past promised dates: far-future years would overflow the calendar arithmetic."""
 CLOCK_SKEW = timedelta(minutes=15)
 """How far ahead of the server's clock a branch PC's clock may run before its events count as future."""
@@ -79,12 +79,24 @@ _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u200b-\u200f\u202a-\u202e
 """Control characters, line and paragraph separators and invisible formatting marks."""
 
 
+_ESCAPED = re.compile("[\x00-\x08\x0b-\x1f]|_x[0-9A-Fa-f]{4}_")
+"""What a workbook file writes 6 characters longer: a control character as ``_xHHHH_``, a literal
+``_xHHHH_`` behind a ``_x005F`` prefix."""
+
+
+def cell_length(text: str) -> int:
+    """The length of ``text`` as an .xlsx file holds it, which is what spreadsheet libraries limit."""
+    return len(text) + 6 * len(_ESCAPED.findall(text))
+
+
 def _text_problem(key: str, text: str) -> Problem | None:
-    if len(text) > MAX_TEXT:
+    length = cell_length(text) if len(text) > MAX_TEXT // 7 else len(text)
+    if length > MAX_TEXT:
         return Problem(
             key,
-            f"{len(text):,} characters is longer than an Excel cell holds ({MAX_TEXT:,}); shorten it",
-            f"共 {len(text):,} 个字符，超过 Excel 单元格的上限（{MAX_TEXT:,}），请缩短",
+            f"{length:,} characters is longer than an Excel cell holds ({MAX_TEXT:,}; a control character "
+            "counts as 7); shorten it",
+            f"共 {length:,} 个字符，超过 Excel 单元格的上限（{MAX_TEXT:,}，控制字符每个按 7 个计），请缩短",
         )
     broken = _NOT_CHARACTERS.search(text)
     if broken:

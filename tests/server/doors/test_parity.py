@@ -8,14 +8,24 @@ pulled rows, the merged workbook — and what the server keeps.
 from __future__ import annotations
 
 import dataclasses
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from complaints.enums import Level, Satisfaction
 from complaints.model import Ticket
 from tests.server.api.conftest import NOW
-from tests.server.doors.conftest import RECEIVED, Door, complete, log_of, state, stored
+from tests.server.doors.conftest import (
+    RECEIVED,
+    ApiDoor,
+    Door,
+    UploadDoor,
+    add_branch,
+    complete,
+    log_of,
+    state,
+    stored,
+)
 
 
 def test_media_exposure_is_red_in_the_same_answer(door: Door, app) -> None:
@@ -160,3 +170,28 @@ def test_a_level_head_office_raised_is_lowered_by_the_branch_only_with_a_new_rea
     kind, text, author, role = log_of(app, ticket.sync_key)[-1]
     assert (kind, author, role) == ("deescalation", "SZ01", "branch")
     assert "已上门修复" in text and "总部曾升级此单" in text
+
+
+def test_whatever_the_api_accepts_comes_back_in_a_workbook_that_uploads_again_unchanged(
+    app, tmp_path
+) -> None:
+    token = add_branch(app, "SZ01")
+    edge = complete(
+        12,
+        received_at=datetime(2000, 1, 1, tzinfo=UTC),
+        description="=SUM(A1)\u2028第二行\x01"
+        + "断" * (32_767 - 13 - 6),  # the control character takes 7 in the file
+        expectation="  ",
+        promised_at=datetime(2999, 12, 31, 15, 0, tzinfo=UTC),
+        customer_name="@张先生",
+    )
+    api = ApiDoor(app, token).send([edge])
+    assert not api.refused, api.text
+    upload = UploadDoor(app, token, tmp_path)
+    merged = upload.send([])  # a blank workbook of the branch comes back holding the ticket
+    back = merged.tickets[edge.sync_key]
+    assert back.description == edge.description and back.customer_name == "@张先生"
+    again = upload.send(list(merged.tickets.values()))  # and that workbook uploads again, changing nothing
+    assert not again.refused, again.text
+    assert stored(app, edge.sync_key).version == back.version  # nothing was written by the second upload
+    assert again.tickets[edge.sync_key] == back
