@@ -35,12 +35,12 @@ from openpyxl.formula.translate import Translator
 from openpyxl.reader.excel import SHARED_STRINGS, ExcelReader
 from openpyxl.utils import column_index_from_string, get_column_letter
 from openpyxl.utils.cell import coordinate_from_string
-from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900
 from openpyxl.utils.exceptions import CellCoordinatesException as CellError
 from python_calamine import CalamineError, CalamineWorkbook
 
+from complaints.cells import EXCEL_1900, EXCEL_1904, Formula
+from server.xlsx.cellformat import unescape_text
 from server.xlsx.errors import Problem, WorkbookError
-from server.xlsx.values import Formula, unescape_text
 
 MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -99,7 +99,7 @@ class WorkbookParts:
 
     @property
     def epoch(self) -> datetime:
-        return CALENDAR_MAC_1904 if self.date1904 else CALENDAR_WINDOWS_1900
+        return EXCEL_1904 if self.date1904 else EXCEL_1900
 
 
 def scan_formulas(archive: zipfile.ZipFile, part: str) -> dict[tuple[int, int], Formula]:

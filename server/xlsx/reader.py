@@ -21,6 +21,8 @@ from itertools import chain, islice
 from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from complaints.cells import CellValueError
+from complaints.cells import reader as cell_reader
 from complaints.lifecycle import milestone_errors
 from complaints.model import LogEntry, Task, Ticket, new_sync_key
 from complaints.routing import RoutingRule
@@ -49,12 +51,27 @@ from server.xlsx.layout import (
     header_row_of,
     map_columns,
 )
-from server.xlsx.values import DEADLINE_KEYS, CellValueError, cell_reader
 from server.xlsx.zipguard import Source, ZipLimits, check_zip
 
 logger = logging.getLogger(__name__)
 
 TICKET_FIELDS = frozenset(f.name for f in dataclasses.fields(Ticket))
+DEADLINE_KEYS: frozenset[str] = frozenset(
+    {
+        "dept_feedback_due",
+        "extension_until",
+        "promised_at",
+        "due",
+        "ack_due",
+        "plan_due",
+        "resolve_due",
+        "feedback_due",
+        "revisit_from",
+        "revisit_until",
+        "appeal_risk_at",
+    }
+)
+"""Datetime columns that hold a deadline or a promise, which may lie in the future."""
 
 
 @dataclass(slots=True)

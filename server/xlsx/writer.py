@@ -36,12 +36,12 @@ from complaints.schema import CONFLICTS, LOG, ROUTING, SYNC, TASKS, TICKETS, Col
 from complaints.sla import Due
 from complaints.wire import DEADLINE_COLUMNS
 from server.xlsx import styles
+from server.xlsx.cellformat import cell_writer, escape_text, looks_like_formula
 from server.xlsx.errors import Problem, WorkbookError
 from server.xlsx.grid import LoadedGrid, load_exact
 from server.xlsx.layout import HEADER_SEARCH_ROWS, header_problem, header_row_of, map_columns
 from server.xlsx.reader import read_settings
 from server.xlsx.template import column_style, model_value
-from server.xlsx.values import cell_writer, escape_text, looks_like_formula
 from server.xlsx.zipguard import Source, ZipLimits, check_zip
 
 logger = logging.getLogger(__name__)

@@ -18,6 +18,7 @@ from complaints.kpis import Kpis
 from server.services.analysis import analyse, month_period
 from server.storage.db import get_db
 from server.storage.models import tickets_table
+from server.xlsx.cellformat import looks_like_formula
 from server.xlsx.consolidate import (
     KPI_COLUMNS,
     KPI_TITLE,
@@ -27,7 +28,6 @@ from server.xlsx.consolidate import (
     build_consolidated,
     sheet_condition,
 )
-from server.xlsx.values import looks_like_formula
 from tests.server.consolidate.conftest import NOW, TRICKY
 
 NOVEMBER = month_period(2026, 11)
