@@ -301,22 +301,46 @@ def reader(column: Column, zone: tzinfo, epoch: datetime = EXCEL_1900) -> Reader
 
     ``epoch`` is day 0 of the workbook's date system, for serial numbers in date columns.
     """
+    # each reader takes the commonest cell (what Excel stores for the type) first: a workbook has many rows
     kind = column.type
     if kind is ColType.TEXT:
         return read_text
     if kind is ColType.DATETIME:
         pending = column.key in PENDING_KEYS
-        return lambda raw: read_datetime(raw, zone, pending, epoch)
+
+        def read_moment(raw: object) -> object:
+            if type(raw) is datetime and raw.tzinfo is None:
+                return round_second(raw).replace(tzinfo=zone)
+            return read_datetime(raw, zone, pending, epoch)
+
+        return read_moment
     if kind is ColType.DATE:
         return lambda raw: read_date(raw, epoch)
     if kind is ColType.INT:
         return read_int
     if kind is ColType.BOOL:
-        return read_bool
+
+        def read_yes_no(raw: object) -> object:
+            if type(raw) is str:
+                meaning = BOOL_WORDS.get(raw.strip().casefold())
+                if meaning is not None:
+                    return meaning
+            return read_bool(raw)
+
+        return read_yes_no
     if kind is ColType.ENUM:
         enum = column.enum
         assert enum is not None, column.key
-        return lambda raw: read_enum(raw, enum)
+        members = _members(enum)
+
+        def read_member(raw: object) -> object:
+            if type(raw) is str:
+                member = members.get(raw.strip().casefold())
+                if member is not None:
+                    return member
+            return read_enum(raw, enum)
+
+        return read_member
     if kind is ColType.FLAGS:
         return read_flags
     raise AssertionError(f"unknown column type {kind}")

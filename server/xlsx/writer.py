@@ -23,6 +23,7 @@ import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import islice
 from typing import Any, BinaryIO
 
 from openpyxl.cell.cell import Cell
@@ -31,7 +32,9 @@ from openpyxl.styles.cell_style import StyleArray
 from openpyxl.utils import get_column_letter, range_boundaries
 from openpyxl.worksheet.table import TableColumn
 
+from complaints.layout import HEADER_SEARCH_ROWS, find_layout
 from complaints.model import LogEntry, Task, Ticket
+from complaints.rows import read_settings
 from complaints.schema import CONFLICTS, LOG, ROUTING, SYNC, TASKS, TICKETS, Column, Sheet
 from complaints.sla import Due
 from complaints.wire import DEADLINE_COLUMNS
@@ -39,8 +42,6 @@ from server.xlsx import styles
 from server.xlsx.cellformat import cell_writer, escape_text, looks_like_formula
 from server.xlsx.errors import Problem, WorkbookError
 from server.xlsx.grid import LoadedGrid, load_exact
-from server.xlsx.layout import HEADER_SEARCH_ROWS, header_problem, header_row_of, map_columns
-from server.xlsx.reader import read_settings
 from server.xlsx.template import column_style, model_value
 from server.xlsx.zipguard import Source, ZipLimits, check_zip
 
@@ -86,7 +87,8 @@ def write_workbook(
     report = WriteReport()
     # a macro-enabled workbook (.xlsm) keeps its VBA project
     book = _load(source, report, keep_vba="xl/vbaProject.bin" in inventory.sizes)
-    settings, titles, problems = read_settings(LoadedGrid(book))
+    grid = LoadedGrid(book)
+    settings, titles, problems = read_settings(grid.titles, grid.rows)
     if problems:
         raise WorkbookError(problems, settings.language)
     lang, zone = settings.language, settings.zone
@@ -251,20 +253,12 @@ class _SheetWriter:
         self.lang = lang
         self.hints = hints
         self.problems: list[Problem] = []
-        grid = LoadedGrid(ws.parent)
-        head = []
-        for item in grid.rows(ws.title):
-            head.append(item)
-            if len(head) >= HEADER_SEARCH_ROWS:
-                break
-        header_row = header_row_of(sheet, head)
-        if header_row is None:
-            self.problems.append(header_problem(sheet, ws.title))
+        head = list(islice(LoadedGrid(ws.parent).rows(ws.title), HEADER_SEARCH_ROWS))
+        layout, self.problems = find_layout(sheet, ws.title, head)
+        if layout is None:
             return
-        self.layout, self.problems = map_columns(sheet, ws.title, header_row, head[header_row - 1][1])
-        if self.problems:
-            return
-        self._add_missing_columns(header_row, len(head[header_row - 1][1]))
+        self.layout = layout
+        self._add_missing_columns(layout.header_row, len(head[layout.header_row - 1]))
         columns = [sheet.column(k) for k in self.layout.index]
         self.columns: list[tuple[Column, int, Any]] = [
             (c, self.layout.index[c.key] + 1, cell_writer(c, lang, zone)) for c in columns

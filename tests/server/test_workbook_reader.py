@@ -12,10 +12,10 @@ from openpyxl import Workbook, load_workbook
 from openpyxl.utils import get_column_letter
 
 from complaints.enums import Channel, Level
+from complaints.ids import next_ticket_id, ticket_id
 from complaints.schema import TICKETS
 from server.xlsx.errors import Problem, WorkbookError
 from server.xlsx.grid import scan_formulas
-from server.xlsx.ids import next_ticket_id, ticket_id
 from server.xlsx.reader import read_workbook
 from tests.factories import local
 from tests.server.workbook_factories import (
@@ -378,7 +378,7 @@ def test_a_stale_dimension_tag_does_not_hide_rows(tmp_path: Path) -> None:
 def test_a_problem_reads_naturally_in_chinese_and_english() -> None:
     problem = Problem("not a date", "不是日期", sheet="投诉单", row=12, column="B", header="受理时间")
 
-    assert problem.text("zh") == "工作表「投诉单」 第 12 行 B 列 （受理时间）：不是日期"
+    assert problem.text("zh") == "工作表「投诉单」第 12 行 B 列（受理时间）：不是日期"
     assert problem.text("en") == "Sheet '投诉单', row 12, column B (受理时间): not a date"
     assert str(WorkbookError([problem] * 25)).count("\n") == 20
 
