@@ -32,6 +32,7 @@ from openpyxl.styles.cell_style import StyleArray
 from openpyxl.utils import get_column_letter, range_boundaries
 from openpyxl.worksheet.table import TableColumn
 
+from complaints.conflicts import conflict_cells
 from complaints.layout import HEADER_SEARCH_ROWS, find_layout
 from complaints.model import LogEntry, Task, Ticket
 from complaints.rows import read_settings
@@ -39,7 +40,7 @@ from complaints.schema import CONFLICTS, LOG, ROUTING, SYNC, TASKS, TICKETS, Col
 from complaints.sla import Due
 from complaints.wire import DEADLINE_COLUMNS
 from server.xlsx import styles
-from server.xlsx.cellformat import cell_writer, escape_text, looks_like_formula
+from server.xlsx.cellformat import DATETIME_FORMAT, cell_writer, escape_text, looks_like_formula
 from server.xlsx.errors import Problem, WorkbookError
 from server.xlsx.grid import LoadedGrid, load_exact
 from server.xlsx.template import column_style, model_value
@@ -162,34 +163,15 @@ def _write_conflicts(
     if ws.max_row > 1:
         ws.delete_rows(2, ws.max_row - 1)
     for conflict in conflicts:
-        field_name = str(conflict["field"])
-        column = TICKETS.column(field_name) if field_name in {c.key for c in TICKETS.columns} else None
-        detected = datetime.fromisoformat(conflict["detected_at"]).astimezone(zone).replace(tzinfo=None)
-        values = [
-            conflict["ticket_id"],
-            column.header(lang) if column else field_name,
-            _shown(conflict["branch_value"]),
-            _shown(conflict["server_value"]),
-            detected,
-            str(conflict["id"]),
-        ]
-        ws.append([(escape_text(v) or None) if isinstance(v, str) else v for v in values])
-        for cell in ws[ws.max_row]:
-            if isinstance(cell.value, str):
+        cells = conflict_cells(conflict, lang, zone)
+        shown = [cells[column.key] for column in CONFLICTS.columns]
+        ws.append([escape_text(v) if isinstance(v, str) else v for v in shown])
+        for cell, value in zip(ws[ws.max_row], shown, strict=False):
+            if isinstance(value, str):
                 cell.data_type = "s"  # never a formula, whatever the text starts with
-            elif isinstance(cell.value, datetime):
-                cell.number_format = "yyyy-mm-dd hh:mm"
-
-
-def _shown(value: Any) -> str:
-    """A conflicting value as text in the sheet (lists of flags joined, nothing as empty)."""
-    if value is None:
-        return ""
-    if isinstance(value, list):
-        return ", ".join(str(v) for v in value)
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    return str(value)
+                cell.quotePrefix = looks_like_formula(value)
+            elif isinstance(value, datetime):
+                cell.number_format = DATETIME_FORMAT
 
 
 def _load(source: Source, report: WriteReport, keep_vba: bool) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import re
+from datetime import datetime
 
 import pytest
 from openpyxl import load_workbook
@@ -142,7 +143,13 @@ def test_an_edit_made_on_the_server_comes_back_and_a_clash_lands_on_the_conflict
     assert (result.cause, result.solution, result.safeguards) == ("光猫老化", "更换光猫", "每月巡检")
     sheet = load_workbook(io.BytesIO(back))["冲突"]
     rows = [[c.value for c in row] for row in sheet.iter_rows(min_row=2)]
-    assert rows[0][:4] == ["SZ01-20261124-0001", "原因", "线路故障", "光猫老化"]
+    assert rows[0][:5] == [
+        "SZ01-20261124-0001",
+        "原因",
+        "线路故障",
+        "光猫老化",
+        datetime(2026, 11, 25, 10, 0),
+    ]
 
 
 def test_a_broken_file_is_refused_with_the_problem_and_nothing_is_stored(portal):
