@@ -22,6 +22,7 @@ MILESTONES: tuple[str, ...] = (
     "closed_at",
     "revisited_at",
 )
+"""The milestones of DESIGN §3.1, in the order a ticket passes them; the status follows the last filled."""
 
 
 def new_sync_key() -> str:
