@@ -49,7 +49,7 @@ from complaints.levels import deescalate as lower_level
 from complaints.levels import escalate as raise_level
 from complaints.lifecycle import record_revisit
 from complaints.model import LogEntry, Ticket
-from complaints.routing import RoundRobin, RoutingError, RoutingTable, route_many
+from complaints.routing import RoundRobin, RoutingError, RoutingTable, head_rule, route_many
 from complaints.schema import sheet_by_title
 from complaints.sla import DEFAULT_TZ, PENDING
 from complaints.textcheck import vague_description
@@ -92,15 +92,9 @@ def routing_table(run: Run) -> RoutingTable:
 
 
 def department_head(table: RoutingTable | None, ticket: Ticket) -> str:
-    """The head of the ticket's department (by name, else by its category's rule), or ""."""
-    if table is None:
-        return ""
-    for rule in table.rules.values():
-        if ticket.department and rule.department == ticket.department.strip() and rule.head:
-            return rule.head
-    if ticket.category is not None and ticket.category in table.rules:
-        return table.rules[ticket.category].head
-    return ""
+    """The name of the head responsible for the ticket (`complaints.routing.head_rule`), or ""."""
+    rule = head_rule(table, ticket) if table is not None else None
+    return rule.head if rule is not None else ""
 
 
 def shown(moment: object, run: Run) -> str:
