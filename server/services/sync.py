@@ -23,6 +23,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from complaints.enums import LogKind
+from complaints.ids import next_free_number, number_prefix
 from complaints.model import LogEntry, Task, Ticket
 from complaints.schema import Column
 from complaints.sla import SlaClock
@@ -63,7 +64,6 @@ SYNC_KEY = re.compile(r"^[0-9a-f]{32}$")
 MAX_INT = 2**31 - 1  # the database's INTEGER
 YEARS = (1900, 2999)  # deadlines are counted past a date: year 9999 would overflow
 NOT_EMPTY = ("received_at", "grade")  # every deadline depends on them
-TICKET_NUMBER = re.compile(r"^(?P<prefix>.+-\d{8})-(?P<seq>\d+)$")
 
 
 class RowRejected(ValueError):
@@ -293,17 +293,11 @@ def change_ticket(ctx: SyncContext, row: TicketRow, changes: dict[str, Any]) -> 
 
 def _next_number(session: Session, branch_id: int, taken: set[str], ticket_id: str) -> str:
     """A free visible number for a ticket whose number another row already has."""
-    match = TICKET_NUMBER.match(ticket_id)
-    prefix = match["prefix"] if match else ticket_id
-    width = len(match["seq"]) if match else 4
+    prefix = number_prefix(ticket_id)
     like = select(TicketRow.ticket_id).where(
         TicketRow.branch_id == branch_id, TicketRow.ticket_id.like(f"{prefix}-%")
     )
-    taken = taken | set(session.scalars(like))
-    highest = max(
-        (int(m["seq"]) for t in taken if (m := TICKET_NUMBER.match(t)) and m["prefix"] == prefix), default=0
-    )
-    return f"{prefix}-{highest + 1:0{width}d}"
+    return next_free_number(ticket_id, taken | set(session.scalars(like)))
 
 
 def _out_of_range(values: dict[str, Any], not_empty: tuple[str, ...] = NOT_EMPTY) -> None:
