@@ -109,6 +109,8 @@ class Task:
     due: date | None = None
     done_at: datetime | None = None
     sync_key: str = field(default_factory=new_sync_key)
+    version: int = 0
+    """The server's version this copy is based on; 0 before the first sync (or when the workbook lacks it)."""
 
 
 @dataclass(slots=True)

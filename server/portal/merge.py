@@ -204,6 +204,8 @@ def _write_back(
         result.conflicts.extend(item["conflicts"])
         if "renumbered_from" in item:
             result.renumbered.append((item["renumbered_from"], item["ticket_id"]))
+    for item in pushed["tasks"]:
+        result.conflicts.extend(item["conflicts"])
     for kind in ("tickets", "tasks", "log"):
         result.rejected.extend({"kind": kind, **r} for r in pushed["rejected"][kind])
     return result

@@ -8,6 +8,7 @@ import pytest
 
 from complaints.enums import Category, Channel, Flag, Level
 from complaints.rows import ReadPolicy, read_book
+from complaints.wire import push_task
 from tests.factories import SHANGHAI, local
 
 NOW = local(2026, 3, 2, 11, 0)
@@ -179,3 +180,18 @@ def test_times_are_read_in_the_settings_zone(zone, problem):
     assert [p.en.split(" '")[0] for p in book.problems] == ([problem] if problem else [])
     expected = datetime(2026, 3, 2, 9, 10, tzinfo=book.settings.zone if problem is None else SHANGHAI)
     assert book.tickets[0].received_at == expected
+
+
+@pytest.mark.parametrize(
+    ("head", "row", "version", "base"),
+    [
+        (["投诉编号", "序号", "任务", "责任人", "版本"], [FULL[0], 1, "更换光猫", "赵工", 3], 3, 3),
+        (["投诉编号", "序号", "任务", "责任人"], [FULL[0], 1, "更换光猫", "赵工"], 0, 1),
+    ],
+    ids=["version column", "made before the version column"],
+)
+def test_a_task_is_pushed_on_the_version_its_row_holds_or_on_1_when_unknown(head, row, version, base):
+    (task,) = read({"投诉单": [HEAD, FULL], "任务": [head, row]}).tasks
+
+    assert (task.ticket_id, task.task_no, task.owner, task.version) == (FULL[0], 1, "赵工", version)
+    assert push_task(task, "b" * 32)["base_version"] == base
