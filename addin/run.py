@@ -107,7 +107,7 @@ class Run:
     writers: dict[str, SheetWriter] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.data = read_branch(self.book, self.env.now)
+        self.data = read_branch(self.book)
         self.clock = SlaClock(self.env.work_calendar, SlaPolicy(tz=self.data.settings.timezone))
         self.prepare = engine_prepare(self.book)
         self._tasks: dict[str, list[Task]] | None = None

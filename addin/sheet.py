@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
 from itertools import islice
 from typing import Any
 
@@ -189,10 +188,10 @@ class BranchBook:
         return self.ticket_rows[ticket.sync_key]
 
 
-def read_branch(book: Any, now: datetime | None = None) -> BranchBook:
+def read_branch(book: Any) -> BranchBook:
     """Read the branch workbook's sheets once; `MacroError` naming every problem, or the whole book.
 
-    ``now``: no event recorded in the workbook may lie after it.
+    Times are not checked against the clock: the PC's may lag the server's, whose times Sync brings in.
     """
     sheets = {xl.name: xl for xl in book.sheets}
     values: dict[str, list[list[object]]] = {}
@@ -202,7 +201,7 @@ def read_branch(book: Any, now: datetime | None = None) -> BranchBook:
             values[title] = read_values(sheets[title])
         return values[title]
 
-    read = read_book(list(sheets), rows_of, policy=ReadPolicy(now=now, keep_computed=False))
+    read = read_book(list(sheets), rows_of, policy=ReadPolicy(keep_computed=False))
     problems = list(read.problems)
     layouts = dict(read.layouts)
     if "conflicts" in read.titles:  # not read into records, but Sync writes it

@@ -1,7 +1,7 @@
 """Fast worksheet XML for the consolidated workbook's ticket sheets, streamed row by row.
 
-Each cell is written the way `complaints.cells` and `server.xlsx.cellformat` write it in the branch
-workbook — text escaped with the same policy (`escape_text`), datetimes as
+Each cell is written the way `complaints.cells` and `server.xlsx.cellformat`
+write it in the branch workbook — text escaped with the same policy (`escape_text`), datetimes as
 Excel serial numbers in the branch's time zone with a date format, enums as
 labels, booleans as 是/否 or Y/N — but as XML text in one pass instead of
 openpyxl cell objects, which is what makes a million rows fit in time and
