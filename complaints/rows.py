@@ -112,19 +112,19 @@ def read_book(
         return BranchWorkbook(
             BranchSettings(), titles=found, problems=[*problems, missing_sheet(TICKETS, titles)]
         )
-    books = _BookReader(rows_of, epoch, policy, problems)
-    book = BranchWorkbook(books.settings(found.get("settings"), found["tickets"]), titles=found)
-    books.layouts = book.layouts
-    book.sync_state = books.key_values(found.get("sync"))
-    books.tickets(found["tickets"], book)
+    sheets = _BookReader(rows_of, epoch, policy, problems)
+    book = BranchWorkbook(sheets.settings(found.get("settings"), found["tickets"]), titles=found)
+    book.sync_state = sheets.key_values(found.get("sync"))
+    sheets.tickets(found["tickets"], book)
     if "tasks" in found:
-        books.tasks(found["tasks"], book)
+        sheets.tasks(found["tasks"], book)
     if "log" in found:
-        books.log(found["log"], book)
-    book.problems = books.problems
+        sheets.log(found["log"], book)
+    book.problems = sheets.problems
     if "routing" in found:
-        books.problems = book.routing_problems
-        book.routes = books.routes(found["routing"])
+        sheets.problems = book.routing_problems
+        book.routes = sheets.routes(found["routing"])
+    book.layouts = sheets.layouts
     return book
 
 
@@ -133,12 +133,14 @@ def read_settings(
 ) -> tuple[BranchSettings, dict[str, str], list[Problem]]:
     """The Settings sheet, the schema sheet titles found, and problems with either (to write a workbook)."""
     found, problems = find_sheets(titles)
-    books = _BookReader(rows_of, EXCEL_1900, ReadPolicy(), problems)
+    sheets = _BookReader(rows_of, EXCEL_1900, ReadPolicy(), problems)
     tickets = found.get("tickets", TICKETS.zh)
-    return books.settings(found.get("settings"), tickets), found, books.problems
+    return sheets.settings(found.get("settings"), tickets), found, sheets.problems
 
 
 class _BookReader:
+    """Reads the sheets of one workbook, collecting problems; the Settings sheet first (zone, branch)."""
+
     def __init__(self, rows_of: RowsOf, epoch: datetime, policy: ReadPolicy, problems: list[Problem]) -> None:
         self.rows_of = rows_of
         self.epoch = epoch
