@@ -89,7 +89,7 @@ class SyncSession:
         tasks = []
         for task in self.tasks.values():
             fields = task_fields(task)
-            known, digest = state.task(task.sync_key)  # a workbook made before tasks had a version column
+            known, digest = state.task(task.sync_key)  # _sync's version serves books without the column
             if digest != fingerprint(fields) and task.ticket_id in keys:
                 tasks.append(push_task(task, keys[task.ticket_id], known))
         log = [
@@ -133,7 +133,7 @@ class SyncSession:
                 self.sent += 1
         for item in body["tasks"]:
             if item["sync_key"] not in refused:
-                self.state.set_task(item["sync_key"], item["base_version"], fingerprint(item["fields"]))
+                self.state.set_task(item["sync_key"], item["base_version"] or 1, fingerprint(item["fields"]))
                 self.tasks_sent += 1
         for item in body["log"]:
             if item["sync_key"] not in refused:
