@@ -165,23 +165,27 @@ class _BookReader:
         self.layouts[sheet.key] = layout
         now, zone, epoch = self.policy.now, self.zone, self.epoch
         # one entry per position in the row: None for the user's own (or empty, or skipped) columns
-        plan: list[tuple[str, Any, bool, bool] | None] = [None] * (max(layout.index.values()) + 1)
+        plan: list[tuple[str, Any, bool, bool, bool] | None] = [None] * (max(layout.index.values()) + 1)
         for key, position in layout.index.items():
             if key in skip:
                 continue
             column = sheet.column(key)
-            blank_if_spaces = column.type is not ColType.TEXT or column.required
+            text = column.type is ColType.TEXT
+            blank_if_spaces = not text or column.required
             past_only = now is not None and column.type is ColType.DATETIME and key not in DEADLINE_KEYS
-            plan[position] = (key, reader(column, zone, epoch), blank_if_spaces, past_only)
+            plan[position] = (key, reader(column, zone, epoch), text, blank_if_spaces, past_only)
         required = [c.key for c in sheet.columns if _needed(c, sheet, self.policy) and c.key in layout.index]
         for number, values in enumerate(chain(head[layout.header_row :], rows), start=layout.header_row + 1):
             out: dict[str, object] = {}
             failed: set[str] = set()
             for entry, raw in zip(plan, values, strict=False):
-                if entry is None or raw == "" or raw is None:
+                if entry is None or raw is None or raw == "":
                     continue
-                key, read, blank_if_spaces, past_only = entry
+                key, read, text, blank_if_spaces, past_only = entry
                 if blank_if_spaces and isinstance(raw, str) and not raw.strip():
+                    continue
+                if text and type(raw) is str:  # most cells: text as typed, nothing to parse
+                    out[key] = raw
                     continue
                 try:
                     value = read(raw)
