@@ -32,6 +32,7 @@ from functools import cache
 from complaints.enums import Flag, Labelled
 from complaints.schema import ColType, Column
 from complaints.sla import PENDING
+from complaints.wire import DEADLINE_COLUMNS
 
 BOOL_WORDS: dict[str, bool] = {
     **dict.fromkeys(("是", "y", "yes", "true", "1", "真", "√", "✓"), True),
@@ -39,9 +40,7 @@ BOOL_WORDS: dict[str, bool] = {
 }
 BOOL_LABELS = {"zh": ("是", "否"), "en": ("Y", "N")}
 
-PENDING_KEYS: frozenset[str] = frozenset(
-    {"ack_due", "plan_due", "resolve_due", "feedback_due", "revisit_from", "revisit_until", "appeal_risk_at"}
-)
+PENDING_KEYS: frozenset[str] = frozenset(DEADLINE_COLUMNS)
 """Computed deadline columns that may say "pending calendar" instead of a datetime."""
 
 TEXT_DATETIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M")
