@@ -38,7 +38,7 @@ from addin.reports import (
     write_report,
 )
 from addin.run import Env, Run, alert, macro
-from addin.sheet import MacroError, selected_rows, selection
+from addin.sheet import MacroError, said, selected_rows, selection
 from addin.sync_client import Transport, Unreachable, http_transport
 from complaints.colours import LEVEL_FILL
 from complaints.enums import Flag, Level, Satisfaction
@@ -49,7 +49,7 @@ from complaints.levels import deescalate as lower_level
 from complaints.levels import escalate as raise_level
 from complaints.lifecycle import record_revisit
 from complaints.model import LogEntry, Ticket
-from complaints.routing import RoundRobin, RoutingError, RoutingTable, route_many
+from complaints.routing import RoundRobin, RoutingError, RoutingTable, head_rule, route_many
 from complaints.schema import sheet_by_title
 from complaints.sla import DEFAULT_TZ, PENDING
 from complaints.textcheck import vague_description
@@ -84,22 +84,17 @@ def selected_tickets(run: Run) -> list[Ticket] | None:
 
 
 def routing_table(run: Run) -> RoutingTable:
-    try:
-        return RoutingTable.from_rows(run.data.routing)
-    except (RoutingError, ValueError) as exc:
-        raise MacroError(say("routing_invalid", error=exc)) from exc
+    """The Routing sheet's table; `MacroError` naming what is wrong with the sheet."""
+    problems = run.data.routing_problems
+    if problems:
+        raise MacroError(say("routing_invalid", error=listing([said(p) for p in problems])))
+    return RoutingTable.from_rules(run.data.routes)
 
 
 def department_head(table: RoutingTable | None, ticket: Ticket) -> str:
-    """The head of the ticket's department (by name, else by its category's rule), or ""."""
-    if table is None:
-        return ""
-    for rule in table.rules.values():
-        if ticket.department and rule.department == ticket.department.strip() and rule.head:
-            return rule.head
-    if ticket.category is not None and ticket.category in table.rules:
-        return table.rules[ticket.category].head
-    return ""
+    """The name of the head responsible for the ticket (`complaints.routing.head_rule`), or ""."""
+    rule = head_rule(table, ticket) if table is not None else None
+    return rule.head if rule is not None else ""
 
 
 def shown(moment: object, run: Run) -> str:
@@ -263,10 +258,8 @@ def deescalate(run: Run) -> Message:
 @macro
 def check_deadlines(run: Run) -> Message:
     """Recompute status, flags, deadlines and rule-based levels of every ticket, offline."""
-    try:
-        table: RoutingTable | None = RoutingTable.from_rows(run.data.routing)
-    except (RoutingError, ValueError):
-        table = None  # a broken Routing sheet must not stop the flags; heads are then unnamed
+    # a broken Routing sheet must not stop the flags; heads are then unnamed
+    table = None if run.data.routing_problems else routing_table(run)
     tickets = run.data.tickets
     entries: list[LogEntry] = []
     revisited = _dissatisfied_revisits(run, table, entries)

@@ -29,41 +29,17 @@ class Message:
 
 
 CATALOGUE: dict[str, tuple[str, str]] = {
-    # finding the workbook's sheets and reading them
-    "sheet_missing": (
-        "找不到“{zh}”工作表（英文名“{en}”）。现有工作表：{sheets}。如果改过名，请改回“{zh}”或“{en}”。",
-        "No '{en}' sheet (Chinese: '{zh}'). Sheets in this workbook: {sheets}. "
-        "If it was renamed, rename it back to '{en}' or '{zh}'.",
-    ),
-    "no_header": (
-        "工作表「{title}」前 10 行中找不到表头（应含如“{zh}”）。",
-        "Sheet '{title}': no header row in the first 10 rows (expected e.g. '{en}').",
-    ),
-    "column_missing": (
-        "工作表「{title}」缺少“{zh}”列，请在表头行补上。",
-        "Sheet '{title}' has no '{en}' column; add it to the header row.",
-    ),
+    # reading the workbook (the problems themselves come from complaints.rows)
     "problems": (
         "工作簿中有 {count} 处需要先改正，本次未做任何修改：\n{list}",
         "Fix {count} problem(s) in the workbook first; nothing was changed:\n{list}",
     ),
-    "where": (
-        "工作表「{title}」第 {row} 行 {column} 列（{header}）：{text}",
-        "Sheet '{title}', row {row}, column {column} ({header}): {text}",
-    ),
-    "required": ("此必填单元格为空", "this required cell is empty"),
-    "duplicate": ("与第 {first} 行重复", "the same as row {first}"),
-    "unknown_ticket": ("“投诉单”表中没有投诉单 {ticket}", "no ticket {ticket} on the Tickets sheet"),
     "more": ("……另有 {count} 处", "… and {count} more"),
     "settings_branch": (
         "“设置”表中没有分支机构编码，请先填写（如 SZ01）。",
         "The Settings sheet has no branch code; fill it in first (e.g. SZ01).",
     ),
-    "settings_timezone": (
-        "“设置”表中的时区“{zone}”无法识别，请填写如 Asia/Shanghai。",
-        "The Settings sheet's time zone '{zone}' is unknown; use e.g. Asia/Shanghai.",
-    ),
-    "routing_invalid": ("“分派规则”表有误：{error}", "The Routing sheet is wrong: {error}"),
+    "routing_invalid": ("“分派规则”表有误：\n{error}", "The Routing sheet is wrong:\n{error}"),
     # selection
     "no_selection": (
         "请先在“{sheet}”表中选中要{action}的投诉单所在行，再点击按钮。",

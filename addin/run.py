@@ -15,7 +15,7 @@ from typing import Any
 
 from addin.blocks import SheetWriter, engine_prepare, write_key_values
 from addin.messages import TITLE, Message
-from addin.sheet import BranchBook, MacroError, missing_sheet, read_branch
+from addin.sheet import BranchBook, MacroError, read_branch, sheet_missing
 from addin.sync_client import Transport
 from complaints.calendar import WorkCalendar, load_calendar
 from complaints.cells import write_cell
@@ -189,7 +189,7 @@ class Run:
         if not entries:
             return
         if "log" not in self.data.grids:
-            raise missing_sheet(self.book, LOG)
+            raise sheet_missing(self.book, LOG)
         writer = self.writer("log")
         zone, lang = self.data.settings.zone, self.lang
         rows = writer.next_rows(len(entries), self.log_added)

@@ -29,13 +29,11 @@ from addin.sync_client import (
     send,
 )
 from complaints.cells import write_cell
+from complaints.conflicts import conflict_cells
 from complaints.model import Task, Ticket
-from complaints.schema import CONFLICTS, TASKS, TICKETS, Column
+from complaints.schema import CONFLICTS, TASKS, Column
 from complaints.wire import (
-    COLUMNS,
     EDITABLE,
-    TASK_COLUMNS,
-    decode,
     log_from_json,
     push_log,
     push_task,
@@ -91,9 +89,9 @@ class SyncSession:
         tasks = []
         for task in self.tasks.values():
             fields = task_fields(task)
-            version, digest = state.task(task.sync_key)
+            known, digest = state.task(task.sync_key)  # _sync's version serves books without the column
             if digest != fingerprint(fields) and task.ticket_id in keys:
-                tasks.append(push_task(task, keys[task.ticket_id], version))
+                tasks.append(push_task(task, keys[task.ticket_id], known))
         log = [
             push_log(e, keys[e.ticket_id])
             for e in self.run.data.log
@@ -257,35 +255,9 @@ class SyncSession:
             r = writer.next_rows(1, self.conflicts)[0]
             known[cid] = r
             self.conflicts += 1
-            values = {
-                "ticket_id": conflict.get("ticket_id", ""),
-                "field": self._field_label(conflict),
-                "branch_value": self._shown(conflict, "branch_value"),
-                "server_value": self._shown(conflict, "server_value"),
-                "detected_at": decode("received_at", conflict.get("detected_at")),
-                "conflict_id": cid,
-            }
-            for column in CONFLICTS.columns:
-                writer.set(r, column.key, self._cell(column, values[column.key]))
-
-    def _field_label(self, conflict: dict[str, Any]) -> str:
-        schema = TASKS if conflict.get("entity") == "task" else TICKETS
-        try:
-            return schema.column(conflict["field"]).header(self.run.lang)
-        except KeyError:
-            return str(conflict["field"])
-
-    def _shown(self, conflict: dict[str, Any], side: str) -> str:
-        """A conflicting value as the coordinator reads it (a local time, a label, 是/否)."""
-        columns = TASK_COLUMNS if conflict.get("entity") == "task" else COLUMNS
-        column = columns.get(conflict["field"])
-        raw = conflict.get(side)
-        if column is None:
-            return "" if raw is None else str(raw)
-        value = self._cell(column, decode(column.key, raw, columns))
-        if hasattr(value, "strftime"):
-            return value.strftime("%Y-%m-%d %H:%M")  # type: ignore[union-attr]
-        return "" if value is None else str(value)
+            cells = conflict_cells(conflict, run.lang, run.data.settings.zone)
+            for key, value in cells.items():
+                writer.set(r, key, value)
 
     def _cell(self, column: Column, value: object) -> object:
         return write_cell(column, value, self.run.lang, self.run.data.settings.zone)

@@ -219,8 +219,8 @@ def child_openpyxl(url: str, out: str, limit: int) -> dict[str, object]:
     from openpyxl.styles.cell_style import StyleArray
 
     from server.xlsx import styles as look
+    from server.xlsx.cellformat import DATETIME_FORMAT
     from server.xlsx.consolidate import ticket_columns
-    from server.xlsx.values import DATETIME_FORMAT
 
     zone = ZoneInfo("Asia/Shanghai")
     columns = ticket_columns("zh", False)

@@ -1,17 +1,24 @@
-"""Cell values <-> model values for the workbook schema's column types, without any spreadsheet library.
+"""The one cell codec: cell values <-> model values for the workbook schema's column types.
 
-The conventions of the branch workbook (DESIGN §4), shared by everything that
-reads or writes its cells — the openpyxl reader and writer on the server and
-the xlwings macros in the add-in:
+Every engine that reads or writes a branch workbook (calamine and openpyxl on
+the server, xlwings in the add-in) hands its cell values to these functions;
+none of them needs a spreadsheet library. The conventions (DESIGN §4):
 
 * datetimes in cells are naive local times of the branch's zone, to the second;
-  a cell may also hold an Excel serial number or a typed text such as
-  ``2026-03-02 09:10``;
+  a cell may also hold an Excel serial number (of the workbook's date system)
+  or a typed text such as ``2026-03-02 09:10``;
 * enumerations are written as labels of the workbook's language and read from
-  a label in either language or the code; booleans as 是/否 or Y/N;
+  a label in either language or the code; booleans as 是/否 or Y/N (read also
+  from √/×, TRUE/FALSE, 1/0);
 * flags are their codes separated by ", " (language-neutral);
 * a computed deadline pending the holiday calendar is written as the
-  *pending calendar* label.
+  *pending calendar* label;
+* a cell holding a formula reaches the codec as `Formula` (an engine that sees
+  formulas marks them): its text is kept in a text column and refused, with a
+  message saying so, in every other column.
+
+How text is stored in the file (the OOXML ``_xHHHH_`` escape, the quote
+prefix) is the file writer's business, not the codec's.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from functools import cache
 from complaints.enums import Flag, Labelled
 from complaints.schema import ColType, Column
 from complaints.sla import PENDING
+from complaints.wire import DEADLINE_COLUMNS
 
 BOOL_WORDS: dict[str, bool] = {
     **dict.fromkeys(("是", "y", "yes", "true", "1", "真", "√", "✓"), True),
@@ -32,17 +40,25 @@ BOOL_WORDS: dict[str, bool] = {
 }
 BOOL_LABELS = {"zh": ("是", "否"), "en": ("Y", "N")}
 
-PENDING_KEYS: frozenset[str] = frozenset(
-    {"ack_due", "plan_due", "resolve_due", "feedback_due", "revisit_from", "revisit_until", "appeal_risk_at"}
-)
+PENDING_KEYS: frozenset[str] = frozenset(DEADLINE_COLUMNS)
 """Computed deadline columns that may say "pending calendar" instead of a datetime."""
 
 TEXT_DATETIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M")
 TEXT_DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y%m%d")
 FLAG_SEPARATORS = re.compile(r"[,;，；、\n]+")
-_EXCEL_EPOCH = datetime(1899, 12, 30)
+
+EXCEL_1900 = datetime(1899, 12, 30)
+"""Day 0 of Excel's default (1900) date system, as serial numbers count it."""
+EXCEL_1904 = datetime(1904, 1, 1)
+"""Day 0 of the 1904 date system (old Mac workbooks)."""
 _SERIAL_MIN, _SERIAL_MAX = 1, 2_958_465
 """Excel's serial numbers for 1900-01-01 .. 9999-12-31 (1900 date system)."""
+_FAKE_LEAP_DAY = 60
+"""Excel's serial of 1900-02-29, a day that never was: earlier serials are one day off from the epoch."""
+
+
+class Formula(str):
+    """A cell's formula text (with its leading "="), as typed by a person."""
 
 
 class CellValueError(ValueError):
@@ -65,6 +81,22 @@ def is_blank(raw: object) -> bool:
 # --- flags, booleans, datetimes ------------------------------------------------------------
 
 
+@cache
+def _members(enum: type[Labelled]) -> dict[str, Labelled]:
+    """Code, Chinese and English label (casefolded) -> member: `Labelled.parse` as one dict look-up."""
+    table: dict[str, Labelled] = {}
+    for member in enum:
+        for text in (member.value, member.zh, member.en):
+            table.setdefault(text.casefold(), member)
+    return table
+
+
+def parse_member(enum: type[Labelled], text: str) -> Labelled:
+    """``enum.parse(text)``, fast: the member whose code or label is ``text`` (case and blanks ignored)."""
+    member = _members(enum).get(text.strip().casefold())
+    return member if member is not None else enum.parse(text)
+
+
 def format_flags(flags: Iterable[Flag]) -> str:
     """Flag codes in the enumeration's order, separated by ", "."""
     present = set(flags)
@@ -73,7 +105,11 @@ def format_flags(flags: Iterable[Flag]) -> str:
 
 def parse_flags(text: str) -> frozenset[Flag]:
     """Flags from codes or labels separated by commas, semicolons, 、 or new lines."""
-    return frozenset(Flag.parse(part) for part in FLAG_SEPARATORS.split(text) if part.strip())
+    return frozenset(
+        parse_member(Flag, part)  # type: ignore[misc]
+        for part in FLAG_SEPARATORS.split(text)
+        if part.strip()
+    )
 
 
 def bool_label(value: bool, lang: str) -> str:
@@ -89,12 +125,18 @@ def to_local(moment: datetime, zone: tzinfo) -> datetime:
     return moment.astimezone(zone).replace(tzinfo=None, microsecond=0)
 
 
-def from_serial(number: float) -> datetime:
-    """The naive datetime of an Excel serial number (1900 date system), to the second."""
-    return round_second(_EXCEL_EPOCH + timedelta(days=number))
+def from_serial(number: float, epoch: datetime = EXCEL_1900) -> datetime:
+    """The naive datetime of an Excel serial number in the date system from ``epoch``, to the second."""
+    day, fraction = divmod(number, 1)
+    if epoch == EXCEL_1900 and 0 < number < _FAKE_LEAP_DAY:
+        day += 1
+    # to the millisecond first, as Excel stores times, then to the second
+    moment = epoch + timedelta(days=day, milliseconds=round(fraction * 86_400_000))
+    return round_second(moment)
 
 
 def round_second(moment: datetime) -> datetime:
+    """``moment`` rounded to the nearest second (half a second up)."""
     if moment.microsecond == 0:
         return moment
     whole = moment.replace(microsecond=0)
@@ -103,9 +145,18 @@ def round_second(moment: datetime) -> datetime:
 
 def describe(raw: object) -> str:
     """A cell value as it reads in a message."""
+    if isinstance(raw, Formula):
+        return raw
     if isinstance(raw, datetime | date):
         return raw.isoformat(sep=" ")
     return repr(raw) if isinstance(raw, str) else str(raw)
+
+
+def _formula_error(raw: Formula) -> CellValueError:
+    return CellValueError(
+        f"a formula ({raw}) is not accepted here; type the value itself",
+        f"此处不接受公式（{raw}），请直接输入值",
+    )
 
 
 def parse_text_datetime(text: str) -> datetime | None:
@@ -122,15 +173,17 @@ def parse_text_datetime(text: str) -> datetime | None:
         return None
 
 
-def naive_datetime(raw: object) -> datetime:
+def naive_datetime(raw: object, epoch: datetime = EXCEL_1900) -> datetime:
     """A datetime cell's value (aware only if typed with an offset); `CellValueError` if it is not one."""
+    if isinstance(raw, Formula):
+        raise _formula_error(raw)
     if isinstance(raw, datetime):
         return raw
     if isinstance(raw, date):
         return datetime.combine(raw, time())
     if isinstance(raw, int | float) and not isinstance(raw, bool):
         if math.isfinite(raw) and _SERIAL_MIN <= raw <= _SERIAL_MAX:
-            return from_serial(raw)
+            return from_serial(raw, epoch)
     if isinstance(raw, str):
         parsed = parse_text_datetime(raw)
         if parsed is not None:
@@ -146,8 +199,10 @@ def naive_datetime(raw: object) -> datetime:
 
 def read_text(raw: object) -> str:
     """Any cell value as the text a person sees (a phone number typed as a number keeps its digits)."""
-    if isinstance(raw, str):
+    if type(raw) is str:
         return raw
+    if isinstance(raw, str):  # a formula: its text, as typed
+        return str(raw)
     if isinstance(raw, bool):
         return "TRUE" if raw else "FALSE"
     if isinstance(raw, float):
@@ -161,26 +216,25 @@ def read_text(raw: object) -> str:
     return str(raw)
 
 
-def read_datetime(raw: object, zone: tzinfo, pending: bool = False) -> object:
+def read_datetime(raw: object, zone: tzinfo, pending: bool = False, epoch: datetime = EXCEL_1900) -> object:
     """An aware datetime (or `PENDING` for a computed deadline that says so)."""
-    if pending and isinstance(raw, str):
-        try:
-            if Flag.parse(raw) is Flag.PENDING_CALENDAR:
-                return PENDING
-        except ValueError:
-            pass
-    naive = naive_datetime(raw)
+    if pending and isinstance(raw, str) and not isinstance(raw, Formula):
+        if _members(Flag).get(raw.strip().casefold()) is Flag.PENDING_CALENDAR:
+            return PENDING
+    naive = naive_datetime(raw, epoch)
     if naive.tzinfo is not None:
         return round_second(naive.astimezone(zone))
     return round_second(naive).replace(tzinfo=zone)
 
 
-def read_date(raw: object) -> date:
+def read_date(raw: object, epoch: datetime = EXCEL_1900) -> date:
     if isinstance(raw, date) and not isinstance(raw, datetime):
         return raw
     try:
-        return naive_datetime(raw).date()
+        return naive_datetime(raw, epoch).date()
     except CellValueError:
+        if isinstance(raw, Formula):
+            raise
         raise CellValueError(
             f"{describe(raw)} is not a date; type e.g. 2026-03-02",
             f"{describe(raw)} 不是日期，请输入如 2026-03-02",
@@ -188,6 +242,8 @@ def read_date(raw: object) -> date:
 
 
 def read_int(raw: object) -> int:
+    if isinstance(raw, Formula):
+        raise _formula_error(raw)
     if isinstance(raw, int) and not isinstance(raw, bool):
         return raw
     if isinstance(raw, float) and raw.is_integer():
@@ -198,6 +254,8 @@ def read_int(raw: object) -> int:
 
 
 def read_bool(raw: object) -> bool:
+    if isinstance(raw, Formula):
+        raise _formula_error(raw)
     if isinstance(raw, bool):
         return raw
     if isinstance(raw, int | float) and raw in (0, 1):
@@ -210,19 +268,11 @@ def read_bool(raw: object) -> bool:
     )
 
 
-@cache
-def _labels(enum: type[Labelled]) -> dict[str, Labelled]:
-    """Code, Chinese and English label (casefolded) -> member: `Labelled.parse` as one dict look-up."""
-    table: dict[str, Labelled] = {}
-    for member in enum:
-        for text in (member.value, member.zh, member.en):
-            table.setdefault(text.casefold(), member)
-    return table
-
-
 def read_enum(raw: object, enum: type[Labelled]) -> Labelled:
+    if isinstance(raw, Formula):
+        raise _formula_error(raw)
     if isinstance(raw, str):
-        member = _labels(enum).get(raw.strip().casefold())
+        member = _members(enum).get(raw.strip().casefold())
         if member is not None:
             return member
     raise CellValueError(
@@ -232,6 +282,8 @@ def read_enum(raw: object, enum: type[Labelled]) -> Labelled:
 
 
 def read_flags(raw: object) -> frozenset[Flag]:
+    if isinstance(raw, Formula):
+        raise _formula_error(raw)
     if isinstance(raw, str):
         try:
             return parse_flags(raw)
@@ -243,66 +295,118 @@ def read_flags(raw: object) -> frozenset[Flag]:
 Reader = Callable[[object], object]
 
 
-def reader(column: Column, zone: tzinfo) -> Reader:
-    """The function turning a non-blank cell of ``column`` into its model value (or `CellValueError`)."""
+def reader(column: Column, zone: tzinfo, epoch: datetime = EXCEL_1900) -> Reader:
+    """The function turning a non-blank cell of ``column`` into its model value (or `CellValueError`).
+
+    ``epoch`` is day 0 of the workbook's date system, for serial numbers in date columns.
+    """
+    # each reader takes the commonest cell (what Excel stores for the type) first: a workbook has many rows
     kind = column.type
     if kind is ColType.TEXT:
         return read_text
     if kind is ColType.DATETIME:
         pending = column.key in PENDING_KEYS
-        return lambda raw: read_datetime(raw, zone, pending)
+
+        def read_moment(raw: object) -> object:
+            if type(raw) is datetime and raw.tzinfo is None:
+                return round_second(raw).replace(tzinfo=zone)
+            return read_datetime(raw, zone, pending, epoch)
+
+        return read_moment
     if kind is ColType.DATE:
-        return read_date
+        return lambda raw: read_date(raw, epoch)
     if kind is ColType.INT:
         return read_int
     if kind is ColType.BOOL:
-        return read_bool
+
+        def read_yes_no(raw: object) -> object:
+            if type(raw) is str:
+                meaning = BOOL_WORDS.get(raw.strip().casefold())
+                if meaning is not None:
+                    return meaning
+            return read_bool(raw)
+
+        return read_yes_no
     if kind is ColType.ENUM:
         enum = column.enum
         assert enum is not None, column.key
-        return lambda raw: read_enum(raw, enum)
+        members = _members(enum)
+
+        def read_member(raw: object) -> object:
+            if type(raw) is str:
+                member = members.get(raw.strip().casefold())
+                if member is not None:
+                    return member
+            return read_enum(raw, enum)
+
+        return read_member
     if kind is ColType.FLAGS:
         return read_flags
     raise AssertionError(f"unknown column type {kind}")
 
 
-def read_cell(column: Column, raw: object, zone: tzinfo) -> object:
+def read_cell(column: Column, raw: object, zone: tzinfo, epoch: datetime = EXCEL_1900) -> object:
     """The model value of a non-blank cell of ``column``; `CellValueError` (zh and en) if it does not fit."""
-    return reader(column, zone)(raw)
+    return reader(column, zone, epoch)(raw)
 
 
 # --- model -> cell -------------------------------------------------------------------------
 
+Writer = Callable[[object], object]
 
-def write_cell(column: Column, value: object, lang: str, zone: tzinfo) -> object:
-    """The value to put in a cell of ``column`` for a model value (None = empty cell).
+
+def writer(column: Column, lang: str, zone: tzinfo) -> Writer:
+    """The function turning a model value of ``column`` into the value to put in its cell (None = empty).
 
     Datetimes become naive local times; enumerations labels of ``lang``;
     booleans 是/否 or Y/N; flags their codes; text stays as it is.
     """
     kind = column.type
-    if value is None:
-        return None
     if kind is ColType.TEXT:
-        if not isinstance(value, str):
-            raise TypeError(f"{column.key}: expected text, got {value!r}")
-        return value or None
+
+        def write_text(value: object) -> object:
+            if value is None or value == "":
+                return None
+            if not isinstance(value, str):
+                raise TypeError(f"{column.key}: expected text, got {value!r}")
+            return value
+
+        return write_text
     if kind is ColType.DATETIME:
-        if value == PENDING:
-            return Flag.PENDING_CALENDAR.label(lang)
-        if not isinstance(value, datetime):
-            raise TypeError(f"{column.key}: expected a datetime, got {value!r}")
-        return to_local(value, zone)
+        pending_label = Flag.PENDING_CALENDAR.label(lang)
+
+        def write_datetime(value: object) -> object:
+            if value is None:
+                return None
+            if value == PENDING:
+                return pending_label
+            if not isinstance(value, datetime):
+                raise TypeError(f"{column.key}: expected a datetime, got {value!r}")
+            return to_local(value, zone)
+
+        return write_datetime
     if kind is ColType.DATE:
-        if isinstance(value, datetime) or not isinstance(value, date):
-            raise TypeError(f"{column.key}: expected a date, got {value!r}")
-        return value
+
+        def write_date(value: object) -> object:
+            if value is None:
+                return None
+            if isinstance(value, datetime) or not isinstance(value, date):
+                raise TypeError(f"{column.key}: expected a date, got {value!r}")
+            return value
+
+        return write_date
     if kind is ColType.INT:
-        return value
+        return lambda value: value
     if kind is ColType.BOOL:
-        return bool_label(bool(value), lang)
+        yes, no = BOOL_LABELS.get(lang, BOOL_LABELS["en"])
+        return lambda value: None if value is None else (yes if value else no)
     if kind is ColType.ENUM:
-        return value.label(lang)  # type: ignore[attr-defined]
+        return lambda value: None if value is None else value.label(lang)  # type: ignore[attr-defined]
     if kind is ColType.FLAGS:
-        return format_flags(value) or None  # type: ignore[arg-type]
+        return lambda value: None if value is None else (format_flags(value) or None)  # type: ignore[arg-type]
     raise AssertionError(f"unknown column type {kind}")
+
+
+def write_cell(column: Column, value: object, lang: str, zone: tzinfo) -> object:
+    """The value to put in a cell of ``column`` for a model value (None = empty cell)."""
+    return writer(column, lang, zone)(value)

@@ -8,17 +8,9 @@ from datetime import datetime
 
 from complaints.enums import Level, LogKind, Satisfaction, Status
 from complaints.levels import escalate
-from complaints.model import Escalation, LogEntry, Ticket
+from complaints.model import MILESTONES, Escalation, LogEntry, Ticket
 
-CHAIN: tuple[str, ...] = (
-    "received_at",
-    "acknowledged_at",
-    "plan_at",
-    "resolved_at",
-    "feedback_at",
-    "closed_at",
-    "revisited_at",
-)
+CHAIN: tuple[str, ...] = tuple(m for m in MILESTONES if m != "routed_at")
 """Milestones that must happen in this order (routing may happen any time after receipt)."""
 
 REQUIRES: dict[str, str] = {

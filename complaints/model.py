@@ -22,6 +22,7 @@ MILESTONES: tuple[str, ...] = (
     "closed_at",
     "revisited_at",
 )
+"""The milestones of DESIGN §3.1, in the order a ticket passes them; the status follows the last filled."""
 
 
 def new_sync_key() -> str:
@@ -109,6 +110,7 @@ class Task:
     done_at: datetime | None = None
     sync_key: str = field(default_factory=new_sync_key)
     version: int = 0
+    """The server's version this copy is based on; 0 before the first sync (or when the workbook lacks it)."""
 
 
 @dataclass(slots=True)

@@ -175,6 +175,27 @@ class RoutingTable:
         return post
 
 
+def head_rule(table: RoutingTable, ticket: Ticket) -> RoutingRule | None:
+    """The rule naming the head responsible for ``ticket`` (escalations, notices, digests).
+
+    A routed ticket belongs to its department's head (a rule of that department
+    naming one, else its first rule); an unrouted one to the head its category
+    would be routed to; otherwise to the complaint management post. None when
+    the table has none of these.
+    """
+    department = ticket.department.strip()
+    if department:
+        rules = [rule for rule in table.rules.values() if rule.department.strip() == department]
+        if rules:
+            return next((rule for rule in rules if rule.head), rules[0])
+    if ticket.category is not None and ticket.category in table.rules:
+        return table.rules[ticket.category]
+    try:
+        return table.coordination_post()
+    except RoutingError:
+        return None
+
+
 def _rule(category: Category, department: str, head: str, count: int = 3) -> RoutingRule:
     return RoutingRule(
         category=category,

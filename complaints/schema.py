@@ -165,6 +165,7 @@ TASKS = Sheet(
         Column("owner", "责任人", "Owner", T),
         Column("due", "完成期限", "Due", D, width=12),
         Column("done_at", "完成时间", "Done at", DT, width=17),
+        Column("version", "版本", "Version", N, computed=True, hidden=True),
         Column("sync_key", "同步键", "Sync key", T, computed=True, hidden=True, width=34),
     ),
 )

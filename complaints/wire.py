@@ -159,8 +159,15 @@ def push_ticket(ticket: Ticket) -> dict[str, Any]:
     }
 
 
-def push_task(task: Task, ticket_key: str, base_version: int | None = None) -> dict[str, Any]:
-    """A task as a pushed row; without a base version the server applies it over its copy."""
+def push_task(task: Task, ticket_key: str, known_version: int | None = None) -> dict[str, Any]:
+    """A task as a pushed row, with the version it was based on, so that the server merges it as a ticket.
+
+    The base is the task's own version (the workbook's version column), else ``known_version`` (kept
+    elsewhere by an older workbook), else 1: a task whose version is unknown may be older than the
+    server's, so every change made there since is merged field by field and a field changed on both
+    sides becomes a conflict, never a silent overwrite (a new task is created whatever its base).
+    """
+    base_version = task.version or known_version or 1
     return {"sync_key": task.sync_key, "ticket_key": ticket_key, "base_version": base_version,
             "fields": task_fields(task)}  # fmt: skip
 
@@ -187,8 +194,10 @@ def ticket_from_json(row: dict[str, Any], branch: str = "") -> Ticket:
 
 
 def task_from_json(row: dict[str, Any]) -> Task:
+    """A pulled task row as a Task, with the server's version."""
     values = {k: decode(k, row.get(k), TASK_COLUMNS) for k in TASK_EDITABLE}
-    return Task(ticket_id=row["ticket_id"], sync_key=row["sync_key"], **values)
+    version = int(row.get("version") or 0)
+    return Task(ticket_id=row["ticket_id"], sync_key=row["sync_key"], version=version, **values)
 
 
 def log_from_json(row: dict[str, Any]) -> LogEntry:

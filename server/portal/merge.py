@@ -248,6 +248,8 @@ def _write_back(
         result.conflicts.extend(item["conflicts"])
         if "renumbered_from" in item:
             result.renumbered.append((item["renumbered_from"], item["ticket_id"]))
+    for item in pushed["tasks"]:
+        result.conflicts.extend(item["conflicts"])
     sheets = {"tickets": TICKETS, "tasks": TASKS, "log": LOG}
     for kind, sheet in sheets.items():
         for r in pushed["rejected"][kind]:

@@ -19,9 +19,10 @@ from sqlalchemy.orm import Session
 
 from complaints.enums import Flag, Level, Status
 from complaints.model import Ticket
+from complaints.routing import head_rule
 from server.services.notices import Notice, enqueue, flag_labels, render, ticket_context
 from server.storage.models import BranchRow, TicketRow, tickets_table
-from server.storage.routing import branch_contact, head_rule, routing_table
+from server.storage.routing import branch_contact, routing_table
 from server.storage.rows import from_db, row_to_ticket
 
 SECTIONS = ("overdue", "due_soon", "escalated", "revisits")

@@ -42,13 +42,13 @@ from complaints.enums import Flag, Status
 from complaints.flags import Evaluation
 from complaints.levels import LevelRules
 from complaints.model import Task, Ticket
-from complaints.routing import RoutingTable
+from complaints.routing import RoutingTable, head_rule
 from complaints.sla import PENDING, Clock, SlaClock
 from server.services.changes import SCHEDULER, Change, Outcome, settle_all, stored_state, write
 from server.storage.db import Database, get_db
 from server.storage.models import BranchRow, ScanCursorRow, TicketCheckRow, TicketRow, tickets_table
 from server.storage.neighbours import GroupFindings, find_groups
-from server.storage.routing import head_rule, routing_table
+from server.storage.routing import routing_table
 from server.storage.rows import (
     LIGHT_READ,
     TICKET_READ,

@@ -25,13 +25,13 @@ from complaints.enums import Level
 from complaints.levels import LevelRules
 from complaints.model import LogEntry, Task, Ticket
 from complaints.pipeline import Settled, settle
-from complaints.routing import RoutingTable
+from complaints.routing import RoutingTable, head_rule
 from complaints.sla import SlaClock
 from complaints.wire import COLUMNS, DEADLINE_COLUMNS, encode
 from server.services.notices import QUIET_STATUSES, Notice, enqueue_many, escalation_key, escalation_notice
 from server.storage.models import BranchRow, OutboxRow
 from server.storage.neighbours import GroupFindings
-from server.storage.routing import branch_contact, head_rule, routing_table
+from server.storage.routing import branch_contact, routing_table
 from server.storage.rows import STORED_TICKET_FIELDS, chunks, next_change_seq, to_db
 from server.storage.writes import (
     CREATED,

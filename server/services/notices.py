@@ -32,12 +32,11 @@ from sqlalchemy.orm import Session
 from complaints.contacts import mask_phone
 from complaints.enums import Category, Flag, Status
 from complaints.model import Ticket
-from complaints.routing import RoutingTable
+from complaints.routing import RoutingTable, head_rule
 from complaints.sla import Deadlines
 from complaints.wire import COLUMNS
 from server.storage.db import get_db
 from server.storage.models import BranchRow, OutboxRow
-from server.storage.routing import head_rule
 from server.storage.rows import clock_for
 
 logger = logging.getLogger(__name__)

@@ -27,7 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from complaints.enums import LogKind
-from complaints.ids import number_prefix, renumber
+from complaints.ids import next_free_number, number_prefix
 from complaints.levels import LevelRules
 from complaints.model import LogEntry, Task, Ticket
 from complaints.pipeline import lowering_entry, lowering_problem
@@ -507,7 +507,9 @@ def _new_ticket(change: Change, edit: TicketEdit, taken: set[str], pending: Pend
     notice: dict[str, Any] = {}
     number = ticket.ticket_id
     if number in taken:
-        ticket.ticket_id = renumber(number, _numbers_like(change.session, change.branch.id, number) | taken)
+        ticket.ticket_id = next_free_number(
+            number, _numbers_like(change.session, change.branch.id, number) | taken
+        )
         pushed["ticket_id"] = ticket.ticket_id
         notice["renumbered_from"] = number
     taken.add(ticket.ticket_id)

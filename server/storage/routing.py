@@ -2,8 +2,9 @@
 
 A branch without stored rules uses `complaints.routing.default_routing_table()`;
 the first edit stores the defaults for that branch and then changes one row.
-Notices go to the head of the ticket's department (``head_email``) and the
-daily branch digest to the coordinator (``flask --app server routing …``).
+Notices go to the head of the ticket's department (``head_email``, found by
+`complaints.routing.head_rule`) and the daily branch digest to the coordinator
+(``flask --app server routing …``).
 """
 
 from __future__ import annotations
@@ -11,8 +12,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from complaints.model import Ticket
-from complaints.routing import RoutingError, RoutingRule, RoutingTable, default_routing_table
+from complaints.routing import RoutingRule, RoutingTable, default_routing_table
 from server.storage.models import BranchContactRow, RoutingRuleRow
 
 LANGUAGES = ("zh", "en")
@@ -62,26 +62,6 @@ def _fill(row: RoutingRuleRow, rule: RoutingRule) -> None:
     row.head = values["head"]
     row.head_email = values["head_email"]
     row.investigators = values["investigators"]
-
-
-def head_rule(table: RoutingTable, ticket: Ticket) -> RoutingRule | None:
-    """The rule naming the head responsible for ``ticket``.
-
-    A routed ticket belongs to its department's head (first rule of that
-    department); an unrouted one to the head its category would be routed to;
-    otherwise the complaint management post.
-    """
-    department = ticket.department.strip()
-    if department:
-        for rule in table.rules.values():
-            if rule.department == department:
-                return rule
-    try:
-        if ticket.category is not None and ticket.category in table.rules:
-            return table.rule_for(ticket.category)
-        return table.coordination_post()
-    except RoutingError:
-        return None
 
 
 def branch_contact(session: Session, branch_id: int) -> BranchContactRow:

@@ -7,15 +7,12 @@
 """
 
 from server.xlsx.errors import Problem, UnsafeWorkbookError, WorkbookError
-from server.xlsx.ids import next_ticket_id, ticket_id
-from server.xlsx.reader import BranchSettings, BranchWorkbook, read_workbook
+from server.xlsx.reader import BranchWorkbook, read_workbook
 from server.xlsx.template import build_workbook, deadline_cells, new_workbook
-from server.xlsx.values import format_flags, parse_flags
 from server.xlsx.writer import WriteReport, write_workbook
 from server.xlsx.zipguard import ZipLimits, check_zip
 
 __all__ = [
-    "BranchSettings",
     "BranchWorkbook",
     "Problem",
     "UnsafeWorkbookError",
@@ -25,11 +22,7 @@ __all__ = [
     "build_workbook",
     "check_zip",
     "deadline_cells",
-    "format_flags",
     "new_workbook",
-    "next_ticket_id",
-    "parse_flags",
     "read_workbook",
-    "ticket_id",
     "write_workbook",
 ]

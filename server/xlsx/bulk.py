@@ -1,7 +1,7 @@
 """Fast worksheet XML for the consolidated workbook's ticket sheets, streamed row by row.
 
-Each cell is written the way `server.xlsx.values` writes it in the branch
-workbook — text escaped with the same policy (`escape_text`), datetimes as
+Each cell is written the way `complaints.cells` and `server.xlsx.cellformat`
+write it in the branch workbook — text escaped with the same policy (`escape_text`), datetimes as
 Excel serial numbers in the branch's time zone with a date format, enums as
 labels, booleans as 是/否 or Y/N — but as XML text in one pass instead of
 openpyxl cell objects, which is what makes a million rows fit in time and
@@ -23,11 +23,11 @@ from typing import Any
 
 from openpyxl.utils import get_column_letter
 
-from complaints.cells import bool_label
+from complaints.cells import bool_label, format_flags
 from complaints.contacts import mask_phone, mask_phones_inside
 from complaints.enums import Flag, Labelled
 from complaints.schema import ColType
-from server.xlsx.values import escape_text, format_flags, looks_like_formula
+from server.xlsx.cellformat import escape_text, looks_like_formula
 from server.xlsx.zipstream import LIMIT, Chunk, Deflater, ZipStream, deflate
 
 EXCEL_ROWS = 1_048_576

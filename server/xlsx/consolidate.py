@@ -57,7 +57,7 @@ from server.xlsx.bulk import (
     SheetXml,
     encode_sheets,
 )
-from server.xlsx.values import (
+from server.xlsx.cellformat import (
     DATE_FORMAT,
     DATETIME_FORMAT,
     INT_FORMAT,

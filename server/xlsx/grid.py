@@ -1,14 +1,15 @@
 """Cell values of a worksheet, row by row, from python-calamine (fast) or openpyxl (reference).
 
-Both engines yield ``(excel_row_number, values)`` with ``values[0]`` in column
-A, and agree on every value the reader relies on:
+Both engines yield every row from row 1, each a list of values with
+``values[0]`` in column A (what `complaints.rows` reads), and agree on every
+value the reader relies on:
 
 * strings exactly as typed (``_xHHHH_`` escapes decoded; calamine does this
   itself, openpyxl does not, so it is done here);
 * dates and datetimes as `date`/`datetime` where the cell has a date format
   (calamine returns a `date` for a midnight datetime; the reader's column
   types make that harmless), other numbers as int or float;
-* a formula as `Formula` holding its text, never its cached value: calamine
+* a formula as `complaints.cells.Formula` holding its text, never its cached value: calamine
   only returns cached values (empty when the file was written by a library
   that does not calculate), so formula cells are found with a light XML scan
   of the worksheet part, done only for parts the zip guard saw a formula in.
@@ -26,7 +27,7 @@ import warnings
 import zipfile
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any, BinaryIO, Protocol
+from typing import Any, BinaryIO
 
 from defusedxml import ElementTree as SafeET
 from openpyxl.cell.rich_text import CellRichText, TextBlock
@@ -35,12 +36,12 @@ from openpyxl.formula.translate import Translator
 from openpyxl.reader.excel import SHARED_STRINGS, ExcelReader
 from openpyxl.utils import column_index_from_string, get_column_letter
 from openpyxl.utils.cell import coordinate_from_string
-from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900
 from openpyxl.utils.exceptions import CellCoordinatesException as CellError
 from python_calamine import CalamineError, CalamineWorkbook
 
+from complaints.cells import EXCEL_1900, EXCEL_1904, Formula
+from server.xlsx.cellformat import unescape_text
 from server.xlsx.errors import Problem, WorkbookError
-from server.xlsx.values import Formula, unescape_text
 
 MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -49,19 +50,6 @@ ENGINES = ("calamine", "openpyxl")
 logger = logging.getLogger(__name__)
 FILE_ERRORS = (CalamineError, CellError, KeyError, OSError, ValueError, SyntaxError, zipfile.BadZipFile)
 """What the engines raise on a damaged file (ValueError: defusedxml's refusals; SyntaxError: XML errors)."""
-
-Row = tuple[int, list[object]]
-
-
-class RowSource(Protocol):
-    """What the reader needs from an opened workbook: sheet titles, date system, rows."""
-
-    titles: list[str]
-
-    @property
-    def epoch(self) -> datetime: ...
-
-    def rows(self, title: str) -> Iterator[Row]: ...
 
 
 def _local(tag: str) -> str:
@@ -99,7 +87,7 @@ class WorkbookParts:
 
     @property
     def epoch(self) -> datetime:
-        return CALENDAR_MAC_1904 if self.date1904 else CALENDAR_WINDOWS_1900
+        return EXCEL_1904 if self.date1904 else EXCEL_1900
 
 
 def scan_formulas(archive: zipfile.ZipFile, part: str) -> dict[tuple[int, int], Formula]:
@@ -252,13 +240,13 @@ class Grid:
         with zipfile.ZipFile(self._rewound()) as archive:
             return scan_formulas(archive, part)
 
-    def rows(self, title: str) -> Iterator[Row]:
-        """Every row of sheet ``title`` from row 1, as (Excel row number, values from column A)."""
+    def rows(self, title: str) -> Iterator[list[object]]:
+        """Every row of sheet ``title`` from row 1, each its values from column A."""
         if self.engine == "calamine":
             return self._calamine_rows(title)
         return self._openpyxl_rows(title)
 
-    def _calamine_rows(self, title: str) -> Iterator[Row]:
+    def _calamine_rows(self, title: str) -> Iterator[list[object]]:
         try:
             sheet = self._book.get_sheet_by_name(title)
             formulas = self.formulas(title)
@@ -284,12 +272,12 @@ class Grid:
             for col, formula in by_row.get(number, ()):
                 values.extend([""] * (col + 1 - len(values)))
                 values[col] = formula
-            yield number, values
+            yield values
 
-    def _openpyxl_rows(self, title: str) -> Iterator[Row]:
+    def _openpyxl_rows(self, title: str) -> Iterator[list[object]]:
         ws = self._book[title]
         ws.reset_dimensions()
-        for number, cells in enumerate(ws.iter_rows(), 1):
+        for cells in ws.iter_rows():
             values: list[object] = []
             for cell in cells:
                 value = cell.value
@@ -298,7 +286,7 @@ class Grid:
                 if isinstance(value, str):
                     value = Formula(value) if cell.data_type == "f" else unescape_text(value)
                 values.append(value)
-            yield number, values
+            yield values
 
 
 class LoadedGrid:
@@ -309,7 +297,7 @@ class LoadedGrid:
         self.titles = list(book.sheetnames)
         self.epoch = book.epoch
 
-    def rows(self, title: str) -> Iterator[Row]:
+    def rows(self, title: str) -> Iterator[list[object]]:
         """Rows 1 to the last, each as wide as the sheet, like ``iter_rows(values_only=True)``.
 
         Read from the cells that exist, so that no empty cell is created on the way (openpyxl's
@@ -326,7 +314,7 @@ class LoadedGrid:
                 cell = cells.get((number, col))
                 value = None if cell is None else cell.value
                 values.append(unescape_text(str(value)) if isinstance(value, str | CellRichText) else value)
-            yield number, values
+            yield values
 
 
 def _brief(exc: BaseException) -> str:

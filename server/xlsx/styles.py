@@ -15,9 +15,9 @@ from openpyxl.styles.differential import DifferentialStyle
 from openpyxl.utils import get_column_letter, quote_sheetname
 from openpyxl.worksheet.datavalidation import DataValidation
 
+from complaints.cells import BOOL_LABELS
 from complaints.enums import Flag, Level
 from complaints.schema import ColType, Column
-from server.xlsx.values import BOOL_LABELS
 
 MAX_ROW = 1_048_576
 """Conditional formats and drop-downs reach the last row, so rows typed below the table get them too."""

@@ -43,7 +43,7 @@ from complaints.schema import (
 from complaints.sla import DEFAULT_TZ, Deadlines, Due
 from complaints.wire import DEADLINE_COLUMNS
 from server.xlsx import styles
-from server.xlsx.values import cell_writer, looks_like_formula, number_format
+from server.xlsx.cellformat import cell_writer, looks_like_formula, number_format
 
 SCHEMA_VERSION = "1"
 HELP_TITLE = {"zh": "说明", "en": "Help"}

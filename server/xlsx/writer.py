@@ -23,6 +23,7 @@ import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import islice
 from typing import Any, BinaryIO
 
 from openpyxl.cell.cell import Cell
@@ -31,17 +32,18 @@ from openpyxl.styles.cell_style import StyleArray
 from openpyxl.utils import get_column_letter, range_boundaries
 from openpyxl.worksheet.table import TableColumn
 
+from complaints.conflicts import conflict_cells
+from complaints.layout import HEADER_SEARCH_ROWS, find_layout
 from complaints.model import LogEntry, Task, Ticket
+from complaints.rows import read_settings
 from complaints.schema import CONFLICTS, LOG, ROUTING, SYNC, TASKS, TICKETS, Column, Sheet
 from complaints.sla import Due
 from complaints.wire import DEADLINE_COLUMNS
 from server.xlsx import styles
+from server.xlsx.cellformat import DATETIME_FORMAT, cell_writer, escape_text, looks_like_formula
 from server.xlsx.errors import Problem, WorkbookError
 from server.xlsx.grid import LoadedGrid, load_exact
-from server.xlsx.layout import HEADER_SEARCH_ROWS, header_problem, header_row_of, map_columns
-from server.xlsx.reader import read_settings
 from server.xlsx.template import column_style, model_value
-from server.xlsx.values import cell_writer, escape_text, looks_like_formula
 from server.xlsx.zipguard import Source, ZipLimits, check_zip
 
 logger = logging.getLogger(__name__)
@@ -86,7 +88,8 @@ def write_workbook(
     report = WriteReport()
     # a macro-enabled workbook (.xlsm) keeps its VBA project
     book = _load(source, report, keep_vba="xl/vbaProject.bin" in inventory.sizes)
-    settings, titles, problems = read_settings(LoadedGrid(book))
+    grid = LoadedGrid(book)
+    settings, titles, problems = read_settings(grid.titles, grid.rows)
     if problems:
         raise WorkbookError(problems, settings.language)
     lang, zone = settings.language, settings.zone
@@ -160,34 +163,15 @@ def _write_conflicts(
     if ws.max_row > 1:
         ws.delete_rows(2, ws.max_row - 1)
     for conflict in conflicts:
-        field_name = str(conflict["field"])
-        column = TICKETS.column(field_name) if field_name in {c.key for c in TICKETS.columns} else None
-        detected = datetime.fromisoformat(conflict["detected_at"]).astimezone(zone).replace(tzinfo=None)
-        values = [
-            conflict["ticket_id"],
-            column.header(lang) if column else field_name,
-            _shown(conflict["branch_value"]),
-            _shown(conflict["server_value"]),
-            detected,
-            str(conflict["id"]),
-        ]
-        ws.append([(escape_text(v) or None) if isinstance(v, str) else v for v in values])
-        for cell in ws[ws.max_row]:
-            if isinstance(cell.value, str):
+        cells = conflict_cells(conflict, lang, zone)
+        shown = [cells[column.key] for column in CONFLICTS.columns]
+        ws.append([escape_text(v) if isinstance(v, str) else v for v in shown])
+        for cell, value in zip(ws[ws.max_row], shown, strict=False):
+            if isinstance(value, str):
                 cell.data_type = "s"  # never a formula, whatever the text starts with
-            elif isinstance(cell.value, datetime):
-                cell.number_format = "yyyy-mm-dd hh:mm"
-
-
-def _shown(value: Any) -> str:
-    """A conflicting value as text in the sheet (lists of flags joined, nothing as empty)."""
-    if value is None:
-        return ""
-    if isinstance(value, list):
-        return ", ".join(str(v) for v in value)
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    return str(value)
+                cell.quotePrefix = looks_like_formula(value)
+            elif isinstance(value, datetime):
+                cell.number_format = DATETIME_FORMAT
 
 
 def _load(source: Source, report: WriteReport, keep_vba: bool) -> Any:
@@ -251,20 +235,12 @@ class _SheetWriter:
         self.lang = lang
         self.hints = hints
         self.problems: list[Problem] = []
-        grid = LoadedGrid(ws.parent)
-        head = []
-        for item in grid.rows(ws.title):
-            head.append(item)
-            if len(head) >= HEADER_SEARCH_ROWS:
-                break
-        header_row = header_row_of(sheet, head)
-        if header_row is None:
-            self.problems.append(header_problem(sheet, ws.title))
+        head = list(islice(LoadedGrid(ws.parent).rows(ws.title), HEADER_SEARCH_ROWS))
+        layout, self.problems = find_layout(sheet, ws.title, head)
+        if layout is None:
             return
-        self.layout, self.problems = map_columns(sheet, ws.title, header_row, head[header_row - 1][1])
-        if self.problems:
-            return
-        self._add_missing_columns(header_row, len(head[header_row - 1][1]))
+        self.layout = layout
+        self._add_missing_columns(layout.header_row, len(head[layout.header_row - 1]))
         columns = [sheet.column(k) for k in self.layout.index]
         self.columns: list[tuple[Column, int, Any]] = [
             (c, self.layout.index[c.key] + 1, cell_writer(c, lang, zone)) for c in columns

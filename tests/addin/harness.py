@@ -30,7 +30,7 @@ from openpyxl.styles import PatternFill
 from openpyxl.utils import get_column_letter
 
 from addin.officejs import OFFICEJS_ACTIONS
-from server.xlsx.values import unescape_text
+from server.xlsx.cellformat import unescape_text
 
 REMOTE_BAS = Path(xw.__file__).resolve().parent / "addin" / "Remote.bas"
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}( \d{2}:\d{2}:\d{2})?$")

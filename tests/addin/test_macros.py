@@ -143,6 +143,21 @@ def test_route_names_the_department_without_investigators(tmp_path):
     assert read(path).tickets[0].routed_at is None
 
 
+def test_a_broken_routing_row_stops_route_naming_its_cell_but_not_check_deadlines(tmp_path):
+    path = branch_book(tmp_path / "b.xlsx", [numbered(1)], "en")
+    book = load_workbook(path)
+    book["Routing"]["A3"].value = "Pigeon post"
+    book.save(path)
+
+    routed = run_macro(path, macros.route, ENV, sheet="Tickets", selection="A2")
+    checked = run_macro(path, macros.check_deadlines, ENV)
+
+    assert routed.critical and routed.text.startswith("The Routing sheet is wrong:")
+    assert "Sheet 'Routing', row 3, column A (Category): 'Pigeon post' is not one of" in routed.text
+    assert rows(path, TICKETS, "en")[0]["routed_at"] is None
+    assert not checked.critical and checked.text.startswith("Checked 1 ticket(s)")
+
+
 def test_route_when_everything_is_routed_says_so(tmp_path):
     done = numbered(1, department="网络部", investigator="甲", routed_at=local(2026, 3, 2, 9, 30))
     path = branch_book(tmp_path / "b.xlsx", [done])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import threading
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from addin.sheet import MacroError
 from addin.sync_client import HttpTransport, Reply, Unreachable, config_path, http_transport, load_config
 from complaints.enums import LogKind
 from complaints.model import LogEntry, Task
-from complaints.schema import CONFLICTS, TICKETS
+from complaints.schema import CONFLICTS, TASKS, TICKETS
 from server import create_app
 from server.storage.db import get_db
 from server.storage.models import IdempotencyRow, LogRow, TicketRow
@@ -159,6 +160,47 @@ def test_a_field_changed_on_both_sides_lands_on_the_conflicts_sheet_with_both_va
     run_macro(first, macros.sync, env(live, token))
     assert rows(first, CONFLICTS, "zh") == []  # settled on the server: gone from the sheet
     assert read(first).tickets[0].expectation == "赔偿一个月月租"  # the branch's value was kept
+
+
+def forget_task_versions(path: Path) -> None:
+    """Drop the _sync sheet's task records, as in a workbook merged by the upload page (it keeps none)."""
+    book = load_workbook(path)
+    sheet = book["_sync"]
+    for row in range(sheet.max_row, 1, -1):
+        if str(sheet.cell(row, 1).value).startswith("task:"):
+            sheet.delete_rows(row)
+    book.save(path)
+
+
+@pytest.mark.parametrize("records", ["kept", "forgotten"])
+def test_a_task_changed_on_two_devices_is_merged_from_the_version_in_the_workbook(
+    tmp_path, live, token, records
+):
+    task = Task("SZ01-20260302-0001", 1, "更换光猫", owner="网络部-调查员1")
+    first = branch_book(tmp_path / "a.xlsx", [numbered(1)], tasks=[task])
+    run_macro(first, macros.sync, env(live, token))
+    assert [t.version for t in read(first).tasks] == [1]
+    second = tmp_path / "b.xlsx"
+    shutil.copy(first, second)
+    set_cells(second, TASKS, "zh", 2, {"owner": "网络部-调查员2", "done_at": datetime(2026, 3, 2, 10, 30)})
+    run_macro(second, macros.sync, env(live, token))
+    if records == "forgotten":
+        forget_task_versions(first)
+    set_cells(first, TASKS, "zh", 2, {"owner": "网络部-调查员3", "title": "更换光猫并测速"})
+
+    outcome = run_macro(first, macros.sync, env(live, token))
+
+    (merged,) = read(first).tasks
+    assert (merged.title, merged.owner, merged.done_at) == (
+        "更换光猫并测速",
+        "网络部-调查员2",
+        local(2026, 3, 2, 10, 30),
+    )
+    assert merged.version == 3 and "1 处冲突" in outcome.text
+    conflicts = rows(first, CONFLICTS, "zh")
+    assert [(c["field"], c["branch_value"], c["server_value"]) for c in conflicts] == [
+        ("责任人", "网络部-调查员3", "网络部-调查员2")
+    ]
 
 
 # --- failures -------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from complaints.calendar import WorkCalendar
 from complaints.enums import Flag, LogKind, Status
 from complaints.flags import evaluate, refresh
-from complaints.model import LogEntry, Task
+from complaints.model import MILESTONES, LogEntry, Task
 from complaints.sla import SlaClock
 from tests.factories import local, make_ticket
 
@@ -169,15 +169,7 @@ milestone_offsets = st.lists(st.integers(min_value=0, max_value=30 * 24), min_si
 )
 def test_recomputing_flags_twice_gives_the_same_result(offsets, now_hours, start):
     received = local(start.year, start.month, start.day, 9)
-    names = [
-        "acknowledged_at",
-        "routed_at",
-        "plan_at",
-        "resolved_at",
-        "feedback_at",
-        "closed_at",
-        "revisited_at",
-    ]
+    names = MILESTONES[1:]
     moments = sorted(received + timedelta(hours=h) for h in offsets)
     ticket = make_ticket(received_at=received, **dict(zip(names, moments, strict=False)))
     now = received + timedelta(hours=now_hours)

@@ -13,6 +13,7 @@ from complaints.routing import (
     RoutingRule,
     RoutingTable,
     default_routing_table,
+    head_rule,
     route,
     route_many,
     split_investigators,
@@ -350,3 +351,43 @@ def test_editing_a_rule_leaves_the_original_table_alone():
 
     assert route(make_ticket(), edited, {}, NOW, RoundRobin()).department == "网络运维中心"
     assert route(make_ticket(), table, {}, NOW, RoundRobin()).department == "网络部"
+
+
+# --- the head responsible for a ticket ------------------------------------------------------
+
+
+def service_table(first_head: str = "") -> RoutingTable:
+    """服务管理部 handles two categories; only its second rule may name the head."""
+    return RoutingTable.from_rules(
+        [
+            RoutingRule(Category.STAFF_ATTITUDE, "服务管理部", head=first_head),
+            RoutingRule(Category.HANDLING_ERROR, "服务管理部", head="赵主任"),
+            RoutingRule(Category.NETWORK_FAULT, "网络部", head="王经理"),
+            RoutingRule(Category.OTHER, COMPLAINT_POST, head="投诉管理岗负责人"),
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    ("fields", "head"),
+    [
+        ({"department": "服务管理部", "category": Category.NETWORK_FAULT}, "赵主任"),
+        ({"department": " 网络部 ", "category": Category.STAFF_ATTITUDE}, "王经理"),
+        ({"department": "", "category": Category.NETWORK_FAULT}, "王经理"),
+        ({"department": "后勤部", "category": Category.NETWORK_FAULT}, "王经理"),
+        ({"department": "", "category": Category.BILLING_DISPUTE}, "投诉管理岗负责人"),
+        ({"department": "", "category": None}, "投诉管理岗负责人"),
+    ],
+)
+def test_the_head_is_the_departments_else_the_categorys_else_the_complaint_post(fields, head):
+    assert head_rule(service_table(), make_ticket(**fields)).head == head
+
+
+def test_a_department_whose_first_rule_names_its_head_keeps_that_one():
+    rule = head_rule(service_table("钱主任"), make_ticket(department="服务管理部"))
+    assert rule.head == "钱主任"
+
+
+def test_without_a_post_an_unknown_category_has_no_head():
+    table = RoutingTable.from_rules([RoutingRule(Category.NETWORK_FAULT, "网络部", head="王经理")])
+    assert head_rule(table, make_ticket(category=Category.BILLING_DISPUTE)) is None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import zipfile
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -15,7 +15,6 @@ from complaints.enums import Channel, Level
 from complaints.schema import TICKETS
 from server.xlsx.errors import Problem, WorkbookError
 from server.xlsx.grid import scan_formulas
-from server.xlsx.ids import next_ticket_id, ticket_id
 from server.xlsx.reader import read_workbook
 from tests.factories import local
 from tests.server.workbook_factories import (
@@ -372,32 +371,15 @@ def test_a_stale_dimension_tag_does_not_hide_rows(tmp_path: Path) -> None:
         assert read_workbook(path, now=NOW, engine=engine).tickets == tickets
 
 
-# --- messages and ids -------------------------------------------------------------------
+# --- messages and formulas -------------------------------------------------------------------
 
 
 def test_a_problem_reads_naturally_in_chinese_and_english() -> None:
     problem = Problem("not a date", "不是日期", sheet="投诉单", row=12, column="B", header="受理时间")
 
-    assert problem.text("zh") == "工作表「投诉单」 第 12 行 B 列 （受理时间）：不是日期"
+    assert problem.text("zh") == "工作表「投诉单」第 12 行 B 列（受理时间）：不是日期"
     assert problem.text("en") == "Sheet '投诉单', row 12, column B (受理时间): not a date"
     assert str(WorkbookError([problem] * 25)).count("\n") == 20
-
-
-def test_ticket_ids_are_branch_date_and_sequence() -> None:
-    day = date(2026, 3, 2)
-    existing = [
-        "SZ01-20260302-0001",
-        "SZ01-20260302-0007",
-        "SZ01-20260301-0042",
-        "SZ02-20260302-0099",
-        "junk",
-    ]
-
-    assert ticket_id("SZ01", day, 1) == "SZ01-20260302-0001"
-    assert next_ticket_id("SZ01", day, existing) == "SZ01-20260302-0008"
-    assert next_ticket_id("SZ01", date(2026, 3, 3), existing) == "SZ01-20260303-0001"
-    with pytest.raises(ValueError):
-        ticket_id("SZ 01", day, 1)
 
 
 def test_formula_cells_are_found_with_or_without_cell_references(tmp_path: Path) -> None:

@@ -17,10 +17,10 @@ from openpyxl.formatting.rule import CellIsRule
 from openpyxl.styles import Font, PatternFill
 
 from complaints.sla import PENDING
+from server.xlsx.cellformat import REPLACEMENT
 from server.xlsx.errors import WorkbookError
 from server.xlsx.reader import read_workbook
 from server.xlsx.template import build_workbook
-from server.xlsx.values import REPLACEMENT
 from server.xlsx.writer import write_workbook
 from tests.factories import local
 from tests.server.workbook_factories import (

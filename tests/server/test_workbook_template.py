@@ -14,8 +14,8 @@ from complaints.enums import Category, Channel, Level
 from complaints.schema import SETTING_KEYS, TICKETS
 from server import create_app
 from server.xlsx import styles
+from server.xlsx.cellformat import DATETIME_FORMAT, TEXT_FORMAT
 from server.xlsx.template import build_workbook
-from server.xlsx.values import DATETIME_FORMAT, TEXT_FORMAT
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import dataclasses
 import io
 import re
+from datetime import UTC, datetime
 
 import pytest
 from openpyxl import load_workbook
 
 from complaints.enums import Category, Channel, Grade, Level, Status
-from complaints.model import Ticket
+from complaints.model import Task, Ticket
 from server.xlsx import read_workbook
 from server.xlsx.template import build_workbook
 from tests.factories import local
@@ -18,9 +19,11 @@ from tests.server.api.conftest import NOW, add_branch, add_head_office
 from tests.server.api.test_sync_api import new_fields, sync
 
 
-def workbook_bytes(tickets: list[Ticket], branch: str = "SZ01", lang: str = "zh") -> bytes:
+def workbook_bytes(
+    tickets: list[Ticket], branch: str = "SZ01", lang: str = "zh", tasks: list[Task] = ()
+) -> bytes:
     out = io.BytesIO()
-    build_workbook(branch, lang, tickets=tickets).save(out)
+    build_workbook(branch, lang, tickets=tickets, tasks=tasks).save(out)
     return out.getvalue()
 
 
@@ -163,7 +166,50 @@ def test_an_edit_made_on_the_server_comes_back_and_a_clash_lands_on_the_conflict
     assert (result.cause, result.solution, result.safeguards) == ("光猫老化", "更换光猫", "每月巡检")
     sheet = load_workbook(io.BytesIO(back))["冲突"]
     rows = [[c.value for c in row] for row in sheet.iter_rows(min_row=2)]
-    assert rows[0][:4] == ["SZ01-20261124-0001", "原因", "线路故障", "光猫老化"]
+    assert rows[0][:5] == [
+        "SZ01-20261124-0001",
+        "原因",
+        "线路故障",
+        "光猫老化",
+        datetime(2026, 11, 25, 10, 0),
+    ]
+
+
+def without_task_versions(data: bytes) -> bytes:
+    """The workbook as made before the Tasks sheet had its hidden version column."""
+    book = load_workbook(io.BytesIO(data))
+    sheet = book["任务"]
+    sheet.delete_cols([c.value for c in sheet[1]].index("版本") + 1)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("older", [False, True], ids=["with task versions", "made before task versions"])
+def test_an_older_workbook_keeps_a_task_changed_elsewhere_and_clashes_only_where_both_changed(portal, older):
+    client, token = portal
+    task = Task("SZ01-20261124-0001", 1, "更换光猫", owner="网络部-调查员1")
+    first = upload(client, workbook_bytes([ticket(1)], tasks=[task])).get_data(as_text=True)
+    merged = read_workbook(download(client, first), now=NOW)
+    mine = merged.tasks[0]
+    assert mine.version == 1
+    # another device reassigns the task and completes it: version 2 on the server
+    done = "2026-11-25T01:30:00+00:00"
+    change = {"owner": "网络部-调查员2", "done_at": done}
+    sync(client, token, {"tasks": [{"sync_key": mine.sync_key, "ticket_key": merged.tickets[0].sync_key,
+                                    "base_version": 1, "fields": change}]})  # fmt: skip
+    # meanwhile the merged workbook (still at version 1) renames the task and gives it to someone else
+    edited = dataclasses.replace(mine, title="更换光猫并测速", owner="网络部-调查员3")
+    data = workbook_bytes(merged.tickets, tasks=[edited])
+    page = upload(client, without_task_versions(data) if older else data).get_data(as_text=True)
+    back = download(client, page)
+
+    (result,) = read_workbook(back, now=NOW).tasks
+    assert (result.title, result.owner, result.version) == ("更换光猫并测速", "网络部-调查员2", 3)
+    assert result.done_at == datetime(2026, 11, 25, 1, 30, tzinfo=UTC)
+    sheet = load_workbook(io.BytesIO(back))["冲突"]
+    rows = [[c.value for c in row][:4] for row in sheet.iter_rows(min_row=2)]
+    assert rows == [["SZ01-20261124-0001", "责任人", "网络部-调查员3", "网络部-调查员2"]]
 
 
 def test_a_broken_file_is_refused_with_the_problem_and_nothing_is_stored(portal):

@@ -20,8 +20,8 @@ from server.services.consolidated import ConsolidateOptions, Summary, build_cons
 from server.storage.consolidated import sheet_condition
 from server.storage.db import get_db
 from server.storage.models import tickets_table
+from server.xlsx.cellformat import looks_like_formula
 from server.xlsx.consolidate import KPI_COLUMNS, KPI_TITLE, TICKET_SHEETS
-from server.xlsx.values import looks_like_formula
 from tests.server.consolidate.conftest import NOW, TRICKY
 
 NOVEMBER = month_period(2026, 11)

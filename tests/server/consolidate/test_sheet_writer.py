@@ -15,8 +15,8 @@ from openpyxl import Workbook
 
 from complaints.schema import ColType
 from server.xlsx.bulk import BulkColumn, LocalTime, SheetParts, SheetXml, encode_rows
+from server.xlsx.cellformat import unescape_text
 from server.xlsx.consolidate import register_styles
-from server.xlsx.values import unescape_text
 from server.xlsx.zipstream import ZipStream, crc32_combine, deflate
 
 

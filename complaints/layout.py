@@ -1,9 +1,10 @@
 """Find our sheets and columns in a workbook, whatever the language, order or extra columns.
 
-Shared by the reader and the writer: sheets are found by their zh or en title,
-columns by their zh or en header (or key), in any order. Columns the schema
-does not know are the user's own and are left alone — unless a header looks
-like a misspelling of one of ours that is missing, which is reported.
+Sheets are found by their zh or en title, columns by their zh or en header (or
+key), in any order, in the first rows of a sheet (`HEADER_SEARCH_ROWS`).
+Columns the schema does not know are the user's own and are left alone —
+unless a header looks like a misspelling of one of ours that is missing, which
+is reported. Every engine's reader and writer finds its columns here.
 """
 
 from __future__ import annotations
@@ -13,16 +14,25 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from openpyxl.utils import get_column_letter
-
+from complaints.problems import Problem
 from complaints.schema import Column, Sheet, sheet_by_title
-from server.xlsx.errors import Problem
 
 HEADER_SEARCH_ROWS = 10
 """The header is the first of this many rows that holds at least two of our headers."""
 LOOKALIKE = 0.75
+"""How alike (difflib ratio) an unknown header must be to a missing one to be taken for a misspelling."""
 
 _SPACES = re.compile(r"\s+")
+
+
+def column_letter(position: int) -> str:
+    """The letters of 0-based column ``position`` (0 -> A, 26 -> AA)."""
+    letters = ""
+    number = position + 1
+    while number:
+        number, rest = divmod(number - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
 
 
 def normalise_header(value: object) -> str:
@@ -39,22 +49,27 @@ class Layout:
     sheet: Sheet
     title: str
     header_row: int = 1
+    """The Excel row number of the header."""
     index: dict[str, int] = field(default_factory=dict)
     """Column key -> 0-based position in the row."""
     headers: dict[str, str] = field(default_factory=dict)
     """Column key -> the header text as it stands in the workbook."""
     lang: str = "zh"
+    """The language most headers are in."""
 
     def letter(self, key: str) -> str | None:
         position = self.index.get(key)
-        return None if position is None else get_column_letter(position + 1)
+        return None if position is None else column_letter(position)
+
+    def header(self, key: str) -> str:
+        """Column ``key``'s header as the workbook shows it (the schema's, if the sheet lacks the column)."""
+        return self.headers.get(key) or self.sheet.column(key).header(self.lang)
 
     def problem(self, en: str, zh: str, key: str | None = None, row: int | None = None) -> Problem:
         """A problem about column ``key`` (or the whole row, or the sheet) of this sheet."""
         if key is None:
             return Problem(en, zh, sheet=self.title, row=row)
-        header = self.headers.get(key) or self.sheet.column(key).header(self.lang)
-        return Problem(en, zh, sheet=self.title, row=row, column=self.letter(key), header=header)
+        return Problem(en, zh, sheet=self.title, row=row, column=self.letter(key), header=self.header(key))
 
 
 def find_sheets(titles: Iterable[str]) -> tuple[dict[str, str], list[Problem]]:
@@ -78,13 +93,35 @@ def find_sheets(titles: Iterable[str]) -> tuple[dict[str, str], list[Problem]]:
     return found, problems
 
 
+def missing_sheet(sheet: Sheet, titles: Iterable[str]) -> Problem:
+    """The problem for a workbook without ``sheet``, naming the sheets it has."""
+    names = list(titles)
+    return Problem(
+        f"No '{sheet.en}' sheet (Chinese: '{sheet.zh}'). Sheets in this workbook: {', '.join(names)}. "
+        f"If it was renamed, rename it back to '{sheet.en}' or '{sheet.zh}'.",
+        f"找不到“{sheet.zh}”工作表（英文名“{sheet.en}”）。现有工作表：{'、'.join(names)}。"
+        f"如果改过名，请改回“{sheet.zh}”或“{sheet.en}”。",
+    )
+
+
+def find_layout(
+    sheet: Sheet, title: str, head: Sequence[Sequence[object]]
+) -> tuple[Layout | None, list[Problem]]:
+    """Where ``sheet``'s columns are, from its first rows; None and the problems if they are unclear."""
+    header_row = header_row_of(sheet, head)
+    if header_row is None:
+        return None, [header_problem(sheet, title)]
+    layout, problems = map_columns(sheet, title, header_row, head[header_row - 1])
+    return (None if problems else layout), problems
+
+
 def _matches(sheet: Sheet, cells: Sequence[object]) -> int:
     return sum(1 for v in cells if v and isinstance(v, str) and sheet.match_header(normalise_header(v)))
 
 
-def header_row_of(sheet: Sheet, rows: Sequence[tuple[int, Sequence[object]]]) -> int | None:
-    """The Excel row number of the header among the first rows, or None."""
-    for number, cells in rows[:HEADER_SEARCH_ROWS]:
+def header_row_of(sheet: Sheet, head: Sequence[Sequence[object]]) -> int | None:
+    """The Excel row number of the header among the first rows (row 1 first), or None."""
+    for number, cells in enumerate(head[:HEADER_SEARCH_ROWS], start=1):
         if _matches(sheet, cells) >= min(2, len(sheet.columns)):
             return number
     return None
@@ -106,7 +143,7 @@ def map_columns(
         if column is None:
             unknown.append((position, text))
             continue
-        letter = get_column_letter(position + 1)
+        letter = column_letter(position)
         if column.key in layout.index:
             first = layout.letter(column.key)
             problems.append(
@@ -138,7 +175,7 @@ def map_columns(
                 f"无法识别的列“{text}”：是否应为“{guess.header('zh')}”？请改正表头（如为自建列请换一个名称）",
                 sheet=title,
                 row=header_row,
-                column=get_column_letter(position + 1),
+                column=column_letter(position),
                 header=text,
             )
         )
