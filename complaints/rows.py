@@ -25,7 +25,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from complaints.cells import EXCEL_1900, CellValueError, reader
 from complaints.layout import HEADER_SEARCH_ROWS, Layout, find_layout, find_sheets, missing_sheet
-from complaints.lifecycle import milestone_errors
 from complaints.model import LogEntry, Task, Ticket, new_sync_key
 from complaints.problems import Problem
 from complaints.routing import RoutingRule
@@ -43,6 +42,15 @@ from complaints.schema import (
     Sheet,
 )
 from complaints.sla import DEFAULT_TZ, Due
+from complaints.validation import (
+    LATEST,
+    LOG_COLUMNS,
+    TASK_COLUMNS,
+    TICKET_COLUMNS,
+    check_ticket,
+    check_values,
+)
+from complaints.validation import Problem as Invalid
 from complaints.wire import DEADLINE_COLUMNS
 
 Rows = Iterable[Sequence[object]]
@@ -51,10 +59,6 @@ RowsOf = Callable[[str], Rows]
 """The rows of the sheet with a given title."""
 
 TICKET_FIELDS = frozenset(f.name for f in dataclasses.fields(Ticket))
-DEADLINE_KEYS: frozenset[str] = frozenset(
-    {"dept_feedback_due", "extension_until", "promised_at", "due", *DEADLINE_COLUMNS}
-)
-"""Datetime columns that hold a deadline or a promise, which may lie in the future."""
 RECOMPUTED: frozenset[str] = frozenset({"status", "flags", *DEADLINE_COLUMNS})
 """Computed ticket columns that the rules derive afresh from the typed ones."""
 RECORD_KEYS: dict[str, tuple[str, ...]] = {"tickets": ("ticket_id", "received_at")}
@@ -163,17 +167,16 @@ class _BookReader:
             self.problems.extend(problems)
             return
         self.layouts[sheet.key] = layout
-        now, zone, epoch = self.policy.now, self.zone, self.epoch
+        zone, epoch = self.zone, self.epoch
         # one entry per position in the row: None for the user's own (or empty, or skipped) columns
-        plan: list[tuple[str, Any, bool, bool, bool] | None] = [None] * (max(layout.index.values()) + 1)
+        plan: list[tuple[str, Any, bool, bool] | None] = [None] * (max(layout.index.values()) + 1)
         for key, position in layout.index.items():
             if key in skip:
                 continue
             column = sheet.column(key)
             text = column.type is ColType.TEXT
             blank_if_spaces = not text or column.required
-            past_only = now is not None and column.type is ColType.DATETIME and key not in DEADLINE_KEYS
-            plan[position] = (key, reader(column, zone, epoch), text, blank_if_spaces, past_only)
+            plan[position] = (key, reader(column, zone, epoch), text, blank_if_spaces)
         required = [c.key for c in sheet.columns if _needed(c, sheet, self.policy) and c.key in layout.index]
         for number, values in enumerate(chain(head[layout.header_row :], rows), start=layout.header_row + 1):
             out: dict[str, object] = {}
@@ -181,7 +184,7 @@ class _BookReader:
             for entry, raw in zip(plan, values, strict=False):
                 if entry is None or raw is None or raw == "":
                     continue
-                key, read, text, blank_if_spaces, past_only = entry
+                key, read, text, blank_if_spaces = entry
                 if blank_if_spaces and isinstance(raw, str) and not raw.strip():
                     continue
                 if text and type(raw) is str:  # most cells: text as typed, nothing to parse
@@ -192,18 +195,6 @@ class _BookReader:
                 except CellValueError as exc:
                     failed.add(key)
                     self.problems.append(layout.problem(exc.en, exc.zh, key, number))
-                    continue
-                if past_only and value > now:  # type: ignore[operator]
-                    failed.add(key)
-                    local = value.astimezone(zone).strftime("%Y-%m-%d %H:%M")  # type: ignore[attr-defined]
-                    self.problems.append(
-                        layout.problem(
-                            f"{local} is in the future; record events when they have happened",
-                            f"{local} 是将来的时间，请在事情发生后再填写",
-                            key,
-                            number,
-                        )
-                    )
                     continue
                 out[key] = value
             if not out and not failed:
@@ -217,6 +208,23 @@ class _BookReader:
             if failed.intersection(required):
                 continue
             yield number, layout, out
+
+    def judge(
+        self,
+        layout: Layout,
+        number: int,
+        values: dict[str, object],
+        columns: dict[str, Column],
+        whole: Sequence[Invalid] = (),
+    ) -> None:
+        """An import answers to the one validation policy (`complaints.validation`), named by cell."""
+        if not self.policy.complete:
+            return
+        found = check_values(values, columns, self.policy.now or LATEST)
+        # a wrong value first; what the whole row then breaks (milestone order) follows from it
+        for problem in found or whole:
+            column = problem.field if problem.field in layout.index else None
+            self.problems.append(layout.problem(problem.en, problem.zh, column, number))
 
     def unique(self, seen: dict[object, int], value: object, layout: Layout, key: str, number: int) -> bool:
         first = seen.setdefault(value, number)
@@ -278,16 +286,7 @@ class _BookReader:
             key = self.sync_key(values, book)
             deadlines = {k: values.pop(k) for k in DEADLINE_COLUMNS if k in values}
             ticket = Ticket(branch=self.branch, **values)  # type: ignore[arg-type]
-            if self.policy.complete:
-                for error in milestone_errors(ticket):
-                    self.problems.append(
-                        layout.problem(
-                            f"milestones out of order: {error.message}",
-                            f"环节时间顺序有误：{error.message}",
-                            error.field if error.field in layout.index else None,
-                            number,
-                        )
-                    )
+            self.judge(layout, number, values, TICKET_COLUMNS, check_ticket(ticket))
             book.tickets.append(ticket)
             book.rows[key] = number
             if deadlines:
@@ -303,6 +302,7 @@ class _BookReader:
             ok = self.unique(numbers, natural, layout, "task_no", number) and ok
             if not (self.unique_key(values, keys, layout, number) and ok):
                 continue
+            self.judge(layout, number, values, TASK_COLUMNS)
             book.rows[self.sync_key(values, book)] = number
             book.tasks.append(Task(**values))  # type: ignore[arg-type]
 
@@ -313,6 +313,7 @@ class _BookReader:
             ok = self.known_ticket(known, values, layout, number)
             if not (self.unique_key(values, keys, layout, number) and ok):
                 continue
+            self.judge(layout, number, values, LOG_COLUMNS)
             book.rows[self.sync_key(values, book)] = number
             book.log.append(LogEntry(**values))  # type: ignore[arg-type]
 

@@ -132,8 +132,8 @@ def _time_problem(key: str, moment: datetime | date, now: datetime) -> Problem |
     if key not in FUTURE_ALLOWED and isinstance(moment, datetime) and moment > now + CLOCK_SKEW:
         return Problem(
             key,
-            f"{moment.isoformat()} is in the future; record events when they have happened",
-            f"{moment.isoformat()} 是将来的时间，请在事情发生后再填写",
+            f"{moment:%Y-%m-%d %H:%M} is in the future; record events when they have happened",
+            f"{moment:%Y-%m-%d %H:%M} 是将来的时间，请在事情发生后再填写",
         )
     return None
 

@@ -22,7 +22,6 @@ from flask import current_app
 from sqlalchemy.orm import Session
 
 from complaints.schema import LOG, TASKS, TICKETS, Sheet
-from complaints.validation import LOG_COLUMNS, TASK_COLUMNS, TICKET_COLUMNS, check_ticket, check_values
 from complaints.wire import EDITABLE, TASK_EDITABLE
 from server.services.changes import Actor, Change
 from server.services.idempotency import run_once
@@ -79,37 +78,6 @@ def push_edits(workbook: BranchWorkbook) -> tuple[Push, list[Problem]]:
         log=[LogEdit(key_of[e.ticket_id], e) for e in workbook.log if e.ticket_id in key_of],
     )  # fmt: skip
     return push, problems
-
-
-def policy_problems(workbook: BranchWorkbook, now: datetime, lang: str) -> list[Problem]:
-    """What the one validation policy (`complaints.validation`) refuses, by sheet, row and column.
-
-    The service would refuse the same rows; asked first, the upload is refused whole, with every
-    place named, and nothing stored.
-    """
-    problems = []
-    for sheet, records, columns in (
-        (TICKETS, workbook.tickets, TICKET_COLUMNS),
-        (TASKS, workbook.tasks, TASK_COLUMNS),
-        (LOG, workbook.log, LOG_COLUMNS),
-    ):
-        for record in records:
-            values = {key: getattr(record, key) for key in columns if hasattr(record, key)}
-            found = check_values(values, columns, now)
-            if sheet is TICKETS:
-                found += [p for p in check_ticket(record) if p.field not in {q.field for q in found}]
-            for problem in found:
-                column = sheet.column(problem.field) if problem.field in columns else None
-                problems.append(
-                    Problem(
-                        problem.en,
-                        problem.zh,
-                        sheet=sheet.title(lang),
-                        row=workbook.rows.get(record.sync_key),
-                        header=column.header(lang) if column else None,
-                    )
-                )
-    return problems
 
 
 def nul_problems(workbook: BranchWorkbook, lang: str) -> list[Problem]:
@@ -179,7 +147,7 @@ def merge_upload(db: Database, branch_id: int, data: bytes, actor: Actor, now: d
     except WorkbookError as exc:
         return MergeResult(None, exc.lang, exc.problems)
     lang = workbook.settings.language
-    problems = policy_problems(workbook, now, lang) + ([] if db.is_sqlite else nul_problems(workbook, lang))
+    problems = [] if db.is_sqlite else nul_problems(workbook, lang)
     if problems:
         return MergeResult(None, lang, problems)
     problems = rehearse_write_back(data, workbook, now)
