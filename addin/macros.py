@@ -41,14 +41,14 @@ from addin.run import Env, Run, alert, macro
 from addin.sheet import MacroError, said, selected_rows, selection
 from addin.sync_client import Transport, Unreachable, http_transport
 from complaints.colours import LEVEL_FILL
-from complaints.enums import Flag, Level, Satisfaction
+from complaints.enums import Flag, Level
 from complaints.ids import next_ticket_id
 from complaints.kpis import compute_kpis
-from complaints.levels import LevelError, apply_assessment, assess
+from complaints.levels import LevelError, assess
 from complaints.levels import deescalate as lower_level
 from complaints.levels import escalate as raise_level
-from complaints.lifecycle import record_revisit
 from complaints.model import LogEntry, Ticket
+from complaints.pipeline import settle
 from complaints.routing import RoundRobin, RoutingError, RoutingTable, head_rule, route_many
 from complaints.schema import sheet_by_title
 from complaints.sla import DEFAULT_TZ, PENDING
@@ -262,24 +262,36 @@ def check_deadlines(run: Run) -> Message:
     table = None if run.data.routing_problems else routing_table(run)
     tickets = run.data.tickets
     entries: list[LogEntry] = []
-    revisited = _dissatisfied_revisits(run, table, entries)
-    current = [revisited.get(t.sync_key, t) for t in tickets]
-    assessments = assess(current)
+    assessments = assess(tickets)
     zone = run.data.settings.zone
     today = run.now.astimezone(zone).date()
     overdue = due_today = soon = pending = 0
     raised: list[Message] = []
+    revisited: list[Message] = []
     disorder: list[Message] = []
     vague: list[Message] = []
     colours: dict[int, str] = {}
-    for ticket, base in zip(tickets, current, strict=True):
+    for ticket in tickets:
         r = run.data.row_of(ticket)
-        head = department_head(table, ticket)
-        changed, _record, entry = apply_assessment(base, assessments[ticket.sync_key], run.now, head=head)
-        result = run.save(r, ticket, changed)
+        # the rules of every door (`complaints.pipeline`): offline there is no stored copy to compare with
+        settled = settle(
+            None,
+            ticket,
+            now=run.now,
+            clock=run.clock,
+            by=run.env.user,
+            head=department_head(table, ticket),
+            assessment=assessments[ticket.sync_key],
+            tasks=run.tasks_of(ticket),
+            progress=run.log_of(ticket),
+        )
+        changed = settled.ticket
+        result = run.save(r, ticket, changed, settled.evaluation)
         colours[r] = LEVEL_FILL[changed.level]
-        if entry is not None:
-            entries.append(entry)
+        entries += settled.log
+        if changed.reopened_at != ticket.reopened_at:
+            revisited.append(plain(ticket.ticket_id))
+        if changed.level is not ticket.level:
             raised.append(
                 Message(
                     f"{ticket.ticket_id}（{changed.level.zh}）", f"{ticket.ticket_id} ({changed.level.en})"
@@ -309,8 +321,7 @@ def check_deadlines(run: Run) -> Message:
     if raised:
         message += say("check_raised", count=len(raised), list=listing(raised, "、"))
     if revisited:
-        items = listing([plain(revisited[k].ticket_id) for k in revisited], "、")
-        message += say("check_reopened", count=len(revisited), list=items)
+        message += say("check_reopened", count=len(revisited), list=listing(revisited, "、"))
     if vague:
         message += say("check_vague", count=len(vague), list=listing(vague))
     if pending:
@@ -318,35 +329,6 @@ def check_deadlines(run: Run) -> Message:
     if disorder:
         message += say("check_order", count=len(disorder), list=listing(disorder, "、"))
     return message
-
-
-def _dissatisfied_revisits(
-    run: Run, table: RoutingTable | None, entries: list[LogEntry]
-) -> dict[str, Ticket]:
-    """Tickets whose typed revisit says "dissatisfied": escalated one level and reopened (DESIGN §3.1).
-
-    The reopening empties the revisit time, so a ticket is reopened once per revisit typed.
-    """
-    reopened: dict[str, Ticket] = {}
-    for ticket in run.data.tickets:
-        if (
-            ticket.satisfaction is not Satisfaction.DISSATISFIED
-            or ticket.revisited_at is None
-            or ticket.closed_at is None
-            or ticket.cancelled_at is not None
-        ):
-            continue
-        outcome = record_revisit(
-            ticket,
-            ticket.revisited_at,
-            ticket.satisfaction,
-            ticket.suggestions,
-            run.env.user,
-            department_head(table, ticket),
-        )
-        reopened[ticket.sync_key] = outcome.ticket
-        entries.extend(outcome.log)
-    return reopened
 
 
 def _follow_ups(ticket: Ticket) -> Message:
