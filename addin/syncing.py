@@ -31,7 +31,7 @@ from addin.sync_client import (
 from complaints.cells import write_cell
 from complaints.conflicts import conflict_cells
 from complaints.model import Task, Ticket
-from complaints.schema import CONFLICTS, TASKS, Column
+from complaints.schema import CONFLICTS, LOG, TASKS, TICKETS, Column, Sheet
 from complaints.wire import (
     EDITABLE,
     log_from_json,
@@ -46,6 +46,10 @@ from complaints.wire import (
 
 CHUNK = 1_000
 """Tickets per request (the server accepts up to 10,000 rows and 16 MB)."""
+
+
+SHEET_OF = {"tickets": TICKETS, "tasks": TASKS, "log": LOG}
+"""The sheet each kind of pushed row comes from."""
 
 
 class SyncSession:
@@ -123,8 +127,12 @@ class SyncSession:
         rejected = pushed.get("rejected", {})
         refused = {r.get("sync_key") for kind in ("tickets", "tasks", "log") for r in rejected.get(kind, [])}
         for kind in ("tickets", "tasks", "log"):
+            sheet = SHEET_OF[kind]
             for item in rejected.get(kind, []):
-                errors = "; ".join(e.get("message", "") for e in item.get("errors", []))
+                errors = "; ".join(
+                    f"{self._header(sheet, e.get('field', ''))}: {e.get('message', '')}"
+                    for e in item.get("errors", [])
+                )
                 label = self._label(kind, item.get("sync_key"))
                 self.rejected.append(plain(f"{label}: {errors}"))
         for item in body["tickets"]:
@@ -158,6 +166,10 @@ class SyncSession:
             self.pull_log(row)
         self.pull_conflicts(pulled.get("conflicts", []))
         self.state.cursor = int(pulled.get("cursor", self.state.cursor))
+
+    def _header(self, sheet: Sheet, key: str) -> str:
+        """The column a refused field is typed in, as the workbook names it."""
+        return sheet.column(key).header(self.run.lang) if key in sheet.keys else key
 
     def _label(self, kind: str, key: Any) -> str:
         if kind == "tickets" and key in self.tickets:

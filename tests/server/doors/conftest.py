@@ -20,17 +20,25 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
+from addin import macros
+from addin.run import Env
 from complaints.enums import Category, Channel, Grade
 from complaints.model import Ticket
+from complaints.rows import ReadPolicy, read_book
 from complaints.schema import TICKETS
 from complaints.wire import push_ticket, ticket_from_json
+from server.remote.pages import InProcessTransport
 from server.storage.db import get_db
 from server.storage.models import BranchRow, LogRow, TicketRow
 from server.storage.rows import row_to_ticket
-from server.xlsx import read_workbook
+from server.xlsx import read_workbook, write_workbook
+from server.xlsx.grid import open_grid
 from server.xlsx.template import build_workbook
+from server.xlsx.zipguard import check_zip
+from tests.addin.harness import run_macro
 from tests.server.api.conftest import NOW, add_branch, add_head_office, app, database_url  # noqa: F401
 from tests.server.api.test_branch_portal import csrf, download, upload
+from tests.server.workbook_factories import save_template
 
 RECEIVED = NOW - timedelta(hours=1)
 
@@ -123,9 +131,41 @@ class UploadDoor:
         return answer
 
 
+class AddinSyncDoor:
+    """The ribbon's Sync on the branch's workbook, through the payload harness (xlwings' remote engine),
+    talking to the server in-process with the branch token, as ``POST /xlwings/sync`` does."""
+
+    name = "addin-sync"
+
+    def __init__(self, desk: Flask, token: str, tmp: Any) -> None:
+        self.app = desk
+        self.path = save_template(tmp / "SZ01.xlsx")
+        self.env = Env(
+            now=NOW, user="小王@SZ01-PC1", transport=InProcessTransport(desk, f"Bearer {token}", "")
+        )
+
+    def send(self, tickets: list[Ticket]) -> Answer:
+        before = {t.sync_key: t for t in read_workbook(self.path, now=NOW).tickets}
+        write_workbook(self.path, self.path, tickets=[*before.values(), *tickets])
+        with self.app.app_context():
+            outcome = run_macro(self.path, macros.sync, self.env)
+        answer = Answer(text=outcome.text)
+        answer.refused = {c.key for c in TICKETS.columns if f"{c.zh}: " in outcome.text}
+        # the rows the server took have a version; the ones it refused stay as typed, for the user to fix
+        answer.tickets = {t.sync_key: t for t in as_typed(self.path) if t.version}
+        return answer
+
+
+def as_typed(path: Any) -> list[Ticket]:
+    """The tickets of a workbook as its rows stand, work in progress included (no import policy)."""
+    with open_grid(str(path), check_zip(path).formula_parts, "calamine") as grid:
+        return read_book(grid.titles, grid.rows, epoch=grid.epoch, policy=ReadPolicy()).tickets
+
+
 DOORS: dict[str, Callable[..., Door]] = {
     "api": lambda desk, token, tmp: ApiDoor(desk, token),
     "upload": lambda desk, token, tmp: UploadDoor(desk, token, tmp),
+    "addin-sync": lambda desk, token, tmp: AddinSyncDoor(desk, token, tmp),
 }
 
 
