@@ -300,6 +300,9 @@ def _find(text: str, vocabulary: Iterable[tuple[str, T]]) -> list[tuple[int, str
 
     Where matches overlap, the one starting first wins, then the longest.
     """
+    vocabulary = tuple(vocabulary)
+    if _any_phrase(vocabulary).search(text) is None:  # most texts hold none: one pass, not one per phrase
+        return []
     hits = sorted(
         (
             (m.start(), m.group(), value)
@@ -320,7 +323,17 @@ def _find(text: str, vocabulary: Iterable[tuple[str, T]]) -> list[tuple[int, str
 @cache
 def _pattern(phrase: str) -> re.Pattern[str]:
     """Compile ``phrase``: Latin words on word boundaries, ignoring case, blanks and apostrophe style."""
+    return re.compile(_source(phrase))
+
+
+def _source(phrase: str) -> str:
     if not re.search("[A-Za-z]", phrase):
-        return re.compile(re.escape(phrase))
+        return re.escape(phrase)
     words = r"\s+".join(re.escape(word).replace("'", "['’]") for word in phrase.split())
-    return re.compile(rf"(?<![A-Za-z]){words}(?![A-Za-z])", re.IGNORECASE)
+    return rf"(?i:(?<![A-Za-z]){words}(?![A-Za-z]))"
+
+
+@cache
+def _any_phrase(vocabulary: tuple[tuple[str, object], ...]) -> re.Pattern[str]:
+    """One pattern matching any phrase of ``vocabulary``."""
+    return re.compile("|".join(_source(phrase) for phrase, _ in vocabulary))

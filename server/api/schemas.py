@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from complaints.validation import MAX_TEXT
+
 MAX_ROWS = 10_000
 MAX_INT = 2**31 - 1  # the database's INTEGER: a larger number would fail in the query, not here
 COUNT = validate.Range(min=0, max=MAX_INT)
@@ -21,14 +23,14 @@ class ErrorEnvelope(Schema):
 class PushTicket(Schema):
     sync_key = fields.String(required=True, validate=SYNC_KEY)
     base_version = fields.Integer(load_default=None, allow_none=True, validate=COUNT)
-    fields = fields.Dict(keys=fields.String(), required=True)
+    fields = fields.Dict(required=True, metadata={"description": "field → value; checked by the service"})
 
 
 class PushTask(Schema):
     sync_key = fields.String(required=True, validate=SYNC_KEY)
     ticket_key = fields.String(required=True, validate=SYNC_KEY)
     base_version = fields.Integer(load_default=None, allow_none=True, validate=COUNT)
-    fields = fields.Dict(keys=fields.String(), required=True)
+    fields = fields.Dict(required=True, metadata={"description": "field → value; checked by the service"})
 
 
 class PushLog(Schema):
@@ -36,7 +38,7 @@ class PushLog(Schema):
     ticket_key = fields.String(required=True, validate=SYNC_KEY)
     at = fields.String(required=True)
     kind = fields.String(required=True)
-    text = fields.String(required=True, validate=validate.Length(min=1, max=20_000))
+    text = fields.String(required=True, validate=validate.Length(min=1, max=MAX_TEXT))
     author = fields.String(load_default="")
     channel = fields.String(load_default="")
 

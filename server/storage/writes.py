@@ -67,7 +67,7 @@ def history_row(
 
 def insert_history(session: Session, rows: list[dict[str, Any]]) -> None:
     if rows:
-        session.execute(insert(HistoryRow), rows)
+        session.connection().execute(insert(HistoryRow.__table__), rows)
 
 
 def insert_tickets(session: Session, rows: list[dict[str, Any]]) -> None:
@@ -133,4 +133,4 @@ def insert_log(
         for key, entry in entries
     ]
     if rows:
-        session.execute(insert(LogRow), rows)
+        session.connection().execute(insert(LogRow.__table__), rows)
