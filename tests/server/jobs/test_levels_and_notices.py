@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from complaints.enums import Category, Level, LogKind
 from complaints.levels import Basis
@@ -168,6 +168,19 @@ def test_a_level_a_branch_pushes_is_told_as_it_is_stored_and_the_scan_adds_no_se
     told = [n for n in notices(heads) if n.ticket_key == new.sync_key]
     assert [n.status for n in told] == ["pending"]
     assert "客户向工信部申诉" in told[0].body and "SZ01-PC2" in told[0].body
+
+
+def test_a_level_stored_before_notices_were_queued_at_write_time_is_skipped_by_the_first_scan(
+    heads: Flask, clock: PinnedClock
+) -> None:
+    old = complaint(MONDAY, level=Level.YELLOW, level_reason="客户多次来电")
+    arrive(heads, clock, old)
+    with heads.app_context(), get_db().write() as session:  # as a database of an earlier version holds it
+        session.execute(delete(OutboxRow))
+    scan_at(heads, clock, MONDAY + timedelta(minutes=5))
+    assert [(n.ticket_key, n.status) for n in notices(heads)] == [(old.sync_key, "skipped")]
+    scan_at(heads, clock, MONDAY + timedelta(minutes=10))
+    assert len(notices(heads)) == 1
 
 
 def test_head_office_escalation_is_told_at_once_and_the_scan_adds_no_second_notice(
