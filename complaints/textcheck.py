@@ -301,8 +301,9 @@ def _find(text: str, vocabulary: Iterable[tuple[str, T]]) -> list[tuple[int, str
     Where matches overlap, the one starting first wins, then the longest.
     """
     vocabulary = tuple(vocabulary)
-    if _any_phrase(vocabulary).search(text) is None:  # most texts hold none: one pass, not one per phrase
-        return []
+    literal, latin = _prefilter(vocabulary)
+    if not any(phrase in text for phrase in literal) and (latin is None or latin.search(text) is None):
+        return []  # most texts hold none: a substring test per phrase, instead of a regex pass per phrase
     hits = sorted(
         (
             (m.start(), m.group(), value)
@@ -334,6 +335,8 @@ def _source(phrase: str) -> str:
 
 
 @cache
-def _any_phrase(vocabulary: tuple[tuple[str, object], ...]) -> re.Pattern[str]:
-    """One pattern matching any phrase of ``vocabulary``."""
-    return re.compile("|".join(_source(phrase) for phrase, _ in vocabulary))
+def _prefilter(vocabulary: tuple[tuple[str, object], ...]) -> tuple[tuple[str, ...], re.Pattern[str] | None]:
+    """The phrases without Latin letters (matched as they are), and one pattern for the Latin ones."""
+    literal = tuple(phrase for phrase, _ in vocabulary if not re.search("[A-Za-z]", phrase))
+    latin = [_source(phrase) for phrase, _ in vocabulary if re.search("[A-Za-z]", phrase)]
+    return literal, re.compile("|".join(latin)) if latin else None

@@ -71,8 +71,13 @@ def insert_history(session: Session, rows: list[dict[str, Any]]) -> None:
 
 
 def insert_tickets(session: Session, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        session.connection().execute(insert(tickets_table), rows)
+    """Insert new tickets; a column empty in every row is left to its default (NULL), not sent row by row."""
+    if not rows:
+        return
+    used = {key for row in rows for key, value in row.items() if value is not None}
+    session.connection().execute(
+        insert(tickets_table), [{k: row[k] for k in row if k in used} for row in rows]
+    )
 
 
 def update_tickets(
