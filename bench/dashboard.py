@@ -27,8 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import func, select  # noqa: E402
 
-from server import create_app, demo  # noqa: E402
+from server import create_app  # noqa: E402
 from server.auth import HEAD_OFFICE, hash_password  # noqa: E402
+from server.cli import demo  # noqa: E402
 from server.services.analysis import Period, analyse  # noqa: E402
 from server.storage.db import get_db  # noqa: E402
 from server.storage.models import TicketRow, UserRow  # noqa: E402

@@ -11,8 +11,9 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from server import create_app, demo
+from server import create_app
 from server.auth import ADMIN, HEAD_OFFICE, hash_password, issue_token
+from server.cli import demo
 from server.storage.db import get_db
 from server.storage.models import BranchRow, UserRow
 from tests.server.api.conftest import NOW, app, database_url, migrated_url  # noqa: F401

@@ -11,15 +11,6 @@ from zoneinfo import ZoneInfo
 from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from tests.server.scheduling.jobs.conftest import (
-    START,
-    PinnedClock,
-    flags_of,
-    pulled,
-    push_tickets,
-    scan_at,
-    stored,
-)
 
 from complaints.enums import Flag, Grade, Level, LogKind
 from complaints.model import LogEntry, Task, Ticket
@@ -31,6 +22,15 @@ from server.storage.db import get_db
 from server.storage.models import BranchRow, LogRow, TaskRow, TicketRow
 from server.storage.rows import clock_for, computed_values, row_to_ticket
 from tests.factories import local, make_ticket
+from tests.server.jobs.conftest import (
+    START,
+    PinnedClock,
+    flags_of,
+    pulled,
+    push_tickets,
+    scan_at,
+    stored,
+)
 
 
 def received(clock: PinnedClock, app: Flask, when: datetime, **fields: object) -> Ticket:

@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 import pytest
 from flask import Flask
 from sqlalchemy import select
-from tests.server.scheduling.jobs.conftest import PinnedClock, level_of, push_tickets, scan_at, stored
 
 from complaints.enums import Category, Level, LogKind
 from complaints.levels import Basis
@@ -20,6 +19,7 @@ from server.storage.models import BranchContactRow, BranchRow, LogRow, OutboxRow
 from server.storage.routing import set_rule
 from tests.factories import local, make_ticket
 from tests.server.api.conftest import add_head_office
+from tests.server.jobs.conftest import PinnedClock, level_of, push_tickets, scan_at, stored
 
 MONDAY = local(2026, 10, 12, 9, 0)
 

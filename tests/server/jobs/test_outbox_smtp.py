@@ -13,7 +13,6 @@ import pytest
 from aiosmtpd.controller import Controller
 from flask import Flask
 from sqlalchemy import select
-from tests.server.scheduling.jobs.conftest import PinnedClock, push_tickets, scan_at
 
 from complaints.enums import Category
 from complaints.routing import RoutingRule
@@ -23,6 +22,7 @@ from server.storage.models import BranchRow, OutboxRow
 from server.storage.routing import set_rule
 from tests.factories import local, make_ticket
 from tests.server.api.conftest import add_head_office, free_port
+from tests.server.jobs.conftest import PinnedClock, push_tickets, scan_at
 
 MONDAY = local(2026, 10, 12, 9, 0)
 

@@ -19,7 +19,6 @@ from flask import Flask
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import NullPool
-from tests.server.scheduling.jobs.conftest import PinnedClock, push_tickets
 
 from server.auth import ADMIN, hash_password
 from server.scheduling.jobs import calendar_reminder, monthly_analysis
@@ -29,6 +28,7 @@ from server.storage.db import get_db
 from server.storage.models import JobRunRow, OutboxRow, SchedulerLeaseRow, UserRow
 from tests.factories import local, make_ticket
 from tests.server.api.conftest import REPO, add_branch, add_head_office, free_port
+from tests.server.jobs.conftest import PinnedClock, push_tickets
 
 
 def job_runs(app: Flask, job_id: str) -> list[JobRunRow]:
