@@ -4,8 +4,7 @@ One data layer for the consolidated workbook, the dashboard and the scheduler's
 monthly job, so every place shows the same figures. Everything is computed by
 `complaints.kpis` (`BreakdownAccumulator`, `KpiAccumulator`); this module only selects
 the tickets, streaming them from the database in batches as lean `Ticket`
-objects (just the fields the KPI and deadline rules read — no ORM objects, no
-free text except root cause and improvement).
+objects (`server.storage.lean`: just the fields the KPI and deadline rules read).
 
 Entry points:
 
@@ -18,7 +17,7 @@ causes count tickets received in the period. Trends repeat the overall KPIs for
 each calendar month of the trend window (the period's months, extended back to
 ``trend_months`` months).
 
-Memory: tickets are read in batches of `BATCH` and each is counted into
+Memory: tickets are read in batches (`server.storage.lean.BATCH`) and each is counted into
 mergeable accumulators (`complaints.kpis.KpiAccumulator`: overall, per branch,
 per department, per trend month) and then dropped; what stays is counts — per
 category, outcome, department, root cause and measure, working-day count — plus
@@ -31,13 +30,12 @@ from __future__ import annotations
 import logging
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from complaints.enums import Category
@@ -51,53 +49,12 @@ from complaints.kpis import (
     memo_deadlines,
 )
 from complaints.model import Ticket
-from complaints.schema import ColType
 from complaints.sla import DEFAULT_TZ
-from complaints.wire import COLUMNS
-from server.storage.models import BranchRow, tickets_table
-from server.storage.rows import clock_for, from_db
+from server.storage.lean import MOMENTS, stream_lean_tickets
+from server.storage.models import BranchRow
+from server.storage.rows import clock_for
 
 logger = logging.getLogger(__name__)
-
-BATCH = 5_000
-"""Rows fetched from the database per round trip."""
-
-MOMENTS: tuple[str, ...] = (
-    "received_at",
-    "acknowledged_at",
-    "plan_at",
-    "resolved_at",
-    "feedback_at",
-    "closed_at",
-    "revisited_at",
-)
-"""A ticket with any of these in a period takes part in that period's KPIs (as in `complaints.kpis`)."""
-
-KPI_FIELDS: tuple[str, ...] = (
-    *MOMENTS,
-    "ticket_id",
-    "status",
-    "cancelled_at",
-    "category",
-    "satisfaction",
-    "root_cause",
-    "improvement",
-    "improvement_done",
-    "department",
-    "contact",
-    "group_id",
-    "level",
-    "grade",
-    "reopened_at",
-    "routed_at",
-    "promised_at",
-    "dept_feedback_due",
-    "extension_requested_at",
-    "extension_until",
-    "extension_reason",
-    "extension_customer_informed",
-)
-"""The ticket fields the KPI and deadline rules read; the rest stays in the database."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,69 +173,6 @@ def branch_zones(session: Session, codes: Sequence[str] | None) -> dict[str, str
     return zones
 
 
-def active_condition(period: Period):  # noqa: ANN201 (a SQLAlchemy clause)
-    """SQL condition: the ticket has a moment of `MOMENTS` within ``period``."""
-    t = tickets_table.c
-    return or_(*(and_(t[m] >= period.start, t[m] < period.end) for m in MOMENTS))
-
-
-def _lean_converters() -> list[Any]:
-    """Per `KPI_FIELDS` key, what turns a stored value into the model's (as `server.storage.rows.from_db`).
-
-    Enum codes are decoded once per distinct code; empty text, flags and
-    numbers get their constant default; the rest is kept as SQLAlchemy gives it.
-    """
-    converters: list[Any] = []
-    for key in KPI_FIELDS:
-        kind = COLUMNS[key].type
-        if kind is ColType.ENUM:
-            known: dict[Any, Any] = {}
-
-            def enum(value: Any, key: str = key, known: dict[Any, Any] = known) -> Any:
-                if value not in known:
-                    known[value] = from_db(key, value)
-                return known[value]
-
-            converters.append(enum)
-        elif kind in (ColType.TEXT, ColType.BOOL, ColType.INT):
-            default = from_db(key, None)
-            converters.append(lambda value, default=default: default if value is None else value)
-        elif kind is ColType.FLAGS:
-            converters.append(lambda value, key=key: from_db(key, value))
-        else:
-            converters.append(None)
-    return converters
-
-
-_SHARED_TEXT = frozenset(("department", "root_cause", "improvement", "group_id"))
-
-
-def stream_lean_tickets(session: Session, branches: Sequence[str], window: Period) -> Iterator[Ticket]:
-    """Tickets of ``branches`` active in ``window``, with only `KPI_FIELDS` set, fetched in batches."""
-    t = tickets_table.c
-    stmt = (
-        select(BranchRow.code, *(t[f] for f in KPI_FIELDS))
-        .join(BranchRow, BranchRow.id == t.branch_id)
-        .where(BranchRow.code.in_(list(branches)), active_condition(window))
-    )
-    shared: dict[str, str] = {}  # one copy of repeated texts (departments, causes, measures)
-    steps = [
-        (key, convert, key in _SHARED_TEXT)
-        for key, convert in zip(KPI_FIELDS, _lean_converters(), strict=True)
-    ]
-    result = session.execute(stmt.execution_options(yield_per=BATCH))
-    for part in result.partitions():
-        for row in part:
-            values = {}
-            for (key, convert, share), raw in zip(steps, row[1:], strict=True):
-                value = raw if convert is None else convert(raw)
-                if share and value.__class__ is str:
-                    value = shared.setdefault(value, value)
-                values[key] = value
-            # no sync key: lean tickets are never written back (a fresh uuid each would cost)
-            yield Ticket(branch=shared.setdefault(row[0], row[0]), sync_key="", **values)
-
-
 class _RootCauseTally:
     """Per root cause of tickets received in the period: improvement done / total and measures."""
 
@@ -334,7 +228,7 @@ def analyse(
     starts, trend_end = [m.start for m in months], months[-1].end
     causes: dict[str, _RootCauseTally] = {}
     if tickets is None:
-        tickets = stream_lean_tickets(session, codes, window) if codes else ()
+        tickets = stream_lean_tickets(session, codes, window.start, window.end) if codes else ()
     count = 0
     for t in tickets:  # one at a time: only counts are kept (complaints.kpis.KpiAccumulator)
         count += 1
