@@ -10,9 +10,10 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
+from complaints.periods import Period
 from server import clock
 from server.api.exports import parse_branches
-from server.services.analysis import UnknownBranchError, date_period
+from server.services.analysis import UnknownBranchError
 from server.storage.db import get_db
 from server.xlsx.consolidate import ConsolidateOptions, build_consolidated, count_rows
 
@@ -53,7 +54,7 @@ def consolidate(
         )
     config = current_app.config
     try:
-        period = date_period(start.date(), end.date(), config["TIMEZONE"])
+        period = Period.chosen(start.date(), end.date())
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--start/--end") from exc
     options = ConsolidateOptions(

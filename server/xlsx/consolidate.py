@@ -20,8 +20,11 @@ sheets are subsets of it in the same order, so each run of rows is also
 deflated into them (`row_selectors`, the SQL conditions of `sheet_condition` in
 Python) and kept in temporary files until the All sheet is written.
 
-Tickets are those of the chosen branches *received* in the period; flags are
-as of the last flag scan.
+Tickets are those of the chosen branches *received* in the period (each
+branch's local days); each ticket sheet lists the tickets of a
+`complaints.selections.Selection` — the same that the dashboard's lists and
+figures use (the All sheet lists cancelled tickets too, the others do not);
+flags are as of the last flag scan.
 """
 
 from __future__ import annotations
@@ -45,14 +48,19 @@ from openpyxl.utils import get_column_letter
 from sqlalchemy import String, and_, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
+from complaints import figures, selections
 from complaints.contacts import mask_phones_inside
-from complaints.enums import Category, Flag, Level
-from complaints.kpis import Kpis, Milestone
+from complaints.enums import Category, Level, Status
+from complaints.figures import Figure, Kind
+from complaints.kpis import Kpis
+from complaints.periods import Period
 from complaints.schema import TICKETS, ColType
+from complaints.selections import Selection
 from complaints.sla import DEFAULT_TZ
-from server.services.analysis import Analysis, Period, analyse, branch_zones
+from server.services.analysis import Analysis, analyse, branch_zones
 from server.storage.db import Database
 from server.storage.models import BranchRow, tickets_table
+from server.storage.selections import selection_clause
 from server.xlsx import styles as look
 from server.xlsx.bulk import (
     EXCEL_ROWS,
@@ -88,18 +96,21 @@ class TicketSheet:
     key: str
     zh: str
     en: str
+    selection: Selection
+    """The tickets received in the period that the sheet lists."""
 
     def title(self, lang: str) -> str:
         return self.zh if lang == "zh" else self.en
 
 
 TICKET_SHEETS: tuple[TicketSheet, ...] = (
-    TicketSheet("all", "全部投诉", "All tickets"),
-    TicketSheet("overdue", "超时投诉", "Overdue"),
-    TicketSheet("warning", "红黄预警", "Red & yellow"),
-    TicketSheet("revisit", "待回访", "Revisit due"),
-    TicketSheet("training", "培训案例", "Training cases"),
+    TicketSheet("all", "全部投诉", "All tickets", selections.EVERY),
+    TicketSheet("overdue", "超时投诉", "Overdue", selections.OVERDUE),
+    TicketSheet("warning", "红黄预警", "Red & yellow", selections.RED_OR_YELLOW),
+    TicketSheet("revisit", "待回访", "Revisit due", selections.REVISIT_DUE),
+    TicketSheet("training", "培训案例", "Training cases", selections.TRAINING),
 )
+SHEETS = {spec.key: spec for spec in TICKET_SHEETS}
 KPI_TITLE = {"zh": "KPI", "en": "KPIs"}
 ANALYSIS_TITLE = {"zh": "月度分析", "en": "Monthly analysis"}
 RICH_SHEETS = 2
@@ -111,7 +122,7 @@ FREEZE_COLUMNS = 2
 
 @dataclass(frozen=True)
 class ConsolidateOptions:
-    """What to export: branches (None: all), the period ``[start, end)``, language, phone visibility."""
+    """What to export: branches (None: all), the period (local days), language, phone visibility."""
 
     branches: tuple[str, ...] | None
     period: Period
@@ -120,6 +131,7 @@ class ConsolidateOptions:
     """Whether contact numbers are shown in full (admin); otherwise masked, e.g. 138****8000."""
     generated_at: datetime | None = None
     timezone: str = DEFAULT_TZ
+    """Where ``generated_at`` is shown (each branch's tickets are placed in its own local days)."""
     calendar_path: str | None = None
     row_limit: int = EXCEL_ROWS
     """Rows per sheet part, header included (tests use a small limit)."""
@@ -194,31 +206,13 @@ def register_styles(wb: Workbook) -> CellStyles:
 
 def sheet_condition(key: str) -> Any:
     """The SQL condition selecting a ticket sheet's rows (flags as stored by the last scan)."""
+    return selection_clause(SHEETS[key].selection)
+
+
+def _where(sheet: str, branch_id: int, zone: str, period: Period) -> Any:
     t = tickets_table.c
-    if key == "all":
-        return None
-
-    def has_flag(flag: Flag) -> Any:
-        return ("," + t.flags + ",").contains(f",{flag.value},", autoescape=True)
-
-    if key == "overdue":
-        return or_(*(has_flag(f) for f in Flag if f.is_overdue))
-    if key == "warning":
-        return t.level.in_([Level.RED.value, Level.YELLOW.value])
-    if key == "revisit":
-        return or_(has_flag(Flag.REVISIT_DUE), has_flag(Flag.REVISIT_OVERDUE))
-    if key == "training":
-        return t.training_case.is_(True)
-    raise ValueError(f"unknown ticket sheet {key!r}")
-
-
-def _where(sheet: str, branch_id: int, period: Period) -> Any:
-    t = tickets_table.c
-    parts = [t.branch_id == branch_id, t.received_at >= period.start, t.received_at < period.end]
-    condition = sheet_condition(sheet)
-    if condition is not None:
-        parts.append(condition)
-    return and_(*parts)
+    start, end = period.bounds(zone)
+    return and_(t.branch_id == branch_id, t.received_at >= start, t.received_at < end, sheet_condition(sheet))
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,7 +237,7 @@ def plan_tasks(
     """
     t = tickets_table.c
     for branch_id, code, zone in branches:
-        stmt = select(t.ticket_id).where(_where(sheet, branch_id, period)).order_by(t.ticket_id)
+        stmt = select(t.ticket_id).where(_where(sheet, branch_id, zone, period)).order_by(t.ticket_id)
         after: str | None = None
         count = 0
         for (ticket_id,) in session.execute(stmt.execution_options(yield_per=10_000)):
@@ -262,7 +256,7 @@ def _count_up_to(
     t = tickets_table.c
     if not branches:
         return 0
-    condition = or_(*(_where("all", branch_id, period) for branch_id, _, _ in branches))
+    condition = or_(*(_where("all", branch_id, zone, period) for branch_id, _, zone in branches))
     capped = select(t.sync_key).where(condition).limit(limit).subquery()
     return session.scalar(select(func.count()).select_from(capped)) or 0
 
@@ -274,7 +268,8 @@ def count_rows(db: Database, options: ConsolidateOptions) -> int:
         zones = branch_zones(session, options.branches)
         ids = dict(session.execute(select(BranchRow.code, BranchRow.id)).all())
         for spec in TICKET_SHEETS if zones else ():
-            condition = or_(*(_where(spec.key, ids[code], options.period) for code in zones))
+            period = options.period
+            condition = or_(*(_where(spec.key, ids[code], zone, period) for code, zone in zones.items()))
             total += session.scalar(select(func.count()).select_from(tickets_table).where(condition)) or 0
     return total
 
@@ -283,26 +278,47 @@ def row_selectors(keys: Sequence[str]) -> dict[str, Selector | None]:
     """Per ticket sheet, whether a row of the All sheet belongs in it — `sheet_condition` in Python.
 
     ``keys`` are the columns after the branch code (a row's values are the
-    code, then these). Flags are tested as whole codes of the stored
-    comma-separated list, as the SQL condition does.
+    code, then these, as stored).
     """
-    flags_at, level_at, training_at = (keys.index(k) + 1 for k in ("flags", "level", "training_case"))
-    overdue = frozenset(f.value for f in Flag if f.is_overdue)
-    revisit = frozenset((Flag.REVISIT_DUE.value, Flag.REVISIT_OVERDUE.value))
-    warning = frozenset((Level.RED.value, Level.YELLOW.value))
+    return {spec.key: row_test(spec.selection, keys) for spec in TICKET_SHEETS}
 
-    def has(codes: frozenset[str]) -> Selector:
-        return lambda values: bool(values[flags_at]) and not codes.isdisjoint(values[flags_at].split(","))
 
-    selectors: dict[str, Selector | None] = {
-        "all": None,
-        "overdue": has(overdue),
-        "warning": lambda values: values[level_at] in warning,
-        "revisit": has(revisit),
-        "training": lambda values: bool(values[training_at]),
-    }
-    assert list(selectors) == [spec.key for spec in TICKET_SHEETS]
-    return selectors
+def row_test(selection: Selection, keys: Sequence[str]) -> Selector | None:
+    """``selection`` over stored row values, as `server.storage.selections.selection_clause` reads them.
+
+    Only the criteria of ticket sheets are known here (cancellation, levels,
+    overdue and revisit flags, training); flags are whole codes of the stored
+    comma-separated list. None when every row passes.
+    """
+    at = {k: keys.index(k) + 1 for k in ("status", "cancelled_at", "level", "flags", "training_case")}
+    status_at, cancelled_at, level_at, flags_at, training_at = at.values()
+    cancelled = Status.CANCELLED.value
+
+    def flagged(codes: frozenset[str]) -> Selector:
+        return lambda v: bool(v[flags_at]) and not codes.isdisjoint(v[flags_at].split(","))
+
+    tests: list[Selector] = []
+    s = selection
+    if s.cancelled is not None:
+        live = not s.cancelled
+        tests.append(lambda v: (v[status_at] != cancelled and v[cancelled_at] is None) is live)
+    if s.levels:
+        levels = frozenset(lv.value for lv in s.levels)
+        tests.append(lambda v: (v[level_at] or Level.BLUE.value) in levels)
+    if s.overdue:
+        tests.append(flagged(frozenset(f.value for f in selections.OVERDUE_FLAGS)))
+    if s.revisit_due:
+        tests.append(flagged(frozenset(f.value for f in selections.REVISIT_FLAGS)))
+    if s.training:
+        tests.append(lambda v: bool(v[training_at]))
+    if s.status or s.category or s.uncategorised or s.unfinished or s.grouped or s.repeat or s.department:
+        raise ValueError(f"a ticket sheet cannot select by {s}")
+    if len(tests) <= 1:
+        return tests[0] if tests else None
+    first, second, *more = tests
+    if not more:
+        return lambda v: first(v) and second(v)
+    return lambda v: all(test(v) for test in tests)
 
 
 class _Spool:
@@ -347,7 +363,7 @@ class Encoder:
 
     def rows(self, session: Session, task: Task) -> Iterator[tuple[list[Any], str | None, LocalTime]]:
         t = tickets_table.c
-        condition = _where(task.sheet, task.branch_id, self.period)
+        condition = _where(task.sheet, task.branch_id, task.zone, self.period)
         if task.after is not None:
             condition = and_(condition, t.ticket_id > task.after)
         if task.upto is not None:
@@ -418,43 +434,14 @@ def _spooled(sheets: dict[str, EncodedRows], spools: dict[str, _Spool]) -> Encod
 PERCENT = "0.0%"
 
 
-@dataclass(frozen=True, slots=True)
-class KpiColumn:
-    key: str
-    zh: str
-    en: str
-    value: Callable[[Kpis], int | float | None]
-    number_format: str = "0"
+NUMBER_FORMATS = {Kind.RATE: PERCENT, Kind.DAYS: "0.0"}
+KPI_COLUMNS: tuple[Figure, ...] = figures.TABLE
+"""The KPI sheet's columns: the dashboard's KPI tables show the same figures (`complaints.figures`)."""
 
 
-def _on_time(m: Milestone) -> Callable[[Kpis], float | None]:
-    return lambda k: k.on_time[m].rate
+def number_format(figure: Figure) -> str:
+    return NUMBER_FORMATS.get(figure.kind, "0")
 
-
-KPI_COLUMNS: tuple[KpiColumn, ...] = (
-    KpiColumn("received", "受理量", "Received", lambda k: k.received),
-    KpiColumn("cancelled", "已撤销", "Cancelled", lambda k: k.cancelled),
-    KpiColumn("resolution", "解决率", "Resolution rate", lambda k: k.resolution.rate, PERCENT),
-    KpiColumn("satisfaction", "满意度", "Satisfaction", lambda k: k.satisfaction.rate, PERCENT),
-    KpiColumn("closed_loop", "闭环及时率", "Closed-loop timeliness", lambda k: k.closed_loop.rate, PERCENT),
-    KpiColumn(
-        "median_days",
-        "闭环用时中位数（工作日）",
-        "Median working days to close",
-        lambda k: k.median_workdays_to_close,
-        "0.0",
-    ),  # fmt: skip
-    *(
-        KpiColumn(f"on_time_{m.value}", f"按时率：{m.zh}", f"On time: {m.en}", _on_time(m), PERCENT)
-        for m in Milestone
-    ),
-    KpiColumn("improvement", "溯源改进率", "Root-cause improvement", lambda k: k.improvement.rate, PERCENT),
-    KpiColumn("red", "红色预警", "Red", lambda k: k.red),
-    KpiColumn("yellow", "黄色预警", "Yellow", lambda k: k.yellow),
-    KpiColumn("repeat_customers", "重复投诉客户", "Repeat complainants", lambda k: k.repeat_customers),
-    KpiColumn("groups", "群体投诉事件", "Group incidents", lambda k: k.groups),
-)
-"""The KPI sheet's columns; the dashboard shows the same figures from `server.services.analysis`."""
 
 WORDS = {
     "zh": {
@@ -478,6 +465,8 @@ WORDS = {
         "trends": "月度趋势",
         "month": "月份",
         "notes": "说明",
+        "local_days": "所选分支机构分处不同时区：每张投诉单按其分支机构的当地日期计入期间。",
+        "cancelled": "已撤销的投诉单只计入“已撤销”，不计入受理量及其他指标；“全部投诉”表也列出它们。",
     },
     "en": {
         "title": "Consolidated complaint analysis",
@@ -485,10 +474,10 @@ WORDS = {
         "branches": "Branches",
         "generated": "Generated at",
         "phones": "Contact numbers are masked",
-        "overall": "Total",
+        "overall": "Overall",
         "by_branch": "By branch",
         "by_department": "By department",
-        "unrouted": "Not routed",
+        "unrouted": "Unrouted",
         "types": "Type distribution",
         "category": "Category",
         "causes": "Root causes and improvement status",
@@ -500,9 +489,10 @@ WORDS = {
         "trends": "Monthly trends",
         "month": "Month",
         "notes": "Notes",
+        "local_days": "Branches in several time zones: each ticket counts by its branch's local days.",
+        "cancelled": "Cancelled tickets count only as cancelled, in no other figure; All tickets lists them.",
     },
 }
-TREND_COLUMNS = ("received", "resolution", "satisfaction", "closed_loop", "red", "yellow")
 
 
 def _header(ws: Any, row: int, values: Sequence[str]) -> None:
@@ -532,12 +522,11 @@ def _phones_shown(show_phones: bool) -> Callable[[str], str]:
 
 def _kpi_table(ws: Any, row: int, heading: str, groups: Sequence[tuple[str, Kpis]], lang: str) -> int:
     _title(ws, row, heading)
-    _header(ws, row + 1, ["", *(c.zh if lang == "zh" else c.en for c in KPI_COLUMNS)])
+    _header(ws, row + 1, ["", *(figure.label(lang) for figure in KPI_COLUMNS)])
     for r, (name, kpis) in enumerate(groups, row + 2):
         _put_text(ws, r, 1, name)
-        for c, column in enumerate(KPI_COLUMNS, 2):
-            cell = ws.cell(r, c, column.value(kpis))
-            cell.number_format = column.number_format
+        for c, figure in enumerate(KPI_COLUMNS, 2):
+            ws.cell(r, c, figure.value(kpis)).number_format = number_format(figure)
     return row + 2 + len(groups) + 1
 
 
@@ -547,27 +536,26 @@ def kpi_sheet(wb: Workbook, analysis: Analysis, options: ConsolidateOptions) -> 
     w = WORDS[lang]
     ws = wb.create_sheet(KPI_TITLE[lang])
     ws.cell(1, 1, w["title"]).font = Font(name=look.FONT_NAME, size=14, bold=True)
-    period = analysis.period
-    zone = ZoneInfo(analysis.timezone)
     ws.cell(2, 1, w["period"])
-    ws.cell(
-        2,
-        2,
-        f"{period.start.astimezone(zone):%Y-%m-%d} – {period.end.astimezone(zone):%Y-%m-%d} "
-        f"({analysis.timezone})",
-    )
+    ws.cell(2, 2, analysis.period.label())
     ws.cell(3, 1, w["branches"])
     _put_text(ws, 3, 2, ", ".join(analysis.branches))
     if options.generated_at is not None:
         ws.cell(4, 1, w["generated"])
-        ws.cell(4, 2, f"{options.generated_at.astimezone(zone):%Y-%m-%d %H:%M}")
+        ws.cell(4, 2, f"{options.generated_at.astimezone(ZoneInfo(options.timezone)):%Y-%m-%d %H:%M}")
     if not options.show_phones:
         ws.cell(5, 1, w["phones"])
     k = analysis.kpis
     row = _kpi_table(ws, 7, w["by_branch"], [(w["overall"], k.overall), *k.by_branch.items()], lang)
     shown = _phones_shown(options.show_phones)
     departments = [(shown(name) or w["unrouted"], kpis) for name, kpis in k.by_department.items()]
-    _kpi_table(ws, row, w["by_department"], departments, lang)
+    row = _kpi_table(ws, row, w["by_department"], departments, lang)
+    _title(ws, row, w["notes"])
+    notes = [w["cancelled"]]
+    if len(set(analysis.zones.values())) > 1:
+        notes.append(w["local_days"])
+    for i, note in enumerate(notes, row + 1):
+        ws.cell(i, 1, note)
     ws.column_dimensions["A"].width = 20
     for c in range(2, len(KPI_COLUMNS) + 2):
         ws.column_dimensions[get_column_letter(c)].width = 13
@@ -621,13 +609,12 @@ def analysis_sheet(wb: Workbook, analysis: Analysis, lang: str, show_phones: boo
     # monthly trends
     row = max(first_cause + len(analysis.root_causes) + 2, row + 18)
     _title(ws, row, w["trends"])
-    trend_columns = [c for c in KPI_COLUMNS if c.key in TREND_COLUMNS]
-    _header(ws, row + 1, [w["month"], *(c.zh if lang == "zh" else c.en for c in trend_columns)])
+    _header(ws, row + 1, [w["month"], *(figure.label(lang) for figure in figures.TRENDS)])
     first_month = row + 2
     for r, trend in enumerate(analysis.trends, first_month):
         ws.cell(r, 1, trend.month)
-        for c, column in enumerate(trend_columns, 2):
-            ws.cell(r, c, column.value(trend.kpis)).number_format = column.number_format
+        for c, figure in enumerate(figures.TRENDS, 2):
+            ws.cell(r, c, figure.value(trend.kpis)).number_format = number_format(figure)
     last_month = first_month + len(analysis.trends) - 1
     volume = LineChart()
     volume.title = w["trends"]
@@ -638,11 +625,6 @@ def analysis_sheet(wb: Workbook, analysis: Analysis, lang: str, show_phones: boo
     volume.set_categories(Reference(ws, min_col=1, min_row=first_month, max_row=last_month))
     volume.height, volume.width = 7.5, 15
     ws.add_chart(volume, f"I{row}")
-    if analysis.notes:
-        note_row = last_month + 2
-        _title(ws, note_row, w["notes"])
-        for i, note in enumerate(analysis.notes, note_row + 1):
-            _put_text(ws, i, 1, note)
     ws.column_dimensions["A"].width = 24
     ws.column_dimensions["E"].width = 40
 
@@ -717,13 +699,7 @@ def build_consolidated(
         finally:
             for spool in spools.values():
                 spool.file.close()
-        analysis = analyse(
-            session,
-            list(zones),
-            options.period,
-            timezone=options.timezone,
-            calendar_path=options.calendar_path,
-        )
+        analysis = analyse(session, list(zones), options.period, calendar_path=options.calendar_path)
     summary.analysis = analysis
     kpi_sheet(wb, analysis, options)
     analysis_sheet(wb, analysis, lang, options.show_phones)

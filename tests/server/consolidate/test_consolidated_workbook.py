@@ -15,7 +15,8 @@ from python_calamine import CalamineWorkbook
 from sqlalchemy import select
 
 from complaints.kpis import Kpis
-from server.services.analysis import analyse, month_period
+from complaints.periods import Period
+from server.services.analysis import analyse
 from server.storage.db import get_db
 from server.storage.models import tickets_table
 from server.xlsx.consolidate import (
@@ -30,7 +31,7 @@ from server.xlsx.consolidate import (
 from server.xlsx.values import looks_like_formula
 from tests.server.consolidate.conftest import NOW, TRICKY
 
-NOVEMBER = month_period(2026, 11)
+NOVEMBER = Period.month(2026, 11)
 PHONE = re.compile(r"(?<![\d.])1[3-9]\d{9}(?!\d)")  # not inside a serial number
 
 
@@ -61,16 +62,16 @@ def test_kpi_sheet_shows_the_figures_of_the_analysis_the_dashboard_uses(loaded: 
     rows = {r[0].value: [c.value for c in r[1:]] for r in ws.iter_rows() if r[0].value}
 
     def check(name: str, kpis: Kpis) -> None:
-        for column, value in zip(KPI_COLUMNS, rows[name], strict=False):
-            want = column.value(kpis)
-            assert value == (pytest.approx(want) if isinstance(want, float) else want), (name, column.key)
+        for figure, value in zip(KPI_COLUMNS, rows[name], strict=False):
+            want = figure.value(kpis)
+            assert value == (pytest.approx(want) if isinstance(want, float) else want), (name, figure.key)
 
-    check("Total", expected.kpis.overall)
+    check("Overall", expected.kpis.overall)
     assert set(expected.kpis.by_branch) == {"SZ01", "GZ01", "FS01"}
     for code, kpis in expected.kpis.by_branch.items():
         check(code, kpis)
     for department, kpis in expected.kpis.by_department.items():
-        check(department or "Not routed", kpis)
+        check(department or "Unrouted", kpis)
     assert expected.kpis.overall.received + expected.kpis.overall.cancelled == summary.rows["all"] > 0
 
 
@@ -191,7 +192,8 @@ def test_each_ticket_sheet_holds_exactly_the_tickets_its_sql_condition_selects(l
     t = tickets_table.c
     with loaded.app_context(), get_db().read() as session:
         for spec in TICKET_SHEETS:
-            stmt = select(t.ticket_id).where(t.received_at >= NOVEMBER.start, t.received_at < NOVEMBER.end)
+            start, end = NOVEMBER.bounds("Asia/Shanghai")
+            stmt = select(t.ticket_id).where(t.received_at >= start, t.received_at < end)
             condition = sheet_condition(spec.key)
             if condition is not None:
                 stmt = stmt.where(condition)
