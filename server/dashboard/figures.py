@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from threading import Lock
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -30,6 +31,8 @@ class Overview:
     branches: tuple[str, ...]
     """The branches chosen (empty: all)."""
     analysis: analysis.Analysis
+    views: dict[Hashable, dict[str, Any]] = field(default_factory=dict, compare=False, repr=False)
+    """What the page shows of it, per language (`overview.page_view`), kept with it in the cache."""
 
 
 def data_version(session: Session) -> tuple[int, int]:

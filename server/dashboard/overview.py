@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import current_app, flash, render_template, request, url_for
 
@@ -22,7 +24,7 @@ from complaints.selections import Selection
 from complaints.wire import COLUMNS
 from server.dashboard import charts
 from server.dashboard.blueprint import bp
-from server.dashboard.figures import cached_overview
+from server.dashboard.figures import Overview, cached_overview
 from server.dashboard.forms import default_period, filter_message, read_branches, read_period
 from server.dashboard.i18n import current_lang, t
 from server.dashboard.present import percent
@@ -58,10 +60,8 @@ Group = tuple[str, Kpis, Sequence[str], str | None]
 
 def list_url(selection: Selection, period: Period, branches: Sequence[str]) -> str:
     """The ticket list of the tickets received in ``period`` in ``branches`` that ``selection`` admits."""
-    args: dict[str, list[str]] = {}
-    for name, value in TicketFilter.of_figure(selection, period, branches).args():
-        args.setdefault(name, []).append(value)
-    return url_for("dashboard.tickets", **args)
+    query = urlencode(TicketFilter.of_figure(selection, period, branches).args())
+    return f"{url_for('dashboard.tickets')}?{query}"
 
 
 def shown(figure: Figure, k: Kpis) -> str:
@@ -74,10 +74,22 @@ def shown(figure: Figure, k: Kpis) -> str:
     return str(value)
 
 
+@dataclass(frozen=True, slots=True)
+class Cell:
+    """A figure as the page shows it; ``url`` is the list of its tickets ("" for other figures)."""
+
+    key: str
+    label: str
+    text: str
+    url: str
+    detail: str
+    css: str
+
+
 def figure_cell(
     figure: Figure, k: Kpis, period: Period, branches: Sequence[str], department: str | None = None
-) -> dict[str, Any]:
-    """A figure's label and text; for a number of tickets also the list of them (``url``)."""
+) -> Cell:
+    """A figure's label and text; for a number of tickets also the list of them."""
     url = ""
     if figure.selection is not None:
         selection = figure.selection
@@ -85,14 +97,14 @@ def figure_cell(
             selection = dataclasses.replace(selection, department=department)
         url = list_url(selection, period, branches)
     share = figure.share(k) if figure.share is not None else None
-    return {
-        "key": figure.key,
-        "label": figure.label(current_lang()),
-        "text": shown(figure, k),
-        "url": url,
-        "detail": "" if share is None else t("rate_detail", hits=share.hits, total=share.total),
-        "css": TILE_CSS.get(figure.key, ""),
-    }
+    return Cell(
+        figure.key,
+        figure.label(current_lang()),
+        shown(figure, k),
+        url,
+        "" if share is None else t("rate_detail", hits=share.hits, total=share.total),
+        TILE_CSS.get(figure.key, ""),
+    )
 
 
 def table_rows(groups: list[Group], period: Period) -> list[dict[str, Any]]:
@@ -123,7 +135,6 @@ def work_rows(groups: list[Group], period: Period) -> list[dict[str, Any]]:
 @bp.route("/", endpoint="overview")
 @signed_in
 def overview_page() -> Any:
-    lang = current_lang()
     with get_db().read() as session:
         branches = branch_codes(session)
         codes = [code for code, _ in branches]
@@ -135,6 +146,17 @@ def overview_page() -> Any:
             period, chosen = default_period(), []
         cache = current_app.extensions["dashboard_figures"]
         fig = cached_overview(cache, session, period, chosen, current_app.config.get("CALENDAR_FILE"))
+    key = (current_lang(), request.script_root)
+    view = fig.views.get(key)
+    if view is None:  # built once per cached overview and language: some hundred links
+        view = fig.views[key] = page_view(fig)
+    return render_template("dashboard/overview.html", fig=fig, branches=branches, chosen=chosen, **view)
+
+
+def page_view(fig: Overview) -> dict[str, Any]:
+    """Everything the overview template shows of ``fig``, in the request's language."""
+    lang = current_lang()
+    period, chosen = fig.period, list(fig.branches)
     kpis, trends = fig.analysis.kpis, fig.analysis.trends
     k = kpis.overall
     months = [m.month for m in trends]
@@ -142,12 +164,8 @@ def overview_page() -> Any:
     by_department: list[Group] = [
         (name or t("unrouted"), own, chosen, name) for name, own in kpis.by_department.items()
     ]
-    return render_template(
-        "dashboard/overview.html",
-        fig=fig,
+    return dict(
         k=k,
-        branches=branches,
-        chosen=chosen,
         several_zones=len(set(fig.analysis.zones.values())) > 1,
         tiles=[figure_cell(figure, k, period, chosen) for figure in TILES],
         statuses=[figure_cell(f.by_status(s), k, period, chosen) for s in Status],

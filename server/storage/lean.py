@@ -3,7 +3,7 @@
 The figures read a few fields of every ticket of a period — often hundreds of
 thousands. So instead of ORM objects and `rows.row_to_ticket`, the rows come
 in batches as plain tuples of those columns and each value is decoded as
-`rows.from_db` would, only faster (see `_lean_converters`); repeated texts
+`rows.from_db` would, only faster (see `_decoding`); repeated texts
 (departments, causes, measures) are shared.
 """
 
@@ -26,7 +26,7 @@ from server.storage.rows import from_db
 BATCH = 5_000
 """Rows fetched from the database per round trip."""
 
-_SHARED_TEXT = frozenset(("department", "root_cause", "improvement", "group_id", "level_basis"))
+_SHARED_TEXT = frozenset(("branch", "department", "root_cause", "improvement", "group_id", "level_basis"))
 
 
 def active_condition(period: Period, zone: str) -> ColumnElement[bool]:
@@ -36,30 +36,23 @@ def active_condition(period: Period, zone: str) -> ColumnElement[bool]:
     return or_(*(and_(t[m] >= start, t[m] < end) for m in MOMENTS))
 
 
-def _lean_converters() -> list[Any]:
-    """Per `KPI_FIELDS` key, what turns a stored value into the model's (as `rows.from_db`).
+def _decoding() -> tuple[list[tuple[str, Any]], list[tuple[str, dict[Any, Any]]]]:
+    """How `KPI_FIELDS` are decoded as `rows.from_db` decodes them, without calling it for every value.
 
-    Enum and flag codes are decoded once per distinct code; empty text and
-    numbers get their constant default; the rest is kept as SQLAlchemy gives it.
+    Returns (key, default) of the text, flag-less and number columns, whose
+    None becomes the constant default, and (key, known) of the enum and flags
+    columns, whose codes are decoded once each into ``known``; the other
+    columns are kept as SQLAlchemy gives them.
     """
-    converters: list[Any] = []
+    defaults: list[tuple[str, Any]] = []
+    coded: list[tuple[str, dict[Any, Any]]] = []
     for key in KPI_FIELDS:
         kind = COLUMNS[key].type
         if kind in (ColType.ENUM, ColType.FLAGS):
-            known: dict[Any, Any] = {}
-
-            def decoded(value: Any, key: str = key, known: dict[Any, Any] = known) -> Any:
-                if value not in known:
-                    known[value] = from_db(key, value)
-                return known[value]
-
-            converters.append(decoded)
+            coded.append((key, {}))
         elif kind in (ColType.TEXT, ColType.BOOL, ColType.INT):
-            default = from_db(key, None)
-            converters.append(lambda value, default=default: default if value is None else value)
-        else:
-            converters.append(None)
-    return converters
+            defaults.append((key, from_db(key, None)))
+    return defaults, coded
 
 
 def stream_lean_tickets(session: Session, zones: Mapping[str, str], window: Period) -> Iterator[Ticket]:
@@ -72,11 +65,10 @@ def stream_lean_tickets(session: Session, zones: Mapping[str, str], window: Peri
     by_zone: dict[str, list[str]] = {}
     for code, zone in zones.items():
         by_zone.setdefault(zone, []).append(code)
-    shared: dict[str, str] = {}  # one copy of repeated texts (departments, causes, measures)
-    steps = [
-        (key, convert, key in _SHARED_TEXT)
-        for key, convert in zip(KPI_FIELDS, _lean_converters(), strict=True)
-    ]
+    keys = ("branch", *KPI_FIELDS)
+    defaults, coded = _decoding()
+    shared_keys = [key for key in keys if key in _SHARED_TEXT]
+    shared: dict[str, str] = {}  # one copy of repeated texts (branch codes, departments, causes, measures)
     for zone, codes in by_zone.items():
         stmt = (
             select(BranchRow.code, *(t[f] for f in KPI_FIELDS))
@@ -86,11 +78,19 @@ def stream_lean_tickets(session: Session, zones: Mapping[str, str], window: Peri
         result = session.execute(stmt.execution_options(yield_per=BATCH))
         for part in result.partitions():
             for row in part:
-                values = {}
-                for (key, convert, share), raw in zip(steps, row[1:], strict=True):
-                    value = raw if convert is None else convert(raw)
-                    if share and value.__class__ is str:
-                        value = shared.setdefault(value, value)
-                    values[key] = value
+                values = dict(zip(keys, row, strict=True))
+                for key, default in defaults:
+                    if values[key] is None:
+                        values[key] = default
+                for key, known in coded:
+                    raw = values[key]
+                    try:
+                        values[key] = known[raw]
+                    except KeyError:
+                        values[key] = known[raw] = from_db(key, raw)
+                for key in shared_keys:
+                    value = values[key]
+                    if value.__class__ is str:
+                        values[key] = shared.setdefault(value, value)
                 # no sync key: lean tickets are never written back (a fresh uuid each would cost)
-                yield Ticket(branch=shared.setdefault(row[0], row[0]), sync_key="", **values)
+                yield Ticket(sync_key="", **values)
