@@ -17,6 +17,9 @@ from server.storage.models import BranchRow, ConflictRow, HistoryRow, LogRow, Ta
 from server.storage.selections import received_within, selection_clause
 
 PAGE_SIZE = 50
+NEWEST_FIRST = (TicketRow.received_at.desc(), TicketRow.ticket_id, TicketRow.sync_key)
+OLDEST_FIRST = (TicketRow.received_at, TicketRow.ticket_id.desc(), TicketRow.sync_key.desc())
+"""The list's order and its exact reverse (the sync key settles ties)."""
 FLAG_ARGS = ("unfinished", "overdue", "revisit_due", "grouped", "repeat", "training")
 """Check-box criteria of `Selection`, each a query argument of the same name ("1" when ticked)."""
 WITH_CANCELLED = "any"
@@ -182,7 +185,7 @@ def filtered(query: TicketFilter, zones: Sequence[str]) -> Select[Any]:
                 TicketRow.description.ilike(pattern, escape="\\"),
             )
         )
-    return stmt.order_by(TicketRow.received_at.desc(), TicketRow.ticket_id)
+    return stmt.order_by(*NEWEST_FIRST)
 
 
 @dataclass
@@ -201,7 +204,13 @@ def ticket_page(session: Session, query: TicketFilter) -> Page:
     total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
     pages = max(1, -(-total // PAGE_SIZE))
     page = min(query.page, pages)
-    rows = session.execute(stmt.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).tuples().all()
+    skip = (page - 1) * PAGE_SIZE
+    if skip <= total // 2:
+        rows = session.execute(stmt.limit(PAGE_SIZE).offset(skip)).tuples().all()
+    else:  # the far half is read from its end, so the database sorts past fewer rows, then turned round
+        size = min(PAGE_SIZE, total - skip)
+        oldest_first = stmt.order_by(None).order_by(*OLDEST_FIRST)
+        rows = session.execute(oldest_first.limit(size).offset(total - skip - size)).tuples().all()[::-1]
     return Page([(t, code, tz) for t, code, tz in rows], total, page, pages)
 
 

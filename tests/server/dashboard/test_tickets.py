@@ -128,6 +128,21 @@ def test_filters_and_search_list_exactly_the_matching_tickets(app):
         assert any(keep(t) for t in tickets), params
 
 
+def test_pages_follow_one_another_newest_first_to_the_last(analyst, demo_app):
+    shown: list[tuple[str, str]] = []  # (received at, ticket number) in page order
+    page = 1
+    while True:
+        html = analyst.get("/dashboard/tickets", query_string={"page": str(page)}).text
+        shown += re.findall(r'>([^<]+)</a></td>\s*<td>\w+</td><td class="nowrap">([^<]+)</td>', html)
+        if "下一页" not in html:
+            break
+        page += 1
+    numbers = [number for number, _ in shown]
+    assert page > 2 and len(numbers) == len(set(numbers)) == int(_TOTAL.search(html)[1])
+    received = [at for _, at in shown]
+    assert received == sorted(received, reverse=True)
+
+
 def test_search_finds_a_ticket_by_its_number(analyst, demo_app):
     ticket = all_tickets(demo_app)[7]
     shown, total = listed(analyst, {"q": ticket["id"].lower()})
