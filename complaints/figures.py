@@ -93,7 +93,7 @@ def _rate(key: str, zh: str, en: str, share: Callable[[Kpis], Rate]) -> Figure:
 
 
 def _detail(zh: str, en: str, detail: Labelled | tuple[str, str]) -> tuple[str, str]:
-    """ "Head：detail" / "Head: detail" labels (the way the workbooks have always named a breakdown)."""
+    """The zh and en labels of a breakdown, "head：detail" and "head: detail", as workbooks name them."""
     d_zh, d_en = (detail.zh, detail.en) if isinstance(detail, Labelled) else detail
     return f"{zh}：{d_zh}", f"{en}: {d_en}"
 

@@ -56,7 +56,7 @@ def profile_of(ticket: Ticket) -> Profile:
     """The ticket's `Profile`; a missing status or level is the model's default (new, blue)."""
     flags = ticket.flags
     return Profile(
-        ticket.status is Status.CANCELLED or ticket.cancelled_at is not None,
+        is_cancelled(ticket),
         ticket.status or Status.NEW,
         ticket.level or Level.BLUE,
         ticket.category,
