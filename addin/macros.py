@@ -48,6 +48,7 @@ from complaints.levels import LevelError, assess
 from complaints.levels import deescalate as lower_level
 from complaints.levels import escalate as raise_level
 from complaints.model import LogEntry, Ticket
+from complaints.periods import Period
 from complaints.pipeline import settle
 from complaints.routing import RoundRobin, RoutingError, RoutingTable, head_rule, route_many
 from complaints.schema import sheet_by_title
@@ -366,7 +367,7 @@ def month_bounds(now: datetime, zone: Any) -> tuple[datetime, datetime]:
 def monthly_summary(run: Run) -> Message:
     """This month's type distribution and KPIs of the branch, on the Monthly summary sheet."""
     start, end = month_bounds(run.now, run.data.settings.zone)
-    kpis = compute_kpis(run.data.tickets, start, end, run.clock)
+    kpis = compute_kpis(run.data.tickets, Period.month(start.year, start.month), run.clock)
     month = f"{start:%Y-%m}"
     heading = f"{run.data.settings.branch} {month} {SUMMARY_TITLE[run.lang]}".strip()
     rows, formats = summary_block(heading, kpis, run.lang)

@@ -39,11 +39,12 @@ sys.path.insert(0, str(REPO))
 from sqlalchemy import func, insert, select  # noqa: E402
 
 from complaints.enums import Category, Channel, Flag, Grade, Level, Satisfaction, Status  # noqa: E402
-from server.services.analysis import month_period  # noqa: E402
+from complaints.periods import Period  # noqa: E402
 from server.storage.db import Database  # noqa: E402
 from server.storage.models import BranchRow, tickets_table  # noqa: E402
 
-PERIOD = month_period(2026, 11)
+PERIOD = Period.month(2026, 11)
+ZONE = "Asia/Shanghai"
 NOW = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
 BRANCHES = 10
 SAMPLES = REPO / "data" / "sample_complaints.csv"
@@ -60,16 +61,15 @@ def generate(db: Database, count: int, seed: int = 2026) -> None:
     """``count`` tickets received in November 2026, spread over ``BRANCHES`` branches, at every stage."""
     rng = random.Random(seed)
     samples = _samples()
-    start = PERIOD.start.astimezone(UTC)
-    span = int((PERIOD.end - PERIOD.start).total_seconds())
+    start, end = PERIOD.bounds(ZONE)
+    span = int((end - start).total_seconds())
+    start = start.astimezone(UTC)
     overdue = [f.value for f in Flag if f.is_overdue]
     departments = ("网络部", "市场部", "服务管理部", "投诉管理岗")
     with db.write() as session:
         ids = []
         for b in range(BRANCHES):
-            row = BranchRow(
-                code=f"B{b:03d}", name=f"分公司{b}", timezone="Asia/Shanghai", change_seq=0, created_at=NOW
-            )
+            row = BranchRow(code=f"B{b:03d}", name=f"分公司{b}", timezone=ZONE, change_seq=0, created_at=NOW)
             session.add(row)
             session.flush()
             ids.append(row.id)
@@ -317,7 +317,7 @@ def main() -> None:
     if args.one_process:
         runs.append(("one process", run_child("consolidated", url, str(args.out), "0")))
     base = run_child("openpyxl", url, str(args.out.with_suffix(".openpyxl.xlsx")), str(args.baseline_rows))
-    print(f"{args.tickets:,} tickets, {BRANCHES} branches, period {PERIOD.start:%Y-%m}; "
+    print(f"{args.tickets:,} tickets, {BRANCHES} branches, period {PERIOD.label()}; "
           f"{len(tickets_table.c)} stored columns, 61 written")  # fmt: skip
     print(
         f"load average before the runs: {load[0]:.1f} on {os.cpu_count()} cores (other work slows the runs)"

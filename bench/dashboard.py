@@ -20,17 +20,18 @@ import tempfile
 import time
 import tracemalloc
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import func, select  # noqa: E402
 
+from complaints.periods import Period  # noqa: E402
 from server import create_app  # noqa: E402
 from server.auth import HEAD_OFFICE, hash_password  # noqa: E402
 from server.services import demo  # noqa: E402
-from server.services.analysis import Period, analyse  # noqa: E402
+from server.services.analysis import analyse  # noqa: E402
 from server.storage.db import get_db  # noqa: E402
 from server.storage.models import TicketRow, UserRow  # noqa: E402
 
@@ -81,9 +82,7 @@ def main() -> None:
 
         def analysis_only() -> object:
             with app.app_context(), get_db().read() as session:
-                period = Period(
-                    datetime(2026, 10, 31, 16, tzinfo=UTC), datetime(2026, 11, 25, 16, tzinfo=UTC)
-                )
+                period = Period.days(date(2026, 11, 1), date(2026, 11, 25))  # this month so far
                 return analyse(session, None, period, trend_months=6)
 
         def count_all() -> object:

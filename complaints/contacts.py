@@ -37,3 +37,14 @@ _PHONE_INSIDE = re.compile(
 def mask_phones_inside(text: str) -> str:
     """``text`` with every phone number in it masked as `mask_phone` masks a contact."""
     return _PHONE_INSIDE.sub(lambda m: mask_phone(m.group()), text)
+
+
+def customer_key(contact: str) -> str:
+    """Who a contact belongs to, for telling one customer's complaints apart from another's.
+
+    The last eleven digits of a number written with separators or a country
+    code (138-0013 8000, +86 13800138000 → 13800138000); otherwise the text
+    without surrounding blanks, case folded. Empty for no contact.
+    """
+    digits = re.sub(r"\D", "", contact)
+    return digits[-11:] if len(digits) >= 11 else contact.strip().casefold()

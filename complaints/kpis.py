@@ -1,49 +1,37 @@
-"""KPIs for a period (DESIGN §3.7), overall and per branch and department.
+"""KPIs for a period (DESIGN §3.7), overall and per branch, department and calendar month.
 
-Each figure has its own population, all within the period ``[start, end)``:
+What each figure counts is defined in `complaints.figures` (populations) and
+`complaints.selections` (which tickets, cancelled ones left out); this module
+counts them, one ticket at a time and in bounded memory.
 
-- *received* figures — type distribution, resolution rate, root-cause
-  improvement, red / yellow, repeat and group complaints — count tickets
-  **received** in the period;
-- satisfaction counts tickets **revisited** in the period;
-- closed-loop timeliness and the median working days to close count tickets
-  **closed** in the period;
-- the on-time rate of a milestone counts tickets whose milestone **happened**
-  in the period.
-
-Cancelled tickets count only in ``cancelled``. Deadlines come from an
-`SlaClock`. A deadline that is `PENDING` (its year's holiday calendar is not
-published) makes the milestone **unknown**: it is counted in ``unknown`` and is
-neither on time nor late, so it is left out of the rate's denominator.
+A `Period` is whole local days: each ticket is placed in it by the time zone of
+its own `SlaClock` (its branch's), so accumulators of branches in different
+zones merge into exact totals. Deadlines come from the same clock. A deadline
+that is `PENDING` (its year's holiday calendar is not published) makes the
+milestone **unknown**: it is counted in ``unknown`` and is neither on time nor
+late, so it is left out of the rate's denominator.
 """
 
 from __future__ import annotations
 
 import logging
+from bisect import bisect_right
 from collections import Counter
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
+from complaints import figures, selections
 from complaints.calendar import CalendarPendingError
-from complaints.enums import Category, Labelled, Level, Satisfaction, Status
+from complaints.contacts import customer_key
+from complaints.enums import Category, Level, Satisfaction, Status
+from complaints.figures import Milestone, Value
 from complaints.model import Ticket
+from complaints.periods import Period
+from complaints.selections import Profile, Selection, is_cancelled, profile_of
 from complaints.sla import Deadlines, Due, SlaClock
 
 logger = logging.getLogger(__name__)
-
-Value = int | float | None
-
-
-class Milestone(Labelled):
-    """Milestones with a deadline whose on-time rate is reported."""
-
-    ACKNOWLEDGE = ("acknowledge", "首次响应", "Acknowledgement")
-    PLAN = ("plan", "方案沟通", "Plan communicated")
-    RESOLVE = ("resolve", "处理完成", "Resolution")
-    FEEDBACK = ("feedback", "结果反馈", "Result feedback")
-    REVISIT = ("revisit", "回访", "Revisit")
-
 
 _MILESTONE_FIELD: dict[Milestone, str] = {
     Milestone.ACKNOWLEDGE: "acknowledged_at",
@@ -52,6 +40,38 @@ _MILESTONE_FIELD: dict[Milestone, str] = {
     Milestone.FEEDBACK: "feedback_at",
     Milestone.REVISIT: "revisited_at",
 }
+
+MOMENTS: tuple[str, ...] = ("received_at", "closed_at", *_MILESTONE_FIELD.values())
+"""A ticket with any of these in a period takes part in that period's figures."""
+
+KPI_FIELDS: tuple[str, ...] = (
+    *MOMENTS,
+    "ticket_id",
+    "status",
+    "cancelled_at",
+    "category",
+    "satisfaction",
+    "root_cause",
+    "improvement",
+    "improvement_done",
+    "department",
+    "contact",
+    "group_id",
+    "level",
+    "level_basis",
+    "flags",
+    "training_case",
+    "grade",
+    "reopened_at",
+    "routed_at",
+    "promised_at",
+    "dept_feedback_due",
+    "extension_requested_at",
+    "extension_until",
+    "extension_reason",
+    "extension_customer_informed",
+)
+"""The ticket fields the figures and the deadline rules read: a ticket with just these counts the same."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,16 +91,25 @@ class Rate:
         return cls(hits, total, hits / total if total else None, unknown)
 
 
+@dataclass(frozen=True, slots=True)
+class RootCause:
+    """A root cause of live tickets received in the period, with its improvement measures and their status."""
+
+    cause: str
+    tickets: int
+    improvement: Rate
+    """Tickets whose improvement is done, out of those with this root cause."""
+    measures: tuple[tuple[str, int], ...]
+    """Improvement measures recorded for this cause, most frequent first."""
+
+
 @dataclass(frozen=True)
 class Kpis:
-    """The KPIs of one group of tickets over ``[start, end)``; see the module docstring."""
+    """The figures of one group of tickets over ``period`` (see `complaints.figures`)."""
 
-    start: datetime
-    end: datetime
-    received: int
-    cancelled: int
-    by_category: dict[Category, int]
-    uncategorised: int
+    period: Period
+    profiles: Mapping[Profile, int]
+    """Tickets received in the period (cancelled ones too) per `Profile`: the source of every ticket count."""
     resolution: Rate
     satisfaction: Rate
     satisfaction_counts: dict[Satisfaction, int]
@@ -89,96 +118,118 @@ class Kpis:
     on_time: dict[Milestone, Rate]
     improvement: Rate
     improvement_by_department: dict[str, Rate]
-    root_causes: dict[str, int]
-    red: int
-    yellow: int
+    root_causes: tuple[RootCause, ...]
+    """Most tickets first."""
     repeat_customers: int
-    repeat_tickets: int
     groups: int
-    group_tickets: int
+    _counts: dict[Selection, int] = field(default_factory=dict, compare=False, repr=False)
+
+    def count(self, selection: Selection) -> int:
+        """Tickets received in the period that ``selection`` admits (its ``department`` is not looked at)."""
+        found = self._counts.get(selection)
+        if found is None:
+            found = self._counts[selection] = sum(
+                n for profile, n in self.profiles.items() if selection.admits(profile)
+            )
+        return found
+
+    @property
+    def received(self) -> int:
+        return self.count(selections.RECEIVED)
+
+    @property
+    def cancelled(self) -> int:
+        return self.count(selections.CANCELLED)
+
+    @property
+    def unfinished(self) -> int:
+        return self.count(selections.UNFINISHED)
+
+    @property
+    def overdue(self) -> int:
+        return self.count(selections.OVERDUE)
+
+    @property
+    def red(self) -> int:
+        return self.count(selections.RED)
+
+    @property
+    def yellow(self) -> int:
+        return self.count(selections.YELLOW)
+
+    @property
+    def repeat_tickets(self) -> int:
+        return self.count(selections.REPEAT)
+
+    @property
+    def group_tickets(self) -> int:
+        return self.count(selections.GROUPED)
+
+    @property
+    def uncategorised(self) -> int:
+        return self.count(selections.UNCATEGORISED)
+
+    @property
+    def by_category(self) -> dict[Category, int]:
+        """The type distribution."""
+        return {c: self.count(selections.with_category(c)) for c in Category}
+
+    @property
+    def by_status(self) -> dict[Status, int]:
+        """Tickets received per current status; `Status.CANCELLED` holds the cancelled ones."""
+        return {s: self.count(selections.with_status(s)) for s in Status}
+
+    @property
+    def by_level(self) -> dict[Level, int]:
+        return {lv: self.count(selections.with_level(lv)) for lv in Level}
 
     def as_rows(self, lang: str = "zh") -> list[tuple[str, Value]]:
         """(label, value) pairs in ``lang`` ("zh" or "en"); rates are fractions, None if n/a."""
+        f = figures
         zh = lang == "zh"
 
-        def label(zh_text: str, en_text: str, detail: str = "") -> str:
-            head = zh_text if zh else en_text
-            if not detail:
-                return head
-            return f"{head}：{detail}" if zh else f"{head}: {detail}"
+        def row(figure: figures.Figure) -> tuple[str, Value]:
+            return figure.label(lang), figure.value(self)
 
-        rows: list[tuple[str, Value]] = [
-            (label("受理量", "Complaints received"), self.received),
-            (label("已撤销", "Cancelled"), self.cancelled),
-        ]
-        rows += [(label("类型分布", "Type", c.label(lang)), n) for c, n in self.by_category.items()]
-        rows.append((label("类型分布", "Type", "未分类" if zh else "Uncategorised"), self.uncategorised))
-        rows.append((label("解决率", "Resolution rate"), self.resolution.rate))
-        rows.append((label("满意度", "Satisfaction rate"), self.satisfaction.rate))
-        rows += [(label("回访", "Revisit", s.label(lang)), n) for s, n in self.satisfaction_counts.items()]
-        rows.append((label("闭环及时率", "Closed-loop timeliness"), self.closed_loop.rate))
-        rows.append(
-            (
-                label("闭环及时性待定（节假日未发布）", "Closed-loop timeliness unknown (calendar pending)"),
-                self.closed_loop.unknown,
-            )
-        )
-        rows.append(
-            (label("闭环用时中位数（工作日）", "Median working days to close"), self.median_workdays_to_close)
-        )
-        rows += [(label("按时率", "On-time rate", m.label(lang)), r.rate) for m, r in self.on_time.items()]
-        rows.append((label("溯源改进率", "Root-cause improvement rate"), self.improvement.rate))
+        def detail(figure: figures.Figure, text: str) -> str:
+            return f"{figure.label(lang)}：{text}" if zh else f"{figure.label(lang)}: {text}"
+
+        rows = [row(f.RECEIVED), row(f.CANCELLED), row(f.UNFINISHED), row(f.OVERDUE), row(f.REVISIT_DUE)]
+        rows += [row(f.by_category(c)) for c in Category]
+        rows += [row(f.UNCATEGORISED), row(f.RESOLUTION), row(f.SATISFACTION)]
+        revisit = "回访：" if zh else "Revisit: "
+        rows += [(revisit + s.label(lang), n) for s, n in self.satisfaction_counts.items()]
+        rows.append(row(f.CLOSED_LOOP))
+        pending = "闭环及时性待定（节假日未发布）"
+        if not zh:
+            pending = "Closed-loop timeliness unknown (calendar pending)"
+        rows.append((pending, self.closed_loop.unknown))
+        rows.append(row(f.MEDIAN_CLOSE))
+        rows += [row(f.on_time(m)) for m in Milestone]
+        rows.append(row(f.IMPROVEMENT))
         rows += [
-            (
-                label("溯源改进率", "Root-cause improvement rate", dept or ("未分派" if zh else "Unrouted")),
-                r.rate,
-            )
+            (detail(f.IMPROVEMENT, dept or ("未分派" if zh else "Unrouted")), r.rate)
             for dept, r in self.improvement_by_department.items()
         ]
-        rows += [
-            (label("红色预警", "Red warnings"), self.red),
-            (label("黄色预警", "Yellow warnings"), self.yellow),
-            (label("重复投诉客户", "Repeat complainants"), self.repeat_customers),
-            (label("重复投诉单", "Repeat complaint tickets"), self.repeat_tickets),
-            (label("群体投诉事件", "Group incidents"), self.groups),
-            (label("群体投诉单", "Group complaint tickets"), self.group_tickets),
-        ]
+        rows += [row(x) for x in (f.RED, f.YELLOW, f.REPEAT_CUSTOMERS, f.REPEAT_TICKETS)]
+        rows += [row(f.GROUP_INCIDENTS), row(f.GROUP_TICKETS)]
         return rows
 
 
 @dataclass(frozen=True)
 class KpiBreakdown:
-    """KPIs overall and per group; department "" holds tickets not routed yet.
+    """KPIs overall, per group and per calendar month; department "" holds tickets not routed yet.
 
-    Only groups with a ticket received, cancelled or reaching a milestone in the
-    period are listed.
+    Only branches and departments with a ticket received, cancelled or reaching a
+    milestone in the period are listed. ``by_month`` follows the months asked
+    for, oldest first, keyed ``YYYY-MM`` (the period's own figures when it is
+    that month).
     """
 
     overall: Kpis
     by_branch: dict[str, Kpis]
     by_department: dict[str, Kpis]
-
-
-def _check_period(start: datetime, end: datetime) -> None:
-    for name, moment in (("start", start), ("end", end)):
-        if moment.tzinfo is None or moment.utcoffset() is None:
-            raise ValueError(f"period {name} {moment.isoformat()} has no time zone")
-    if not start < end:
-        raise ValueError(f"period start {start.isoformat()} is not before its end {end.isoformat()}")
-
-
-def _within(moment: datetime | None, start: datetime, end: datetime) -> bool:
-    return moment is not None and start <= moment < end
-
-
-def is_cancelled(ticket: Ticket) -> bool:
-    return ticket.status is Status.CANCELLED or ticket.cancelled_at is not None
-
-
-def _normal_contact(contact: str) -> str:
-    if contact.isdigit():  # the usual case: nothing to remove or fold
-        return contact
-    return "".join(ch for ch in contact if not ch.isspace() and ch != "-").casefold()
+    by_month: dict[str, Kpis] = field(default_factory=dict)
 
 
 def _met(at: datetime | None, due: Due) -> bool | None:
@@ -220,9 +271,6 @@ def _closed_loop_met(ticket: Ticket, d: Deadlines) -> bool | None:
     return True
 
 
-_ACTIVE_FIELDS = ("closed_at", *_MILESTONE_FIELD.values())
-
-
 class _Tally:
     """On time / late / unknown counts of one rate; `rate` gives the `Rate`."""
 
@@ -248,6 +296,21 @@ class _Tally:
         return Rate.of(self.hits, self.hits + self.misses, self.unknown)
 
 
+class _Cause:
+    """One root cause: tickets, improvements done, measures."""
+
+    __slots__ = ("tickets", "done", "measures")
+
+    def __init__(self) -> None:
+        self.tickets = self.done = 0
+        self.measures: Counter[str] = Counter()
+
+    def merge(self, other: _Cause) -> None:
+        self.tickets += other.tickets
+        self.done += other.done
+        self.measures.update(other.measures)
+
+
 def _median(counts: Counter[int]) -> float | None:
     """The median of the values counted in ``counts`` (as `statistics.median`, as a float)."""
     n = sum(counts.values())
@@ -267,51 +330,56 @@ def _median(counts: Counter[int]) -> float | None:
 
 
 class KpiAccumulator:
-    """The KPIs of a stream of tickets over ``[start, end)``, one ticket at a time, in bounded memory.
+    """The KPIs of a stream of tickets over ``period``, one ticket at a time, in bounded memory.
 
-    It keeps counts only — per category, per satisfaction, per milestone
+    It keeps counts only — per ticket `Profile`, per satisfaction, per milestone
     outcome, per department and root cause, per working-day count (for the
-    median), per normalised contact (for repeat complaints) and the set of
-    group ids — never the tickets. `merge` adds another accumulator of the
-    same period (e.g. per-branch accumulators into an overall one); `result`
-    gives the same `Kpis` as `compute_kpis` over all the tickets added.
+    median) — and the distinct customers of repeat complaints and group ids,
+    never the tickets. `merge` adds another accumulator of the same period
+    (e.g. per-branch accumulators into an overall one, whatever their time
+    zones); `result` gives the same `Kpis` as `compute_kpis` over all the
+    tickets added.
     """
 
-    def __init__(self, start: datetime, end: datetime, clock: SlaClock) -> None:
-        _check_period(start, end)
-        self.start, self.end, self.clock = start, end, clock
-        self.received = 0
-        self.cancelled = 0
-        self.by_category: dict[Category, int] = dict.fromkeys(Category, 0)
-        self.uncategorised = 0
+    def __init__(self, period: Period) -> None:
+        self.period = period
+        self._windows: dict[SlaClock, tuple[datetime, datetime]] = {}
+        self.profiles: Counter[Profile] = Counter()
         self.resolved = 0
         self.satisfaction_counts: dict[Satisfaction, int] = dict.fromkeys(Satisfaction, 0)
         self.closed_loop = _Tally()
         self.workdays: Counter[int] = Counter()
         self.on_time: dict[Milestone, _Tally] = {m: _Tally() for m in Milestone}
         self.improved: dict[str, list[int]] = {}  # department → [done, with a root cause]
-        self.root_causes: Counter[str] = Counter()
-        self.red = 0
-        self.yellow = 0
-        self.contacts: Counter[str] = Counter()
+        self.causes: dict[str, _Cause] = {}
+        self.repeat_customers: set[str] = set()
         self.group_ids: set[str] = set()
-        self.group_tickets = 0
 
-    def add(self, ticket: Ticket, deadlines: Callable[[], Deadlines] | None = None) -> bool:
-        """Count ``ticket``; True if it takes part in the period (received, cancelled or a milestone in it).
+    def window(self, clock: SlaClock) -> tuple[datetime, datetime]:
+        """The period in ``clock``'s time zone."""
+        found = self._windows.get(clock)
+        if found is None:
+            found = self._windows[clock] = self.period.bounds(clock.policy.tz)
+        return found
 
-        ``deadlines`` gives the ticket's deadlines when needed (computed from
-        this accumulator's clock if None); pass one memoised callable when the
-        ticket goes into several accumulators with the same clock.
+    def add(self, ticket: Ticket, clock: SlaClock, deadlines: Callable[[], Deadlines] | None = None) -> bool:
+        """Count ``ticket`` (of the branch ``clock`` keeps); True if it takes part in the period.
+
+        A ticket takes part when it was received, or reached a milestone, in the
+        period. ``deadlines`` gives the ticket's deadlines when needed (from
+        ``clock`` if None); pass one memoised callable when the ticket goes into
+        several accumulators.
         """
-        start, end = self.start, self.end
+        start, end = self.window(clock)
         received_in = start <= ticket.received_at < end
-        if is_cancelled(ticket):  # counted only as cancelled, but its group is still listed
+        if is_cancelled(ticket):  # counted only as cancelled, but its branch and department are listed
             if received_in:
-                self.cancelled += 1
+                self.profiles[profile_of(ticket)] += 1
                 return True
-            return any(_within(getattr(ticket, f), start, end) for f in _ACTIVE_FIELDS)
-        due = deadlines if deadlines is not None else memo_deadlines(self.clock, ticket)
+            return any(
+                (moment := getattr(ticket, f)) is not None and start <= moment < end for f in MOMENTS[1:]
+            )
+        due = deadlines if deadlines is not None else memo_deadlines(clock, ticket)
         active = received_in
         if received_in:
             self._add_received(ticket)
@@ -324,7 +392,6 @@ class KpiAccumulator:
         if closed_at is not None and start <= closed_at < end:
             active = True
             try:
-                clock = self.clock
                 self.workdays[
                     clock.calendar.workdays_between(
                         clock.local_date(ticket.received_at), clock.local_date(closed_at)
@@ -341,42 +408,36 @@ class KpiAccumulator:
         return active
 
     def _add_received(self, ticket: Ticket) -> None:
-        self.received += 1
-        if ticket.category is None:
-            self.uncategorised += 1
-        else:
-            self.by_category[ticket.category] += 1
+        profile = profile_of(ticket)
+        self.profiles[profile] += 1
         if ticket.resolved_at is not None:
             self.resolved += 1
         cause = ticket.root_cause.strip()
         if cause:
-            self.root_causes[cause] += 1
+            tally = self.causes.get(cause)
+            if tally is None:
+                tally = self.causes[cause] = _Cause()
+            tally.tickets += 1
+            tally.done += bool(ticket.improvement_done)
+            measure = ticket.improvement.strip()
+            if measure:
+                tally.measures[measure] += 1
             counts = self.improved.setdefault(ticket.department.strip(), [0, 0])
             counts[0] += bool(ticket.improvement_done)
             counts[1] += 1
-        if ticket.level is Level.RED:
-            self.red += 1
-        elif ticket.level is Level.YELLOW:
-            self.yellow += 1
-        contact = _normal_contact(ticket.contact)
-        if contact:
-            self.contacts[contact] += 1
-        group = ticket.group_id.strip()
-        if group:
-            self.group_ids.add(group)
-            self.group_tickets += 1
+        if profile.repeat:
+            key = customer_key(ticket.contact)
+            if key:
+                self.repeat_customers.add(key)
+        if profile.grouped:
+            self.group_ids.add(ticket.group_id.strip())
 
     def merge(self, other: KpiAccumulator) -> KpiAccumulator:
         """Add ``other``'s counts (same period; tickets counted in both count twice); returns self."""
-        if (other.start, other.end) != (self.start, self.end):
-            raise ValueError(
-                f"cannot merge KPIs of {other.start.isoformat()}–{other.end.isoformat()} into "
-                f"{self.start.isoformat()}–{self.end.isoformat()}"
-            )
-        for name in ("received", "cancelled", "uncategorised", "resolved", "red", "yellow", "group_tickets"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-        for category, n in other.by_category.items():
-            self.by_category[category] += n
+        if other.period != self.period:
+            raise ValueError(f"cannot merge KPIs of {other.period.label()} into {self.period.label()}")
+        self.profiles.update(other.profiles)
+        self.resolved += other.resolved
         for satisfaction, n in other.satisfaction_counts.items():
             self.satisfaction_counts[satisfaction] += n
         self.closed_loop.merge(other.closed_loop)
@@ -387,8 +448,9 @@ class KpiAccumulator:
             counts = self.improved.setdefault(dept, [0, 0])
             counts[0] += done
             counts[1] += total
-        self.root_causes.update(other.root_causes)
-        self.contacts.update(other.contacts)
+        for cause, theirs in other.causes.items():
+            self.causes.setdefault(cause, _Cause()).merge(theirs)
+        self.repeat_customers |= other.repeat_customers
         self.group_ids |= other.group_ids
         return self
 
@@ -396,17 +458,14 @@ class KpiAccumulator:
         """The `Kpis` of every ticket added so far."""
         sc = self.satisfaction_counts
         satisfied = sc[Satisfaction.SATISFIED] + sc[Satisfaction.FAIRLY_SATISFIED]
-        repeats = [n for n in self.contacts.values() if n >= 2]
         done = sum(d for d, _ in self.improved.values())
         with_cause = sum(n for _, n in self.improved.values())
+        received = sum(n for p, n in self.profiles.items() if selections.RECEIVED.admits(p))
+        causes = sorted(self.causes.items(), key=lambda item: (-item[1].tickets, item[0]))
         return Kpis(
-            start=self.start,
-            end=self.end,
-            received=self.received,
-            cancelled=self.cancelled,
-            by_category=dict(self.by_category),
-            uncategorised=self.uncategorised,
-            resolution=Rate.of(self.resolved, self.received),
+            period=self.period,
+            profiles=dict(self.profiles),
+            resolution=Rate.of(self.resolved, received),
             satisfaction=Rate.of(satisfied, sum(sc.values())),
             satisfaction_counts=dict(sc),
             closed_loop=self.closed_loop.rate(),
@@ -414,73 +473,106 @@ class KpiAccumulator:
             on_time={m: tally.rate() for m, tally in self.on_time.items()},
             improvement=Rate.of(done, with_cause),
             improvement_by_department={dept: Rate.of(d, n) for dept, (d, n) in sorted(self.improved.items())},
-            root_causes=dict(sorted(self.root_causes.items(), key=lambda item: (-item[1], item[0]))),
-            red=self.red,
-            yellow=self.yellow,
-            repeat_customers=len(repeats),
-            repeat_tickets=sum(repeats),
+            root_causes=tuple(
+                RootCause(cause, c.tickets, Rate.of(c.done, c.tickets), tuple(c.measures.most_common()))
+                for cause, c in causes
+            ),
+            repeat_customers=len(self.repeat_customers),
             groups=len(self.group_ids),
-            group_tickets=self.group_tickets,
         )
 
 
-def compute_kpis(tickets: Iterable[Ticket], start: datetime, end: datetime, clock: SlaClock) -> Kpis:
-    """Compute the KPIs of ``tickets`` over ``[start, end)`` (aware datetimes).
+def compute_kpis(tickets: Iterable[Ticket], period: Period, clock: SlaClock) -> Kpis:
+    """Compute the KPIs over ``period`` of ``tickets``, all kept by ``clock`` (one branch's, or one zone's).
 
     A milestone whose deadline is `PENDING` (calendar not published) counts as
     unknown — in ``Rate.unknown`` — never as on time or late. ``tickets`` is
     consumed once and not kept (see `KpiAccumulator`).
     """
-    accumulator = KpiAccumulator(start, end, clock)
+    accumulator = KpiAccumulator(period)
     for ticket in tickets:
-        accumulator.add(ticket)
+        accumulator.add(ticket, clock)
     return accumulator.result()
 
 
 class BreakdownAccumulator:
-    """`kpi_breakdown` one ticket at a time: overall, per branch and per department accumulators.
+    """`kpi_breakdown` one ticket at a time: overall, per branch, per department and per month.
 
     Each ticket's deadlines are computed at most once, however many groups it
-    counts in. `merge` adds another breakdown of the same period (e.g. one
-    built in another process); `result` gives the `KpiBreakdown`.
+    counts in. ``months`` are the calendar months followed (a ticket joins each
+    month in which it has a moment). `merge` adds another breakdown of the same
+    period and months (e.g. one built in another process); `result` gives the
+    `KpiBreakdown`.
     """
 
-    def __init__(self, start: datetime, end: datetime, clock: SlaClock) -> None:
-        self.overall = KpiAccumulator(start, end, clock)
+    def __init__(self, period: Period, months: Sequence[Period] = ()) -> None:
+        self.overall = KpiAccumulator(period)
         self.by_branch: dict[str, KpiAccumulator] = {}
         self.by_department: dict[str, KpiAccumulator] = {}
+        self.months = tuple(months)
+        # the period itself, when it is one of the months, is the overall figure (None: not counted twice)
+        self.by_month = [None if m == period else KpiAccumulator(m) for m in self.months]
+        self._starts: dict[SlaClock, tuple[list[datetime], datetime]] = {}
 
-    def add(self, ticket: Ticket, deadlines: Callable[[], Deadlines] | None = None) -> bool:
-        """Count ``ticket`` overall and in its branch and department; True if active in the period."""
-        if deadlines is None:
-            deadlines = memo_deadlines(self.overall.clock, ticket)
-        if not self.overall.add(ticket, deadlines):
+    def _month_starts(self, clock: SlaClock) -> tuple[list[datetime], datetime]:
+        found = self._starts.get(clock)
+        if found is None:
+            tz = clock.policy.tz
+            found = self._starts[clock] = (
+                [m.bounds(tz)[0] for m in self.months],
+                self.months[-1].bounds(tz)[1],
+            )
+        return found
+
+    def add(self, ticket: Ticket, clock: SlaClock) -> bool:
+        """Count ``ticket`` overall and in its branch, department and months; True if active in the period."""
+        deadlines = memo_deadlines(clock, ticket)
+        if self.months:
+            starts, last = self._month_starts(clock)
+            first = starts[0]
+            touched = {  # each ticket joins the months in which it has a moment
+                bisect_right(starts, moment) - 1
+                for moment in (getattr(ticket, key) for key in MOMENTS)
+                if moment is not None and first <= moment < last
+            }
+            for i in touched:
+                slot = self.by_month[i]
+                if slot is not None:
+                    slot.add(ticket, clock, deadlines)
+        if not self.overall.add(ticket, clock, deadlines):
             return False
-        o = self.overall
+        period = self.overall.period
         for groups, key in ((self.by_branch, ticket.branch), (self.by_department, ticket.department)):
             key = key.strip()
             group = groups.get(key)
             if group is None:
-                group = groups[key] = KpiAccumulator(o.start, o.end, o.clock)
-            group.add(ticket, deadlines)
+                group = groups[key] = KpiAccumulator(period)
+            group.add(ticket, clock, deadlines)
         return True
 
     def merge(self, other: BreakdownAccumulator) -> BreakdownAccumulator:
-        """Add ``other``'s counts (same period); returns self."""
+        """Add ``other``'s counts (same period and months); returns self."""
+        if other.months != self.months:
+            raise ValueError("cannot merge breakdowns following different months")
         self.overall.merge(other.overall)
         for mine, theirs in ((self.by_branch, other.by_branch), (self.by_department, other.by_department)):
             for key, acc in theirs.items():
-                if key in mine:
-                    mine[key].merge(acc)
-                else:
-                    mine[key] = KpiAccumulator(acc.start, acc.end, acc.clock).merge(acc)
+                mine.setdefault(key, KpiAccumulator(acc.period)).merge(acc)
+        for slot, theirs in zip(self.by_month, other.by_month, strict=True):
+            if slot is not None and theirs is not None:
+                slot.merge(theirs)
         return self
 
     def result(self) -> KpiBreakdown:
+        overall = self.overall.result()
         return KpiBreakdown(
-            overall=self.overall.result(),
+            overall=overall,
             by_branch={k: v.result() for k, v in sorted(self.by_branch.items())},
             by_department={k: v.result() for k, v in sorted(self.by_department.items())},
+            by_month={
+                m.key(): overall if slot is None else slot.result()
+                for m, slot in zip(self.months, self.by_month, strict=True)
+            },
         )
 
 
@@ -496,13 +588,16 @@ def memo_deadlines(clock: SlaClock, ticket: Ticket) -> Callable[[], Deadlines]:
     return deadlines
 
 
-def kpi_breakdown(tickets: Iterable[Ticket], start: datetime, end: datetime, clock: SlaClock) -> KpiBreakdown:
-    """Compute the KPIs overall, per branch and per department over ``[start, end)``.
+def kpi_breakdown(
+    tickets: Iterable[Ticket], period: Period, clock: SlaClock, months: Sequence[Period] = ()
+) -> KpiBreakdown:
+    """Compute the KPIs overall, per branch, per department (and per month of ``months``) over ``period``.
 
-    Pending deadlines count as unknown, as in `compute_kpis`. ``tickets`` is
-    consumed once and not kept (see `BreakdownAccumulator`).
+    Every ticket is placed by ``clock``; pending deadlines count as unknown, as
+    in `compute_kpis`. ``tickets`` is consumed once and not kept (see
+    `BreakdownAccumulator`).
     """
-    accumulator = BreakdownAccumulator(start, end, clock)
+    accumulator = BreakdownAccumulator(period, months)
     for ticket in tickets:
-        accumulator.add(ticket)
+        accumulator.add(ticket, clock)
     return accumulator.result()

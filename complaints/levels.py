@@ -9,6 +9,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from complaints.contacts import customer_key
 from complaints.enums import Channel, Grade, Level, LogKind
 from complaints.model import Escalation, LogEntry, Ticket
 
@@ -131,11 +132,6 @@ def _norm_place(place: str) -> str:
     return re.sub(r"\s+", "", place).casefold()
 
 
-def _norm_contact(contact: str) -> str:
-    digits = re.sub(r"\D", "", contact)
-    return digits[-11:] if len(digits) >= 11 else contact.strip().casefold()
-
-
 def _groups(tickets: Sequence[Ticket], rules: LevelRules) -> dict[str, str]:
     """Map sync key → group id for tickets forming group incidents.
 
@@ -177,7 +173,7 @@ def _repeats(tickets: Iterable[Ticket]) -> set[str]:
     open_by_contact: dict[str, list[str]] = defaultdict(list)
     for t in tickets:
         if t.resolved_at is None and t.cancelled_at is None and t.contact.strip():
-            open_by_contact[_norm_contact(t.contact)].append(t.sync_key)
+            open_by_contact[customer_key(t.contact)].append(t.sync_key)
     return {key for keys in open_by_contact.values() if len(keys) >= 2 for key in keys}
 
 

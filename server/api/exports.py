@@ -20,10 +20,11 @@ from flask import Response, current_app
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
+from complaints.periods import FIRST_DAY, LAST_DAY, Period
 from server import clock
 from server.auth import ADMIN, HEAD_OFFICE, current, require
 from server.errors import ApiError
-from server.services.analysis import FIRST_DAY, LAST_DAY, UnknownBranchError, branch_zones, date_period
+from server.services.analysis import UnknownBranchError, branch_zones
 from server.services.consolidated import ConsolidateOptions, build_consolidated, parse_branches
 from server.storage.db import Database, get_db
 
@@ -115,7 +116,7 @@ def consolidated(query: dict[str, Any]) -> Any:
         ) from exc
     options = ConsolidateOptions(
         branches=branches,
-        period=date_period(start, end, config["TIMEZONE"]),
+        period=Period.chosen(start, end),
         lang=query["lang"],
         show_phones=current().role == ADMIN,
         generated_at=clock.now(),

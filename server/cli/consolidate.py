@@ -10,8 +10,9 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from complaints.periods import Period
 from server import clock
-from server.services.analysis import UnknownBranchError, date_period
+from server.services.analysis import UnknownBranchError
 from server.services.consolidated import ConsolidateOptions, build_consolidated, count_rows, parse_branches
 from server.storage.db import get_db
 
@@ -48,7 +49,7 @@ def consolidate(
         )
     config = current_app.config
     try:
-        period = date_period(start.date(), end.date(), config["TIMEZONE"])
+        period = Period.chosen(start.date(), end.date())
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--start/--end") from exc
     options = ConsolidateOptions(

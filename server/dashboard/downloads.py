@@ -18,7 +18,7 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from server import clock
 from server.api.exports import stream_consolidated
 from server.dashboard.blueprint import bp
-from server.dashboard.forms import filter_message, read_branches, read_days
+from server.dashboard.forms import filter_message, home_zone, read_branches, read_period
 from server.dashboard.i18n import LANGS, current_lang, t
 from server.dashboard.queries import FilterError, branch_codes
 from server.dashboard.signin import current_user, signed_in
@@ -32,7 +32,7 @@ from server.storage.db import get_db
 def downloads() -> Any:
     with get_db().read() as session:
         branches = branch_codes(session)
-    return render_template("dashboard/downloads.html", branches=branches, days=read_days({}))
+    return render_template("dashboard/downloads.html", branches=branches, period=read_period({}))
 
 
 @bp.route("/downloads/consolidated", methods=["POST"])
@@ -41,7 +41,7 @@ def consolidated() -> Any:
     with get_db().read() as session:
         codes = [code for code, _ in branch_codes(session)]
     try:
-        days = read_days(request.form)
+        period = read_period(request.form)
         chosen = read_branches(request.form, codes)
     except FilterError as exc:
         flash(filter_message(exc), "error")
@@ -49,11 +49,11 @@ def consolidated() -> Any:
     lang = request.form.get("lang") if request.form.get("lang") in LANGS else current_lang()
     options = ConsolidateOptions(
         branches=tuple(chosen) or None,
-        period=days.period,
+        period=period,
         lang=lang,
         show_phones=current_user().sees_phone_numbers,
         generated_at=clock.now(),
-        timezone=days.zone,
+        timezone=home_zone(),
         calendar_path=current_app.config.get("CALENDAR_FILE"),
         workers=current_app.config.get("CONSOLIDATE_WORKERS"),
     )
@@ -63,5 +63,5 @@ def consolidated() -> Any:
     except UnknownBranchError as exc:  # a branch removed between the form and the download
         flash(t("unknown_branch", code=", ".join(exc.codes)), "error")
         return redirect(url_for("dashboard.downloads"))
-    name = f"consolidated-{'-'.join(chosen) if chosen else 'all'}-{days.first}-{days.last}.xlsx"
+    name = f"consolidated-{'-'.join(chosen) if chosen else 'all'}-{period.first}-{period.last}.xlsx"
     return stream_consolidated(get_db(), options, name)

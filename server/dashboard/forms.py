@@ -7,26 +7,25 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 
+from complaints.periods import FIRST_DAY, LAST_DAY, Period
 from server import clock
-from server.dashboard.figures import Days
 from server.dashboard.i18n import t
 from server.dashboard.queries import FilterError, parse_date
-from server.services.analysis import FIRST_DAY, LAST_DAY
 
 
 def home_zone() -> str:
     return current_app.config["TIMEZONE"]
 
 
-def default_days() -> Days:
-    """This month so far, in the head office's zone."""
+def default_period() -> Period:
+    """This month so far (today in the head office's zone)."""
     today = clock.now().astimezone(ZoneInfo(home_zone())).date()
-    return Days(today.replace(day=1), today, home_zone())
+    return Period.days(today.replace(day=1), today)
 
 
-def read_days(args: Any) -> Days:
-    """The days of the ``from``/``to`` arguments (local dates), this month so far by default."""
-    default = default_days()
+def read_period(args: Any) -> Period:
+    """The days ``from`` to ``to`` (both included) of the arguments; this month so far by default."""
+    default = default_period()
     first = parse_date(args, "from") or default.first
     last = parse_date(args, "to") or (default.last if first <= default.last else first)
     if first > last:
@@ -34,7 +33,7 @@ def read_days(args: Any) -> Days:
     if first < FIRST_DAY or last >= LAST_DAY:
         field = "from" if first < FIRST_DAY else "to"
         raise FilterError(field, "out_of_range", first=FIRST_DAY, last=LAST_DAY)
-    return Days(first, last, home_zone())
+    return Period.days(first, last)
 
 
 def read_branches(args: Any, known: list[str]) -> list[str]:

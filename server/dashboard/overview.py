@@ -1,61 +1,189 @@
-"""The overview page: counts, KPIs by branch and department, overdue now, charts."""
+"""The overview page: tiles, counts by status and level, unfinished and overdue work, KPI tables, charts.
+
+Every figure is a `complaints.figures.Figure` of the analysis (`figures.cached_overview`),
+shown with the figure's own label; every number of tickets links to the ticket
+list of exactly those tickets (`TicketFilter.of_figure`).
+"""
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
-from flask import current_app, flash, render_template, request
+from flask import current_app, flash, render_template, request, url_for
 
-from complaints.enums import Level
-from complaints.kpis import Kpis, Milestone
+from complaints import figures as f
+from complaints.enums import Level, Status
+from complaints.figures import Figure, Kind
+from complaints.kpis import Kpis
+from complaints.periods import Period
+from complaints.selections import Selection
 from complaints.wire import COLUMNS
 from server.dashboard import charts
 from server.dashboard.blueprint import bp
-from server.dashboard.figures import cached_overview
-from server.dashboard.forms import default_days, filter_message, read_branches, read_days
+from server.dashboard.figures import Overview, cached_overview
+from server.dashboard.forms import default_period, filter_message, read_branches, read_period
 from server.dashboard.i18n import current_lang, t
 from server.dashboard.present import percent
-from server.dashboard.queries import FilterError, branch_codes
+from server.dashboard.queries import FilterError, TicketFilter, branch_codes
 from server.dashboard.signin import signed_in
 from server.storage.db import get_db
 
 CATEGORY_CSS = "bar-category"
 LEVEL_CSS = {Level.BLUE: "bar-blue", Level.YELLOW: "bar-yellow", Level.RED: "bar-red"}
+TILES: tuple[Figure, ...] = (
+    f.RECEIVED,
+    f.CANCELLED,
+    f.RESOLUTION,
+    f.SATISFACTION,
+    f.CLOSED_LOOP,
+    f.MEDIAN_CLOSE,
+    f.IMPROVEMENT,
+    f.UNFINISHED,
+    f.OVERDUE,
+    f.REVISIT_DUE,
+    f.RED,
+    f.YELLOW,
+    f.REPEAT_TICKETS,
+    f.REPEAT_CUSTOMERS,
+    f.GROUP_TICKETS,
+    f.GROUP_INCIDENTS,
+)
+TILE_CSS = {"red": "tile-red", "yellow": "tile-yellow", "overdue": "tile-red"}
+
+Group = tuple[str, Kpis, Sequence[str], str | None]
+"""A row of a table: its name, its KPIs, its branches (none: all) and its department (None: any)."""
+
+
+def list_url(selection: Selection, period: Period, branches: Sequence[str]) -> str:
+    """The ticket list of the tickets received in ``period`` in ``branches`` that ``selection`` admits."""
+    query = urlencode(TicketFilter.of_figure(selection, period, branches).args())
+    return f"{url_for('dashboard.tickets')}?{query}"
+
+
+def shown(figure: Figure, k: Kpis) -> str:
+    """The value of ``figure`` as text."""
+    value = figure.value(k)
+    if figure.kind is Kind.RATE:
+        return percent(value)  # type: ignore[arg-type]
+    if figure.kind is Kind.DAYS:
+        return t("n_a") if value is None else f"{value:g}"
+    return str(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    """A figure as the page shows it; ``url`` is the list of its tickets ("" for other figures)."""
+
+    key: str
+    label: str
+    text: str
+    url: str
+    detail: str
+    css: str
+
+
+def figure_cell(
+    figure: Figure, k: Kpis, period: Period, branches: Sequence[str], department: str | None = None
+) -> Cell:
+    """A figure's label and text; for a number of tickets also the list of them."""
+    url = ""
+    if figure.selection is not None:
+        selection = figure.selection
+        if department is not None:
+            selection = dataclasses.replace(selection, department=department)
+        url = list_url(selection, period, branches)
+    share = figure.share(k) if figure.share is not None else None
+    return Cell(
+        figure.key,
+        figure.label(current_lang()),
+        shown(figure, k),
+        url,
+        "" if share is None else t("rate_detail", hits=share.hits, total=share.total),
+        TILE_CSS.get(figure.key, ""),
+    )
+
+
+def table_rows(groups: list[Group], period: Period) -> list[dict[str, Any]]:
+    """One row per group: the figures of `figures.TABLE`."""
+    return [
+        {"name": name, "cells": [figure_cell(fig, k, period, codes, dept) for fig in f.TABLE]}
+        for name, k, codes, dept in groups
+    ]
+
+
+def work_rows(groups: list[Group], period: Period) -> list[dict[str, Any]]:
+    """Unfinished and overdue tickets per group, most overdue first; groups with neither are left out."""
+    found = [
+        (
+            (-k.overdue, -k.unfinished, name),
+            {
+                "name": name,
+                "unfinished": figure_cell(f.UNFINISHED, k, period, codes, dept),
+                "overdue": figure_cell(f.OVERDUE, k, period, codes, dept),
+            },
+        )
+        for name, k, codes, dept in groups
+        if k.unfinished or k.overdue
+    ]
+    return [row for _, row in sorted(found, key=lambda item: item[0])]
 
 
 @bp.route("/", endpoint="overview")
 @signed_in
 def overview_page() -> Any:
-    lang = current_lang()
     with get_db().read() as session:
         branches = branch_codes(session)
         codes = [code for code, _ in branches]
         try:
-            days = read_days(request.args)
+            period = read_period(request.args)
             chosen = read_branches(request.args, codes)
         except FilterError as exc:
             flash(filter_message(exc), "error")
-            days, chosen = default_days(), []
+            period, chosen = default_period(), []
         cache = current_app.extensions["dashboard_figures"]
-        fig = cached_overview(cache, session, days, chosen, current_app.config.get("CALENDAR_FILE"))
+        fig = cached_overview(cache, session, period, chosen, current_app.config.get("CALENDAR_FILE"))
+    key = (current_lang(), request.script_root)
+    view = fig.views.get(key)
+    if view is None:  # built once per cached overview and language: some hundred links
+        view = fig.views[key] = page_view(fig)
+    return render_template("dashboard/overview.html", fig=fig, branches=branches, chosen=chosen, **view)
+
+
+def page_view(fig: Overview) -> dict[str, Any]:
+    """Everything the overview template shows of ``fig``, in the request's language."""
+    lang = current_lang()
+    period, chosen = fig.period, list(fig.branches)
     kpis, trends = fig.analysis.kpis, fig.analysis.trends
+    k = kpis.overall
     months = [m.month for m in trends]
-    return render_template(
-        "dashboard/overview.html",
-        fig=fig,
-        k=kpis.overall,
-        branches=branches,
-        chosen=chosen,
-        kpi_headers=kpi_headers(),
-        kpi_rows=kpi_rows([(t("overall"), kpis.overall), *kpis.by_branch.items()]),
-        department_rows=kpi_rows([(name or t("unrouted"), k) for name, k in kpis.by_department.items()]),
+    by_branch: list[Group] = [(code, own, [code], None) for code, own in kpis.by_branch.items()]
+    by_department: list[Group] = [
+        (name or t("unrouted"), own, chosen, name) for name, own in kpis.by_department.items()
+    ]
+    return dict(
+        k=k,
+        several_zones=len(set(fig.analysis.zones.values())) > 1,
+        tiles=[figure_cell(figure, k, period, chosen) for figure in TILES],
+        statuses=[figure_cell(f.by_status(s), k, period, chosen) for s in Status],
+        table_headers=[figure.label(lang) for figure in f.TABLE],
+        kpi_rows=table_rows([(t("overall"), k, chosen, None), *by_branch], period),
+        department_rows=table_rows(by_department, period),
+        work_by_branch=work_rows(by_branch, period),
+        work_by_department=work_rows(by_department, period),
         department_label=COLUMNS["department"].header(lang),
+        unfinished_label=f.UNFINISHED.label(lang),
+        overdue_label=f.OVERDUE.label(lang),
+        improvement_label=f.IMPROVEMENT.label(lang),
         type_chart=charts.bars(
-            [(c.label(lang), n, CATEGORY_CSS) for c, n in fig.analysis.types.items()],
+            [(c.label(lang), n, CATEGORY_CSS) for c, n in k.by_category.items()],
             t("type_distribution"),
         ),
         level_chart=charts.bars(
-            [(lv.label(lang), fig.by_level[lv], LEVEL_CSS[lv]) for lv in Level],
+            [(lv.label(lang), k.by_level[lv], LEVEL_CSS[lv]) for lv in Level],
             t("by_level"),
             width=420,
             label_width=60,
@@ -63,18 +191,24 @@ def overview_page() -> Any:
         volume_chart=charts.lines(
             months,
             [
-                (t("received"), [m.kpis.received for m in trends], "line-received"),
-                (t("red"), [m.kpis.red for m in trends], "line-red"),
-                (t("yellow"), [m.kpis.yellow for m in trends], "line-yellow"),
+                (figure.label(lang), [figure.value(m.kpis) for m in trends], css)
+                for figure, css in (
+                    (f.RECEIVED, "line-received"),
+                    (f.RED, "line-red"),
+                    (f.YELLOW, "line-yellow"),
+                )
             ],
             t("trend_volume"),
         ),
         rate_chart=charts.lines(
             months,
             [
-                (t("resolution_rate"), [_pct(m.kpis.resolution.rate) for m in trends], "line-received"),
-                (t("satisfaction"), [_pct(m.kpis.satisfaction.rate) for m in trends], "line-closed"),
-                (t("closed_loop"), [_pct(m.kpis.closed_loop.rate) for m in trends], "line-yellow"),
+                (figure.label(lang), [_pct(figure.value(m.kpis)) for m in trends], css)
+                for figure, css in (
+                    (f.RESOLUTION, "line-received"),
+                    (f.SATISFACTION, "line-closed"),
+                    (f.CLOSED_LOOP, "line-yellow"),
+                )
             ],
             t("trend_rates"),
             peak=100,
@@ -85,42 +219,3 @@ def overview_page() -> Any:
 
 def _pct(rate: float | None) -> float | None:
     return None if rate is None else rate * 100
-
-
-def kpi_rows(groups: list[tuple[str, Kpis]]) -> list[dict[str, Any]]:
-    """One row per group: its name and its KPI figures as text, in the order of `kpi_headers`."""
-    return [{"name": name, "cells": kpi_cells(k)} for name, k in groups]
-
-
-def kpi_cells(k: Kpis) -> list[str]:
-    median = "—" if k.median_workdays_to_close is None else f"{k.median_workdays_to_close:g}"
-    return [
-        str(k.received),
-        percent(k.resolution.rate),
-        percent(k.satisfaction.rate),
-        percent(k.closed_loop.rate),
-        median,
-        *(percent(k.on_time[m].rate) for m in Milestone),
-        percent(k.improvement.rate),
-        str(k.red),
-        str(k.yellow),
-        str(k.repeat_tickets),
-        str(k.group_tickets),
-    ]
-
-
-def kpi_headers() -> list[str]:
-    lang = current_lang()
-    return [
-        t("received"),
-        t("resolution_rate"),
-        t("satisfaction"),
-        t("closed_loop"),
-        t("median_close"),
-        *(f"{t('on_time')}·{m.label(lang)}" for m in Milestone),
-        t("improvement_rate"),
-        t("red"),
-        t("yellow"),
-        t("repeat"),
-        t("group"),
-    ]

@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Select, func, literal, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
-from complaints.enums import Category, Flag, Labelled, Level, Status
+from complaints.enums import Category, Labelled, Level, Status
+from complaints.periods import Period
+from complaints.selections import Selection
 from server.storage.models import BranchRow, ConflictRow, HistoryRow, LogRow, TaskRow, TicketRow
+from server.storage.selections import received_within, selection_clause
 
 PAGE_SIZE = 50
-OVERDUE_FLAGS = tuple(f for f in Flag if f.is_overdue)
+NEWEST_FIRST = (TicketRow.received_at.desc(), TicketRow.ticket_id, TicketRow.sync_key)
+OLDEST_FIRST = (TicketRow.received_at, TicketRow.ticket_id.desc(), TicketRow.sync_key.desc())
+"""The list's order and its exact reverse (the sync key settles ties)."""
+FLAG_ARGS = ("unfinished", "overdue", "revisit_due", "grouped", "repeat", "training")
+"""Check-box criteria of `Selection`, each a query argument of the same name ("1" when ticked)."""
+WITH_CANCELLED = "any"
+"""The ``status`` argument that lists cancelled tickets among the others."""
+UNCATEGORISED = "none"
+"""The ``category`` argument of tickets without a category."""
 
 
 class FilterError(ValueError):
@@ -29,35 +40,96 @@ class FilterError(ValueError):
 
 @dataclass(frozen=True)
 class TicketFilter:
-    """What the ticket list shows: every field optional; dates are local (the head office's zone)."""
+    """What the ticket list shows: a `Selection`, the branches (none: all), local receipt days, a search.
 
-    branch: str = ""
-    status: Status | None = None
-    level: Level | None = None
-    category: Category | None = None
-    overdue: bool = False
+    Receipt days are each branch's own local days, as for the figures; the
+    defaults list every live ticket (cancelled ones only on request).
+    """
+
+    branches: tuple[str, ...] = ()
+    selection: Selection = Selection()
     received_from: date | None = None
     received_to: date | None = None
+    """The last day, included."""
     q: str = ""
     page: int = 1
 
     @classmethod
     def parse(cls, args: Any) -> TicketFilter:
         """Read the filter from query arguments; `FilterError` names the first bad one."""
+        status_arg = args.get("status", "").strip()
+        status = None if status_arg in ("", WITH_CANCELLED) else _enum(args, "status", Status)
+        category_arg = args.get("category", "").strip()
+        criteria: dict[str, Any] = {name: _flag(args, name) for name in FLAG_ARGS}
+        if status is Status.CANCELLED:
+            criteria["cancelled"] = True
+        elif status_arg == WITH_CANCELLED:
+            criteria["cancelled"] = None
+        else:
+            criteria["status"] = status
+        if category_arg == UNCATEGORISED:
+            criteria["uncategorised"] = True
+        else:
+            criteria["category"] = _enum(args, "category", Category)
+        criteria["levels"] = frozenset(_levels(args))
+        if "department" in args:
+            criteria["department"] = args.get("department", "").strip()
         return cls(
-            branch=args.get("branch", "").strip(),
-            status=_enum(args, "status", Status),  # type: ignore[arg-type]
-            level=_enum(args, "level", Level),  # type: ignore[arg-type]
-            category=_enum(args, "category", Category),  # type: ignore[arg-type]
-            overdue=args.get("overdue") in ("1", "on", "true"),
+            branches=tuple(dict.fromkeys(code.strip() for code in args.getlist("branch") if code.strip())),
+            selection=Selection(**criteria),
             received_from=parse_date(args, "received_from"),
             received_to=parse_date(args, "received_to"),
             q=args.get("q", "").strip(),
             page=max(1, _int(args.get("page"), 1)),
         )
 
+    def args(self) -> list[tuple[str, str]]:
+        """The query arguments that `parse` reads back as this filter (without the page)."""
+        s = self.selection
+        found: list[tuple[str, str]] = [("branch", code) for code in self.branches]
+        if s.cancelled is True:
+            found.append(("status", Status.CANCELLED.value))
+        elif s.cancelled is None:
+            found.append(("status", WITH_CANCELLED))
+        elif s.status is not None:
+            found.append(("status", s.status.value))
+        found += [("level", lv.value) for lv in Level if lv in s.levels]
+        if s.category is not None:
+            found.append(("category", s.category.value))
+        if s.uncategorised:
+            found.append(("category", UNCATEGORISED))
+        found += [(name, "1") for name in FLAG_ARGS if getattr(s, name)]
+        if s.department is not None:
+            found.append(("department", s.department))
+        for name, day in (("received_from", self.received_from), ("received_to", self.received_to)):
+            if day is not None:
+                found.append((name, day.isoformat()))
+        if self.q:
+            found.append(("q", self.q))
+        return found
 
-def _enum(args: Any, name: str, enum: type[Labelled]) -> Labelled | None:
+    @classmethod
+    def of_figure(cls, selection: Selection, period: Period, branches: Sequence[str]) -> TicketFilter:
+        """The list of the tickets a figure counts: received in ``period`` in ``branches`` (none: all)."""
+        return cls(tuple(branches), selection, period.first, period.last)
+
+
+def _flag(args: Any, name: str) -> bool:
+    return args.get(name) in ("1", "on", "true")
+
+
+def _levels(args: Any) -> list[Level]:
+    found = []
+    for raw in args.getlist("level"):
+        if raw.strip():
+            try:
+                found.append(Level.parse(raw))
+            except ValueError as exc:
+                raise FilterError("level", "bad_value", value=raw) from exc
+    return found
+
+
+def _enum(args: Any, name: str, enum: type[Labelled]) -> Any:
     raw = args.get(name, "").strip()
     if not raw:
         return None
@@ -84,41 +156,26 @@ def _int(raw: str | None, default: int) -> int:
         return default
 
 
-def day_start(day: date, zone: str) -> datetime:
-    """Midnight at the start of ``day`` in ``zone``, as an aware datetime."""
-    return datetime.combine(day, time(0), tzinfo=ZoneInfo(zone))
-
-
-def overdue_clause() -> ColumnElement[bool]:
-    """The ticket carries at least one overdue flag (flags are stored comma-separated)."""
-    padded = literal(",") + func.coalesce(TicketRow.flags, "") + literal(",")
-    return or_(*(padded.like(f"%,{f.value},%") for f in OVERDUE_FLAGS))
-
-
 def _like(text: str) -> str:
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
 
 
-def filtered(query: TicketFilter, zone: str) -> Select[Any]:
-    """Tickets (with their branch's code and zone) that pass the filter, newest first."""
-    stmt = select(TicketRow, BranchRow.code, BranchRow.timezone).join(
-        BranchRow, BranchRow.id == TicketRow.branch_id
+def filtered(query: TicketFilter, zones: Sequence[str]) -> Select[Any]:
+    """Tickets (with their branch's code and zone) that pass the filter, newest first.
+
+    ``zones`` are the time zones of the branches listed (receipt days are local to each).
+    """
+    stmt = (
+        select(TicketRow, BranchRow.code, BranchRow.timezone)
+        .join(BranchRow, BranchRow.id == TicketRow.branch_id)
+        .where(selection_clause(query.selection))
     )
-    if query.branch:
-        stmt = stmt.where(BranchRow.code == query.branch)
-    if query.status is not None:
-        stmt = stmt.where(TicketRow.status == query.status.value)
-    if query.level is not None:
-        stmt = stmt.where(TicketRow.level == query.level.value)
-    if query.category is not None:
-        stmt = stmt.where(TicketRow.category == query.category.value)
-    if query.overdue:
-        stmt = stmt.where(overdue_clause())
-    if query.received_from is not None:
-        stmt = stmt.where(TicketRow.received_at >= day_start(query.received_from, zone))
-    if query.received_to is not None:
-        stmt = stmt.where(TicketRow.received_at < day_start(query.received_to + timedelta(days=1), zone))
+    if query.branches:
+        stmt = stmt.where(BranchRow.code.in_(query.branches))
+    if query.received_from is not None or query.received_to is not None:
+        end = None if query.received_to is None else query.received_to + timedelta(days=1)
+        stmt = stmt.where(received_within(query.received_from, end, BranchRow.timezone, zones))
     if query.q:
         pattern = _like(query.q)
         stmt = stmt.where(
@@ -128,7 +185,7 @@ def filtered(query: TicketFilter, zone: str) -> Select[Any]:
                 TicketRow.description.ilike(pattern, escape="\\"),
             )
         )
-    return stmt.order_by(TicketRow.received_at.desc(), TicketRow.ticket_id)
+    return stmt.order_by(*NEWEST_FIRST)
 
 
 @dataclass
@@ -139,12 +196,21 @@ class Page:
     pages: int
 
 
-def ticket_page(session: Session, query: TicketFilter, zone: str) -> Page:
-    stmt = filtered(query, zone)
+def ticket_page(session: Session, query: TicketFilter) -> Page:
+    zones = select(BranchRow.timezone).distinct()
+    if query.branches:
+        zones = zones.where(BranchRow.code.in_(query.branches))
+    stmt = filtered(query, list(session.scalars(zones)))
     total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
     pages = max(1, -(-total // PAGE_SIZE))
     page = min(query.page, pages)
-    rows = session.execute(stmt.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
+    skip = (page - 1) * PAGE_SIZE
+    if skip <= total // 2:
+        rows = session.execute(stmt.limit(PAGE_SIZE).offset(skip)).all()
+    else:  # the far half is read from its end, so the database sorts past fewer rows, then turned round
+        size = min(PAGE_SIZE, total - skip)
+        oldest_first = stmt.order_by(None).order_by(*OLDEST_FIRST)
+        rows = session.execute(oldest_first.limit(size).offset(total - skip - size)).all()[::-1]
     return Page([(t, code, tz) for t, code, tz in rows], total, page, pages)
 
 

@@ -7,12 +7,13 @@ from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
 
+from complaints import figures
 from complaints.enums import Category, Level, LogKind, Status
 from complaints.schema import CONFLICTS, LOG, TASKS, TICKETS
 from complaints.wire import COLUMNS, TASK_COLUMNS
 from server import clock
 from server.dashboard.blueprint import bp
-from server.dashboard.forms import filter_message, home_zone
+from server.dashboard.forms import filter_message
 from server.dashboard.i18n import current_lang, t
 from server.dashboard.present import (
     field_label,
@@ -22,7 +23,16 @@ from server.dashboard.present import (
     show,
     show_stored,
 )
-from server.dashboard.queries import FilterError, TicketFilter, branch_codes, ticket_detail, ticket_page
+from server.dashboard.queries import (
+    FLAG_ARGS,
+    UNCATEGORISED,
+    WITH_CANCELLED,
+    FilterError,
+    TicketFilter,
+    branch_codes,
+    ticket_detail,
+    ticket_page,
+)
 from server.dashboard.signin import current_user, signed_in
 from server.services.changes import Actor
 from server.services.errors import NotFound, ServiceError
@@ -42,11 +52,12 @@ def tickets() -> Any:
         branches = branch_codes(session)
         try:
             query = TicketFilter.parse(request.args)
-            if query.branch and query.branch not in {code for code, _ in branches}:
-                raise FilterError("branch", "unknown_branch", code=query.branch)
+            unknown = [code for code in query.branches if code not in {code for code, _ in branches}]
+            if unknown:
+                raise FilterError("branch", "unknown_branch", code=", ".join(unknown))
         except FilterError as exc:
             error, query = filter_message(exc), TicketFilter()
-        page = ticket_page(session, query, home_zone())
+        page = ticket_page(session, query)
         rows = [
             {
                 "sync_key": row.sync_key,
@@ -65,21 +76,42 @@ def tickets() -> Any:
             }
             for row, code, zone in page.rows
         ]
-    args = {k: v for k, v in request.args.items() if k != "page"}
+    args: dict[str, list[str]] = {}
+    for name, value in query.args():
+        args.setdefault(name, []).append(value)
+    s = query.selection
+    status = Status.CANCELLED.value if s.cancelled else (WITH_CANCELLED if s.cancelled is None else s.status)
     return render_template(
         "dashboard/tickets.html",
         rows=rows,
         page=page,
         query=query,
+        status=status or "",
+        category=UNCATEGORISED if s.uncategorised else (s.category or ""),
+        checks=[(name, label, getattr(s, name)) for name, label in check_labels(lang)],
         error=error,
         branches=branches,
         statuses=list(Status),
         levels=list(Level),
         categories=list(Category),
+        with_cancelled=WITH_CANCELLED,
+        uncategorised=UNCATEGORISED,
         columns={c.key: c.header(lang) for c in TICKETS.columns},
         prev_url=url_for("dashboard.tickets", **args, page=page.page - 1) if page.page > 1 else "",
         next_url=url_for("dashboard.tickets", **args, page=page.page + 1) if page.page < page.pages else "",
     ), (400 if error else 200)
+
+
+def check_labels(lang: str) -> list[tuple[str, str]]:
+    """The list's check boxes (`queries.FLAG_ARGS`), each named as the figure that counts those tickets."""
+    named = {
+        "unfinished": figures.UNFINISHED,
+        "overdue": figures.OVERDUE,
+        "revisit_due": figures.REVISIT_DUE,
+        "grouped": figures.GROUP_TICKETS,
+        "repeat": figures.REPEAT_TICKETS,
+    }
+    return [(name, named[name].label(lang) if name in named else t(name)) for name in FLAG_ARGS]
 
 
 @bp.route("/tickets/<sync_key>")

@@ -1,169 +1,32 @@
-"""Head-office analysis for a set of branches and a period: KPIs and the monthly analysis.
+"""Head-office analysis for a set of branches and a period: the figures of the dashboard and the workbooks.
 
 One data layer for the consolidated workbook, the dashboard and the scheduler's
-monthly job, so every place shows the same figures. Everything is computed by
-`complaints.kpis` (`BreakdownAccumulator`, `KpiAccumulator`); this module only selects
-the tickets, streaming them from the database in batches as lean `Ticket`
-objects (just the fields the KPI and deadline rules read — no ORM objects, no
-free text except root cause and improvement).
-
-Entry points:
-
-- `analyse(session, branches, period, ...)` → `Analysis` (plain dataclasses);
-- `month_period(year, month, tz)`, `date_period(start, end, tz)` and `Period`.
-
-Populations (see `complaints.kpis`): KPIs count tickets received, revisited,
-closed or reaching a milestone in the period; the type distribution and root
-causes count tickets received in the period. Trends repeat the overall KPIs for
-each calendar month of the trend window (the period's months, extended back to
-``trend_months`` months).
-
-Memory: tickets are read in batches of `BATCH` and each is counted into
-mergeable accumulators (`complaints.kpis.KpiAccumulator`: overall, per branch,
-per department, per trend month) and then dropped; what stays is counts — per
-category, outcome, department, root cause and measure, working-day count — plus
-one entry per distinct phone number received in the period (repeat complaints
-are exact) and per group id.
+monthly job, so every place shows the same figures. What each figure counts is
+defined in `complaints.figures`; the counting is `complaints.kpis`
+(`BreakdownAccumulator`); this module picks the branches, each with the clock
+of its own time zone, and streams their tickets from the database
+(`server.storage.lean`). Memory stays bounded: only counts are kept (see
+`complaints.kpis.KpiAccumulator`).
 """
 
 from __future__ import annotations
 
 import logging
-from bisect import bisect_right
-from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
-from typing import Any
-from zoneinfo import ZoneInfo
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from complaints.enums import Category
-from complaints.kpis import (
-    BreakdownAccumulator,
-    KpiAccumulator,
-    KpiBreakdown,
-    Kpis,
-    Rate,
-    is_cancelled,
-    memo_deadlines,
-)
+from complaints.kpis import BreakdownAccumulator, KpiBreakdown, Kpis, RootCause
 from complaints.model import Ticket
-from complaints.schema import ColType
-from complaints.sla import DEFAULT_TZ
-from complaints.wire import COLUMNS
-from server.storage.models import BranchRow, tickets_table
-from server.storage.rows import clock_for, from_db
+from complaints.periods import Period
+from server.storage.lean import stream_lean_tickets
+from server.storage.models import BranchRow
+from server.storage.rows import clock_for
 
 logger = logging.getLogger(__name__)
-
-BATCH = 5_000
-"""Rows fetched from the database per round trip."""
-
-MOMENTS: tuple[str, ...] = (
-    "received_at",
-    "acknowledged_at",
-    "plan_at",
-    "resolved_at",
-    "feedback_at",
-    "closed_at",
-    "revisited_at",
-)
-"""A ticket with any of these in a period takes part in that period's KPIs (as in `complaints.kpis`)."""
-
-KPI_FIELDS: tuple[str, ...] = (
-    *MOMENTS,
-    "ticket_id",
-    "status",
-    "cancelled_at",
-    "category",
-    "satisfaction",
-    "root_cause",
-    "improvement",
-    "improvement_done",
-    "department",
-    "contact",
-    "group_id",
-    "level",
-    "grade",
-    "reopened_at",
-    "routed_at",
-    "promised_at",
-    "dept_feedback_due",
-    "extension_requested_at",
-    "extension_until",
-    "extension_reason",
-    "extension_customer_informed",
-)
-"""The ticket fields the KPI and deadline rules read; the rest stays in the database."""
-
-
-@dataclass(frozen=True, slots=True)
-class Period:
-    """``[start, end)`` with aware datetimes."""
-
-    start: datetime
-    end: datetime
-
-    def __post_init__(self) -> None:
-        for name, moment in (("start", self.start), ("end", self.end)):
-            if moment.tzinfo is None or moment.utcoffset() is None:
-                raise ValueError(f"period {name} {moment.isoformat()} has no time zone")
-        if not self.start < self.end:
-            raise ValueError(
-                f"period start {self.start.isoformat()} is not before its end {self.end.isoformat()}"
-            )
-
-
-def month_period(year: int, month: int, tz: str = DEFAULT_TZ) -> Period:
-    """The calendar month ``year-month`` from local midnight of the 1st to that of the next month's."""
-    zone = ZoneInfo(tz)
-    start = datetime(year, month, 1, tzinfo=zone)
-    end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=zone)
-    return Period(start, end)
-
-
-FIRST_DAY = date(2000, 1, 1)
-LAST_DAY = date(2100, 1, 1)
-"""Chosen periods lie within [FIRST_DAY, LAST_DAY]: centuries take minutes to build, year 9999 overflows."""
-
-
-def date_period(start: date, end: date, tz: str = DEFAULT_TZ) -> Period:
-    """Local dates ``start`` (included) to ``end`` (excluded) as a `Period` from local midnight."""
-    if start < FIRST_DAY or end > LAST_DAY:
-        raise ValueError(
-            f"the period {start}–{end} is outside {FIRST_DAY}–{LAST_DAY} / "
-            f"期间须在 {FIRST_DAY} 至 {LAST_DAY} 之间"
-        )
-    zone = ZoneInfo(tz)
-    return Period(datetime.combine(start, time(), zone), datetime.combine(end, time(), zone))
-
-
-def months_of(period: Period, tz: str, at_least: int = 1) -> list[Period]:
-    """Calendar months (in ``tz``) overlapping ``period``, extended back to ``at_least`` months."""
-    first = period.start.astimezone(ZoneInfo(tz))
-    last = (period.end - timedelta(microseconds=1)).astimezone(ZoneInfo(tz))
-    y, m = last.year, last.month
-    months: list[Period] = []
-    while True:
-        months.append(month_period(y, m, tz))
-        if months[-1].start <= first and len(months) >= at_least:
-            return months[::-1]
-        y, m = (y, m - 1) if m > 1 else (y - 1, 12)
-
-
-@dataclass(frozen=True, slots=True)
-class RootCause:
-    """A root cause of tickets received in the period, with its improvement measures and their status."""
-
-    cause: str
-    tickets: int
-    improvement: Rate
-    """Tickets whose improvement is done, out of those with this root cause (`complaints.kpis`)."""
-    measures: tuple[tuple[str, int], ...]
-    """Improvement measures recorded for this cause, most frequent first."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,7 +35,6 @@ class MonthTrend:
 
     month: str
     """``YYYY-MM``."""
-    period: Period
     kpis: Kpis
 
 
@@ -181,18 +43,28 @@ class Analysis:
     """KPIs and the monthly analysis of ``branches`` over ``period``."""
 
     branches: tuple[str, ...]
+    zones: dict[str, str]
+    """Branch code → time zone: each branch's tickets are placed in its own local days."""
     period: Period
-    timezone: str
     kpis: KpiBreakdown
-    types_by_branch: dict[str, dict[Category, int]]
-    root_causes: tuple[RootCause, ...]
-    trends: tuple[MonthTrend, ...]
-    notes: tuple[str, ...] = field(default=())
 
     @property
     def types(self) -> dict[Category, int]:
         """Type distribution of tickets received in the period (all chosen branches)."""
         return self.kpis.overall.by_category
+
+    @property
+    def types_by_branch(self) -> dict[str, dict[Category, int]]:
+        return {code: k.by_category for code, k in self.kpis.by_branch.items()}
+
+    @property
+    def root_causes(self) -> tuple[RootCause, ...]:
+        return self.kpis.overall.root_causes
+
+    @property
+    def trends(self) -> tuple[MonthTrend, ...]:
+        """The overall KPIs of each calendar month of the trend window, oldest first."""
+        return tuple(MonthTrend(month, k) for month, k in self.kpis.by_month.items())
 
 
 class UnknownBranchError(ValueError):
@@ -216,175 +88,32 @@ def branch_zones(session: Session, codes: Sequence[str] | None) -> dict[str, str
     return zones
 
 
-def active_condition(period: Period):  # noqa: ANN201 (a SQLAlchemy clause)
-    """SQL condition: the ticket has a moment of `MOMENTS` within ``period``."""
-    t = tickets_table.c
-    return or_(*(and_(t[m] >= period.start, t[m] < period.end) for m in MOMENTS))
-
-
-def _lean_converters() -> list[Any]:
-    """Per `KPI_FIELDS` key, what turns a stored value into the model's (as `server.storage.rows.from_db`).
-
-    Enum codes are decoded once per distinct code; empty text, flags and
-    numbers get their constant default; the rest is kept as SQLAlchemy gives it.
-    """
-    converters: list[Any] = []
-    for key in KPI_FIELDS:
-        kind = COLUMNS[key].type
-        if kind is ColType.ENUM:
-            known: dict[Any, Any] = {}
-
-            def enum(value: Any, key: str = key, known: dict[Any, Any] = known) -> Any:
-                if value not in known:
-                    known[value] = from_db(key, value)
-                return known[value]
-
-            converters.append(enum)
-        elif kind in (ColType.TEXT, ColType.BOOL, ColType.INT):
-            default = from_db(key, None)
-            converters.append(lambda value, default=default: default if value is None else value)
-        elif kind is ColType.FLAGS:
-            converters.append(lambda value, key=key: from_db(key, value))
-        else:
-            converters.append(None)
-    return converters
-
-
-_SHARED_TEXT = frozenset(("department", "root_cause", "improvement", "group_id"))
-
-
-def stream_lean_tickets(session: Session, branches: Sequence[str], window: Period) -> Iterator[Ticket]:
-    """Tickets of ``branches`` active in ``window``, with only `KPI_FIELDS` set, fetched in batches."""
-    t = tickets_table.c
-    stmt = (
-        select(BranchRow.code, *(t[f] for f in KPI_FIELDS))
-        .join(BranchRow, BranchRow.id == t.branch_id)
-        .where(BranchRow.code.in_(list(branches)), active_condition(window))
-    )
-    shared: dict[str, str] = {}  # one copy of repeated texts (departments, causes, measures)
-    steps = [
-        (key, convert, key in _SHARED_TEXT)
-        for key, convert in zip(KPI_FIELDS, _lean_converters(), strict=True)
-    ]
-    result = session.execute(stmt.execution_options(yield_per=BATCH))
-    for part in result.partitions():
-        for row in part:
-            values = {}
-            for (key, convert, share), raw in zip(steps, row[1:], strict=True):
-                value = raw if convert is None else convert(raw)
-                if share and value.__class__ is str:
-                    value = shared.setdefault(value, value)
-                values[key] = value
-            # no sync key: lean tickets are never written back (a fresh uuid each would cost)
-            yield Ticket(branch=shared.setdefault(row[0], row[0]), sync_key="", **values)
-
-
-class _RootCauseTally:
-    """Per root cause of tickets received in the period: improvement done / total and measures."""
-
-    __slots__ = ("done", "total", "measures")
-
-    def __init__(self) -> None:
-        self.done = self.total = 0
-        self.measures: Counter[str] = Counter()
-
-
 def analyse(
     session: Session,
     branches: Sequence[str] | None,
     period: Period,
     *,
-    timezone: str = DEFAULT_TZ,
     calendar_path: str | None = None,
     trend_months: int = 6,
     tickets: Iterable[Ticket] | None = None,
 ) -> Analysis:
-    """KPIs by branch and department, type distribution, root causes and monthly trends.
+    """KPIs overall, by branch, department and month (the trend window), with type distribution and causes.
 
-    ``branches`` are branch codes (None: every branch). Each branch's KPIs use
-    its own time zone; the overall and per-department figures and the month
-    boundaries use ``timezone`` (the same as each branch's when they all share
-    one, the usual case — otherwise a note says so). ``tickets`` replaces the
-    database read (for callers that already hold the tickets).
+    ``branches`` are branch codes (None: every branch). Trends follow the
+    calendar months of the period, extended back to ``trend_months`` months.
+    ``tickets`` replaces the database read (for callers that already hold the
+    tickets of those branches).
     """
     zones = branch_zones(session, branches)
-    codes = tuple(zones)
-    months = months_of(period, timezone, trend_months)
-    window = Period(min(months[0].start, period.start), period.end)
-    distinct = set(zones.values())
-    notes: list[str] = []
-    if len(distinct) == 1:
-        timezone = distinct.pop()
-    elif len(distinct) > 1:
-        notes.append(
-            f"branches use several time zones ({', '.join(sorted(distinct))}); overall and department "
-            f"figures use {timezone}"
-        )
-    clock = clock_for(timezone, calendar_path)
-    breakdown = BreakdownAccumulator(period.start, period.end, clock)
-    # with several time zones each branch's own KPIs use its own clock
-    own = {
-        code: KpiAccumulator(period.start, period.end, clock_for(zones[code], calendar_path))
-        for code in codes
-    }
-    if not notes:
-        own.clear()
-    # the period itself, when it is a calendar month, is the overall figure (None: not counted twice)
-    trend = [None if m == period else KpiAccumulator(m.start, m.end, clock) for m in months]
-    starts, trend_end = [m.start for m in months], months[-1].end
-    causes: dict[str, _RootCauseTally] = {}
+    months = period.months(trend_months)
+    window = Period(min(months[0].first, period.first), period.end)
+    clocks = {code: clock_for(zone, calendar_path) for code, zone in zones.items()}
+    accumulator = BreakdownAccumulator(period, months)
     if tickets is None:
-        tickets = stream_lean_tickets(session, codes, window) if codes else ()
+        tickets = stream_lean_tickets(session, zones, window) if zones else ()
     count = 0
-    for t in tickets:  # one at a time: only counts are kept (complaints.kpis.KpiAccumulator)
+    for t in tickets:  # one at a time: only counts are kept
         count += 1
-        deadlines = memo_deadlines(clock, t)
-        breakdown.add(t, deadlines)
-        if own and t.branch in own:
-            own[t.branch].add(t)
-        touched = {  # each ticket joins the months in which it has a moment
-            bisect_right(starts, moment) - 1
-            for moment in (getattr(t, key) for key in MOMENTS)
-            if moment is not None and starts[0] <= moment < trend_end
-        }
-        for i in touched:
-            slot = trend[i]
-            if slot is not None:
-                slot.add(t, deadlines)
-        cause = t.root_cause.strip()
-        if cause and period.start <= t.received_at < period.end:
-            tally = causes.get(cause)
-            if tally is None:
-                tally = causes[cause] = _RootCauseTally()
-            measure = t.improvement.strip()
-            if measure:
-                tally.measures[measure] += 1
-            if not is_cancelled(t):  # the improvement rate counts live tickets only
-                tally.done += bool(t.improvement_done)
-                tally.total += 1
-    logger.info("analysis of %d tickets for %s", count, ",".join(codes) or "no branches")
-    result = breakdown.result()
-    if own:
-        by_branch = {code: own[code].result() for code in result.by_branch}
-        result = KpiBreakdown(result.overall, by_branch, result.by_department)
-    return Analysis(
-        branches=codes,
-        period=period,
-        timezone=timezone,
-        kpis=result,
-        types_by_branch={code: k.by_category for code, k in result.by_branch.items()},
-        root_causes=tuple(
-            RootCause(
-                cause,
-                n,
-                Rate.of(causes[cause].done, causes[cause].total),
-                tuple(causes[cause].measures.most_common()),
-            )
-            for cause, n in result.overall.root_causes.items()
-        ),
-        trends=tuple(
-            MonthTrend(f"{month.start:%Y-%m}", month, result.overall if slot is None else slot.result())
-            for month, slot in zip(months, trend, strict=True)
-        ),
-        notes=tuple(notes),
-    )
+        accumulator.add(t, clocks[t.branch])
+    logger.info("analysis of %d tickets for %s", count, ",".join(zones) or "no branches")
+    return Analysis(tuple(zones), zones, period, accumulator.result())

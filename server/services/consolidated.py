@@ -6,10 +6,14 @@ server consolidate`` and the monthly report. The tickets are read by
 `server.xlsx.consolidate.RowEncoder` — on a pool of worker processes (each with
 its own database connection) for large exports — and written by
 `server.xlsx.consolidate.ConsolidatedWorkbook`, followed by the figures of
-`server.services.analysis` (the same as the dashboard's).
+`server.services.analysis` (the same as the dashboard's, each defined once in
+`complaints.figures`).
 
-Tickets are those of the chosen branches *received* in the period; flags are
-as of the last flag scan.
+Tickets are those of the chosen branches *received* in the period (each
+branch's local days); each ticket sheet lists the tickets of its
+`complaints.selections.Selection` — the same that the dashboard's lists and
+figures use (the All sheet lists cancelled tickets too, the others do not);
+flags are as of the last flag scan.
 """
 
 from __future__ import annotations
@@ -21,12 +25,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, Any
 
+from complaints.periods import Period
 from complaints.sla import DEFAULT_TZ
-from server.services.analysis import Analysis, Period, analyse, branch_zones
+from server.services.analysis import Analysis, analyse, branch_zones
 from server.storage.consolidated import (
     Run,
     Scope,
-    count_sheet_rows,
+    count_selected,
     count_up_to,
     plan_runs,
     run_rows,
@@ -45,7 +50,7 @@ PARALLEL_FROM = 20_000
 
 @dataclass(frozen=True)
 class ConsolidateOptions:
-    """What to export: branches (None: all), the period ``[start, end)``, language, phone visibility."""
+    """What to export: branches (None: all), the period (local days), language, phone visibility."""
 
     branches: tuple[str, ...] | None
     period: Period
@@ -54,6 +59,7 @@ class ConsolidateOptions:
     """Whether contact numbers are shown in full (admin); otherwise masked, e.g. 138****8000."""
     generated_at: datetime | None = None
     timezone: str = DEFAULT_TZ
+    """Where ``generated_at`` is shown (each branch's tickets are placed in its own local days)."""
     calendar_path: str | None = None
     row_limit: int = EXCEL_ROWS
     """Rows per sheet part, header included (tests use a small limit)."""
@@ -89,8 +95,8 @@ def count_rows(db: Database, options: ConsolidateOptions) -> int:
     """
     with db.read() as session:
         zones = branch_zones(session, options.branches)
-        scope = scope_of(session, zones, options.period.start, options.period.end)
-        return count_sheet_rows(session, scope, [spec.key for spec in TICKET_SHEETS])
+        scope = scope_of(session, zones, options.period)
+        return count_selected(session, scope, [spec.selection for spec in TICKET_SHEETS])
 
 
 def build_consolidated(
@@ -115,21 +121,15 @@ def build_consolidated(
     summary = Summary()
     with db.read() as session:
         zones = branch_zones(session, options.branches)
-        scope = scope_of(session, zones, options.period.start, options.period.end)
+        scope = scope_of(session, zones, options.period)
         workers = options.workers
         if workers is None:
             workers = 2 if count_up_to(session, scope, PARALLEL_FROM) >= PARALLEL_FROM else 0
         runs = plan_runs(session, scope, max(1, min(options.chunk_rows, options.row_limit - 1)))
         encoded = _encoded(runs, workers, db, scope, book.encoder_args)
         summary.rows = book.write_ticket_sheets(encoded, progress)
-        summary.analysis = analyse(
-            session,
-            list(zones),
-            options.period,
-            timezone=options.timezone,
-            calendar_path=options.calendar_path,
-        )
-    summary.titles = book.finish(summary.analysis, options.generated_at)
+        summary.analysis = analyse(session, list(zones), options.period, calendar_path=options.calendar_path)
+    summary.titles = book.finish(summary.analysis, options.generated_at, options.timezone)
     return summary
 
 

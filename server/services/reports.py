@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server.services.analysis import Period, month_period
+from complaints.periods import Period
 from server.services.consolidated import ConsolidateOptions, build_consolidated
 from server.storage.db import Database
 from server.storage.models import ReportRow
@@ -28,13 +28,16 @@ def previous_month(now: datetime, tz: str) -> tuple[Period, str]:
     """The calendar month before ``now``'s local month, and its label (``2026-10``)."""
     local = now.astimezone(ZoneInfo(tz)).date()
     first = date(local.year - 1, 12, 1) if local.month == 1 else date(local.year, local.month - 1, 1)
-    return month_period(first.year, first.month, tz), f"{first:%Y-%m}"
+    return Period.month(first.year, first.month), f"{first:%Y-%m}"
 
 
 def build_monthly_workbook(
     db: Database, period: Period, now: datetime, tz: str, calendar_path: str | None, lang: str
 ) -> bytes:
-    """The consolidated workbook of every branch over ``period``, built in this process (no worker pool)."""
+    """The consolidated workbook of every branch over ``period``, built in this process (no worker pool).
+
+    ``tz`` is where its generation time is shown; each branch's tickets count by its own local days.
+    """
     options = ConsolidateOptions(
         branches=None,
         period=period,

@@ -1,77 +1,61 @@
 """The consolidated workbook's ticket queries: which tickets each ticket sheet holds, read in ordered runs.
 
-Tickets are those of the chosen branches *received* in ``[start, end)``;
-flags are as stored by the last flag scan. The All sheet is read in runs of
-consecutive ticket ids (`Run`), so that each run can be read and encoded on its
-own, by another process with its own connection if need be.
+Tickets are those of the chosen branches *received* in the period, each in
+its own branch's local days (`complaints.periods.Period.bounds`); a ticket
+sheet holds those of its `complaints.selections.Selection`, in SQL by
+`server.storage.selections.selection_clause` (the same as the dashboard's
+lists); flags are as stored by the last flag scan. The All sheet — every
+ticket received, cancelled ones too — is read in runs of consecutive ticket
+ids (`Run`), so that each run can be read and encoded on its own, by another
+process with its own connection if need be.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, String, and_, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
-from complaints.enums import Flag, Level
+from complaints import selections
+from complaints.periods import Period
+from complaints.selections import Selection
 from server.storage.models import BranchRow, UtcDateTime, tickets_table
+from server.storage.selections import selection_clause
 
 
 @dataclass(frozen=True, slots=True)
 class Scope:
-    """Tickets of ``branches`` — (id, code, time zone), by code — received in ``[start, end)``."""
+    """Tickets of ``branches`` — (id, code, time zone), by code — received on the local days of ``period``."""
 
     branches: tuple[tuple[int, str, str], ...]
-    start: datetime
-    end: datetime
+    period: Period
 
 
-def scope_of(session: Session, zones: dict[str, str], start: datetime, end: datetime) -> Scope:
-    """The scope of the branches in ``zones`` (code → time zone, every code known) over ``[start, end)``."""
+def scope_of(session: Session, zones: dict[str, str], period: Period) -> Scope:
+    """The scope of the branches in ``zones`` (code → time zone, every code known) over ``period``."""
     ids = dict(session.execute(select(BranchRow.code, BranchRow.id)).all())
-    return Scope(tuple((ids[code], code, zone) for code, zone in zones.items()), start, end)
+    return Scope(tuple((ids[code], code, zone) for code, zone in zones.items()), period)
 
 
-def sheet_condition(sheet: str) -> ColumnElement[bool] | None:
-    """The SQL condition selecting a ticket sheet's rows (None for the All sheet).
-
-    `server.xlsx.consolidate.row_selectors` picks the same rows from the All sheet's.
-    """
+def _where(
+    branch_id: int, zone: str, scope: Scope, selection: Selection = selections.EVERY
+) -> ColumnElement[bool]:
+    """Tickets of the branch received in the scope's period (its local days) that ``selection`` admits."""
     t = tickets_table.c
-    if sheet == "all":
-        return None
-
-    def has_flag(flag: Flag) -> ColumnElement[bool]:
-        return ("," + t.flags + ",").contains(f",{flag.value},", autoescape=True)
-
-    if sheet == "overdue":
-        return or_(*(has_flag(f) for f in Flag if f.is_overdue))
-    if sheet == "warning":
-        return t.level.in_([Level.RED.value, Level.YELLOW.value])
-    if sheet == "revisit":
-        return or_(has_flag(Flag.REVISIT_DUE), has_flag(Flag.REVISIT_OVERDUE))
-    if sheet == "training":
-        return t.training_case.is_(True)
-    raise ValueError(f"unknown ticket sheet {sheet!r}")
+    start, end = scope.period.bounds(zone)
+    return and_(
+        t.branch_id == branch_id, t.received_at >= start, t.received_at < end, selection_clause(selection)
+    )
 
 
-def _where(sheet: str, branch_id: int, scope: Scope) -> ColumnElement[bool]:
-    t = tickets_table.c
-    parts = [t.branch_id == branch_id, t.received_at >= scope.start, t.received_at < scope.end]
-    condition = sheet_condition(sheet)
-    if condition is not None:
-        parts.append(condition)
-    return and_(*parts)
-
-
-def count_sheet_rows(session: Session, scope: Scope, sheets: Iterable[str]) -> int:
-    """Rows of ``sheets`` together (a ticket counts once in each sheet that holds it)."""
+def count_selected(session: Session, scope: Scope, chosen: Iterable[Selection]) -> int:
+    """Tickets of the scope in each of ``chosen`` together (a ticket counts once in each that admits it)."""
     total = 0
-    for sheet in sheets if scope.branches else ():
-        condition = or_(*(_where(sheet, branch_id, scope) for branch_id, _, _ in scope.branches))
+    for selection in chosen if scope.branches else ():
+        condition = or_(*(_where(branch_id, zone, scope, selection) for branch_id, _, zone in scope.branches))
         total += session.scalar(select(func.count()).select_from(tickets_table).where(condition)) or 0
     return total
 
@@ -80,7 +64,7 @@ def count_up_to(session: Session, scope: Scope, limit: int) -> int:
     """How many tickets the All sheet has, counting no further than ``limit``."""
     if not scope.branches:
         return 0
-    condition = or_(*(_where("all", branch_id, scope) for branch_id, _, _ in scope.branches))
+    condition = or_(*(_where(branch_id, zone, scope) for branch_id, _, zone in scope.branches))
     capped = select(tickets_table.c.sync_key).where(condition).limit(limit).subquery()
     return session.scalar(select(func.count()).select_from(capped)) or 0
 
@@ -103,7 +87,7 @@ def plan_runs(session: Session, scope: Scope, size: int) -> Iterator[Run]:
     """
     t = tickets_table.c
     for branch_id, code, zone in scope.branches:
-        stmt = select(t.ticket_id).where(_where("all", branch_id, scope)).order_by(t.ticket_id)
+        stmt = select(t.ticket_id).where(_where(branch_id, zone, scope)).order_by(t.ticket_id)
         after: str | None = None
         count = 0
         for (ticket_id,) in session.execute(stmt.execution_options(yield_per=10_000)):
@@ -123,7 +107,7 @@ def run_rows(session: Session, scope: Scope, run: Run, keys: Sequence[str]) -> I
     """
     t = tickets_table.c
     columns = [type_coerce(t[k], String) if isinstance(t[k].type, UtcDateTime) else t[k] for k in keys]
-    condition = _where("all", run.branch_id, scope)
+    condition = _where(run.branch_id, run.zone, scope)
     if run.after is not None:
         condition = and_(condition, t.ticket_id > run.after)
     if run.upto is not None:

@@ -20,8 +20,12 @@ in worker processes for large exports — and the figures of
 `server.services.analysis` to `ConsolidatedWorkbook.finish`. The tickets are
 read and encoded once, for the All sheet: the other ticket sheets are subsets
 of it in the same order, so each run of rows is also deflated into them
-(`row_selectors`, the SQL conditions of `server.storage.consolidated` in
-Python) and kept in temporary files until the All sheet is written.
+(`row_selectors`) and kept in temporary files until the All sheet is written.
+
+Each ticket sheet lists the tickets of a `complaints.selections.Selection` —
+the same that the dashboard's lists and figures use; the All sheet lists every
+ticket received, cancelled ones too, the others only live ones. The KPI
+sheet's columns are the figures of `complaints.figures`.
 """
 
 from __future__ import annotations
@@ -41,10 +45,15 @@ from openpyxl.chart import BarChart, LineChart, Reference
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 
+from complaints import figures, selections
 from complaints.contacts import mask_phones_inside
-from complaints.enums import Category, Flag, Level
-from complaints.kpis import KpiBreakdown, Kpis, Milestone, Rate
+from complaints.enums import Category, Level, Status
+from complaints.figures import Figure, Kind
+from complaints.kpis import KpiBreakdown, Kpis, Rate
+from complaints.periods import Period
 from complaints.schema import TICKETS, ColType
+from complaints.selections import Selection
+from complaints.sla import DEFAULT_TZ
 from server.xlsx import styles as look
 from server.xlsx.bulk import (
     EXCEL_ROWS,
@@ -75,18 +84,21 @@ class TicketSheet:
     key: str
     zh: str
     en: str
+    selection: Selection
+    """The tickets received in the period that the sheet lists."""
 
     def title(self, lang: str) -> str:
         return self.zh if lang == "zh" else self.en
 
 
 TICKET_SHEETS: tuple[TicketSheet, ...] = (
-    TicketSheet("all", "全部投诉", "All tickets"),
-    TicketSheet("overdue", "超时投诉", "Overdue"),
-    TicketSheet("warning", "红黄预警", "Red & yellow"),
-    TicketSheet("revisit", "待回访", "Revisit due"),
-    TicketSheet("training", "培训案例", "Training cases"),
+    TicketSheet("all", "全部投诉", "All tickets", selections.EVERY),
+    TicketSheet("overdue", "超时投诉", "Overdue", selections.OVERDUE),
+    TicketSheet("warning", "红黄预警", "Red & yellow", selections.RED_OR_YELLOW),
+    TicketSheet("revisit", "待回访", "Revisit due", selections.REVISIT_DUE),
+    TicketSheet("training", "培训案例", "Training cases", selections.TRAINING),
 )
+"""The first, All tickets, holds every ticket received (`selections.EVERY`): the rows the caller passes in."""
 KPI_TITLE = {"zh": "KPI", "en": "KPIs"}
 ANALYSIS_TITLE = {"zh": "月度分析", "en": "Monthly analysis"}
 RICH_SHEETS = 2
@@ -97,13 +109,6 @@ FREEZE_COLUMNS = 2
 
 
 # --- what the rich sheets show ------------------------------------------------------------------------
-
-
-class Span(Protocol):
-    @property
-    def start(self) -> datetime: ...
-    @property
-    def end(self) -> datetime: ...
 
 
 class CauseFigures(Protocol):
@@ -130,9 +135,9 @@ class Figures(Protocol):
     @property
     def branches(self) -> Sequence[str]: ...
     @property
-    def period(self) -> Span: ...
+    def zones(self) -> Mapping[str, str]: ...
     @property
-    def timezone(self) -> str: ...
+    def period(self) -> Period: ...
     @property
     def kpis(self) -> KpiBreakdown: ...
     @property
@@ -143,8 +148,6 @@ class Figures(Protocol):
     def root_causes(self) -> Sequence[CauseFigures]: ...
     @property
     def trends(self) -> Sequence[TrendFigures]: ...
-    @property
-    def notes(self) -> Sequence[str]: ...
 
 
 # --- columns and styles ------------------------------------------------------------------------------
@@ -198,31 +201,52 @@ def register_styles(wb: Workbook) -> CellStyles:
 
 
 def row_selectors(keys: Sequence[str]) -> dict[str, Selector | None]:
-    """Per ticket sheet, whether a row of the All sheet belongs in it: the SQL conditions in Python.
-
-    They must select what `server.storage.consolidated.sheet_condition` does (a test compares them).
+    """Per ticket sheet, whether a row of the All sheet belongs in it: its `Selection` in Python.
 
     ``keys`` are the columns after the branch code (a row's values are the
-    code, then these). Flags are tested as whole codes of the stored
-    comma-separated list, as the SQL condition does.
+    code, then these, as stored). A test compares them with the SQL of
+    `server.storage.selections.selection_clause`.
     """
-    flags_at, level_at, training_at = (keys.index(k) + 1 for k in ("flags", "level", "training_case"))
-    overdue = frozenset(f.value for f in Flag if f.is_overdue)
-    revisit = frozenset((Flag.REVISIT_DUE.value, Flag.REVISIT_OVERDUE.value))
-    warning = frozenset((Level.RED.value, Level.YELLOW.value))
+    return {spec.key: row_test(spec.selection, keys) for spec in TICKET_SHEETS}
 
-    def has(codes: frozenset[str]) -> Selector:
-        return lambda values: bool(values[flags_at]) and not codes.isdisjoint(values[flags_at].split(","))
 
-    selectors: dict[str, Selector | None] = {
-        "all": None,
-        "overdue": has(overdue),
-        "warning": lambda values: values[level_at] in warning,
-        "revisit": has(revisit),
-        "training": lambda values: bool(values[training_at]),
-    }
-    assert list(selectors) == [spec.key for spec in TICKET_SHEETS]
-    return selectors
+def row_test(selection: Selection, keys: Sequence[str]) -> Selector | None:
+    """``selection`` over stored row values, as `server.storage.selections.selection_clause` reads them.
+
+    Only the criteria of ticket sheets are known here (cancellation, levels,
+    overdue and revisit flags, training); flags are whole codes of the stored
+    comma-separated list. None when every row passes.
+    """
+    at = {k: keys.index(k) + 1 for k in ("status", "cancelled_at", "level", "flags", "training_case")}
+    status_at, cancelled_at, level_at, flags_at, training_at = at.values()
+    cancelled = Status.CANCELLED.value
+
+    def flagged(codes: frozenset[str]) -> Selector:
+        return lambda v: bool(v[flags_at]) and not codes.isdisjoint(v[flags_at].split(","))
+
+    tests: list[Selector] = []
+    s = selection
+    if s.cancelled is not None:
+        live = not s.cancelled
+        tests.append(lambda v: (v[status_at] != cancelled and v[cancelled_at] is None) is live)
+    if s.levels:
+        levels = frozenset(lv.value for lv in s.levels)
+        tests.append(lambda v: (v[level_at] or Level.BLUE.value) in levels)
+    if s.overdue:
+        tests.append(flagged(frozenset(f.value for f in selections.OVERDUE_FLAGS)))
+    if s.revisit_due:
+        tests.append(flagged(frozenset(f.value for f in selections.REVISIT_FLAGS)))
+    if s.training:
+        tests.append(lambda v: bool(v[training_at]))
+    unknown = (s.status, s.category, s.uncategorised, s.unfinished, s.grouped, s.repeat)
+    if any(unknown) or s.department is not None:
+        raise ValueError(f"a ticket sheet cannot select by {s}")
+    if len(tests) <= 1:
+        return tests[0] if tests else None
+    first, second, *more = tests
+    if not more:
+        return lambda v: first(v) and second(v)
+    return lambda v: all(test(v) for test in tests)
 
 
 class _Spool:
@@ -287,43 +311,14 @@ def _spooled(sheets: dict[str, EncodedRows], spools: dict[str, _Spool]) -> Encod
 PERCENT = "0.0%"
 
 
-@dataclass(frozen=True, slots=True)
-class KpiColumn:
-    key: str
-    zh: str
-    en: str
-    value: Callable[[Kpis], int | float | None]
-    number_format: str = "0"
+NUMBER_FORMATS = {Kind.RATE: PERCENT, Kind.DAYS: "0.0"}
+KPI_COLUMNS: tuple[Figure, ...] = figures.TABLE
+"""The KPI sheet's columns: the dashboard's KPI tables show the same figures (`complaints.figures`)."""
 
 
-def _on_time(m: Milestone) -> Callable[[Kpis], float | None]:
-    return lambda k: k.on_time[m].rate
+def number_format(figure: Figure) -> str:
+    return NUMBER_FORMATS.get(figure.kind, "0")
 
-
-KPI_COLUMNS: tuple[KpiColumn, ...] = (
-    KpiColumn("received", "受理量", "Received", lambda k: k.received),
-    KpiColumn("cancelled", "已撤销", "Cancelled", lambda k: k.cancelled),
-    KpiColumn("resolution", "解决率", "Resolution rate", lambda k: k.resolution.rate, PERCENT),
-    KpiColumn("satisfaction", "满意度", "Satisfaction", lambda k: k.satisfaction.rate, PERCENT),
-    KpiColumn("closed_loop", "闭环及时率", "Closed-loop timeliness", lambda k: k.closed_loop.rate, PERCENT),
-    KpiColumn(
-        "median_days",
-        "闭环用时中位数（工作日）",
-        "Median working days to close",
-        lambda k: k.median_workdays_to_close,
-        "0.0",
-    ),  # fmt: skip
-    *(
-        KpiColumn(f"on_time_{m.value}", f"按时率：{m.zh}", f"On time: {m.en}", _on_time(m), PERCENT)
-        for m in Milestone
-    ),
-    KpiColumn("improvement", "溯源改进率", "Root-cause improvement", lambda k: k.improvement.rate, PERCENT),
-    KpiColumn("red", "红色预警", "Red", lambda k: k.red),
-    KpiColumn("yellow", "黄色预警", "Yellow", lambda k: k.yellow),
-    KpiColumn("repeat_customers", "重复投诉客户", "Repeat complainants", lambda k: k.repeat_customers),
-    KpiColumn("groups", "群体投诉事件", "Group incidents", lambda k: k.groups),
-)
-"""The KPI sheet's columns; the dashboard shows the same figures (`server.services.analysis`)."""
 
 WORDS = {
     "zh": {
@@ -347,6 +342,8 @@ WORDS = {
         "trends": "月度趋势",
         "month": "月份",
         "notes": "说明",
+        "local_days": "所选分支机构分处不同时区：每张投诉单按其分支机构的当地日期计入期间。",
+        "cancelled": "已撤销的投诉单只计入“已撤销”，不计入受理量及其他指标；“全部投诉”表也列出它们。",
     },
     "en": {
         "title": "Consolidated complaint analysis",
@@ -354,10 +351,10 @@ WORDS = {
         "branches": "Branches",
         "generated": "Generated at",
         "phones": "Contact numbers are masked",
-        "overall": "Total",
+        "overall": "Overall",
         "by_branch": "By branch",
         "by_department": "By department",
-        "unrouted": "Not routed",
+        "unrouted": "Unrouted",
         "types": "Type distribution",
         "category": "Category",
         "causes": "Root causes and improvement status",
@@ -369,9 +366,10 @@ WORDS = {
         "trends": "Monthly trends",
         "month": "Month",
         "notes": "Notes",
+        "local_days": "Branches in several time zones: each ticket counts by its branch's local days.",
+        "cancelled": "Cancelled tickets count only as cancelled, in no other figure; All tickets lists them.",
     },
 }
-TREND_COLUMNS = ("received", "resolution", "satisfaction", "closed_loop", "red", "yellow")
 
 
 def _header(ws: Any, row: int, values: Sequence[str]) -> None:
@@ -401,43 +399,49 @@ def _phones_shown(show_phones: bool) -> Callable[[str], str]:
 
 def _kpi_table(ws: Any, row: int, heading: str, groups: Sequence[tuple[str, Kpis]], lang: str) -> int:
     _title(ws, row, heading)
-    _header(ws, row + 1, ["", *(c.zh if lang == "zh" else c.en for c in KPI_COLUMNS)])
+    _header(ws, row + 1, ["", *(figure.label(lang) for figure in KPI_COLUMNS)])
     for r, (name, kpis) in enumerate(groups, row + 2):
         _put_text(ws, r, 1, name)
-        for c, column in enumerate(KPI_COLUMNS, 2):
-            cell = ws.cell(r, c, column.value(kpis))
-            cell.number_format = column.number_format
+        for c, figure in enumerate(KPI_COLUMNS, 2):
+            ws.cell(r, c, figure.value(kpis)).number_format = number_format(figure)
     return row + 2 + len(groups) + 1
 
 
 def kpi_sheet(
-    wb: Workbook, analysis: Figures, lang: str, show_phones: bool, generated_at: datetime | None
+    wb: Workbook,
+    analysis: Figures,
+    lang: str,
+    show_phones: bool,
+    generated_at: datetime | None,
+    timezone: str = DEFAULT_TZ,
 ) -> None:
-    """KPIs overall, by branch and by department (values equal to `analysis`)."""
+    """KPIs overall, by branch and by department (values equal to `analysis`), and what they leave out.
+
+    The period is shown with its last day included; ``generated_at`` in ``timezone``.
+    """
     w = WORDS[lang]
     ws = wb.create_sheet(KPI_TITLE[lang])
     ws.cell(1, 1, w["title"]).font = Font(name=look.FONT_NAME, size=14, bold=True)
-    period = analysis.period
-    zone = ZoneInfo(analysis.timezone)
     ws.cell(2, 1, w["period"])
-    ws.cell(
-        2,
-        2,
-        f"{period.start.astimezone(zone):%Y-%m-%d} – {period.end.astimezone(zone):%Y-%m-%d} "
-        f"({analysis.timezone})",
-    )
+    ws.cell(2, 2, analysis.period.label())
     ws.cell(3, 1, w["branches"])
     _put_text(ws, 3, 2, ", ".join(analysis.branches))
     if generated_at is not None:
         ws.cell(4, 1, w["generated"])
-        ws.cell(4, 2, f"{generated_at.astimezone(zone):%Y-%m-%d %H:%M}")
+        ws.cell(4, 2, f"{generated_at.astimezone(ZoneInfo(timezone)):%Y-%m-%d %H:%M}")
     if not show_phones:
         ws.cell(5, 1, w["phones"])
     k = analysis.kpis
     row = _kpi_table(ws, 7, w["by_branch"], [(w["overall"], k.overall), *k.by_branch.items()], lang)
     shown = _phones_shown(show_phones)
     departments = [(shown(name) or w["unrouted"], kpis) for name, kpis in k.by_department.items()]
-    _kpi_table(ws, row, w["by_department"], departments, lang)
+    row = _kpi_table(ws, row, w["by_department"], departments, lang)
+    _title(ws, row, w["notes"])
+    notes = [w["cancelled"]]
+    if len(set(analysis.zones.values())) > 1:
+        notes.append(w["local_days"])
+    for i, note in enumerate(notes, row + 1):
+        ws.cell(i, 1, note)
     ws.column_dimensions["A"].width = 20
     for c in range(2, len(KPI_COLUMNS) + 2):
         ws.column_dimensions[get_column_letter(c)].width = 13
@@ -491,13 +495,12 @@ def analysis_sheet(wb: Workbook, analysis: Figures, lang: str, show_phones: bool
     # monthly trends
     row = max(first_cause + len(analysis.root_causes) + 2, row + 18)
     _title(ws, row, w["trends"])
-    trend_columns = [c for c in KPI_COLUMNS if c.key in TREND_COLUMNS]
-    _header(ws, row + 1, [w["month"], *(c.zh if lang == "zh" else c.en for c in trend_columns)])
+    _header(ws, row + 1, [w["month"], *(figure.label(lang) for figure in figures.TRENDS)])
     first_month = row + 2
     for r, trend in enumerate(analysis.trends, first_month):
         ws.cell(r, 1, trend.month)
-        for c, column in enumerate(trend_columns, 2):
-            ws.cell(r, c, column.value(trend.kpis)).number_format = column.number_format
+        for c, figure in enumerate(figures.TRENDS, 2):
+            ws.cell(r, c, figure.value(trend.kpis)).number_format = number_format(figure)
     last_month = first_month + len(analysis.trends) - 1
     volume = LineChart()
     volume.title = w["trends"]
@@ -508,11 +511,6 @@ def analysis_sheet(wb: Workbook, analysis: Figures, lang: str, show_phones: bool
     volume.set_categories(Reference(ws, min_col=1, min_row=first_month, max_row=last_month))
     volume.height, volume.width = 7.5, 15
     ws.add_chart(volume, f"I{row}")
-    if analysis.notes:
-        note_row = last_month + 2
-        _title(ws, note_row, w["notes"])
-        for i, note in enumerate(analysis.notes, note_row + 1):
-            _put_text(ws, i, 1, note)
     ws.column_dimensions["A"].width = 24
     ws.column_dimensions["E"].width = 40
 
@@ -598,10 +596,15 @@ class ConsolidatedWorkbook:
                 spool.file.close()
         return counts
 
-    def finish(self, analysis: Figures, generated_at: datetime | None) -> list[str]:
-        """Add the KPI and analysis sheets and the rest of the package; the sheet titles in tab order."""
+    def finish(
+        self, analysis: Figures, generated_at: datetime | None, timezone: str = DEFAULT_TZ
+    ) -> list[str]:
+        """Add the KPI and analysis sheets and the rest of the package; the sheet titles in tab order.
+
+        ``generated_at`` is shown in ``timezone`` (each branch's tickets are placed in its own local days).
+        """
         wb = self._wb
-        kpi_sheet(wb, analysis, self.lang, self.show_phones, generated_at)
+        kpi_sheet(wb, analysis, self.lang, self.show_phones, generated_at, timezone)
         analysis_sheet(wb, analysis, self.lang, self.show_phones)
         for title, rows in self._written:
             wb.create_sheet(title).auto_filter.ref = self._sheet.filter_ref(rows)

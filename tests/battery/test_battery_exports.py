@@ -33,6 +33,7 @@ from openpyxl import load_workbook
 from python_calamine import CalamineWorkbook
 
 from complaints.schema import TICKETS, ColType
+from complaints.validation import IDENTIFIERS
 from server import create_app
 from server.storage.db import get_db
 from server.xlsx import read_workbook, write_workbook
@@ -192,7 +193,9 @@ def string_cells(data: bytes) -> tuple[set[str], list[tuple[str, object]]]:
 
 
 def test_the_writer_writes_formula_like_text_as_text_and_reads_it_back_exactly(tmp_path: Path) -> None:
-    tickets = [ticket(n, **dict.fromkeys(TEXT_KEYS, text)) for n, text in enumerate(TRICKY, 1)]
+    # the ticket number keeps its own: the one policy refuses control characters in an identifier
+    texts = [key for key in TEXT_KEYS if key not in IDENTIFIERS]
+    tickets = [ticket(n, **dict.fromkeys(texts, text)) for n, text in enumerate(TRICKY, 1)]
     path = tmp_path / "SZ01.xlsx"
     build_workbook("SZ01", "zh").save(path)
 
@@ -204,7 +207,7 @@ def test_the_writer_writes_formula_like_text_as_text_and_reads_it_back_exactly(t
     assert set(TRICKY) <= strings  # every text is a string cell, decoded exactly
     back = {t.ticket_id: t for t in read_workbook(data, now=NOW).tickets}
     for original in tickets:
-        for key in TEXT_KEYS:
+        for key in texts:
             assert getattr(back[original.ticket_id], key) == getattr(original, key), key
 
 

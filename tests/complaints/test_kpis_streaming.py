@@ -1,9 +1,9 @@
 """Streaming and merging KPIs (`KpiAccumulator`) give the figures of the whole-list computation.
 
-The reference below is the whole-list computation `complaints.kpis` used before
-the accumulators (every ticket of the period in a list, each figure a pass over
-it); generated tickets must give identical `Kpis` and `KpiBreakdown` whether
-added one by one, split across accumulators and merged, or given as a list.
+The reference below is a whole-list computation (every ticket of the period in
+a list, each figure a pass over it); generated tickets must give identical
+`Kpis` and `KpiBreakdown` whether added one by one, split across accumulators
+and merged, or given as a list.
 """
 
 from collections import Counter
@@ -15,7 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from complaints.calendar import CalendarPendingError, WorkCalendar
-from complaints.enums import Category, Grade, Level, Satisfaction, Status
+from complaints.contacts import customer_key
+from complaints.enums import Category, Flag, Grade, Level, Satisfaction, Status
 from complaints.kpis import (
     _MILESTONE_FIELD,
     BreakdownAccumulator,
@@ -24,40 +25,42 @@ from complaints.kpis import (
     Kpis,
     Milestone,
     Rate,
+    RootCause,
     _closed_loop_met,
     _milestone_met,
-    _normal_contact,
-    _within,
     compute_kpis,
-    is_cancelled,
     kpi_breakdown,
 )
+from complaints.levels import Basis
 from complaints.model import Ticket
+from complaints.periods import Period
+from complaints.selections import is_cancelled, profile_of
 from complaints.sla import SlaClock
 
 SH = ZoneInfo("Asia/Shanghai")
 CLOCK = SlaClock(WorkCalendar())
-OCT = (datetime(2026, 10, 1, tzinfo=SH), datetime(2026, 11, 1, tzinfo=SH))
+OCT = Period.month(2026, 10)
 # 2027's holidays are not published: deadlines reaching January 2027 are pending
-DEC = (datetime(2026, 12, 1, tzinfo=SH), datetime(2027, 1, 1, tzinfo=SH))
+DEC = Period.month(2026, 12)
 
 
-def reference_kpis(tickets: list[Ticket], start: datetime, end: datetime) -> Kpis:
-    """The former whole-list computation of `compute_kpis`."""
+def reference_kpis(tickets: list[Ticket], period: Period) -> Kpis:
+    """The whole-list computation: every ticket of the period in a list, each figure a pass over it."""
+    start, end = period.bounds(CLOCK.policy.tz)
+
+    def _within(moment: datetime | None) -> bool:
+        return moment is not None and start <= moment < end
+
     live = [t for t in tickets if not is_cancelled(t)]
-    received = [t for t in live if _within(t.received_at, start, end)]
-    by_category = dict.fromkeys(Category, 0)
-    for t in received:
-        if t.category is not None:
-            by_category[t.category] += 1
-    revisited = [t for t in live if _within(t.revisited_at, start, end) and t.satisfaction is not None]
+    received = [t for t in live if _within(t.received_at)]
+    revisited = [t for t in live if _within(t.revisited_at) and t.satisfaction is not None]
     satisfaction_counts = dict.fromkeys(Satisfaction, 0)
     for t in revisited:
         satisfaction_counts[t.satisfaction] += 1
     satisfied = (
         satisfaction_counts[Satisfaction.SATISFIED] + satisfaction_counts[Satisfaction.FAIRLY_SATISFIED]
     )
-    closed = [t for t in live if _within(t.closed_at, start, end)]
+    closed = [t for t in live if _within(t.closed_at)]
     workdays = []
     for t in closed:
         try:
@@ -75,9 +78,7 @@ def reference_kpis(tickets: list[Ticket], start: datetime, end: datetime) -> Kpi
 
     on_time = {
         m: rate(
-            _milestone_met(t, m, CLOCK.deadlines(t))
-            for t in live
-            if _within(getattr(t, _MILESTONE_FIELD[m]), start, end)
+            _milestone_met(t, m, CLOCK.deadlines(t)) for t in live if _within(getattr(t, _MILESTONE_FIELD[m]))
         )
         for m in Milestone
     }
@@ -86,16 +87,11 @@ def reference_kpis(tickets: list[Ticket], start: datetime, end: datetime) -> Kpi
     for t in with_cause:
         by_department.setdefault(t.department.strip(), []).append(t)
     causes = Counter(t.root_cause.strip() for t in with_cause)
-    contacts = Counter(_normal_contact(t.contact) for t in received if _normal_contact(t.contact))
-    repeats = [n for n in contacts.values() if n >= 2]
-    grouped = [t.group_id.strip() for t in received if t.group_id.strip()]
+    repeats = {customer_key(t.contact) for t in received if profile_of(t).repeat} - {""}
+    grouped = {t.group_id.strip() for t in received if t.group_id.strip()}
     return Kpis(
-        start=start,
-        end=end,
-        received=len(received),
-        cancelled=sum(1 for t in tickets if is_cancelled(t) and _within(t.received_at, start, end)),
-        by_category=by_category,
-        uncategorised=sum(1 for t in received if t.category is None),
+        period=period,
+        profiles=Counter(profile_of(t) for t in tickets if _within(t.received_at)),
         resolution=Rate.of(sum(1 for t in received if t.resolved_at is not None), len(received)),
         satisfaction=Rate.of(satisfied, len(revisited)),
         satisfaction_counts=satisfaction_counts,
@@ -107,29 +103,35 @@ def reference_kpis(tickets: list[Ticket], start: datetime, end: datetime) -> Kpi
             dept: Rate.of(sum(1 for t in group if t.improvement_done), len(group))
             for dept, group in sorted(by_department.items())
         },
-        root_causes=dict(sorted(causes.items(), key=lambda item: (-item[1], item[0]))),
-        red=sum(1 for t in received if t.level is Level.RED),
-        yellow=sum(1 for t in received if t.level is Level.YELLOW),
+        root_causes=tuple(
+            root_cause(cause, [t for t in with_cause if t.root_cause.strip() == cause])
+            for cause, _ in sorted(causes.items(), key=lambda item: (-item[1], item[0]))
+        ),
         repeat_customers=len(repeats),
-        repeat_tickets=sum(repeats),
-        groups=len(set(grouped)),
-        group_tickets=len(grouped),
+        groups=len(grouped),
     )
 
 
-def reference_breakdown(tickets: list[Ticket], start: datetime, end: datetime) -> KpiBreakdown:
-    """The former whole-list `kpi_breakdown`: groups of tickets with any moment in the period."""
+def root_cause(cause: str, tickets: list[Ticket]) -> RootCause:
+    measures = Counter(t.improvement.strip() for t in tickets if t.improvement.strip())
+    done = sum(1 for t in tickets if t.improvement_done)
+    return RootCause(cause, len(tickets), Rate.of(done, len(tickets)), tuple(measures.most_common()))
+
+
+def reference_breakdown(tickets: list[Ticket], period: Period) -> KpiBreakdown:
+    """The whole-list `kpi_breakdown`: groups of tickets with any moment in the period."""
+    start, end = period.bounds(CLOCK.policy.tz)
     branches: dict[str, list[Ticket]] = {}
     departments: dict[str, list[Ticket]] = {}
     for t in tickets:
         moments = [t.received_at, t.closed_at, *(getattr(t, f) for f in _MILESTONE_FIELD.values())]
-        if any(_within(m, start, end) for m in moments):
+        if any(m is not None and start <= m < end for m in moments):
             branches.setdefault(t.branch.strip(), []).append(t)
             departments.setdefault(t.department.strip(), []).append(t)
     return KpiBreakdown(
-        overall=reference_kpis(tickets, start, end),
-        by_branch={k: reference_kpis(v, start, end) for k, v in sorted(branches.items())},
-        by_department={k: reference_kpis(v, start, end) for k, v in sorted(departments.items())},
+        overall=reference_kpis(tickets, period),
+        by_branch={k: reference_kpis(v, period) for k, v in sorted(branches.items())},
+        by_department={k: reference_kpis(v, period) for k, v in sorted(departments.items())},
     )
 
 
@@ -157,7 +159,10 @@ def tickets(draw) -> Ticket:
         level=draw(st.sampled_from(Level)),
         contact=draw(st.sampled_from(["", "138-0000 0001", "13800000001", "13900000002", "137"])),
         group_id=draw(st.sampled_from(["", "", "G1", " G2"])),
+        level_basis=draw(st.sampled_from(["", "", Basis.REPEAT, f"{Basis.GROUP},{Basis.REPEAT}"])),
+        flags=frozenset(draw(st.sampled_from([(), (Flag.ACK_OVERDUE,), (Flag.REVISIT_DUE,)]))),
         root_cause=draw(st.sampled_from(["", "", "设备老化", "培训不到位 "])),
+        improvement=draw(st.sampled_from(["", "扩容"])),
         improvement_done=draw(st.booleans()),
         **fields,
     )
@@ -166,16 +171,16 @@ def tickets(draw) -> Ticket:
 @settings(max_examples=60, deadline=None)
 @given(st.lists(tickets(), min_size=1, max_size=40), st.integers(0, 40), st.sampled_from([OCT, DEC]))
 def test_streamed_and_merged_breakdown_equals_the_whole_list_computation(batch, cut, period):
-    expected = reference_breakdown(batch, *period)
+    expected = reference_breakdown(batch, period)
 
-    assert kpi_breakdown(iter(batch), *period, CLOCK) == expected
-    assert compute_kpis(iter(batch), *period, CLOCK) == expected.overall
+    assert kpi_breakdown(iter(batch), period, CLOCK) == expected
+    assert compute_kpis(iter(batch), period, CLOCK) == expected.overall
     # two halves counted apart (as two processes or two branches would) and merged
-    first, second = BreakdownAccumulator(*period, CLOCK), BreakdownAccumulator(*period, CLOCK)
+    first, second = BreakdownAccumulator(period), BreakdownAccumulator(period)
     for t in batch[:cut]:
-        first.add(t)
+        first.add(t, CLOCK)
     for t in batch[cut:]:
-        second.add(t)
+        second.add(t, CLOCK)
     assert first.merge(second).result() == expected
 
 
@@ -184,20 +189,21 @@ def test_streamed_and_merged_breakdown_equals_the_whole_list_computation(batch, 
 def test_merging_per_branch_accumulators_gives_the_overall_figures(batch, period):
     per_branch: dict[str, KpiAccumulator] = {}
     for t in batch:
-        per_branch.setdefault(t.branch.strip(), KpiAccumulator(*period, CLOCK)).add(t)
-    overall = KpiAccumulator(*period, CLOCK)
+        per_branch.setdefault(t.branch.strip(), KpiAccumulator(period)).add(t, CLOCK)
+    overall = KpiAccumulator(period)
     for acc in per_branch.values():
         overall.merge(acc)
 
-    # repeat complainants and group incidents span branches: they are merged per phone / group id
-    assert overall.result() == reference_kpis(batch, *period)
+    # repeat complainants and group incidents span branches: they are merged per customer / group id
+    assert overall.result() == reference_kpis(batch, period)
 
 
-def test_a_repeat_complainant_across_two_branches_counts_once_after_merging():
-    sz, gz = KpiAccumulator(*OCT, CLOCK), KpiAccumulator(*OCT, CLOCK)
-    sz.add(Ticket("A", datetime(2026, 10, 12, 9, tzinfo=SH), branch="SZ01", contact="138-0000 0001"))
-    gz.add(Ticket("B", datetime(2026, 10, 13, 9, tzinfo=SH), branch="GZ02", contact="13800000001"))
+def test_a_repeat_complainant_of_two_branches_counts_once_after_merging():
+    sz, gz = KpiAccumulator(OCT), KpiAccumulator(OCT)
+    at = datetime(2026, 10, 12, 9, tzinfo=SH)
+    sz.add(Ticket("A", at, branch="SZ01", contact="138-0000 0001", level_basis=Basis.REPEAT), CLOCK)
+    gz.add(Ticket("B", at, branch="GZ02", contact="+86 13800000001", level_basis=Basis.REPEAT), CLOCK)
 
-    assert (sz.result().repeat_customers, gz.result().repeat_customers) == (0, 0)
+    assert (sz.result().repeat_customers, gz.result().repeat_customers) == (1, 1)
     merged = sz.merge(gz).result()
     assert (merged.repeat_customers, merged.repeat_tickets) == (1, 2)

@@ -15,16 +15,17 @@ from python_calamine import CalamineWorkbook
 from sqlalchemy import select
 
 from complaints.kpis import Kpis
-from server.services.analysis import analyse, month_period
+from complaints.periods import Period
+from server.services.analysis import analyse
 from server.services.consolidated import ConsolidateOptions, Summary, build_consolidated
-from server.storage.consolidated import sheet_condition
 from server.storage.db import get_db
 from server.storage.models import tickets_table
+from server.storage.selections import selection_clause
 from server.xlsx.cellformat import looks_like_formula
 from server.xlsx.consolidate import KPI_COLUMNS, KPI_TITLE, TICKET_SHEETS
 from tests.server.consolidate.conftest import NOW, TRICKY
 
-NOVEMBER = month_period(2026, 11)
+NOVEMBER = Period.month(2026, 11)
 PHONE = re.compile(r"(?<![\d.])1[3-9]\d{9}(?!\d)")  # not inside a serial number
 
 
@@ -55,16 +56,16 @@ def test_kpi_sheet_shows_the_figures_of_the_analysis_the_dashboard_uses(loaded: 
     rows = {r[0].value: [c.value for c in r[1:]] for r in ws.iter_rows() if r[0].value}
 
     def check(name: str, kpis: Kpis) -> None:
-        for column, value in zip(KPI_COLUMNS, rows[name], strict=False):
-            want = column.value(kpis)
-            assert value == (pytest.approx(want) if isinstance(want, float) else want), (name, column.key)
+        for figure, value in zip(KPI_COLUMNS, rows[name], strict=False):
+            want = figure.value(kpis)
+            assert value == (pytest.approx(want) if isinstance(want, float) else want), (name, figure.key)
 
-    check("Total", expected.kpis.overall)
+    check("Overall", expected.kpis.overall)
     assert set(expected.kpis.by_branch) == {"SZ01", "GZ01", "FS01"}
     for code, kpis in expected.kpis.by_branch.items():
         check(code, kpis)
     for department, kpis in expected.kpis.by_department.items():
-        check(department or "Not routed", kpis)
+        check(department or "Unrouted", kpis)
     assert expected.kpis.overall.received + expected.kpis.overall.cancelled == summary.rows["all"] > 0
 
 
@@ -185,10 +186,9 @@ def test_each_ticket_sheet_holds_exactly_the_tickets_its_sql_condition_selects(l
     t = tickets_table.c
     with loaded.app_context(), get_db().read() as session:
         for spec in TICKET_SHEETS:
-            stmt = select(t.ticket_id).where(t.received_at >= NOVEMBER.start, t.received_at < NOVEMBER.end)
-            condition = sheet_condition(spec.key)
-            if condition is not None:
-                stmt = stmt.where(condition)
+            start, end = NOVEMBER.bounds("Asia/Shanghai")
+            stmt = select(t.ticket_id).where(t.received_at >= start, t.received_at < end)
+            stmt = stmt.where(selection_clause(spec.selection))
             expected = sorted(session.scalars(stmt))
             shown = [r[1] for r in wb[spec.en].iter_rows(min_row=2, values_only=True)]
             assert sorted(shown) == expected, spec.key

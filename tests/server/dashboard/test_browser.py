@@ -82,8 +82,8 @@ def test_sign_in_filter_escalate_and_download_in_chromium(live_url: str, tmp_pat
 
         page.get_by_role("link", name="投诉单", exact=True).click()
         filters = page.locator("#ticket-filters")
-        filters.get_by_label("分支机构").select_option("SZ01")
-        filters.get_by_label("预警等级").select_option("blue")
+        filters.get_by_label("SZ01").check()
+        filters.get_by_label("蓝", exact=True).check()
         filters.get_by_role("button", name="查询").click()
         rows = page.locator("table.tickets tbody tr")
         expect(rows.first).to_have_class("level-blue")

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 from io import BytesIO
 from zoneinfo import ZoneInfo
 
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
-from server.services.analysis import Period, analyse
+from complaints.periods import Period
+from server.services.analysis import analyse
 from server.storage.db import get_db
 from server.storage.models import BranchRow, TicketRow
 from tests.server.dashboard.conftest import csrf_of, sign_in
@@ -28,7 +29,7 @@ def pct(rate: float | None) -> str:
 
 
 def expected(app, branches, first: tuple[int, int, int], last_exclusive: tuple[int, int, int]):
-    period = Period(datetime(*first, tzinfo=SHANGHAI), datetime(*last_exclusive, tzinfo=SHANGHAI))
+    period = Period(date(*first), date(*last_exclusive))
     with app.app_context(), get_db().read() as session:
         return analyse(session, branches, period)
 
@@ -48,9 +49,9 @@ def test_overview_kpis_are_those_of_the_analysis_layer(demo_app, analyst):
     by_branch = html.split("分支机构指标")[1].split("</table>")[0]
     assert "SZ01" in by_branch and "FS01" in by_branch and "GZ01" not in by_branch
     sz = re.search(r"SZ01</th>(.*?)</tr>", by_branch, re.S)[1]
-    cells = re.findall(r'<td class="num">([^<]*)</td>', sz)
+    cells = dict(re.findall(r'<td class="num" data-figure="(\w+)">(?:<a href="[^"]*">)?([^<]*)<', sz))
     own = want.by_branch["SZ01"]
-    assert cells[:4] == [
+    assert [cells[key] for key in ("received", "resolution", "satisfaction", "closed_loop")] == [
         str(own.received),
         pct(own.resolution.rate),
         pct(own.satisfaction.rate),
@@ -69,15 +70,21 @@ def test_overview_counts_by_level_and_status_and_overdue_by_branch(demo_app, ana
     html = analyst.get("/dashboard/?from=2026-09-01&to=2026-11-25").text
     with demo_app.app_context(), get_db().read() as session:
         closed = session.scalar(select(func.count()).where(TicketRow.status == "closed"))
-        open_gz = session.scalar(
+        unfinished_gz = session.scalar(
             select(func.count())
             .select_from(TicketRow)
             .join(BranchRow)
-            .where(BranchRow.code == "GZ01", TicketRow.status.not_in(("closed", "revisited", "cancelled")))
+            .where(
+                BranchRow.code == "GZ01",
+                TicketRow.status.not_in(("revisited", "cancelled")),
+                TicketRow.cancelled_at.is_(None),
+            )
         )
     assert re.search(rf"已闭环</a></dt><dd class=\"num\">{closed}</dd>", html)
-    overdue = html.split("超时：按分支机构")[1].split("</table>")[0]
-    assert re.search(rf"GZ01</a></th><td class=\"num\">{open_gz}</td>", overdue)
+    work = html.split("未完结与超时：按分支机构")[1].split("</table>")[0]
+    assert re.search(
+        rf'GZ01</th><td class="num" data-figure="unfinished"><a href="[^"]+">{unfinished_gz}</a>', work
+    )
     assert "<svg" in html and "类型分布" in html and "月度趋势" in html
 
 
