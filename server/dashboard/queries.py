@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -54,7 +55,8 @@ class TicketFilter:
     received_to: date | None = None
     """The last day, included."""
     q: str = ""
-    """The search text with its phone numbers masked: the list is searched by what it shows."""
+    """The search text (full-width forms folded) with its phone numbers masked: the list is searched by
+    what it shows."""
     page: int = 1
 
     @classmethod
@@ -82,7 +84,7 @@ class TicketFilter:
             selection=Selection(**criteria),
             received_from=parse_date(args, "received_from"),
             received_to=parse_date(args, "received_to"),
-            q=mask_phones(args.get("q", "").strip()),
+            q=mask_phones(unicodedata.normalize("NFKC", args.get("q", "")).strip()),
             page=max(1, _int(args.get("page"), 1)),
         )
 

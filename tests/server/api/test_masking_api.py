@@ -17,11 +17,12 @@ def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def seed(client: Any, token: str) -> str:
+def seed(client: Any, token: str, ticket_id: str = "SZ01-20261125-0001") -> str:
     """A ticket with a number in each text field, a task and a log entry; every spelling somewhere."""
     row = create(
         client,
         token,
+        ticket_id=ticket_id,
         contact="138-0013-8000",
         customer_name="王先生 139 1234 5678",
         place="（０７５５）８３２０１２３４ 门口",
