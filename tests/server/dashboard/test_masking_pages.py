@@ -59,7 +59,7 @@ def test_searching_by_a_full_number_finds_the_ticket_without_the_number_in_any_a
     assert again.status_code == 302 and unquote(again.headers["Location"]).endswith("q=138****8000&page=1")
 
 
-def test_a_search_for_hidden_digits_confirms_nothing_to_head_office_but_finds_them_for_admin(demo_app, analyst):
+def test_searching_hidden_digits_confirms_nothing_to_head_office_but_finds_them_for_admin(demo_app, analyst):
     seeded(demo_app)
     _, page = search(analyst, "0013 80")  # the middle of 138-0013-8000, hidden from head office
     assert TICKET_ID not in page
