@@ -329,13 +329,15 @@ def send_pending(now: datetime, sender: SmtpSender | None = None, limit: int = 2
                     error = f"SMTP {exc.smtp_code}: {exc.smtp_error!r}"
                     _defer(row.id, now, attempts[row.id], base, cap, error)
                     continue
-                except (OSError, smtplib.SMTPException):
-                    raise  # the connection is gone: every claimed notice waits (below)
-                except Exception as exc:  # this one notice cannot be made into mail; the others go on
+                except smtplib.SMTPNotSupportedError as exc:  # e.g. an address needing SMTPUTF8
                     failed += 1
-                    reason = mask_phones(f"cannot be sent: {type(exc).__name__}: {exc}")
-                    logger.warning("outbox: notice %s failed: %s", row.id, reason)
-                    _mark(row.id, FAILED, now, reason)
+                    _unsendable(row.id, now, exc)
+                    continue
+                except OSError:
+                    raise  # the connection is gone (SMTP errors are OSErrors too): every claimed notice waits
+                except Exception as exc:  # this one notice can never be sent as it is; the others go on
+                    failed += 1
+                    _unsendable(row.id, now, exc)
                     continue
                 sent += 1
                 _mark(row.id, SENT, now, "")
@@ -349,6 +351,12 @@ def send_pending(now: datetime, sender: SmtpSender | None = None, limit: int = 2
                     _defer(row.id, now, attempts[row.id], base, cap, error, session)
     deferred = len(claimed) - sent - failed
     return SendReport(sent=sent, deferred=deferred, failed=failed, error=error)
+
+
+def _unsendable(row_id: int, now: datetime, exc: Exception) -> None:
+    reason = mask_phones(f"cannot be sent: {type(exc).__name__}: {exc}")
+    logger.warning("outbox: notice %s failed: %s", row_id, reason)
+    _mark(row_id, FAILED, now, reason)
 
 
 def _mark(row_id: int, status: str, now: datetime, error: str) -> None:
