@@ -13,6 +13,7 @@ from server.auth import ADMIN, HEAD_OFFICE, check_user
 from server.dashboard.blueprint import bp
 from server.dashboard.i18n import t
 from server.dashboard.navigation import safe_next
+from server.privacy import sees_phones
 from server.storage.db import get_db
 from server.storage.models import UserRow
 
@@ -29,7 +30,7 @@ class User:
 
     @property
     def sees_phone_numbers(self) -> bool:
-        return self.role == ADMIN
+        return sees_phones(self.role)
 
 
 def signed_in_user() -> User | None:

@@ -41,7 +41,7 @@ def flag_scan(now: datetime, full: bool = False) -> JobResult:
 
 
 def outbox(now: datetime) -> JobResult:
-    """Send the notices that are due; those that fail wait for their next attempt."""
+    """Send the notices that are due; those the server cannot take wait, those never sendable are failed."""
     report = send_pending(now)
     detail = f"{report.sent} sent, {report.deferred} deferred, {report.failed} refused"
     return JobResult(report.sent, f"{detail}; {report.error}" if report.error else detail)
