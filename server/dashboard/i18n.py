@@ -24,6 +24,14 @@ STRINGS: dict[str, tuple[str, str]] = {
         "用户名或密码不正确，或该账号无权使用看板。",
         "Wrong username or password, or this account may not use the dashboard.",
     ),
+    "signin_throttled": (
+        "该账号或该地址的密码错误次数过多，请 {seconds} 秒后再试。",
+        "Too many wrong passwords for this account or from this address; try again in {seconds} s.",
+    ),
+    "bad_next": (
+        "跳转地址 next 含有换行或控制字符，无法使用；请从看板的链接重新进入。",
+        "The address in next= holds a line break or control character; open the page from a dashboard link.",
+    ),
     "sign_in_needed": ("请先登录。", "Please sign in first."),
     "signed_out": ("已退出。", "You are signed out."),
     "csrf_failed": (
