@@ -167,6 +167,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     ),
     "bad_date": ("日期格式不正确：{field}（应为 YYYY-MM-DD）", "Bad date in {field} (use YYYY-MM-DD)"),
     "bad_period": ("期间开始日期不能晚于结束日期。", "The period's start is after its end."),
+    "date_out_of_range": (
+        "{field} 须在 {first} 至 {last} 之间（不含后者）。",
+        "{field} must lie between {first} and {last} (excluded).",
+    ),
     "out_of_range": ("期间须在 {first} 至 {last} 之间。", "The period must lie between {first} and {last}."),
     "unknown_branch": ("未知分支机构：{code}", "Unknown branch: {code}"),
     "back_to_list": ("返回列表", "Back to the list"),

@@ -11,7 +11,7 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from complaints.enums import Category, Labelled, Level, Status
-from complaints.periods import Period
+from complaints.periods import FIRST_DAY, LAST_DAY, Period
 from complaints.selections import Selection
 from server.storage.models import BranchRow, ConflictRow, HistoryRow, LogRow, TaskRow, TicketRow
 from server.storage.selections import received_within, selection_clause
@@ -144,9 +144,12 @@ def parse_date(args: Any, name: str) -> date | None:
     if not raw:
         return None
     try:
-        return date.fromisoformat(raw)
+        day = date.fromisoformat(raw)
     except ValueError as exc:
         raise FilterError(name, "bad_date") from exc
+    if not FIRST_DAY <= day < LAST_DAY:  # 9999-12-31 + one day overflows; centuries are no one's filter
+        raise FilterError(name, "date_out_of_range", first=FIRST_DAY, last=LAST_DAY)
+    return day
 
 
 def _int(raw: str | None, default: int) -> int:
