@@ -77,8 +77,8 @@ class TicketFilter:
         return cls(
             branches=tuple(dict.fromkeys(code.strip() for code in args.getlist("branch") if code.strip())),
             selection=Selection(**criteria),
-            received_from=parse_date(args, "received_from"),
-            received_to=parse_date(args, "received_to"),
+            received_from=_receipt_day(args, "received_from"),
+            received_to=_receipt_day(args, "received_to"),
             q=args.get("q", "").strip(),
             page=max(1, _int(args.get("page"), 1)),
         )
@@ -144,10 +144,14 @@ def parse_date(args: Any, name: str) -> date | None:
     if not raw:
         return None
     try:
-        day = date.fromisoformat(raw)
+        return date.fromisoformat(raw)
     except ValueError as exc:
         raise FilterError(name, "bad_date") from exc
-    if not FIRST_DAY <= day < LAST_DAY:  # 9999-12-31 + one day overflows; centuries are no one's filter
+
+
+def _receipt_day(args: Any, name: str) -> date | None:
+    day = parse_date(args, name)
+    if day is not None and not FIRST_DAY <= day < LAST_DAY:  # 9999-12-31 + 1 day overflows; 0001 has no zone
         raise FilterError(name, "date_out_of_range", first=FIRST_DAY, last=LAST_DAY)
     return day
 
