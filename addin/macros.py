@@ -38,8 +38,10 @@ from addin.reports import (
     write_report,
 )
 from addin.run import Env, Run, alert, macro
-from addin.sheet import MacroError, said, selected_rows, selection
+from addin.sheet import MacroError
+from addin.steps import STEP_MACROS
 from addin.sync_client import Transport, Unreachable, http_transport
+from addin.targets import department_head, routing_table, selected_tickets
 from complaints.colours import LEVEL_FILL
 from complaints.enums import Flag, Level
 from complaints.ids import next_ticket_id
@@ -50,7 +52,7 @@ from complaints.levels import escalate as raise_level
 from complaints.model import LogEntry, Ticket
 from complaints.periods import Period
 from complaints.pipeline import settle
-from complaints.routing import RoundRobin, RoutingError, RoutingTable, head_rule, route_many
+from complaints.routing import RoundRobin, RoutingError, route_many
 from complaints.schema import sheet_by_title
 from complaints.sla import DEFAULT_TZ, PENDING
 from complaints.textcheck import vague_description
@@ -69,33 +71,6 @@ DUE_SOON: dict[Flag, str] = {
 
 
 # --- helpers ------------------------------------------------------------------------------------
-
-
-def selected_tickets(run: Run) -> list[Ticket] | None:
-    """Tickets on the selected rows of the Tickets sheet; None when the selection is elsewhere."""
-    chosen = selection(run.book)
-    grid = run.data.tickets_grid
-    if chosen is None or chosen[0].casefold() != grid.title.casefold():
-        return None
-    rows: set[int] = set()
-    end = len(grid.values)
-    for first, last in selected_rows(chosen[1]):
-        rows.update(range(first - 1, min(end, last if last is not None else end)))
-    return [t for t in run.data.tickets if run.data.row_of(t) in rows]
-
-
-def routing_table(run: Run) -> RoutingTable:
-    """The Routing sheet's table; `MacroError` naming what is wrong with the sheet."""
-    problems = run.data.routing_problems
-    if problems:
-        raise MacroError(say("routing_invalid", error=listing([said(p) for p in problems])))
-    return RoutingTable.from_rules(run.data.routes)
-
-
-def department_head(table: RoutingTable | None, ticket: Ticket) -> str:
-    """The name of the head responsible for the ticket (`complaints.routing.head_rule`), or ""."""
-    rule = head_rule(table, ticket) if table is not None else None
-    return rule.head if rule is not None else ""
 
 
 def shown(moment: object, run: Run) -> str:
@@ -447,6 +422,7 @@ MACROS: dict[str, Callable[..., None]] = {
     "revisit_list": revisit_list,
     "monthly_summary": monthly_summary,
     "pull_consolidated": pull_consolidated,
+    **STEP_MACROS,
 }
 """Ribbon tag -> macro; the tags of addin/ribbon/customUI.xml and the Office.js manifest."""
 
