@@ -157,10 +157,11 @@ def check(step: Step, ticket: Ticket, at: datetime, clock: SlaClock) -> None:
     if step is Step.REVISIT:
         opens = clock.deadlines(ticket).revisit_from
         if isinstance(opens, datetime) and at < opens:
+            n = clock.policy.revisit_from_workday
             raise StepRefused(
                 tid,
-                f"回访期从 {_local(opens, clock)} 开始（闭环后第 3 个工作日），过早回访客户情绪未平",
-                f"the revisit window opens {_local(opens, clock)} (3rd working day after closure)",
+                f"回访期从 {_local(opens, clock)} 开始（闭环后第 {n} 个工作日），过早回访客户情绪未平",
+                f"the revisit window opens {_local(opens, clock)} (working day {n} after closure)",
             )
 
 
