@@ -22,6 +22,10 @@ ENV = Env(now=NOW, user="小王")
 TITLE = {"zh": "投诉单", "en": "Tickets"}
 
 
+def pick(lang: str, zh: str, en: str) -> str:
+    return zh if lang == "zh" else en
+
+
 def on(path, macro, lang: str, selection: str = "A2", now: datetime = NOW):
     return run_macro(path, macro, Env(now=now, user="小王"), sheet=TITLE[lang], selection=selection)
 
@@ -110,8 +114,8 @@ def test_a_step_already_taken_is_refused_with_its_time(tmp_path, lang):
 def test_no_ticket_row_selected_asks_for_one(tmp_path, lang):
     path = branch_book(tmp_path / "b.xlsx", [numbered(1)], lang)
     outcome = run_macro(path, steps.acknowledge, ENV, sheet=TITLE[lang], selection="A1")
-    expected = {"zh": "请先在“投诉单”表中选中要受理确认的投诉单所在行", "en": "Select the rows of the tickets"}
-    assert outcome.critical and outcome.text.startswith(expected[lang])
+    expected = pick(lang, "请先在“投诉单”表中选中要受理确认的投诉单所在行", "Select the rows of the tickets")
+    assert outcome.critical and outcome.text.startswith(expected)
 
 
 # --- extension --------------------------------------------------------------------------------------
@@ -163,7 +167,7 @@ def test_an_extension_in_time_moves_the_plan_deadline_and_is_logged(tmp_path, la
     assert after.extension_requested_at == NOW
     assert book.deadlines[after.sync_key]["plan_due"] == local(2026, 3, 10, 23, 59, 59)
     assert book.log[0].kind is LogKind.PROGRESS and "需厂家更换设备" in book.log[0].text
-    assert ("方案时限延至 2026-03-10 23:59" if lang == "zh" else "plan now due 2026-03-10 23:59") in outcome.text
+    assert pick(lang, "方案时限延至 2026-03-10 23:59", "plan now due 2026-03-10 23:59") in outcome.text
 
 
 # --- resolve, feedback, close -------------------------------------------------------------------------
@@ -175,9 +179,8 @@ def test_resolved_says_feedback_is_due_within_24_hours(tmp_path, lang):
     outcome = on(path, steps.resolve, lang)
     after = read(path).tickets[0]
     assert after.resolved_at == NOW and after.status is Status.RESOLVED
-    assert ("下一步：结果反馈，时限 2026-03-03 11:00" if lang == "zh" else "next: Feedback, due 2026-03-03 11:00") in (
-        outcome.text
-    )
+    due = pick(lang, "下一步：结果反馈，时限 2026-03-03 11:00", "next: Feedback, due 2026-03-03 11:00")
+    assert due in outcome.text
 
 
 @LANGS
@@ -206,8 +209,8 @@ def test_feedback_stamps_logs_cause_solution_and_safeguards_and_warns_of_a_vague
     assert after.feedback_at == NOW and after.status is Status.FEEDBACK_GIVEN
     assert after.feedback_channel == "短信"  # the customer's preferred channel
     assert "光交箱过载" in book.log[0].text and "每月" not in book.log[0].text
-    assert ("下一步：结案" if lang == "zh" else "next: Close") in outcome.text
-    assert ("措辞提醒：“后续保障”中的“尽快”" if lang == "zh" else "'尽快' in Safeguards") in outcome.text
+    assert pick(lang, "下一步：结案", "next: Close") in outcome.text
+    assert pick(lang, "措辞提醒：“后续保障”中的“尽快”", "'尽快' in Safeguards") in outcome.text
 
 
 @LANGS
@@ -237,7 +240,9 @@ def test_a_revisit_before_the_window_opens_is_refused(tmp_path, lang):
 
 @LANGS
 def test_a_dissatisfied_revisit_escalates_turns_the_row_yellow_and_reopens(tmp_path, lang):
-    ticket = closed(1, local(2026, 2, 24, 10, 0), satisfaction=Satisfaction.DISSATISFIED, suggestions="仍掉线")
+    ticket = closed(
+        1, local(2026, 2, 24, 10, 0), satisfaction=Satisfaction.DISSATISFIED, suggestions="仍掉线"
+    )
     path = branch_book(tmp_path / "b.xlsx", [ticket], lang)
     outcome = on(path, steps.revisit, lang)
 
@@ -248,9 +253,8 @@ def test_a_dissatisfied_revisit_escalates_turns_the_row_yellow_and_reopens(tmp_p
     assert fill(path, lang, 2) == LEVEL_FILL[Level.YELLOW]
     assert [e.kind for e in book.log] == [LogKind.NOTE, LogKind.ESCALATION, LogKind.REOPEN]
     assert "不满意 / Dissatisfied; 仍掉线" in book.log[0].text
-    assert ("已重新处理，二次调查；预警等级 黄" if lang == "zh" else "reopened for a second investigation") in (
-        outcome.text
-    )
+    reopened = pick(lang, "已重新处理，二次调查；预警等级 黄", "reopened for a second investigation")
+    assert reopened in outcome.text
 
 
 @LANGS
@@ -259,7 +263,7 @@ def test_a_satisfied_revisit_ends_the_process(tmp_path, lang):
     path = branch_book(tmp_path / "b.xlsx", [ticket], lang)
     outcome = on(path, steps.revisit, lang)
     assert read(path).tickets[0].status is Status.REVISITED
-    assert ("流程已结束" if lang == "zh" else "the process is complete") in outcome.text
+    assert pick(lang, "流程已结束", "the process is complete") in outcome.text
 
 
 @LANGS
@@ -268,7 +272,7 @@ def test_an_objection_needs_the_new_demand_then_starts_the_second_investigation(
     path = branch_book(tmp_path / "b.xlsx", [ticket], lang)
     refused = on(path, steps.objection, lang)
     assert refused.critical
-    assert ("请先在本行填写“新诉求”" if lang == "zh" else "fill in 'New demand' on its row first") in refused.text
+    assert pick(lang, "请先在本行填写“新诉求”", "fill in 'New demand' on its row first") in refused.text
 
     set_cells(path, TICKETS, lang, 2, {"objection_demand": "要求赔偿一个月月租"})
     outcome = on(path, steps.objection, lang)
@@ -278,7 +282,7 @@ def test_an_objection_needs_the_new_demand_then_starts_the_second_investigation(
     assert after.status is Status.REINVESTIGATING
     assert [e.kind for e in book.log] == [LogKind.OBJECTION]
     assert "要求赔偿一个月月租" in book.log[0].text
-    assert ("下一步：方案沟通" if lang == "zh" else "next: Plan communicated") in outcome.text
+    assert pick(lang, "下一步：方案沟通", "next: Plan communicated") in outcome.text
 
 
 @LANGS
@@ -294,7 +298,7 @@ def test_cancel_needs_a_reason_and_then_ends_the_ticket_with_a_log_entry(tmp_pat
     assert [(e.kind, e.text) for e in book.log] == [(LogKind.CANCELLATION, "客户撤诉")]
     assert not outcome.critical
     again = on(path, steps.plan, lang, "A3")
-    assert ("已撤销，不能再记录任何环节" if lang == "zh" else "is cancelled") in again.text
+    assert pick(lang, "已撤销，不能再记录任何环节", "is cancelled") in again.text
 
 
 # --- check wording -------------------------------------------------------------------------------------
@@ -316,9 +320,7 @@ def test_check_wording_lists_each_phrase_with_its_suggested_rewrite_beside_the_t
     ]
     assert found[0][2] == "不能退费，我们会尽快处理" and "正面表述" in found[0][5]
     assert "24小时" in found[1][5] and "positively" in found[2][5]
-    assert ("在 3 段文字中发现 3 处需改写" if lang == "zh" else "3 phrase(s) to rewrite in 3 text(s)") in (
-        outcome.text
-    )
+    assert pick(lang, "在 3 段文字中发现 3 处需改写", "3 phrase(s) to rewrite in 3 text(s)") in (outcome.text)
 
 
 def test_check_wording_lints_a_draft_typed_in_any_other_sheet(tmp_path):
