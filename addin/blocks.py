@@ -123,13 +123,15 @@ class SheetWriter:
 
     # --- writing -------------------------------------------------------------------------
 
-    def _value(self, r: int, c: int) -> object:
+    def value_at(self, r: int, c: int) -> object:
+        """The cell as it will be after `flush`: the change asked for, else as read."""
         if (r, c) in self.changes:
             return self.changes[(r, c)]
         return self.grid.raw(r, c)
 
     def _write(self, r1: int, r2: int, c1: int, c2: int) -> None:
-        block = [[self.prepare(self._value(r, c), {}) for c in range(c1, c2 + 1)] for r in range(r1, r2 + 1)]
+        cells = range(c1, c2 + 1)
+        block = [[self.prepare(self.value_at(r, c), {}) for c in cells] for r in range(r1, r2 + 1)]
         self.grid.xl.range((r1 + 1, c1 + 1), (r2 + 1, c2 + 1)).raw_value = block
         self.actions += 1
 

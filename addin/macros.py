@@ -291,7 +291,7 @@ def check_deadlines(run: Run) -> Message:
         )
         due_today += today_due
         soon += not today_due and any(f.value.endswith("_SOON") for f in flags)
-    run.writer("tickets").fill_all(colours)
+    run.paint(colours)
     run.add_log(entries)
     message = say("check_done", count=len(tickets), overdue=overdue, today=due_today, soon=soon)
     if raised:

@@ -40,6 +40,11 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "The Settings sheet has no branch code; fill it in first (e.g. SZ01).",
     ),
     "routing_invalid": ("“分派规则”表有误：\n{error}", "The Routing sheet is wrong:\n{error}"),
+    "restored": (
+        "\n灰色列由规则计算，请勿手工填写；已恢复 {count} 张投诉单被改写的单元格：\n{list}",
+        "\nGrey columns are computed by the rules; do not type there. Put back the overwritten cells of "
+        "{count} ticket(s):\n{list}",
+    ),
     # selection
     "no_selection": (
         "请先在“{sheet}”表中选中要{action}的投诉单所在行，再点击按钮。",

@@ -318,7 +318,8 @@ def test_check_deadlines_twice_changes_no_value_the_second_time(tmp_path):
     run_macro(path, macros.check_deadlines, ENV)
     again = run_macro(path, macros.check_deadlines, ENV)
     assert again.count("setValues") == 0
-    assert again.count("setRangeColor") == 2  # every row recoloured from its level: blue block, red row
+    assert again.count("setRangeColor") == 0  # the _sync sheet remembers what was painted
+    assert [a["func"] for a in again.actions] == ["alert"] and "灰色列" not in again.text
 
 
 def test_check_deadlines_asks_follow_up_questions_for_a_vague_description(tmp_path):
