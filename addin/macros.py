@@ -54,7 +54,7 @@ from complaints.periods import Period
 from complaints.pipeline import settle
 from complaints.routing import RoundRobin, RoutingError, route_many
 from complaints.schema import sheet_by_title
-from complaints.sla import DEFAULT_TZ, PENDING
+from complaints.sla import DEFAULT_TZ, PENDING, extension_problem_labels
 from complaints.textcheck import vague_description
 
 ROUND_ROBIN = "round_robin"
@@ -246,6 +246,7 @@ def check_deadlines(run: Run) -> Message:
     revisited: list[Message] = []
     disorder: list[Message] = []
     vague: list[Message] = []
+    extensions: list[Message] = []
     colours: dict[int, str] = {}
     for ticket in tickets:
         r = run.data.row_of(ticket)
@@ -274,6 +275,9 @@ def check_deadlines(run: Run) -> Message:
                 )
             )
         flags = result.flags
+        if result.deadlines.extension_error:
+            zh, en = extension_problem_labels(result.deadlines.extension_error)
+            extensions.append(Message(f"{ticket.ticket_id}：{zh}", f"{ticket.ticket_id}: {en}"))
         if Flag.VAGUE_DESCRIPTION in flags:
             vague.append(_follow_ups(changed))
         overdue += any(f.is_overdue for f in flags)
@@ -300,6 +304,8 @@ def check_deadlines(run: Run) -> Message:
         message += say("check_reopened", count=len(revisited), list=listing(revisited, "、"))
     if vague:
         message += say("check_vague", count=len(vague), list=listing(vague))
+    if extensions:
+        message += say("check_extension", count=len(extensions), list=listing(extensions))
     if pending:
         message += say("check_pending", count=pending)
     if disorder:

@@ -147,6 +147,10 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "{count} 张的问题描述含糊，建议追问客户：\n{list}",
         "{count} with a vague description; ask the customer:\n{list}",
     ),
+    "check_extension": (
+        "{count} 张的延期不成立，方案时限未延：\n{list}",
+        "{count} extension(s) refused; the plan deadline stays:\n{list}",
+    ),
     "check_pending": (
         "{count} 张的时限待发布节假日（请管理员加载明年的节假日安排）。",
         "{count} with deadlines pending the holiday calendar (ask the administrator to load next year's).",

@@ -19,12 +19,15 @@ from addin.painted import Painted
 from addin.sheet import BranchBook, MacroError, read_branch, sheet_missing
 from addin.sync_client import Transport
 from complaints.calendar import WorkCalendar, load_calendar
-from complaints.cells import write_cell
+from complaints.cells import format_flags, write_cell
 from complaints.colours import LEVEL_FILL
+from complaints.enums import Flag
 from complaints.flags import Evaluation, evaluate
+from complaints.levels import reason_in
 from complaints.model import LogEntry, Task, Ticket
 from complaints.schema import LOG, SYNC, TICKETS
 from complaints.sla import SlaClock, SlaPolicy
+from complaints.textcheck import missing_information
 from complaints.wire import DEADLINE_COLUMNS
 
 logger = logging.getLogger(__name__)
@@ -238,6 +241,8 @@ class Run:
     # --- writing tickets and log entries ----------------------------------------------------
 
     def cell(self, key: str, value: object) -> object:
+        if key == "level_reason" and isinstance(value, str):
+            value = reason_in(value, self.lang)  # the rules' reasons in the workbook's language
         return write_cell(TICKETS.column(key), value, self.lang, self.data.settings.zone)
 
     def save(self, r: int, old: Ticket | None, new: Ticket, result: Evaluation | None = None) -> Evaluation:
@@ -255,6 +260,10 @@ class Run:
         for key in COMPUTED_TICKET_KEYS:
             if key in DEADLINE_COLUMNS:
                 value = getattr(result.deadlines, DEADLINE_COLUMNS[key])
+            elif key == "flags":
+                missing = missing_information(new) if Flag.INFO_INCOMPLETE in result.flags else []
+                writer.set(r, key, format_flags(result.flags, self.lang, missing) or None)
+                continue
             else:
                 value = getattr(new, key)
             writer.set(r, key, self.cell(key, value))

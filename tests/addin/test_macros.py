@@ -59,7 +59,12 @@ def test_new_ticket_adds_a_numbered_blue_row_received_now_with_the_cursor_on_its
     assert made[0]["received_at"] == NOW.replace(tzinfo=None)
     assert made[0]["level"] == Level.BLUE.label(lang)
     assert made[0]["status"] == Status.NEW.label(lang)
-    assert made[0]["flags"] == "INFO_INCOMPLETE"
+    missing = {
+        "zh": "信息不全（缺：客户姓名、联系电话、问题发生时间、问题地点、涉及业务/人员、诉求期望、问题描述）",
+        "en": "Information incomplete (missing: Customer name, Contact, Problem time, Place, "
+        "Service or staff, Expectation, Description)",
+    }
+    assert made[0]["flags"] == missing[lang]
     assert made[0]["ack_due"].isoformat() == "2026-03-03T23:59:59"  # end of Tuesday
     assert fill(path, lang, 2) == fill(path, lang, 3) == LEVEL_FILL[Level.BLUE]
     book = load_workbook(path)
