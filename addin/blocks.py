@@ -181,9 +181,13 @@ class SheetWriter:
                 written.update((r, c) for r in range(r1, r2 + 1) for c in range(c1, c2 + 1))
         computed = [cell for cell in self.changes if cell[1] in self.computed and cell not in written]
         for c1, c2 in spans((c for _, c in computed), self.computed):
-            chosen = [r for r, c in computed if c1 <= c <= c2]
-            for r1, r2 in near_runs(chosen, gap=max(1, ACTION_COST // (CELL_COST * (c2 - c1 + 1)))):
-                self._write(r1, r2, c1, c2)
+            chosen = {r for r, c in computed if c1 <= c <= c2}
+            # rows already written over these columns may be written again (same values) to join runs
+            done = {r for r, c in written if c1 <= c <= c2}
+            gap = max(1, ACTION_COST // (CELL_COST * (c2 - c1 + 1)))
+            for r1, r2 in near_runs(chosen | done, gap):
+                if any(r in chosen for r in range(r1, r2 + 1)):
+                    self._write(r1, r2, c1, c2)
         if self.table_end is not None:
             self._grow_table(self.table_end)
         if self.base_fill is not None:
