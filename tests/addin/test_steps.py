@@ -177,8 +177,10 @@ def test_an_extension_in_time_moves_the_plan_deadline_and_is_logged(tmp_path, la
 def test_resolved_says_feedback_is_due_within_24_hours(tmp_path, lang):
     path = branch_book(tmp_path / "b.xlsx", [planned(1)], lang)
     outcome = on(path, steps.resolve, lang)
-    after = read(path).tickets[0]
+    book = read(path)
+    after = book.tickets[0]
     assert after.resolved_at == NOW and after.status is Status.RESOLVED
+    assert [(e.kind, e.text, e.at) for e in book.log] == [(LogKind.NOTE, "处理完成 / Resolved", NOW)]
     due = pick(lang, "下一步：结果反馈，时限 2026-03-03 11:00", "next: Feedback, due 2026-03-03 11:00")
     assert due in outcome.text
 
@@ -218,7 +220,9 @@ def test_close_after_feedback_says_when_the_revisit_window_opens(tmp_path, lang)
     ticket = resolved(1, feedback_at=local(2026, 3, 2, 10, 45), cause="c", solution="s", safeguards="g")
     path = branch_book(tmp_path / "b.xlsx", [ticket], lang)
     outcome = on(path, steps.close, lang)
-    assert read(path).tickets[0].closed_at == NOW
+    book = read(path)
+    assert book.tickets[0].closed_at == NOW and book.tickets[0].status is Status.CLOSED
+    assert [(e.kind, e.text) for e in book.log] == [(LogKind.NOTE, "结案 / Close")]
     window = "2026-03-05 00:00" if lang == "zh" else "between 2026-03-05 00:00 and 2026-03-11 23:59"
     assert window in outcome.text
 
