@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from complaints.contacts import mask_phones
 from complaints.enums import Category, Labelled, Level, Status
-from complaints.periods import Period
+from complaints.periods import FIRST_DAY, LAST_DAY, Period
 from complaints.selections import Selection
 from server.storage.models import BranchRow, ConflictRow, HistoryRow, LogRow, TaskRow, TicketRow
 from server.storage.selections import received_within, selection_clause
@@ -82,8 +82,8 @@ class TicketFilter:
         return cls(
             branches=tuple(dict.fromkeys(code.strip() for code in args.getlist("branch") if code.strip())),
             selection=Selection(**criteria),
-            received_from=parse_date(args, "received_from"),
-            received_to=parse_date(args, "received_to"),
+            received_from=_receipt_day(args, "received_from"),
+            received_to=_receipt_day(args, "received_to"),
             q=mask_phones(unicodedata.normalize("NFKC", args.get("q", "")).strip()),
             page=max(1, _int(args.get("page"), 1)),
         )
@@ -152,6 +152,13 @@ def parse_date(args: Any, name: str) -> date | None:
         return date.fromisoformat(raw)
     except ValueError as exc:
         raise FilterError(name, "bad_date") from exc
+
+
+def _receipt_day(args: Any, name: str) -> date | None:
+    day = parse_date(args, name)
+    if day is not None and not FIRST_DAY <= day < LAST_DAY:  # 9999-12-31 + 1 day overflows; 0001 has no zone
+        raise FilterError(name, "date_out_of_range", first=FIRST_DAY, last=LAST_DAY)
+    return day
 
 
 def _int(raw: str | None, default: int) -> int:
