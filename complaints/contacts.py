@@ -6,9 +6,10 @@ landlines however people type them — with or without +86 / 0086 / 86, any
 grouping, spaces, dots, hyphens, slashes or middle dots between the digits,
 the area code in parentheses, full-width digits and punctuation — and keeps
 enough to recognise one: a mobile's first three and last four digits
-(138****8000), a landline's area code and last four (0755-****1234). The
-digits are found in a normalised copy of the text (NFKC, every decimal digit
-as 0–9) and hidden in the original, so everything else stays as typed.
+(138****8000), a landline's area code and last four (0755-****1234). Numbers
+are looked for in a plain copy of each run of digits and punctuation (NFKC,
+every decimal digit as 0–9) and hidden in the original, so everything else
+stays as typed.
 """
 
 from __future__ import annotations
