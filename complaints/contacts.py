@@ -6,13 +6,15 @@ landlines however people type them — with or without +86 / 0086 / 86, any
 grouping, spaces, dots, hyphens, slashes or middle dots between the digits,
 the area code in parentheses, full-width digits and punctuation — and keeps
 enough to recognise one: a mobile's first three and last four digits
-(138****8000), a landline's area code and last four (0755-****1234). The
-digits are found in a normalised copy of the text (NFKC, every decimal digit
-as 0–9) and hidden in the original, so everything else stays as typed.
+(138****8000), a landline's area code and last four (0755-****1234). Numbers
+are looked for in a plain copy of each run of digits and punctuation (NFKC,
+every decimal digit as 0–9) and hidden in the original, so everything else
+stays as typed.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -27,28 +29,47 @@ _PHONE = re.compile(
     rf"(?P<local>[1-9](?:{_SEP}[0-9]){{6,7}}))"  # and a local number of 7 or 8 digits
     r"(?![0-9])"  # not the head of a longer number
 )
+_MOBILE = re.compile(r"1[3-9][0-9]{9}")
 _LOCAL = re.compile(rf"(?<![0-9])[2-9](?:{_SEP}[0-9]){{6,7}}(?![0-9])")
 """A local landline number without its area code: a phone only where a contact is expected."""
+_PLAIN_PUNCTUATION = frozenset("+()-./ ")
 
 
-def _normalised(text: str) -> str:
-    """``text`` kept the same length: each character in its plain form (NFKC, digits 0–9) if that is one."""
-    out = []
-    for ch in text:
-        if ch.isascii():
-            out.append(ch)
-            continue
+@functools.cache
+def _plain_forms() -> dict[int, str]:
+    """Non-ASCII characters read as a digit or as punctuation numbers are written with → their plain form.
+
+    One character for one, so positions in the plain copy are positions in the text.
+    """
+    table: dict[int, str] = {}
+    for code in range(0x80, 0x10000):
+        ch = chr(code)
         digit = unicodedata.decimal(ch, None)
         if digit is not None:
-            out.append(str(digit))
+            table[code] = str(digit)
             continue
         plain = unicodedata.normalize("NFKC", ch)
-        out.append(plain if len(plain) == 1 else ch)
-    return "".join(out)
+        if len(plain) == 1 and plain in _PLAIN_PUNCTUATION:
+            table[code] = plain
+    return table
 
 
-def _digits(plain: str, start: int, end: int) -> list[int]:
-    return [i for i in range(start, end) if "0" <= plain[i] <= "9"]
+@functools.cache
+def _islands() -> re.Pattern[str]:
+    """Runs of digits and of what numbers are written with (any form), long enough to hold a number.
+
+    `_PHONE` is tried only inside them: most text holds none, and a run is
+    maximal, so the lookarounds see there what they would see in the text.
+    """
+    table = _plain_forms()
+    starts = "".join(re.escape(chr(c)) for c, plain in table.items() if plain in "0123456789+(")
+    others = "".join(re.escape(chr(c)) for c in table)
+    return re.compile(rf"[0-9+({starts}][0-9+() \t\-./·・\u2010-\u2015\u2212{others}]{{6,}}")
+
+
+def _digits(plain: str, start: int, end: int, offset: int) -> list[int]:
+    """Positions in the text (``plain`` begins at ``offset``) of the digits in ``plain[start:end]``."""
+    return [offset + i for i in range(start, end) if "0" <= plain[i] <= "9"]
 
 
 def mask_phones(text: str, contact: bool = False) -> str:
@@ -57,18 +78,24 @@ def mask_phones(text: str, contact: bool = False) -> str:
     With ``contact`` (the text is a contact field) a bare local number of 7–8
     digits is masked too, keeping its last four.
     """
-    if not text or not any(ch.isdigit() for ch in text):
+    if len(text) == 11 and _MOBILE.fullmatch(text):  # a contact as most are typed
+        return f"{text[:3]}****{text[7:]}"
+    if len(text) < 7:  # the shortest number masked: a 7-digit local one
         return text
-    plain = _normalised(text)
     hidden: list[int] = []
-    for found in _PHONE.finditer(plain):
-        if found.group("mobile") is not None:
-            hidden += _digits(plain, *found.span("mobile"))[3:7]
-        else:
-            hidden += _digits(plain, *found.span("local"))[:-4]
+    runs = [(run.start(), run.group()) for run in _islands().finditer(text)]
+    for start, run in runs:
+        plain = run if run.isascii() else run.translate(_plain_forms())
+        for found in _PHONE.finditer(plain):
+            if found.group("mobile") is not None:
+                hidden += _digits(plain, *found.span("mobile"), start)[3:7]
+            else:
+                hidden += _digits(plain, *found.span("local"), start)[:-4]
     if contact and not hidden:
-        for found in _LOCAL.finditer(plain):
-            hidden += _digits(plain, *found.span())[:-4]
+        for start, run in runs:
+            plain = run if run.isascii() else run.translate(_plain_forms())
+            for found in _LOCAL.finditer(plain):
+                hidden += _digits(plain, *found.span(), start)[:-4]
     if not hidden:
         return text
     chars = list(text)

@@ -62,7 +62,10 @@ def _actor() -> Actor:
 @blp.doc(security=SECURITY)
 @require(BRANCH, HEAD_OFFICE)
 def list_tickets(query: dict[str, Any]) -> Any:
-    """Tickets the caller may see, newest first; head office may filter by branch code."""
+    """Tickets the caller may see, newest first; head office may filter by branch code.
+
+    Head office gets every phone number masked (138****8000); a branch gets its own tickets as typed.
+    """
     scope = _scope()
     with get_db().read() as session:
         stmt = select(TicketRow, BranchRow.code).join(BranchRow, BranchRow.id == TicketRow.branch_id)
@@ -84,7 +87,7 @@ def list_tickets(query: dict[str, Any]) -> Any:
 @blp.doc(security=SECURITY)
 @require(BRANCH, HEAD_OFFICE)
 def ticket_detail(sync_key: str) -> Any:
-    """One ticket with its full history, tasks, log and conflicts."""
+    """One ticket with its full history, tasks, log and conflicts (phone numbers masked for head office)."""
     with get_db().read() as session:
         return _shown(_detail(session, sync_key, _scope()))
 

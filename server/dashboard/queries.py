@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -229,9 +230,11 @@ def ticket_page(session: Session, query: TicketFilter, masked: bool = False) -> 
     zones = select(BranchRow.timezone).distinct()
     if query.branches:
         zones = zones.where(BranchRow.code.in_(query.branches))
-    stmt = filtered(query, list(session.scalars(zones)))
+    zone_list = list(session.scalars(zones))
     if masked and any(ch.isdigit() for ch in query.q):
-        return _page_as_shown(session, stmt, query)
+        stmt = _searched_as_shown(session, query, zone_list)
+    else:
+        stmt = filtered(query, zone_list)
     total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
     pages = max(1, -(-total // PAGE_SIZE))
     page = min(query.page, pages)
@@ -245,35 +248,36 @@ def ticket_page(session: Session, query: TicketFilter, masked: bool = False) -> 
     return Page([(t, code, tz) for t, code, tz in rows], total, page, pages)
 
 
-def _page_as_shown(session: Session, stmt: Select[Any], query: TicketFilter) -> Page:
-    """The page when digits are searched by a viewer who sees numbers masked: matched against the masked text.
+def _searched_as_shown(session: Session, query: TicketFilter, zones: Sequence[str]) -> Select[Any]:
+    """The list for digits searched by a viewer who sees numbers masked: matched against the masked text.
 
-    The database finds the tickets holding the text as stored; those whose
-    match lies in a number's hidden digits are dropped here, so searching
+    A ticket number is shown as it is, so a match there stands. A match in the
+    name, contact or description is checked against the text as the viewer
+    sees it, and dropped when it lies in a number's hidden digits: searching
     "0013" never confirms the middle of 138****8000.
     """
+    pattern = search_pattern(query.q)
     found = re.compile(".*".join(re.escape(p) for p in _MASKED_GAP.split(query.q)), re.IGNORECASE | re.DOTALL)
-    keys = [
+    base = filtered(dataclasses.replace(query, q=""), zones)
+    by_number = TicketRow.ticket_id.ilike(pattern, escape="\\")
+    in_text = base.with_only_columns(
+        TicketRow.sync_key, TicketRow.customer_name, TicketRow.contact, TicketRow.description
+    ).where(
+        ~by_number,
+        or_(
+            TicketRow.customer_name.ilike(pattern, escape="\\"),
+            TicketRow.contact.ilike(pattern, escape="\\"),
+            TicketRow.description.ilike(pattern, escape="\\"),
+        ),
+    )
+    visible = [
         key
-        for key, ticket_id, name, contact, description in session.execute(
-            stmt.with_only_columns(
-                TicketRow.sync_key,
-                TicketRow.ticket_id,
-                TicketRow.customer_name,
-                TicketRow.contact,
-                TicketRow.description,
-            )
-        )
-        if found.search(ticket_id or "")
-        or found.search(mask_phones(name or ""))
-        or found.search(mask_phones(contact or "", contact=True))
-        or found.search(mask_phones(description or ""))
+        for key, name, contact, description in session.execute(in_text.order_by(None))
+        if found.search(mask_phones(name))
+        or found.search(mask_phones(contact, contact=True))
+        or found.search(mask_phones(description))
     ]
-    pages = max(1, -(-len(keys) // PAGE_SIZE))
-    page = min(query.page, pages)
-    shown = keys[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
-    rows = session.execute(stmt.where(TicketRow.sync_key.in_(shown))).all() if shown else []
-    return Page([(t, code, tz) for t, code, tz in rows], len(keys), page, pages)
+    return base.where(or_(by_number, TicketRow.sync_key.in_(visible)))
 
 
 def branch_codes(session: Session) -> list[tuple[str, str]]:

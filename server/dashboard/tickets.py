@@ -52,17 +52,17 @@ def tickets() -> Any:
     lang = current_lang()
     mask = not current_user().sees_phone_numbers
     error = ""
-    args = request.form if request.method == "POST" else request.args
+    sent = request.form if request.method == "POST" else request.args
     with get_db().read() as session:
         branches = branch_codes(session)
         try:
-            query = TicketFilter.parse(args)
+            query = TicketFilter.parse(sent)
             unknown = [code for code in query.branches if code not in {code for code, _ in branches}]
             if unknown:
                 raise FilterError("branch", "unknown_branch", code=", ".join(unknown))
         except FilterError as exc:
             error, query = filter_message(exc), TicketFilter()
-        if not error and (request.method == "POST" or args.get("q", "").strip() != query.q):
+        if not error and (request.method == "POST" or sent.get("q", "").strip() != query.q):
             return redirect(url_for("dashboard.tickets", **_multi(query.args()), page=query.page))
         page = ticket_page(session, query, mask)
         rows = [
@@ -77,7 +77,7 @@ def tickets() -> Any:
                 "level": row.level or Level.BLUE.value,
                 "level_label": show("level", from_db("level", row.level), zone, lang),
                 "status": show("status", from_db("status", row.status), zone, lang),
-                "department": row.department,
+                "department": masked("department", row.department, mask),
                 "flags": [label for label, late in flag_labels(from_db("flags", row.flags), lang) if late],
                 "description": masked("description", row.description, mask),
             }

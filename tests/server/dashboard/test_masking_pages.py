@@ -10,6 +10,7 @@ from flask.testing import FlaskClient
 
 from tests.phones import LANDLINES, MOBILES, unmasked
 from tests.server.api.test_masking_api import seed
+from tests.server.api.test_sync_api import create
 from tests.server.dashboard.conftest import branch_token, csrf_of, sign_in
 
 TICKET_ID = "SZ01-20261125-9001"
@@ -67,3 +68,19 @@ def test_searching_hidden_digits_confirms_nothing_to_head_office_but_finds_them_
     sign_in(admin, "root")
     _, page = search(admin, "0013 80")
     assert TICKET_ID in page
+
+
+def test_overview_masks_numbers_in_departments_root_causes_and_measures_for_head_office(demo_app, analyst):
+    token = branch_token(demo_app, "SZ01")
+    extra = {
+        "department": "网络部 0755-83201234",
+        "root_cause": "光猫老化，用户 13800138000",
+        "improvement": "回访 139 1234 5678",
+    }
+    create(demo_app.test_client(), token, ticket_id="SZ01-20261125-9002", **extra)
+    page = analyst.get("/dashboard/").text
+    assert shown(page) == []
+    assert "网络部 0755-****1234" in page and "光猫老化，用户 138****8000" in page
+    admin = demo_app.test_client()
+    sign_in(admin, "root")
+    assert shown(admin.get("/dashboard/").text) == ["075583201234", "13800138000", "13912345678"]
