@@ -67,8 +67,9 @@ def prepare(value: object, options: object = None) -> object:
     """A Python value for a raw assignment, as the clients enter it (dates as text Excel parses)."""
     if value is None:
         return ""
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S")  # wall time, as the cell shows it
+    if isinstance(value, datetime):  # wall time, as the cell shows it; midnight as the bare date
+        midnight = (value.hour, value.minute, value.second) == (0, 0, 0)
+        return value.strftime("%Y-%m-%d" if midnight else "%Y-%m-%d %H:%M:%S")
     if isinstance(value, date):
         return value.isoformat()
     return value
