@@ -5,15 +5,17 @@
 
 Prints the payload Excel sends (bytes), the actions that come back (count, by
 kind, response bytes) and the server's time for the request, timed in-process
-around it (JSON, token, xlwings' remote engine, reading the sheets, the rules,
+around it (JSON, token, the remote engine, reading the sheets, the rules,
 the writes). Two presses: the first on a workbook whose computed columns were
 never filled (every row is written), the second on the workbook as the first
 left it (nothing to write: only the fills by level). The baseline, measured in
-the same run, is the read alone: ``xw.Book(json=...)`` and reading the sheets
-into tickets.
+the same run, is the read alone: a Book over the payload and reading the
+sheets into tickets.
 
-Needs XLWINGS_LICENSE_KEY (``noncommercial`` is set if missing: benchmarking
-is not commercial use).
+    python bench/macros.py --engine xlwings  # xlwings PRO's engine instead of the built-in one
+
+``--engine xlwings`` needs XLWINGS_LICENSE_KEY (``noncommercial`` is set if
+missing: benchmarking is not commercial use).
 """
 
 from __future__ import annotations
@@ -28,14 +30,12 @@ import tempfile
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-os.environ.setdefault("XLWINGS_LICENSE_KEY", "noncommercial")
-
-import xlwings as xw  # noqa: E402
 
 from addin.sheet import read_branch  # noqa: E402
 from complaints.cells import write_cell  # noqa: E402
@@ -45,6 +45,7 @@ from complaints.routing import default_routing_table  # noqa: E402
 from complaints.schema import CONFLICTS, LOG, ROUTING, SETTING_KEYS, SETTINGS, SYNC, TASKS, TICKETS  # noqa: E402
 from server import create_app  # noqa: E402
 from server.auth import BRANCH, issue_token  # noqa: E402
+from server.remote import engine as own_engine  # noqa: E402
 from server.remote.pages import _remote_engine  # noqa: E402
 from server.storage.db import get_db  # noqa: E402
 from server.storage.models import BranchRow  # noqa: E402
@@ -124,7 +125,7 @@ def payload(rows: list[Ticket]) -> dict[str, Any]:
         sheet(SYNC, [["schema_version", "1"], ["branch", "SZ01"], ["cursor", ""]]),
     ]
     book = {"name": "SZ01.xlsx", "active_sheet_index": 0, "selection": "A1"}
-    return {"client": "VBA", "version": xw.__version__, "book": book, "names": [], "sheets": sheets}
+    return {"client": "VBA", "version": version("xlwings"), "book": book, "names": [], "sheets": sheets}
 
 
 def apply_values(data: dict[str, Any], actions: list[dict[str, Any]]) -> None:
@@ -154,10 +155,14 @@ def press(client: Any, token: str, data: dict[str, Any]) -> tuple[float, int, li
     return elapsed, len(response.get_data()), response.get_json()["actions"]
 
 
-def read_only(data: dict[str, Any]) -> float:
+def read_only(data: dict[str, Any], engine: str) -> float:
     began = time.perf_counter()
-    with xw.Book(json=json.loads(json.dumps(data))) as book:
-        read_branch(book)
+    copied = json.loads(json.dumps(data))
+    if engine == "own":
+        read_branch(own_engine.Book(copied))
+    else:
+        with _remote_engine().Book(json=copied) as book:
+            read_branch(book)
     return time.perf_counter() - began
 
 
@@ -166,10 +171,14 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--rows", type=int, default=10_000)
+    parser.add_argument("--engine", choices=("own", "xlwings"), default="own")
     args = parser.parse_args()
+    if args.engine == "xlwings":
+        os.environ.setdefault("XLWINGS_LICENSE_KEY", "noncommercial")
     data = payload(tickets(args.rows, random.Random(20260320)))
     with tempfile.TemporaryDirectory() as tmp:
-        app = create_app({"DATABASE_URL": f"sqlite:///{tmp}/bench.db", "CLOCK": lambda: NOW})
+        database = f"sqlite:///{tmp}/bench.db"
+        app = create_app({"DATABASE_URL": database, "CLOCK": lambda: NOW, "REMOTE_ENGINE": args.engine})
         with app.app_context():
             get_db().upgrade()
             with get_db().write() as session:
@@ -177,11 +186,11 @@ def main() -> None:
                 session.add(branch)
                 session.flush()
                 token = issue_token(session, BRANCH, NOW, branch=branch)[1]
-        _remote_engine()
         client = app.test_client()
-        baseline = read_only(data)
+        baseline = read_only(data, args.engine)
         print(
-            f"Check deadlines, {args.rows:,} tickets (zh workbook), POST /xlwings/check_deadlines in-process"
+            f"Check deadlines, {args.rows:,} tickets (zh workbook), "
+            f"POST /xlwings/check_deadlines in-process, {args.engine} engine"
         )
         print(f"  read only (baseline): {baseline:6.2f} s")
         for label in ("first press (computed columns empty)", "second press (nothing changed)"):
