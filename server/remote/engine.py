@@ -53,7 +53,7 @@ def cell_value(raw: object) -> object:
     """A payload cell as the macros read it: empty is None, an ISO timestamp a (wall-time) datetime."""
     if raw is None or raw == "":
         return None
-    if isinstance(raw, str):
+    if isinstance(raw, str) and len(raw) >= 19 and raw[10] == "T":  # cheap test first: sheets are large
         match = _ISO.match(raw)
         if match:
             try:
@@ -190,10 +190,20 @@ class Sheet:
     def __init__(self, book: Book, data: dict[str, Any]) -> None:
         self.book = book
         self.name: str = data["name"]
-        rows = [list(row) for row in data["values"]]
-        width = max((len(row) for row in rows), default=0)
-        self.values = [[cell_value(v) for v in row] + [None] * (width - len(row)) for row in rows if width]
+        self._sent: list[list[object]] = data["values"]
+        self._values: list[list[object]] | None = None
+        self.width = max((len(row) for row in self._sent), default=0)
         self.tables = Tables(self, data.get("tables") or [])
+
+    @property
+    def values(self) -> list[list[object]]:
+        """The cells as read, a rectangle (converted on first use: most macros read few sheets)."""
+        if self._values is None:
+            width = self.width
+            self._values = [
+                [cell_value(v) for v in row] + [None] * (width - len(row)) for row in self._sent if width
+            ]
+        return self._values
 
     @property
     def position(self) -> int:
@@ -203,8 +213,8 @@ class Sheet:
     @property
     def used_range(self) -> Range:
         """A1 to the last cell the client sent (A1 alone on an empty sheet)."""
-        rows = len(self.values)
-        return Range(self, 1, 1, max(rows, 1), max(len(self.values[0]) if rows else 0, 1))
+        rows = len(self._sent) if self.width else 0
+        return Range(self, 1, 1, max(rows, 1), max(self.width, 1))
 
     def range(self, first: tuple[int, int], last: tuple[int, int] | None = None) -> Range:
         """The cells from 1-based (row, column) ``first`` to ``last`` (inclusive)."""
@@ -257,15 +267,12 @@ class Range:
     def value(self) -> list[list[object]]:
         if self._ndim != 2:
             raise NotImplementedError("read with range.options(ndim=2).value")
-        values = self.sheet.values
-
-        def at(r: int, c: int) -> object:
-            return values[r][c] if r < len(values) and c < len(values[r]) else None
-
-        return [
-            [at(r, c) for c in range(self.column - 1, self.column - 1 + self.columns)]
-            for r in range(self.row - 1, self.row - 1 + self.rows)
-        ]
+        values, first, last = self.sheet.values, self.column - 1, self.column - 1 + self.columns
+        block = []
+        for r in range(self.row - 1, self.row - 1 + self.rows):
+            row = values[r][first:last] if r < len(values) else []
+            block.append(row + [None] * (self.columns - len(row)))
+        return block
 
     def _record(self, func: str, arg: Any = None, values: list[list[Any]] | None = None) -> None:
         position = self.sheet.position
