@@ -7,7 +7,7 @@
 - ``/officejs/commands.html``, ``commands.js``, ``taskpane.html`` and the icons
   under ``assets/``: what the manifest points to. Excel shows these pages in
   its own frames, so they carry none of the dashboard's framing headers.
-- ``/officejs/complaint-desk.xlam``: the desktop add-in, built on request.
+- ``/officejs/complaint-desk.xlam``: the desktop add-in, built once per process.
 
 Nothing here needs a token: the files hold no data, and every button's call
 (``POST /xlwings/<macro>``) carries the coordinator's own.
@@ -16,6 +16,7 @@ Nothing here needs a token: the files hold no data, and every button's call
 from __future__ import annotations
 
 import tempfile
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -54,11 +55,15 @@ def manifest() -> Any:
     return response
 
 
+@cache
+def _built_xlam() -> bytes:
+    with tempfile.TemporaryDirectory() as folder:
+        return build(Path(folder) / "complaint-desk.xlam").read_bytes()
+
+
 @bp.get("/complaint-desk.xlam")
 def xlam() -> Any:
-    with tempfile.TemporaryDirectory() as folder:
-        content = build(Path(folder) / "complaint-desk.xlam").read_bytes()
-    response = Response(content, mimetype=XLAM)
+    response = Response(_built_xlam(), mimetype=XLAM)
     response.headers["Content-Disposition"] = "attachment; filename=complaint-desk.xlam"
     return response
 
