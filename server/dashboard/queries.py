@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -10,8 +12,9 @@ from typing import Any
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
+from complaints.contacts import mask_phones
 from complaints.enums import Category, Labelled, Level, Status
-from complaints.periods import Period
+from complaints.periods import FIRST_DAY, LAST_DAY, Period
 from complaints.selections import Selection
 from server.storage.models import BranchRow, ConflictRow, HistoryRow, LogRow, TaskRow, TicketRow
 from server.storage.selections import received_within, selection_clause
@@ -52,6 +55,8 @@ class TicketFilter:
     received_to: date | None = None
     """The last day, included."""
     q: str = ""
+    """The search text (full-width forms folded) with its phone numbers masked: the list is searched by
+    what it shows."""
     page: int = 1
 
     @classmethod
@@ -77,9 +82,9 @@ class TicketFilter:
         return cls(
             branches=tuple(dict.fromkeys(code.strip() for code in args.getlist("branch") if code.strip())),
             selection=Selection(**criteria),
-            received_from=parse_date(args, "received_from"),
-            received_to=parse_date(args, "received_to"),
-            q=args.get("q", "").strip(),
+            received_from=_receipt_day(args, "received_from"),
+            received_to=_receipt_day(args, "received_to"),
+            q=mask_phones(unicodedata.normalize("NFKC", args.get("q", "")).strip()),
             page=max(1, _int(args.get("page"), 1)),
         )
 
@@ -149,6 +154,13 @@ def parse_date(args: Any, name: str) -> date | None:
         raise FilterError(name, "bad_date") from exc
 
 
+def _receipt_day(args: Any, name: str) -> date | None:
+    day = parse_date(args, name)
+    if day is not None and not FIRST_DAY <= day < LAST_DAY:  # 9999-12-31 + 1 day overflows; 0001 has no zone
+        raise FilterError(name, "date_out_of_range", first=FIRST_DAY, last=LAST_DAY)
+    return day
+
+
 def _int(raw: str | None, default: int) -> int:
     try:
         return int(raw) if raw else default
@@ -159,6 +171,21 @@ def _int(raw: str | None, default: int) -> int:
 def _like(text: str) -> str:
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
+
+
+_MASKED_GAP = re.compile(r"[\s\-./·・()（）]*\*+[\s\-./·・()（）]*")
+
+
+def search_pattern(q: str) -> str:
+    """The LIKE pattern of a search: the text anywhere; a masked number matches however it is stored.
+
+    A number is searched by the digits its mask shows (138****8000: 138, then
+    8000 further on), so a search never tells anyone more about a number than
+    the masked list does, and a full number never has to travel in a URL.
+    """
+    if "*" not in q:
+        return _like(q)
+    return "%" + "%".join(_like(piece)[1:-1] for piece in _MASKED_GAP.split(q)) + "%"
 
 
 def filtered(query: TicketFilter, zones: Sequence[str]) -> Select[Any]:
@@ -177,11 +204,12 @@ def filtered(query: TicketFilter, zones: Sequence[str]) -> Select[Any]:
         end = None if query.received_to is None else query.received_to + timedelta(days=1)
         stmt = stmt.where(received_within(query.received_from, end, BranchRow.timezone, zones))
     if query.q:
-        pattern = _like(query.q)
+        pattern = search_pattern(query.q)
         stmt = stmt.where(
             or_(
                 TicketRow.ticket_id.ilike(pattern, escape="\\"),
                 TicketRow.customer_name.ilike(pattern, escape="\\"),
+                TicketRow.contact.ilike(pattern, escape="\\"),
                 TicketRow.description.ilike(pattern, escape="\\"),
             )
         )
@@ -196,11 +224,14 @@ class Page:
     pages: int
 
 
-def ticket_page(session: Session, query: TicketFilter) -> Page:
+def ticket_page(session: Session, query: TicketFilter, masked: bool = False) -> Page:
+    """The page of the list that ``query`` asks for; ``masked``: the viewer sees phone numbers masked."""
     zones = select(BranchRow.timezone).distinct()
     if query.branches:
         zones = zones.where(BranchRow.code.in_(query.branches))
     stmt = filtered(query, list(session.scalars(zones)))
+    if masked and any(ch.isdigit() for ch in query.q):
+        return _page_as_shown(session, stmt, query)
     total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
     pages = max(1, -(-total // PAGE_SIZE))
     page = min(query.page, pages)
@@ -212,6 +243,37 @@ def ticket_page(session: Session, query: TicketFilter) -> Page:
         oldest_first = stmt.order_by(None).order_by(*OLDEST_FIRST)
         rows = session.execute(oldest_first.limit(size).offset(total - skip - size)).all()[::-1]
     return Page([(t, code, tz) for t, code, tz in rows], total, page, pages)
+
+
+def _page_as_shown(session: Session, stmt: Select[Any], query: TicketFilter) -> Page:
+    """The page when digits are searched by a viewer who sees numbers masked: matched against the masked text.
+
+    The database finds the tickets holding the text as stored; those whose
+    match lies in a number's hidden digits are dropped here, so searching
+    "0013" never confirms the middle of 138****8000.
+    """
+    found = re.compile(".*".join(re.escape(p) for p in _MASKED_GAP.split(query.q)), re.IGNORECASE | re.DOTALL)
+    keys = [
+        key
+        for key, ticket_id, name, contact, description in session.execute(
+            stmt.with_only_columns(
+                TicketRow.sync_key,
+                TicketRow.ticket_id,
+                TicketRow.customer_name,
+                TicketRow.contact,
+                TicketRow.description,
+            )
+        )
+        if found.search(ticket_id or "")
+        or found.search(mask_phones(name or ""))
+        or found.search(mask_phones(contact or "", contact=True))
+        or found.search(mask_phones(description or ""))
+    ]
+    pages = max(1, -(-len(keys) // PAGE_SIZE))
+    page = min(query.page, pages)
+    shown = keys[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    rows = session.execute(stmt.where(TicketRow.sync_key.in_(shown))).all() if shown else []
+    return Page([(t, code, tz) for t, code, tz in rows], len(keys), page, pages)
 
 
 def branch_codes(session: Session) -> list[tuple[str, str]]:

@@ -130,7 +130,7 @@ class Book:
         self.name: str = payload["book"].get("name") or ""
         self.app = App(self)
         self.actions: list[Action] = []
-        self.sheets = Sheets(self, [Sheet(self, s) for s in payload["sheets"]])
+        self.sheets = Sheets(self, [Sheet(self, s, f"sheets[{n}]") for n, s in enumerate(payload["sheets"])])
         self.sheets.active_index = payload["book"]["active_sheet_index"]
 
     prepare = staticmethod(prepare)
@@ -177,7 +177,7 @@ class Sheets:
     def add(self, name: str, after: Sheet) -> Sheet:
         """Add an empty sheet ``name`` after ``after``; like Excel, it becomes the active sheet."""
         position = self.items.index(after) + 1
-        sheet = Sheet(self.book, {"name": name, "values": [[]], "tables": []})
+        sheet = Sheet(self.book, {"name": name, "values": [[]], "tables": []}, "")
         self.items.insert(position, sheet)
         self.active_index = position
         self.book.record(on_book("addSheet", position, name))
@@ -187,13 +187,13 @@ class Sheets:
 class Sheet:
     """One sheet: its values from A1 to the last used cell, its tables."""
 
-    def __init__(self, book: Book, data: dict[str, Any]) -> None:
+    def __init__(self, book: Book, data: dict[str, Any], place: str = "") -> None:
         self.book = book
         self.name: str = data["name"]
         self._sent: list[list[object]] = data["values"]
         self._values: list[list[object]] | None = None
         self.width = max((len(row) for row in self._sent), default=0)
-        self.tables = Tables(self, data.get("tables") or [])
+        self.tables = Tables(self, data.get("tables") or [], place)
 
     @property
     def values(self) -> list[list[object]]:
@@ -318,10 +318,13 @@ class Range:
 class Table:
     """An Excel table (ListObject) of a sheet, as the client described it."""
 
-    def __init__(self, sheet: Sheet, index: int, data: dict[str, Any]) -> None:
+    def __init__(self, sheet: Sheet, index: int, data: dict[str, Any], place: str) -> None:
         self.sheet, self.index = sheet, index
         self.name: str = data["name"]
-        self.range = sheet.address_range(data["range_address"])
+        try:
+            self.range = sheet.address_range(data["range_address"])
+        except ValueError as exc:
+            raise PayloadError(f"a table's range is not an address: {exc}", f"{place}.range_address") from exc
 
     def resize(self, target: Range) -> None:
         """Have the table cover ``target`` (header row included)."""
@@ -329,8 +332,8 @@ class Table:
 
 
 class Tables:
-    def __init__(self, sheet: Sheet, tables: list[dict[str, Any]]) -> None:
-        self.items = [Table(sheet, i, t) for i, t in enumerate(tables)]
+    def __init__(self, sheet: Sheet, tables: list[dict[str, Any]], place: str) -> None:
+        self.items = [Table(sheet, i, t, f"{place}.tables[{i}]") for i, t in enumerate(tables)]
 
     def __iter__(self) -> Iterator[Table]:
         return iter(self.items)

@@ -110,3 +110,11 @@ def test_what_the_engine_cannot_do_is_said_not_guessed():
         _ = sheet.range((1, 1)).value
     with pytest.raises(NotImplementedError, match="colour"):
         _ = sheet.range((1, 1)).color
+
+
+def test_a_table_whose_range_is_not_an_address_is_refused_naming_it():
+    sent = payload(("A", [[1]]), ("B", [[1]]))
+    sent["sheets"][1]["tables"] = [{"name": "T", "range_address": "here"}]
+    with pytest.raises(PayloadError, match="not a cell address: 'here'") as refused:
+        Book(sent)
+    assert refused.value.field == "sheets[1].tables[0].range_address"
