@@ -38,7 +38,9 @@ OFFICE_JS = "Office.js"
 """The one client whose xlwings version is not checked: it is ours and pins no xlwings."""
 
 _ISO = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(\.\d{1,6})?\d*Z?$")
-_ADDRESS = re.compile(r"^\$?([A-Z]{1,3})\$?(\d+)$")
+_ADDRESS = re.compile(r"^\$?([A-Z]{0,3})\$?(\d*)$")
+ROWS, COLUMNS = 1_048_576, 16_384
+"""Excel's sheet size: a whole column (B:B) or row (2:2) spans it."""
 
 
 class PayloadError(ValueError):
@@ -84,14 +86,15 @@ def column_letters(column: int) -> str:
     return letters
 
 
-def _cell(text: str) -> tuple[int, int]:
+def _cell(text: str) -> tuple[int | None, int | None]:
+    """(row, column) of "B2"; a column alone ("B") or a row alone ("2") leaves the other None."""
     match = _ADDRESS.match(text.strip().upper())
-    if not match:
+    if not match or not (match.group(1) or match.group(2)):
         raise ValueError(f"not a cell address: {text!r}")
     column = 0
     for ch in match.group(1):
         column = column * 26 + ord(ch) - 64
-    return int(match.group(2)), column
+    return (int(match.group(2)) if match.group(2) else None), (column or None)
 
 
 class App:
@@ -216,16 +219,23 @@ class Sheet:
         rows = len(self._sent) if self.width else 0
         return Range(self, 1, 1, max(rows, 1), max(self.width, 1))
 
-    def range(self, first: tuple[int, int], last: tuple[int, int] | None = None) -> Range:
-        """The cells from 1-based (row, column) ``first`` to ``last`` (inclusive)."""
+    def range(self, first: tuple[int, int] | str, last: tuple[int, int] | None = None) -> Range:
+        """The cells from 1-based (row, column) ``first`` to ``last`` (inclusive), or of an address."""
+        if isinstance(first, str):
+            return self.address_range(first)
         (r1, c1), (r2, c2) = first, last or first
         top, left = min(r1, r2), min(c1, c2)
         return Range(self, top, left, abs(r2 - r1) + 1, abs(c2 - c1) + 1)
 
     def address_range(self, address: str) -> Range:
-        """The range of an address like ``$A$1:$C$5``."""
+        """The range of an address like ``$A$1:$C$5``, ``B2``, ``B:C`` (whole columns) or ``2:4`` (rows)."""
         ends = [_cell(part) for part in address.split("!")[-1].split(":")]
-        return self.range(ends[0], ends[-1])
+        (r1, c1), (r2, c2) = ends[0], ends[-1]
+        if (r1 is None) != (r2 is None) or (c1 is None) != (c2 is None):
+            raise ValueError(f"not a range address: {address!r}")
+        rows = (r1, r2) if r1 is not None and r2 is not None else (1, ROWS)
+        columns = (c1, c2) if c1 is not None and c2 is not None else (1, COLUMNS)
+        return self.range((rows[0], columns[0]), (rows[1], columns[1]))
 
     def activate(self) -> None:
         self.book.sheets.active_index = self.position

@@ -118,3 +118,20 @@ def test_a_table_whose_range_is_not_an_address_is_refused_naming_it():
     with pytest.raises(PayloadError, match="not a cell address: 'here'") as refused:
         Book(sent)
     assert refused.value.field == "sheets[1].tables[0].range_address"
+
+
+@pytest.mark.parametrize(
+    ("address", "expected", "shape"),
+    [
+        ("B1:C2", "$B$1:$C$2", (2, 2)),
+        ("$b$2", "$B$2", (1, 1)),
+        ("B:B", "$B$1:$B$1048576", (1_048_576, 1)),
+        ("2:2", "$A$2:$XFD$2", (1, 16_384)),
+    ],
+)
+def test_a_range_by_address_as_a_selection_names_it(address, expected, shape):
+    sheet = Book(payload(("A", [["a", "b"], ["c", "d"]]))).sheets["A"]
+    chosen = sheet.range(address)
+    values = chosen.options(ndim=2).value
+    assert chosen.address == expected and (len(values), len(values[0])) == shape
+    assert values[0][0] == {"B1:C2": "b", "$b$2": "d", "B:B": "b", "2:2": "c"}[address]
