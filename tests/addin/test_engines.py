@@ -24,6 +24,7 @@ from flask import Flask
 from openpyxl import Workbook, load_workbook
 
 from addin import macros
+from addin.macros import MACROS
 from addin.officejs import OFFICEJS_ACTIONS
 from addin.run import Env
 from addin.sync_client import Reply
@@ -253,3 +254,23 @@ def test_sync_first_and_again_after_an_edit_and_pull_consolidated(tmp_path, app,
     Workbook().save(hq)
     pulled = both(hq, macros.pull_consolidated, seeded_uuids, server_env(app, add_head_office(app), None))
     assert sum(a["func"] == "addSheet" for a in pulled) > 3
+
+
+@pytest.mark.parametrize("name", list(MACROS))
+def test_every_button_on_one_workbook_answers_alike(tmp_path, app, seeded_uuids, name):
+    """Every ribbon macro, the new ones included, on a workbook of tickets at every stage."""
+    tickets = [
+        numbered(1, level=Level.YELLOW, level_reason="同一客户第二次投诉"),
+        numbered(2, description="网络卡，看视频一直转圈"),
+        closed(3, local(2026, 2, 25, 10, 0)),
+        numbered(4, department="网络部", investigator="网络部-调查员1", routed_at=local(2026, 3, 2, 9, 30)),
+    ]
+    if name == "pull_consolidated":
+        path = tmp_path / "hq.xlsx"
+        Workbook().save(path)
+        both(path, MACROS[name], seeded_uuids, server_env(app, add_head_office(app), None))
+        return
+    path = branch_book(tmp_path / "b.xlsx", tickets)
+    env = server_env(app, add_branch(app, "SZ01"), "SZ01")
+    for selection in ("A2:A3", "A4:A5"):
+        both(path, MACROS[name], seeded_uuids, env, sheet="投诉单", selection=selection)
