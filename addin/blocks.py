@@ -30,8 +30,12 @@ Prepare = Callable[[object, Any], object]
 
 
 def engine_prepare(book: Any) -> Prepare:
-    """The engine's own conversion of a Python value for a raw assignment (dates, None)."""
-    return book.app.engine.impl.prepare_xl_data_element
+    """The engine's own conversion of a Python value for a raw assignment (dates, None).
+
+    The server's remote engine offers it as ``book.prepare``; xlwings keeps it in its engine.
+    """
+    own = getattr(book, "prepare", None)
+    return own if callable(own) else book.app.engine.impl.prepare_xl_data_element
 
 
 def same(raw: object, new: object) -> bool:

@@ -9,14 +9,16 @@ workbook as the first left it (nothing changed: only the message), the third
 after 1% of the rows were edited (a media exposure typed: those rows turn red).
 Each prints the payload Excel sends (bytes), the actions that come back (count,
 by kind, response bytes) and the server's time for the request, timed
-in-process around it (JSON, token, xlwings' remote engine, reading the sheets,
-the rules, the writes). The baseline is the read alone: ``xw.Book(json=...)``
-and reading the sheets into tickets. The server's body limit is raised for the
+in-process around it (JSON, token, the remote engine, reading the sheets,
+the rules, the writes). The baseline is the read alone: a Book over the
+payload and reading the sheets into tickets. The server's body limit is raised for the
 run; a payload above the default limit (16 MB) is marked, since a real server
 answers it 413.
 
-Needs XLWINGS_LICENSE_KEY (``noncommercial`` is set if missing: benchmarking
-is not commercial use).
+    python bench/macros.py --engine xlwings  # xlwings PRO's engine instead of the built-in one
+
+``--engine xlwings`` needs XLWINGS_LICENSE_KEY (``noncommercial`` is set if
+missing: benchmarking is not commercial use).
 """
 
 from __future__ import annotations
@@ -31,14 +33,12 @@ import tempfile
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-os.environ.setdefault("XLWINGS_LICENSE_KEY", "noncommercial")
-
-import xlwings as xw  # noqa: E402
 
 from addin.sheet import read_branch  # noqa: E402
 from complaints.cells import write_cell  # noqa: E402
@@ -48,6 +48,7 @@ from complaints.routing import default_routing_table  # noqa: E402
 from complaints.schema import CONFLICTS, LOG, ROUTING, SETTING_KEYS, SETTINGS, SYNC, TASKS, TICKETS  # noqa: E402
 from server import create_app  # noqa: E402
 from server.auth import BRANCH, issue_token  # noqa: E402
+from server.remote import engine as own_engine  # noqa: E402
 from server.remote.pages import _remote_engine  # noqa: E402
 from server.storage.db import get_db  # noqa: E402
 from server.storage.models import BranchRow  # noqa: E402
@@ -127,7 +128,7 @@ def payload(rows: list[Ticket]) -> dict[str, Any]:
         sheet(SYNC, [["schema_version", "1"], ["branch", "SZ01"], ["cursor", ""]]),
     ]
     book = {"name": "SZ01.xlsx", "active_sheet_index": 0, "selection": "A1"}
-    return {"client": "VBA", "version": xw.__version__, "book": book, "names": [], "sheets": sheets}
+    return {"client": "VBA", "version": version("xlwings"), "book": book, "names": [], "sheets": sheets}
 
 
 def apply_values(data: dict[str, Any], actions: list[dict[str, Any]]) -> None:
@@ -157,10 +158,14 @@ def press(client: Any, token: str, data: dict[str, Any]) -> tuple[float, int, li
     return elapsed, len(response.get_data()), response.get_json()["actions"]
 
 
-def read_only(data: dict[str, Any]) -> float:
+def read_only(data: dict[str, Any], engine: str) -> float:
     began = time.perf_counter()
-    with xw.Book(json=json.loads(json.dumps(data))) as book:
-        read_branch(book)
+    copied = json.loads(json.dumps(data))
+    if engine == "own":
+        read_branch(own_engine.Book(copied))
+    else:
+        with _remote_engine().Book(json=copied) as book:
+            read_branch(book)
     return time.perf_counter() - began
 
 
@@ -169,9 +174,12 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--rows", default="10000,50000", help="comma-separated sizes")
+    parser.add_argument("--engine", choices=("own", "xlwings"), default="own")
     args = parser.parse_args()
+    if args.engine == "xlwings":
+        os.environ.setdefault("XLWINGS_LICENSE_KEY", "noncommercial")
     for count in (int(n) for n in args.rows.split(",")):
-        bench(count)
+        bench(count, args.engine)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak memory of the process: {peak:,.0f} MB")
 
@@ -186,10 +194,10 @@ def edit(data: dict[str, Any], share: float, rng: random.Random) -> int:
     return len(chosen)
 
 
-def bench(count: int) -> None:
+def bench(count: int, engine: str) -> None:
     data = payload(tickets(count, random.Random(20260320)))
     with tempfile.TemporaryDirectory() as tmp:
-        config = {"DATABASE_URL": f"sqlite:///{tmp}/bench.db", "CLOCK": lambda: NOW}
+        config = {"DATABASE_URL": f"sqlite:///{tmp}/bench.db", "CLOCK": lambda: NOW, "REMOTE_ENGINE": engine}
         app = create_app({**config, "MAX_CONTENT_LENGTH": 1024 * 1024 * 1024})
         with app.app_context():
             get_db().upgrade()
@@ -198,10 +206,12 @@ def bench(count: int) -> None:
                 session.add(branch)
                 session.flush()
                 token = issue_token(session, BRANCH, NOW, branch=branch)[1]
-        _remote_engine()
         client = app.test_client()
-        baseline = read_only(data)
-        print(f"Check deadlines, {count:,} tickets (zh workbook), POST /xlwings/check_deadlines in-process")
+        baseline = read_only(data, engine)
+        print(
+            f"Check deadlines, {count:,} tickets (zh workbook), "
+            f"POST /xlwings/check_deadlines in-process, {engine} engine"
+        )
         print(f"  read only (baseline): {baseline:6.2f} s")
         presses = ("first press (computed columns empty)", "unchanged (second press)", "1% of rows edited")
         for label in presses:

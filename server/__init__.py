@@ -16,7 +16,7 @@ from typing import Any
 from flask import Flask
 
 from complaints.sla import DEFAULT_TZ
-from server import api, cli, dashboard, errors, jsonbody, limits, portal, ratelimit, remote, throttle
+from server import api, cli, dashboard, errors, home, jsonbody, limits, portal, ratelimit, remote, throttle
 from server.admin import pages as admin_pages
 from server.clock import system_now
 from server.scheduling import scheduler
@@ -76,6 +76,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     dashboard.init_app(app)
     portal.init_app(app)
     remote.init_app(app)
+    home.init_app(app)
     admin_pages.init_app(app)
     scheduler.init_app(app)  # last: it may start the scheduler, which needs everything above
     return app

@@ -16,6 +16,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "overview": ("总览", "Overview"),
     "tickets": ("投诉单", "Tickets"),
     "downloads": ("下载", "Downloads"),
+    "branch_portal": ("分支机构入口", "Branch portal"),
     "sign_in": ("登录", "Sign in"),
     "sign_out": ("退出", "Sign out"),
     "username": ("用户名", "Username"),
