@@ -6,9 +6,10 @@ what it did in the workbook's language. The same functions run
 
 * in desktop Excel: ``RunPython "import addin.macros as m; m.run_caller('route')"``
   (`run_caller`, with ``xw.Book.caller()``);
-* behind the server: ``POST /xlwings/<macro>`` with ``xw.Book(json=...)``
-  (server/remote/pages.py), for Excel on the web and PCs without Python;
-* in the tests, through xlwings' remote engine.
+* behind the server: ``POST /xlwings/<macro>`` on the project's own engine over
+  the payload the client sends (server/remote/engine.py), for Excel on the web
+  and PCs without Python (xlwings PRO's engine is an option);
+* in the tests, through the same engine (the payload harness).
 
 Call ``escalate(book)`` or ``escalate(book, Env(now=...))``.
 """
