@@ -363,6 +363,7 @@ class Bodies(HttpTransport):
         return super().request(method, path, **options)
 
 
+@pytest.mark.battery
 def test_a_first_sync_of_more_log_entries_than_the_server_takes_at_once_arrives_in_chunks(
     tmp_path, live, token
 ):

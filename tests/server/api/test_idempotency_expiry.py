@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from server import create_app
@@ -13,6 +14,8 @@ from server.storage.db import get_db
 from server.storage.models import IdempotencyRow
 from tests.server.api.conftest import NOW, add_branch, get_db_of
 from tests.server.api.test_sync_api import key, new_fields
+
+pytestmark = pytest.mark.battery
 
 
 def stored(app) -> tuple[int, int]:  # noqa: ANN001
