@@ -96,6 +96,8 @@ def _problems(value: Any, strings: bool) -> Iterator[tuple[str, str]]:
                     yield "lone_surrogate", f"{_place(path)} (a key)"
                 if isinstance(inner, str) and _is_surrogate(inner):
                     yield "lone_surrogate", _place((*path, key))
+        if _CONTAINERS.isdisjoint(map(type, item.values() if isinstance(item, dict) else item)):
+            continue  # a row of cells: nothing nested, and no Python loop over it
         inners = item.items() if isinstance(item, dict) else enumerate(item)
         stack.extend(
             (inner, (*path, key), depth + 1) for key, inner in inners if inner.__class__ in _CONTAINERS
