@@ -1,7 +1,9 @@
 """The Sync button: push the workbook's edited rows, pull the server's changes into it.
 
-One Sync is a series of round trips (tickets in chunks; tasks and log entries
-with the last chunk, after the tickets they belong to). Each answer is applied
+One Sync is a series of round trips: tickets in chunks, then tasks and log
+entries in chunks (the first of them with the last chunk of tickets), so each
+reaches the server after the ticket it belongs to and no request nears the
+server's limit of 10,000 rows a list, however big the workbook's first Sync. Each answer is applied
 to the workbook in memory at once, so a failure halfway keeps what was done;
 everything is written at the end in blocks. A request left unanswered by a
 network failure is kept in ``_sync`` and sent again first, with the same
@@ -45,11 +47,20 @@ from complaints.wire import (
 )
 
 CHUNK = 1_000
-"""Tickets per request (the server accepts up to 10,000 rows and 16 MB)."""
+"""Tickets, tasks and log entries per request, each (the server takes 10,000 rows a list and 16 MB)."""
 
 
 SHEET_OF = {"tickets": TICKETS, "tasks": TASKS, "log": LOG}
 """The sheet each kind of pushed row comes from."""
+
+
+def _chunks(items: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """``items`` in requests of at most `CHUNK` (one empty chunk when there are none)."""
+    return [items[i : i + CHUNK] for i in range(0, len(items), CHUNK)] or [[]]
+
+
+def _part(chunks: list[list[dict[str, Any]]], k: int) -> list[dict[str, Any]]:
+    return chunks[k] if 0 <= k < len(chunks) else []
 
 
 class SyncSession:
@@ -101,11 +112,13 @@ class SyncSession:
             for e in self.run.data.log
             if not state.log_sent(e.sync_key) and e.ticket_id in keys and e.text.strip()
         ]
-        chunks = [tickets[i : i + CHUNK] for i in range(0, len(tickets), CHUNK)] or [[]]
-        for n, chunk in enumerate(chunks):
-            last = n == len(chunks) - 1
-            body = {"cursor": state.cursor, "branch": self.run.data.settings.branch, "tickets": chunk,
-                    "tasks": tasks if last else [], "log": log if last else []}  # fmt: skip
+        ticket_chunks, task_chunks, log_chunks = _chunks(tickets), _chunks(tasks), _chunks(log)
+        after = len(ticket_chunks) - 1  # tasks and log entries start with the last chunk of tickets
+        for n in range(after + max(len(task_chunks), len(log_chunks))):
+            k = n - after  # the chunk of tasks and log entries this request carries (negative: none yet)
+            body = {"cursor": state.cursor, "branch": self.run.data.settings.branch,
+                    "tickets": ticket_chunks[n] if n <= after else [],
+                    "tasks": _part(task_chunks, k), "log": _part(log_chunks, k)}  # fmt: skip
             yield new_request(body)
 
     def round(self, request: Pending) -> None:

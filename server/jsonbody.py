@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -35,6 +36,8 @@ MAX_DIGITS = 32
 PATHS = ("/api/", "/xlwings/")
 BODY_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 _NOT_PARSED = object()
+_CONTAINERS = frozenset((dict, list))
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 class _BadNumber(ValueError):
@@ -42,6 +45,8 @@ class _BadNumber(ValueError):
 
 
 def _integer(text: str) -> int:
+    if len(text) <= MAX_DIGITS:  # the common case, checked with one comparison
+        return int(text)
     digits = len(text.lstrip("-"))
     if digits > MAX_DIGITS:
         raise _BadNumber(
@@ -69,23 +74,38 @@ def _is_surrogate(text: str) -> bool:
     return not text.isascii() and any("\ud800" <= ch <= "\udfff" for ch in text)
 
 
-def _problems(value: Any) -> Iterator[tuple[str, str]]:
-    """(code, place) of the first problems in a parsed body: too deep, lone surrogates; without recursion."""
-    stack: list[tuple[Any, str, int]] = [(value, "json", 1)]
+def _problems(value: Any, strings: bool) -> Iterator[tuple[str, str]]:
+    """(code, place) of problems in a parsed body: too deep, lone surrogates (if ``strings``); no recursion.
+
+    Places are made only for a problem found, so a large body costs one pass over its containers.
+    """
+    if not isinstance(value, dict | list):
+        if strings and isinstance(value, str) and _is_surrogate(value):
+            yield "lone_surrogate", "json"
+        return
+    stack: list[tuple[Any, tuple[Any, ...], int]] = [(value, (), 1)]
     while stack:
-        item, place, depth = stack.pop()
-        if isinstance(item, str):
-            if _is_surrogate(item):
-                yield "lone_surrogate", place
-        elif isinstance(item, dict | list):
-            if depth > MAX_DEPTH:
-                yield "json_too_deep", place
-                continue
+        item, path, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            yield "json_too_deep", _place(path)
+            continue
+        if strings:
             pairs = item.items() if isinstance(item, dict) else enumerate(item)
             for key, inner in pairs:
                 if isinstance(key, str) and _is_surrogate(key):
-                    yield "lone_surrogate", f"{place} (a key)"
-                stack.append((inner, f"{place}.{key}", depth + 1))
+                    yield "lone_surrogate", f"{_place(path)} (a key)"
+                if isinstance(inner, str) and _is_surrogate(inner):
+                    yield "lone_surrogate", _place((*path, key))
+        if _CONTAINERS.isdisjoint(map(type, item.values() if isinstance(item, dict) else item)):
+            continue  # a row of cells: nothing nested, and no Python loop over it
+        inners = item.items() if isinstance(item, dict) else enumerate(item)
+        stack.extend(
+            (inner, (*path, key), depth + 1) for key, inner in inners if inner.__class__ in _CONTAINERS
+        )
+
+
+def _place(path: tuple[Any, ...]) -> str:
+    return ".".join(["json", *map(str, path)])
 
 
 def parse(data: bytes) -> Any:
@@ -106,7 +126,8 @@ def parse(data: bytes) -> Any:
     except json.JSONDecodeError as exc:
         problem = f"not JSON: {exc.msg} at line {exc.lineno}, column {exc.colno} / 请求体不是合法的 JSON"
         raise _bad("bad_json", problem, {"body": f"line {exc.lineno}, column {exc.colno}"}) from exc
-    for code, place in _problems(value):
+    escaped_surrogate = _SURROGATE_ESCAPE.search(data) is not None  # the only way JSON text holds one
+    for code, place in _problems(value, escaped_surrogate):
         if code == "json_too_deep":
             problem = f"nested deeper than {MAX_DEPTH} levels at {place} / {place} 处嵌套超过 {MAX_DEPTH} 层"
         else:

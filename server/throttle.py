@@ -24,7 +24,7 @@ import math
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import current_app, request
+from flask import Flask, current_app, request
 from sqlalchemy import case, delete, literal, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -119,6 +119,6 @@ def purge(session: Session, now: datetime) -> int:
     return session.execute(delete(table).where(table.c.first_at <= now - window)).rowcount or 0
 
 
-def init_app(app: object) -> None:
+def init_app(app: Flask) -> None:
     for key, value in DEFAULTS.items():
-        app.config.setdefault(key, value)  # type: ignore[attr-defined]
+        app.config.setdefault(key, value)

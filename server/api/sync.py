@@ -63,10 +63,15 @@ def sync(body: dict[str, Any]) -> Any:
         change = Change(session, branch, actor, now, clock_, level_rules())
         if edits:
             _ = change.seq  # lock the branch first, before any ticket row, so writers queue in one order
-        pushed = push(change, edits, version_check)
-        return 200, {"pushed": pushed, "pulled": pull(session, branch, body["cursor"])}
+        return 200, {"pushed": push(change, edits, version_check)}
+
+    def with_pull(session: Session, kept: dict[str, Any]) -> dict[str, Any]:
+        """The pull is not kept with the key: a resend gets it again, from the data of its own moment."""
+        branch = session.get(BranchRow, principal.branch_id)
+        assert branch is not None
+        return {**kept, "pulled": pull(session, branch, body["cursor"])}
 
     status, response = run_once(
-        get_db(), principal.key, request.headers.get("Idempotency-Key"), body, now, work
+        get_db(), principal.key, request.headers.get("Idempotency-Key"), body, now, work, with_pull
     )
     return response, status

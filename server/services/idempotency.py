@@ -4,6 +4,11 @@ The key is claimed inside the same transaction that does the work, so either
 both commit or neither does. A concurrent retry waits on the claim (the unique
 index on PostgreSQL, the write lock on SQLite) and then replays the response.
 
+What is kept is what a resend needs: the outcome of the work. A request whose
+answer also carries a read (a sync's pull) passes ``finish``, which adds it to
+the kept outcome inside the same transaction and again, from current data, for
+a resend — so a full pull (hundreds of kilobytes) is never stored.
+
 A key is kept ``IDEMPOTENCY_KEEP_HOURS`` (default 48) after it was claimed —
 long enough for a client to resend after a crash, a night offline or a weekend
 of Excel left open — and then deleted by the purge job
@@ -38,14 +43,22 @@ def request_hash(body: Any) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
-def _replay(row: IdempotencyRow, digest: str) -> tuple[int, Any]:
+Finish = Callable[[Session, Any], Any]
+"""Builds the answer from the kept outcome of a successful run: at once, and again for a resend."""
+
+
+def _replay(db: Database, row: IdempotencyRow, digest: str, finish: Finish | None) -> tuple[int, Any]:
     if row.request_hash != digest:
         raise Invalid(
             "idempotency_key_reused",
             "this Idempotency-Key was used for a different request; make a new key for a new request",
             {"header": "Idempotency-Key"},
         )
-    return row.status_code, json.loads(row.response)
+    kept = json.loads(row.response)
+    if finish is None or row.status_code != 200:
+        return row.status_code, kept
+    with db.read() as session:
+        return row.status_code, finish(session, kept)
 
 
 def _stored(db: Database, principal: str, key: str) -> IdempotencyRow | None:
@@ -62,8 +75,9 @@ def run_once(
     body: Any,
     now: datetime,
     work: Callable[[Session], tuple[int, Any]],
+    finish: Finish | None = None,
 ) -> tuple[int, Any]:
-    """Run ``work`` once per (principal, key) and body; replay its response for a retry."""
+    """Run ``work`` once per (principal, key) and body; replay its outcome (through ``finish``) to a retry."""
     if not key or len(key) > MAX_KEY:
         raise Malformed(
             "idempotency_key_required",
@@ -73,7 +87,7 @@ def run_once(
     digest = request_hash(body)
     existing = _stored(db, principal, key)
     if existing is not None:
-        return _replay(existing, digest)
+        return _replay(db, existing, digest, finish)
     try:
         with db.write() as session:
             claim = IdempotencyRow(
@@ -81,14 +95,15 @@ def run_once(
             )
             session.add(claim)
             session.flush()
-            status, response = work(session)
+            status, kept = work(session)
             claim.status_code = status
-            claim.response = json.dumps(response, ensure_ascii=False)
+            claim.response = json.dumps(kept, ensure_ascii=False)
+            response = finish(session, kept) if finish is not None and status == 200 else kept
     except IntegrityError:
         existing = _stored(db, principal, key)
         if existing is None:
             raise
-        return _replay(existing, digest)
+        return _replay(db, existing, digest, finish)
     return status, response
 
 

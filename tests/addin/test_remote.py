@@ -254,6 +254,7 @@ MALFORMED = {
 }
 
 
+@pytest.mark.battery
 @pytest.mark.parametrize("name", MALFORMED)
 def test_a_malformed_payload_is_a_400_naming_the_place_for_every_button(app, tmp_path, name):
     change, where = MALFORMED[name]

@@ -348,3 +348,38 @@ def test_the_config_file_is_in_appdata_on_windows_and_in_xdg_config_elsewhere(tm
     file.write_text("{not json", encoding="utf-8")
     with pytest.raises(MacroError, match="Cannot read the token file"):
         load_config(environ)
+
+
+class Bodies(HttpTransport):
+    """HTTP to the server, keeping each sync request's body."""
+
+    def __init__(self, url: str, token: str) -> None:
+        super().__init__(url, token)
+        self.bodies: list[dict[str, Any]] = []
+
+    def request(self, method: str, path: str, **options: Any) -> Reply:
+        if path == "/api/sync":
+            self.bodies.append(options["json"])
+        return super().request(method, path, **options)
+
+
+@pytest.mark.battery
+def test_a_first_sync_of_more_log_entries_than_the_server_takes_at_once_arrives_in_chunks(
+    tmp_path, live, token
+):
+    tickets = [numbered(1), numbered(2)]
+    log = [
+        LogEntry(tickets[n % 2].ticket_id, local(2026, 3, 2, 9, 30), LogKind.NOTE, f"第 {n} 次跟进")
+        for n in range(10_001)
+    ]
+    tasks = [Task(tickets[0].ticket_id, n, f"任务 {n}", owner="网络部-调查员1") for n in range(1, 4)]
+    path = branch_book(tmp_path / "a.xlsx", tickets, "zh", tasks=tasks, log=log)
+    transport = Bodies(live.url, token)
+    done = run_macro(path, macros.sync, Env(now=NOW, user="小王", transport=transport))
+    assert not done.critical, done.text
+    assert "上传 2 张投诉单（新建 2）、3 项任务、10001 条日志" in done.text
+    assert len(server_rows(live, LogRow)) == 10_001
+    sizes = [(len(b["tickets"]), len(b["tasks"]), len(b["log"])) for b in transport.bodies]
+    assert sizes == [(2, 3, 1_000)] + [(0, 0, 1_000)] * 9 + [(0, 0, 1)]
+    again = run_macro(path, macros.sync, env(live, token))
+    assert "10001 条日志" not in again.text and len(server_rows(live, LogRow)) == 10_001

@@ -119,8 +119,8 @@ class Device:
             )
             return
         payloads = [r.json() for r in ok]
-        if any(p != payloads[0] for p in payloads):
-            report.errors.append(f"d{self.number}: a resent push got a different answer")
+        if any(p["pushed"] != payloads[0]["pushed"] for p in payloads):  # the pull is of each answer's moment
+            report.errors.append(f"d{self.number}: a resent push got a different outcome")
         pushed = payloads[0]["pushed"]
         if pushed["rejected"]["tickets"] or pushed["rejected"]["log"]:
             report.errors.append(f"d{self.number}: rejected {pushed['rejected']}")
@@ -129,7 +129,8 @@ class Device:
         if not conflicts:
             self.acked[ticket_key] = value
         self.acked_log.add(log_key)
-        self.absorb(payloads[0]["pulled"])
+        for payload in payloads:
+            self.absorb(payload["pulled"])
 
 
 def run(

@@ -10,6 +10,8 @@ import pytest
 from tests.server.api.conftest import add_branch
 from tests.server.api.test_sync_api import key, new_fields
 
+pytestmark = pytest.mark.battery
+
 
 def post(app, token: str, body: bytes, content_type: str = "application/json", idem: str | None = None):  # noqa: ANN001, ANN201
     headers = {

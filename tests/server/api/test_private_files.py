@@ -6,6 +6,8 @@ import os
 import re
 import stat
 
+import pytest
+
 from server.xlsx.writer import write_workbook
 from tests.server.api.test_branch_portal import (
     portal,  # noqa: F401 (fixture)
@@ -13,6 +15,8 @@ from tests.server.api.test_branch_portal import (
     upload,
     workbook_bytes,
 )
+
+pytestmark = pytest.mark.battery
 
 
 def mode(path) -> int:  # noqa: ANN001

@@ -20,6 +20,8 @@ from server.storage.db import get_db
 from server.storage.models import SigninFailureRow, UserRow
 from tests.server.api.conftest import NOW, get_db_of
 
+pytestmark = pytest.mark.battery
+
 PASSWORD = "right-password"
 
 
@@ -94,7 +96,7 @@ def test_forty_wrong_passwords_lock_the_account_until_the_window_ends(hosts, clo
     refused = sign_in(first, "hq", PASSWORD)
     assert refused.status_code == 429  # even the right password waits
     assert 1 <= int(refused.headers["Retry-After"]) <= 900
-    assert "900" in refused.text or "s" in refused.text
+    assert refused.headers["Retry-After"] in refused.text  # the wait, named in the door's own words
     clock.now += timedelta(seconds=int(refused.headers["Retry-After"]))
     assert sign_in(second, "hq", PASSWORD).status_code == ok
 

@@ -9,6 +9,8 @@ import pytest
 
 from tests.server.dashboard.conftest import PASSWORD, csrf_of, sign_in
 
+pytestmark = pytest.mark.battery
+
 
 def test_a_session_cookie_copied_before_sign_out_no_longer_signs_in_after_it(demo_app, analyst):
     copied = analyst.get_cookie("session").value
