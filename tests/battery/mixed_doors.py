@@ -8,8 +8,8 @@ the device's door:
   fifth of the pushes resent with the same Idempotency-Key (the check 6
   device of ``tests/server/api/harness.py``);
 - ``upload``: ``/branch``, the workbook uploaded and the merged one downloaded
-  as the next copy; every fourth round the device goes back to a copy it kept
-  from three rounds earlier, edits it and uploads that. Its stale cells must not
+  as the next copy; every third round the device goes back to a copy it kept
+  two rounds earlier, edits it and uploads that. Its stale cells must not
   revert anything; where it changed its field on a ticket it had changed since,
   the server keeps its value and records the conflict;
 - ``addin``: the ribbon's Sync sent as an xlwings payload to ``POST
@@ -56,9 +56,18 @@ FIELDS = (
 """Text fields no rule and no escalation touches: one per device."""
 KINDS = ("api", "upload", "addin", "api")
 """The doors of a branch's four devices."""
-OLD_COPY_EVERY = 4
-"""An upload device keeps the copy of round 4k and uploads it, edited, in round 4k + 3."""
+OLD_COPY_EVERY = 3
+"""An upload device keeps the copy of round 3k and uploads it, edited, in round 3k + 2."""
 TIMEOUT = 120
+
+
+def session() -> requests.Session:
+    """An HTTP client that opens a connection per request: gunicorn's threaded worker can reset a
+    kept-alive connection the client is reusing at that moment (benoitc/gunicorn#1698), which is not
+    what this check is about."""
+    http = requests.Session()
+    http.headers["Connection"] = "close"
+    return http
 
 
 @dataclass
@@ -80,11 +89,17 @@ class Report:
     lost_log: int = 0
     tickets: int = 0
     duplicated_tickets: int = 0
+    busy: Counter[str] = field(default_factory=Counter)
+    """seconds devices spent on their edits, by door"""
     escalations: Counter[str] = field(default_factory=Counter)
     """successful escalations by door (api, dashboard)"""
     lost_escalations: int = 0
+    escalation_log: int = 0
+    other_log: dict[str, int] = field(default_factory=dict)
+    """log entries neither progress nor escalation, by kind (none expected)"""
     old_copies: int = 0
     resent: int = 0
+    uploads_resent: int = 0
     seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
 
@@ -97,12 +112,15 @@ class Report:
         return self.recorded_conflicts - self.expected_conflicts
 
     def describe(self) -> str:
-        edits = ", ".join(f"{door} {n}" for door, n in sorted(self.edits.items()))
+        edits = ", ".join(
+            f"{door} {n}, {self.busy[door] / n:.2f} s each" for door, n in sorted(self.edits.items())
+        )
         escalations = ", ".join(f"{door} {n}" for door, n in sorted(self.escalations.items()))
         return (
             f"mixed doors: {sum(self.edits.values())} acknowledged edits ({edits}) in {self.seconds:.1f} s; "
-            f"{self.old_copies} older copies uploaded; {self.resent} API pushes resent; "
-            f"escalations {escalations}; {len(self.expected_conflicts)} conflicts expected, "
+            f"{self.old_copies} older copies uploaded ({self.uploads_resent} twice); "
+            f"{self.resent} API pushes resent; escalations {escalations} ({self.escalation_log} logged); "
+            f"{len(self.expected_conflicts)} conflicts expected, "
             f"{len(self.recorded_conflicts)} recorded ({len(self.missing_conflicts)} missing, "
             f"{len(self.unexpected_conflicts)} unexpected); lost {len(self.lost)} edits, "
             f"{self.lost_escalations} escalations, {self.lost_log} log entries; "
@@ -123,7 +141,7 @@ class Device:
         self.applied: dict[str, str] = {}
         self.conflicts: set[tuple[str, str, str, str]] = set()
         self.acked_log: set[str] = set()
-        self.http = requests.Session()
+        self.http = session()
 
     def value(self, i: int) -> str:
         return f"d{self.number}-e{i}"
@@ -145,6 +163,7 @@ class ApiDevice(Device):
         super().__init__(url, code, token, number, rng)
         self.device = harness.Device(url, token, number, rng)
         self.device.field = self.field
+        self.device.session = session()
 
     def start(self) -> None:
         self.device.pull()
@@ -223,6 +242,15 @@ class UploadDevice(Device):
             report.errors.append(f"d{self.number} upload round {i}: {answer}")
             return
         counts, self.copy = answer
+        if old and key in changed:  # the same file uploaded again: applied once, the conflict kept once
+            again = self.upload(out.getvalue())
+            if isinstance(again, str) or again[0] != counts:
+                report.errors.append(
+                    f"d{self.number} upload round {i} again: {again if isinstance(again, str) else again[0]}"
+                )
+                return
+            self.copy = again[1]
+            report.uploads_resent += 1
         if counts["rejected"]:
             report.errors.append(f"d{self.number} upload round {i}: {counts['rejected']} rows refused")
             return
@@ -297,8 +325,8 @@ class HeadOffice:
         self.url, self.token, self.keys, self.pause = url, token, keys, pause
         self.rng = random.Random(seed)
         self.escalated: Counter[str] = Counter()
-        self.api = requests.Session()
-        self.dashboard = requests.Session()
+        self.api = session()
+        self.dashboard = session()
         page = self.dashboard.get(f"{url}/dashboard/signin", timeout=TIMEOUT).text
         signed = self.dashboard.post(
             f"{url}/dashboard/signin",
@@ -360,12 +388,12 @@ def run(
     rng = random.Random(seed)
     report = Report()
     devices: list[Device] = []
+    created: list[list[str]] = []
     for b, (code, token) in enumerate(branch_tokens.items()):
-        creator = harness.Device(url, token, 0, rng)
-        created = creator.post(
-            {"tickets": [new_ticket(code, n) for n in range(tickets_per_branch)]}, uuid.uuid4().hex
-        )
-        created.raise_for_status()
+        tickets = [new_ticket(code, n) for n in range(tickets_per_branch)]
+        answer = harness.Device(url, token, 0, rng).post({"tickets": tickets}, uuid.uuid4().hex)
+        answer.raise_for_status()
+        created.append([t["sync_key"] for t in answer.json()["pushed"]["tickets"]])
         for d, kind in enumerate(KINDS):
             number, device_rng = b * len(KINDS) + d, random.Random(rng.random())
             if kind == "api":
@@ -374,18 +402,17 @@ def run(
                 devices.append(UploadDevice(url, code, token, number, device_rng, folder))
             else:
                 devices.append(AddinDevice(url, code, token, number, device_rng, folder))
-    for device in devices:
-        device.start()
-    keys = sorted(
-        {t["sync_key"] for d in devices if isinstance(d, ApiDevice) for t in d.device.rows.values()}
-    )
+    keys = sorted(key for b in created for key in b)
     head_office = HeadOffice(url, head_office_token, keys, seed + 1, escalation_pause)
     stop = threading.Event()
 
     def work(device: Device) -> None:
+        device.start()
         edits = api_edits if isinstance(device, ApiDevice) else workbook_edits
         for i in range(edits):
+            began = time.monotonic()
             device.edit(i, report)
+            report.busy[device.door] += time.monotonic() - began
 
     started = time.monotonic()
     hq = threading.Thread(target=head_office.run, args=(stop, report))
@@ -447,11 +474,16 @@ def compare(url: str, token: str, devices: list[Device], escalated: Counter[str]
     report.recorded_conflicts = {
         (c["sync_key"], c["field"], c["branch_value"], c["server_value"]) for c in conflicts.json()
     }
-    stored_log = Counter(e["sync_key"] for d in details.values() for e in d["log"] if e["kind"] == "progress")
+    entries = [e for d in details.values() for e in d["log"]]
+    kinds = Counter(e["kind"] for e in entries)
+    report.other_log = {k: n for k, n in kinds.items() if k not in ("progress", "escalation")}
+    report.escalation_log = kinds["escalation"]
+    # the upload sends back every entry of its Log sheet, head office's included: each stored once
+    report.duplicated_log = sum(n - 1 for n in Counter(e["sync_key"] for e in entries).values() if n > 1)
+    stored_log = Counter(e["sync_key"] for e in entries if e["kind"] == "progress")
     acked = set().union(*(d.acked_log for d in devices))
     report.acknowledged_log = len(acked)
     report.stored_log = sum(stored_log.values())
-    report.duplicated_log = sum(n - 1 for n in stored_log.values() if n > 1)
     report.unacknowledged_log = len(set(stored_log) - acked)
     report.lost_log = len(acked - set(stored_log))
     levels = ["blue", "yellow", "red"]
