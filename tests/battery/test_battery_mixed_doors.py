@@ -64,11 +64,11 @@ def test_every_door_at_once_loses_nothing_duplicates_nothing_and_records_every_c
     finally:
         server.stop()
     print(report.describe())
-    print("\n".join(report.errors[:20]))
     assert report.errors == []
     # the run did what it claims: every door, older copies, resends, both escalation doors
     assert set(report.edits) == {"api", "upload", "addin"}
-    assert report.old_copies >= 6 and report.uploads_resent > 0 and report.resent > 0
+    assert set(report.old_copies) == {"upload", "addin"} and min(report.old_copies.values()) >= 6
+    assert report.uploads_resent > 0 and report.resent > 0
     assert set(report.escalations) == {"api", "dashboard"}
     assert report.expected_conflicts and report.applied > 0
     # 0 lost, 0 duplicated, every conflict recorded (and none made up)
@@ -78,4 +78,3 @@ def test_every_door_at_once_loses_nothing_duplicates_nothing_and_records_every_c
     assert report.escalation_log == sum(report.escalations.values())
     assert report.stored_log == report.acknowledged_log == sum(report.edits.values())
     assert report.missing_conflicts == set() and report.unexpected_conflicts == set()
-    assert report.conflicts_answered == len(report.expected_conflicts)
