@@ -1,19 +1,24 @@
-"""Check deadlines on a 10,000-row Tickets sheet through ``POST /xlwings/check_deadlines``.
+"""Check deadlines on 10,000 and 50,000-row Tickets sheets through ``POST /xlwings/check_deadlines``.
 
-    python bench/macros.py                  # 10,000 tickets
+    python bench/macros.py                  # 10,000 and 50,000 tickets
     python bench/macros.py --rows 2000
 
-Prints the payload Excel sends (bytes), the actions that come back (count, by
-kind, response bytes) and the server's time for the request, timed in-process
-around it (JSON, token, xlwings' remote engine, reading the sheets, the rules,
-the writes). Two presses: the first on a workbook whose computed columns were
-never filled (every row is written), the second on the workbook as the first
-left it (nothing to write: only the fills by level). The baseline, measured in
-the same run, is the read alone: ``xw.Book(json=...)`` and reading the sheets
-into tickets.
+For each size, three presses: the first on a workbook whose computed columns
+were never filled (every row is written and painted), the second on the
+workbook as the first left it (nothing changed: only the message), the third
+after 1% of the rows were edited (a media exposure typed: those rows turn red).
+Each prints the payload Excel sends (bytes), the actions that come back (count,
+by kind, response bytes) and the server's time for the request, timed
+in-process around it (JSON, token, the remote engine, reading the sheets,
+the rules, the writes). The baseline is the read alone: a Book over the
+payload and reading the sheets into tickets. The server's body limit is raised for the
+run; a payload above the default limit (16 MB) is marked, since a real server
+answers it 413.
 
-Needs XLWINGS_LICENSE_KEY (``noncommercial`` is set if missing: benchmarking
-is not commercial use).
+    python bench/macros.py --engine xlwings  # xlwings PRO's engine instead of the built-in one
+
+``--engine xlwings`` needs XLWINGS_LICENSE_KEY (``noncommercial`` is set if
+missing: benchmarking is not commercial use).
 """
 
 from __future__ import annotations
@@ -28,14 +33,12 @@ import tempfile
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-os.environ.setdefault("XLWINGS_LICENSE_KEY", "noncommercial")
-
-import xlwings as xw  # noqa: E402
 
 from addin.sheet import read_branch  # noqa: E402
 from complaints.cells import write_cell  # noqa: E402
@@ -45,6 +48,7 @@ from complaints.routing import default_routing_table  # noqa: E402
 from complaints.schema import CONFLICTS, LOG, ROUTING, SETTING_KEYS, SETTINGS, SYNC, TASKS, TICKETS  # noqa: E402
 from server import create_app  # noqa: E402
 from server.auth import BRANCH, issue_token  # noqa: E402
+from server.remote import engine as own_engine  # noqa: E402
 from server.remote.pages import _remote_engine  # noqa: E402
 from server.storage.db import get_db  # noqa: E402
 from server.storage.models import BranchRow  # noqa: E402
@@ -124,7 +128,7 @@ def payload(rows: list[Ticket]) -> dict[str, Any]:
         sheet(SYNC, [["schema_version", "1"], ["branch", "SZ01"], ["cursor", ""]]),
     ]
     book = {"name": "SZ01.xlsx", "active_sheet_index": 0, "selection": "A1"}
-    return {"client": "VBA", "version": xw.__version__, "book": book, "names": [], "sheets": sheets}
+    return {"client": "VBA", "version": version("xlwings"), "book": book, "names": [], "sheets": sheets}
 
 
 def apply_values(data: dict[str, Any], actions: list[dict[str, Any]]) -> None:
@@ -154,10 +158,14 @@ def press(client: Any, token: str, data: dict[str, Any]) -> tuple[float, int, li
     return elapsed, len(response.get_data()), response.get_json()["actions"]
 
 
-def read_only(data: dict[str, Any]) -> float:
+def read_only(data: dict[str, Any], engine: str) -> float:
     began = time.perf_counter()
-    with xw.Book(json=json.loads(json.dumps(data))) as book:
-        read_branch(book)
+    copied = json.loads(json.dumps(data))
+    if engine == "own":
+        read_branch(own_engine.Book(copied))
+    else:
+        with _remote_engine().Book(json=copied) as book:
+            read_branch(book)
     return time.perf_counter() - began
 
 
@@ -165,11 +173,32 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--rows", type=int, default=10_000)
+    parser.add_argument("--rows", default="10000,50000", help="comma-separated sizes")
+    parser.add_argument("--engine", choices=("own", "xlwings"), default="own")
     args = parser.parse_args()
-    data = payload(tickets(args.rows, random.Random(20260320)))
+    if args.engine == "xlwings":
+        os.environ.setdefault("XLWINGS_LICENSE_KEY", "noncommercial")
+    for count in (int(n) for n in args.rows.split(",")):
+        bench(count, args.engine)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak memory of the process: {peak:,.0f} MB")
+
+
+def edit(data: dict[str, Any], share: float, rng: random.Random) -> int:
+    """Type a media exposure into ``share`` of the ticket rows (as a coordinator would); return how many."""
+    values = data["sheets"][0]["values"]
+    column = values[0].index(TICKETS.column("media_exposure").zh)
+    chosen = rng.sample(range(1, len(values)), max(1, int((len(values) - 1) * share)))
+    for r in chosen:
+        values[r][column] = "是"
+    return len(chosen)
+
+
+def bench(count: int, engine: str) -> None:
+    data = payload(tickets(count, random.Random(20260320)))
     with tempfile.TemporaryDirectory() as tmp:
-        app = create_app({"DATABASE_URL": f"sqlite:///{tmp}/bench.db", "CLOCK": lambda: NOW})
+        config = {"DATABASE_URL": f"sqlite:///{tmp}/bench.db", "CLOCK": lambda: NOW, "REMOTE_ENGINE": engine}
+        app = create_app({**config, "MAX_CONTENT_LENGTH": 1024 * 1024 * 1024})
         with app.app_context():
             get_db().upgrade()
             with get_db().write() as session:
@@ -177,29 +206,33 @@ def main() -> None:
                 session.add(branch)
                 session.flush()
                 token = issue_token(session, BRANCH, NOW, branch=branch)[1]
-        _remote_engine()
         client = app.test_client()
-        baseline = read_only(data)
+        baseline = read_only(data, engine)
         print(
-            f"Check deadlines, {args.rows:,} tickets (zh workbook), POST /xlwings/check_deadlines in-process"
+            f"Check deadlines, {count:,} tickets (zh workbook), "
+            f"POST /xlwings/check_deadlines in-process, {engine} engine"
         )
         print(f"  read only (baseline): {baseline:6.2f} s")
-        for label in ("first press (computed columns empty)", "second press (nothing changed)"):
+        presses = ("first press (computed columns empty)", "unchanged (second press)", "1% of rows edited")
+        for label in presses:
+            if label.startswith("1%"):
+                edited = edit(data, 0.01, random.Random(7))
+                label = f"{edited:,} rows edited (1%)"
             size = len(json.dumps(data, ensure_ascii=False).encode())
             seconds, answer, actions = press(client, token, data)
             kinds = ", ".join(f"{n} {func}" for func, n in Counter(a["func"] for a in actions).most_common())
+            over = "  (over the 16 MB default limit: 413)" if size > 16 * 1024 * 1024 else ""
             print(f"  {label}:")
-            print(f"    payload {size:>12,} bytes   actions {len(actions):>5,} ({kinds})")
+            print(f"    payload {size:>12,} bytes{over}")
+            print(f"    actions {len(actions):>5,} ({kinds})")
             ratio = seconds / baseline
             print(
                 f"    answer  {answer:>12,} bytes   server {seconds:6.2f} s = {ratio:4.1f} × baseline", end=""
             )
-            print(f" = {args.rows / seconds:,.0f} tickets/s")
+            print(f" = {count / seconds:,.0f} tickets/s")
             apply_values(data, actions)
         with app.app_context():
             get_db().dispose()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"  peak memory of the process: {peak:,.0f} MB")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,8 @@
 const XLWINGS_VERSION = "0.37.8"; // the server skips its version check for "Office.js" clients
 const TOKEN_KEY = "complaintDesk.token";
 const MACROS = ["new_ticket", "route", "escalate", "deescalate", "check_deadlines", "sync",
-  "revisit_list", "monthly_summary", "pull_consolidated"];
+  "revisit_list", "monthly_summary", "pull_consolidated", "acknowledge", "plan", "extension", "resolve",
+  "feedback", "close", "revisit", "objection", "cancel", "check_wording"];
 
 // The token lives in the add-in's own storage, never in the workbook.
 const store = () => (typeof OfficeRuntime !== "undefined" && OfficeRuntime.storage) || {
@@ -20,6 +21,7 @@ const sheetOf = (address) => address.slice(0, address.lastIndexOf("!")).replace(
 const isDateFormat = (f) => /[dmyhs]/i.test(String(f).replace(/"[^"]*"|\[[^\]]*\]|\\./g, "").replace(/General/i, ""));
 const serialToIso = (n) => new Date(Math.round((n - 25569) * 86400000)).toISOString();
 
+/** @param {Excel.RequestContext} ctx */
 async function buildPayload(ctx) {
   const wb = ctx.workbook;
   const sheets = wb.worksheets.load("items/name");
@@ -29,7 +31,8 @@ async function buildPayload(ctx) {
   wb.load("name");
   await ctx.sync();
   const parts = sheets.items.map((sheet) => ({ sheet, used: sheet.getUsedRangeOrNullObject(true),
-    tables: sheet.tables.load("items/name,items/showHeaders,items/showTotals,items/style,items/showFilterButton") }));
+    tables: sheet.tables.load("items/name,items/showHeaders,items/showTotals,items/style,items/showFilterButton"),
+    block: /** @type {Excel.Range | null} */ (null), ranges: /** @type {(Excel.Range | false)[][]} */ ([]) }));
   const ranged = names.items.filter((n) => n.type === "Range") // a #REF! name has no range: left out
     .map((n) => ({ name: n.name, range: n.getRangeOrNullObject().load("address") }));
   await ctx.sync();
@@ -59,7 +62,15 @@ async function buildPayload(ctx) {
   };
 }
 
+/**
+ * @typedef {{ func: string, args: any[], values: any[][] | null, sheet_position: number | null,
+ *   start_row: number, start_column: number, row_count: number, column_count: number }} Action
+ * @typedef {{ wb: Excel.Workbook, sheets: Excel.Worksheet[], sheet: Excel.Worksheet,
+ *   table: () => Excel.Table, range: () => Excel.Range }} Target
+ */
+/** @type {(a: Action, v: string) => string[][]} */
 const fill = (a, v) => Array.from({ length: a.row_count }, () => Array(a.column_count).fill(v));
+/** @type {Record<string, (x: Target, a: Action) => unknown>} */
 const ACTIONS = {
   setValues: (x, a) => { x.range().values = a.values.map((row) => row.map((v) => (v === null ? "" : v))); },
   setRangeColor: (x, a) => (a.args[0] ? (x.range().format.fill.color = a.args[0]) : x.range().format.fill.clear()),
@@ -99,6 +110,7 @@ const ACTIONS = {
 };
 const RESHAPES = new Set(["addSheet", "sheetDelete", "setSheetName"]); // sheet list changes: reload it
 
+/** @param {Excel.RequestContext} ctx @param {Action[]} actions */
 async function applyActions(ctx, actions) {
   const unknown = actions.map((a) => a.func).filter((f) => !(f in ACTIONS));
   if (unknown.length) throw new Error(`This client cannot apply: ${[...new Set(unknown)].join(", ")}`);

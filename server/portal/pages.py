@@ -8,6 +8,7 @@ token and every page the dashboard's security headers.
 
 from __future__ import annotations
 
+import io
 import os
 import time
 import uuid
@@ -32,8 +33,11 @@ from server import clock
 from server.auth import BRANCH, authenticate
 from server.dashboard.security import add_headers, csrf_ok, csrf_token
 from server.errors import ApiError
+from server.files import write_private
 from server.portal.merge import MergeResult, merge_upload
+from server.remote.files import public_url
 from server.services.changes import Actor
+from server.services.workbooks import blank_workbook
 from server.storage.db import get_db
 from server.storage.models import BranchRow, TokenRow
 
@@ -65,6 +69,14 @@ TEXT: dict[str, dict[str, str]] = {
         "again": "上传另一个工作簿",
         "csrf": "表单已过期，请刷新页面后重试。",
         "expired": "下载已过期，请重新上传。",
+        "get_started": "下载与安装",
+        "blank_zh": "本网点的空白工作簿（中文表头）",
+        "blank_en": "本网点的空白工作簿（英文表头）",
+        "blank_note": "“设置”表中已填好网点编码、服务器地址和时区。",
+        "xlam": "桌面加载项 complaint-desk.xlam（Windows Excel，本机安装 Python）",
+        "manifest": "网页版加载项清单 manifest.xml（Excel 网页版、Mac，或没有 Python 的电脑）",
+        "addin_help": "安装说明见 docs/addin.md；网页版加载项的“设置”中粘贴本网点的访问令牌。",
+        "dashboard": "总部看板",
     },
     "en": {
         "title": "Branch workbook sync",
@@ -90,6 +102,16 @@ TEXT: dict[str, dict[str, str]] = {
         "again": "Upload another workbook",
         "csrf": "The form has expired; reload the page and try again.",
         "expired": "This download has expired; upload the workbook again.",
+        "get_started": "Downloads and set-up",
+        "blank_zh": "This branch's blank workbook (Chinese headers)",
+        "blank_en": "This branch's blank workbook (English headers)",
+        "blank_note": "Its Settings sheet already holds the branch code, this server's address "
+        "and the time zone.",
+        "xlam": "Desktop add-in complaint-desk.xlam (Windows Excel with Python on the PC)",
+        "manifest": "Web add-in manifest.xml (Excel on the web, Mac, or a PC without Python)",
+        "addin_help": "How to install: docs/addin.md; in the web add-in, paste this branch's access token "
+        "under Settings.",
+        "dashboard": "Head-office dashboard",
     },
 }
 
@@ -183,10 +205,23 @@ def upload() -> Any:
     if result.content is None:
         return _page("upload.html", 422, branch=branch, problems=result.problems, problem_lang=lang())
     name = f"{branch.id}-{uuid.uuid4().hex}.xlsx"
-    (_downloads_dir() / name).write_bytes(result.content)
+    write_private(_downloads_dir() / name, result.content)
     original = os.path.basename(sent.filename) or f"{branch.code}.xlsx"
     session["branch_download_name"] = original
     return _page("result.html", branch=branch, result=result, download=name)
+
+
+@bp.get("/workbook.xlsx")
+def workbook() -> Any:
+    """The signed-in branch's blank workbook, headers in ``?lang=`` (default: the page's language)."""
+    branch = _signed_in_branch()
+    if branch is None:
+        return redirect(url_for("branch_portal.home"))
+    headers = request.args.get("headers", lang())
+    if headers not in TEXT:
+        abort(404)
+    filename, content = blank_workbook(get_db(), branch.id, headers, public_url())
+    return send_file(io.BytesIO(content), mimetype=XLSX, as_attachment=True, download_name=filename)
 
 
 @bp.get("/download/<name>")

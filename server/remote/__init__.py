@@ -1,5 +1,13 @@
-"""``/xlwings/<macro>``: the ribbon's macros run on the server for Excel without local Python."""
+"""The ribbon for Excel without Python: ``/xlwings/<macro>`` on the built-in engine, and ``/officejs/``."""
 
-from server.remote.pages import init_app
+from flask import Flask
+
+from server.remote import files, pages
+
+
+def init_app(app: Flask) -> None:
+    pages.init_app(app)
+    files.init_app(app)
+
 
 __all__ = ["init_app"]

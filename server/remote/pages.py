@@ -2,27 +2,32 @@
 
 Excel on the web, Excel for Mac and PCs without Python (the Office.js add-in,
 or VBA's ``RunRemotePython``) send the workbook as an xlwings payload; the same
-macro functions as on the desktop run on ``xw.Book(json=payload)`` and the
+macro functions as on the desktop run on a Book over that payload and the
 actions they record go back as ``{"actions": [...]}`` for the client to apply.
+
+- The Book is the project's own engine (`server.remote.engine`), which needs no
+  licence. ``FLASK_REMOTE_ENGINE=xlwings`` runs xlwings PRO's remote engine
+  instead (``xw.Book(json=payload)``), which needs ``XLWINGS_LICENSE_KEY``
+  (``noncommercial`` for non-commercial use; commercial use needs a licence).
 
 - The caller's token decides: branch tokens run the branch buttons, head-office
   tokens Pull consolidated. The token stays in the client, never in the workbook.
 - xlwings' remote engine shares one App object in the process (an alert of one
-  call could land in another's actions), so one lock serialises the calls.
+  call could land in another's actions), so one lock serialises its calls; the
+  own engine keeps each call's actions on its Book and needs none.
 - Sync and Pull consolidated call this server's own API in-process (a WSGI call
   with the caller's ``Authorization`` header) instead of over HTTP: the same
   validation, idempotency and branch isolation as a desktop Sync, with no
   network round trip to itself and no worker of a small gunicorn pool blocked
   waiting for another.
-- The remote engine is xlwings PRO code: it needs ``XLWINGS_LICENSE_KEY``
-  (``noncommercial`` for non-commercial use; commercial use needs a licence).
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from flask import Blueprint, Flask, current_app, jsonify, request
@@ -34,6 +39,8 @@ from complaints.sla import DEFAULT_TZ
 from server import clock
 from server.auth import ADMIN, BRANCH, HEAD_OFFICE, current, require
 from server.errors import ApiError
+from server.jsonbody import request_json
+from server.remote import engine as own_engine
 from server.storage.rows import clock_for
 
 bp = Blueprint("remote", __name__, url_prefix="/xlwings")
@@ -41,6 +48,8 @@ LOCK = threading.Lock()
 ROLES = {"pull_consolidated": (HEAD_OFFICE, ADMIN)}
 """Who may press a button; every other button is a branch's."""
 TOKEN_HINT = "加载项的“设置”窗格 / the add-in's Settings pane"
+ENGINES = ("own", "xlwings")
+"""``REMOTE_ENGINE``: the project's own (the default) or xlwings PRO's."""
 
 
 class InProcessTransport:
@@ -76,13 +85,14 @@ class InProcessTransport:
 
 
 def _remote_engine() -> Any:
-    """xlwings with its remote engine registered; 503 without a licence key."""
+    """xlwings with its PRO remote engine registered; 503 without a licence key."""
     if not os.environ.get("XLWINGS_LICENSE_KEY"):
         raise ApiError(
             503,
             "remote_mode_unlicensed",
-            "the remote mode needs XLWINGS_LICENSE_KEY in the server's environment "
-            "('noncommercial' for non-commercial use; commercial use needs an xlwings PRO licence)",
+            "REMOTE_ENGINE=xlwings needs XLWINGS_LICENSE_KEY in the server's environment "
+            "('noncommercial' for non-commercial use; commercial use needs an xlwings PRO licence); "
+            "unset REMOTE_ENGINE to use the built-in engine, which needs none",
         )
     import xlwings as xw
 
@@ -104,9 +114,8 @@ def run(macro: str) -> Any:
     wanted = ROLES.get(macro, (BRANCH,))
     if principal.role not in wanted:
         raise ApiError(403, "forbidden", f"{macro} needs a {' or '.join(wanted)} token", {"macro": macro})
-    payload = request.get_json(silent=True)
+    payload = request_json()
     _check_payload(payload)
-    xw = _remote_engine()
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     env = Env(
         now=clock.now(),
@@ -115,14 +124,38 @@ def run(macro: str) -> Any:
         branch=principal.branch_code or None,
         calendar=clock_for(DEFAULT_TZ, app.config.get("CALENDAR_FILE")).calendar,
     )
+    with _book(payload, app.config.get("REMOTE_ENGINE", "own")) as book:
+        MACROS[macro](book, env)
+        actions = list(book.json()["actions"])
+    return jsonify({"actions": actions})
+
+
+@contextmanager
+def _book(payload: dict[str, Any], engine: str) -> Iterator[Any]:
+    """The workbook of the payload on the configured engine; 400 when the engine refuses the payload."""
+    if engine == "own":
+        try:
+            book = own_engine.Book(payload)
+        except own_engine.PayloadError as exc:  # e.g. the client's xlwings version differs
+            raise ApiError(400, "bad_payload", str(exc), {"field": exc.field}) from exc
+        yield book
+        return
+    if engine != "xlwings":
+        raise ApiError(
+            503, "remote_engine_unknown", f"REMOTE_ENGINE is {engine!r}; use one of {', '.join(ENGINES)}"
+        )
+    xw = _remote_engine()
     with LOCK:
         try:
             with xw.Book(json=payload) as book:
-                MACROS[macro](book, env)
-                actions = list(book.json()["actions"])
+                yield book
         except xw.XlwingsError as exc:  # e.g. the client's xlwings version differs from the server's
             raise ApiError(400, "bad_payload", str(exc)) from exc
-    return jsonify({"actions": actions})
+
+
+SCALAR = (str, int, float, bool, type(None))
+"""What a cell value in a payload may be (dates come as text, errors as text, empty cells as null)."""
+TABLE_ADDRESSES = ("header_row_range_address", "data_body_range_address", "total_row_range_address")
 
 
 def _check_payload(payload: Any) -> None:
@@ -139,10 +172,14 @@ def _check_payload(payload: Any) -> None:
     book = payload.get("book")
     if not isinstance(book, dict) or not isinstance(book.get("active_sheet_index"), int):
         raise bad("'book' needs 'name' and 'active_sheet_index'", "book")
+    if not isinstance(book.get("name"), str):
+        raise bad("'name' must be the workbook's name", "book.name")
+    if not isinstance(book.get("selection", ""), str | None):
+        raise bad("'selection' must be an address such as A2:A5", "book.selection")
     sheets = payload.get("sheets")
     if not isinstance(sheets, list) or not sheets:
         raise bad("'sheets' must list the workbook's sheets", "sheets")
-    if not 0 <= book["active_sheet_index"] < len(sheets):
+    if isinstance(book["active_sheet_index"], bool) or not 0 <= book["active_sheet_index"] < len(sheets):
         raise bad("'active_sheet_index' is not one of the sheets", "book.active_sheet_index")
     for n, sheet in enumerate(sheets):
         if not isinstance(sheet, dict) or not isinstance(sheet.get("name"), str):
@@ -150,10 +187,36 @@ def _check_payload(payload: Any) -> None:
         values = sheet.get("values")
         if not isinstance(values, list) or not all(isinstance(row, list) for row in values):
             raise bad("'values' must be a list of rows", f"sheets[{n}].values")
-        sheet.setdefault("pictures", [])
-        sheet.setdefault("tables", [])
-    payload.setdefault("names", [])
+        for r, row in enumerate(values):
+            for c, value in enumerate(row):
+                if not isinstance(value, SCALAR):
+                    raise bad(
+                        "a cell holds text, a number, true/false or null", f"sheets[{n}].values[{r}][{c}]"
+                    )
+        _check_list(sheet, "pictures", f"sheets[{n}]", bad)
+        for t, table in enumerate(_check_list(sheet, "tables", f"sheets[{n}]", bad)):
+            place = f"sheets[{n}].tables[{t}]"
+            for key in ("name", "range_address"):
+                if not isinstance(table.get(key), str) or not table[key]:
+                    raise bad(f"a table needs its '{key}' as text", f"{place}.{key}")
+            for key in TABLE_ADDRESSES:
+                if not isinstance(table.get(key), str | None):
+                    raise bad(f"'{key}' must be an address or null", f"{place}.{key}")
+    _check_list(payload, "names", "", bad)
+
+
+def _check_list(owner: dict[str, Any], key: str, place: str, bad: Any) -> list[dict[str, Any]]:
+    """``owner[key]``, a list of objects (an empty one when missing); `bad` names the place otherwise."""
+    items = owner.setdefault(key, [])
+    where = f"{place}.{key}" if place else key
+    if not isinstance(items, list):
+        raise bad(f"'{key}' must be a list", where)
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise bad(f"each of '{key}' must be an object", f"{where}[{i}]")
+    return items
 
 
 def init_app(app: Flask) -> None:
+    app.config.setdefault("REMOTE_ENGINE", "own")
     app.register_blueprint(bp)

@@ -1,9 +1,10 @@
-"""Run a macro the way Excel would, on a real .xlsx, through xlwings' remote engine.
+"""Run a macro the way Excel would, on a real .xlsx, through the server's remote engine.
 
 1. the workbook is turned into the payload an Excel client sends (values of
    each sheet as the rectangle from A1, dates as ISO strings, tables, the
    active sheet and the selection);
-2. the macro runs on ``xw.Book(json=payload)``;
+2. the macro runs on the server's own engine (``server.remote.engine.Book``),
+   or on xlwings PRO's (``xw.Book(json=payload)``, ``engine="xlwings"``);
 3. the actions it returns are checked against what the VBA client
    (``Remote.bas``) and our Office.js client implement, then applied to the
    .xlsx with openpyxl as Excel applies them (a string typed into a date cell
@@ -30,11 +31,23 @@ from openpyxl.styles import PatternFill
 from openpyxl.utils import get_column_letter
 
 from addin.officejs import OFFICEJS_ACTIONS
+from server.remote import engine as own_engine
 from server.xlsx.cellformat import unescape_text
 
 REMOTE_BAS = Path(xw.__file__).resolve().parent / "addin" / "Remote.bas"
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}( \d{2}:\d{2}:\d{2})?$")
 _NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")
+
+
+ENGINES = ("own", "xlwings")
+
+
+def open_book(payload: dict[str, Any], engine: str = "own") -> Any:
+    """A remote Book over ``payload``: the server's own engine, or xlwings PRO's (non-commercial key)."""
+    if engine == "own":
+        return own_engine.Book(payload)
+    ensure_remote_engine()
+    return xw.Book(json=payload)
 
 
 def ensure_remote_engine() -> None:
@@ -214,12 +227,12 @@ def run_macro(
     *,
     sheet: str | None = None,
     selection: str | None = None,
+    engine: str = "own",
 ) -> Outcome:
     """Run ``macro`` on the workbook at ``path`` as Excel would, and save the result back to ``path``."""
-    ensure_remote_engine()
     payload = payload_of(path, sheet=sheet, selection=selection)
     size = len(json.dumps(payload, ensure_ascii=False).encode())
-    with xw.Book(json=payload) as book:
+    with open_book(payload, engine) as book:
         macro(book, env)
         actions = book.json()["actions"]
     unknown = {a["func"] for a in actions} - (vba_actions() & OFFICEJS_ACTIONS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,17 +12,22 @@ import pytest
 from flask import Flask
 from openpyxl import Workbook, load_workbook
 
+from addin.macros import MACROS
+from addin.officejs import OFFICEJS_ACTIONS
+from complaints.enums import Level
 from server import create_app
+from server.remote.actions import RECORDED
 from server.storage.db import get_db
 from server.storage.models import TicketRow
 from tests.addin.harness import apply_actions, payload_of, vba_actions
 from tests.addin.workbooks import NOW, branch_book, numbered, read, setting
+from tests.factories import local
 from tests.server.api.conftest import add_branch, add_head_office
 
 
 @pytest.fixture
 def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Flask]:
-    monkeypatch.setenv("XLWINGS_LICENSE_KEY", "noncommercial")
+    monkeypatch.delenv("XLWINGS_LICENSE_KEY", raising=False)  # the built-in engine needs no licence
     app = create_app(
         {"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'server.db'}", "CLOCK": lambda: NOW}
     )
@@ -128,7 +134,7 @@ def test_each_button_needs_the_right_kind_of_token(app, tmp_path):
         (lambda p: p.pop("sheets"), "sheets"),
         (lambda p: p["book"].update(active_sheet_index=99), "book.active_sheet_index"),
         (lambda p: p["sheets"][1].update(values="投诉"), "sheets[1].values"),
-        (lambda p: p.update(version="0.1.0"), None),
+        (lambda p: p.update(version="0.1.0"), "version"),
     ],
     ids=["no sheets", "active sheet", "values", "xlwings version"],
 )
@@ -138,17 +144,25 @@ def test_a_body_that_is_not_a_workbook_payload_is_refused_naming_the_place(app, 
     change(payload)
     error = press(app, "check_deadlines", payload, token, 400)
     assert error["error"] == "bad_payload"
-    if where is None:
+    assert error["where"] == {"field": where}
+    if where == "version":
         assert "xlwings version is different on the client (0.1.0)" in error["message"]
-    else:
-        assert error["where"] == {"field": where}
 
 
-def test_without_an_xlwings_licence_key_the_remote_mode_says_what_it_needs(app, tmp_path, monkeypatch):
-    monkeypatch.delenv("XLWINGS_LICENSE_KEY")
+def test_xlwings_pro_engine_chosen_without_a_licence_key_says_what_it_needs(app, tmp_path):
+    app.config["REMOTE_ENGINE"] = "xlwings"
     token = add_branch(app, "SZ01")
     error = press(app, "route", payload_of(branch_book(tmp_path / "b.xlsx")), token, 503)
     assert error["error"] == "remote_mode_unlicensed" and "XLWINGS_LICENSE_KEY" in error["message"]
+
+
+def test_xlwings_pro_engine_with_the_noncommercial_key_still_answers(app, tmp_path, monkeypatch):
+    monkeypatch.setenv("XLWINGS_LICENSE_KEY", "noncommercial")
+    app.config["REMOTE_ENGINE"] = "xlwings"
+    token = add_branch(app, "SZ01")
+    path = branch_book(tmp_path / "b.xlsx", [numbered(1)])
+    actions = press(app, "route", payload_of(path, sheet="投诉单", selection="A2"), token)["actions"]
+    assert alerts(actions)[0].startswith("已分派 1 张投诉单")
 
 
 def test_two_branches_pressing_at_once_each_get_their_own_answer(app, tmp_path):
@@ -172,3 +186,80 @@ def test_two_branches_pressing_at_once_each_get_their_own_answer(app, tmp_path):
         thread.join()
     for code in tokens:
         assert len(results[code]) == 1 and f"{code}-20260302-0001" in results[code][0]
+
+
+# --- every button, with no licence key anywhere -----------------------------------------------------
+
+
+DONE_HERE = {"new_ticket", "route", "escalate", "deescalate", "check_deadlines", "sync", "revisit_list"}
+DONE_HERE |= {"monthly_summary", "pull_consolidated"}
+"""The buttons this workbook lets finish; any other button may refuse it, with its message."""
+
+
+@pytest.mark.parametrize("macro", list(MACROS))
+def test_every_button_answers_without_an_xlwings_licence_key(app, tmp_path, macro):
+    assert "XLWINGS_LICENSE_KEY" not in os.environ
+    tickets = [
+        numbered(1, level=Level.YELLOW, level_reason="同一客户第二次投诉"),
+        numbered(2, closed_at=local(2026, 2, 25, 10), resolved_at=local(2026, 2, 24, 10)),
+    ]
+    if macro == "pull_consolidated":
+        path, token = tmp_path / "hq.xlsx", add_head_office(app)
+        Workbook().save(path)
+        payload = payload_of(path)
+    else:
+        path, token = branch_book(tmp_path / "b.xlsx", tickets), add_branch(app, "SZ01")
+        payload = payload_of(path, sheet="投诉单", selection="A2")
+    actions = press(app, macro, payload, token)["actions"]
+    assert {a["func"] for a in actions} <= vba_actions() & OFFICEJS_ACTIONS
+    [alert] = [a for a in actions if a["func"] == "alert"]
+    if macro in DONE_HERE:
+        assert alert["args"][3] == "info", alert["args"][0]  # done, not refused
+    apply_actions(path, actions)
+
+
+def test_the_built_in_engine_records_only_actions_both_clients_apply():
+    assert RECORDED <= vba_actions() & OFFICEJS_ACTIONS
+
+
+MALFORMED = {
+    "cell holding a list": (
+        lambda p: p["sheets"][0]["values"][1].__setitem__(3, [1]),
+        "sheets[0].values[1][3]",
+    ),
+    "header holding an object": (
+        lambda p: p["sheets"][0]["values"][0].__setitem__(0, {"a": 1}),
+        "sheets[0].values[0][0]",
+    ),
+    "selection a number": (lambda p: p["book"].update(selection=1), "book.selection"),
+    "book without a name": (lambda p: p["book"].pop("name"), "book.name"),
+    "active sheet true": (lambda p: p["book"].update(active_sheet_index=True), "book.active_sheet_index"),
+    "tables as text": (lambda p: p["sheets"][0].update(tables="x"), "sheets[0].tables"),
+    "table a number": (lambda p: p["sheets"][0].update(tables=[1]), "sheets[0].tables[0]"),
+    "table without a name": (lambda p: p["sheets"][0]["tables"][0].pop("name"), "sheets[0].tables[0].name"),
+    "table range a number": (
+        lambda p: p["sheets"][0]["tables"][0].update(range_address=1),
+        "sheets[0].tables[0].range_address",
+    ),
+    "table range null": (
+        lambda p: p["sheets"][0]["tables"][0].update(range_address=None),
+        "sheets[0].tables[0].range_address",
+    ),
+    "table body a list": (
+        lambda p: p["sheets"][0]["tables"][0].update(data_body_range_address=[]),
+        "sheets[0].tables[0].data_body_range_address",
+    ),
+    "pictures as text": (lambda p: p["sheets"][0].update(pictures="x"), "sheets[0].pictures"),
+    "names of numbers": (lambda p: p.update(names=[1]), "names[0]"),
+}
+
+
+@pytest.mark.parametrize("name", MALFORMED)
+def test_a_malformed_payload_is_a_400_naming_the_place_for_every_button(app, tmp_path, name):
+    change, where = MALFORMED[name]
+    token = add_branch(app, "SZ01")
+    payload = payload_of(branch_book(tmp_path / "b.xlsx", [numbered(1)]), sheet="投诉单", selection="A2:A2")
+    change(payload)
+    for macro in ("new_ticket", "route", "sync"):
+        error = press(app, macro, payload, token, 400)
+        assert error == {"error": "bad_payload", "message": error["message"], "where": {"field": where}}
