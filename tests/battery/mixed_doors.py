@@ -48,7 +48,7 @@ from complaints.enums import LogKind
 from complaints.model import LogEntry
 from server.xlsx import read_workbook, write_workbook
 from server.xlsx.reader import BranchWorkbook
-from tests.addin.harness import apply_actions, ensure_remote_engine, payload_of
+from tests.addin.harness import apply_actions, payload_of
 from tests.server.api import harness
 from tests.server.api.test_branch_portal import csrf
 from tests.server.workbook_factories import save_template
@@ -397,7 +397,6 @@ def run(
     escalation_pause: float = 0.2,
 ) -> Report:
     """Create each branch's tickets, run every device and head office at once, then compare."""
-    ensure_remote_engine()
     rng = random.Random(seed)
     report = Report()
     devices: list[Device] = []

@@ -41,9 +41,7 @@ def _prepared(url: str) -> tuple[dict[str, str], str]:
 def test_every_door_at_once_loses_nothing_duplicates_nothing_and_records_every_conflict(
     migrated_url: str,  # noqa: F811
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("XLWINGS_LICENSE_KEY", os.environ.get("XLWINGS_LICENSE_KEY") or "noncommercial")
     tokens, hq = _prepared(migrated_url)
     one_process = migrated_url.startswith("sqlite")
     server = Gunicorn(
