@@ -107,7 +107,7 @@ def free_port() -> int:
 
 
 class Gunicorn:
-    """A real gunicorn serving the app on a free loopback port."""
+    """A real gunicorn serving the app on a free loopback port (``threads`` > 1: gthread workers)."""
 
     def __init__(
         self,
@@ -115,6 +115,7 @@ class Gunicorn:
         workers: int = 4,
         extra_env: dict[str, str] | None = None,
         app_spec: str = "server:create_app()",
+        threads: int = 1,
     ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -128,6 +129,8 @@ class Gunicorn:
                 str(workers),
                 "--bind",
                 f"127.0.0.1:{self.port}",
+                "--threads",
+                str(threads),
                 "--timeout",
                 "60",
                 "--log-level",
