@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from complaints.enums import Level
+from complaints.kpis import workdays_to_close
 from complaints.levels import LevelRules
 from complaints.model import LogEntry, Task, Ticket
 from complaints.pipeline import Settled, settle
@@ -32,7 +33,7 @@ from server.services.notices import QUIET_STATUSES, Notice, enqueue_many, escala
 from server.storage.models import BranchRow, OutboxRow
 from server.storage.neighbours import GroupFindings
 from server.storage.routing import branch_contact, routing_table
-from server.storage.rows import STORED_TICKET_FIELDS, chunks, next_change_seq, to_db
+from server.storage.rows import CLOSE_WORKDAYS, STORED_TICKET_FIELDS, chunks, next_change_seq, to_db
 from server.storage.writes import (
     CREATED,
     Stamp,
@@ -151,11 +152,11 @@ def settle_all(
             tasks=tasks.get(key, ()),
             progress=progress.get(key, ()),
         )
-        outcomes.append(Outcome(key, p, settled, _columns(p, settled)))
+        outcomes.append(Outcome(key, p, settled, _columns(p, settled, clock)))
     return outcomes
 
 
-def _columns(p: Proposal, settled: Settled) -> dict[str, Any]:
+def _columns(p: Proposal, settled: Settled, clock: SlaClock) -> dict[str, Any]:
     ticket, deadlines = settled.ticket, settled.evaluation.deadlines
     values: dict[str, Any] = {}
     for column, attr in DEADLINE_COLUMNS.items():
@@ -163,6 +164,9 @@ def _columns(p: Proposal, settled: Settled) -> dict[str, Any]:
         due = due if isinstance(due, datetime) else None
         if p.row is None or getattr(p.row, column) != due:
             values[column] = due
+    workdays = workdays_to_close(ticket, clock)
+    if p.row is None or p.row.close_workdays != workdays:
+        values[CLOSE_WORKDAYS] = workdays
     before = p.before
     for key in STORED_TICKET_FIELDS:
         value = getattr(ticket, key)
@@ -220,6 +224,8 @@ def _history(stamp: Stamp, o: Outcome) -> list[dict[str, Any]]:
     before, ticket = o.proposal.before, o.ticket
     rows = []
     for key in o.values:
+        if key == CLOSE_WORKDAYS:  # bookkeeping for the figures, derived from two fields already in history
+            continue
         if key in DEADLINE_COLUMNS:
             old, new = getattr(o.proposal.row, key), o.values[key]
         else:

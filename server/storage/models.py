@@ -118,6 +118,16 @@ _ticket_fixed = [
     Column("updated_by", String(200), nullable=False, default=""),
 ]
 _fixed_names = {c.name for c in _ticket_fixed}
+FIGURE_MOMENTS: tuple[str, ...] = (
+    "received_at",
+    "acknowledged_at",
+    "plan_at",
+    "resolved_at",
+    "feedback_at",
+    "closed_at",
+    "revisited_at",
+)
+"""The moments a figure places in its period (`complaints.kpis.MOMENTS`), each indexed per branch."""
 
 tickets_table = Table(
     "tickets",
@@ -128,10 +138,15 @@ tickets_table = Table(
         for c in TICKETS.columns
         if c.key not in _fixed_names
     ],
+    Column("close_workdays", Integer, nullable=True),
     UniqueConstraint("branch_id", "ticket_id", name="uq_tickets_branch_ticket_id"),
     Index("ix_tickets_branch_change", "branch_id", "change_seq"),
     Index("ix_tickets_status", "status"),
+    *(Index(f"ix_tickets_{moment}", "branch_id", moment) for moment in FIGURE_MOMENTS),
 )
+"""``close_workdays``: working days from receipt to closure (`complaints.kpis.workdays_to_close`), written
+with the deadlines by the one service so the database counts the median days to close (NULL: not closed,
+or the calendar is pending). The moment indexes serve the head-office figures (`server.storage.figures`)."""
 
 
 class TicketRow(Base):

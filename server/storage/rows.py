@@ -26,6 +26,8 @@ from complaints.sla import SlaClock, SlaPolicy
 from complaints.wire import COLUMNS, DEADLINE_COLUMNS, TICKET_ATTRS, decode, encode
 from server.storage.models import BranchRow, LogRow, TaskRow, TicketRow, tickets_table
 
+CLOSE_WORKDAYS = "close_workdays"
+"""The stored working days to close (`complaints.kpis.workdays_to_close`), written with the deadlines."""
 STORED_TICKET_FIELDS: tuple[str, ...] = tuple(
     k for k in COLUMNS if k in TICKET_ATTRS and k not in ("sync_key", "version")
 )
@@ -143,6 +145,7 @@ _LOW_CARDINALITY = frozenset(
 TICKET_READ = (
     *(_t[k] for k in STORED_TICKET_FIELDS),
     *(_t[k] for k in DEADLINE_COLUMNS),
+    _t.close_workdays,
     _t.sync_key,
     _t.branch_id,
     _t.version,
