@@ -290,6 +290,44 @@ def workdays_between(received_at: datetime, closed_at: datetime | None, clock: S
         return None
 
 
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """What the figures read of one ticket, as the rules left it: stored beside it so the database counts.
+
+    ``met``: the outcome of each milestone reached (on time, late, None unknown);
+    ``closed_loop``: every deadline met, for a closed ticket; ``customer`` and
+    ``group``: the customer of a repeat complaint and the group of a group
+    complaint ("" otherwise).
+    """
+
+    profile: Profile
+    resolved: bool
+    met: dict[Milestone, bool | None]
+    closed_loop: bool | None
+    workdays: int | None
+    customer: str
+    group: str
+
+
+def facts(ticket: Ticket, deadlines: Deadlines, clock: SlaClock) -> Facts:
+    """The `Facts` of ``ticket`` with its ``deadlines`` (those the rules computed with ``clock``)."""
+    profile = profile_of(ticket)
+    met = {
+        m: _milestone_met(ticket, m, deadlines)
+        for m, name in _MILESTONE_FIELD.items()
+        if getattr(ticket, name) is not None
+    }
+    return Facts(
+        profile,
+        ticket.resolved_at is not None,
+        met,
+        None if ticket.closed_at is None else _closed_loop_met(ticket, deadlines),
+        workdays_to_close(ticket, clock),
+        customer_key(ticket.contact) if profile.repeat else "",
+        ticket.group_id.strip() if profile.grouped else "",
+    )
+
+
 class _Tally:
     """On time / late / unknown counts of one rate; `rate` gives the `Rate`."""
 
@@ -423,7 +461,7 @@ class KpiAccumulator:
         self.count_received(profile, 1, int(ticket.resolved_at is not None))
         self.count_cause(ticket.department, ticket.root_cause, ticket.improvement, ticket.improvement_done, 1)
         if profile.repeat:
-            self.count_repeat_customer(ticket.contact)
+            self.count_repeat_customer(customer_key(ticket.contact))
         if profile.grouped:
             self.count_group(ticket.group_id)
 
@@ -466,9 +504,8 @@ class KpiAccumulator:
         counts[0] += n * bool(done)
         counts[1] += n
 
-    def count_repeat_customer(self, contact: str) -> None:
-        """The customer of a live repeat complaint received in the period (counted once)."""
-        key = customer_key(contact)
+    def count_repeat_customer(self, key: str) -> None:
+        """The customer (`customer_key`) of a live repeat complaint received in the period, counted once."""
         if key:
             self.repeat_customers.add(key)
 

@@ -22,7 +22,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from complaints.enums import Level
-from complaints.kpis import workdays_to_close
 from complaints.levels import LevelRules
 from complaints.model import LogEntry, Task, Ticket
 from complaints.pipeline import Settled, settle
@@ -30,10 +29,18 @@ from complaints.routing import RoutingTable, head_rule
 from complaints.sla import SlaClock
 from complaints.wire import COLUMNS, DEADLINE_COLUMNS, encode
 from server.services.notices import QUIET_STATUSES, Notice, enqueue_many, escalation_key, escalation_notice
+from server.storage.figures import figure_row, write_figure_rows
 from server.storage.models import BranchRow, OutboxRow
 from server.storage.neighbours import GroupFindings
 from server.storage.routing import branch_contact, routing_table
-from server.storage.rows import CLOSE_WORKDAYS, STORED_TICKET_FIELDS, chunks, next_change_seq, to_db
+from server.storage.rows import (
+    STORED_AS_IS,
+    STORED_CONVERTED,
+    STORED_TICKET_FIELDS,
+    chunks,
+    next_change_seq,
+    to_db,
+)
 from server.storage.writes import (
     CREATED,
     Stamp,
@@ -152,11 +159,11 @@ def settle_all(
             tasks=tasks.get(key, ()),
             progress=progress.get(key, ()),
         )
-        outcomes.append(Outcome(key, p, settled, _columns(p, settled, clock)))
+        outcomes.append(Outcome(key, p, settled, _columns(p, settled)))
     return outcomes
 
 
-def _columns(p: Proposal, settled: Settled, clock: SlaClock) -> dict[str, Any]:
+def _columns(p: Proposal, settled: Settled) -> dict[str, Any]:
     ticket, deadlines = settled.ticket, settled.evaluation.deadlines
     values: dict[str, Any] = {}
     for column, attr in DEADLINE_COLUMNS.items():
@@ -164,13 +171,16 @@ def _columns(p: Proposal, settled: Settled, clock: SlaClock) -> dict[str, Any]:
         due = due if isinstance(due, datetime) else None
         if p.row is None or getattr(p.row, column) != due:
             values[column] = due
-    workdays = workdays_to_close(ticket, clock)
-    if p.row is None or p.row.close_workdays != workdays:
-        values[CLOSE_WORKDAYS] = workdays
     before = p.before
+    if before is None:  # a new ticket: every field, without comparing (the hot path of a big push)
+        for key in STORED_AS_IS:
+            values[key] = getattr(ticket, key)
+        for key in STORED_CONVERTED:
+            values[key] = to_db(key, getattr(ticket, key))
+        return values
     for key in STORED_TICKET_FIELDS:
         value = getattr(ticket, key)
-        if before is None or value != getattr(before, key):
+        if value != getattr(before, key):
             values[key] = to_db(key, value)
     return values
 
@@ -206,6 +216,13 @@ def write(change: Change, outcomes: Iterable[Outcome], first_scan: bool = False)
                 history += _history(stamp, o)
         insert_tickets(change.session, created)
         update_tickets(change.session, change.branch.id, stamp, updates)
+        write_figure_rows(
+            change.session.connection(),
+            [
+                figure_row(o.key, change.branch.id, o.ticket, o.settled.evaluation.deadlines, change.clock)
+                for o in changed
+            ],
+        )
         insert_history(change.session, history)
         insert_log(
             change.session, stamp, change.branch.id, ((o.key, e) for o in changed for e in o.settled.log)
@@ -224,8 +241,6 @@ def _history(stamp: Stamp, o: Outcome) -> list[dict[str, Any]]:
     before, ticket = o.proposal.before, o.ticket
     rows = []
     for key in o.values:
-        if key == CLOSE_WORKDAYS:  # bookkeeping for the figures, derived from two fields already in history
-            continue
         if key in DEADLINE_COLUMNS:
             old, new = getattr(o.proposal.row, key), o.values[key]
         else:

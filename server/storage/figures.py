@@ -1,144 +1,128 @@
-"""The head-office figures counted by the database: GROUP BY over stored columns, no ticket decoded.
+"""The head-office figures counted by the database, from a narrow row of facts kept beside each ticket.
 
 `complaints.kpis` defines every figure and counts it ticket by ticket (the
-reference, `server.services.analysis.reference_analysis`). Here the database
-counts the same populations — tickets received, revisited, closed, reaching a
-milestone in the period, each branch in its own local days — grouped by what
-the figures tell apart (branch, department, profile, outcome), and the
-`KpiAccumulator`s are fed those counts (``count_*``), so ``result()`` builds
-the same `Kpis`. Texts are grouped as stored and trimmed by the accumulators,
-so blanks are told apart exactly as Python's `str.strip` does.
-
-What the rules compute at write time comes from stored columns: status, level,
-flags and level basis (last write or flag scan), the deadlines and
-``close_workdays`` (the one service writes them with every change).
+reference, `server.services.analysis.reference_analysis`). The one service
+also stores, with every ticket it writes, the ticket's `complaints.kpis.Facts`
+(``ticket_figures``: profile, milestone outcomes, working days to close, the
+customer of a repeat complaint, the group of a group complaint). Here the
+database counts those rows — received, revisited, closed, reaching a milestone
+in the period, each branch in its own local days — grouped by what the figures
+tell apart, and the `KpiAccumulator`s are fed the counts (``count_*``), so
+``result()`` builds the same `Kpis` without decoding a ticket.
 """
 
 from __future__ import annotations
 
-import sys
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, Text, and_, case, func, literal, not_, or_, select
-from sqlalchemy.ext.compiler import compiles
+from sqlalchemy import ColumnElement, Connection, and_, delete, func, insert, or_, select
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.functions import FunctionElement
 
-from complaints.enums import Level, Status
 from complaints.figures import Milestone
-from complaints.kpis import MOMENTS, KpiAccumulator, KpiBreakdown
-from complaints.levels import Basis
+from complaints.kpis import Facts, KpiAccumulator, KpiBreakdown, facts
+from complaints.model import Ticket
 from complaints.periods import Period
-from complaints.selections import OVERDUE_FLAGS, REVISIT_FLAGS, Profile
-from server.storage.models import BranchRow, tickets_table
-from server.storage.rows import from_db
+from complaints.selections import Profile
+from complaints.sla import Deadlines, SlaClock
+from server.storage.models import FIGURE_MOMENTS, BranchRow, figures_table, tickets_table
+from server.storage.rows import TICKET_READ, chunks, clock_for, from_db, ticket_of
 
-t = tickets_table.c
-WHITESPACE = "".join(c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace())
-"""What `str.strip` removes: a text of only these is blank."""
+logger = logging.getLogger(__name__)
 
-
-class _strip(FunctionElement[str]):
-    """``text`` without leading and trailing ``chars`` (SQLite ``trim``, PostgreSQL ``btrim``)."""
-
-    type = Text()
-    name = "strip"
-    inherit_cache = True
-
-
-@compiles(_strip)
-def _strip_sqlite(element: _strip, compiler: Any, **kw: Any) -> str:
-    return f"trim({compiler.process(element.clauses, **kw)})"
-
-
-@compiles(_strip, "postgresql")
-def _strip_postgresql(element: _strip, compiler: Any, **kw: Any) -> str:
-    return f"btrim({compiler.process(element.clauses, **kw)})"
-
-
-def _blank(column: Any) -> ColumnElement[bool]:
-    """The column holds nothing but white space (as `complaints.selections.is_blank`)."""
-    return func.coalesce(_strip(column, literal(WHITESPACE, Text)), "") == ""
-
-
-def _has_token(column: Any, token: str) -> ColumnElement[bool]:
-    """``token`` is one of the comma-separated values of ``column`` (flags, level basis)."""
-    listed = literal(",", Text) + func.coalesce(column, "") + literal(",", Text)
-    return listed.contains(f",{token},", autoescape=True)
-
-
-CANCELLED = or_(func.coalesce(t.status, "") == Status.CANCELLED.value, t.cancelled_at.is_not(None))
-LIVE = not_(CANCELLED)
-OVERDUE = or_(*(_has_token(t.flags, str(f)) for f in sorted(OVERDUE_FLAGS)))
-REVISIT_DUE = or_(*(_has_token(t.flags, str(f)) for f in sorted(REVISIT_FLAGS)))
-GROUPED = not_(_blank(t.group_id))
-REPEAT = _has_token(t.level_basis, Basis.REPEAT)
-RESOLVED = and_(LIVE, t.resolved_at.is_not(None))
-
-_MILESTONE_AT: dict[Milestone, Any] = {
-    Milestone.ACKNOWLEDGE: (t.acknowledged_at, t.ack_due),
-    Milestone.PLAN: (t.plan_at, t.plan_due),
-    Milestone.RESOLVE: (t.resolved_at, t.resolve_due),
-    Milestone.FEEDBACK: (t.feedback_at, t.feedback_due),
+f = figures_table.c
+_MET = {m: f[f"{m.value}_met"] for m in Milestone}
+_AT: dict[Milestone, Any] = {
+    Milestone.ACKNOWLEDGE: f.acknowledged_at,
+    Milestone.PLAN: f.plan_at,
+    Milestone.RESOLVE: f.resolved_at,
+    Milestone.FEEDBACK: f.feedback_at,
+    Milestone.REVISIT: f.revisited_at,
 }
+BATCH = 5_000
 
 
-def _late(at: Any, due: Any) -> ColumnElement[bool]:
-    """As `complaints.kpis._met` is False: not reached, or reached after a known deadline."""
-    return or_(at.is_(None), and_(due.is_not(None), at > due))
+def _code(outcome: bool | None) -> int | None:
+    return None if outcome is None else int(outcome)
 
 
-def _unknown(at: Any, due: Any) -> ColumnElement[bool]:
-    """As `complaints.kpis._met` is None: reached, with the deadline pending the calendar."""
-    return and_(at.is_not(None), due.is_(None))
+def _outcome(code: int | None) -> bool | None:
+    return None if code is None else bool(code)
 
 
-def _outcome(on_time: Any, unknown: Any) -> Any:
-    """1 on time, 0 late, NULL unknown."""
-    return case((unknown, None), (on_time, 1), else_=0)
+def figure_row(
+    key: str, branch_id: int, ticket: Ticket, deadlines: Deadlines, clock: SlaClock
+) -> dict[str, Any]:
+    """The ``ticket_figures`` row of ``ticket`` (sync key ``key``) with the deadlines the rules computed."""
+    found: Facts = facts(ticket, deadlines, clock)
+    p = found.profile
+    row: dict[str, Any] = {
+        "sync_key": key,
+        "branch_id": branch_id,
+        "department": ticket.department,
+        **{moment: getattr(ticket, moment) for moment in FIGURE_MOMENTS},
+        "cancelled": p.cancelled,
+        "overdue": p.overdue,
+        "revisit_due": p.revisit_due,
+        "grouped": p.grouped,
+        "repeat": p.repeat,
+        "training": p.training,
+        "resolved": found.resolved,
+        "status": p.status.value,
+        "level": p.level.value,
+        "category": None if p.category is None else p.category.value,
+        **{f"{m.value}_met": _code(found.met.get(m)) for m in Milestone},
+        "closed_loop_met": _code(found.closed_loop),
+        "close_workdays": found.workdays,
+        "satisfaction": None if ticket.satisfaction is None else ticket.satisfaction.value,
+        "root_cause": ticket.root_cause,
+        "improvement": ticket.improvement,
+        "improvement_done": bool(ticket.improvement_done),
+        "customer": found.customer,
+        "group_id": found.group,
+    }
+    return row
 
 
-_REVISIT_UNKNOWN = or_(t.revisit_from.is_(None), t.revisit_until.is_(None))
-_REVISIT_ON_TIME = and_(t.revisit_from <= t.revisited_at, t.revisited_at <= t.revisit_until)
-MILESTONE_OUTCOME: dict[Milestone, Any] = {
-    **{m: _outcome(at <= due, due.is_(None)) for m, (at, due) in _MILESTONE_AT.items()},
-    Milestone.REVISIT: _outcome(_REVISIT_ON_TIME, _REVISIT_UNKNOWN),
-}
-"""Outcome of a milestone reached (its moment is set), as `complaints.kpis._milestone_met`."""
-
-_revisited = t.revisited_at.is_not(None)
-CLOSED_LOOP = case(
-    (
-        or_(
-            *(_late(at, due) for at, due in _MILESTONE_AT.values()),
-            and_(_revisited, not_(_REVISIT_UNKNOWN), not_(_REVISIT_ON_TIME)),
-        ),
-        0,
-    ),
-    (
-        or_(*(_unknown(at, due) for at, due in _MILESTONE_AT.values()), and_(_revisited, _REVISIT_UNKNOWN)),
-        None,
-    ),
-    else_=1,
-).cast(Integer)
-"""Every deadline met, as `complaints.kpis._closed_loop_met`: 1, 0, or NULL (unknown)."""
-
-_MOMENT_COLUMN: dict[Milestone, Any] = {
-    Milestone.ACKNOWLEDGE: t.acknowledged_at,
-    Milestone.PLAN: t.plan_at,
-    Milestone.RESOLVE: t.resolved_at,
-    Milestone.FEEDBACK: t.feedback_at,
-    Milestone.REVISIT: t.revisited_at,
-}
+def write_figure_rows(connection: Connection, rows: list[dict[str, Any]]) -> None:
+    """Store the rows of `figure_row`, replacing those of the same tickets."""
+    for part in chunks(rows, BATCH):
+        connection.execute(delete(figures_table).where(f.sync_key.in_([r["sync_key"] for r in part])))
+        connection.execute(insert(figures_table), part)
 
 
-def _outcome_of(value: Any) -> bool | None:
-    return None if value is None else bool(value)
+def fill_figure_rows(connection: Connection, calendar_path: str | None) -> int:
+    """Write the ``ticket_figures`` row of every stored ticket (migration 0006, loads around the service).
+
+    Deadlines are computed again with the calendar, as the flag scan does; returns how many rows.
+    """
+    t = tickets_table.c
+    done = 0
+    for branch_id, code, zone in connection.execute(select(BranchRow.id, BranchRow.code, BranchRow.timezone)):
+        clock = clock_for(zone, calendar_path)
+        query = select(*TICKET_READ).where(t.branch_id == branch_id).order_by(t.sync_key)
+        last = ""
+        while True:
+            part = connection.execute(query.where(t.sync_key > last).limit(BATCH)).all()
+            if not part:
+                break
+            rows = []
+            for r in part:
+                ticket = ticket_of(r, code)
+                rows.append(figure_row(r.sync_key, branch_id, ticket, clock.deadlines(ticket), clock))
+            write_figure_rows(connection, rows)
+            done += len(rows)
+            last = part[-1].sync_key
+        logger.info("figures of branch %s filled (%d tickets so far)", code, done)
+    return done
+
+
+# --- counting -------------------------------------------------------------------------------------------
 
 
 class _Counting:
-    """The accumulators one aggregated row goes into: overall, and its branch's and department's."""
+    """The accumulators a counted row goes into: overall, and (if grouped) its branch's and department's."""
 
     def __init__(self, period: Period, codes: Mapping[int, str], grouped: bool) -> None:
         self.period = period
@@ -147,19 +131,23 @@ class _Counting:
         self.overall = KpiAccumulator(period)
         self.by_branch: dict[str, KpiAccumulator] = {}
         self.by_department: dict[str, KpiAccumulator] = {}
+        self._targets: dict[tuple[int, str], list[KpiAccumulator]] = {}
 
-    def targets(self, branch_id: int, department: str | None) -> list[KpiAccumulator]:
-        if not self.grouped:
-            return [self.overall]
+    def targets(self, branch_id: int, department: str) -> list[KpiAccumulator]:
+        found = self._targets.get((branch_id, department))
+        if found is not None:
+            return found
         found = [self.overall]
-        for groups, key in (
-            (self.by_branch, self.codes[branch_id].strip()),
-            (self.by_department, (department or "").strip()),
-        ):
-            group = groups.get(key)
-            if group is None:
-                group = groups[key] = KpiAccumulator(self.period)
-            found.append(group)
+        if self.grouped:
+            for groups, key in (
+                (self.by_branch, self.codes[branch_id].strip()),
+                (self.by_department, department.strip()),
+            ):
+                group = groups.get(key)
+                if group is None:
+                    group = groups[key] = KpiAccumulator(self.period)
+                found.append(group)
+        self._targets[(branch_id, department)] = found
         return found
 
 
@@ -168,78 +156,68 @@ def _in_period(column: Any, period: Period, zones: Mapping[str, Sequence[int]]) 
     parts = []
     for zone, ids in zones.items():
         start, end = period.bounds(zone)
-        parts.append(and_(t.branch_id.in_(list(ids)), column >= start, column < end))
+        parts.append(and_(f.branch_id.in_(list(ids)), column >= start, column < end))
     return or_(*parts)
 
 
-def _count(
-    session: Session,
-    counting: _Counting,
-    zones: Mapping[str, Sequence[int]],
-) -> None:
-    period, grouped = counting.period, counting.grouped
-    keys = [t.branch_id, t.department]  # the department also keys the improvement rate of each month
+_PROFILE = (f.cancelled, f.status, f.level, f.category, f.overdue, f.revisit_due, f.grouped, f.repeat)
+_PROFILE += (f.training,)
+_RECEIVED = (*_PROFILE, f.resolved, f.root_cause, f.improvement, f.improvement_done, f.customer, f.group_id)
 
-    def rows(where: Iterable[Any], *columns: Any, distinct: bool = False, sums: Sequence[Any] = ()) -> Any:
-        """(branch id, department, *columns, count, *sums) per distinct value, or the distinct values."""
-        stmt = select(*keys, *columns).where(*where)
-        if distinct:
-            return session.execute(stmt.distinct())
-        return session.execute(stmt.add_columns(func.count(), *sums).group_by(*keys, *columns))
 
-    received = _in_period(t.received_at, period, zones)
-    profile = (
-        CANCELLED,
-        t.status,
-        t.level,
-        t.category,
-        OVERDUE,
-        REVISIT_DUE,
-        GROUPED,
-        REPEAT,
-        t.training_case,
+def _profile(cancelled: Any, status: Any, level: Any, category: Any, *marks: Any) -> Profile:
+    return Profile(
+        bool(cancelled),
+        from_db("status", status),
+        from_db("level", level),
+        from_db("category", category),
+        *(bool(m) for m in marks),
     )
-    for branch_id, dept, cancelled, status, level, category, *marks, n, resolved in rows(
-        [received], *profile, sums=[func.sum(case((RESOLVED, 1), else_=0))]
-    ):
-        p = Profile(
-            bool(cancelled),
-            from_db("status", status) or Status.NEW,
-            from_db("level", level) or Level.BLUE,
-            from_db("category", category),
-            *(bool(m) for m in marks),
-        )
+
+
+def _count(session: Session, counting: _Counting, zones: Mapping[str, Sequence[int]]) -> None:
+    period = counting.period
+
+    def rows(where: Iterable[Any], *columns: Any) -> Any:
+        """(branch id, department, *columns, count) of each distinct value."""
+        keys = (f.branch_id, f.department, *columns)
+        stmt = select(*keys, func.count()).where(*where).group_by(*keys)
+        return session.execute(stmt)
+
+    profiles: dict[tuple[Any, ...], Profile] = {}
+    for branch_id, dept, *values, n in rows([_in_period(f.received_at, period, zones)], *_RECEIVED):
+        marks, (resolved, cause, measure, done, customer, group) = tuple(values[:9]), values[9:]
+        p = profiles.get(marks)
+        if p is None:
+            p = profiles[marks] = _profile(*marks)
         for acc in counting.targets(branch_id, dept):
-            acc.count_received(p, n, int(resolved or 0))
-    live_received = [LIVE, received]
-    causes = (t.root_cause, t.improvement, t.improvement_done)
-    for branch_id, dept, cause, measure, done, n in rows(
-        [*live_received, func.coalesce(t.root_cause, "") != ""], *causes
-    ):
+            acc.count_received(p, n, n if resolved else 0)
+            if not p.cancelled:
+                acc.count_cause(dept, cause, measure, done, n)
+                acc.count_repeat_customer(customer)
+                if group:
+                    acc.count_group(group)
+    live = f.cancelled.is_(False)
+    revisited = [live, _in_period(f.revisited_at, period, zones)]
+    for branch_id, dept, satisfaction, met, n in rows(revisited, f.satisfaction, f.revisit_met):
         for acc in counting.targets(branch_id, dept):
-            acc.count_cause(dept or "", cause, measure or "", bool(done), n)
-    for branch_id, dept, contact in rows([*live_received, REPEAT], t.contact, distinct=True):
+            if satisfaction is not None:
+                acc.count_revisited(from_db("satisfaction", satisfaction), n)
+            acc.count_milestone(Milestone.REVISIT, _outcome(met), n)
+    closed = [live, _in_period(f.closed_at, period, zones)]
+    for branch_id, dept, met, days, n in rows(closed, f.closed_loop_met, f.close_workdays):
         for acc in counting.targets(branch_id, dept):
-            acc.count_repeat_customer(contact or "")
-    for branch_id, dept, group_id in rows([*live_received, GROUPED], t.group_id, distinct=True):
-        for acc in counting.targets(branch_id, dept):
-            acc.count_group(group_id)
-    revisited = [LIVE, _in_period(t.revisited_at, period, zones), t.satisfaction.is_not(None)]
-    for branch_id, dept, satisfaction, n in rows(revisited, t.satisfaction):
-        for acc in counting.targets(branch_id, dept):
-            acc.count_revisited(from_db("satisfaction", satisfaction), n)
-    closed = [LIVE, _in_period(t.closed_at, period, zones)]
-    for branch_id, dept, met, days, n in rows(closed, CLOSED_LOOP, t.close_workdays):
-        for acc in counting.targets(branch_id, dept):
-            acc.count_closed(_outcome_of(met), days, n)
-    for milestone, column in _MOMENT_COLUMN.items():
-        reached = [LIVE, _in_period(column, period, zones)]
-        for branch_id, dept, met, n in rows(reached, MILESTONE_OUTCOME[milestone].cast(Integer)):
+            acc.count_closed(_outcome(met), days, n)
+    for milestone, column in _AT.items():
+        if milestone is Milestone.REVISIT:
+            continue
+        for branch_id, dept, met, n in rows([live, _in_period(column, period, zones)], _MET[milestone]):
             for acc in counting.targets(branch_id, dept):
-                acc.count_milestone(milestone, _outcome_of(met), n)
-    if grouped:  # cancelled tickets with a moment in the period list their branch and department
-        active = or_(*(_in_period(t[m], period, zones) for m in MOMENTS[1:]))
-        for branch_id, dept in rows([CANCELLED, active], distinct=True):
+                acc.count_milestone(milestone, _outcome(met), n)
+    if counting.grouped:  # cancelled tickets with a moment in the period list their branch and department
+        active = or_(*(_in_period(f[m], period, zones) for m in FIGURE_MOMENTS[1:]))
+        stmt = select(f.branch_id, f.department).where(f.cancelled.is_(True), active).distinct()
+        for branch_id, dept in session.execute(stmt):
             counting.targets(branch_id, dept)
 
 

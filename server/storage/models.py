@@ -19,6 +19,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -138,19 +139,43 @@ tickets_table = Table(
         for c in TICKETS.columns
         if c.key not in _fixed_names
     ],
-    Column("close_workdays", Integer, nullable=True),
     UniqueConstraint("branch_id", "ticket_id", name="uq_tickets_branch_ticket_id"),
     Index("ix_tickets_branch_change", "branch_id", "change_seq"),
     Index("ix_tickets_status", "status"),
-    *(Index(f"ix_tickets_{moment}", "branch_id", moment) for moment in FIGURE_MOMENTS),
 )
-"""``close_workdays``: working days from receipt to closure (`complaints.kpis.workdays_to_close`), written
-with the deadlines by the one service so the database counts the median days to close (NULL: not closed,
-or the calendar is pending). The moment indexes serve the head-office figures (`server.storage.figures`)."""
 
 
 class TicketRow(Base):
     __table__ = tickets_table
+
+
+figures_table = Table(
+    "ticket_figures",
+    Base.metadata,
+    Column("sync_key", ForeignKey("tickets.sync_key"), primary_key=True),
+    Column("branch_id", ForeignKey("branches.id"), nullable=False),
+    Column("department", Text, nullable=False),
+    *(Column(moment, UtcDateTime, nullable=moment != "received_at") for moment in FIGURE_MOMENTS),
+    *(Column(name, Boolean, nullable=False) for name in ("cancelled", "overdue", "revisit_due")),
+    *(Column(name, Boolean, nullable=False) for name in ("grouped", "repeat", "training", "resolved")),
+    Column("status", String(32), nullable=False),
+    Column("level", String(32), nullable=False),
+    Column("category", String(32)),
+    *(Column(f"{m}_met", SmallInteger) for m in ("acknowledge", "plan", "resolve", "feedback", "revisit")),
+    Column("closed_loop_met", SmallInteger),
+    Column("close_workdays", Integer),
+    Column("satisfaction", String(32)),
+    Column("root_cause", Text, nullable=False),
+    Column("improvement", Text, nullable=False),
+    Column("improvement_done", Boolean, nullable=False),
+    Column("customer", Text, nullable=False),
+    Column("group_id", Text, nullable=False),
+    Index("ix_ticket_figures_cancelled", "cancelled"),
+    *(Index(f"ix_ticket_figures_{moment}", "branch_id", moment) for moment in FIGURE_MOMENTS),
+)
+"""What the head-office figures read of each ticket (`complaints.kpis.Facts`), written with it by the one
+service: a narrow row the database counts without reading the ticket (`server.storage.figures`).
+Outcomes (``*_met``) are 1 on time, 0 late, NULL unknown or not reached."""
 
 
 class TaskRow(Base):

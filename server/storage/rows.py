@@ -26,8 +26,6 @@ from complaints.sla import SlaClock, SlaPolicy
 from complaints.wire import COLUMNS, DEADLINE_COLUMNS, TICKET_ATTRS, decode, encode
 from server.storage.models import BranchRow, LogRow, TaskRow, TicketRow, tickets_table
 
-CLOSE_WORKDAYS = "close_workdays"
-"""The stored working days to close (`complaints.kpis.workdays_to_close`), written with the deadlines."""
 STORED_TICKET_FIELDS: tuple[str, ...] = tuple(
     k for k in COLUMNS if k in TICKET_ATTRS and k not in ("sync_key", "version")
 )
@@ -43,6 +41,13 @@ def to_db(key: str, value: Any) -> Any:
     if kind is ColType.FLAGS:
         return ",".join(sorted(str(f) for f in value))
     return value
+
+
+STORED_AS_IS: tuple[str, ...] = tuple(
+    k for k in STORED_TICKET_FIELDS if COLUMNS[k].type not in (ColType.ENUM, ColType.FLAGS)
+)
+"""Stored ticket fields the database keeps as the model holds them (`to_db` is the identity)."""
+STORED_CONVERTED: tuple[str, ...] = tuple(k for k in STORED_TICKET_FIELDS if k not in STORED_AS_IS)
 
 
 def from_db(key: str, value: Any) -> Any:
@@ -145,7 +150,6 @@ _LOW_CARDINALITY = frozenset(
 TICKET_READ = (
     *(_t[k] for k in STORED_TICKET_FIELDS),
     *(_t[k] for k in DEADLINE_COLUMNS),
-    _t.close_workdays,
     _t.sync_key,
     _t.branch_id,
     _t.version,

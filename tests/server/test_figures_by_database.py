@@ -21,7 +21,7 @@ import pytest
 from flask import Flask
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select, update
+from sqlalchemy import delete, func, select
 
 from complaints import figures
 from complaints.kpis import Kpis
@@ -29,9 +29,9 @@ from complaints.periods import Period
 from server import create_app
 from server.scheduling.scan import scan_flags
 from server.services.analysis import Analysis, analyse, reference_analysis
-from server.storage.backfill import fill_close_workdays
 from server.storage.db import get_db
-from server.storage.models import tickets_table
+from server.storage.figures import fill_figure_rows
+from server.storage.models import figures_table, tickets_table
 from tests.server.api import conftest as api
 from tests.server.jobs.conftest import push_tickets
 from tests.server.test_head_office_figures import NOW, ZONES, make_tickets
@@ -134,30 +134,22 @@ def test_the_months_and_the_periods_heads_office_reads_count_the_same(desk: Flas
     assert_equal(got, want)
 
 
-def test_working_days_to_close_are_stored_by_every_write_and_refilled_by_the_backfill(desk: Flask) -> None:
-    """The median comes from a stored column: written by the service, restored by the migration's backfill."""
+def test_the_figures_are_written_with_every_change_and_refilled_by_the_backfill(desk: Flask) -> None:
+    """The service writes each ticket's figure row; the migration's backfill writes the same rows again."""
     period = Period.month(2026, 11)
-    t = tickets_table.c
-    with desk.app_context(), get_db().read() as session:
-        stored = dict(
-            session.execute(select(t.sync_key, t.close_workdays).where(t.closed_at.is_not(None))).all()
-        )
-        want = reference_analysis(session, None, period).kpis.overall.median_workdays_to_close
-    assert stored and all(days is not None for days in stored.values())
+    rows = select(figures_table).order_by(figures_table.c.sync_key)
     with desk.app_context():
-        with get_db().write() as session:
-            session.execute(update(tickets_table).values(close_workdays=None))
         with get_db().read() as session:
-            assert analyse(session, None, period).kpis.overall.median_workdays_to_close is None
+            written = session.execute(rows).all()
+            tickets = session.scalar(select(func.count()).select_from(tickets_table))
+            want = reference_analysis(session, None, period)
+        assert len(written) == tickets
         with get_db().write() as session:
-            assert fill_close_workdays(session.connection(), None) == len(stored)
+            session.execute(delete(figures_table))
         with get_db().read() as session:
-            assert (
-                dict(
-                    session.execute(
-                        select(t.sync_key, t.close_workdays).where(t.closed_at.is_not(None))
-                    ).all()
-                )
-                == stored
-            )
-            assert analyse(session, None, period).kpis.overall.median_workdays_to_close == want
+            assert analyse(session, None, period).kpis.overall.received == 0
+        with get_db().write() as session:
+            assert fill_figure_rows(session.connection(), None) == tickets
+        with get_db().read() as session:
+            assert session.execute(rows).all() == written
+            assert_equal(analyse(session, None, period), want)

@@ -1,11 +1,12 @@
-"""figures: working days to close stored with each ticket; per-branch indexes on the moments of the figures
+"""figures: what the head-office figures read of each ticket, in a narrow table the database counts
 
 Revision ID: 0006
 Revises: 0004
 Create Date: 2026-12-04
 
-The backfill computes ``close_workdays`` of every closed ticket with the
-holiday calendar of ``COMPLAINTS_CALENDAR`` (as the server does), in batches.
+The backfill writes the row of every ticket already stored, with its deadlines
+computed again with the holiday calendar of ``COMPLAINTS_CALENDAR`` (as the
+server does); about a minute and a half per million tickets.
 """
 
 import os
@@ -31,17 +32,46 @@ MOMENTS = (
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("tickets") as batch:
-        batch.add_column(sa.Column("close_workdays", sa.Integer(), nullable=True))
-    for moment in MOMENTS:
-        op.create_index(f"ix_tickets_{moment}", "tickets", ["branch_id", moment], unique=False)
-    from server.storage.backfill import fill_close_workdays
+    from server.storage.models import UtcDateTime
 
-    fill_close_workdays(op.get_bind(), os.environ.get("COMPLAINTS_CALENDAR"))
+    flags = ("cancelled", "overdue", "revisit_due", "grouped", "repeat", "training", "resolved")
+    op.create_table(
+        "ticket_figures",
+        sa.Column("sync_key", sa.String(length=32), nullable=False),
+        sa.Column("branch_id", sa.Integer(), nullable=False),
+        sa.Column("department", sa.Text(), nullable=False),
+        *(sa.Column(m, UtcDateTime(), nullable=m != "received_at") for m in MOMENTS),
+        *(sa.Column(name, sa.Boolean(), nullable=False) for name in flags),
+        sa.Column("status", sa.String(length=32), nullable=False),
+        sa.Column("level", sa.String(length=32), nullable=False),
+        sa.Column("category", sa.String(length=32), nullable=True),
+        *(
+            sa.Column(f"{m}_met", sa.SmallInteger(), nullable=True)
+            for m in ("acknowledge", "plan", "resolve", "feedback", "revisit")
+        ),
+        sa.Column("closed_loop_met", sa.SmallInteger(), nullable=True),
+        sa.Column("close_workdays", sa.Integer(), nullable=True),
+        sa.Column("satisfaction", sa.String(length=32), nullable=True),
+        sa.Column("root_cause", sa.Text(), nullable=False),
+        sa.Column("improvement", sa.Text(), nullable=False),
+        sa.Column("improvement_done", sa.Boolean(), nullable=False),
+        sa.Column("customer", sa.Text(), nullable=False),
+        sa.Column("group_id", sa.Text(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["branch_id"], ["branches.id"], name=op.f("fk_ticket_figures_branch_id_branches")
+        ),
+        sa.ForeignKeyConstraint(
+            ["sync_key"], ["tickets.sync_key"], name=op.f("fk_ticket_figures_sync_key_tickets")
+        ),
+        sa.PrimaryKeyConstraint("sync_key", name=op.f("pk_ticket_figures")),
+    )
+    op.create_index("ix_ticket_figures_cancelled", "ticket_figures", ["cancelled"], unique=False)
+    for m in MOMENTS:
+        op.create_index(f"ix_ticket_figures_{m}", "ticket_figures", ["branch_id", m], unique=False)
+    from server.storage.figures import fill_figure_rows
+
+    fill_figure_rows(op.get_bind(), os.environ.get("COMPLAINTS_CALENDAR"))
 
 
 def downgrade() -> None:
-    for moment in MOMENTS:
-        op.drop_index(f"ix_tickets_{moment}", table_name="tickets")
-    with op.batch_alter_table("tickets") as batch:
-        batch.drop_column("close_workdays")
+    op.drop_table("ticket_figures")
