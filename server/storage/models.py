@@ -142,6 +142,7 @@ tickets_table = Table(
     UniqueConstraint("branch_id", "ticket_id", name="uq_tickets_branch_ticket_id"),
     Index("ix_tickets_branch_change", "branch_id", "change_seq"),
     Index("ix_tickets_status", "status"),
+    Index("ix_tickets_received_at", "received_at"),
 )
 
 

@@ -65,6 +65,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("sync_key", name=op.f("pk_ticket_figures")),
     )
+    op.create_index("ix_tickets_received_at", "tickets", ["received_at"], unique=False)  # the list's order
     op.create_index("ix_ticket_figures_cancelled", "ticket_figures", ["cancelled"], unique=False)
     for m in MOMENTS:
         op.create_index(f"ix_ticket_figures_{m}", "ticket_figures", ["branch_id", m], unique=False)
@@ -75,3 +76,4 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("ticket_figures")
+    op.drop_index("ix_tickets_received_at", table_name="tickets")
