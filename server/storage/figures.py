@@ -214,11 +214,18 @@ def _count(session: Session, counting: _Counting, zones: Mapping[str, Sequence[i
         for branch_id, dept, met, n in rows([live, _in_period(column, period, zones)], _MET[milestone]):
             for acc in counting.targets(branch_id, dept):
                 acc.count_milestone(milestone, _outcome(met), n)
-    if counting.grouped:  # cancelled tickets with a moment in the period list their branch and department
-        active = or_(*(_in_period(f[m], period, zones) for m in FIGURE_MOMENTS[1:]))
-        stmt = select(f.branch_id, f.department).where(f.cancelled.is_(True), active).distinct()
-        for branch_id, dept in session.execute(stmt):
-            counting.targets(branch_id, dept)
+    if (
+        counting.grouped
+    ):  # cancelled tickets (few: a partial index) with a moment in the period list their groups
+        bounds = {branch_id: period.bounds(zone) for zone, ids in zones.items() for branch_id in ids}
+        moments = [f[m] for m in FIGURE_MOMENTS[1:]]
+        stmt = select(f.branch_id, f.department, *moments).where(
+            f.cancelled.is_(True), f.branch_id.in_(list(bounds))
+        )
+        for branch_id, dept, *ats in session.execute(stmt):
+            start, end = bounds[branch_id]
+            if any(at is not None and start <= at < end for at in ats):
+                counting.targets(branch_id, dept)
 
 
 def breakdown(

@@ -66,7 +66,14 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("sync_key", name=op.f("pk_ticket_figures")),
     )
     op.create_index("ix_tickets_received_at", "tickets", ["received_at"], unique=False)  # the list's order
-    op.create_index("ix_ticket_figures_cancelled", "ticket_figures", ["cancelled"], unique=False)
+    op.create_index(
+        "ix_ticket_figures_cancelled",
+        "ticket_figures",
+        ["branch_id"],
+        unique=False,
+        sqlite_where=sa.text("cancelled IS 1"),
+        postgresql_where=sa.text("cancelled IS true"),
+    )
     for m in MOMENTS:
         op.create_index(f"ix_ticket_figures_{m}", "ticket_figures", ["branch_id", m], unique=False)
     from server.storage.figures import fill_figure_rows
