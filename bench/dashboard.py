@@ -132,11 +132,14 @@ def main() -> None:
         sql_ms = best(1, lambda: analyse(session, None, MONTH))
         sql_cpu = CPU[0]
         key = session.scalar(select(TicketRow.sync_key).limit(1))
-    scale = 1.0 if sample is None else len(codes)
+        in_sample = session.scalar(
+            select(func.count()).select_from(TicketRow).join(BranchRow).where(BranchRow.code == one)
+        )
+    scale = 1.0 if sample is None else args.tickets / max(1, in_sample or 0)
     print(
         f"{args.tickets:,} tickets, {len(codes)} branches, {args.database}; period {MONTH.label()}\n"
         f"baseline: per-ticket analysis of the month "
-        f"{'(all branches)' if sample is None else f'(branch {one}, x{len(codes)})'}: "
+        f"{'(all branches)' if sample is None else f'(branch {one}, x{scale:.1f} by tickets)'}: "
         f"{ref_ms:,.0f} ms ({ref_cpu:,.0f} CPU)"
         f"{'' if sample is None else f' -> ~{ref_cpu * scale:,.0f} CPU for all'}; "
         f"database-counted analysis (all branches): {sql_ms:,.0f} ms ({sql_cpu:,.0f} CPU), "
