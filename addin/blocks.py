@@ -6,8 +6,9 @@ per sheet and written as blocks:
 * typed columns: one block per run of consecutive changed rows, spanning the
   changed columns and the schema columns between them (their values are
   written back as they were read);
-* computed columns (grey, owned by the macros): one block spanning every
-  changed row, since no person types there;
+* computed columns (grey, owned by the macros): one block per run of changed
+  rows, runs a row or two apart merged (rewriting a few unchanged rows costs
+  less than another action);
 * fills: one range per run of consecutive rows of one colour, over the typed
   columns (computed columns keep their grey).
 
@@ -58,6 +59,27 @@ def runs(numbers: Iterable[int]) -> list[tuple[int, int]]:
             result[-1] = (result[-1][0], n)
         else:
             result.append((n, n))
+    return result
+
+
+ACTION_COST = 200
+"""Bytes an action costs the client beside its values (its JSON keys and address)."""
+CELL_COST = 12
+"""Bytes of one computed cell (a date, a label) in an action's values."""
+
+
+def near_runs(numbers: Iterable[int], gap: int) -> list[tuple[int, int]]:
+    """Runs of sorted distinct numbers, two runs merged when at most ``gap`` numbers lie between them.
+
+    Rewriting a few unchanged rows costs less than another action; rewriting
+    thousands to save actions made a press on a large sheet send megabytes.
+    """
+    result: list[tuple[int, int]] = []
+    for first, last in runs(numbers):
+        if result and first - result[-1][1] - 1 <= gap:
+            result[-1] = (result[-1][0], last)
+        else:
+            result.append((first, last))
     return result
 
 
@@ -123,13 +145,15 @@ class SheetWriter:
 
     # --- writing -------------------------------------------------------------------------
 
-    def _value(self, r: int, c: int) -> object:
+    def value_at(self, r: int, c: int) -> object:
+        """The cell as it will be after `flush`: the change asked for, else as read."""
         if (r, c) in self.changes:
             return self.changes[(r, c)]
         return self.grid.raw(r, c)
 
     def _write(self, r1: int, r2: int, c1: int, c2: int) -> None:
-        block = [[self.prepare(self._value(r, c), {}) for c in range(c1, c2 + 1)] for r in range(r1, r2 + 1)]
+        cells = range(c1, c2 + 1)
+        block = [[self.prepare(self.value_at(r, c), {}) for c in cells] for r in range(r1, r2 + 1)]
         self.grid.xl.range((r1 + 1, c1 + 1), (r2 + 1, c2 + 1)).raw_value = block
         self.actions += 1
 
@@ -157,8 +181,13 @@ class SheetWriter:
                 written.update((r, c) for r in range(r1, r2 + 1) for c in range(c1, c2 + 1))
         computed = [cell for cell in self.changes if cell[1] in self.computed and cell not in written]
         for c1, c2 in spans((c for _, c in computed), self.computed):
-            chosen = [r for r, c in computed if c1 <= c <= c2]
-            self._write(min(chosen), max(chosen), c1, c2)
+            chosen = {r for r, c in computed if c1 <= c <= c2}
+            # rows already written over these columns may be written again (same values) to join runs
+            done = {r for r, c in written if c1 <= c <= c2}
+            gap = max(1, ACTION_COST // (CELL_COST * (c2 - c1 + 1)))
+            for r1, r2 in near_runs(chosen | done, gap):
+                if any(r in chosen for r in range(r1, r2 + 1)):
+                    self._write(r1, r2, c1, c2)
         if self.table_end is not None:
             self._grow_table(self.table_end)
         if self.base_fill is not None:

@@ -28,6 +28,8 @@ from xml.sax.saxutils import escape
 import xlwings
 from pyopenvba import ExcelFile
 
+from addin.macros import MACROS
+
 HERE = Path(__file__).resolve().parent
 CUSTOM_UI = HERE / "ribbon" / "customUI.xml"
 VBA_DIR = HERE / "vba"
@@ -104,6 +106,7 @@ def _rewrite_package(template: Path, target: Path, settings: Mapping[str, str]) 
 
     ui_part = _ribbon_part(parts)
     _check_namespace(parts[ui_part])
+    check_buttons(CUSTOM_UI.read_bytes(), set(MACROS))
     parts[ui_part] = CUSTOM_UI.read_bytes()
 
     sheet_part = _rename_conf_sheet(parts)
@@ -125,6 +128,18 @@ def _ribbon_part(parts: Mapping[str, bytes]) -> str:
     if len(targets) != 1 or targets[0] not in parts:
         raise BuildError(f"expected one ribbon part in {TEMPLATE.name}, found {targets}")
     return targets[0]
+
+
+def check_buttons(custom_ui: bytes, macros: set[str]) -> None:
+    """Every ribbon button's tag names a macro of `addin.macros.MACROS`, and every macro has a button."""
+    tags = [b.get("tag", "") for b in ElementTree.fromstring(custom_ui).iter() if b.tag.endswith("}button")]
+    unknown = sorted(set(tags) - macros)
+    missing = sorted(macros - set(tags))
+    if unknown or missing or len(tags) != len(set(tags)):
+        raise BuildError(
+            f"{CUSTOM_UI.name}: buttons and macros differ (no macro: {unknown}; no button: {missing}; "
+            f"tags: {tags})"
+        )
 
 
 def _check_namespace(template_ui: bytes) -> None:

@@ -38,8 +38,10 @@ from addin.reports import (
     write_report,
 )
 from addin.run import Env, Run, alert, macro
-from addin.sheet import MacroError, said, selected_rows, selection
+from addin.sheet import MacroError
+from addin.steps import STEP_MACROS
 from addin.sync_client import Transport, Unreachable, http_transport
+from addin.targets import department_head, routing_table, selected_tickets
 from complaints.colours import LEVEL_FILL
 from complaints.enums import Flag, Level
 from complaints.ids import next_ticket_id
@@ -50,9 +52,9 @@ from complaints.levels import escalate as raise_level
 from complaints.model import LogEntry, Ticket
 from complaints.periods import Period
 from complaints.pipeline import settle
-from complaints.routing import RoundRobin, RoutingError, RoutingTable, head_rule, route_many
+from complaints.routing import RoundRobin, RoutingError, route_many
 from complaints.schema import sheet_by_title
-from complaints.sla import DEFAULT_TZ, PENDING
+from complaints.sla import DEFAULT_TZ, PENDING, extension_problem_labels
 from complaints.textcheck import vague_description
 
 ROUND_ROBIN = "round_robin"
@@ -69,33 +71,6 @@ DUE_SOON: dict[Flag, str] = {
 
 
 # --- helpers ------------------------------------------------------------------------------------
-
-
-def selected_tickets(run: Run) -> list[Ticket] | None:
-    """Tickets on the selected rows of the Tickets sheet; None when the selection is elsewhere."""
-    chosen = selection(run.book)
-    grid = run.data.tickets_grid
-    if chosen is None or chosen[0].casefold() != grid.title.casefold():
-        return None
-    rows: set[int] = set()
-    end = len(grid.values)
-    for first, last in selected_rows(chosen[1]):
-        rows.update(range(first - 1, min(end, last if last is not None else end)))
-    return [t for t in run.data.tickets if run.data.row_of(t) in rows]
-
-
-def routing_table(run: Run) -> RoutingTable:
-    """The Routing sheet's table; `MacroError` naming what is wrong with the sheet."""
-    problems = run.data.routing_problems
-    if problems:
-        raise MacroError(say("routing_invalid", error=listing([said(p) for p in problems])))
-    return RoutingTable.from_rules(run.data.routes)
-
-
-def department_head(table: RoutingTable | None, ticket: Ticket) -> str:
-    """The name of the head responsible for the ticket (`complaints.routing.head_rule`), or ""."""
-    rule = head_rule(table, ticket) if table is not None else None
-    return rule.head if rule is not None else ""
 
 
 def shown(moment: object, run: Run) -> str:
@@ -271,6 +246,7 @@ def check_deadlines(run: Run) -> Message:
     revisited: list[Message] = []
     disorder: list[Message] = []
     vague: list[Message] = []
+    extensions: list[Message] = []
     colours: dict[int, str] = {}
     for ticket in tickets:
         r = run.data.row_of(ticket)
@@ -299,6 +275,9 @@ def check_deadlines(run: Run) -> Message:
                 )
             )
         flags = result.flags
+        if result.deadlines.extension_error:
+            zh, en = extension_problem_labels(result.deadlines.extension_error)
+            extensions.append(Message(f"{ticket.ticket_id}：{zh}", f"{ticket.ticket_id}: {en}"))
         if Flag.VAGUE_DESCRIPTION in flags:
             vague.append(_follow_ups(changed))
         overdue += any(f.is_overdue for f in flags)
@@ -316,7 +295,7 @@ def check_deadlines(run: Run) -> Message:
         )
         due_today += today_due
         soon += not today_due and any(f.value.endswith("_SOON") for f in flags)
-    run.writer("tickets").fill_all(colours)
+    run.paint(colours)
     run.add_log(entries)
     message = say("check_done", count=len(tickets), overdue=overdue, today=due_today, soon=soon)
     if raised:
@@ -325,6 +304,8 @@ def check_deadlines(run: Run) -> Message:
         message += say("check_reopened", count=len(revisited), list=listing(revisited, "、"))
     if vague:
         message += say("check_vague", count=len(vague), list=listing(vague))
+    if extensions:
+        message += say("check_extension", count=len(extensions), list=listing(extensions))
     if pending:
         message += say("check_pending", count=pending)
     if disorder:
@@ -447,6 +428,7 @@ MACROS: dict[str, Callable[..., None]] = {
     "revisit_list": revisit_list,
     "monthly_summary": monthly_summary,
     "pull_consolidated": pull_consolidated,
+    **STEP_MACROS,
 }
 """Ribbon tag -> macro; the tags of addin/ribbon/customUI.xml and the Office.js manifest."""
 

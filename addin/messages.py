@@ -40,6 +40,11 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "The Settings sheet has no branch code; fill it in first (e.g. SZ01).",
     ),
     "routing_invalid": ("“分派规则”表有误：\n{error}", "The Routing sheet is wrong:\n{error}"),
+    "restored": (
+        "\n灰色列由规则计算，请勿手工填写；已恢复 {count} 张投诉单被改写的单元格：\n{list}",
+        "\nGrey columns are computed by the rules; do not type there. Put back the overwritten cells of "
+        "{count} ticket(s):\n{list}",
+    ),
     # selection
     "no_selection": (
         "请先在“{sheet}”表中选中要{action}的投诉单所在行，再点击按钮。",
@@ -83,6 +88,51 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     ),
     "already_red": ("{ticket} 已是红色预警", "{ticket} is already red"),
     "already_blue": ("{ticket} 已是蓝色预警", "{ticket} is already blue"),
+    # the process steps (addin/steps.py)
+    "step_no_selection": (
+        "请先在“{sheet}”表中选中要{step}的投诉单所在行（先在本行填好所需内容），再点击按钮。",
+        "Select the rows of the tickets on the '{sheet}' sheet first (with the cells the step needs "
+        "filled in), then click {step}.",
+    ),
+    "step_refused": (
+        "无法{step}：\n{list}\n本次未做任何修改。",
+        "Cannot record {step}:\n{list}\nNothing was changed.",
+    ),
+    "step_done": (
+        "已为 {count} 张投诉单记录“{step}”（{at}），已写入日志：\n{list}",
+        "{step} recorded on {count} ticket(s) at {at}, and logged:\n{list}",
+    ),
+    "step_line": ("{ticket}：{next}", "{ticket}: {next}"),
+    "step_reopened": (
+        "（已重新处理，二次调查；预警等级 {level}）",
+        " (reopened for a second investigation; warning level {level})",
+    ),
+    "step_extended": ("（方案时限延至 {due}）", " (plan now due {due})"),
+    "step_wording": (
+        "\n  措辞提醒：{list}，可点“检查措辞”查看改写建议",
+        "\n  Wording: {list}; click Check wording for the suggested rewrite",
+    ),
+    "remedy": ("\n  {grade}投诉的处理方案：{zh}", "\n  Remedy for a {grade} complaint: {en}"),
+    "next_due": ("下一步：{step}，时限 {due}", "next: {step}, due {due}"),
+    "next_step": ("下一步：{step}", "next: {step}"),
+    "next_window": ("下一步：{step}，{start} 至 {end} 之间", "next: {step}, between {start} and {end}"),
+    "next_none": ("流程已结束", "the process is complete"),
+    # check wording
+    "wording_nothing": (
+        "请先选中要检查的内容：“{sheet}”表中的投诉单行（检查原因、解决方案、后续保障和延期原因），"
+        "或任意表中写有答复草稿的单元格。",
+        "Select what to check first: ticket rows on the '{sheet}' sheet (their cause, solution, "
+        "safeguards and extension reason), or the cells of any sheet that hold a draft reply.",
+    ),
+    "wording_clean": (
+        "已检查 {count} 段文字，未发现否定表述或未量化的承诺。（见“{sheet}”表）",
+        "Checked {count} text(s): no negative phrasing or unquantified promise. (See the '{sheet}' sheet.)",
+    ),
+    "wording_found": (
+        "在 {texts} 段文字中发现 {count} 处需改写，原文和改写建议见“{sheet}”表：\n{list}",
+        "{count} phrase(s) to rewrite in {texts} text(s); the text and the suggested rewrite are on "
+        "the '{sheet}' sheet:\n{list}",
+    ),
     # check deadlines
     "check_done": (
         "检查完成（{count} 张投诉单）：{overdue} 张超时，{today} 张今日到期，{soon} 张即将到期。",
@@ -96,6 +146,10 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "check_vague": (
         "{count} 张的问题描述含糊，建议追问客户：\n{list}",
         "{count} with a vague description; ask the customer:\n{list}",
+    ),
+    "check_extension": (
+        "{count} 张的延期不成立，方案时限未延：\n{list}",
+        "{count} extension(s) refused; the plan deadline stays:\n{list}",
     ),
     "check_pending": (
         "{count} 张的时限待发布节假日（请管理员加载明年的节假日安排）。",

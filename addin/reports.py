@@ -21,6 +21,7 @@ from complaints.enums import Flag
 from complaints.kpis import Kpis
 from complaints.model import Ticket
 from complaints.schema import TICKETS
+from complaints.textcheck import ReplyIssue
 
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
 TEXT_FORMAT = "@"
@@ -30,7 +31,8 @@ GENERAL_FORMAT = "General"
 
 REVISIT_TITLE = {"zh": "回访清单", "en": "Revisit list"}
 SUMMARY_TITLE = {"zh": "月度分析", "en": "Monthly summary"}
-REPORT_TITLES = (REVISIT_TITLE, SUMMARY_TITLE)
+WORDING_TITLE = {"zh": "措辞检查", "en": "Wording check"}
+REPORT_TITLES = (REVISIT_TITLE, SUMMARY_TITLE, WORDING_TITLE)
 
 
 @dataclass(frozen=True)
@@ -124,6 +126,28 @@ def revisit_block(items: list[RevisitRow], lang: str, zone: Any) -> tuple[list[l
     last = max(len(rows) - 1, 1)
     codes = [TEXT_FORMAT] * (len(REVISIT_KEYS) + 1) + [DATETIME_FORMAT] * 3
     return rows, column_formats(codes, 1, last)
+
+
+# --- wording check --------------------------------------------------------------------------------
+
+WORDING_HEADERS = {
+    "zh": ["投诉编号/位置", "列/行", "原文", "问题措辞", "问题类型", "建议改写"],
+    "en": ["Ticket / cell", "Column / row", "Text", "Phrase", "Kind", "Suggested rewrite"],
+}
+WORDING_KINDS = {
+    "negative": {"zh": "否定表述", "en": "Negative phrasing"},
+    "unquantified": {"zh": "未量化的承诺", "en": "Unquantified promise"},
+}
+
+
+def wording_block(
+    found: Sequence[tuple[str, str, str, ReplyIssue]], lang: str
+) -> tuple[list[list[object]], list[Format]]:
+    """One row per phrase to rewrite: where, the text, the phrase and the suggested rewrite beside it."""
+    rows: list[list[object]] = [list(WORDING_HEADERS[lang])]
+    for where, column, text, issue in found:
+        rows.append([where, column, text, issue.phrase, WORDING_KINDS[issue.kind][lang], issue.suggestion])
+    return rows, column_formats([TEXT_FORMAT] * 6, 1, max(len(rows) - 1, 1))
 
 
 # --- KPIs -------------------------------------------------------------------------------------------

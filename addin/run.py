@@ -14,16 +14,20 @@ from functools import cache, wraps
 from typing import Any
 
 from addin.blocks import SheetWriter, engine_prepare, write_key_values
-from addin.messages import TITLE, Message
+from addin.messages import TITLE, Message, listing, say
+from addin.painted import Painted
 from addin.sheet import BranchBook, MacroError, read_branch, sheet_missing
 from addin.sync_client import Transport
 from complaints.calendar import WorkCalendar, load_calendar
-from complaints.cells import write_cell
+from complaints.cells import format_flags, write_cell
 from complaints.colours import LEVEL_FILL
+from complaints.enums import Flag
 from complaints.flags import Evaluation, evaluate
+from complaints.levels import reason_in
 from complaints.model import LogEntry, Task, Ticket
 from complaints.schema import LOG, SYNC, TICKETS
 from complaints.sla import SlaClock, SlaPolicy
+from complaints.textcheck import missing_information
 from complaints.wire import DEADLINE_COLUMNS
 
 logger = logging.getLogger(__name__)
@@ -86,10 +90,13 @@ def macro(work: Callable[[Run], Message | None]) -> Callable[..., None]:
             run = Run(book, env)
             lang = run.lang
             message = work(run)
+            restored = run.restored()
             run.flush()
         except MacroError as exc:
             alert(book, exc.message, lang, critical=True)
             return
+        if restored is not None:
+            message = restored if message is None else message + restored
         if message is not None:
             alert(book, message, lang)
 
@@ -113,6 +120,7 @@ class Run:
         self._tasks: dict[str, list[Task]] | None = None
         self._log: dict[str, list[LogEntry]] | None = None
         self.log_added = 0
+        self._painted: Painted | None = None
         self.state = dict(self.data.sync_values)
         """The _sync sheet's key/value rows; written back at the end if changed."""
 
@@ -131,11 +139,85 @@ class Run:
 
     def flush(self) -> int:
         """Write every collected change; return the number of actions."""
+        self._remember()
         actions = sum(w.flush() for w in self.writers.values())
         if self.state != self.data.sync_values:
             grid = self.data.grids.get("sync")
             actions += write_key_values(self.book, grid, SYNC.title(self.lang), self.state, self.prepare)
         return actions
+
+    # --- what was painted and written on each row (addin.painted) ------------------------------
+
+    @property
+    def painted(self) -> Painted:
+        if self._painted is None:
+            self._painted = Painted.load(self.state)
+        return self._painted
+
+    def _computed_columns(self) -> list[int]:
+        grid = self.data.tickets_grid
+        return sorted(grid.index[k] for k in COMPUTED_TICKET_KEYS if k in grid.index)
+
+    def _final_key(self, r: int) -> object:
+        writer, grid = self.writer("tickets"), self.data.tickets_grid
+        c = grid.index.get("sync_key")
+        return None if c is None else writer.value_at(r, c)
+
+    def paint(self, colours: dict[int, str]) -> None:
+        """Colour rows by level; with a memory of what was painted, only the rows whose colour changes."""
+        writer, memory, first = self.writer("tickets"), self.painted, self.data.tickets_grid.first
+        if memory.known:
+            todo = {
+                r: rgb for r, rgb in colours.items() if memory.colour(r - first, self._final_key(r)) != rgb
+            }
+            if len(todo) <= len(colours) // 2:
+                for r, rgb in todo.items():
+                    writer.fill(r, rgb)
+                return
+        writer.fill_all(colours)
+
+    def restored(self) -> Message | None:
+        """The grey cells someone overwrote that this run puts back, named by ticket and column."""
+        writer = self.writers.get("tickets")
+        memory = self.painted
+        if writer is None or not memory.known:
+            return None
+        grid = self.data.tickets_grid
+        columns = self._computed_columns()
+        key_column = grid.index.get("sync_key")
+        lines = []
+        for r in sorted({r for r, c in writer.changes if c in writer.computed}):
+            raw_key = grid.raw(r, key_column) if key_column is not None else None
+            if memory.untouched(r - grid.first, raw_key, [grid.raw(r, c) for c in columns]) is not False:
+                continue
+            names = [
+                grid.values[grid.header][c]
+                for c in columns
+                if (r, c) in writer.changes and grid.raw(r, c) not in (None, "")
+            ]
+            if names:
+                ticket = grid.value(r, "ticket_id")
+                shown = [str(n) for n in names]
+                lines.append(Message(f"{ticket}：{'、'.join(shown)}", f"{ticket}: {', '.join(shown)}"))
+        return say("restored", count=len(lines), list=listing(lines)) if lines else None
+
+    def _remember(self) -> None:
+        writer = self.writers.get("tickets")
+        if writer is None:
+            return
+        rows = {r for r, _ in writer.changes} | set(writer.fills)
+        base = writer.base_fill
+        if base is not None:
+            rows |= set(range(base[0], base[1] + 1))
+        first = self.data.tickets_grid.first
+        rows = {r for r in rows if r >= first}
+        if not rows:
+            return
+        memory, columns = self.painted, self._computed_columns()
+        for r in sorted(rows):
+            rgb = writer.fills.get(r) or (base[2] if base is not None and base[0] <= r <= base[1] else None)
+            memory.set(r - first, rgb, self._final_key(r), [writer.value_at(r, c) for c in columns])
+        memory.store(self.state)
 
     # --- rules -------------------------------------------------------------------------------
 
@@ -159,6 +241,8 @@ class Run:
     # --- writing tickets and log entries ----------------------------------------------------
 
     def cell(self, key: str, value: object) -> object:
+        if key == "level_reason" and isinstance(value, str):
+            value = reason_in(value, self.lang)  # the rules' reasons in the workbook's language
         return write_cell(TICKETS.column(key), value, self.lang, self.data.settings.zone)
 
     def save(self, r: int, old: Ticket | None, new: Ticket, result: Evaluation | None = None) -> Evaluation:
@@ -176,6 +260,10 @@ class Run:
         for key in COMPUTED_TICKET_KEYS:
             if key in DEADLINE_COLUMNS:
                 value = getattr(result.deadlines, DEADLINE_COLUMNS[key])
+            elif key == "flags":
+                missing = missing_information(new) if Flag.INFO_INCOMPLETE in result.flags else []
+                writer.set(r, key, format_flags(result.flags, self.lang, missing) or None)
+                continue
             else:
                 value = getattr(new, key)
             writer.set(r, key, self.cell(key, value))

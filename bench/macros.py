@@ -1,16 +1,19 @@
-"""Check deadlines on a 10,000-row Tickets sheet through ``POST /xlwings/check_deadlines``.
+"""Check deadlines on 10,000 and 50,000-row Tickets sheets through ``POST /xlwings/check_deadlines``.
 
-    python bench/macros.py                  # 10,000 tickets
+    python bench/macros.py                  # 10,000 and 50,000 tickets
     python bench/macros.py --rows 2000
 
-Prints the payload Excel sends (bytes), the actions that come back (count, by
-kind, response bytes) and the server's time for the request, timed in-process
-around it (JSON, token, xlwings' remote engine, reading the sheets, the rules,
-the writes). Two presses: the first on a workbook whose computed columns were
-never filled (every row is written), the second on the workbook as the first
-left it (nothing to write: only the fills by level). The baseline, measured in
-the same run, is the read alone: ``xw.Book(json=...)`` and reading the sheets
-into tickets.
+For each size, three presses: the first on a workbook whose computed columns
+were never filled (every row is written and painted), the second on the
+workbook as the first left it (nothing changed: only the message), the third
+after 1% of the rows were edited (a media exposure typed: those rows turn red).
+Each prints the payload Excel sends (bytes), the actions that come back (count,
+by kind, response bytes) and the server's time for the request, timed
+in-process around it (JSON, token, xlwings' remote engine, reading the sheets,
+the rules, the writes). The baseline is the read alone: ``xw.Book(json=...)``
+and reading the sheets into tickets. The server's body limit is raised for the
+run; a payload above the default limit (16 MB) is marked, since a real server
+answers it 413.
 
 Needs XLWINGS_LICENSE_KEY (``noncommercial`` is set if missing: benchmarking
 is not commercial use).
@@ -165,11 +168,29 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--rows", type=int, default=10_000)
+    parser.add_argument("--rows", default="10000,50000", help="comma-separated sizes")
     args = parser.parse_args()
-    data = payload(tickets(args.rows, random.Random(20260320)))
+    for count in (int(n) for n in args.rows.split(",")):
+        bench(count)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak memory of the process: {peak:,.0f} MB")
+
+
+def edit(data: dict[str, Any], share: float, rng: random.Random) -> int:
+    """Type a media exposure into ``share`` of the ticket rows (as a coordinator would); return how many."""
+    values = data["sheets"][0]["values"]
+    column = values[0].index(TICKETS.column("media_exposure").zh)
+    chosen = rng.sample(range(1, len(values)), max(1, int((len(values) - 1) * share)))
+    for r in chosen:
+        values[r][column] = "是"
+    return len(chosen)
+
+
+def bench(count: int) -> None:
+    data = payload(tickets(count, random.Random(20260320)))
     with tempfile.TemporaryDirectory() as tmp:
-        app = create_app({"DATABASE_URL": f"sqlite:///{tmp}/bench.db", "CLOCK": lambda: NOW})
+        config = {"DATABASE_URL": f"sqlite:///{tmp}/bench.db", "CLOCK": lambda: NOW}
+        app = create_app({**config, "MAX_CONTENT_LENGTH": 1024 * 1024 * 1024})
         with app.app_context():
             get_db().upgrade()
             with get_db().write() as session:
@@ -180,26 +201,28 @@ def main() -> None:
         _remote_engine()
         client = app.test_client()
         baseline = read_only(data)
-        print(
-            f"Check deadlines, {args.rows:,} tickets (zh workbook), POST /xlwings/check_deadlines in-process"
-        )
+        print(f"Check deadlines, {count:,} tickets (zh workbook), POST /xlwings/check_deadlines in-process")
         print(f"  read only (baseline): {baseline:6.2f} s")
-        for label in ("first press (computed columns empty)", "second press (nothing changed)"):
+        presses = ("first press (computed columns empty)", "unchanged (second press)", "1% of rows edited")
+        for label in presses:
+            if label.startswith("1%"):
+                edited = edit(data, 0.01, random.Random(7))
+                label = f"{edited:,} rows edited (1%)"
             size = len(json.dumps(data, ensure_ascii=False).encode())
             seconds, answer, actions = press(client, token, data)
             kinds = ", ".join(f"{n} {func}" for func, n in Counter(a["func"] for a in actions).most_common())
+            over = "  (over the 16 MB default limit: 413)" if size > 16 * 1024 * 1024 else ""
             print(f"  {label}:")
-            print(f"    payload {size:>12,} bytes   actions {len(actions):>5,} ({kinds})")
+            print(f"    payload {size:>12,} bytes{over}")
+            print(f"    actions {len(actions):>5,} ({kinds})")
             ratio = seconds / baseline
             print(
                 f"    answer  {answer:>12,} bytes   server {seconds:6.2f} s = {ratio:4.1f} × baseline", end=""
             )
-            print(f" = {args.rows / seconds:,.0f} tickets/s")
+            print(f" = {count / seconds:,.0f} tickets/s")
             apply_values(data, actions)
         with app.app_context():
             get_db().dispose()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"  peak memory of the process: {peak:,.0f} MB")
 
 
 if __name__ == "__main__":

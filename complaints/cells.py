@@ -10,7 +10,9 @@ none of them needs a spreadsheet library. The conventions (DESIGN §4):
 * enumerations are written as labels of the workbook's language and read from
   a label in either language or the code; booleans as 是/否 or Y/N (read also
   from √/×, TRUE/FALSE, 1/0);
-* flags are their codes separated by ", " (language-neutral);
+* flags are labels of the workbook's language (信息不全 naming the missing
+  fields in brackets), read from labels of either language or codes, a
+  bracketed detail ignored; the codes stay in the database and on the wire;
 * a computed deadline pending the holiday calendar is written as the
   *pending calendar* label;
 * a cell holding a formula reaches the codec as `Formula` (an engine that sees
@@ -25,12 +27,12 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, time, timedelta, tzinfo
 from functools import cache
 
 from complaints.enums import Flag, Labelled
-from complaints.schema import ColType, Column
+from complaints.schema import TICKETS, ColType, Column
 from complaints.sla import PENDING
 from complaints.wire import DEADLINE_COLUMNS
 
@@ -46,6 +48,8 @@ PENDING_KEYS: frozenset[str] = frozenset(DEADLINE_COLUMNS)
 TEXT_DATETIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M")
 TEXT_DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y%m%d")
 FLAG_SEPARATORS = re.compile(r"[,;，；、\n]+")
+FLAG_DETAIL = re.compile(r"（缺：[^）]*）|\s*\(missing: [^)]*\)")
+"""A bracketed detail after a flag's label (the fields information incomplete misses): not a flag."""
 
 EXCEL_1900 = datetime(1899, 12, 30)
 """Day 0 of Excel's default (1900) date system, as serial numbers count it."""
@@ -97,17 +101,30 @@ def parse_member(enum: type[Labelled], text: str) -> Labelled:
     return member if member is not None else enum.parse(text)
 
 
-def format_flags(flags: Iterable[Flag]) -> str:
-    """Flag codes in the enumeration's order, separated by ", "."""
+def format_flags(flags: Iterable[Flag], lang: str | None = None, missing: Sequence[str] = ()) -> str:
+    """Flags in the enumeration's order: codes separated by ", " (``lang`` None), else labels of ``lang``.
+
+    ``missing`` (ticket attributes, `textcheck.missing_information`) is named
+    in brackets after *information incomplete*, in the headers of ``lang``.
+    """
     present = set(flags)
-    return ", ".join(f.value for f in Flag if f in present)
+    if lang is None:
+        return ", ".join(f.value for f in Flag if f in present)
+    shown = []
+    for flag in (f for f in Flag if f in present):
+        text = flag.label(lang)
+        if flag is Flag.INFO_INCOMPLETE and missing:
+            names = [TICKETS.column(key).header(lang) for key in missing]
+            text += f"（缺：{'、'.join(names)}）" if lang == "zh" else f" (missing: {', '.join(names)})"
+        shown.append(text)
+    return ("、" if lang == "zh" else ", ").join(shown)
 
 
 def parse_flags(text: str) -> frozenset[Flag]:
     """Flags from codes or labels separated by commas, semicolons, 、 or new lines."""
     return frozenset(
         parse_member(Flag, part)  # type: ignore[misc]
-        for part in FLAG_SEPARATORS.split(text)
+        for part in FLAG_SEPARATORS.split(FLAG_DETAIL.sub("", text))
         if part.strip()
     )
 
@@ -359,7 +376,7 @@ def writer(column: Column, lang: str, zone: tzinfo) -> Writer:
     """The function turning a model value of ``column`` into the value to put in its cell (None = empty).
 
     Datetimes become naive local times; enumerations labels of ``lang``;
-    booleans 是/否 or Y/N; flags their codes; text stays as it is.
+    booleans 是/否 or Y/N; flags their labels; text stays as it is.
     """
     kind = column.type
     if kind is ColType.TEXT:
@@ -403,7 +420,7 @@ def writer(column: Column, lang: str, zone: tzinfo) -> Writer:
     if kind is ColType.ENUM:
         return lambda value: None if value is None else value.label(lang)  # type: ignore[attr-defined]
     if kind is ColType.FLAGS:
-        return lambda value: None if value is None else (format_flags(value) or None)  # type: ignore[arg-type]
+        return lambda value: None if value is None else (format_flags(value, lang) or None)  # type: ignore[arg-type]
     raise AssertionError(f"unknown column type {kind}")
 
 

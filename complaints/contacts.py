@@ -1,42 +1,107 @@
-"""Phone numbers hidden from people who may not see them: in the contact field and inside free text.
+"""Phone numbers hidden from people who may not see them, wherever they are written; who a contact is.
 
-One rule for every place a number leaves the server (consolidated workbooks,
-dashboard pages, e-mail): keep the first three and the last four digits.
+One masker for every place a number leaves the server (API answers, dashboard
+pages, e-mail, exports, logs): `mask_phones` finds mainland mobile numbers and
+landlines however people type them — with or without +86 / 0086 / 86, any
+grouping, spaces, dots, hyphens, slashes or middle dots between the digits,
+the area code in parentheses, full-width digits and punctuation — and keeps
+enough to recognise one: a mobile's first three and last four digits
+(138****8000), a landline's area code and last four (0755-****1234). Numbers
+are looked for in a plain copy of each run of digits and punctuation (NFKC,
+every decimal digit as 0–9) and hidden in the original, so everything else
+stays as typed.
 """
 
 from __future__ import annotations
 
+import functools
 import re
+import unicodedata
 
+_SEP = r"[ \t\-./·・\u2010-\u2015\u2212]{0,3}"
+"""What may stand between two digits of a number: up to three blanks, hyphens, dots, slashes, middle dots."""
 
-def mask_phone(text: str) -> str:
-    """Hide the middle digits of a phone number: 13800138000 → 138****8000.
-
-    Every digit but the first three and the last four is masked (all but the
-    last two in numbers of fewer than 8 digits); other characters stay.
-    """
-    if len(text) == 11 and text.isdigit():  # a mainland mobile number, the usual case
-        return f"{text[:3]}****{text[7:]}"
-    digits = [i for i, ch in enumerate(text) if ch.isdigit()]
-    if not digits:
-        return text
-    shown = digits[-2:] if len(digits) < 8 else digits[:3] + digits[-4:]
-    hidden = set(digits).difference(shown)
-    return "".join("*" if i in hidden else ch for i, ch in enumerate(text))
-
-
-_PHONE_INSIDE = re.compile(
-    r"(?<![0-9])(?:\+?86[- ]?)?"  # the country code, if written
-    r"(?:1[3-9][0-9][- ]?[0-9]{4}[- ]?[0-9]{4}|0[1-9][0-9]{1,2}[- ]?[0-9]{7,8})"  # mobile | landline
-    r"(?![0-9])"
+_PHONE = re.compile(
+    r"(?<![0-9])"  # not the tail of a longer number
+    rf"(?P<prefix>(?:\(?(?:\+|00){_SEP}86\)?|86){_SEP})?"  # the country code, if written
+    rf"(?:(?P<mobile>1[3-9](?:{_SEP}[0-9]){{9}})"  # a mobile number, grouped any way
+    rf"|(?P<area>\(?(?(prefix)(?:\(0\){_SEP}|0)?|0)(?:10|2[0-9]|[3-9][0-9]{{2}})\)?){_SEP}"  # area code
+    rf"(?P<local>[1-9](?:{_SEP}[0-9]){{6,7}}))"  # and a local number of 7 or 8 digits
+    r"(?![0-9])"  # not the head of a longer number
 )
-"""Mainland mobile numbers and landlines with their area code (spaces or hyphens between the groups,
-+86 in front or not), not part of a longer number."""
+_MOBILE = re.compile(r"1[3-9][0-9]{9}")
+_LOCAL = re.compile(rf"(?<![0-9])[2-9](?:{_SEP}[0-9]){{6,7}}(?![0-9])")
+"""A local landline number without its area code: a phone only where a contact is expected."""
+_PLAIN_PUNCTUATION = frozenset("+()-./ ")
 
 
-def mask_phones_inside(text: str) -> str:
-    """``text`` with every phone number in it masked as `mask_phone` masks a contact."""
-    return _PHONE_INSIDE.sub(lambda m: mask_phone(m.group()), text)
+@functools.cache
+def _plain_forms() -> dict[int, str]:
+    """Non-ASCII characters read as a digit or as punctuation numbers are written with → their plain form.
+
+    One character for one, so positions in the plain copy are positions in the text.
+    """
+    table: dict[int, str] = {}
+    for code in range(0x80, 0x10000):
+        ch = chr(code)
+        digit = unicodedata.decimal(ch, None)
+        if digit is not None:
+            table[code] = str(digit)
+            continue
+        plain = unicodedata.normalize("NFKC", ch)
+        if len(plain) == 1 and plain in _PLAIN_PUNCTUATION:
+            table[code] = plain
+    return table
+
+
+@functools.cache
+def _islands() -> re.Pattern[str]:
+    """Runs of digits and of what numbers are written with (any form), long enough to hold a number.
+
+    `_PHONE` is tried only inside them: most text holds none, and a run is
+    maximal, so the lookarounds see there what they would see in the text.
+    """
+    table = _plain_forms()
+    starts = "".join(re.escape(chr(c)) for c, plain in table.items() if plain in "0123456789+(")
+    others = "".join(re.escape(chr(c)) for c in table)
+    return re.compile(rf"[0-9+({starts}][0-9+() \t\-./·・\u2010-\u2015\u2212{others}]{{6,}}")
+
+
+def _digits(plain: str, start: int, end: int, offset: int) -> list[int]:
+    """Positions in the text (``plain`` begins at ``offset``) of the digits in ``plain[start:end]``."""
+    return [offset + i for i in range(start, end) if "0" <= plain[i] <= "9"]
+
+
+def mask_phones(text: str, contact: bool = False) -> str:
+    """``text`` with every phone number in it masked; other numbers (dates, ticket numbers, amounts) left.
+
+    With ``contact`` (the text is a contact field) a bare local number of 7–8
+    digits is masked too, keeping its last four.
+    """
+    if len(text) == 11 and _MOBILE.fullmatch(text):  # a contact as most are typed
+        return f"{text[:3]}****{text[7:]}"
+    if len(text) < 7:  # the shortest number masked: a 7-digit local one
+        return text
+    hidden: list[int] = []
+    runs = [(run.start(), run.group()) for run in _islands().finditer(text)]
+    for start, run in runs:
+        plain = run if run.isascii() else run.translate(_plain_forms())
+        for found in _PHONE.finditer(plain):
+            if found.group("mobile") is not None:
+                hidden += _digits(plain, *found.span("mobile"), start)[3:7]
+            else:
+                hidden += _digits(plain, *found.span("local"), start)[:-4]
+    if contact and not hidden:
+        for start, run in runs:
+            plain = run if run.isascii() else run.translate(_plain_forms())
+            for found in _LOCAL.finditer(plain):
+                hidden += _digits(plain, *found.span(), start)[:-4]
+    if not hidden:
+        return text
+    chars = list(text)
+    for i in hidden:
+        chars[i] = "*"
+    return "".join(chars)
 
 
 def customer_key(contact: str) -> str:

@@ -61,6 +61,28 @@ BASIS_REASON = {
     Basis.MEDIA: "媒体曝光 / media exposure",
     Basis.REGULATOR: "监管介入 / regulator involved",
 }
+DISSATISFIED_REASON = "回访不满意 / dissatisfied at revisit"
+"""Why a dissatisfied revisit escalates (`lifecycle.record_revisit`); the customer's words follow."""
+_RULE_REASONS = (*BASIS_REASON.values(), DISSATISFIED_REASON)
+
+
+def reason_in(text: str, lang: str) -> str:
+    """A reason the rules wrote in both languages ("群体性投诉 / group incident; …") in ``lang`` only.
+
+    The workbook shows one language; the database and the log keep both. Any
+    other text (a coordinator's own reason) is returned as it is.
+    """
+    parts = text.split("; ")
+    shown = []
+    for part in parts:
+        rule = next((r for r in _RULE_REASONS if part == r or part.startswith(f"{r}: ")), None)
+        if rule is None:
+            return text
+        zh, en = rule.split(" / ")
+        rest = part[len(rule) :].removeprefix(": ")
+        label = zh if lang == "zh" else en
+        shown.append(f"{label}：{rest}" if rest and lang == "zh" else f"{label}: {rest}" if rest else label)
+    return ("；" if lang == "zh" else "; ").join(shown)
 
 
 def _level_changes(

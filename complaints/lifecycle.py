@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from complaints.enums import Level, LogKind, Satisfaction, Status
-from complaints.levels import escalate
+from complaints.levels import DISSATISFIED_REASON, escalate
 from complaints.model import MILESTONES, Escalation, LogEntry, Ticket
 
 CHAIN: tuple[str, ...] = tuple(m for m in MILESTONES if m != "routed_at")
@@ -155,7 +155,7 @@ def record_revisit(
     visited.status = derive_status(visited)
     if satisfaction is not Satisfaction.DISSATISFIED:
         return RevisitOutcome(visited, (), None)
-    reason = f"回访不满意 / dissatisfied at revisit: {suggestions}".rstrip(": ")
+    reason = f"{DISSATISFIED_REASON}: {suggestions}".rstrip(": ")
     escalation = None
     log: list[LogEntry] = []
     if visited.level is not Level.RED:

@@ -94,6 +94,22 @@ class Deadlines:
         return any(v == PENDING for v in self.as_dict().values())
 
 
+EXTENSION_PROBLEMS: dict[str, str] = {
+    "extension date missing": "缺少延期申请时间",
+    "extension recorded after the plan deadline": "延期在方案时限之后才申请（须在时限前告知客户）",
+    "extension reason missing": "缺少延期原因",
+    "customer not informed of the extension": "未告知客户延期",
+    "new plan date missing": "缺少新的方案时间（延期至）",
+}
+"""Why an extension does not move the plan deadline (`SlaClock.plan_due`), English -> Chinese."""
+
+
+def extension_problem_labels(problems: str) -> tuple[str, str]:
+    """The "; "-joined problems of `SlaClock.plan_due` in Chinese and English."""
+    parts = [p for p in problems.split("; ") if p]
+    return "；".join(EXTENSION_PROBLEMS.get(p, p) for p in parts), "; ".join(parts)
+
+
 class SlaClock:
     """Computes deadlines for tickets with one calendar and one policy."""
 

@@ -16,7 +16,7 @@ from typing import Any
 from flask import Flask
 
 from complaints.sla import DEFAULT_TZ
-from server import api, cli, dashboard, errors, limits, portal, ratelimit, remote
+from server import api, cli, dashboard, errors, jsonbody, limits, portal, ratelimit, remote, throttle
 from server.admin import pages as admin_pages
 from server.clock import system_now
 from server.scheduling import scheduler
@@ -67,6 +67,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     limits.init_app(app)
     ratelimit.init_app(app)
+    throttle.init_app(app)
+    jsonbody.init_app(app)  # before the API's own checks, which read the body
     db.init_app(app)
     api.init_app(app)
     errors.init_app(app)  # after the API, whose own error handlers it replaces

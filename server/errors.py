@@ -25,12 +25,20 @@ DATABASE_UNAVAILABLE = (
 class ApiError(Exception):
     """An error the API reports to its caller; ``where`` names the place (field, row, sheet)."""
 
-    def __init__(self, status: int, code: str, message: str, where: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        where: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.where = where or {}
+        self.headers = headers or {}
 
 
 def envelope(status: int, code: str, message: str, where: dict[str, Any] | None = None) -> Any:
@@ -70,7 +78,9 @@ STATUS: dict[type[ServiceError], int] = {NotFound: 404, Refused: 409, Invalid: 4
 def init_app(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError) -> Any:
-        return envelope(exc.status, exc.code, exc.message, exc.where)
+        response = envelope(exc.status, exc.code, exc.message, exc.where)
+        response.headers.update(exc.headers)
+        return response
 
     @app.errorhandler(ServiceError)
     def _service_error(exc: ServiceError) -> Any:

@@ -15,13 +15,15 @@ from flask import Blueprint, Flask, Response, current_app, render_template, requ
 from sqlalchemy import select
 
 from server import clock
-from server.auth import ADMIN, HEAD_OFFICE, authenticate, check_user
+from server.auth import ADMIN, HEAD_OFFICE, authenticate
+from server.dashboard.security import add_headers, nonce
 from server.errors import ApiError
 from server.scheduling.scheduler import EXTENSION, status
 from server.services.notices import SmtpSender
 from server.storage.db import get_db
 from server.storage.models import OutboxRow, ReportRow
 from server.storage.rows import clock_for
+from server.throttle import Throttled, check_password
 
 bp = Blueprint("admin_pages", __name__, url_prefix="/admin")
 ROLES = (ADMIN, HEAD_OFFICE)
@@ -30,9 +32,8 @@ ROLES = (ADMIN, HEAD_OFFICE)
 def _signed_in() -> bool:
     auth = request.authorization
     if auth is not None and auth.type == "basic" and auth.username and auth.password is not None:
-        with get_db().read() as session:
-            user = check_user(session, auth.username, auth.password)
-            return user is not None and user.role in ROLES
+        user = check_password(auth.username, auth.password)  # Throttled: 429 with Retry-After
+        return user is not None and user.role in ROLES
     if request.headers.get("Authorization", "").startswith("Bearer "):
         try:
             return authenticate(request.headers.get("Authorization")).role in ROLES
@@ -43,14 +44,23 @@ def _signed_in() -> bool:
 
 @bp.before_request
 def _require_sign_in() -> Response | None:
-    if _signed_in():
-        return None
+    try:
+        if _signed_in():
+            return None
+    except Throttled as exc:
+        return Response(f"{exc.message}\n", 429, {"Retry-After": str(exc.retry_after)}, mimetype="text/plain")
     return Response(
         "请以管理员或总部账号登录 / sign in as an administrator or head-office user\n",
         401,
         {"WWW-Authenticate": 'Basic realm="Complaint Desk", charset="UTF-8"'},
         mimetype="text/plain",
     )
+
+
+@bp.after_request
+def _security_headers(response: Response) -> Response:
+    """The dashboard's headers here too: a CSP (the page's one inline style carries the nonce), no framing."""
+    return add_headers(response)
 
 
 def _local(value: Any, zone: ZoneInfo) -> Any:
@@ -105,6 +115,7 @@ def scheduler_page() -> str:
         ],
         reports=[{**r._asdict(), "created_at": _local(r.created_at, zone)} for r in reports],
         calendar_missing=calendar.missing_next_year(today),
+        csp_nonce=nonce(),
     )
 
 

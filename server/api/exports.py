@@ -24,6 +24,7 @@ from complaints.periods import FIRST_DAY, LAST_DAY, Period
 from server import clock
 from server.auth import ADMIN, HEAD_OFFICE, current, require
 from server.errors import ApiError
+from server.privacy import sees_phones
 from server.services.analysis import UnknownBranchError, branch_zones
 from server.services.consolidated import ConsolidateOptions, build_consolidated, parse_branches
 from server.storage.db import Database, get_db
@@ -118,7 +119,7 @@ def consolidated(query: dict[str, Any]) -> Any:
         branches=branches,
         period=Period.chosen(start, end),
         lang=query["lang"],
-        show_phones=current().role == ADMIN,
+        show_phones=sees_phones(current().role),
         generated_at=clock.now(),
         timezone=config["TIMEZONE"],
         calendar_path=config.get("CALENDAR_FILE"),

@@ -16,6 +16,7 @@ from typing import Any
 from flask import Flask, request
 
 from server.errors import ApiError
+from server.jsonbody import request_json
 from server.storage.db import get_db
 
 NUL = "\x00"
@@ -58,7 +59,7 @@ def refuse_nul() -> None:
         if NUL in value:
             raise _refuse({"header": name})
     if request.is_json and b"\\u0000" in request.get_data(cache=True):
-        body = request.get_json(silent=True)
+        body = request_json()
         place = next(_nul_places(body, "json"), None)
         if place is not None:
             raise _refuse({"field": place})

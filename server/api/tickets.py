@@ -19,6 +19,7 @@ from server.api.schemas import (
     TicketQuery,
 )
 from server.auth import BRANCH, HEAD_OFFICE, current, require
+from server.privacy import masked_json, sees_phones
 from server.services.changes import Actor, Change
 from server.services.sync import conflict_to_json, level_rules
 from server.services.tickets import (
@@ -44,6 +45,12 @@ def _scope() -> int | None:
     return principal.branch_id if principal.role == BRANCH else None
 
 
+def _shown(answer: Any) -> Any:
+    """``answer`` as the caller may see it: a branch gets its own tickets in full, head office masked."""
+    principal = current()
+    return answer if sees_phones(principal.role, own_branch=principal.role == BRANCH) else masked_json(answer)
+
+
 def _actor() -> Actor:
     principal = current()
     return Actor(principal.name, principal.role, "api")
@@ -55,7 +62,10 @@ def _actor() -> Actor:
 @blp.doc(security=SECURITY)
 @require(BRANCH, HEAD_OFFICE)
 def list_tickets(query: dict[str, Any]) -> Any:
-    """Tickets the caller may see, newest first; head office may filter by branch code."""
+    """Tickets the caller may see, newest first; head office may filter by branch code.
+
+    Head office gets every phone number masked (138****8000); a branch gets its own tickets as typed.
+    """
     scope = _scope()
     with get_db().read() as session:
         stmt = select(TicketRow, BranchRow.code).join(BranchRow, BranchRow.id == TicketRow.branch_id)
@@ -69,7 +79,7 @@ def list_tickets(query: dict[str, Any]) -> Any:
         rows = session.execute(
             stmt.order_by(TicketRow.received_at.desc()).limit(query["limit"]).offset(query["offset"])
         )
-        return {"total": total, "tickets": [row_to_json(t, code) for t, code in rows]}
+        return _shown({"total": total, "tickets": [row_to_json(t, code) for t, code in rows]})
 
 
 @blp.route("/tickets/<string:sync_key>", methods=["GET"])
@@ -77,9 +87,9 @@ def list_tickets(query: dict[str, Any]) -> Any:
 @blp.doc(security=SECURITY)
 @require(BRANCH, HEAD_OFFICE)
 def ticket_detail(sync_key: str) -> Any:
-    """One ticket with its full history, tasks, log and conflicts."""
+    """One ticket with its full history, tasks, log and conflicts (phone numbers masked for head office)."""
     with get_db().read() as session:
-        return _detail(session, sync_key, _scope())
+        return _shown(_detail(session, sync_key, _scope()))
 
 
 def _detail(session: Any, sync_key: str, scope: int | None) -> dict[str, Any]:
@@ -127,7 +137,7 @@ def escalate(body: dict[str, Any], sync_key: str) -> Any:
     with get_db().write() as session:
         change = change_on(session, sync_key, scope, _actor(), clock.now())
         escalate_ticket(change, sync_key, body["reason"], body["head"])
-        return _detail(session, sync_key, scope)
+        return _shown(_detail(session, sync_key, scope))
 
 
 @blp.route("/conflicts", methods=["GET"])
@@ -137,7 +147,7 @@ def escalate(body: dict[str, Any], sync_key: str) -> Any:
 def list_conflicts() -> Any:
     """Open conflicts the caller may see."""
     with get_db().read() as session:
-        return [conflict_to_json(c) for c in open_conflicts(session, _scope())]
+        return _shown([conflict_to_json(c) for c in open_conflicts(session, _scope())])
 
 
 @blp.route("/conflicts/<int(max=2147483647):conflict_id>/resolve", methods=["POST"])
@@ -156,4 +166,4 @@ def resolve(body: dict[str, Any], conflict_id: int) -> Any:
         _ = change.seq  # the branch lock first, then the conflict's row
         session.refresh(conflict)
         resolve_conflict(change, conflict, body["keep"])
-        return conflict_to_json(conflict)
+        return _shown(conflict_to_json(conflict))

@@ -8,25 +8,27 @@ from flask import request
 from flask_smorest import Blueprint
 
 from server import clock
-from server.api.schemas import TokenResponse
-from server.auth import check_user, issue_token
+from server.api.schemas import ErrorEnvelope, TokenResponse
+from server.auth import issue_token
 from server.errors import ApiError
 from server.storage.db import get_db
+from server.throttle import check_password
 
 blp = Blueprint("tokens", __name__, url_prefix="/api", description="Head-office sign-in")
 
 
 @blp.route("/tokens", methods=["POST"])
 @blp.response(201, TokenResponse)
+@blp.alt_response(429, schema=ErrorEnvelope, description="too many wrong passwords: wait Retry-After seconds")
 @blp.doc(security=[{"basic": []}])
 def create_token() -> Any:
     """Issue a token for a head-office user; the token is shown once."""
     auth = request.authorization
     if auth is None or auth.type != "basic" or not auth.username or auth.password is None:
         raise ApiError(401, "unauthorized", "sign in with HTTP basic auth (user name and password)")
+    user = check_password(auth.username, auth.password)
+    if user is None:
+        raise ApiError(401, "unauthorized", "unknown user or wrong password")
     with get_db().write() as session:
-        user = check_user(session, auth.username, auth.password)
-        if user is None:
-            raise ApiError(401, "unauthorized", "unknown user or wrong password")
         _, plain = issue_token(session, user.role, clock.now(), user=user, label="api sign-in")
         return {"token": plain, "role": user.role}

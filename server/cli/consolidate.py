@@ -12,6 +12,7 @@ from flask.cli import with_appcontext
 
 from complaints.periods import Period
 from server import clock
+from server.files import private_open
 from server.services.analysis import UnknownBranchError
 from server.services.consolidated import ConsolidateOptions, build_consolidated, count_rows, parse_branches
 from server.storage.db import get_db
@@ -71,7 +72,7 @@ def consolidate(
         ) from exc
     partial = output.with_name(output.name + ".part")
     with (
-        partial.open("wb") as target,
+        private_open(partial) as target,
         click.progressbar(length=total, label="tickets 投诉单", file=sys.stderr) as bar,
     ):
         summary = build_consolidated(db, target, options, progress=bar.update)

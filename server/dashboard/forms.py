@@ -47,6 +47,6 @@ def read_branches(args: Any, known: list[str]) -> list[str]:
 def filter_message(error: FilterError) -> str:
     if error.message_key == "bad_value":
         return t("bad_value", field=t(error.field), value=error.values.get("value", ""))
-    if error.message_key == "bad_date":
-        return t("bad_date", field=t(error.field))
+    if error.message_key in ("bad_date", "date_out_of_range"):
+        return t(error.message_key, field=t(error.field), **error.values)
     return t(error.message_key, **error.values)

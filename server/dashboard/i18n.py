@@ -24,6 +24,14 @@ STRINGS: dict[str, tuple[str, str]] = {
         "用户名或密码不正确，或该账号无权使用看板。",
         "Wrong username or password, or this account may not use the dashboard.",
     ),
+    "signin_throttled": (
+        "该账号或该地址的密码错误次数过多，请 {seconds} 秒后再试。",
+        "Too many wrong passwords for this account or from this address; try again in {seconds} s.",
+    ),
+    "bad_next": (
+        "跳转地址 next 含有换行或控制字符，无法使用；请从看板的链接重新进入。",
+        "The address in next= holds a line break or control character; open the page from a dashboard link.",
+    ),
     "sign_in_needed": ("请先登录。", "Please sign in first."),
     "signed_out": ("已退出。", "You are signed out."),
     "csrf_failed": (
@@ -159,6 +167,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     ),
     "bad_date": ("日期格式不正确：{field}（应为 YYYY-MM-DD）", "Bad date in {field} (use YYYY-MM-DD)"),
     "bad_period": ("期间开始日期不能晚于结束日期。", "The period's start is after its end."),
+    "date_out_of_range": (
+        "{field} 须在 {first} 至 {last} 之间（不含后者）。",
+        "{field} must lie between {first} and {last} (excluded).",
+    ),
     "out_of_range": ("期间须在 {first} 至 {last} 之间。", "The period must lie between {first} and {last}."),
     "unknown_branch": ("未知分支机构：{code}", "Unknown branch: {code}"),
     "back_to_list": ("返回列表", "Back to the list"),

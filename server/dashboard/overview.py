@@ -27,9 +27,9 @@ from server.dashboard.blueprint import bp
 from server.dashboard.figures import Overview, cached_overview
 from server.dashboard.forms import default_period, filter_message, read_branches, read_period
 from server.dashboard.i18n import current_lang, t
-from server.dashboard.present import percent
+from server.dashboard.present import masked, percent
 from server.dashboard.queries import FilterError, TicketFilter, branch_codes
-from server.dashboard.signin import signed_in
+from server.dashboard.signin import current_user, signed_in
 from server.storage.db import get_db
 
 CATEGORY_CSS = "bar-category"
@@ -146,15 +146,20 @@ def overview_page() -> Any:
             period, chosen = default_period(), []
         cache = current_app.extensions["dashboard_figures"]
         fig = cached_overview(cache, session, period, chosen, current_app.config.get("CALENDAR_FILE"))
-    key = (current_lang(), request.script_root)
+    mask = not current_user().sees_phone_numbers
+    key = (current_lang(), request.script_root, mask)
     view = fig.views.get(key)
-    if view is None:  # built once per cached overview and language: some hundred links
-        view = fig.views[key] = page_view(fig)
+    if view is None:  # built once per cached overview, language and masking: some hundred links
+        view = fig.views[key] = page_view(fig, mask)
     return render_template("dashboard/overview.html", fig=fig, branches=branches, chosen=chosen, **view)
 
 
-def page_view(fig: Overview) -> dict[str, Any]:
-    """Everything the overview template shows of ``fig``, in the request's language."""
+def page_view(fig: Overview, mask: bool = False) -> dict[str, Any]:
+    """Everything the overview template shows of ``fig``, in the request's language.
+
+    With ``mask``, phone numbers typed into department names, root causes and
+    measures are masked (the links still filter by the department as stored).
+    """
     lang = current_lang()
     period, chosen = fig.period, list(fig.branches)
     kpis, trends = fig.analysis.kpis, fig.analysis.trends
@@ -162,18 +167,29 @@ def page_view(fig: Overview) -> dict[str, Any]:
     months = [m.month for m in trends]
     by_branch: list[Group] = [(code, own, [code], None) for code, own in kpis.by_branch.items()]
     by_department: list[Group] = [
-        (name or t("unrouted"), own, chosen, name) for name, own in kpis.by_department.items()
+        (masked("department", name, mask) or t("unrouted"), own, chosen, name)
+        for name, own in kpis.by_department.items()
     ]
+    # a department named with a number the viewer may not see links nowhere: its link would carry the number
+    unlinked = {shown for name in kpis.by_department if (shown := masked("department", name, mask)) != name}
     return dict(
         k=k,
+        root_causes=[
+            dataclasses.replace(
+                rc,
+                cause=masked("cause", rc.cause, mask),
+                measures=tuple((masked("measures", m, mask), n) for m, n in rc.measures),
+            )
+            for rc in fig.analysis.root_causes
+        ],
         several_zones=len(set(fig.analysis.zones.values())) > 1,
         tiles=[figure_cell(figure, k, period, chosen) for figure in TILES],
         statuses=[figure_cell(f.by_status(s), k, period, chosen) for s in Status],
         table_headers=[figure.label(lang) for figure in f.TABLE],
         kpi_rows=table_rows([(t("overall"), k, chosen, None), *by_branch], period),
-        department_rows=table_rows(by_department, period),
+        department_rows=_without_links(table_rows(by_department, period), unlinked),
         work_by_branch=work_rows(by_branch, period),
-        work_by_department=work_rows(by_department, period),
+        work_by_department=_without_links(work_rows(by_department, period), unlinked),
         department_label=COLUMNS["department"].header(lang),
         unfinished_label=f.UNFINISHED.label(lang),
         overdue_label=f.OVERDUE.label(lang),
@@ -215,6 +231,18 @@ def page_view(fig: Overview) -> dict[str, Any]:
             unit="%",
         ),
     )
+
+
+def _without_links(rows: list[dict[str, Any]], names: set[str]) -> list[dict[str, Any]]:
+    """``rows`` with the cells of the rows named in ``names`` made plain text."""
+    for row in rows:
+        if row["name"] in names:
+            for key, value in row.items():
+                if isinstance(value, Cell):
+                    row[key] = dataclasses.replace(value, url="")
+                elif key == "cells":
+                    row[key] = [dataclasses.replace(cell, url="") for cell in value]
+    return rows
 
 
 def _pct(rate: float | None) -> float | None:

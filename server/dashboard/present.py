@@ -7,12 +7,10 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from complaints.contacts import mask_phone, mask_phones_inside
 from complaints.enums import Flag, Labelled
 from complaints.schema import Column
 from complaints.wire import COLUMNS, FieldError, decode
-
-PHONE_FIELDS = frozenset({"contact"})
+from server import privacy
 
 
 def local_time(moment: datetime | None, zone: str) -> str:
@@ -54,7 +52,7 @@ def masked(key: str, text: str, mask: bool) -> str:
     """``text`` of field ``key`` as a user who may not see phone numbers sees it (when ``mask``)."""
     if not mask:
         return text
-    return mask_phone(text) if key in PHONE_FIELDS else mask_phones_inside(text)
+    return privacy.masked(key, text)
 
 
 def flag_labels(flags: Iterable[Flag], lang: str) -> list[tuple[str, bool]]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -10,8 +13,9 @@ from typing import Any
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
+from complaints.contacts import mask_phones
 from complaints.enums import Category, Labelled, Level, Status
-from complaints.periods import Period
+from complaints.periods import FIRST_DAY, LAST_DAY, Period
 from complaints.selections import Selection
 from server.storage.models import (
     BranchRow,
@@ -60,6 +64,8 @@ class TicketFilter:
     received_to: date | None = None
     """The last day, included."""
     q: str = ""
+    """The search text (full-width forms folded) with its phone numbers masked: the list is searched by
+    what it shows."""
     page: int = 1
 
     @classmethod
@@ -85,9 +91,9 @@ class TicketFilter:
         return cls(
             branches=tuple(dict.fromkeys(code.strip() for code in args.getlist("branch") if code.strip())),
             selection=Selection(**criteria),
-            received_from=parse_date(args, "received_from"),
-            received_to=parse_date(args, "received_to"),
-            q=args.get("q", "").strip(),
+            received_from=_receipt_day(args, "received_from"),
+            received_to=_receipt_day(args, "received_to"),
+            q=mask_phones(unicodedata.normalize("NFKC", args.get("q", "")).strip()),
             page=max(1, _int(args.get("page"), 1)),
         )
 
@@ -157,6 +163,13 @@ def parse_date(args: Any, name: str) -> date | None:
         raise FilterError(name, "bad_date") from exc
 
 
+def _receipt_day(args: Any, name: str) -> date | None:
+    day = parse_date(args, name)
+    if day is not None and not FIRST_DAY <= day < LAST_DAY:  # 9999-12-31 + 1 day overflows; 0001 has no zone
+        raise FilterError(name, "date_out_of_range", first=FIRST_DAY, last=LAST_DAY)
+    return day
+
+
 def _int(raw: str | None, default: int) -> int:
     try:
         return int(raw) if raw else default
@@ -167,6 +180,21 @@ def _int(raw: str | None, default: int) -> int:
 def _like(text: str) -> str:
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
+
+
+_MASKED_GAP = re.compile(r"[\s\-./·・()（）]*\*+[\s\-./·・()（）]*")
+
+
+def search_pattern(q: str) -> str:
+    """The LIKE pattern of a search: the text anywhere; a masked number matches however it is stored.
+
+    A number is searched by the digits its mask shows (138****8000: 138, then
+    8000 further on), so a search never tells anyone more about a number than
+    the masked list does, and a full number never has to travel in a URL.
+    """
+    if "*" not in q:
+        return _like(q)
+    return "%" + "%".join(_like(piece)[1:-1] for piece in _MASKED_GAP.split(q)) + "%"
 
 
 def filtered(query: TicketFilter, zones: Sequence[str]) -> Select[Any]:
@@ -185,11 +213,12 @@ def filtered(query: TicketFilter, zones: Sequence[str]) -> Select[Any]:
         end = None if query.received_to is None else query.received_to + timedelta(days=1)
         stmt = stmt.where(received_within(query.received_from, end, BranchRow.timezone, zones))
     if query.q:
-        pattern = _like(query.q)
+        pattern = search_pattern(query.q)
         stmt = stmt.where(
             or_(
                 TicketRow.ticket_id.ilike(pattern, escape="\\"),
                 TicketRow.customer_name.ilike(pattern, escape="\\"),
+                TicketRow.contact.ilike(pattern, escape="\\"),
                 TicketRow.description.ilike(pattern, escape="\\"),
             )
         )
@@ -218,16 +247,20 @@ def counted(query: TicketFilter, zones: Sequence[str]) -> Select[Any]:
     return stmt
 
 
-def ticket_page(session: Session, query: TicketFilter) -> Page:
+def ticket_page(session: Session, query: TicketFilter, masked: bool = False) -> Page:
+    """The page of the list that ``query`` asks for; ``masked``: the viewer sees phone numbers masked."""
     zones = select(BranchRow.timezone).distinct()
     if query.branches:
         zones = zones.where(BranchRow.code.in_(query.branches))
-    zones = list(session.scalars(zones))
-    stmt = filtered(query, zones)
+    zone_list = list(session.scalars(zones))
+    if masked and any(ch.isdigit() for ch in query.q):
+        stmt = _searched_as_shown(session, query, zone_list)
+    else:
+        stmt = filtered(query, zone_list)
     if query.q:
         total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
     else:  # the narrow figures table: a million tickets are counted in a fraction of the time
-        total = session.scalar(counted(query, zones)) or 0
+        total = session.scalar(counted(query, zone_list)) or 0
     pages = max(1, -(-total // PAGE_SIZE))
     page = min(query.page, pages)
     skip = (page - 1) * PAGE_SIZE
@@ -238,6 +271,38 @@ def ticket_page(session: Session, query: TicketFilter) -> Page:
         oldest_first = stmt.order_by(None).order_by(*OLDEST_FIRST)
         rows = session.execute(oldest_first.limit(size).offset(total - skip - size)).all()[::-1]
     return Page([(t, code, tz) for t, code, tz in rows], total, page, pages)
+
+
+def _searched_as_shown(session: Session, query: TicketFilter, zones: Sequence[str]) -> Select[Any]:
+    """The list for digits searched by a viewer who sees numbers masked: matched against the masked text.
+
+    A ticket number is shown as it is, so a match there stands. A match in the
+    name, contact or description is checked against the text as the viewer
+    sees it, and dropped when it lies in a number's hidden digits: searching
+    "0013" never confirms the middle of 138****8000.
+    """
+    pattern = search_pattern(query.q)
+    found = re.compile(".*".join(re.escape(p) for p in _MASKED_GAP.split(query.q)), re.IGNORECASE | re.DOTALL)
+    base = filtered(dataclasses.replace(query, q=""), zones)
+    by_number = TicketRow.ticket_id.ilike(pattern, escape="\\")
+    in_text = base.with_only_columns(
+        TicketRow.sync_key, TicketRow.customer_name, TicketRow.contact, TicketRow.description
+    ).where(
+        ~by_number,
+        or_(
+            TicketRow.customer_name.ilike(pattern, escape="\\"),
+            TicketRow.contact.ilike(pattern, escape="\\"),
+            TicketRow.description.ilike(pattern, escape="\\"),
+        ),
+    )
+    visible = [
+        key
+        for key, name, contact, description in session.execute(in_text.order_by(None))
+        if found.search(mask_phones(name))
+        or found.search(mask_phones(contact, contact=True))
+        or found.search(mask_phones(description))
+    ]
+    return base.where(or_(by_number, TicketRow.sync_key.in_(visible)))
 
 
 def branch_codes(session: Session) -> list[tuple[str, str]]:

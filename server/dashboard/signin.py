@@ -9,12 +9,15 @@ from typing import Any, TypeVar
 
 from flask import abort, flash, g, redirect, render_template, request, session, url_for
 
-from server.auth import ADMIN, HEAD_OFFICE, check_user
+from server.auth import ADMIN, HEAD_OFFICE
 from server.dashboard.blueprint import bp
 from server.dashboard.i18n import t
 from server.dashboard.navigation import safe_next
+from server.privacy import sees_phones
+from server.storage.accounts import end_sessions
 from server.storage.db import get_db
 from server.storage.models import UserRow
+from server.throttle import Throttled, check_password
 
 DASHBOARD_ROLES = (HEAD_OFFICE, ADMIN)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -29,7 +32,7 @@ class User:
 
     @property
     def sees_phone_numbers(self) -> bool:
-        return self.role == ADMIN
+        return sees_phones(self.role)
 
 
 def signed_in_user() -> User | None:
@@ -41,7 +44,12 @@ def signed_in_user() -> User | None:
     if isinstance(user_id, int):
         with get_db().read() as db:
             row = db.get(UserRow, user_id)
-            if row is not None and row.active and row.role in DASHBOARD_ROLES:
+            if (
+                row is not None
+                and row.active
+                and row.role in DASHBOARD_ROLES
+                and session.get("generation") == row.session_generation  # not signed out since
+            ):
                 found = User(row.id, row.username, row.role, row.display_name or row.username)
     g.user = found
     return found
@@ -75,19 +83,29 @@ def signin() -> Any:
     if request.method == "POST":
         username = request.form.get("username", "").strip()
         password = request.form.get("password", "")
-        with get_db().read() as db:
-            row = check_user(db, username, password) if username and password else None
-            user_id = row.id if row is not None and row.role in DASHBOARD_ROLES else None
-        if user_id is not None:
+        target = safe_next(request.form.get("next"))  # 400 before any password work for a bad one
+        try:
+            row = check_password(username, password) if username and password else None
+        except Throttled as exc:
+            error = t("signin_throttled", seconds=exc.retry_after)
+            page = render_template("dashboard/signin.html", error=error, next=request.form.get("next", ""))
+            return page, 429, {"Retry-After": str(exc.retry_after)}
+        if row is not None and row.role in DASHBOARD_ROLES:
             session.clear()  # a fresh session (and CSRF token) on sign-in: no session fixation
-            session["user_id"] = user_id
-            return redirect(safe_next(request.form.get("next")))
+            session["user_id"] = row.id
+            session["generation"] = row.session_generation
+            return redirect(target)
         error, status = t("bad_credentials"), 401
     return render_template("dashboard/signin.html", error=error, next=request.values.get("next", "")), status
 
 
 @bp.route("/signout", methods=["POST"])
 def signout() -> Any:
+    """Sign out here and everywhere: a copy of this session cookie no longer signs anyone in."""
+    user = signed_in_user()
+    if user is not None:
+        with get_db().write() as db:
+            end_sessions(db, user.id)
     session.clear()
     flash(t("signed_out"), "info")
     return redirect(url_for("dashboard.signin"))

@@ -18,7 +18,6 @@ from server.dashboard.i18n import current_lang, t
 from server.dashboard.present import (
     field_label,
     flag_labels,
-    mask_phone,
     masked,
     show,
     show_stored,
@@ -42,43 +41,49 @@ from server.storage.rows import from_db
 from server.storage.writes import CREATED
 
 
-@bp.route("/tickets")
+@bp.route("/tickets", methods=["GET", "POST"])
 @signed_in
 def tickets() -> Any:
+    """The list; the filter form is posted and answered with a redirect, so no search text sits in a URL.
+
+    A phone number searched for is masked before the redirect (`TicketFilter.q`):
+    the address bar, the history and the access log only ever hold its mask.
+    """
     lang = current_lang()
     mask = not current_user().sees_phone_numbers
     error = ""
+    sent = request.form if request.method == "POST" else request.args
     with get_db().read() as session:
         branches = branch_codes(session)
         try:
-            query = TicketFilter.parse(request.args)
+            query = TicketFilter.parse(sent)
             unknown = [code for code in query.branches if code not in {code for code, _ in branches}]
             if unknown:
                 raise FilterError("branch", "unknown_branch", code=", ".join(unknown))
         except FilterError as exc:
             error, query = filter_message(exc), TicketFilter()
-        page = ticket_page(session, query)
+        if not error and (request.method == "POST" or sent.get("q", "").strip() != query.q):
+            return redirect(url_for("dashboard.tickets", **_multi(query.args()), page=query.page))
+        page = ticket_page(session, query, mask)
         rows = [
             {
                 "sync_key": row.sync_key,
                 "ticket_id": row.ticket_id,
                 "branch": code,
                 "received_at": show("received_at", row.received_at, zone, lang),
-                "customer_name": row.customer_name,
-                "contact": mask_phone(row.contact) if mask else row.contact,
+                "customer_name": masked("customer_name", row.customer_name, mask),
+                "contact": masked("contact", row.contact, mask),
                 "category": show("category", from_db("category", row.category), zone, lang),
                 "level": row.level or Level.BLUE.value,
                 "level_label": show("level", from_db("level", row.level), zone, lang),
                 "status": show("status", from_db("status", row.status), zone, lang),
-                "department": row.department,
+                "department": masked("department", row.department, mask),
                 "flags": [label for label, late in flag_labels(from_db("flags", row.flags), lang) if late],
-                "description": row.description,
+                "description": masked("description", row.description, mask),
             }
             for row, code, zone in page.rows
         ]
-    args: dict[str, list[str]] = {}
-    for name, value in query.args():
-        args.setdefault(name, []).append(value)
+    args = _multi(query.args())
     s = query.selection
     status = Status.CANCELLED.value if s.cancelled else (WITH_CANCELLED if s.cancelled is None else s.status)
     return render_template(
@@ -100,6 +105,13 @@ def tickets() -> Any:
         prev_url=url_for("dashboard.tickets", **args, page=page.page - 1) if page.page > 1 else "",
         next_url=url_for("dashboard.tickets", **args, page=page.page + 1) if page.page < page.pages else "",
     ), (400 if error else 200)
+
+
+def _multi(pairs: list[tuple[str, str]]) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for name, value in pairs:
+        found.setdefault(name, []).append(value)
+    return found
 
 
 def check_labels(lang: str) -> list[tuple[str, str]]:
@@ -155,8 +167,8 @@ def render_ticket(sync_key: str, form_error: str = "", form: dict[str, str] | No
                     if h.field == CREATED
                     else _stored(h.field, h.new_value, zone, lang, mask, h.entity)
                 ),
-                "by": _who(h.by, h.role),
-                "source": _door(h.source, h.device),
+                "by": _who(masked("by", h.by, mask), h.role),
+                "source": _door(h.source, masked("device", h.device, mask)),
             }
             for h in found.history
         ]
@@ -169,14 +181,14 @@ def render_ticket(sync_key: str, form_error: str = "", form: dict[str, str] | No
             "level_label": show("level", from_db("level", row.level), zone, lang),
             "status": show("status", from_db("status", row.status), zone, lang),
             "flags": flag_labels(from_db("flags", row.flags), lang),
-            "description": row.description,
+            "description": masked("description", row.description, mask),
             "can_escalate": row.level != Level.RED.value,
         }
         tasks_view = [
             {
                 "no": task.task_no,
-                "title": task.title,
-                "owner": task.owner,
+                "title": masked("title", task.title, mask),
+                "owner": masked("owner", task.owner, mask),
                 "due": task.due.isoformat() if task.due else "",
                 "done_at": show("received_at", task.done_at, zone, lang),
             }

@@ -32,6 +32,7 @@ from server import clock
 from server.auth import BRANCH, authenticate
 from server.dashboard.security import add_headers, csrf_ok, csrf_token
 from server.errors import ApiError
+from server.files import write_private
 from server.portal.merge import MergeResult, merge_upload
 from server.services.changes import Actor
 from server.storage.db import get_db
@@ -183,7 +184,7 @@ def upload() -> Any:
     if result.content is None:
         return _page("upload.html", 422, branch=branch, problems=result.problems, problem_lang=lang())
     name = f"{branch.id}-{uuid.uuid4().hex}.xlsx"
-    (_downloads_dir() / name).write_bytes(result.content)
+    write_private(_downloads_dir() / name, result.content)
     original = os.path.basename(sent.filename) or f"{branch.code}.xlsx"
     session["branch_download_name"] = original
     return _page("result.html", branch=branch, result=result, download=name)

@@ -34,6 +34,7 @@ from complaints.sla import DEFAULT_TZ
 from server import clock
 from server.auth import ADMIN, BRANCH, HEAD_OFFICE, current, require
 from server.errors import ApiError
+from server.jsonbody import request_json
 from server.storage.rows import clock_for
 
 bp = Blueprint("remote", __name__, url_prefix="/xlwings")
@@ -104,7 +105,7 @@ def run(macro: str) -> Any:
     wanted = ROLES.get(macro, (BRANCH,))
     if principal.role not in wanted:
         raise ApiError(403, "forbidden", f"{macro} needs a {' or '.join(wanted)} token", {"macro": macro})
-    payload = request.get_json(silent=True)
+    payload = request_json()
     _check_payload(payload)
     xw = _remote_engine()
     app = current_app._get_current_object()  # type: ignore[attr-defined]
@@ -125,6 +126,11 @@ def run(macro: str) -> Any:
     return jsonify({"actions": actions})
 
 
+SCALAR = (str, int, float, bool, type(None))
+"""What a cell value in a payload may be (dates come as text, errors as text, empty cells as null)."""
+TABLE_ADDRESSES = ("header_row_range_address", "data_body_range_address", "total_row_range_address")
+
+
 def _check_payload(payload: Any) -> None:
     """Refuse, naming the place, a body that is not an xlwings workbook payload."""
 
@@ -139,10 +145,14 @@ def _check_payload(payload: Any) -> None:
     book = payload.get("book")
     if not isinstance(book, dict) or not isinstance(book.get("active_sheet_index"), int):
         raise bad("'book' needs 'name' and 'active_sheet_index'", "book")
+    if not isinstance(book.get("name"), str):
+        raise bad("'name' must be the workbook's name", "book.name")
+    if not isinstance(book.get("selection", ""), str | None):
+        raise bad("'selection' must be an address such as A2:A5", "book.selection")
     sheets = payload.get("sheets")
     if not isinstance(sheets, list) or not sheets:
         raise bad("'sheets' must list the workbook's sheets", "sheets")
-    if not 0 <= book["active_sheet_index"] < len(sheets):
+    if isinstance(book["active_sheet_index"], bool) or not 0 <= book["active_sheet_index"] < len(sheets):
         raise bad("'active_sheet_index' is not one of the sheets", "book.active_sheet_index")
     for n, sheet in enumerate(sheets):
         if not isinstance(sheet, dict) or not isinstance(sheet.get("name"), str):
@@ -150,9 +160,34 @@ def _check_payload(payload: Any) -> None:
         values = sheet.get("values")
         if not isinstance(values, list) or not all(isinstance(row, list) for row in values):
             raise bad("'values' must be a list of rows", f"sheets[{n}].values")
-        sheet.setdefault("pictures", [])
-        sheet.setdefault("tables", [])
-    payload.setdefault("names", [])
+        for r, row in enumerate(values):
+            for c, value in enumerate(row):
+                if not isinstance(value, SCALAR):
+                    raise bad(
+                        "a cell holds text, a number, true/false or null", f"sheets[{n}].values[{r}][{c}]"
+                    )
+        _check_list(sheet, "pictures", f"sheets[{n}]", bad)
+        for t, table in enumerate(_check_list(sheet, "tables", f"sheets[{n}]", bad)):
+            place = f"sheets[{n}].tables[{t}]"
+            for key in ("name", "range_address"):
+                if not isinstance(table.get(key), str) or not table[key]:
+                    raise bad(f"a table needs its '{key}' as text", f"{place}.{key}")
+            for key in TABLE_ADDRESSES:
+                if not isinstance(table.get(key), str | None):
+                    raise bad(f"'{key}' must be an address or null", f"{place}.{key}")
+    _check_list(payload, "names", "", bad)
+
+
+def _check_list(owner: dict[str, Any], key: str, place: str, bad: Any) -> list[dict[str, Any]]:
+    """``owner[key]``, a list of objects (an empty one when missing); `bad` names the place otherwise."""
+    items = owner.setdefault(key, [])
+    where = f"{place}.{key}" if place else key
+    if not isinstance(items, list):
+        raise bad(f"'{key}' must be a list", where)
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise bad(f"each of '{key}' must be an object", f"{where}[{i}]")
+    return items
 
 
 def init_app(app: Flask) -> None:

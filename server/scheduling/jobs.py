@@ -15,8 +15,10 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 from sqlalchemy import select
 
+from server import throttle
 from server.scheduling.digest import enqueue_digests, enqueue_overdue_reminders, per_branch
 from server.scheduling.scan import scan_flags
+from server.services import idempotency
 from server.services.notices import Notice, enqueue, render, send_pending
 from server.services.reports import MONTHLY, build_monthly_workbook, is_kept, keep, previous_month
 from server.storage.db import get_db
@@ -41,7 +43,7 @@ def flag_scan(now: datetime, full: bool = False) -> JobResult:
 
 
 def outbox(now: datetime) -> JobResult:
-    """Send the notices that are due; those that fail wait for their next attempt."""
+    """Send the notices that are due; those the server cannot take wait, those never sendable are failed."""
     report = send_pending(now)
     detail = f"{report.sent} sent, {report.deferred} deferred, {report.failed} refused"
     return JobResult(report.sent, f"{detail}; {report.error}" if report.error else detail)
@@ -106,6 +108,15 @@ def calendar_reminder(now: datetime) -> JobResult:
             )
             queued += enqueue(session, notice, now)
     return JobResult(queued, f"calendar {year} missing; {queued} reminders queued")
+
+
+def purge(now: datetime) -> JobResult:
+    """Delete what is kept only for a while: idempotency keys past their time, ended sign-in windows."""
+    keep = float(current_app.config["IDEMPOTENCY_KEEP_HOURS"])
+    with get_db().write() as session:
+        keys = idempotency.purge(session, now, keep)
+        windows = throttle.purge(session, now)
+    return JobResult(keys + windows, f"{keys} idempotency keys, {windows} sign-in windows deleted")
 
 
 def heartbeat(now: datetime) -> JobResult:

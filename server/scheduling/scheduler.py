@@ -59,6 +59,8 @@ DEFAULTS: dict[str, Any] = {
     "SCHEDULER_SCAN_SECONDS": 300,
     "SCHEDULER_OUTBOX_SECONDS": 30,
     "SCHEDULER_HEARTBEAT_SECONDS": 60,
+    "SCHEDULER_PURGE_SECONDS": 3600,
+    "IDEMPOTENCY_KEEP_HOURS": 48,
     "SCHEDULER_DIGEST_HOUR": 8,
     "SCHEDULER_LEASE_SECONDS": 30,
     "SCHEDULER_POLL_SECONDS": 5,
@@ -118,6 +120,7 @@ def all_job_specs(config: Any) -> dict[str, JobSpec]:
             62 * day,
         ),
         "calendar_reminder": (jobs.calendar_reminder, CronTrigger(hour=9, timezone=zone), day / 2, 2 * day),
+        "purge": (jobs.purge, *every(float(config["SCHEDULER_PURGE_SECONDS"]))),
         "heartbeat": (jobs.heartbeat, *every(float(config["SCHEDULER_HEARTBEAT_SECONDS"]))),
     }
     return {i: JobSpec(i, *entry) for i, entry in table.items()}

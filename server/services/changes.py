@@ -33,7 +33,14 @@ from server.storage.figures import figure_row, write_figure_rows
 from server.storage.models import BranchRow, OutboxRow
 from server.storage.neighbours import GroupFindings
 from server.storage.routing import branch_contact, routing_table
-from server.storage.rows import STORED_TICKET_FIELDS, chunks, next_change_seq, to_db
+from server.storage.rows import (
+    STORED_AS_IS,
+    STORED_CONVERTED,
+    STORED_TICKET_FIELDS,
+    chunks,
+    next_change_seq,
+    to_db,
+)
 from server.storage.writes import (
     CREATED,
     Stamp,
@@ -165,9 +172,15 @@ def _columns(p: Proposal, settled: Settled) -> dict[str, Any]:
         if p.row is None or getattr(p.row, column) != due:
             values[column] = due
     before = p.before
+    if before is None:  # a new ticket: every field, without comparing (the hot path of a big push)
+        for key in STORED_AS_IS:
+            values[key] = getattr(ticket, key)
+        for key in STORED_CONVERTED:
+            values[key] = to_db(key, getattr(ticket, key))
+        return values
     for key in STORED_TICKET_FIELDS:
         value = getattr(ticket, key)
-        if before is None or value != getattr(before, key):
+        if value != getattr(before, key):
             values[key] = to_db(key, value)
     return values
 

@@ -3,6 +3,14 @@
 The key is claimed inside the same transaction that does the work, so either
 both commit or neither does. A concurrent retry waits on the claim (the unique
 index on PostgreSQL, the write lock on SQLite) and then replays the response.
+
+A key is kept ``IDEMPOTENCY_KEEP_HOURS`` (default 48) after it was claimed —
+long enough for a client to resend after a crash, a night offline or a weekend
+of Excel left open — and then deleted by the purge job
+(`server.scheduling.jobs.purge`), with the response it stored (a full pull can
+be hundreds of kilobytes). A request resent with a key older than that is run
+as a new request; a sync resend is still safe then, because every row carries
+its sync key and its base version.
 """
 
 from __future__ import annotations
@@ -10,10 +18,10 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -22,6 +30,7 @@ from server.storage.db import Database
 from server.storage.models import IdempotencyRow
 
 MAX_KEY = 200
+KEEP_HOURS = 48
 
 
 def request_hash(body: Any) -> str:
@@ -81,3 +90,9 @@ def run_once(
             raise
         return _replay(existing, digest)
     return status, response
+
+
+def purge(session: Session, now: datetime, keep_hours: float = KEEP_HOURS) -> int:
+    """Delete the keys claimed more than ``keep_hours`` before ``now``, with their responses: how many."""
+    cutoff = now - timedelta(hours=keep_hours)
+    return session.execute(delete(IdempotencyRow).where(IdempotencyRow.created_at < cutoff)).rowcount or 0

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import smtplib
 import ssl
 from collections.abc import Iterable, Mapping
@@ -29,7 +30,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from complaints.contacts import mask_phone
+from complaints.contacts import mask_phones
 from complaints.enums import Category, Flag, Status
 from complaints.model import Ticket
 from complaints.routing import RoutingTable, head_rule
@@ -70,13 +71,28 @@ class Notice:
 
 
 def render(kind: str, lang: str, **context: Any) -> tuple[str, str]:
-    """Subject and body of ``templates/email/<kind>.<lang>.txt`` (its first line is ``Subject: …``)."""
+    """Subject and body of ``templates/email/<kind>.<lang>.txt`` (its first line is ``Subject: …``).
+
+    Department heads and coordinators are not administrators: every phone number
+    in the rendered text is masked, whichever field it was typed in.
+    """
     # the Jinja environment itself: page context processors need a request, and a notice has none
     text = current_app.jinja_env.get_template(f"email/{kind}.{lang}.txt").render(lang=lang, **context)
     first, _, body = text.partition("\n")
     if not first.startswith("Subject: "):
         raise ValueError(f"templates/email/{kind}.{lang}.txt must start with a 'Subject: ' line")
-    return first.removeprefix("Subject: ").strip(), body.strip() + "\n"
+    return header_text(mask_phones(first.removeprefix("Subject: "))), mask_phones(body.strip()) + "\n"
+
+
+_NOT_IN_HEADERS = re.compile(
+    r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]+"
+)
+"""Control characters (C0, DEL, C1 with NEL), line and paragraph separators, invisible and bidi marks."""
+
+
+def header_text(text: str) -> str:
+    """``text`` fit for one header line: every control or line-breaking character becomes one space."""
+    return " ".join(_NOT_IN_HEADERS.sub(" ", text).split())
 
 
 def _outbox_row(notice: Notice, now: datetime, skip_reason: str = "") -> dict[str, Any]:
@@ -150,7 +166,7 @@ def ticket_context(
         "ticket": ticket,
         "category": category,
         "level": ticket.level.label(lang),
-        "contact": mask_phone(ticket.contact.strip()),
+        "contact": mask_phones(ticket.contact.strip(), contact=True),
         "received": local_time(ticket.received_at, branch.timezone),
         "escalated": local_time(ticket.escalated_at, branch.timezone),
         "deadlines": open_deadlines(ticket, deadlines, branch.timezone, lang),
@@ -241,9 +257,9 @@ class SmtpSender:
     def send(self, row: OutboxRow, now: datetime) -> None:
         assert self._smtp is not None, "use the sender as a context manager"
         message = EmailMessage()
-        message["Subject"] = row.subject
+        message["Subject"] = header_text(row.subject)  # text typed at a branch may hold any character
         message["From"] = self.sender
-        message["To"] = row.to_addr
+        message["To"] = header_text(row.to_addr)
         message["Date"] = format_datetime(now)
         message["Message-ID"] = f"<{hashlib.sha256(row.dedupe_key.encode()).hexdigest()[:32]}@complaint-desk>"
         message.set_content(row.body)
@@ -264,7 +280,11 @@ def backoff(attempts: int, base: float, cap: float) -> timedelta:
 
 
 def send_pending(now: datetime, sender: SmtpSender | None = None, limit: int = 200) -> SendReport:
-    """Send the notices that are due; failures stay pending with a later next attempt."""
+    """Send the notices that are due; failures stay pending with a later next attempt.
+
+    A notice that can never be sent (a recipient refused, text no mail can
+    carry) is marked *failed* with its reason and the others are sent all the same.
+    """
     config = current_app.config
     sender = sender or SmtpSender(config)
     if not sender.configured:
@@ -309,6 +329,16 @@ def send_pending(now: datetime, sender: SmtpSender | None = None, limit: int = 2
                     error = f"SMTP {exc.smtp_code}: {exc.smtp_error!r}"
                     _defer(row.id, now, attempts[row.id], base, cap, error)
                     continue
+                except smtplib.SMTPNotSupportedError as exc:  # e.g. an address needing SMTPUTF8
+                    failed += 1
+                    _unsendable(row.id, now, exc)
+                    continue
+                except OSError:
+                    raise  # the connection is gone (SMTP errors are OSErrors too): every claimed notice waits
+                except Exception as exc:  # this one notice can never be sent as it is; the others go on
+                    failed += 1
+                    _unsendable(row.id, now, exc)
+                    continue
                 sent += 1
                 _mark(row.id, SENT, now, "")
     except (OSError, smtplib.SMTPException) as exc:  # the server is down or dropped the connection
@@ -323,12 +353,18 @@ def send_pending(now: datetime, sender: SmtpSender | None = None, limit: int = 2
     return SendReport(sent=sent, deferred=deferred, failed=failed, error=error)
 
 
+def _unsendable(row_id: int, now: datetime, exc: Exception) -> None:
+    reason = mask_phones(f"cannot be sent: {type(exc).__name__}: {exc}")
+    logger.warning("outbox: notice %s failed: %s", row_id, reason)
+    _mark(row_id, FAILED, now, reason)
+
+
 def _mark(row_id: int, status: str, now: datetime, error: str) -> None:
     with get_db().write() as session:
         session.execute(
             update(OutboxRow)
             .where(OutboxRow.id == row_id)
-            .values(status=status, sent_at=now if status == SENT else None, last_error=error)
+            .values(status=status, sent_at=now if status == SENT else None, last_error=error[:2000])
         )
 
 

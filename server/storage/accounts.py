@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from server.storage.models import BranchRow, TokenRow, UserRow
@@ -89,3 +89,10 @@ def revoke_token(session: Session, token_id: int, now: datetime) -> TokenRow:
         raise AccountError(f"no token {token_id}")
     row.revoked_at = row.revoked_at or now
     return row
+
+
+def end_sessions(session: Session, user_id: int) -> None:
+    """End every dashboard session of the user: sessions signed in under an older generation are refused."""
+    session.execute(
+        update(UserRow).where(UserRow.id == user_id).values(session_generation=UserRow.session_generation + 1)
+    )

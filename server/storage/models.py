@@ -95,6 +95,8 @@ class UserRow(Base):
     email: Mapped[str] = mapped_column(String(200), default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    session_generation: Mapped[int] = mapped_column(Integer, default=0)
+    """Raised by sign-out (and a new password): dashboard sessions signed in under an older one end."""
 
 
 class TokenRow(Base):
@@ -274,7 +276,22 @@ class IdempotencyRow(Base):
     status_code: Mapped[int] = mapped_column(Integer)
     response: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    __table_args__ = (UniqueConstraint("principal", "key", name="uq_idempotency_principal_key"),)
+    __table_args__ = (
+        UniqueConstraint("principal", "key", name="uq_idempotency_principal_key"),
+        Index("ix_idempotency_keys_created_at", "created_at"),  # the purge of expired keys
+    )
+
+
+class SigninFailureRow(Base):
+    """Wrong passwords in the current window for one account or one client address (`server.throttle`)."""
+
+    __tablename__ = "signin_failures"
+    scope: Mapped[str] = mapped_column(String(8), primary_key=True)
+    """``user`` (the user name as typed, case-folded) or ``addr`` (the client's IP address)."""
+    subject: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    first_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    """When the window began: its first wrong password."""
 
 
 # --- scheduler, notifications, routing (DESIGN §6) -------------------------------------------------

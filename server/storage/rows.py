@@ -43,6 +43,13 @@ def to_db(key: str, value: Any) -> Any:
     return value
 
 
+STORED_AS_IS: tuple[str, ...] = tuple(
+    k for k in STORED_TICKET_FIELDS if COLUMNS[k].type not in (ColType.ENUM, ColType.FLAGS)
+)
+"""Stored ticket fields the database keeps as the model holds them (`to_db` is the identity)."""
+STORED_CONVERTED: tuple[str, ...] = tuple(k for k in STORED_TICKET_FIELDS if k not in STORED_AS_IS)
+
+
 def from_db(key: str, value: Any) -> Any:
     """A stored value as the model holds it."""
     kind = COLUMNS[key].type

@@ -24,7 +24,7 @@ from typing import Any
 from openpyxl.utils import get_column_letter
 
 from complaints.cells import bool_label, format_flags
-from complaints.contacts import mask_phone, mask_phones_inside
+from complaints.contacts import mask_phones
 from complaints.enums import Flag, Labelled
 from complaints.schema import ColType
 from server.xlsx.cellformat import escape_text, looks_like_formula
@@ -181,7 +181,7 @@ def _text_encoder(ids: list[int], quoted: list[int], phone: bool, inside: bool =
     def text(value: Any, lv: int, local: LocalTime) -> str:
         known = cache.get(value)
         if known is None:
-            shown = mask_phone(value) if phone else mask_phones_inside(value) if inside else value
+            shown = mask_phones(value, contact=phone) if phone or inside else value
             known = (looks_like_formula(shown), _inline_body(shown))
             if len(cache) >= _TEXT_CACHE:
                 cache.clear()

@@ -46,7 +46,7 @@ from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 
 from complaints import figures, selections
-from complaints.contacts import mask_phones_inside
+from complaints.contacts import mask_phones
 from complaints.enums import Category, Level, Status
 from complaints.figures import Figure, Kind
 from complaints.kpis import KpiBreakdown, Kpis, Rate
@@ -394,7 +394,7 @@ def _put_text(ws: Any, row: int, column: int, text: str) -> None:
 
 def _phones_shown(show_phones: bool) -> Callable[[str], str]:
     """How free text typed at a branch appears: as typed, or with every phone number in it masked."""
-    return (lambda text: text) if show_phones else mask_phones_inside
+    return (lambda text: text) if show_phones else mask_phones
 
 
 def _kpi_table(ws: Any, row: int, heading: str, groups: Sequence[tuple[str, Kpis]], lang: str) -> int:

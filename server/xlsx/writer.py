@@ -39,6 +39,7 @@ from complaints.rows import read_settings
 from complaints.schema import CONFLICTS, LOG, ROUTING, SYNC, TASKS, TICKETS, Column, Sheet
 from complaints.sla import Due
 from complaints.wire import DEADLINE_COLUMNS
+from server.files import private_open
 from server.xlsx import styles
 from server.xlsx.cellformat import DATETIME_FORMAT, cell_writer, escape_text, looks_like_formula
 from server.xlsx.errors import Problem, WorkbookError
@@ -215,7 +216,8 @@ def _save(book: Any, target: Target) -> None:
         # write next to the target and replace it, so a failed save never leaves half a workbook
         temporary = f"{os.fspath(target)}.partial"
         try:
-            book.save(temporary)
+            with private_open(temporary) as stream:  # tickets hold customer data: owner-only (0600)
+                book.save(stream)
             os.replace(temporary, target)
         finally:
             if os.path.exists(temporary):

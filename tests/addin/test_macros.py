@@ -59,7 +59,12 @@ def test_new_ticket_adds_a_numbered_blue_row_received_now_with_the_cursor_on_its
     assert made[0]["received_at"] == NOW.replace(tzinfo=None)
     assert made[0]["level"] == Level.BLUE.label(lang)
     assert made[0]["status"] == Status.NEW.label(lang)
-    assert made[0]["flags"] == "INFO_INCOMPLETE"
+    missing = {
+        "zh": "信息不全（缺：客户姓名、联系电话、问题发生时间、问题地点、涉及业务/人员、诉求期望、问题描述）",
+        "en": "Information incomplete (missing: Customer name, Contact, Problem time, Place, "
+        "Service or staff, Expectation, Description)",
+    }
+    assert made[0]["flags"] == missing[lang]
     assert made[0]["ack_due"].isoformat() == "2026-03-03T23:59:59"  # end of Tuesday
     assert fill(path, lang, 2) == fill(path, lang, 3) == LEVEL_FILL[Level.BLUE]
     book = load_workbook(path)
@@ -255,7 +260,9 @@ def test_escalating_50_scattered_rows_of_10000_takes_one_write_and_one_fill_per_
     tickets_writes = [a for a in actions if a["func"] == "setValues" and a["sheet_position"] == 0]
     assert len(tickets_writes) == blocks
     assert count["setRangeColor"] == blocks
-    assert count == {"setValues": blocks + 1, "setRangeColor": blocks, "resizeTable": 1, "alert": 1}
+    # + the log block, and the _sync sheet remembering what was painted on those rows (values, text format)
+    expected = {"setValues": blocks + 2, "setNumberFormat": 1, "setRangeColor": blocks, "resizeTable": 1}
+    assert count == {**expected, "alert": 1}
     assert "已升级 51 张投诉单" in actions[-1]["args"][0]
 
 
@@ -318,7 +325,8 @@ def test_check_deadlines_twice_changes_no_value_the_second_time(tmp_path):
     run_macro(path, macros.check_deadlines, ENV)
     again = run_macro(path, macros.check_deadlines, ENV)
     assert again.count("setValues") == 0
-    assert again.count("setRangeColor") == 2  # every row recoloured from its level: blue block, red row
+    assert again.count("setRangeColor") == 0  # the _sync sheet remembers what was painted
+    assert [a["func"] for a in again.actions] == ["alert"] and "灰色列" not in again.text
 
 
 def test_check_deadlines_asks_follow_up_questions_for_a_vague_description(tmp_path):

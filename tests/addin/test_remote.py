@@ -172,3 +172,46 @@ def test_two_branches_pressing_at_once_each_get_their_own_answer(app, tmp_path):
         thread.join()
     for code in tokens:
         assert len(results[code]) == 1 and f"{code}-20260302-0001" in results[code][0]
+
+
+MALFORMED = {
+    "cell holding a list": (
+        lambda p: p["sheets"][0]["values"][1].__setitem__(3, [1]),
+        "sheets[0].values[1][3]",
+    ),
+    "header holding an object": (
+        lambda p: p["sheets"][0]["values"][0].__setitem__(0, {"a": 1}),
+        "sheets[0].values[0][0]",
+    ),
+    "selection a number": (lambda p: p["book"].update(selection=1), "book.selection"),
+    "book without a name": (lambda p: p["book"].pop("name"), "book.name"),
+    "active sheet true": (lambda p: p["book"].update(active_sheet_index=True), "book.active_sheet_index"),
+    "tables as text": (lambda p: p["sheets"][0].update(tables="x"), "sheets[0].tables"),
+    "table a number": (lambda p: p["sheets"][0].update(tables=[1]), "sheets[0].tables[0]"),
+    "table without a name": (lambda p: p["sheets"][0]["tables"][0].pop("name"), "sheets[0].tables[0].name"),
+    "table range a number": (
+        lambda p: p["sheets"][0]["tables"][0].update(range_address=1),
+        "sheets[0].tables[0].range_address",
+    ),
+    "table range null": (
+        lambda p: p["sheets"][0]["tables"][0].update(range_address=None),
+        "sheets[0].tables[0].range_address",
+    ),
+    "table body a list": (
+        lambda p: p["sheets"][0]["tables"][0].update(data_body_range_address=[]),
+        "sheets[0].tables[0].data_body_range_address",
+    ),
+    "pictures as text": (lambda p: p["sheets"][0].update(pictures="x"), "sheets[0].pictures"),
+    "names of numbers": (lambda p: p.update(names=[1]), "names[0]"),
+}
+
+
+@pytest.mark.parametrize("name", MALFORMED)
+def test_a_malformed_payload_is_a_400_naming_the_place_for_every_button(app, tmp_path, name):
+    change, where = MALFORMED[name]
+    token = add_branch(app, "SZ01")
+    payload = payload_of(branch_book(tmp_path / "b.xlsx", [numbered(1)]), sheet="投诉单", selection="A2:A2")
+    change(payload)
+    for macro in ("new_ticket", "route", "sync"):
+        error = press(app, macro, payload, token, 400)
+        assert error == {"error": "bad_payload", "message": error["message"], "where": {"field": where}}

@@ -15,6 +15,7 @@ import pytest
 from python_calamine import CalamineWorkbook
 
 from addin import build_xlam
+from addin.steps import STEP_MACROS
 
 with warnings.catch_warnings():
     # oletools 0.60.2 calls pyparsing APIs that pyparsing 3.3 deprecates, at import time.
@@ -31,6 +32,16 @@ MACROS = (
     "revisit_list",
     "monthly_summary",
     "pull_consolidated",
+    "acknowledge",
+    "plan",
+    "extension",
+    "resolve",
+    "feedback",
+    "close",
+    "revisit",
+    "objection",
+    "cancel",
+    "check_wording",
 )
 HEAD_OFFICE_MACROS = {"pull_consolidated"}
 RIBBON_SUB = re.compile(
@@ -153,6 +164,20 @@ def test_tab_and_groups_are_labelled_in_both_languages():
     assert tab.get("label") == "投诉管理 / Complaints"
     for group in tab.findall("ui:group", UI_NS):
         assert CJK.search(group.get("label")) and re.search(r"[A-Za-z]", group.get("label"))
+
+
+def test_the_steps_of_the_process_and_check_wording_sit_in_a_group_of_their_own():
+    groups = {
+        group.get("label"): [button.get("tag") for button in group.findall("ui:button", UI_NS)]
+        for group in ribbon().iterfind(".//ui:group", UI_NS)
+    }
+    assert groups["处理流程 / Process"] == list(STEP_MACROS)
+
+
+def test_build_refuses_a_ribbon_button_without_a_macro_and_a_macro_without_a_button():
+    ui = build_xlam.CUSTOM_UI.read_bytes()
+    with pytest.raises(build_xlam.BuildError, match=r"no macro: \['typo'\]; no button: \['acknowledge'\]"):
+        build_xlam.check_buttons(ui.replace(b'tag="acknowledge"', b'tag="typo"'), set(MACROS))
 
 
 def test_head_office_button_sits_in_its_own_group():

@@ -10,6 +10,8 @@ from complaints.cells import (
     EXCEL_1904,
     CellValueError,
     Formula,
+    format_flags,
+    parse_flags,
     read_cell,
     write_cell,
 )
@@ -50,6 +52,16 @@ READS = [
     ("level", "黄", Level.YELLOW),
     ("flags", "ACK_OVERDUE, 方案超时", frozenset({Flag.ACK_OVERDUE, Flag.PLAN_OVERDUE})),
     ("flags", "ACK_OVERDUE；PLAN_DUE_SOON", frozenset({Flag.ACK_OVERDUE, Flag.PLAN_DUE_SOON})),
+    (
+        "flags",
+        "信息不全（缺：联系电话、问题地点）、描述模糊",
+        frozenset({Flag.INFO_INCOMPLETE, Flag.VAGUE_DESCRIPTION}),
+    ),
+    (
+        "flags",
+        "Appeal risk (MIIT), Information incomplete (missing: Contact, Place)",
+        frozenset({Flag.APPEAL_RISK, Flag.INFO_INCOMPLETE}),
+    ),
 ]
 
 
@@ -100,7 +112,12 @@ WRITES = [
     ("level", Level.YELLOW, "黄", "Yellow"),
     ("media_exposure", True, "是", "Y"),
     ("media_exposure", False, "否", "N"),
-    ("flags", frozenset({Flag.PLAN_OVERDUE, Flag.ACK_OVERDUE}), "ACK_OVERDUE, PLAN_OVERDUE", None),
+    (
+        "flags",
+        frozenset({Flag.PLAN_OVERDUE, Flag.ACK_OVERDUE}),
+        "响应超时、方案超时",
+        "Acknowledgement overdue, Plan overdue",
+    ),
     ("flags", frozenset(), None, None),
     ("objection_count", 0, 0, None),
     ("place", "", None, None),
@@ -133,3 +150,18 @@ def test_a_value_is_written_as_the_coordinator_would_type_it(key, value, zh, en,
 def test_what_is_written_reads_back_equal(key, value, lang):
     column = COLUMNS[key]
     assert read_cell(column, write_cell(column, value, lang, SHANGHAI), SHANGHAI) == value
+
+
+@pytest.mark.parametrize(
+    ("lang", "expected"),
+    [
+        ("zh", "响应超时、信息不全（缺：联系电话、问题地点）"),
+        ("en", "Acknowledgement overdue, Information incomplete (missing: Contact, Place)"),
+    ],
+)
+def test_information_incomplete_names_the_missing_fields_and_reads_back(lang, expected):
+    flags = frozenset({Flag.INFO_INCOMPLETE, Flag.ACK_OVERDUE})
+    text = format_flags(flags, lang, ["contact", "place"])
+    assert text == expected
+    assert parse_flags(text) == flags
+    assert format_flags(flags) == "ACK_OVERDUE, INFO_INCOMPLETE"  # the codes, for the machines

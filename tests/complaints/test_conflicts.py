@@ -34,7 +34,7 @@ def conflict(field: str, branch: object, server: object, entity: str = "ticket")
         ("zh", "media_exposure", True, False, ("媒体曝光", "是", "否")),
         ("en", "media_exposure", True, None, ("Media exposure", "Y", "N")),
         ("zh", "resolved_at", "2026-03-05T02:00:00+00:00", None, ("处理完成时间", "2026-03-05 10:00", None)),
-        ("en", "flags", ["PLAN_OVERDUE", "ACK_OVERDUE"], [], ("Flags", "ACK_OVERDUE, PLAN_OVERDUE", None)),
+        ("en", "flags", ["PLAN_OVERDUE"], [], ("Flags", "Plan overdue", None)),
         ("zh", "description", "=1+1 客户原话", "", ("问题描述", "=1+1 客户原话", None)),
         ("en", "retired_field", {"a": 1}, 3, ("retired_field", "{'a': 1}", "3")),
     ],

@@ -1,36 +1,57 @@
-"""Phone numbers keep their first three and last four digits, in the contact field and inside text."""
+"""One masker finds every real-world spelling of a phone number and keeps only enough to recognise it."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from complaints.contacts import mask_phone, mask_phones_inside
+from complaints.contacts import customer_key, mask_phones
+from tests.phones import NOT_PHONES, PHONES, Spelling, holds_number, plain
+
+
+@pytest.mark.parametrize("spelling", PHONES, ids=[s.written for s in PHONES])
+def test_every_spelling_of_a_number_is_masked_in_place(spelling: Spelling) -> None:
+    shown = mask_phones(spelling.written)
+    assert shown == spelling.masked
+    assert holds_number(spelling.written, spelling.digits)  # the oracle sees the number unmasked…
+    assert not holds_number(shown, spelling.digits)  # …and not once masked
+
+
+@pytest.mark.parametrize("spelling", PHONES, ids=[s.written for s in PHONES])
+def test_a_masked_number_never_keeps_five_of_its_own_digits_in_a_row(spelling: Spelling) -> None:
+    national = spelling.digits[1:] if spelling.digits.startswith("0") else spelling.digits
+    runs = re.findall(r"[0-9]{5,}", plain(mask_phones(spelling.written)))
+    assert not [run for run in runs if run[-5:] in national and not national.startswith(run[-5:])], runs
+
+
+@pytest.mark.parametrize("text", NOT_PHONES)
+def test_dates_ticket_numbers_amounts_and_longer_numbers_are_left_as_typed(text: str) -> None:
+    assert mask_phones(text) == text
 
 
 @pytest.mark.parametrize(
-    ("number", "masked"),
+    ("contact", "shown"),
     [
+        ("83201234", "****1234"),
+        ("8320-123", "***0-123"),
         ("13800138000", "138****8000"),
-        ("138-0013-8000", "138-****-8000"),
-        ("+86 138 0013 8000", "+86 1** **** 8000"),
-        ("0755-12345678", "075*-****5678"),
-        ("12345", "***45"),
         ("微信 abc", "微信 abc"),
     ],
 )
-def test_a_contact_keeps_only_its_first_three_and_last_four_digits(number: str, masked: str) -> None:
-    assert mask_phone(number) == masked
+def test_a_contact_field_masks_a_local_number_typed_without_its_area_code(contact: str, shown: str) -> None:
+    assert mask_phones(contact, contact=True) == shown
+    assert mask_phones("门牌 83201234") == "门牌 83201234"  # in free text, 8 digits alone are not a phone
+
+
+def test_masking_twice_changes_nothing_more() -> None:
+    once = mask_phones("王先生 138-0013-8000，座机 (0755)8320 1234")
+    assert mask_phones(once) == once
 
 
 @pytest.mark.parametrize(
-    ("text", "shown"),
-    [
-        ("请回电13800138000，谢谢", "请回电138****8000，谢谢"),
-        ("座机 0755-83201234 或 020 12345678", "座机 075*-****1234 或 020 ****5678"),
-        ("手机 +86 138 0013 8000。", "手机 +86 1** **** 8000。"),
-        ("工单 SZ01-20260302-0001 于 2026-03-02 受理", "工单 SZ01-20260302-0001 于 2026-03-02 受理"),
-        ("订单号 913800138000123", "订单号 913800138000123"),  # part of a longer number: not a phone
-    ],
+    ("contact", "key"),
+    [("138-0013 8000", "13800138000"), ("+86 13800138000", "13800138000"), (" WeChat ", "wechat"), ("", "")],
 )
-def test_phone_numbers_inside_text_are_masked_and_other_numbers_left(text: str, shown: str) -> None:
-    assert mask_phones_inside(text) == shown
+def test_one_customer_is_recognised_however_the_number_is_written(contact: str, key: str) -> None:
+    assert customer_key(contact) == key

@@ -16,6 +16,7 @@ from complaints.levels import (
     assess,
     deescalate,
     escalate,
+    reason_in,
 )
 from tests.factories import local, make_ticket
 
@@ -163,3 +164,28 @@ def test_rules_never_lower_a_level():
     ticket = make_ticket(level=Level.RED)
     lowered, _, _ = apply_assessment(ticket, Assessment(frozenset({Basis.GROUP})), AT)
     assert lowered.level is Level.RED
+
+
+@pytest.mark.parametrize(
+    ("text", "zh", "en"),
+    [
+        ("群体性投诉 / group incident", "群体性投诉", "group incident"),
+        (
+            "同一客户多次投诉未解决 / repeat complaint, unresolved; 群体性投诉 / group incident",
+            "同一客户多次投诉未解决；群体性投诉",
+            "repeat complaint, unresolved; group incident",
+        ),
+        (
+            "回访不满意 / dissatisfied at revisit: 仍然掉线",
+            "回访不满意：仍然掉线",
+            "dissatisfied at revisit: 仍然掉线",
+        ),
+        (
+            "客户在微博发帖 / posted on Weibo",
+            "客户在微博发帖 / posted on Weibo",
+            "客户在微博发帖 / posted on Weibo",
+        ),
+    ],
+)
+def test_a_rules_reason_is_shown_in_one_language_and_a_typed_one_as_it_is(text, zh, en):
+    assert (reason_in(text, "zh"), reason_in(text, "en")) == (zh, en)

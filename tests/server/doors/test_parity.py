@@ -76,9 +76,12 @@ def test_the_same_customer_twice_without_resolution_is_a_repeat_complaint(door: 
         ({"description": "宽带断线。" * 7000}, "description"),
         ({"received_at": NOW + timedelta(days=2)}, "received_at"),
         ({"received_at": RECEIVED.replace(year=1999)}, "received_at"),
+        *[({"ticket_id": f"SZ01-20261125-{ch}0008"}, "ticket_id") for ch in ("\u2028", "\r", "\x0b", "\x85")],
     ],
     ids=["milestones out of order", "feedback before resolution", "required field empty",
-         "text longer than an Excel cell", "received in the future", "received before 2000"],
+         "text longer than an Excel cell", "received in the future", "received before 2000",
+         "ticket number with U+2028", "ticket number with CR", "ticket number with VT",
+         "ticket number with NEL"],
 )  # fmt: skip
 def test_what_the_policy_refuses_is_refused_at_every_door_and_nothing_is_stored(
     door: Door, app, fields: dict[str, object], refused: str
