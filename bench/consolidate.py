@@ -41,7 +41,8 @@ from sqlalchemy import func, insert, select  # noqa: E402
 from complaints.enums import Category, Channel, Flag, Grade, Level, Satisfaction, Status  # noqa: E402
 from complaints.periods import Period  # noqa: E402
 from server.storage.db import Database  # noqa: E402
-from server.storage.models import BranchRow, tickets_table  # noqa: E402
+from server.storage.figures import fill_figure_rows  # noqa: E402
+from server.storage.models import BranchRow, figures_table, tickets_table  # noqa: E402
 
 PERIOD = Period.month(2026, 11)
 ZONE = "Asia/Shanghai"
@@ -273,6 +274,24 @@ def child_openpyxl(url: str, out: str, limit: int) -> dict[str, object]:
     }
 
 
+def analysis_times(db: Database, tickets: int, limit: int) -> None:
+    """The KPI and analysis sheets' data: counted by the database, and ticket by ticket (the old way)."""
+    from server.services.analysis import analyse, reference_analysis
+
+    with db.read() as session:
+        codes = list(session.scalars(select(BranchRow.code).order_by(BranchRow.code)))
+        sample = None if tickets <= limit else codes[:1]
+        wall, cpu = time.perf_counter(), time.process_time()
+        analyse(session, None, PERIOD)
+        new = time.perf_counter() - wall, time.process_time() - cpu
+        wall, cpu = time.perf_counter(), time.process_time()
+        reference_analysis(session, sample, PERIOD)
+        old = time.perf_counter() - wall, time.process_time() - cpu
+    scale = "" if sample is None else f" (branch {codes[0]} only, of {len(codes)})"
+    print(f"analysis (KPI and analysis sheets), database-counted: {new[0]:.1f} s ({new[1]:.1f} s CPU here)")
+    print(f"analysis per ticket (the old way){scale}: {old[0]:.1f} s ({old[1]:.1f} s CPU)")
+
+
 def run_child(*args: str) -> dict[str, object]:
     done = subprocess.run(
         [sys.executable, __file__, "--child", *args], capture_output=True, text=True, check=False
@@ -290,6 +309,9 @@ def main() -> None:
     parser.add_argument("--baseline-rows", type=int, default=100_000)
     parser.add_argument("--db", type=Path, default=Path("/tmp/complaint-desk-bench-consolidate.db"))
     parser.add_argument("--out", type=Path, default=Path("/tmp/complaint-desk-bench-consolidated.xlsx"))
+    parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--url", help="PostgreSQL: the database to fill and use (SQLAlchemy URL)")
+    parser.add_argument("--reference-limit", type=int, default=200_000, help="baseline sample above")
     parser.add_argument("--one-process", action="store_true", help="also run without worker processes")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -301,17 +323,27 @@ def main() -> None:
             result = child_openpyxl(url, out, int(number))
         print(json.dumps(result))
         return
-    url = f"sqlite:///{args.db}"
+    if args.database == "postgresql":
+        if not args.url:
+            parser.error("--database postgresql needs --url (a database it may fill)")
+        url = args.url
+    else:
+        url = f"sqlite:///{args.db}"
     db = Database(url)
+    db.upgrade()
     with db.read() as session:
-        have = session.scalar(select(func.count()).select_from(tickets_table)) if args.db.exists() else None
+        have = session.scalar(select(func.count()).select_from(tickets_table))
     if have != args.tickets:
-        args.db.unlink(missing_ok=True)
-        db = Database(url)
-        db.upgrade()
+        with db.write() as session:
+            session.execute(figures_table.delete())
+            session.execute(tickets_table.delete())
+            session.execute(BranchRow.__table__.delete())
         started = time.perf_counter()
         generate(db, args.tickets)
-        print(f"generated {args.tickets:,} tickets into {args.db} in {time.perf_counter() - started:.0f} s")
+        with db.write() as session:  # loaded around the one service: write the figure rows
+            fill_figure_rows(session.connection(), None)
+        print(f"generated {args.tickets:,} tickets into {url} in {time.perf_counter() - started:.0f} s")
+    analysis_times(db, args.tickets, args.reference_limit)
     load = os.getloadavg()
     runs = [("consolidated (2 workers)", run_child("consolidated", url, str(args.out), "2"))]
     if args.one_process:

@@ -271,6 +271,63 @@ def _closed_loop_met(ticket: Ticket, d: Deadlines) -> bool | None:
     return True
 
 
+def workdays_to_close(ticket: Ticket, clock: SlaClock) -> int | None:
+    """Working days from receipt to closure, in local days; None if not closed or the calendar is pending.
+
+    Stored with each ticket at write time (``close_workdays``) so the database can count the median.
+    """
+    return workdays_between(ticket.received_at, ticket.closed_at, clock)
+
+
+def workdays_between(received_at: datetime, closed_at: datetime | None, clock: SlaClock) -> int | None:
+    """`workdays_to_close` of a ticket received and closed at these moments."""
+    if closed_at is None:
+        return None
+    try:
+        return clock.calendar.workdays_between(clock.local_date(received_at), clock.local_date(closed_at))
+    except CalendarPendingError:
+        logger.debug("working days to close unknown: calendar pending")
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """What the figures read of one ticket, as the rules left it: stored beside it so the database counts.
+
+    ``met``: the outcome of each milestone reached (on time, late, None unknown);
+    ``closed_loop``: every deadline met, for a closed ticket; ``customer`` and
+    ``group``: the customer of a repeat complaint and the group of a group
+    complaint ("" otherwise).
+    """
+
+    profile: Profile
+    resolved: bool
+    met: dict[Milestone, bool | None]
+    closed_loop: bool | None
+    workdays: int | None
+    customer: str
+    group: str
+
+
+def facts(ticket: Ticket, deadlines: Deadlines, clock: SlaClock) -> Facts:
+    """The `Facts` of ``ticket`` with its ``deadlines`` (those the rules computed with ``clock``)."""
+    profile = profile_of(ticket)
+    met = {
+        m: _milestone_met(ticket, m, deadlines)
+        for m, name in _MILESTONE_FIELD.items()
+        if getattr(ticket, name) is not None
+    }
+    return Facts(
+        profile,
+        ticket.resolved_at is not None,
+        met,
+        None if ticket.closed_at is None else _closed_loop_met(ticket, deadlines),
+        workdays_to_close(ticket, clock),
+        customer_key(ticket.contact) if profile.repeat else "",
+        ticket.group_id.strip() if profile.grouped else "",
+    )
+
+
 class _Tally:
     """On time / late / unknown counts of one rate; `rate` gives the `Rate`."""
 
@@ -279,13 +336,13 @@ class _Tally:
     def __init__(self) -> None:
         self.hits = self.misses = self.unknown = 0
 
-    def add(self, outcome: bool | None) -> None:
+    def add(self, outcome: bool | None, n: int = 1) -> None:
         if outcome is None:
-            self.unknown += 1
+            self.unknown += n
         elif outcome:
-            self.hits += 1
+            self.hits += n
         else:
-            self.misses += 1
+            self.misses += n
 
     def merge(self, other: _Tally) -> None:
         self.hits += other.hits
@@ -387,50 +444,74 @@ class KpiAccumulator:
         if revisited_at is not None and start <= revisited_at < end:
             active = True
             if ticket.satisfaction is not None:
-                self.satisfaction_counts[ticket.satisfaction] += 1
+                self.count_revisited(ticket.satisfaction, 1)
         closed_at = ticket.closed_at
         if closed_at is not None and start <= closed_at < end:
             active = True
-            try:
-                self.workdays[
-                    clock.calendar.workdays_between(
-                        clock.local_date(ticket.received_at), clock.local_date(closed_at)
-                    )
-                ] += 1
-            except CalendarPendingError:
-                logger.debug("working days to close of %s unknown: calendar pending", ticket.ticket_id)
-            self.closed_loop.add(_closed_loop_met(ticket, due()))
+            self.count_closed(_closed_loop_met(ticket, due()), workdays_to_close(ticket, clock))
         for milestone, name in _MILESTONE_FIELD.items():
             moment = getattr(ticket, name)
             if moment is not None and start <= moment < end:
                 active = True
-                self.on_time[milestone].add(_milestone_met(ticket, milestone, due()))
+                self.count_milestone(milestone, _milestone_met(ticket, milestone, due()), 1)
         return active
 
     def _add_received(self, ticket: Ticket) -> None:
         profile = profile_of(ticket)
-        self.profiles[profile] += 1
-        if ticket.resolved_at is not None:
-            self.resolved += 1
-        cause = ticket.root_cause.strip()
-        if cause:
-            tally = self.causes.get(cause)
-            if tally is None:
-                tally = self.causes[cause] = _Cause()
-            tally.tickets += 1
-            tally.done += bool(ticket.improvement_done)
-            measure = ticket.improvement.strip()
-            if measure:
-                tally.measures[measure] += 1
-            counts = self.improved.setdefault(ticket.department.strip(), [0, 0])
-            counts[0] += bool(ticket.improvement_done)
-            counts[1] += 1
+        self.count_received(profile, 1, int(ticket.resolved_at is not None))
+        self.count_cause(ticket.department, ticket.root_cause, ticket.improvement, ticket.improvement_done, 1)
         if profile.repeat:
-            key = customer_key(ticket.contact)
-            if key:
-                self.repeat_customers.add(key)
+            self.count_repeat_customer(customer_key(ticket.contact))
         if profile.grouped:
-            self.group_ids.add(ticket.group_id.strip())
+            self.count_group(ticket.group_id)
+
+    # --- counts of many tickets at once (the database's aggregates, `server.storage.figures`) ---------
+
+    def count_received(self, profile: Profile, n: int, resolved: int) -> None:
+        """``n`` tickets of ``profile`` received in the period, ``resolved`` of them resolved (if live)."""
+        self.profiles[profile] += n
+        if not profile.cancelled:
+            self.resolved += resolved
+
+    def count_revisited(self, satisfaction: Satisfaction, n: int) -> None:
+        """``n`` live tickets revisited in the period with answer ``satisfaction``."""
+        self.satisfaction_counts[satisfaction] += n
+
+    def count_closed(self, every_deadline_met: bool | None, workdays: int | None, n: int = 1) -> None:
+        """``n`` live tickets closed in the period; ``workdays`` to close None if the calendar is pending."""
+        self.closed_loop.add(every_deadline_met, n)
+        if workdays is not None:
+            self.workdays[workdays] += n
+
+    def count_milestone(self, milestone: Milestone, on_time: bool | None, n: int) -> None:
+        """``n`` live tickets whose ``milestone`` happened in the period, on time or late (None: unknown)."""
+        self.on_time[milestone].add(on_time, n)
+
+    def count_cause(self, department: str, root_cause: str, measure: str, done: bool, n: int) -> None:
+        """``n`` live tickets received in the period with this root cause (blank: none) and measure."""
+        cause = root_cause.strip()
+        if not cause:
+            return
+        tally = self.causes.get(cause)
+        if tally is None:
+            tally = self.causes[cause] = _Cause()
+        tally.tickets += n
+        tally.done += n * bool(done)
+        measure = measure.strip()
+        if measure:
+            tally.measures[measure] += n
+        counts = self.improved.setdefault(department.strip(), [0, 0])
+        counts[0] += n * bool(done)
+        counts[1] += n
+
+    def count_repeat_customer(self, key: str) -> None:
+        """The customer (`customer_key`) of a live repeat complaint received in the period, counted once."""
+        if key:
+            self.repeat_customers.add(key)
+
+    def count_group(self, group_id: str) -> None:
+        """The group incident of a live group complaint received in the period (counted once)."""
+        self.group_ids.add(group_id.strip())
 
     def merge(self, other: KpiAccumulator) -> KpiAccumulator:
         """Add ``other``'s counts (same period; tickets counted in both count twice); returns self."""

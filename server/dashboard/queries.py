@@ -17,8 +17,16 @@ from complaints.contacts import mask_phones
 from complaints.enums import Category, Labelled, Level, Status
 from complaints.periods import FIRST_DAY, LAST_DAY, Period
 from complaints.selections import Selection
-from server.storage.models import BranchRow, ConflictRow, HistoryRow, LogRow, TaskRow, TicketRow
-from server.storage.selections import received_within, selection_clause
+from server.storage.models import (
+    BranchRow,
+    ConflictRow,
+    HistoryRow,
+    LogRow,
+    TaskRow,
+    TicketRow,
+    figures_table,
+)
+from server.storage.selections import figures_clause, received_within, selection_clause
 
 PAGE_SIZE = 50
 NEWEST_FIRST = (TicketRow.received_at.desc(), TicketRow.ticket_id, TicketRow.sync_key)
@@ -225,6 +233,20 @@ class Page:
     pages: int
 
 
+def counted(query: TicketFilter, zones: Sequence[str]) -> Select[Any]:
+    """The number of tickets that pass the filter, counted on their stored figures (no search)."""
+    f = figures_table.c
+    stmt = select(func.count()).select_from(figures_table).where(figures_clause(query.selection))
+    if query.branches or query.received_from is not None or query.received_to is not None:
+        stmt = stmt.join(BranchRow, BranchRow.id == f.branch_id)
+    if query.branches:
+        stmt = stmt.where(BranchRow.code.in_(query.branches))
+    if query.received_from is not None or query.received_to is not None:
+        end = None if query.received_to is None else query.received_to + timedelta(days=1)
+        stmt = stmt.where(received_within(query.received_from, end, BranchRow.timezone, zones, figures_table))
+    return stmt
+
+
 def ticket_page(session: Session, query: TicketFilter, masked: bool = False) -> Page:
     """The page of the list that ``query`` asks for; ``masked``: the viewer sees phone numbers masked."""
     zones = select(BranchRow.timezone).distinct()
@@ -235,7 +257,10 @@ def ticket_page(session: Session, query: TicketFilter, masked: bool = False) -> 
         stmt = _searched_as_shown(session, query, zone_list)
     else:
         stmt = filtered(query, zone_list)
-    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    if query.q:
+        total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    else:  # the narrow figures table: a million tickets are counted in a fraction of the time
+        total = session.scalar(counted(query, zone_list)) or 0
     pages = max(1, -(-total // PAGE_SIZE))
     page = min(query.page, pages)
     skip = (page - 1) * PAGE_SIZE

@@ -22,6 +22,7 @@ from complaints.enums import Category
 from complaints.kpis import BreakdownAccumulator, KpiBreakdown, Kpis, RootCause
 from complaints.model import Ticket
 from complaints.periods import Period
+from server.storage import figures
 from server.storage.lean import stream_lean_tickets
 from server.storage.models import BranchRow
 from server.storage.rows import clock_for
@@ -101,12 +102,38 @@ def analyse(
 
     ``branches`` are branch codes (None: every branch). Trends follow the
     calendar months of the period, extended back to ``trend_months`` months.
-    ``tickets`` replaces the database read (for callers that already hold the
-    tickets of those branches).
+    The database counts (`server.storage.figures`: the same figures as
+    `reference_analysis`, without reading every ticket); ``tickets`` instead
+    counts those tickets one by one (for callers that already hold the tickets
+    of those branches).
+    """
+    if tickets is not None:
+        return reference_analysis(
+            session, branches, period, calendar_path=calendar_path, trend_months=trend_months, tickets=tickets
+        )
+    zones = branch_zones(session, branches)
+    kpis = figures.breakdown(session, zones, period, period.months(trend_months))
+    logger.info("analysis of %s counted by the database", ",".join(zones) or "no branches")
+    return Analysis(tuple(zones), zones, period, kpis)
+
+
+def reference_analysis(
+    session: Session,
+    branches: Sequence[str] | None,
+    period: Period,
+    *,
+    calendar_path: str | None = None,
+    trend_months: int = 6,
+    tickets: Iterable[Ticket] | None = None,
+) -> Analysis:
+    """`analyse` ticket by ticket: every ticket of the window decoded and counted by `complaints.kpis`.
+
+    The reference the database's counts are proved equal to (tests, benchmarks).
     """
     zones = branch_zones(session, branches)
     months = period.months(trend_months)
-    window = Period(min(months[0].first, period.first), period.end)
+    # the trend months are whole calendar months, also past the period's end
+    window = Period(min(months[0].first, period.first), max(months[-1].end, period.end))
     clocks = {code: clock_for(zone, calendar_path) for code, zone in zones.items()}
     accumulator = BreakdownAccumulator(period, months)
     if tickets is None:

@@ -29,6 +29,7 @@ from complaints.routing import RoutingTable, head_rule
 from complaints.sla import SlaClock
 from complaints.wire import COLUMNS, DEADLINE_COLUMNS, encode
 from server.services.notices import QUIET_STATUSES, Notice, enqueue_many, escalation_key, escalation_notice
+from server.storage.figures import figure_row, write_figure_rows
 from server.storage.models import BranchRow, OutboxRow
 from server.storage.neighbours import GroupFindings
 from server.storage.routing import branch_contact, routing_table
@@ -215,6 +216,13 @@ def write(change: Change, outcomes: Iterable[Outcome], first_scan: bool = False)
                 history += _history(stamp, o)
         insert_tickets(change.session, created)
         update_tickets(change.session, change.branch.id, stamp, updates)
+        write_figure_rows(
+            change.session.connection(),
+            [
+                figure_row(o.key, change.branch.id, o.ticket, o.settled.evaluation.deadlines, change.clock)
+                for o in changed
+            ],
+        )
         insert_history(change.session, history)
         insert_log(
             change.session, stamp, change.branch.id, ((o.key, e) for o in changed for e in o.settled.log)

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -120,6 +121,16 @@ _ticket_fixed = [
     Column("updated_by", String(200), nullable=False, default=""),
 ]
 _fixed_names = {c.name for c in _ticket_fixed}
+FIGURE_MOMENTS: tuple[str, ...] = (
+    "received_at",
+    "acknowledged_at",
+    "plan_at",
+    "resolved_at",
+    "feedback_at",
+    "closed_at",
+    "revisited_at",
+)
+"""The moments a figure places in its period (`complaints.kpis.MOMENTS`), each indexed per branch."""
 
 tickets_table = Table(
     "tickets",
@@ -133,11 +144,47 @@ tickets_table = Table(
     UniqueConstraint("branch_id", "ticket_id", name="uq_tickets_branch_ticket_id"),
     Index("ix_tickets_branch_change", "branch_id", "change_seq"),
     Index("ix_tickets_status", "status"),
+    Index("ix_tickets_received_at", "received_at"),
 )
 
 
 class TicketRow(Base):
     __table__ = tickets_table
+
+
+figures_table = Table(
+    "ticket_figures",
+    Base.metadata,
+    Column("sync_key", ForeignKey("tickets.sync_key"), primary_key=True),
+    Column("branch_id", ForeignKey("branches.id"), nullable=False),
+    Column("department", Text, nullable=False),
+    *(Column(moment, UtcDateTime, nullable=moment != "received_at") for moment in FIGURE_MOMENTS),
+    *(Column(name, Boolean, nullable=False) for name in ("cancelled", "overdue", "revisit_due")),
+    *(Column(name, Boolean, nullable=False) for name in ("grouped", "repeat", "training", "resolved")),
+    Column("status", String(32), nullable=False),
+    Column("level", String(32), nullable=False),
+    Column("category", String(32)),
+    *(Column(f"{m}_met", SmallInteger) for m in ("acknowledge", "plan", "resolve", "feedback", "revisit")),
+    Column("closed_loop_met", SmallInteger),
+    Column("close_workdays", Integer),
+    Column("satisfaction", String(32)),
+    Column("root_cause", Text, nullable=False),
+    Column("improvement", Text, nullable=False),
+    Column("improvement_done", Boolean, nullable=False),
+    Column("customer", Text, nullable=False),
+    Column("group_id", Text, nullable=False),
+    *(Index(f"ix_ticket_figures_{moment}", "branch_id", moment) for moment in FIGURE_MOMENTS),
+)
+"""What the head-office figures read of each ticket (`complaints.kpis.Facts`), written with it by the one
+service: a narrow row the database counts without reading the ticket (`server.storage.figures`).
+Outcomes (``*_met``) are 1 on time, 0 late, NULL unknown or not reached."""
+_cancelled = figures_table.c.cancelled.is_(True)
+Index(  # only the few cancelled tickets: an index on the flag would lure the planner from the moments'
+    "ix_ticket_figures_cancelled",
+    figures_table.c.branch_id,
+    sqlite_where=_cancelled,
+    postgresql_where=_cancelled,
+)
 
 
 class TaskRow(Base):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Collection
 from datetime import date
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, false, func, literal, or_, true
 
@@ -19,7 +20,7 @@ from complaints.enums import Level, Status
 from complaints.levels import Basis
 from complaints.periods import midnight
 from complaints.selections import FINISHED, OVERDUE_FLAGS, REVISIT_FLAGS, Selection
-from server.storage.models import tickets_table
+from server.storage.models import figures_table, tickets_table
 
 WHITE_SPACE = "".join(chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace())
 """Every character `str.strip` removes."""
@@ -79,16 +80,49 @@ def selection_clause(selection: Selection) -> ColumnElement[bool]:
     return and_(true(), *parts)
 
 
+def figures_clause(selection: Selection) -> ColumnElement[bool]:
+    """`selection_clause` over the stored profile of each ticket (``ticket_figures``, `kpis.Facts`).
+
+    The profile holds what `Selection.admits` reads, so no flag or text is parsed: counting is cheap.
+    """
+    f = figures_table.c
+    s = selection
+    parts: list[ColumnElement[bool]] = []
+    if s.cancelled is not None:
+        parts.append(f.cancelled.is_(s.cancelled))
+    if s.status is not None:
+        parts.append(f.status == s.status.value)
+    if s.levels:
+        parts.append(f.level.in_(sorted(lv.value for lv in s.levels)))
+    if s.category is not None:
+        parts.append(f.category == s.category.value)
+    if s.uncategorised:
+        parts.append(f.category.is_(None))
+    if s.unfinished:
+        parts.append(f.status.not_in(sorted(st.value for st in FINISHED)))
+    for name in ("overdue", "revisit_due", "grouped", "repeat", "training"):
+        if getattr(s, name):
+            parts.append(f[name].is_(True))
+    if s.department is not None:
+        parts.append(_stripped(f.department) == s.department)
+    return and_(true(), *parts)
+
+
 def received_within(
-    first: date | None, end: date | None, zone_column: ColumnElement[str], zones: Collection[str]
+    first: date | None,
+    end: date | None,
+    zone_column: ColumnElement[str],
+    zones: Collection[str],
+    table: Any = tickets_table,
 ) -> ColumnElement[bool]:
     """Received on the local days ``first`` to ``end`` (excluded; None: open) of each ticket's branch.
 
-    ``zone_column`` is the (joined) branch time zone column; ``zones`` the zones it may hold.
+    ``zone_column`` is the (joined) branch time zone column; ``zones`` the zones it may hold;
+    ``table`` the tickets or their figures.
     """
     if first is None and end is None:
         return true()
-    t = tickets_table.c
+    t = table.c
     terms = []
     for zone in sorted(set(zones)):
         parts = [zone_column == zone]

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from complaints.enums import Flag
 from server.storage.db import get_db
+from server.storage.figures import fill_figure_rows
 from server.storage.models import BranchRow, HistoryRow, LogRow, TicketRow
 from tests.server.dashboard.conftest import branch_token, csrf_of, load_demo, sign_in
 
@@ -111,6 +112,8 @@ def mark_groups_and_repeats(app) -> None:
                 ticket.group_id = " G-1 " if n else "G-1"
             else:
                 ticket.level_basis = "GROUP,REPEAT" if n == 3 else "REPEAT"
+    with app.app_context(), get_db().write() as session:  # written around the service: its figure rows too
+        fill_figure_rows(session.connection(), None)
 
 
 def test_filters_and_search_list_exactly_the_matching_tickets(app):

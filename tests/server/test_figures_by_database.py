@@ -1,0 +1,155 @@
+"""The database's counts equal the per-ticket reference, figure by figure, on generated histories.
+
+The figures of the overview, the KPI sheet and the monthly analysis come from
+`server.storage.figures` (GROUP BY over stored columns); `reference_analysis`
+decodes every ticket and counts it with `complaints.kpis`. Generated tickets of
+branches in Shanghai and London (cancelled, reopened for a second
+investigation, red, yellow, group incidents, repeat complaints, received
+minutes before and after local midnight) go in through the branch sync and the
+flag scan; then for periods and branch choices drawn by Hypothesis the two
+analyses must be equal: overall, per branch, per department and per trend month.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Iterator
+from datetime import date, timedelta
+
+import pytest
+from flask import Flask
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import delete, func, select
+
+from complaints import figures
+from complaints.kpis import Kpis
+from complaints.periods import Period
+from server import create_app
+from server.scheduling.scan import scan_flags
+from server.services.analysis import Analysis, analyse, reference_analysis
+from server.storage.db import get_db
+from server.storage.figures import fill_figure_rows
+from server.storage.models import figures_table, tickets_table
+from tests.server.api import conftest as api
+from tests.server.jobs.conftest import push_tickets
+from tests.server.test_head_office_figures import NOW, ZONES, make_tickets
+
+SEEDS = (7, 2027)
+
+
+@pytest.fixture(scope="module", params=[(db, seed) for db in ("sqlite", "postgresql") for seed in SEEDS])
+def desk(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+    """Three branches (two zones) with generated tickets, synced and scanned at the pinned `NOW`."""
+    kind, seed = request.param
+    name = None
+    if kind == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('byDatabase') / 'figures.db'}"
+    elif api._postgres_available():
+        url, name = api._fresh_postgres_database()
+    elif os.environ.get("REQUIRE_POSTGRES") == "1":
+        pytest.fail(f"PostgreSQL required (REQUIRE_POSTGRES=1) but not reachable at {api.PG_ADMIN_URL}")
+    else:
+        pytest.skip("PostgreSQL not reachable")
+    app = create_app({"TESTING": True, "DATABASE_URL": url, "CLOCK": lambda: NOW})
+    with app.app_context():
+        get_db().upgrade()
+    rng = random.Random(seed)
+    for code, zone in ZONES.items():
+        api.add_branch(app, code, zone)
+        push_tickets(app, *make_tickets(code, rng), code=code)
+    with app.app_context():
+        scan_flags(NOW, full=True)
+    yield app
+    with app.app_context():
+        get_db().dispose()
+    if name:
+        api._drop_postgres_database(name)
+
+
+def both(app: Flask, period: Period, branches: list[str] | None) -> tuple[Analysis, Analysis]:
+    with app.app_context(), get_db().read() as session:
+        return (
+            analyse(session, branches, period, trend_months=3),
+            reference_analysis(session, branches, period, trend_months=3),
+        )
+
+
+def assert_same(got: Kpis, want: Kpis, where: str) -> None:
+    """Every figure and every count behind it (profiles, rates with unknowns, causes, satisfaction)."""
+    for figure in figures.TABLE:
+        assert figure.value(got) == figure.value(want), f"{figure.key} of {where}"
+    assert got == want, where
+
+
+def assert_equal(got: Analysis, want: Analysis) -> None:
+    assert_same(got.kpis.overall, want.kpis.overall, "overall")
+    assert got.kpis.by_branch.keys() == want.kpis.by_branch.keys()
+    assert got.kpis.by_department.keys() == want.kpis.by_department.keys()
+    for code, k in want.kpis.by_branch.items():
+        assert_same(got.kpis.by_branch[code], k, f"branch {code}")
+    for dept, k in want.kpis.by_department.items():
+        assert_same(got.kpis.by_department[dept], k, f"department {dept!r}")
+    assert got.kpis.by_month.keys() == want.kpis.by_month.keys()
+    for month, k in want.kpis.by_month.items():
+        assert_same(got.kpis.by_month[month], k, f"month {month}")
+    assert got.types == want.types and got.root_causes == want.root_causes
+
+
+CHOICES = (None, ["LD01"], ["SZ01", "LD01"], ["GZ01"])
+
+
+@settings(
+    max_examples=12,
+    deadline=None,
+    phases=[
+        Phase.explicit,
+        Phase.reuse,
+        Phase.generate,
+    ],  # each example reads the database twice: no shrinking
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    first=st.dates(date(2026, 10, 20), date(2026, 12, 5)),
+    days=st.integers(1, 45),
+    choice=st.sampled_from(CHOICES),
+)
+def test_every_figure_counted_by_the_database_equals_the_per_ticket_count(
+    desk: Flask, first: date, days: int, choice: list[str] | None
+) -> None:
+    got, want = both(desk, Period(first, first + timedelta(days=days)), choice)
+    assert_equal(got, want)
+
+
+@pytest.mark.parametrize(
+    "period",
+    [Period.month(2026, 11), Period.days(date(2026, 11, 28), date(2026, 12, 3)), Period.month(2026, 12)],
+    ids=["november", "across the month end", "december"],
+)
+def test_the_months_and_the_periods_heads_office_reads_count_the_same(desk: Flask, period: Period) -> None:
+    got, want = both(desk, period, None)
+    assert want.kpis.overall.closed_loop.total and want.kpis.overall.satisfaction.total
+    assert want.kpis.overall.repeat_customers and want.kpis.overall.groups
+    assert_equal(got, want)
+
+
+def test_the_figures_are_written_with_every_change_and_refilled_by_the_backfill(desk: Flask) -> None:
+    """The service writes each ticket's figure row; the migration's backfill writes the same rows again."""
+    period = Period.month(2026, 11)
+    rows = select(figures_table).order_by(figures_table.c.sync_key)
+    with desk.app_context():
+        with get_db().read() as session:
+            written = session.execute(rows).all()
+            tickets = session.scalar(select(func.count()).select_from(tickets_table))
+            want = reference_analysis(session, None, period)
+        assert len(written) == tickets
+        with get_db().write() as session:
+            session.execute(delete(figures_table))
+        with get_db().read() as session:
+            assert analyse(session, None, period).kpis.overall.received == 0
+        with get_db().write() as session:
+            assert fill_figure_rows(session.connection(), None) == tickets
+        with get_db().read() as session:
+            assert session.execute(rows).all() == written
+            assert_equal(analyse(session, None, period), want)
