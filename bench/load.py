@@ -185,9 +185,12 @@ class Branch:
             if self.rng.random() < self.options.lost_answers:  # the answer was lost on its way: resend
                 self.counts["lost_answers"] += 1
                 again = self._post(data, key, "resend")
-                if again is None or again.status_code != 200 or again.json() != payload:
+                # a resend replays the push's outcome; its pull is of its own moment (issue 14, finding 8)
+                if again is None or again.status_code != 200 or again.json()["pushed"] != payload["pushed"]:
                     status = "no answer" if again is None else again.status_code
-                    self.errors.append(f"{self.code}: the resent request was answered differently ({status})")
+                    self.errors.append(f"{self.code}: the resent push was answered differently ({status})")
+                else:
+                    payload = again.json()  # the client only ever saw this answer
             return payload
         self.errors.append(f"{self.code}: gave up after {MAX_ATTEMPTS} attempts ({self.last_network_error})")
         return None

@@ -88,8 +88,14 @@ def sqref(spans: Iterable[tuple[int, int]], first_row: int = 2, last_row: int = 
 
 
 def _flag_test(flag: Flag, cell: str) -> str:
-    # ", "-separated codes: compare whole items so APPEAL_RISK does not match APPEAL_RISK_SOON
-    return f'ISNUMBER(SEARCH(",{flag.value},",","&SUBSTITUTE({cell}," ","")&","))'
+    # The cell holds codes (", ") or the labels of the workbook's language ("、" or ", "): compare whole
+    # items, so APPEAL_RISK does not match APPEAL_RISK_SOON nor "Feedback overdue" its department's
+    items = f'","&SUBSTITUTE(SUBSTITUTE({cell},"、",","),", ",",")&","'
+    return (
+        "OR("
+        + ",".join(f'ISNUMBER(SEARCH(",{name},",{items}))' for name in (flag.value, flag.zh, flag.en))
+        + ")"
+    )
 
 
 def _level_test(level: Level, cell: str) -> str:
