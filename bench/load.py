@@ -167,10 +167,8 @@ class Branch:
             self.statuses[response.status_code] += 1
         return response
 
-    def sync(self, body: dict[str, Any], kind: str) -> dict[str, Any] | None:
-        """One press's request until it is answered, resent unchanged with its key like the add-in's."""
-        data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-        key = uuid.uuid4().hex
+    def _answer(self, data: bytes, key: str, kind: str) -> requests.Response | None:
+        """The request resent unchanged with its key until it is answered, like the add-in's."""
         for attempt in range(MAX_ATTEMPTS):
             response = self._post(data, key, kind if attempt == 0 else "resend")
             if response is None or response.status_code >= 500 or response.status_code == 429:
@@ -178,22 +176,33 @@ class Branch:
                     self.errors.append(f"{self.code}: {response.status_code} {response.text[:200]}")
                 time.sleep(0.2 * 2**attempt)
                 continue
-            if response.status_code != 200:
-                self.errors.append(f"{self.code}: refused {response.status_code} {response.text[:200]}")
-                return None
-            payload = response.json()
-            if self.rng.random() < self.options.lost_answers:  # the answer was lost on its way: resend
-                self.counts["lost_answers"] += 1
-                again = self._post(data, key, "resend")
-                # a resend replays the push's outcome; its pull is of its own moment (issue 14, finding 8)
-                if again is None or again.status_code != 200 or again.json()["pushed"] != payload["pushed"]:
-                    status = "no answer" if again is None else again.status_code
-                    self.errors.append(f"{self.code}: the resent push was answered differently ({status})")
-                else:
-                    payload = again.json()  # the client only ever saw this answer
-            return payload
+            return response
         self.errors.append(f"{self.code}: gave up after {MAX_ATTEMPTS} attempts ({self.last_network_error})")
         return None
+
+    def sync(self, body: dict[str, Any], kind: str) -> dict[str, Any] | None:
+        """One press's request until it is answered; a lost answer is fetched again with the same key."""
+        data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        key = uuid.uuid4().hex
+        response = self._answer(data, key, kind)
+        if response is None:
+            return None
+        if response.status_code != 200:
+            self.errors.append(f"{self.code}: refused {response.status_code} {response.text[:200]}")
+            return None
+        payload = response.json()
+        if self.rng.random() < self.options.lost_answers:  # the answer was lost on its way: resend
+            self.counts["lost_answers"] += 1
+            again = self._answer(data, key, "resend")
+            if again is None:
+                return None
+            # a resend replays the push's outcome; its pull is of its own moment (issue 14, finding 8)
+            if again.status_code != 200 or again.json()["pushed"] != payload["pushed"]:
+                status = again.status_code
+                self.errors.append(f"{self.code}: the resent push was answered differently ({status})")
+            else:
+                payload = again.json()  # the client only ever saw this answer
+        return payload
 
     def fetch(self, key: str) -> None:
         began = time.perf_counter()
