@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -11,7 +10,7 @@ from datetime import datetime, timedelta
 
 from complaints.contacts import customer_key
 from complaints.enums import Channel, Grade, Level, LogKind
-from complaints.model import Escalation, LogEntry, Ticket
+from complaints.model import Escalation, LogEntry, Ticket, revised
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +105,7 @@ def _change_level(
 ) -> tuple[Ticket, Escalation, LogEntry]:
     changes, record, entry = _level_changes(ticket, to, reason, by, at, head, kind)
     return (
-        dataclasses.replace(ticket, **changes),
+        revised(ticket, **changes),
         record,
         entry,
     )
@@ -243,7 +242,7 @@ def apply_assessment(
         changes["level_basis"] = ",".join(sorted(known | new))
     target = max((BASIS_LEVEL[b] for b in new), key=lambda lv: lv.rank, default=Level.BLUE)
     if target.rank <= ticket.level.rank:
-        return (dataclasses.replace(ticket, **changes) if changes else ticket), None, None
+        return (revised(ticket, **changes) if changes else ticket), None, None
     reason = "; ".join(BASIS_REASON[b] for b in sorted(new) if BASIS_LEVEL[b].rank > ticket.level.rank)
     level, record, entry = _level_changes(ticket, target, reason, by, at, head, LogKind.ESCALATION)
-    return dataclasses.replace(ticket, **changes, **level), record, entry
+    return revised(ticket, **changes, **level), record, entry

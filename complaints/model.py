@@ -7,8 +7,10 @@ Datetimes are timezone-aware. Fields marked *computed* are derived by the rules
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime
+from operator import attrgetter
+from typing import Any
 
 from complaints.enums import Category, Channel, Flag, Grade, Level, LogKind, Satisfaction, Status
 
@@ -96,6 +98,21 @@ class Ticket:
     # computed
     status: Status = Status.NEW
     flags: frozenset[Flag] = frozenset()
+
+
+_TICKET_VALUES = attrgetter(*(f.name for f in fields(Ticket)))
+
+
+def revised(ticket: Ticket, **changes: Any) -> Ticket:
+    """A copy of ``ticket`` with ``changes``: `dataclasses.replace`, five times faster.
+
+    Every write copies each ticket it settles once or twice (5,000 in a large push);
+    ``replace`` spends ~10 µs a copy on its generic field loop.
+    """
+    copied = Ticket(*_TICKET_VALUES(ticket))
+    for name, value in changes.items():
+        setattr(copied, name, value)
+    return copied
 
 
 @dataclass(slots=True)

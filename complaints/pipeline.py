@@ -17,7 +17,6 @@ Lowering a level is the one change the rules judge before anything is stored
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,7 +25,7 @@ from complaints.enums import LogKind, Satisfaction, Status
 from complaints.flags import Evaluation, evaluate
 from complaints.levels import Assessment, apply_assessment
 from complaints.lifecycle import derive_status, record_objection, record_revisit
-from complaints.model import LogEntry, Task, Ticket
+from complaints.model import LogEntry, Task, Ticket, revised
 from complaints.sla import SlaClock
 from complaints.validation import Problem
 
@@ -106,7 +105,7 @@ def settle(
     evaluation = evaluate(ticket, clock, now, tasks, progress)
     if ticket.status is not evaluation.status or ticket.flags != evaluation.flags:
         if ticket is after:
-            ticket = copy.copy(after)  # the caller's ticket stays as it was given
+            ticket = revised(after)  # the caller's ticket stays as it was given
         ticket.status, ticket.flags = evaluation.status, evaluation.flags
     return Settled(ticket, evaluation, log, raised)
 

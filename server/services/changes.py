@@ -11,7 +11,6 @@ notices to department heads. Who wrote is the `Actor` the door authenticated.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -23,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from complaints.enums import Level
 from complaints.levels import LevelRules
-from complaints.model import LogEntry, Task, Ticket
+from complaints.model import LogEntry, Task, Ticket, revised
 from complaints.pipeline import Settled, settle
 from complaints.routing import RoutingTable, head_rule
 from complaints.sla import SlaClock
@@ -216,13 +215,13 @@ def write(change: Change, outcomes: Iterable[Outcome], first_scan: bool = False)
                 history += _history(stamp, o)
         insert_tickets(change.session, created)
         update_tickets(change.session, change.branch.id, stamp, updates)
-        write_figure_rows(
-            change.session.connection(),
-            [
+        for new in (True, False):
+            figures = [
                 figure_row(o.key, change.branch.id, o.ticket, o.settled.evaluation.deadlines, change.clock)
                 for o in changed
-            ],
-        )
+                if (o.proposal.row is None) is new
+            ]
+            write_figure_rows(change.session.connection(), figures, new=new)
         insert_history(change.session, history)
         insert_log(
             change.session, stamp, change.branch.id, ((o.key, e) for o in changed for e in o.settled.log)
@@ -302,4 +301,4 @@ def stored_state(row: Any, ticket: Ticket) -> Proposal:
 
 
 def with_changes(ticket: Ticket, changes: Mapping[str, Any]) -> Ticket:
-    return dataclasses.replace(ticket, **changes) if changes else ticket
+    return revised(ticket, **changes) if changes else ticket

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from complaints.enums import LogKind
 from complaints.ids import next_free_number, number_prefix
 from complaints.levels import LevelRules
-from complaints.model import LogEntry, Task, Ticket
+from complaints.model import LogEntry, Task, Ticket, revised
 from complaints.pipeline import lowering_entry, lowering_problem
 from complaints.schema import Column
 from complaints.validation import LOG_COLUMNS, Problem, check_log, check_task, check_ticket, check_values
@@ -449,7 +449,7 @@ def _edit_ticket(
         result = merge(current, pushed, since, base == row.version)
     else:  # test harness only: last write wins
         result = Merge({k: v for k, v in pushed.items() if v != current[k]}, {})
-    after = dataclasses.replace(before, **result.changes) if result.changes else before
+    after = revised(before, **result.changes) if result.changes else before
     _judge(change, before, after, pending)
     conflicts = _record_conflicts(change, "ticket", row.sync_key, row.ticket_id, base, result.conflicts)
     if result.changes or result.conflicts:

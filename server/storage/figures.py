@@ -17,7 +17,7 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, delete, func, insert, or_, select
+from sqlalchemy import ColumnElement, Connection, and_, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from complaints.figures import Milestone
@@ -28,6 +28,7 @@ from complaints.selections import Profile
 from complaints.sla import Deadlines, SlaClock
 from server.storage.models import FIGURE_MOMENTS, BranchRow, figures_table, tickets_table
 from server.storage.rows import TICKET_READ, chunks, clock_for, from_db, ticket_of
+from server.storage.writes import insert_rows
 
 logger = logging.getLogger(__name__)
 
@@ -85,11 +86,12 @@ def figure_row(
     return row
 
 
-def write_figure_rows(connection: Connection, rows: list[dict[str, Any]]) -> None:
-    """Store the rows of `figure_row`, replacing those of the same tickets."""
+def write_figure_rows(connection: Connection, rows: list[dict[str, Any]], new: bool = False) -> None:
+    """Store the rows of `figure_row`, replacing those of the same tickets (``new``: there are none)."""
     for part in chunks(rows, BATCH):
-        connection.execute(delete(figures_table).where(f.sync_key.in_([r["sync_key"] for r in part])))
-        connection.execute(insert(figures_table), part)
+        if not new:
+            connection.execute(delete(figures_table).where(f.sync_key.in_([r["sync_key"] for r in part])))
+        insert_rows(connection, figures_table, part)
 
 
 def fill_figure_rows(connection: Connection, calendar_path: str | None) -> int:
