@@ -7,6 +7,7 @@ test dict.
 
 from __future__ import annotations
 
+import gc
 import os
 import secrets
 from collections.abc import Mapping
@@ -79,4 +80,17 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     home.init_app(app)
     admin_pages.init_app(app)
     scheduler.init_app(app)  # last: it may start the scheduler, which needs everything above
+    if not app.testing:
+        _freeze_startup_heap()
     return app
+
+
+def _freeze_startup_heap() -> None:
+    """Keep what start-up made (modules, classes, the calendar's tables) out of every later collection.
+
+    Each full collection of Python's garbage collector walks every tracked object; a
+    5,000-row push triggers several, and walking the start-up heap was a quarter of
+    its time. The garbage of start-up is collected first, so none of it is kept.
+    """
+    gc.collect()
+    gc.freeze()
