@@ -17,11 +17,11 @@ from typing import Any
 from urllib.parse import quote
 
 from flask import Response, current_app
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from complaints.periods import FIRST_DAY, LAST_DAY, Period
 from server import clock
+from server.api.blueprint import ApiBlueprint
 from server.auth import ADMIN, HEAD_OFFICE, current, require
 from server.errors import ApiError
 from server.privacy import sees_phones
@@ -31,7 +31,7 @@ from server.storage.db import Database, get_db
 
 logger = logging.getLogger(__name__)
 
-blp = Blueprint("exports", __name__, url_prefix="/api", description="Head-office consolidated workbooks")
+blp = ApiBlueprint("exports", __name__, url_prefix="/api", description="Head-office consolidated workbooks")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _PIECE = 256 * 1024
 _QUEUED_PIECES = 32

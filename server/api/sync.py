@@ -6,10 +6,10 @@ from typing import Any
 from urllib.parse import unquote
 
 from flask import current_app, request
-from flask_smorest import Blueprint
 from sqlalchemy.orm import Session
 
 from server import clock
+from server.api.blueprint import ApiBlueprint
 from server.api.schemas import SyncRequest, SyncResponse
 from server.auth import BRANCH, current, require
 from server.errors import ApiError
@@ -20,7 +20,7 @@ from server.storage.db import get_db
 from server.storage.models import BranchRow
 from server.storage.rows import clock_for
 
-blp = Blueprint("sync", __name__, url_prefix="/api", description="Branch ↔ server synchronisation")
+blp = ApiBlueprint("sync", __name__, url_prefix="/api", description="Branch ↔ server synchronisation")
 
 
 @blp.route("/sync", methods=["POST"])

@@ -6,10 +6,10 @@ import json
 from typing import Any
 
 from flask import current_app
-from flask_smorest import Blueprint
 from sqlalchemy import func, select
 
 from server import clock
+from server.api.blueprint import ApiBlueprint
 from server.api.schemas import (
     Conflict,
     EscalateRequest,
@@ -35,7 +35,7 @@ from server.storage.db import get_db
 from server.storage.models import BranchRow, HistoryRow, LogRow, TaskRow, TicketRow
 from server.storage.rows import clock_for, log_to_json, row_to_json, task_to_json
 
-blp = Blueprint("tickets", __name__, url_prefix="/api", description="Tickets, history and conflicts")
+blp = ApiBlueprint("tickets", __name__, url_prefix="/api", description="Tickets, history and conflicts")
 SECURITY = [{"bearer": []}]
 
 

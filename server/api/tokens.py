@@ -5,16 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from flask import request
-from flask_smorest import Blueprint
 
 from server import clock
+from server.api.blueprint import ApiBlueprint
 from server.api.schemas import ErrorEnvelope, TokenResponse
 from server.auth import issue_token
 from server.errors import ApiError
 from server.storage.db import get_db
 from server.throttle import check_password
 
-blp = Blueprint("tokens", __name__, url_prefix="/api", description="Head-office sign-in")
+blp = ApiBlueprint("tokens", __name__, url_prefix="/api", description="Head-office sign-in")
 
 
 @blp.route("/tokens", methods=["POST"])
