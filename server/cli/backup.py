@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from flask.cli import with_appcontext
 
 from server.storage import backup as backups
 from server.storage.db import get_db
@@ -12,6 +13,7 @@ from server.storage.db import get_db
 
 @click.command("backup")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@with_appcontext
 def backup(output: Path) -> None:
     """Write a consistent copy of the database to OUTPUT (SQLite: online backup; PostgreSQL: pg_dump)."""
     try:
@@ -27,6 +29,7 @@ def backup(output: Path) -> None:
 @click.command("restore")
 @click.argument("source", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--force", is_flag=True, help="replace a database that already holds data")
+@with_appcontext
 def restore(source: Path, force: bool) -> None:
     """Replace the database's contents with the backup SOURCE (stop the service first)."""
     try:

@@ -243,7 +243,8 @@ def _sqlite_contents(path: Path) -> tuple[set[str], str]:
                 row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
                 revision = row[0] if row else ""
     except sqlite3.DatabaseError as exc:
-        raise BackupError(f"{path} 无法读取（{exc}） | {path} cannot be read as a database: {exc}") from exc
+        problem = f"{path} 已损坏或不是数据库：{exc} | {path} is damaged or not a database: {exc}"
+        raise BackupError(problem) from exc
     return tables, revision
 
 
