@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
+import sys
+import tempfile
+from collections import Counter
 from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
 
+from complaints.periods import Period
 from complaints.schema import TICKETS
 from tests.factories import SHANGHAI
 from tests.server.conftest import Convert
@@ -98,3 +103,67 @@ def test_the_form_says_when_the_number_is_not_on_the_tickets_sheet(
     book.save(path)
     (form,) = [p for p in pages(libreoffice(path, "pdf")) if "SZ01 · 投诉处理单" in p]
     assert "“投诉单”表中没有这个投诉编号" in form
+
+
+def page_counts(pdf: Path) -> Counter[str]:
+    """Pages per sheet of an exported workbook, by the page header's left part."""
+    return Counter(page.strip().splitlines()[0].split("  ")[0].strip() for page in pages(pdf))
+
+
+def convert(path: Path, work: Path) -> Path:
+    soffice = shutil.which("soffice") or "soffice"
+    subprocess.run(
+        [soffice, f"-env:UserInstallation=file://{work}/profile", "--headless", "--convert-to", "pdf"]
+        + ["--outdir", str(work), str(path)],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+    return path.with_suffix(".pdf")
+
+
+def picture(pdf: Path, page: int, png: Path) -> None:
+    """Page ``page`` of ``pdf`` as ``png`` at 60 dpi (pdftoppm)."""
+    subprocess.run(
+        ["pdftoppm", "-png", "-r", "60", "-f", str(page), "-l", str(page), "-singlefile", str(pdf)]
+        + [str(png.with_suffix(""))],
+        check=True,
+    )
+
+
+def main(docs: Path) -> None:
+    """Print the page counts of a 1,000-ticket branch workbook and of a consolidated one; draw pages."""
+    from server import create_app
+    from server.services import demo
+    from server.services.consolidated import ConsolidateOptions, build_consolidated
+    from server.storage.db import get_db
+    from tests.server.api.conftest import NOW
+
+    with tempfile.TemporaryDirectory() as folder:
+        work = Path(folder)
+        tickets = many_tickets(1000)
+        branch = save_filled(work / "SZ01.xlsx", tickets, deadlines=some_deadlines(tickets))
+        book = load_workbook(branch)
+        book["处理单"]["B3"] = tickets[5].ticket_id
+        book.save(branch)
+        pdf = convert(branch, work)
+        print("branch workbook, 1,000 tickets:", dict(page_counts(pdf)))
+        picture(pdf, 1, docs / "print-tickets.png")
+        form_page = next(i for i, p in enumerate(pages(pdf), 1) if "投诉处理单" in p.splitlines()[0])
+        picture(pdf, form_page, docs / "print-form.png")
+
+        app = create_app({"DATABASE_URL": f"sqlite:///{work / 'demo.db'}", "CLOCK": lambda: NOW})
+        with app.app_context():
+            get_db().upgrade()
+            demo.load(120)
+            options = ConsolidateOptions(None, Period.month(2026, 11), generated_at=NOW, workers=0)
+            with (work / "hq.xlsx").open("wb") as target:
+                build_consolidated(get_db(), target, options)
+            get_db().dispose()
+        pdf = convert(work / "hq.xlsx", work)
+        print("consolidated workbook, demo data (3 branches × 120):", dict(page_counts(pdf)))
+        picture(pdf, 1, docs / "print-kpi.png")
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parents[2] / "docs")
