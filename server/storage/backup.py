@@ -27,6 +27,7 @@ from pathlib import Path
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, make_url, text
 
+from server.files import private_open
 from server.storage.db import Database, alembic_config
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -80,10 +81,12 @@ def backup(db: Database, target: Path, replace: bool = False) -> BackupInfo:
     target = Path(target)
     if target.exists() and not replace:
         raise BackupError(f"{target} 已存在，请换一个文件名 | {target} exists; choose another name")
-    target.parent.mkdir(parents=True, exist_ok=True)
+    target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.partial")
     began = time.perf_counter()
     try:
+        with private_open(partial):
+            pass  # customer data: readable by the service's user only; the copy written into it keeps that
         if db.is_sqlite:
             _sqlite_backup(_sqlite_path(db), partial)
         else:

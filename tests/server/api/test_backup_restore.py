@@ -139,6 +139,7 @@ def test_a_backup_taken_during_syncs_restores_every_change_acknowledged_before_i
             thread.join()
     assert made.exit_code == 0, made.output
     assert f"to {output}" in made.output
+    assert output.stat().st_mode & 0o777 == 0o600  # it holds customers' phone numbers
     assert [e for w in writers for e in w.errors] == []
     in_flight = [a for w in writers for a in w.acks if a.sent < ended and a.acked > began]
     assert in_flight, "no sync was running while the backup was taken"
@@ -286,6 +287,7 @@ def test_the_daily_backup_keeps_the_newest_of_its_own_files_and_nothing_else_is_
     assert f"daily_backup: {made.name}" in result.output and "14 older deleted" in result.output
     assert sorted(p.name for p in folder.iterdir()) == sorted(p.name for p in [made, *ours[-2:], *others])
     assert made.read_bytes()[:5] in (b"SQLit", b"PGDMP")
+    assert made.stat().st_mode & 0o777 == 0o600
     status = runner.invoke(args=["scheduler", "status"]).output
     line = next(line for line in status.splitlines() if line.startswith("daily_backup"))
     assert line.split()[3:6] == ["1", "1", "0"] and made.name in line
