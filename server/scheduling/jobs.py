@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -21,6 +22,7 @@ from server.scheduling.scan import scan_flags
 from server.services import idempotency
 from server.services.notices import Notice, enqueue, render, send_pending
 from server.services.reports import MONTHLY, build_monthly_workbook, is_kept, keep, previous_month
+from server.storage import backup
 from server.storage.db import get_db
 from server.storage.models import UserRow
 from server.storage.rows import clock_for
@@ -84,6 +86,21 @@ def monthly_analysis(now: datetime) -> JobResult:
             return JobResult(0, f"analysis {label} already kept")
         keep(session, MONTHLY, label, f"complaints-analysis-{label}.xlsx", content, now)
     return JobResult(1, f"analysis {label} kept ({len(content):,} bytes)")
+
+
+def daily_backup(now: datetime) -> JobResult:
+    """Back the database up into ``BACKUP_DIR`` and keep the newest ``BACKUP_KEEP`` of those backups."""
+    config = current_app.config
+    directory = Path(config["BACKUP_DIR"] or Path(current_app.instance_path) / "backups")
+    db = get_db()
+    made = backup.backup(db, directory / backup.dated_name(now, backup.kind_of(db)), replace=True)
+    keep = int(config["BACKUP_KEEP"])
+    deleted = backup.prune(directory, keep)
+    return JobResult(
+        1,
+        f"{made.path.name} ({made.size:,} bytes, {made.seconds:.1f} s); "
+        f"{len(deleted)} older deleted, newest {keep} kept in {directory}",
+    )
 
 
 def calendar_reminder(now: datetime) -> JobResult:

@@ -62,6 +62,9 @@ DEFAULTS: dict[str, Any] = {
     "SCHEDULER_PURGE_SECONDS": 3600,
     "IDEMPOTENCY_KEEP_HOURS": 48,
     "SCHEDULER_DIGEST_HOUR": 8,
+    "SCHEDULER_BACKUP_HOUR": 2,
+    "BACKUP_DIR": "",  # empty: instance/backups
+    "BACKUP_KEEP": 14,
     "SCHEDULER_LEASE_SECONDS": 30,
     "SCHEDULER_POLL_SECONDS": 5,
     "SMTP_HOST": "",
@@ -118,6 +121,12 @@ def all_job_specs(config: Any) -> dict[str, JobSpec]:
             CronTrigger(day=1, hour=6, timezone=zone),
             3 * day,
             62 * day,
+        ),
+        "daily_backup": (
+            jobs.daily_backup,
+            CronTrigger(hour=int(config["SCHEDULER_BACKUP_HOUR"]), minute=30, timezone=zone),
+            6 * day / 24,
+            2 * day,
         ),
         "calendar_reminder": (jobs.calendar_reminder, CronTrigger(hour=9, timezone=zone), day / 2, 2 * day),
         "purge": (jobs.purge, *every(float(config["SCHEDULER_PURGE_SECONDS"]))),

@@ -117,6 +117,8 @@ def build_consolidated(
         options.show_phones,
         row_limit=options.row_limit,
         byte_limit=options.byte_limit,
+        branches=options.branches,
+        period=options.period,
     )
     summary = Summary()
     with db.read() as session:

@@ -27,6 +27,7 @@ from complaints.cells import bool_label, format_flags
 from complaints.contacts import mask_phones
 from complaints.enums import Flag, Labelled
 from complaints.schema import ColType
+from server.xlsx import printing
 from server.xlsx.cellformat import escape_text, looks_like_formula
 from server.xlsx.zipstream import LIMIT, Chunk, Deflater, ZipStream, deflate
 
@@ -255,8 +256,11 @@ class SheetXml:
         lang: str,
         *,
         freeze_columns: int = 0,
+        heading: printing.Heading | None = None,
     ) -> None:
         self.columns = tuple(columns)
+        self.heading = heading
+        """When given, the sheet prints one A4 landscape page wide with this header (`printing`)."""
         self.styles = styles
         self.encoders = [_encoder(c, styles, lang) for c in self.columns]
         self.last_letter = get_column_letter(len(self.columns))
@@ -291,6 +295,7 @@ class SheetXml:
             '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
             '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
             'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
+            f"{printing.sheet_properties_xml() if self.heading else ''}"
             f'<sheetViews><sheetView workbookViewId="0">{pane}</sheetView></sheetViews>'
             '<sheetFormatPr defaultRowHeight="15"/>'
             f"<cols>{cols}</cols><sheetData>"
@@ -299,11 +304,12 @@ class SheetXml:
 
     def tail(self, last_row: int) -> bytes:
         """Close the sheet data; the autoFilter spans the header and ``last_row``."""
-        return (
-            f'</sheetData><autoFilter ref="{self.filter_ref(last_row)}"/>'
-            '<pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" footer="0.3"/>'
-            "</worksheet>"
-        ).encode()
+        page = (
+            printing.page_xml(self.heading)
+            if self.heading
+            else '<pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" footer="0.3"/>'
+        )
+        return f'</sheetData><autoFilter ref="{self.filter_ref(last_row)}"/>{page}</worksheet>'.encode()
 
     def filter_ref(self, last_row: int) -> str:
         return f"A1:{self.last_letter}{last_row}"

@@ -54,6 +54,7 @@ from complaints.periods import Period
 from complaints.schema import TICKETS, ColType
 from complaints.selections import Selection
 from complaints.sla import DEFAULT_TZ
+from server.xlsx import printing
 from server.xlsx import styles as look
 from server.xlsx.bulk import (
     EXCEL_ROWS,
@@ -414,10 +415,12 @@ def kpi_sheet(
     show_phones: bool,
     generated_at: datetime | None,
     timezone: str = DEFAULT_TZ,
+    heading: printing.Heading | None = None,
 ) -> None:
     """KPIs overall, by branch and by department (values equal to `analysis`), and what they leave out.
 
-    The period is shown with its last day included; ``generated_at`` in ``timezone``.
+    The period is shown with its last day included; ``generated_at`` in ``timezone``. It prints on one
+    A4 landscape page.
     """
     w = WORDS[lang]
     ws = wb.create_sheet(KPI_TITLE[lang])
@@ -446,12 +449,19 @@ def kpi_sheet(
     for c in range(2, len(KPI_COLUMNS) + 2):
         ws.column_dimensions[get_column_letter(c)].width = 13
     ws.freeze_panes = "B9"
+    if heading is not None:
+        area = f"A1:{get_column_letter(len(KPI_COLUMNS) + 1)}{row + len(notes)}"
+        printing.set_up(ws, heading, title_rows=None, area=area, pages_high=1)
 
 
-def analysis_sheet(wb: Workbook, analysis: Figures, lang: str, show_phones: bool) -> None:
+def analysis_sheet(
+    wb: Workbook, analysis: Figures, lang: str, show_phones: bool, heading: printing.Heading | None = None
+) -> None:
     """Type distribution, root causes and improvement status, monthly trends, each with a chart."""
     w = WORDS[lang]
     ws = wb.create_sheet(ANALYSIS_TITLE[lang])
+    if heading is not None:
+        printing.set_up(ws, heading, title_rows=None)  # the used range: its charts print too
     # type distribution: overall and per branch
     _title(ws, 1, w["types"])
     branches = list(analysis.types_by_branch)
@@ -533,8 +543,12 @@ class ConsolidatedWorkbook:
         *,
         row_limit: int = EXCEL_ROWS,
         byte_limit: int = LIMIT,
+        branches: Sequence[str] | None = None,
+        period: Period | None = None,
     ) -> None:
         self.lang = lang
+        self.heading = printing.consolidated_heading(branches, period.label() if period else "", lang)
+        """Every sheet's page header: the branches (None: all) and the period."""
         self.show_phones = show_phones
         self.row_limit = row_limit
         """Rows per sheet part, header included."""
@@ -543,7 +557,9 @@ class ConsolidatedWorkbook:
         self._wb.remove(self._wb.active)
         self.styles = register_styles(self._wb)
         self.columns = ticket_columns(lang, show_phones)
-        self._sheet = SheetXml(self.columns, self.styles, lang, freeze_columns=FREEZE_COLUMNS)
+        self._sheet = SheetXml(
+            self.columns, self.styles, lang, freeze_columns=FREEZE_COLUMNS, heading=self.heading
+        )
         self._package = ZipStream(target)
         self._numbers = iter(range(RICH_SHEETS + 1, 1 << 20))
         self._written: list[tuple[str, int]] = []
@@ -604,10 +620,14 @@ class ConsolidatedWorkbook:
         ``generated_at`` is shown in ``timezone`` (each branch's tickets are placed in its own local days).
         """
         wb = self._wb
-        kpi_sheet(wb, analysis, self.lang, self.show_phones, generated_at, timezone)
-        analysis_sheet(wb, analysis, self.lang, self.show_phones)
+        kpi_sheet(wb, analysis, self.lang, self.show_phones, generated_at, timezone, self.heading)
+        analysis_sheet(wb, analysis, self.lang, self.show_phones, self.heading)
         for title, rows in self._written:
-            wb.create_sheet(title).auto_filter.ref = self._sheet.filter_ref(rows)
+            # a placeholder: only what workbook.xml says of it is kept (filter, print titles and area)
+            placeholder = wb.create_sheet(title)
+            placeholder.auto_filter.ref = self._sheet.filter_ref(rows)
+            placeholder.print_title_rows = "1:1"
+            placeholder.print_area = self._sheet.filter_ref(rows)
         buffer = io.BytesIO()
         wb.save(buffer)
         first = RICH_SHEETS + 1

@@ -42,8 +42,9 @@ from complaints.schema import (
 )
 from complaints.sla import DEFAULT_TZ, Deadlines, Due
 from complaints.wire import DEADLINE_COLUMNS
-from server.xlsx import styles
+from server.xlsx import printing, styles
 from server.xlsx.cellformat import cell_writer, looks_like_formula, number_format
+from server.xlsx.form import form_sheet
 
 SCHEMA_VERSION = "1"
 HELP_TITLE = {"zh": "说明", "en": "Help"}
@@ -169,9 +170,12 @@ def _data_sheet(
     table: str | None = None,
     lookups: dict[str, str] | None = None,
     freeze: str = "A2",
+    heading: printing.Heading | None = None,
 ) -> Any:
-    """A sheet with the schema's header and one row per record."""
+    """A sheet with the schema's header and one row per record; printed one page wide, header repeated."""
     ws = wb.create_sheet(sheet.title(lang))
+    if heading is not None:
+        printing.set_up(ws, heading)
     columns = sheet.columns
     _set_columns(ws, columns)
     ws.freeze_panes = freeze
@@ -192,8 +196,9 @@ def _data_sheet(
     return ws
 
 
-def _settings_sheet(wb: Workbook, lang: str, values: Mapping[str, str]) -> None:
+def _settings_sheet(wb: Workbook, lang: str, values: Mapping[str, str], heading: printing.Heading) -> None:
     ws = wb.create_sheet(SETTINGS.title(lang))
+    printing.set_up(ws, heading)
     _set_columns(ws, SETTINGS.columns)
     ws.append(_header_cells(ws, SETTINGS.columns, lang, note_computed=False))
     protos = [column_style(ws, c) for c in SETTINGS.columns]
@@ -266,8 +271,9 @@ _HELP: dict[str, list[str]] = {
 }
 
 
-def _help_sheet(wb: Workbook, lang: str) -> None:
+def _help_sheet(wb: Workbook, lang: str, heading: printing.Heading) -> None:
     ws = wb.create_sheet(HELP_TITLE[lang])
+    printing.set_up(ws, heading, title_rows=None)
     ws.column_dimensions["A"] = ColumnDimension(ws, index="A", width=28)
     ws.column_dimensions["B"] = ColumnDimension(ws, index="B", width=30)
     ws.column_dimensions["C"] = ColumnDimension(ws, index="C", width=80)
@@ -330,17 +336,31 @@ def build_workbook(
     routing_title = ROUTING.title(lang)
     department = ROUTING.columns.index(ROUTING.column("department")) + 1
     lookups = {"department": styles.range_lookup(routing_title, department)}
+    # each printed sheet: A4 landscape, one page wide, its header row on every page; the print area is
+    # the used range, which follows the rows typed in Excel (a fixed area would leave them out)
+    heading = printing.branch_heading(branch, lang)
     tickets_ws = _data_sheet(
-        wb, TICKETS, lang, zone, tickets, deadlines, TABLE_NAMES["tickets"], lookups=lookups, freeze="B2"
+        wb,
+        TICKETS,
+        lang,
+        zone,
+        tickets,
+        deadlines,
+        TABLE_NAMES["tickets"],
+        lookups=lookups,
+        freeze="B2",
+        heading=heading,
     )
     styles.add_ticket_formats(tickets_ws, TICKETS.columns)
-    _data_sheet(wb, TASKS, lang, zone, tasks, table=TABLE_NAMES["tasks"])
-    _data_sheet(wb, LOG, lang, zone, log, table=TABLE_NAMES["log"])
-    _data_sheet(wb, ROUTING, lang, zone, (_RouteRow(r) for r in routes), table=TABLE_NAMES["routing"])
+    _data_sheet(wb, TASKS, lang, zone, tasks, table=TABLE_NAMES["tasks"], heading=heading)
+    _data_sheet(wb, LOG, lang, zone, log, table=TABLE_NAMES["log"], heading=heading)
+    routes_rows = (_RouteRow(r) for r in routes)
+    _data_sheet(wb, ROUTING, lang, zone, routes_rows, table=TABLE_NAMES["routing"], heading=heading)
     settings = {"branch": branch, "server_url": server_url, "language": lang, "timezone": timezone}
-    _settings_sheet(wb, lang, settings)
-    _data_sheet(wb, CONFLICTS, lang, zone, ())
-    _help_sheet(wb, lang)
+    _settings_sheet(wb, lang, settings, heading)
+    _data_sheet(wb, CONFLICTS, lang, zone, (), heading=heading)
+    _help_sheet(wb, lang, heading)
+    form_sheet(wb, lang, branch)
     _sync_sheet(wb, lang, branch)
     return wb
 

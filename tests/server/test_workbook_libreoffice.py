@@ -166,7 +166,8 @@ def test_a_hand_typed_warning_level_recolours_its_row(tmp_path: Path, libreoffic
         | {"A4": "typed blue", f"{level}4": "Blue", f"{col('flags')}4": "ACK_OVERDUE, NO_PROGRESS"},
     )
 
-    colours = first_page_pixels(libreoffice(path, "pdf"))
+    # the sheet prints one page wide, so its rows are small: look closely
+    colours = first_page_pixels(libreoffice(path, "pdf"), dpi=200)
 
     for lv in (Level.RED, Level.YELLOW, Level.BLUE):
         assert colours[LEVEL_FILL[lv]] > 100, f"no {lv.en} fill on the rendered page"

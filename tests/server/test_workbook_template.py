@@ -33,7 +33,8 @@ def validation_for(ws, ref: str):  # type: ignore[no-untyped-def]
 
 def test_new_chinese_workbook_has_the_sheets_in_order_with_sync_bookkeeping_hidden(template_zh: Path) -> None:
     book = load_workbook(template_zh)
-    assert book.sheetnames == ["投诉单", "任务", "日志", "分派规则", "设置", "冲突", "说明", "_sync"]
+    sheets = ["投诉单", "任务", "日志", "分派规则", "设置", "冲突", "说明", "处理单", "_sync"]
+    assert book.sheetnames == sheets
     assert book.active.title == "投诉单"
     assert book["_sync"].sheet_state == "hidden"
     assert all(book[t].sheet_state == "visible" for t in book.sheetnames[:-1])
