@@ -24,6 +24,7 @@ from datetime import datetime
 
 from complaints.enums import LogKind, Satisfaction, Status
 from complaints.flags import Evaluation, evaluate
+from complaints.history import is_history
 from complaints.levels import Assessment, apply_assessment
 from complaints.lifecycle import derive_status, record_objection, record_revisit
 from complaints.model import LogEntry, Task, Ticket
@@ -46,12 +47,16 @@ class Settled:
 
 
 def dissatisfied_revisit(ticket: Ticket) -> bool:
-    """A revisit recorded as dissatisfied and not yet acted on (acting on it empties the revisit time)."""
+    """A revisit recorded as dissatisfied and not yet acted on (acting on it empties the revisit time).
+
+    A revisit an imported ledger had recorded is history, already acted on by hand (`complaints.history`).
+    """
     return (
         ticket.satisfaction is Satisfaction.DISSATISFIED
         and ticket.revisited_at is not None
         and ticket.closed_at is not None
         and ticket.cancelled_at is None
+        and not is_history(ticket, ticket.revisited_at)
     )
 
 
