@@ -132,6 +132,14 @@ FIELDS: tuple[LedgerField, ...] = (
 )  # fmt: skip
 BY_KEY: dict[str, LedgerField] = {f.key: f for f in FIELDS}
 DATE_FIELDS = frozenset({"received_at", "resolved_at", "closed_at", "revisited_at"})
+TICKET_FIELDS: tuple[str, ...] = (
+    "received_at", "channel", "customer_name", "contact", "category", "place", "description", "expectation",
+    "department", "investigator", "solution", "resolved_at", "feedback_at", "closed_at", "revisited_at",
+    "satisfaction",
+)  # fmt: skip
+"""The ticket fields a ledger row sets: what importing the ledger again may change."""
+FIRST_IMPORT_FIELDS: tuple[str, ...] = ("ticket_id", "grade", "imported_at")
+"""Set when a row is first imported, never again (a number is kept, a grade is the branch's to change)."""
 IDENTITY_FIELDS = ("description", "contact", "customer_name")
 """A row holding none of these is no complaint (a month's sub-title, a pre-numbered empty row)."""
 
@@ -655,7 +663,12 @@ class _RowReader:
         self.out.tickets.append(ticket)
         self.out.origin[key] = (plan.title, number)
         note = LogEntry(
-            "", dates["received_at"], LogKind.NOTE, "\n".join(kept), author="ledger", sync_key=note_key(key)
+            ticket.ticket_id,
+            dates["received_at"],
+            LogKind.NOTE,
+            "\n".join(kept),
+            author="ledger",
+            sync_key=note_key(key),
         )
         self.out.notes.append((key, note))
         return ticket

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import date, datetime, time
 from enum import Enum
 from typing import TypeVar
 
@@ -82,6 +82,8 @@ def read_ledger_date(raw: object, year: int | None, epoch: datetime = EXCEL_1900
     """
     if isinstance(raw, datetime):
         return LedgerDate(raw.replace(microsecond=0), raw.time() == time())
+    if isinstance(raw, date):
+        return LedgerDate(datetime.combine(raw, time()), True)
     if isinstance(raw, int | float) and not isinstance(raw, bool):
         if math.isfinite(raw) and 20_000 <= raw <= 80_000:  # 1954 .. 2119: a serial, not a typed number
             moment = from_serial(raw, epoch)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from server.cli import accounts, consolidate, db, demo, routing, scheduler, workbook
+from server.cli import accounts, consolidate, db, demo, ledger, routing, scheduler, workbook
 
 COMMANDS = (
     accounts.branch,
@@ -20,6 +20,7 @@ COMMANDS = (
     scheduler.scheduler,
     consolidate.consolidate,
     workbook.workbook,
+    ledger.ledger,
 )
 
 
