@@ -143,6 +143,8 @@ FIRST_IMPORT_FIELDS: tuple[str, ...] = ("ticket_id", "grade", "imported_at")
 IDENTITY_FIELDS = ("description", "contact", "customer_name")
 """A row holding none of these is no complaint (a month's sub-title, a pre-numbered empty row)."""
 
+_SOURCE = {"solution": "result", "investigator": "handler", "feedback_at": "resolved_at"}
+"""Ticket fields -> the ledger column they came from, where the names differ."""
 _PUNCTUATION = re.compile(r"[\s:：*＊()（）\[\]【】/、_\-]+")
 
 
@@ -278,6 +280,7 @@ def _header_block(rows: Sequence[Sequence[object]]) -> tuple[tuple[int, ...], di
                     break
         return found, labels
 
+    alone = [len({f for f in row if f}) for row in fields]
     best: tuple[int, tuple[int, ...]] | None = None
     for i in range(len(rows)):
         for indices in ((i,), (i, i + 1)):
@@ -285,8 +288,8 @@ def _header_block(rows: Sequence[Sequence[object]]) -> tuple[tuple[int, ...], di
                 continue
             found, _ = block(indices)
             score = len(set(found.values()))
-            if len(indices) == 2 and score <= len({f for f in fields[i] if f}):
-                continue  # the second row adds nothing
+            if len(indices) == 2 and score <= max(alone[i], alone[i + 1]):
+                continue  # one of the two rows alone names as many fields
             if best is None or score > best[0]:
                 best = (score, indices)
     if best is None or best[0] < 2:
@@ -652,9 +655,10 @@ class _RowReader:
         problems = check_values(
             {k: getattr(ticket, k) for k in TICKET_COLUMNS if hasattr(ticket, k)}, TICKET_COLUMNS, self.now
         ) or check_ticket(ticket)
-        source = {"solution": "result", "investigator": "handler", "feedback_at": "resolved_at"}
         for problem in problems:
-            column = source.get(problem.field, problem.field)
+            column = _SOURCE.get(problem.field, problem.field)
+            if column in DATE_FIELDS and plan.column(column) is None:
+                column = "result"  # a milestone the result's text dated
             self.out.errors.append(
                 self._at(plan, number, column if column in BY_KEY else None, problem.en, problem.zh)
             )
