@@ -44,7 +44,7 @@ def test_title_row_then_headers_then_rows_with_dates_as_text_and_ticks():
             [
                 TITLE,
                 HEADER,
-                [1, "2026.11.3", "张三", "13800138000", "宽带晚上经常断网", "11月5日已更换光猫", "李工", "√", "宽带故障"],
+                [1, "2026.11.3", "张三", "13800138000", "宽带断网", "11月5日换光猫", "李工", "√", "宽带故障"],
                 [2, "2026/11/4", "王五", 13900139000.0, "多扣了20元话费", "已退费", "", "×", "资费争议"],
                 [3, "2026年11月6日", "赵六", "13700137000", "营业员态度差", "", "", "", "服务态度"],
             ],
@@ -62,7 +62,7 @@ def test_title_row_then_headers_then_rows_with_dates_as_text_and_ticks():
     ) * 3
     assert first.satisfaction is Satisfaction.SATISFIED
     assert first.investigator == "李工"
-    assert first.solution == "11月5日已更换光猫"
+    assert first.solution == "11月5日换光猫"
     assert second.contact == "13900139000"  # a number typed as a number keeps its digits
     assert second.resolved_at is None  # a result without a date: still open
     assert second.satisfaction is Satisfaction.DISSATISFIED
@@ -275,7 +275,8 @@ def test_headers_are_matched_by_synonyms_in_either_language(header, field):
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [("2026.11.3", datetime(2026, 11, 3)), ("2026/11/3 14:20", datetime(2026, 11, 3, 14, 20)),
-     ("2026年11月3日", datetime(2026, 11, 3)), ("11月3日", datetime(2026, 11, 3)), ("２０２６．１１．３", datetime(2026, 11, 3)),
+     ("2026年11月3日", datetime(2026, 11, 3)), ("11月3日", datetime(2026, 11, 3)),
+     ("２０２６．１１．３", datetime(2026, 11, 3)),
      (46329, datetime(2026, 11, 3)), (date(2026, 11, 3), datetime(2026, 11, 3))],
 )  # fmt: skip
 def test_dates_in_the_common_chinese_spellings_and_excel_serials(raw, expected):
@@ -285,7 +286,8 @@ def test_dates_in_the_common_chinese_spellings_and_excel_serials(raw, expected):
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [("√", Satisfaction.SATISFIED), ("是", Satisfaction.SATISFIED), ("Y", Satisfaction.SATISFIED),
-     ("×", Satisfaction.DISSATISFIED), ("否", Satisfaction.DISSATISFIED), ("基本满意", Satisfaction.FAIRLY_SATISFIED),
+     ("×", Satisfaction.DISSATISFIED), ("否", Satisfaction.DISSATISFIED),
+     ("基本满意", Satisfaction.FAIRLY_SATISFIED),
      ("再说", None)],
 )  # fmt: skip
 def test_ticks_and_yes_no(raw, expected):
