@@ -138,6 +138,16 @@ TICKET_FIELDS: tuple[str, ...] = (
     "satisfaction",
 )  # fmt: skip
 """The ticket fields a ledger row sets: what importing the ledger again may change."""
+FIELD_SOURCES: dict[str, tuple[str, ...]] = {
+    "result": ("solution", "resolved_at", "feedback_at", "closed_at", "revisited_at"),
+    "handler": ("investigator",),
+    "resolved_at": ("resolved_at", "feedback_at", "closed_at", "revisited_at"),
+    "closed_at": ("closed_at", "revisited_at"),
+    "satisfaction": ("satisfaction", "revisited_at"),
+    "ledger_no": (),
+    "remark": (),
+}
+"""A ledger column -> the ticket fields it sets (the others set the field of their own name)."""
 FIRST_IMPORT_FIELDS: tuple[str, ...] = ("ticket_id", "grade", "imported_at")
 """Set when a row is first imported, never again (a number is kept, a grade is the branch's to change)."""
 IDENTITY_FIELDS = ("description", "contact", "customer_name")
@@ -288,8 +298,9 @@ def _header_block(rows: Sequence[Sequence[object]]) -> tuple[tuple[int, ...], di
                 continue
             found, _ = block(indices)
             score = len(set(found.values()))
-            if len(indices) == 2 and score <= max(alone[i], alone[i + 1]):
-                continue  # one of the two rows alone names as many fields
+            both = len(indices) == 2 and min(alone[i], alone[i + 1]) >= 2  # merged cells filled in both
+            if len(indices) == 2 and score <= max(alone[i], alone[i + 1]) and not both:
+                continue  # the second row adds nothing
             if best is None or score > best[0]:
                 best = (score, indices)
     if best is None or best[0] < 2:
@@ -386,8 +397,13 @@ class LedgerRead:
     notices: list[Problem] = field(default_factory=list)
 
     @property
-    def ok(self) -> bool:
-        return not self.errors and bool(self.tickets)
+    def fields(self) -> tuple[str, ...]:
+        """The ticket fields this ledger's columns set (`TICKET_FIELDS` order): what an import compares."""
+        mapped = {c.field for plan in self.plans for c in plan.columns if c.field}
+        found = {f for key in mapped for f in FIELD_SOURCES.get(key, (key,))}
+        if "channel" not in mapped:
+            found.add("channel")  # the mapping's default channel, or Other
+        return tuple(f for f in TICKET_FIELDS if f in found)
 
 
 @dataclass(frozen=True, slots=True)
@@ -401,15 +417,16 @@ class LedgerSheet:
 def sync_key(branch: str, values: Mapping[str, object], occurrence: int) -> str:
     """The sync key of a ledger row: the same row of the same branch always gets the same one.
 
-    The row's number, date, phone and complaint name it (not its sheet or position, which a
-    ledger kept over years may change); ``occurrence`` tells identical rows apart.
+    The row's date, phone and complaint name it — not its sheet, position or number (序号), which a
+    ledger kept over years renumbers when a row is inserted or sorted; ``occurrence`` tells identical
+    rows apart. A complaint whose text is edited in the ledger comes in again as a new ticket.
     """
     parts = [branch.casefold(), *(" ".join(read_text(values.get(k) or "").split()) for k in _IDENTITY)]
     parts.append(str(occurrence))
     return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:32]
 
 
-_IDENTITY = ("ledger_no", "received_at", "contact", "description")
+_IDENTITY = ("received_at", "contact", "description")
 
 
 def note_key(ticket_key: str) -> str:

@@ -47,7 +47,7 @@ def _mapping(path: Path | None, year: int | None, channel: str | None) -> Column
 def show_plan(plan: LedgerPlan, lang: str) -> None:
     """The mapping of each sheet, the first rows as they will be imported, the counts and every problem."""
     for sheet in plan.read.plans:
-        rows = "–".join(str(r) for r in (sheet.header_rows[0], sheet.header_rows[-1]) if r) or "?"
+        rows = "–".join(str(r) for r in dict.fromkeys((sheet.header_rows[0], sheet.header_rows[-1])))
         year = sheet.year or "—"
         click.echo(
             f"[{sheet.title}] header row(s) {rows}, year of bare dates {year} / 表头行 {rows}，年份 {year}"

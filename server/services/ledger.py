@@ -134,15 +134,15 @@ def plan_ledger(
             row = stored.get(ticket.sync_key)
             if row is None:
                 plan.new.append(ticket.sync_key)
-            elif _differs(ticket, ticket_of(row, branch.code)):
+            elif _differs(ticket, ticket_of(row, branch.code), read.fields):
                 plan.changed.append(ticket.sync_key)
             else:
                 plan.unchanged.append(ticket.sync_key)
     return plan
 
 
-def _differs(ledger: Ticket, stored: Ticket) -> bool:
-    return any(getattr(ledger, k) != getattr(stored, k) for k in TICKET_FIELDS)
+def _differs(ledger: Ticket, stored: Ticket, fields: tuple[str, ...]) -> bool:
+    return any(getattr(ledger, k) != getattr(stored, k) for k in fields)
 
 
 def edits(plan: LedgerPlan) -> Push:
@@ -154,7 +154,7 @@ def edits(plan: LedgerPlan) -> Push:
             fields = {k: getattr(ticket, k) for k in (*TICKET_FIELDS, *FIRST_IMPORT_FIELDS)}
             result.tickets.append(TicketEdit(ticket.sync_key, None, fields))
         elif ticket.sync_key in changed:
-            fields = {k: getattr(ticket, k) for k in TICKET_FIELDS}
+            fields = {k: getattr(ticket, k) for k in plan.read.fields}
             result.tickets.append(TicketEdit(ticket.sync_key, 1, fields))
     result.log = [LogEdit(key, note) for key, note in plan.read.notes if key in new]
     return result
