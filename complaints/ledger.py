@@ -31,6 +31,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
+from functools import lru_cache
 from itertools import islice
 from typing import Any
 
@@ -153,6 +154,9 @@ FIRST_IMPORT_FIELDS: tuple[str, ...] = ("ticket_id", "grade", "imported_at")
 IDENTITY_FIELDS = ("description", "contact", "customer_name")
 """A row holding none of these is no complaint (a month's sub-title, a pre-numbered empty row)."""
 
+_CHECKED = (*TICKET_FIELDS, *FIRST_IMPORT_FIELDS)
+_read_date = lru_cache(maxsize=8192, typed=True)(read_ledger_date)
+"""Ledgers repeat a day's date on many rows."""
 _SOURCE = {"solution": "result", "investigator": "handler", "feedback_at": "resolved_at"}
 """Ticket fields -> the ledger column they came from, where the names differ."""
 _PUNCTUATION = re.compile(r"[\s:：*＊()（）\[\]【】/、_\-]+")
@@ -580,7 +584,7 @@ class _RowReader:
         self, plan: SheetPlan, number: int, key: str, raw: object, year: int | None
     ) -> LedgerDate | None:
         try:
-            found = read_ledger_date(raw, year, self.epoch)
+            found = _read_date(raw, year, self.epoch)
         except CellValueError as exc:
             self.out.errors.append(self._at(plan, number, key, exc.en, exc.zh))
             return None
@@ -670,12 +674,16 @@ class _RowReader:
             **implied_milestones(dates, satisfaction),
         )
         problems = check_values(
-            {k: getattr(ticket, k) for k in TICKET_COLUMNS if hasattr(ticket, k)}, TICKET_COLUMNS, self.now
+            {k: getattr(ticket, k) for k in _CHECKED}, TICKET_COLUMNS, self.now
         ) or check_ticket(ticket)
+        said: set[tuple[str, str]] = set()
         for problem in problems:
             column = _SOURCE.get(problem.field, problem.field)
             if column in DATE_FIELDS and plan.column(column) is None:
                 column = "result"  # a milestone the result's text dated
+            if (column, problem.en) in said:
+                continue  # one date implied several milestones: one problem
+            said.add((column, problem.en))
             self.out.errors.append(
                 self._at(plan, number, column if column in BY_KEY else None, problem.en, problem.zh)
             )
@@ -729,7 +737,7 @@ def implied_milestones(dates: Mapping[str, datetime], satisfaction: Satisfaction
 def _roll_year(raw: object, year: int, last_month: int | None) -> tuple[int, int | None]:
     """A ledger running from December into January: month-and-day dates move to the next year."""
     try:
-        found = read_ledger_date(raw, year)
+        found = _read_date(raw, year, EXCEL_1900)
     except CellValueError:
         return year, last_month
     if found.spelling is not Spelling.YEAR_INFERRED:

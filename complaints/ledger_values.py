@@ -14,9 +14,10 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from enum import Enum
+from functools import lru_cache
 from typing import TypeVar
 
-from complaints.cells import EXCEL_1900, CellValueError, describe, from_serial
+from complaints.cells import EXCEL_1900, CellValueError, describe, from_serial, parse_member
 from complaints.enums import Category, Channel, Labelled, Satisfaction
 
 _FULL_WIDTH = str.maketrans("０１２３４５６７８９．／－：　", "0123456789./-: ")
@@ -235,12 +236,13 @@ CHANNEL_WORDS: tuple[tuple[str, Channel], ...] = (
 """Words a branch's own channel names contain, in the order they are tried."""
 
 
+@lru_cache(maxsize=4096)
 def match_label(enum: type[E], text: str, words: tuple[tuple[str, E], ...], other: E) -> tuple[E, bool]:
     """The member a typed name means and whether it was recognised (else ``other``: the caller keeps the
     text)."""
     wanted = plain(text)
     try:
-        return enum.parse(wanted), True  # type: ignore[return-value]
+        return parse_member(enum, wanted), True  # type: ignore[return-value]
     except ValueError:
         pass
     folded = wanted.casefold()
