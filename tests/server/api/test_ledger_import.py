@@ -102,7 +102,7 @@ def test_the_preview_shows_the_mapping_and_rows_and_writes_nothing(sz01, tmp_pat
     out = result.output
     assert "header row(s) 2–3" in out
     assert "D  客户信息 / 联系电话" in out and "→ 联系电话 (header)" in out
-    assert "138****8000" not in out or "13800138000" in out  # the command line is the administrator's
+    assert "13800138000" in out  # the command line is the administrator's: numbers in full
     assert "4 ticket(s): 4 new" in out
     assert "工作表「2026年」第 9 行：合计行，未导入" in out
     assert "类别“号码被盗”不在类别表中" in out
@@ -279,3 +279,11 @@ def test_the_portal_refuses_a_form_without_csrf_and_a_ledger_with_errors(portal,
     assert response.status_code == 422
     text = response.get_data(as_text=True)
     assert "第 2 行 B 列（客户姓名）" in text and "确认导入" not in text
+
+
+def test_checking_a_ledger_as_a_branch_workbook_points_to_the_ledger_import(sz01, tmp_path):
+    path = tmp_path / "台账.xlsx"
+    path.write_bytes(ledger_xlsx())
+    result = sz01.test_cli_runner().invoke(args=["workbook", "check", str(path)])
+    assert result.exit_code != 0
+    assert "flask --app server ledger import" in result.output
