@@ -24,7 +24,7 @@ from datetime import datetime
 
 from complaints.enums import LogKind, Satisfaction, Status
 from complaints.flags import Evaluation, evaluate
-from complaints.history import is_history
+from complaints.history import imported_history, is_history
 from complaints.levels import Assessment, apply_assessment
 from complaints.lifecycle import derive_status, record_objection, record_revisit
 from complaints.model import LogEntry, Task, Ticket
@@ -100,10 +100,11 @@ def settle(
     """Apply the rules to ``after`` (``before``: the ticket as stored, None for a new one or offline).
 
     ``assessment`` is what the level rules found for this ticket among its branch's
-    tickets (`complaints.levels.assess`); None leaves the level as it is.
+    tickets (`complaints.levels.assess`); None leaves the level as it is, as does a ticket
+    imported as history (`complaints.history`).
     """
     ticket, log, raised = _lifecycle(before, after, by, head, now)
-    if assessment is not None and derive_status(ticket) not in FINISHED:
+    if assessment is not None and derive_status(ticket) not in FINISHED and not imported_history(ticket):
         ticket, record, entry = apply_assessment(ticket, assessment, now, by, head)
         if entry is not None:
             log.append(entry)

@@ -14,7 +14,7 @@ from complaints.enums import Category, Channel, Flag, Satisfaction, Status
 from server.services.changes import Actor, Change
 from server.services.sync import Push, TicketEdit, push
 from server.storage.db import get_db
-from server.storage.models import BranchRow, HistoryRow, LedgerMappingRow, LogRow, TicketRow
+from server.storage.models import BranchRow, HistoryRow, LedgerMappingRow, LogRow, OutboxRow, TicketRow
 from server.storage.rows import clock_for, row_to_ticket
 from server.xlsx import read_workbook
 from tests.factories import SHANGHAI
@@ -287,3 +287,33 @@ def test_checking_a_ledger_as_a_branch_workbook_points_to_the_ledger_import(sz01
     result = sz01.test_cli_runner().invoke(args=["workbook", "check", str(path)])
     assert result.exit_code != 0
     assert "flask --app server ledger import" in result.output
+
+
+def test_old_repeat_and_group_complaints_of_the_ledger_raise_no_level_and_tell_no_one(sz01, tmp_path):
+    lines = ["日期,客户姓名,联系电话,投诉内容,类别,地址"]
+    for n, day in enumerate(("2026/10/19", "2026/10/20", "2026/10/20", "2026/10/21")):
+        phone = "13800138000" if n < 2 else f"1390013900{n}"  # one customer twice, unresolved
+        lines.append(f"{day},客户{n},{phone},晚上断网第{n}次,网络故障,阳光花园3栋")
+    path = tmp_path / "ledger.csv"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    assert invoke(sz01, path, "--push").exit_code == 0
+    tickets = stored(sz01)[0]
+    assert len(tickets) == 4 and {t.level.value for t in tickets} == {"blue"}
+    with sz01.app_context(), get_db().read() as session:
+        assert session.scalar(select(func.count()).select_from(OutboxRow)) == 0
+    # a complaint received since, from the customer the ledger holds unresolved, is a repeat complaint
+    fields = {
+        "ticket_id": "SZ01-20261125-0001", "received_at": NOW, "channel": Channel.HOTLINE,
+        "customer_name": "客户0", "contact": "13800138000", "category": Category.NETWORK_FAULT,
+        "description": "又断网了", "place": "阳光花园3栋",
+    }  # fmt: skip
+    with sz01.app_context(), get_db().write() as session:
+        branch = session.scalar(select(BranchRow))
+        change = Change(
+            session, branch, Actor("SZ01", "branch", "api"), NOW, clock_for("Asia/Shanghai", None)
+        )
+        _ = change.seq
+        push(change, Push(tickets=[TicketEdit("f" * 32, None, fields)]))
+    levels = {t.ticket_id: t.level.value for t in stored(sz01)[0]}
+    assert levels["SZ01-20261125-0001"] == "yellow"
+    assert sorted(levels.values()).count("blue") == 4
