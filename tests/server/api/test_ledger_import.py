@@ -317,3 +317,30 @@ def test_old_repeat_and_group_complaints_of_the_ledger_raise_no_level_and_tell_n
     levels = {t.ticket_id: t.level.value for t in stored(sz01)[0]}
     assert levels["SZ01-20261125-0001"] == "yellow"
     assert sorted(levels.values()).count("blue") == 4
+
+
+def test_the_portal_previews_again_with_a_changed_mapping_in_english(portal):
+    page = portal.get("/branch/ledger?lang=en").get_data(as_text=True)
+    assert "Import the ledger" in page
+    first = portal.post(
+        "/branch/ledger/preview",
+        data={"csrf_token": csrf(page), "ledger": (io.BytesIO(ledger_xlsx()), "SZ01.xlsx")},
+        content_type="multipart/form-data",
+    ).get_data(as_text=True)
+    assert "is not one of ours" in first and 'value="category" selected' in first
+    again = portal.post("/branch/ledger/preview", data={"csrf_token": csrf(first), "col:类别": ""})
+    assert again.status_code == 200
+    text = again.get_data(as_text=True)
+    assert text.count("is not one of ours") == first.count("is not one of ours") - 1  # the channel's stays
+    assert 'value="category" selected' not in text
+
+
+def test_the_portal_names_a_file_it_cannot_read(portal):
+    page = portal.get("/branch/ledger").get_data(as_text=True)
+    response = portal.post(
+        "/branch/ledger/preview",
+        data={"csrf_token": csrf(page), "ledger": (io.BytesIO(b"PK\x03\x04 not a zip"), "x.xlsx")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 422
+    assert "工作簿" in response.get_data(as_text=True)
