@@ -302,15 +302,24 @@ def _header_block(rows: Sequence[Sequence[object]]) -> tuple[tuple[int, ...], di
                 continue
             found, _ = block(indices)
             score = len(set(found.values()))
-            both = len(indices) == 2 and min(alone[i], alone[i + 1]) >= 2  # merged cells filled in both
-            if len(indices) == 2 and score <= max(alone[i], alone[i + 1]) and not both:
-                continue  # the second row adds nothing
+            pair = (alone[i], alone[i + 1]) if len(indices) == 2 else ()
+            if pair and not _second_header_row(rows[i + 1], texts[i], texts[i + 1], score > max(pair)):
+                continue
             if best is None or score > best[0]:
                 best = (score, indices)
     if best is None or best[0] < 2:
         return (), {}, {}
     found, labels = block(best[1])
     return best[1], labels, found
+
+
+def _second_header_row(row: Sequence[object], upper: list[str], lower: list[str], adds: bool) -> bool:
+    """Whether ``row`` is a header's second row: text only (a data row holds a date, a number or a phone)
+    that names fields neither row names alone (``adds``), or repeats the row above (merged cells filled)."""
+    filled = [v for v in row if v not in (None, "")]
+    if not filled or any(not isinstance(v, str) or looks_like_date(v) or looks_like_phone(v) for v in filled):
+        return False
+    return adds or sum(1 for a, b in zip(upper, lower, strict=False) if a and a == b) >= 2
 
 
 def plan_sheet(

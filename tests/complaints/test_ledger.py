@@ -129,6 +129,22 @@ def test_merged_header_cells_filled_by_the_file_reader_read_the_same():
     assert (ticket.customer_name, ticket.contact) == ("张三", "13800138000")
 
 
+def test_a_first_data_row_whose_words_look_like_headers_is_still_data():
+    result = read(
+        (
+            "台账",
+            [
+                ["日期", "客户", "投诉内容", "处理结果"],
+                ["2026-11-03", "张三", "电话打不通，地址错误", "已处理"],
+                ["2026-11-04", "李四", "扣费", ""],
+            ],
+        ),
+        mapping=ColumnMapping(columns={}),
+    )
+    assert result.plans[0].header_rows == (1,)
+    assert [p.row for p in result.errors] == [2, 3]  # both rows read (neither has a phone)
+
+
 def test_spacer_rows_totals_and_pre_numbered_empty_rows_are_not_tickets():
     result = read(
         (
