@@ -109,7 +109,7 @@ def import_command(
     push: bool,
     save_mapping: Path | None,
 ) -> None:
-    """Preview a branch's ledger (.xlsx or .csv), then import it with --push or -o FILE."""
+    """Preview a branch's ledger (.xlsx, .xls or .csv), then import it with --push or -o FILE."""
     if push and output:
         raise click.UsageError("give either -o FILE or --push, not both")
     given = _mapping(mapping_path, year, channel)

@@ -40,7 +40,7 @@ WORDS: dict[str, dict[str, str]] = {
         "ledger": "导入历史台账",
         "ledger_intro": "上传本网点原有的投诉台账（Excel 或 CSV）：系统识别表头和各列，先预览，确认后才导入。"
         "导入的旧投诉作为历史记录，不会出现在超时列表中。",
-        "ledger_file": "台账文件 (.xlsx / .csv)",
+        "ledger_file": "台账文件 (.xlsx / .xls / .csv)",
         "year": "年份（日期只写月日时）",
         "channel": "受理渠道（台账中没有渠道列时）",
         "preview": "上传并预览",
@@ -72,7 +72,7 @@ WORDS: dict[str, dict[str, str]] = {
         "ledger_intro": "Upload the complaint ledger this branch kept before (Excel or CSV): its header and "
         "columns are recognised and previewed; nothing is imported before you confirm. Old complaints come "
         "in as history and stay off the overdue lists.",
-        "ledger_file": "Ledger file (.xlsx / .csv)",
+        "ledger_file": "Ledger file (.xlsx / .xls / .csv)",
         "year": "Year (for dates written as month and day)",
         "channel": "Channel (when the ledger has no channel column)",
         "preview": "Upload and preview",

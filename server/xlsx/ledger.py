@@ -1,6 +1,6 @@
-"""A branch's own ledger file (.xlsx or .csv) as sheets of rows for `complaints.ledger.read_ledger`.
+"""A branch's own ledger file (.xlsx, .xls or .csv) as sheets of rows for `complaints.ledger.read_ledger`.
 
-An .xlsx passes the zip guard first and is read with calamine, which gives the
+An .xlsx passes the zip guard first; it and an old .xls are read with calamine, which gives the
 values a person sees (a formula's last result, dates as dates). Merged cells
 are filled with their value: in the first rows whole (a group header over its
 columns, a header merged down two rows), below them down the column only (a
@@ -27,6 +27,9 @@ from server.xlsx.errors import WorkbookError
 from server.xlsx.grid import WorkbookParts
 from server.xlsx.zipguard import ZipLimits, check_zip
 
+OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+"""The first bytes of an Excel 97–2003 workbook (.xls), which many ledgers still are: no zip to guard,
+read by calamine (memory-safe), its size bounded by the upload's."""
 ENCODINGS = ("utf-8-sig", "gb18030")
 """Tried in this order: GB18030 reads every GBK file, and a UTF-8 file is almost never valid GBK too."""
 
@@ -40,10 +43,12 @@ class LedgerFile:
 
 
 def read_ledger_file(data: bytes, name: str = "", limits: ZipLimits | None = None) -> LedgerFile:
-    """The sheets of an .xlsx or .csv ledger; `WorkbookError` when the file cannot be read."""
+    """The sheets of an .xlsx, .xls or .csv ledger; `WorkbookError` when the file cannot be read."""
     if data[:2] == b"PK":
         return _workbook(data, limits)
-    if name.lower().endswith((".xlsx", ".xlsm")):
+    if data.startswith(OLE2):
+        return _calamine(data, EXCEL_1900)
+    if name.lower().endswith((".xlsx", ".xlsm", ".xls")):
         raise WorkbookError(
             [Problem("the file is not an .xlsx workbook (save it again as .xlsx or .csv)",
                      "此文件不是 .xlsx 工作簿（请另存为 .xlsx 或 .csv）")]
@@ -80,20 +85,29 @@ def _workbook(data: bytes, limits: ZipLimits | None) -> LedgerFile:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             epoch = WorkbookParts(archive).epoch
+    except Exception as exc:  # a part the guard let through but cannot be parsed: the file is at fault
+        raise _unreadable(exc) from exc
+    return _calamine(data, epoch)
+
+
+def _calamine(data: bytes, epoch: datetime) -> LedgerFile:
+    try:
         book = CalamineWorkbook.from_object(io.BytesIO(data))
         sheets = []
         for title in book.sheet_names:
             sheet = book.get_sheet_by_name(title)
             sheets.append(LedgerSheet(title, _filled(sheet.to_python(), sheet.merged_cell_ranges or [])))
         book.close()
-    except WorkbookError:
-        raise
     except Exception as exc:  # calamine raises its own errors for a malformed part: the file is at fault
-        raise WorkbookError(
-            [Problem(f"the workbook cannot be read ({type(exc).__name__}); open it in Excel and save it "
-                     "again", f"无法读取此工作簿（{type(exc).__name__}），请在 Excel 中打开并重新保存")]
-        ) from exc  # fmt: skip
+        raise _unreadable(exc) from exc
     return LedgerFile(sheets, epoch)
+
+
+def _unreadable(exc: Exception) -> WorkbookError:
+    return WorkbookError(
+        [Problem(f"the workbook cannot be read ({type(exc).__name__}); open it in Excel and save it "
+                 "again", f"无法读取此工作簿（{type(exc).__name__}），请在 Excel 中打开并重新保存")]
+    )  # fmt: skip
 
 
 def _filled(rows: list[list[Any]], merged: list[tuple[tuple[int, int], tuple[int, int]]]) -> list[list[Any]]:

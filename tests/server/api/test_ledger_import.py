@@ -344,3 +344,13 @@ def test_the_portal_names_a_file_it_cannot_read(portal):
     )
     assert response.status_code == 422
     assert "工作簿" in response.get_data(as_text=True)
+
+
+def test_an_old_xls_ledger_reads_like_the_xlsx(sz01, tmp_path, libreoffice):
+    path = tmp_path / "SZ01台账.xlsx"
+    path.write_bytes(ledger_xlsx())
+    xls = libreoffice(path, "xls")
+    result = invoke(sz01, xls)
+    assert result.exit_code == 0, result.output
+    assert "4 ticket(s): 4 new" in result.output
+    assert "D  客户信息 / 联系电话" in result.output
