@@ -151,7 +151,7 @@ FIELD_SOURCES: dict[str, tuple[str, ...]] = {
 """A ledger column -> the ticket fields it sets (the others set the field of their own name)."""
 FIRST_IMPORT_FIELDS: tuple[str, ...] = ("ticket_id", "grade", "imported_at")
 """Set when a row is first imported, never again (a number is kept, a grade is the branch's to change)."""
-IDENTITY_FIELDS = ("description", "contact", "customer_name")
+COMPLAINT_FIELDS = ("description", "contact", "customer_name")
 """A row holding none of these is no complaint (a month's sub-title, a pre-numbered empty row)."""
 
 _CHECKED = (*TICKET_FIELDS, *FIRST_IMPORT_FIELDS)
@@ -530,7 +530,7 @@ class _RowReader:
                 continue
             values = {key: row[p] for p, key in positions if p < len(row) and row[p] not in (None, "")}
             values = {k: v for k, v in values.items() if not (isinstance(v, str) and not v.strip())}
-            if not any(k in values for k in IDENTITY_FIELDS):
+            if not any(k in values for k in COMPLAINT_FIELDS):
                 plan.skipped += 1
                 if set(values) - {"ledger_no"}:
                     shown = "、".join(texts)[:60]

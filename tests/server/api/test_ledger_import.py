@@ -354,3 +354,19 @@ def test_an_old_xls_ledger_reads_like_the_xlsx(sz01, tmp_path, libreoffice):
     assert result.exit_code == 0, result.output
     assert "4 ticket(s): 4 new" in result.output
     assert "D  客户信息 / 联系电话" in result.output
+
+
+def test_no_door_moves_the_import_moment_of_a_stored_ticket(sz01, tmp_path):
+    path = tmp_path / "ledger.csv"
+    path.write_bytes(ledger_csv_gbk())
+    assert invoke(sz01, path, "--push", "--year", "2026").exit_code == 0
+    key = stored(sz01)[0][0].sync_key
+    with sz01.app_context(), get_db().write() as session:
+        branch = session.scalar(select(BranchRow))
+        change = Change(
+            session, branch, Actor("SZ01", "branch", "api"), NOW, clock_for("Asia/Shanghai", None)
+        )
+        _ = change.seq
+        answer = push(change, Push(tickets=[TicketEdit(key, 1, {"imported_at": None})]))
+    assert answer["rejected"]["tickets"][0]["errors"][0]["field"] == "imported_at"
+    assert stored(sz01)[0][0].imported_at == NOW
