@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import unicodedata
 from pathlib import Path
 
 import click
@@ -55,7 +56,7 @@ def show_plan(plan: LedgerPlan, lang: str) -> None:
         for c in sheet.columns:
             target = BY_KEY[c.field].label(lang) if c.field else "— (not imported / 不导入)"
             how = f" ({c.how})" if c.how else ""
-            click.echo(f"  {c.letter:>3}  {c.header or '(blank)':<24} → {target}{how}")
+            click.echo(f"  {c.letter:>3}  {_padded(c.header or '(blank)', 26)} → {target}{how}")
         click.echo(f"  {sheet.tickets} ticket row(s), {sheet.skipped} row(s) skipped")
     rows = preview_rows(plan.read, lang, masked=not sees_phones(ADMIN))
     if rows:
@@ -151,6 +152,12 @@ def import_command(
         click.echo(f"renumbered / 重新编号: {old} → {new}")
     for problem in done.rejected:
         click.echo(f"rejected / 未接受: {problem.text(lang)}", err=True)
+
+
+def _padded(text: str, width: int) -> str:
+    """``text`` padded to ``width`` terminal columns (a Chinese character takes two)."""
+    used = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+    return text + " " * max(width - used, 0)
 
 
 def _operator() -> str:

@@ -16,6 +16,7 @@ nothing and changes nothing.
 from __future__ import annotations
 
 import io
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -44,6 +45,8 @@ from server.storage.models import BranchRow
 from server.storage.rows import clock_for, read_tickets, ticket_of
 from server.xlsx.ledger import read_ledger_file
 from server.xlsx.template import build_workbook, deadline_cells
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -192,6 +195,10 @@ def import_plan(db: Database, plan: LedgerPlan, *, actor: Actor, now: datetime) 
             _ = change.seq  # the branch lock first, as every writer does
             _tally(outcome, push(change, work))
         save_mapping(session, branch.id, confirmed, now, actor.name)
+    logger.info(
+        "ledger of %s imported by %s: %d created, %d updated, %d rejected",
+        plan.branch, actor.name, outcome.created, outcome.updated, len(outcome.rejected),
+    )  # fmt: skip
     return outcome
 
 
