@@ -34,9 +34,22 @@ class Evaluation:
     last_progress_at: datetime | None
 
 
-def _clock(flags: set[Flag], due: Due, now: datetime, soon: timedelta, overdue: Flag, warn: Flag) -> None:
-    """Add ``overdue`` when ``now`` is past ``due``, ``warn`` when it is within ``soon`` of it."""
+def _clock(
+    flags: set[Flag],
+    due: Due,
+    now: datetime,
+    soon: timedelta,
+    overdue: Flag,
+    warn: Flag,
+    history: datetime | None = None,
+) -> None:
+    """Add ``overdue`` when ``now`` is past ``due``, ``warn`` when it is within ``soon`` of it.
+
+    A deadline before ``history`` (an imported ticket's import) is history: nothing is added.
+    """
     if due is None:
+        return
+    if history is not None and isinstance(due, datetime) and due < history:
         return
     if due == PENDING:
         flags.add(Flag.PENDING_CALENDAR)
@@ -73,27 +86,48 @@ def evaluate(
     if status is Status.CANCELLED:
         return Evaluation(status, deadlines, frozenset(), (), progress_at)
     p = clock.policy
+    past = ticket.imported_at
     soon = p.due_soon
     before_resolution = status in OPEN_BEFORE_RESOLUTION
     if ticket.acknowledged_at is None and before_resolution:
-        _clock(flags, deadlines.acknowledge, now, soon, Flag.ACK_OVERDUE, Flag.ACK_DUE_SOON)
+        _clock(flags, deadlines.acknowledge, now, soon, Flag.ACK_OVERDUE, Flag.ACK_DUE_SOON, past)
     if ticket.plan_at is None and before_resolution:
-        _clock(flags, deadlines.plan, now, soon, Flag.PLAN_OVERDUE, Flag.PLAN_DUE_SOON)
-        _clock(flags, deadlines.appeal_risk, now, p.appeal_due_soon, Flag.APPEAL_RISK, Flag.APPEAL_RISK_SOON)
+        _clock(flags, deadlines.plan, now, soon, Flag.PLAN_OVERDUE, Flag.PLAN_DUE_SOON, past)
+        _clock(
+            flags,
+            deadlines.appeal_risk,
+            now,
+            p.appeal_due_soon,
+            Flag.APPEAL_RISK,
+            Flag.APPEAL_RISK_SOON,
+            past,
+        )
     if ticket.routed_at is not None and ticket.dept_feedback_at is None and before_resolution:
         _clock(
-            flags, deadlines.dept_feedback, now, soon, Flag.DEPT_FEEDBACK_OVERDUE, Flag.DEPT_FEEDBACK_DUE_SOON
+            flags,
+            deadlines.dept_feedback,
+            now,
+            soon,
+            Flag.DEPT_FEEDBACK_OVERDUE,
+            Flag.DEPT_FEEDBACK_DUE_SOON,
+            past,
         )
     if before_resolution:
-        _clock(flags, deadlines.resolve, now, soon, Flag.RESOLVE_OVERDUE, Flag.RESOLVE_DUE_SOON)
+        _clock(flags, deadlines.resolve, now, soon, Flag.RESOLVE_OVERDUE, Flag.RESOLVE_DUE_SOON, past)
     if status is Status.RESOLVED:
         _clock(
-            flags, deadlines.feedback, now, p.feedback_due_soon, Flag.FEEDBACK_OVERDUE, Flag.FEEDBACK_DUE_SOON
+            flags,
+            deadlines.feedback,
+            now,
+            p.feedback_due_soon,
+            Flag.FEEDBACK_OVERDUE,
+            Flag.FEEDBACK_DUE_SOON,
+            past,
         )
     if status is Status.CLOSED:
-        _revisit(flags, deadlines, now)
+        _revisit(flags, deadlines, now, past)
     if status in (Status.EXECUTING, Status.REINVESTIGATING) and progress_at is not None:
-        _no_progress(flags, clock, progress_at, now)
+        _no_progress(flags, clock, progress_at, now, past)
     if before_resolution:
         _tasks(flags, clock, ticket, tasks, now)
         if missing_information(ticket):
@@ -103,25 +137,29 @@ def evaluate(
     return Evaluation(status, deadlines, frozenset(flags), tuple(milestone_errors(ticket)), progress_at)
 
 
-def _revisit(flags: set[Flag], deadlines: Deadlines, now: datetime) -> None:
+def _revisit(flags: set[Flag], deadlines: Deadlines, now: datetime, history: datetime | None) -> None:
     start, end = deadlines.revisit_from, deadlines.revisit_until
     if PENDING in (start, end):
         flags.add(Flag.PENDING_CALENDAR)
         return
     assert isinstance(start, datetime) and isinstance(end, datetime)
+    if history is not None and end < history:
+        return
     if now > end:
         flags.add(Flag.REVISIT_OVERDUE)
     elif now >= start:
         flags.add(Flag.REVISIT_DUE)
 
 
-def _no_progress(flags: set[Flag], clock: SlaClock, since: datetime, now: datetime) -> None:
+def _no_progress(
+    flags: set[Flag], clock: SlaClock, since: datetime, now: datetime, history: datetime | None
+) -> None:
     try:
         due = clock.workdays_after(since, clock.policy.progress_interval_workdays)
     except CalendarPendingError:
         flags.add(Flag.PENDING_CALENDAR)
         return
-    if now > due:
+    if now > due and (history is None or due >= history):
         flags.add(Flag.NO_PROGRESS)
 
 
@@ -136,6 +174,7 @@ def _tasks(flags: set[Flag], clock: SlaClock, ticket: Ticket, tasks: Iterable[Ta
             clock.policy.due_soon,
             Flag.TASK_OVERDUE,
             Flag.TASK_DUE_SOON,
+            ticket.imported_at,
         )
 
 

@@ -98,9 +98,11 @@ def missing_sheet(sheet: Sheet, titles: Iterable[str]) -> Problem:
     names = list(titles)
     return Problem(
         f"No '{sheet.en}' sheet (Chinese: '{sheet.zh}'). Sheets in this workbook: {', '.join(names)}. "
-        f"If it was renamed, rename it back to '{sheet.en}' or '{sheet.zh}'.",
+        f"If it was renamed, rename it back to '{sheet.en}' or '{sheet.zh}'. A complaint ledger of the "
+        "branch's own is brought in with 'flask --app server ledger import' or on the portal's ledger page.",
         f"找不到“{sheet.zh}”工作表（英文名“{sheet.en}”）。现有工作表：{'、'.join(names)}。"
-        f"如果改过名，请改回“{sheet.zh}”或“{sheet.en}”。",
+        f"如果改过名，请改回“{sheet.zh}”或“{sheet.en}”。本网点原有的投诉台账请用 "
+        "flask --app server ledger import 或门户的“导入历史台账”页面导入。",
     )
 
 

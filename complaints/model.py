@@ -95,6 +95,9 @@ class Ticket:
     improvement: str = ""
     improvement_done: bool = False
     training_case: bool = False
+    imported_at: datetime | None = None
+    """When the ticket came in from a branch's own ledger: what was due before then is history
+    (`complaints.history`)."""
     # computed
     status: Status = Status.NEW
     flags: frozenset[Flag] = frozenset()

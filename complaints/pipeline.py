@@ -23,6 +23,7 @@ from datetime import datetime
 
 from complaints.enums import LogKind, Satisfaction, Status
 from complaints.flags import Evaluation, evaluate
+from complaints.history import imported_history, is_history
 from complaints.levels import Assessment, apply_assessment
 from complaints.lifecycle import derive_status, record_objection, record_revisit
 from complaints.model import LogEntry, Task, Ticket, revised
@@ -45,12 +46,16 @@ class Settled:
 
 
 def dissatisfied_revisit(ticket: Ticket) -> bool:
-    """A revisit recorded as dissatisfied and not yet acted on (acting on it empties the revisit time)."""
+    """A revisit recorded as dissatisfied and not yet acted on (acting on it empties the revisit time).
+
+    A revisit an imported ledger had recorded is history, already acted on by hand (`complaints.history`).
+    """
     return (
         ticket.satisfaction is Satisfaction.DISSATISFIED
         and ticket.revisited_at is not None
         and ticket.closed_at is not None
         and ticket.cancelled_at is None
+        and not is_history(ticket, ticket.revisited_at)
     )
 
 
@@ -94,10 +99,11 @@ def settle(
     """Apply the rules to ``after`` (``before``: the ticket as stored, None for a new one or offline).
 
     ``assessment`` is what the level rules found for this ticket among its branch's
-    tickets (`complaints.levels.assess`); None leaves the level as it is.
+    tickets (`complaints.levels.assess`); None leaves the level as it is, as does a ticket
+    imported as history (`complaints.history`).
     """
     ticket, log, raised = _lifecycle(before, after, by, head, now)
-    if assessment is not None and derive_status(ticket) not in FINISHED:
+    if assessment is not None and derive_status(ticket) not in FINISHED and not imported_history(ticket):
         ticket, record, entry = apply_assessment(ticket, assessment, now, by, head)
         if entry is not None:
             log.append(entry)

@@ -149,6 +149,7 @@ TICKETS = Sheet(
         Column("group_id", "群体事件编号", "Group incident", T, computed=True),
         Column("level_basis", "预警依据", "Level basis", T, computed=True, hidden=True),
         Column("reopened_at", "重新处理时间", "Reopened at", DT, computed=True, width=17),
+        Column("imported_at", "台账导入时间", "Imported from ledger", DT, computed=True, width=17),
         Column("version", "版本", "Version", N, computed=True, hidden=True),
         Column("sync_key", "同步键", "Sync key", T, computed=True, hidden=True, width=34),
     ),

@@ -16,10 +16,11 @@ from complaints.schema import TASKS, TICKETS, ColType, Column
 TICKET_ATTRS = frozenset(f.name for f in dataclasses.fields(Ticket))
 COLUMNS: dict[str, Column] = {c.key: c for c in TICKETS.columns}
 TASK_COLUMNS: dict[str, Column] = {c.key: c for c in TASKS.columns}
-BRANCH_COMPUTED: frozenset[str] = frozenset({"reopened_at"})
-"""Computed columns that only the branch's macros compute: Check deadlines reopens a ticket after a
-dissatisfied revisit (`complaints.lifecycle.record_revisit`); the server must receive the moment, or it
-would count the second investigation's deadlines from the receipt."""
+BRANCH_COMPUTED: frozenset[str] = frozenset({"reopened_at", "imported_at"})
+"""Computed columns a branch's copy may carry to the server: Check deadlines reopens a ticket after a
+dissatisfied revisit (`complaints.lifecycle.record_revisit`), and the server must receive the moment, or it
+would count the second investigation's deadlines from the receipt; a ledger imported into a workbook
+(``flask ledger import -o``) marks its tickets as history (`complaints.history`)."""
 EDITABLE: tuple[str, ...] = tuple(
     c.key for c in TICKETS.columns if (not c.computed or c.key in BRANCH_COMPUTED) and c.key in TICKET_ATTRS
 )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from server.cli import accounts, backup, consolidate, db, demo, routing, scheduler, workbook
+from server.cli import accounts, backup, consolidate, db, demo, ledger, routing, scheduler, workbook
 
 COMMANDS = (
     accounts.branch,
@@ -22,6 +22,7 @@ COMMANDS = (
     workbook.workbook,
     backup.backup,
     backup.restore,
+    ledger.ledger,
 )
 
 

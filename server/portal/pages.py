@@ -77,6 +77,7 @@ TEXT: dict[str, dict[str, str]] = {
         "manifest": "网页版加载项清单 manifest.xml（Excel 网页版、Mac，或没有 Python 的电脑）",
         "addin_help": "安装说明见 docs/addin.md；网页版加载项的“设置”中粘贴本网点的访问令牌。",
         "dashboard": "总部看板",
+        "ledger_link": "导入本网点原有的投诉台账（Excel / CSV）",
     },
     "en": {
         "title": "Branch workbook sync",
@@ -112,6 +113,7 @@ TEXT: dict[str, dict[str, str]] = {
         "addin_help": "How to install: docs/addin.md; in the web add-in, paste this branch's access token "
         "under Settings.",
         "dashboard": "Head-office dashboard",
+        "ledger_link": "Import the complaint ledger this branch kept before (Excel / CSV)",
     },
 }
 

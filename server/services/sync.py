@@ -444,6 +444,9 @@ def _edit_ticket(
     pushed = edit.fields
     if "ticket_id" in pushed and pushed["ticket_id"] != before.ticket_id:
         raise _reject("ticket_id", "the ticket number cannot be changed")
+    if "imported_at" in pushed and pushed["imported_at"] != before.imported_at:
+        # set once, by the ledger import: moved later, it would hide a stored ticket's overdue work
+        raise _reject("imported_at", "the moment a ticket was imported from a ledger cannot be changed")
     current = {k: getattr(before, k) for k in pushed}
     if version_check:
         result = merge(current, pushed, since, base == row.version)

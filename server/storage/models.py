@@ -421,3 +421,14 @@ _t = tickets_table.c
 Index("ix_tickets_branch_category_place", _t.branch_id, _t.category, _t.place)
 Index("ix_tickets_branch_resolved", _t.branch_id, _t.resolved_at)
 Index("ix_tickets_branch_status", _t.branch_id, _t.status, _t.ticket_id)  # its first walk: unfinished ones
+
+
+class LedgerMappingRow(Base):
+    """The column mapping a branch confirmed for its own ledger, offered again at its next import."""
+
+    __tablename__ = "ledger_mappings"
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branches.id"), primary_key=True)
+    mapping: Mapped[str] = mapped_column(Text)
+    """JSON: `complaints.ledger.Mapping.to_json`."""
+    confirmed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    confirmed_by: Mapped[str] = mapped_column(String(200), default="")
