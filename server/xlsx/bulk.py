@@ -236,7 +236,7 @@ def _encoder(column: BulkColumn, styles: CellStyles, lang: str) -> Encoder:
             text = shown.get(value)
             if text is None:
                 codes = [Flag(c) for c in value.split(",") if c in Flag._value2member_map_]
-                text = format_flags(frozenset(codes))
+                text = format_flags(frozenset(codes), lang)
                 if len(shown) >= _TEXT_CACHE:
                     shown.clear()
                 shown[value] = text

@@ -13,6 +13,8 @@ import openpyxl
 import pytest
 from openpyxl import Workbook
 
+from complaints.cells import format_flags
+from complaints.enums import Flag
 from complaints.schema import ColType
 from server.xlsx.bulk import BulkColumn, LocalTime, SheetParts, SheetXml, encode_rows
 from server.xlsx.cellformat import unescape_text
@@ -161,3 +163,14 @@ def test_sqlite_text_times_give_the_serial_of_the_same_instant_across_clock_chan
         expected = (wall.replace(microsecond=0) - datetime(1899, 12, 30)).total_seconds() / 86_400
         assert float(local.serial(text)) == pytest.approx(expected, abs=1e-9)
         assert local.serial(text) == reference.serial(moment)  # same text as for a datetime
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_flags_are_written_as_labels_of_the_workbook_language(lang: str) -> None:
+    columns = [BulkColumn("flags", "Flags", 30, ColType.FLAGS)]
+    wb = Workbook()
+    sheet = SheetXml(columns, register_styles(wb), lang, freeze_columns=0)
+    xml = sheet.row(["RESOLVE_DUE_SOON,ACK_OVERDUE"], "blue", SHANGHAI)
+    expected = format_flags(frozenset({Flag.ACK_OVERDUE, Flag.RESOLVE_DUE_SOON}), lang)
+    assert Flag.ACK_OVERDUE.label(lang) in expected and expected in xml
+    assert "ACK_OVERDUE" not in xml
