@@ -86,7 +86,7 @@ def insert_rows(connection: Connection, table: Table, rows: list[dict[str, Any]]
     for c in columns:
         default = c.default.arg if c.default is not None else None
         values = [row.get(c.key, default) for row in rows]
-        process = c.type.bind_processor(dialect)
+        process = c.type.dialect_impl(dialect).bind_processor(dialect)
         cells.append(values if process is None else [None if v is None else process(v) for v in values])
     if dialect.name == "postgresql":  # COPY: one stream instead of a statement per row
         with connection.connection.driver_connection.cursor() as cursor:  # type: ignore[union-attr]
