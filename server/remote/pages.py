@@ -41,6 +41,7 @@ from server.auth import ADMIN, BRANCH, HEAD_OFFICE, current, require
 from server.errors import ApiError
 from server.jsonbody import request_json
 from server.remote import engine as own_engine
+from server.remote.needs import every_macro
 from server.storage.rows import clock_for
 
 bp = Blueprint("remote", __name__, url_prefix="/xlwings")
@@ -125,9 +126,20 @@ def run(macro: str) -> Any:
         calendar=clock_for(DEFAULT_TZ, app.config.get("CALENDAR_FILE")).calendar,
     )
     with _book(payload, app.config.get("REMOTE_ENGINE", "own")) as book:
-        MACROS[macro](book, env)
+        try:
+            MACROS[macro](book, env)
+        except own_engine.SheetNotSent as exc:
+            where = {"sheet": exc.sheet, "field": f"sheets[{exc.position}]"}
+            raise ApiError(400, "sheet_not_sent", str(exc), where) from exc
         actions = list(book.json()["actions"])
     return jsonify({"actions": actions})
+
+
+@bp.get("/sheets")
+@require(BRANCH, HEAD_OFFICE, ADMIN)
+def sheets() -> Any:
+    """The sheets each macro reads (`server.remote.needs`): the web client sends only those."""
+    return jsonify({"macros": every_macro()})
 
 
 @contextmanager
@@ -184,6 +196,8 @@ def _check_payload(payload: Any) -> None:
     for n, sheet in enumerate(sheets):
         if not isinstance(sheet, dict) or not isinstance(sheet.get("name"), str):
             raise bad("each sheet needs a 'name'", f"sheets[{n}]")
+        if not isinstance(sheet.get("omitted", False), bool):
+            raise bad("'omitted' must be true or false", f"sheets[{n}].omitted")
         values = sheet.get("values")
         if not isinstance(values, list) or not all(isinstance(row, list) for row in values):
             raise bad("'values' must be a list of rows", f"sheets[{n}].values")
