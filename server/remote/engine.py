@@ -49,8 +49,8 @@ class SheetNotSent(Exception):
     def __init__(self, sheet: str, position: int) -> None:
         super().__init__(
             f"the macro reads the sheet '{sheet}', which the client did not send; send the whole workbook "
-            f"(the server's list of sheets per macro lacks it) / 宏需要读取工作表“{sheet}”，但客户端未发送该表；"
-            "请发送整个工作簿（服务器的宏所需工作表清单缺少此表）"
+            f"(the server's list of sheets per macro lacks it) / "
+            f"宏需要读取工作表“{sheet}”，但客户端未发送该表；请发送整个工作簿（服务器的宏所需工作表清单缺少此表）"
         )
         self.sheet = sheet
         self.position = position
