@@ -210,5 +210,5 @@ if (typeof Office !== "undefined") {
   });
 }
 if (typeof module !== "undefined") { // node: the tests drive the client with a fake Excel
-  module.exports = { ACTIONS, MACROS, buildPayload, encode, applyActions, runMacro, command, setToken, getToken };
+  module.exports = { ACTIONS, MACROS, buildPayload, applyActions, runMacro, command, setToken, getToken };
 }
