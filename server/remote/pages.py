@@ -41,7 +41,7 @@ from server.auth import ADMIN, BRANCH, HEAD_OFFICE, current, require
 from server.errors import ApiError
 from server.jsonbody import request_json
 from server.remote import engine as own_engine
-from server.remote.needs import every_macro
+from server.remote.needs import every_macro, needs
 from server.storage.rows import clock_for
 
 bp = Blueprint("remote", __name__, url_prefix="/xlwings")
@@ -125,7 +125,10 @@ def run(macro: str) -> Any:
         branch=principal.branch_code or None,
         calendar=clock_for(DEFAULT_TZ, app.config.get("CALENDAR_FILE")).calendar,
     )
-    with _book(payload, app.config.get("REMOTE_ENGINE", "own")) as book:
+    engine = app.config.get("REMOTE_ENGINE", "own")
+    if engine == "xlwings":
+        _refuse_needed_but_omitted(macro, payload)
+    with _book(payload, engine) as book:
         try:
             MACROS[macro](book, env)
         except own_engine.SheetNotSent as exc:
@@ -133,6 +136,19 @@ def run(macro: str) -> Any:
             raise ApiError(400, "sheet_not_sent", str(exc), where) from exc
         actions = list(book.json()["actions"])
     return jsonify({"actions": actions})
+
+
+def _refuse_needed_but_omitted(macro: str, payload: dict[str, Any]) -> None:
+    """400 for a left-out sheet that ``macro`` reads: xlwings PRO's engine would read it as empty."""
+    need = needs(macro)
+    titles = {title.casefold() for title in need["sheets"]}
+    active = payload["book"]["active_sheet_index"]
+    for n, sheet in enumerate(payload["sheets"]):
+        name = sheet["name"]
+        read = need["all"] or name.strip().casefold() in titles or (need["active"] and n == active)
+        if sheet.get("omitted") and read:
+            message = str(own_engine.SheetNotSent(name, n))
+            raise ApiError(400, "sheet_not_sent", message, {"sheet": name, "field": f"sheets[{n}]"})
 
 
 @bp.get("/sheets")

@@ -143,3 +143,17 @@ def test_broken_gzip_is_400_and_gzip_elsewhere_than_the_buttons_415(app, token, 
     answer = app.test_client().post("/api/sync", data=gzip.compress(b"{}"), headers=headers,
                                     content_type="application/json")  # fmt: skip
     assert (answer.status_code, answer.get_json()["error"]) == (415, "unsupported_content_encoding")
+
+
+def test_xlwings_pros_engine_is_refused_a_left_out_sheet_it_would_read_as_empty(
+    app, token, book, monkeypatch
+):
+    monkeypatch.setenv(
+        "XLWINGS_LICENSE_KEY", "noncommercial"
+    )  # an option of the server, tested non-commercially
+    app.config["REMOTE_ENGINE"] = "xlwings"
+    payload = payload_of(book)
+    payload["sheets"][0].update(values=[[]], tables=[], omitted=True)
+    answer = post(app, "check_deadlines", body(payload), token)
+    assert answer.status_code == 400
+    assert answer.get_json()["where"] == {"sheet": "投诉单", "field": "sheets[0]"}
