@@ -45,7 +45,7 @@ PATHS = ("/api/", "/xlwings/")
 GZIP_PATHS = ("/xlwings/",)
 """Where a gzipped body is accepted: the workbook payloads, the only large bodies."""
 MAX_INFLATED_LENGTH = 64 * 1024 * 1024
-"""Default bound of a gzipped body once inflated: a 50,000-row branch workbook is about 33 MB of JSON."""
+"""Default bound of a gzipped body once inflated: a 50,000-row branch workbook is 33–44 MB of JSON."""
 _BLOCK = 1024 * 1024
 BODY_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 _NOT_PARSED = object()
