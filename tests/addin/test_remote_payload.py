@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import tracemalloc
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,8 @@ from openpyxl import load_workbook
 
 from complaints.schema import ROUTING
 from server import create_app
+from server.errors import ApiError
+from server.jsonbody import inflate
 from server.storage.db import get_db
 from tests.addin.harness import payload_of
 from tests.addin.workbooks import NOW, branch_book, numbered
@@ -157,3 +161,18 @@ def test_xlwings_pros_engine_is_refused_a_left_out_sheet_it_would_read_as_empty(
     answer = post(app, "check_deadlines", body(payload), token)
     assert answer.status_code == 400
     assert answer.get_json()["where"] == {"sheet": "投诉单", "field": "sheets[0]"}
+
+
+def test_inflating_stops_at_the_limit_instead_of_holding_the_whole_bomb():
+    packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    block = b" " * INFLATED
+    bomb = b"".join(packer.compress(block) for _ in range(200)) + packer.flush()  # 200 MB inflated
+    tracemalloc.start()
+    try:
+        with pytest.raises(ApiError) as refused:
+            inflate(bomb, INFLATED)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert refused.value.status == 413
+    assert peak < 8 * INFLATED  # the limit and a block, never the 200 MB
