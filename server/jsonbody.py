@@ -13,6 +13,13 @@ so before the view claims its Idempotency-Key:
   and lone UTF-16 surrogates (``"\\ud800"``, which no database and no UTF-8
   response can hold) get 400 with the place (``json.tickets.0.fields.place``).
 
+The buttons' bodies (``/xlwings/``) may come gzipped (``Content-Encoding:
+gzip``; the web client compresses where the browser can): ``MAX_CONTENT_LENGTH``
+bounds the compressed body as sent, ``MAX_INFLATED_LENGTH`` the JSON it
+inflates to. The bound is checked while inflating, a block at a time, so a
+small body that inflates to gigabytes (a zip bomb) is refused with 413 after
+at most the limit was held in memory.
+
 The parsed body is kept on ``g`` so a view that reads it (`request_json`) does
 not parse a large workbook payload twice.
 """
@@ -22,10 +29,11 @@ from __future__ import annotations
 import json
 import math
 import re
+import zlib
 from collections.abc import Iterator
 from typing import Any
 
-from flask import Flask, g, request
+from flask import Flask, current_app, g, request
 
 from server.errors import ApiError
 
@@ -34,6 +42,11 @@ MAX_DEPTH = 32
 MAX_DIGITS = 32
 """Longer than any integer a client sends (Excel and JavaScript numbers print at most 21 digits)."""
 PATHS = ("/api/", "/xlwings/")
+GZIP_PATHS = ("/xlwings/",)
+"""Where a gzipped body is accepted: the workbook payloads, the only large bodies."""
+MAX_INFLATED_LENGTH = 64 * 1024 * 1024
+"""Default bound of a gzipped body once inflated: a 50,000-row branch workbook is 33–44 MB of JSON."""
+_BLOCK = 1024 * 1024
 BODY_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 _NOT_PARSED = object()
 _CONTAINERS = frozenset((dict, list))
@@ -139,6 +152,55 @@ def parse(data: bytes) -> Any:
     return value
 
 
+def inflate(data: bytes, limit: int) -> bytes:
+    """The gzip body ``data`` inflated; 413 as soon as it would pass ``limit`` bytes, 400 if not gzip."""
+    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    parts: list[bytes] = []
+    size = 0
+    try:
+        while data:
+            part = inflater.decompress(data, min(_BLOCK, limit + 1 - size))
+            size += len(part)
+            if size > limit:
+                megabytes = f"{limit / 1024 / 1024:g}"
+                raise ApiError(
+                    413,
+                    "inflated_too_large",
+                    f"the gzipped body inflates to more than {limit:,} bytes ({megabytes} MB), the limit "
+                    f"(MAX_INFLATED_LENGTH); nothing was done / 解压后的请求体超过上限 {limit:,} 字节"
+                    f"（{megabytes} MB，MAX_INFLATED_LENGTH），本次请求未执行",
+                    {"header": "Content-Encoding", "limit": limit},
+                )
+            parts.append(part)
+            data = inflater.unconsumed_tail
+            if inflater.eof:
+                break
+    except zlib.error as exc:
+        raise _bad(
+            "bad_gzip", f"not gzip: {exc} / 请求体不是有效的 gzip 数据", {"header": "Content-Encoding"}
+        ) from exc
+    if not inflater.eof or inflater.unused_data:
+        problem = "the gzip data is cut short or has bytes after its end / gzip 数据不完整或结尾后有多余字节"
+        raise _bad("bad_gzip", problem, {"header": "Content-Encoding"})
+    return b"".join(parts)
+
+
+def _decoded(data: bytes) -> bytes:
+    """The body as JSON text: gzip inflated where accepted; 415 for any other content coding."""
+    coding = request.headers.get("Content-Encoding", "identity").strip().lower()
+    if coding == "identity":
+        return data
+    if coding == "gzip" and request.path.startswith(GZIP_PATHS):
+        return inflate(data, current_app.config.get("MAX_INFLATED_LENGTH", MAX_INFLATED_LENGTH))
+    raise ApiError(
+        415,
+        "unsupported_content_encoding",
+        f"Content-Encoding {coding!r} is not accepted here (gzip is, on /xlwings/ only); nothing was done / "
+        f"此处不接受 Content-Encoding {coding!r}（仅 /xlwings/ 接受 gzip），本次请求未执行",
+        {"header": "Content-Encoding"},
+    )
+
+
 def _is_json_type() -> bool:
     mimetype = request.mimetype
     return mimetype == "application/json" or (
@@ -162,7 +224,7 @@ def check_request() -> None:
             f"请以 JSON 发送请求体（Content-Type: application/json，本次为 {sent}），本次请求未执行",
             {"header": "Content-Type"},
         )
-    g.json_body = parse(data)
+    g.json_body = parse(_decoded(data))
 
 
 def request_json() -> Any:
@@ -170,10 +232,11 @@ def request_json() -> Any:
     value = g.get("json_body", _NOT_PARSED)
     if value is _NOT_PARSED:
         data = request.get_data(cache=True)
-        value = parse(data) if data else None
+        value = parse(_decoded(data)) if data else None
         g.json_body = value
     return value
 
 
 def init_app(app: Flask) -> None:
+    app.config.setdefault("MAX_INFLATED_LENGTH", MAX_INFLATED_LENGTH)
     app.before_request(check_request)

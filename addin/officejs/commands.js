@@ -21,8 +21,19 @@ const sheetOf = (address) => address.slice(0, address.lastIndexOf("!")).replace(
 const isDateFormat = (f) => /[dmyhs]/i.test(String(f).replace(/"[^"]*"|\[[^\]]*\]|\\./g, "").replace(/General/i, ""));
 const serialToIso = (n) => new Date(Math.round((n - 25569) * 86400000)).toISOString();
 
-/** @param {Excel.RequestContext} ctx */
-async function buildPayload(ctx) {
+/**
+ * What a macro reads, as the server lists it (GET /xlwings/sheets, server/remote/needs.py): the sheets
+ * by title (zh or en, any case), the active sheet, or all. Sheets not needed go by name only, marked
+ * "omitted" (actions address sheets by position, so every sheet keeps its place).
+ * @typedef {{ all: boolean, sheets: string[], active: boolean }} Need
+ */
+const title = (name) => name.trim().toLowerCase();
+/** @type {(need: Need | undefined, name: string, active: boolean) => boolean} */
+const needed = (need, name, active) => !need || need.all || (need.active && active)
+  || need.sheets.some((t) => title(t) === title(name));
+
+/** @param {Excel.RequestContext} ctx @param {Need} [need] every sheet when not given */
+async function buildPayload(ctx, need) {
   const wb = ctx.workbook;
   const sheets = wb.worksheets.load("items/name");
   const active = wb.worksheets.getActiveWorksheet().load("position");
@@ -30,13 +41,15 @@ async function buildPayload(ctx) {
   const names = wb.names.load("items/name,items/type");
   wb.load("name");
   await ctx.sync();
-  const parts = sheets.items.map((sheet) => ({ sheet, used: sheet.getUsedRangeOrNullObject(true),
+  const parts = sheets.items.map((sheet, i) => needed(need, sheet.name, i === active.position) ? { sheet,
+    used: sheet.getUsedRangeOrNullObject(true),
     tables: sheet.tables.load("items/name,items/showHeaders,items/showTotals,items/style,items/showFilterButton"),
-    block: /** @type {Excel.Range | null} */ (null), ranges: /** @type {(Excel.Range | false)[][]} */ ([]) }));
+    block: /** @type {Excel.Range | null} */ (null), ranges: /** @type {(Excel.Range | false)[][]} */ ([]) }
+    : { sheet, used: null, tables: null, block: null, ranges: [] }); // not needed: sent by name only
   const ranged = names.items.filter((n) => n.type === "Range") // a #REF! name has no range: left out
     .map((n) => ({ name: n.name, range: n.getRangeOrNullObject().load("address") }));
   await ctx.sync();
-  for (const p of parts) { // values run from A1 to the last cell holding a value, as in Remote.bas
+  for (const p of parts.filter((part) => part.used)) { // values from A1 to the last cell holding one, as Remote.bas
     p.block = p.used.isNullObject ? null : p.sheet.getRange("A1").getBoundingRect(p.used).load("values,numberFormat");
     p.ranges = p.tables.items.map((t) => [t.getRange(), t.showHeaders && t.getHeaderRowRange(),
       t.getDataBodyRange(), t.showTotals && t.getTotalRowRange()].map((r) => r && r.load("address")));
@@ -49,7 +62,7 @@ async function buildPayload(ctx) {
     names: ranged.filter((n) => !n.range.isNullObject).map((n) => ({ name: n.name,
       sheet_index: sheets.items.findIndex((s) => s.name === sheetOf(n.range.address)),
       address: local(n.range.address), book_scope: true, scope_sheet_name: null, scope_sheet_index: null })),
-    sheets: parts.map((p) => ({
+    sheets: parts.map((p) => (p.tables ? {
       name: p.sheet.name, pictures: [],
       values: p.block ? p.block.values.map((row, i) => row.map((v, j) => cell(v, p.block.numberFormat[i][j]))) : [[]],
       tables: p.tables.items.map((t, i) => {
@@ -58,7 +71,7 @@ async function buildPayload(ctx) {
           total_row_range_address: total, show_headers: t.showHeaders, show_totals: t.showTotals,
           table_style: t.style, show_autofilter: t.showFilterButton };
       }),
-    })),
+    } : { name: p.sheet.name, pictures: [], values: [[]], tables: [], omitted: true })),
   };
 }
 
@@ -125,20 +138,43 @@ async function applyActions(ctx, actions) {
   await ctx.sync();
 }
 
+/** The answer's JSON; an error naming the status and the server's message otherwise. @param {Response} response */
+async function answer(response) {
+  const text = await response.text();
+  if (!response.ok) {
+    let message = text;
+    try { message = JSON.parse(text).message || text; } catch (e) { /* plain-text error */ }
+    throw new Error(`${response.status}: ${message}`);
+  }
+  return JSON.parse(text);
+}
+
+/** @type {Record<string, Need> | null} */
+let needs = null; // asked once per session: the list changes only with the server
+async function needOf(macro, token) {
+  if (!needs) {
+    needs = (await answer(await fetch(`${location.origin}/xlwings/sheets`,
+      { headers: { Authorization: `Bearer ${token}` } }))).macros;
+  }
+  return needs[macro];
+}
+
+/** The JSON body gzipped where the browser can (CompressionStream), else as text. @param {string} text */
+async function encode(text) {
+  if (typeof CompressionStream === "undefined") return { body: text, headers: {} };
+  const stream = new Blob([text]).stream().pipeThrough(new CompressionStream("gzip"));
+  return { body: await new Response(stream).arrayBuffer(), headers: { "Content-Encoding": "gzip" } };
+}
+
 async function runMacro(macro) {
   const token = await getToken();
   if (!token) throw new Error("请先在“设置”中填写访问令牌。 No access token: click Settings and paste your branch token.");
+  const need = await needOf(macro, token);
   await Excel.run(async (ctx) => {
+    const { body, headers } = await encode(JSON.stringify(await buildPayload(ctx, need)));
     const response = await fetch(`${location.origin}/xlwings/${macro}`, { method: "POST",
-      headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}` },
-      body: JSON.stringify(await buildPayload(ctx)) });
-    const text = await response.text();
-    if (!response.ok) {
-      let message = text;
-      try { message = JSON.parse(text).message || text; } catch (e) { /* plain-text error */ }
-      throw new Error(`${response.status}: ${message}`);
-    }
-    await applyActions(ctx, JSON.parse(text).actions);
+      headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}`, ...headers }, body });
+    await applyActions(ctx, (await answer(response)).actions);
   });
 }
 

@@ -43,6 +43,19 @@ ROWS, COLUMNS = 1_048_576, 16_384
 """Excel's sheet size: a whole column (B:B) or row (2:2) spans it."""
 
 
+class SheetNotSent(Exception):
+    """A macro read a sheet the client left out of the payload (`server.remote.needs` lacks it)."""
+
+    def __init__(self, sheet: str, position: int) -> None:
+        super().__init__(
+            f"the macro reads the sheet '{sheet}', which the client did not send; send the whole workbook "
+            f"(the server's list of sheets per macro lacks it) / "
+            f"宏需要读取工作表“{sheet}”，但客户端未发送该表；请发送整个工作簿（服务器的宏所需工作表清单缺少此表）"
+        )
+        self.sheet = sheet
+        self.position = position
+
+
 class PayloadError(ValueError):
     """The body is not a workbook this engine can read; ``field`` names the place."""
 
@@ -194,6 +207,8 @@ class Sheet:
         self.book = book
         self.name: str = data["name"]
         self._sent: list[list[object]] = data["values"]
+        self.omitted = bool(data.get("omitted"))
+        """The client sent the name only (the macro does not need the cells): reading it is refused."""
         self._values: list[list[object]] | None = None
         self.width = max((len(row) for row in self._sent), default=0)
         self.tables = Tables(self, data.get("tables") or [], place)
@@ -202,11 +217,16 @@ class Sheet:
     def values(self) -> list[list[object]]:
         """The cells as read, a rectangle (converted on first use: most macros read few sheets)."""
         if self._values is None:
+            self._refuse_if_omitted()
             width = self.width
             self._values = [
                 [cell_value(v) for v in row] + [None] * (width - len(row)) for row in self._sent if width
             ]
         return self._values
+
+    def _refuse_if_omitted(self) -> None:
+        if self.omitted:
+            raise SheetNotSent(self.name, self.position)
 
     @property
     def position(self) -> int:
@@ -216,6 +236,7 @@ class Sheet:
     @property
     def used_range(self) -> Range:
         """A1 to the last cell the client sent (A1 alone on an empty sheet)."""
+        self._refuse_if_omitted()
         rows = len(self._sent) if self.width else 0
         return Range(self, 1, 1, max(rows, 1), max(self.width, 1))
 

@@ -41,6 +41,7 @@ from server.auth import ADMIN, BRANCH, HEAD_OFFICE, current, require
 from server.errors import ApiError
 from server.jsonbody import request_json
 from server.remote import engine as own_engine
+from server.remote.needs import every_macro, needs
 from server.storage.rows import clock_for
 
 bp = Blueprint("remote", __name__, url_prefix="/xlwings")
@@ -124,10 +125,37 @@ def run(macro: str) -> Any:
         branch=principal.branch_code or None,
         calendar=clock_for(DEFAULT_TZ, app.config.get("CALENDAR_FILE")).calendar,
     )
-    with _book(payload, app.config.get("REMOTE_ENGINE", "own")) as book:
-        MACROS[macro](book, env)
+    engine = app.config.get("REMOTE_ENGINE", "own")
+    if engine == "xlwings":
+        _refuse_needed_but_omitted(macro, payload)
+    with _book(payload, engine) as book:
+        try:
+            MACROS[macro](book, env)
+        except own_engine.SheetNotSent as exc:
+            where = {"sheet": exc.sheet, "field": f"sheets[{exc.position}]"}
+            raise ApiError(400, "sheet_not_sent", str(exc), where) from exc
         actions = list(book.json()["actions"])
     return jsonify({"actions": actions})
+
+
+def _refuse_needed_but_omitted(macro: str, payload: dict[str, Any]) -> None:
+    """400 for a left-out sheet that ``macro`` reads: xlwings PRO's engine would read it as empty."""
+    need = needs(macro)
+    titles = {title.casefold() for title in need["sheets"]}
+    active = payload["book"]["active_sheet_index"]
+    for n, sheet in enumerate(payload["sheets"]):
+        name = sheet["name"]
+        read = need["all"] or name.strip().casefold() in titles or (need["active"] and n == active)
+        if sheet.get("omitted") and read:
+            message = str(own_engine.SheetNotSent(name, n))
+            raise ApiError(400, "sheet_not_sent", message, {"sheet": name, "field": f"sheets[{n}]"})
+
+
+@bp.get("/sheets")
+@require(BRANCH, HEAD_OFFICE, ADMIN)
+def sheets() -> Any:
+    """The sheets each macro reads (`server.remote.needs`): the web client sends only those."""
+    return jsonify({"macros": every_macro()})
 
 
 @contextmanager
@@ -184,6 +212,8 @@ def _check_payload(payload: Any) -> None:
     for n, sheet in enumerate(sheets):
         if not isinstance(sheet, dict) or not isinstance(sheet.get("name"), str):
             raise bad("each sheet needs a 'name'", f"sheets[{n}]")
+        if not isinstance(sheet.get("omitted", False), bool):
+            raise bad("'omitted' must be true or false", f"sheets[{n}].omitted")
         values = sheet.get("values")
         if not isinstance(values, list) or not all(isinstance(row, list) for row in values):
             raise bad("'values' must be a list of rows", f"sheets[{n}].values")

@@ -5,6 +5,10 @@
 // Reads come from the spec on stdin; what commands.js writes or calls is logged in order.
 //   {"mode": "payload", "client": ..., "book": {...}}            -> {"payload": ...}
 //   {"mode": "apply", "client": ..., "book": {...}, "actions": [...]} -> {"log": [...], "messages": [...]}
+//   {"mode": "press", "client": ..., "book": {...}, "macro": ..., "needs": {...}, "compression": bool}
+//     -> {"requests": [{"method", "url", "headers", "gzip", "body"}], "log": [...], "messages": [...]}
+//     a button pressed against a fake server: GET /xlwings/sheets answers "needs", the POST no actions;
+//     without "compression" the runtime has no CompressionStream (an older browser).
 "use strict";
 const { OfficeMockObject } = require("office-addin-mock");
 
@@ -185,8 +189,28 @@ globalThis.Office = {
   } } },
 };
 
+const requests = [];
+async function fakeServer(url, init = {}) {
+  let body = init.body, gzip = false;
+  if (body instanceof ArrayBuffer) { body = require("zlib").gunzipSync(Buffer.from(body)).toString(); gzip = true; }
+  requests.push({ method: init.method || "GET", url, headers: init.headers || {}, gzip,
+    body: body === undefined ? null : JSON.parse(body) });
+  const answer = url.endsWith("/xlwings/sheets") ? { macros: spec.needs } : { actions: [] };
+  return new Response(JSON.stringify(answer), { status: 200 });
+}
+if (spec.mode === "press") {
+  globalThis.fetch = fakeServer;
+  globalThis.OfficeRuntime = { storage: { getItem: async () => "branch-token", setItem: async () => undefined } };
+  if (!spec.compression) delete globalThis.CompressionStream;
+}
+
 const client = require(spec.client);
 (async () => {
+  if (spec.mode === "press") {
+    await client.command(spec.macro)({ completed: () => undefined });
+    process.stdout.write(JSON.stringify({ requests, log, messages }));
+    return;
+  }
   if (spec.mode === "payload") {
     process.stdout.write(JSON.stringify({ payload: await client.buildPayload(ctx) }));
     return;

@@ -318,8 +318,16 @@ globalThis.Office = {
   } } },
 };
 globalThis.fetch = async (url, init) => {
-  requests.push({ url, authorization: init.headers.Authorization, body: JSON.parse(init.body) });
   const { status, body } = spec.response;
+  if (url.endsWith("/xlwings/sheets") && status === 200) { // the sheets each macro reads: all, here
+    const every = { all: true, sheets: [], active: true };
+    return { ok: true, status, text: async () => JSON.stringify({ macros: { [spec.macro]: every } }) };
+  }
+  if (init.method === "POST") {
+    const gzipped = init.body instanceof ArrayBuffer; // the client compresses where it can
+    const text = gzipped ? require("zlib").gunzipSync(Buffer.from(init.body)).toString() : init.body;
+    requests.push({ url, authorization: init.headers.Authorization, gzipped, body: JSON.parse(text) });
+  }
   return { ok: status === 200, status, text: async () => body };
 };
 
@@ -423,7 +431,7 @@ def test_button_posts_the_workbook_with_the_token_and_applies_the_answer(tmp_pat
     [request] = out["requests"]
     assert request["url"] == "https://desk.test/xlwings/route"
     assert request["authorization"] == "Bearer t0ken"
-    assert request["body"] == sent
+    assert request["body"] == sent and request["gzipped"]
     assert out["log"] == [
         ["values", "Tickets!C2:C3", [["红"], ["黄"]]],
         ["fill", "Tickets!A2:C2", "#ff0000"],

@@ -20,6 +20,7 @@ import pytest
 
 from addin import officejs
 from server.remote import engine
+from server.remote import needs as remote_needs
 
 ROOT = Path(__file__).resolve().parents[2]
 MOCK = Path(__file__).resolve().parent / "excel_mock.js"
@@ -228,3 +229,44 @@ def test_the_type_check_catches_a_misspelt_excel_call(node, tmp_path):
     finally:
         shutil.rmtree(folder)
     assert result.returncode != 0 and "Property 'choose' does not exist on type 'Range'" in result.stdout
+
+
+# --- a press: only the sheets the macro reads, gzipped where the browser can ----------------------
+
+PRESS_BOOK = {**BOOK, "sheets": [*BOOK["sheets"], {"name": "My notes", "cells": [["call back Friday"]]}]}
+
+
+def press(node: str, macro: str, compression: bool, active: int = 0) -> dict[str, Any]:
+    book = {**PRESS_BOOK, "active": active, "selection": "A1"}
+    needs = {macro: remote_needs.needs(macro)}
+    out = run_mock(node, mode="press", macro=macro, needs=needs, compression=compression, book=book)
+    assert out["messages"] == []  # no error shown
+    return out
+
+
+@pytest.mark.parametrize("compression", [True, False], ids=["CompressionStream", "no CompressionStream"])
+def test_a_button_sends_only_the_sheets_its_macro_reads_gzipped_where_the_browser_can(node, compression):
+    asked, posted = press(node, "check_deadlines", compression)["requests"]
+    assert (asked["method"], asked["url"]) == ("GET", "https://desk.test/xlwings/sheets")
+    assert asked["headers"]["Authorization"] == "Bearer branch-token"
+    assert (posted["method"], posted["url"]) == ("POST", "https://desk.test/xlwings/check_deadlines")
+    assert posted["gzip"] is compression
+    assert posted["headers"].get("Content-Encoding") == ("gzip" if compression else None)
+    sheets = {s["name"]: s for s in posted["body"]["sheets"]}
+    assert list(sheets) == ["Tickets", "Branch Settings", "Log", "My notes"]  # every sheet keeps its place
+    assert sheets["Tickets"]["values"][1][0] == "SZ01-1" and "omitted" not in sheets["Tickets"]
+    assert sheets["My notes"] == {
+        "name": "My notes",
+        "pictures": [],
+        "values": [[]],
+        "tables": [],
+        "omitted": True,
+    }
+    assert sheets["Branch Settings"]["omitted"] is True  # not a sheet of the branch workbook
+
+
+def test_check_wording_also_sends_the_active_sheet_and_pull_consolidated_every_sheet(node):
+    posted = press(node, "check_wording", True, active=3)["requests"][1]["body"]
+    assert [s["name"] for s in posted["sheets"] if s.get("omitted")] == ["Branch Settings"]
+    posted = press(node, "pull_consolidated", True)["requests"][1]["body"]
+    assert not [s["name"] for s in posted["sheets"] if s.get("omitted")]
