@@ -18,8 +18,11 @@ def evidence_section(session: Session, row: Any, zone: str, lang: str, mask: boo
     rows = attachments_of(session, [row.sync_key])[row.sync_key]
     return {
         "files": [
-            {"item": item, "at": show("received_at", item.at, zone, lang),
-             "url": url_for("dashboard.evidence_file", attachment_id=item.id)}
+            {
+                "item": item,
+                "at": show("received_at", item.at, zone, lang),
+                "url": url_for("dashboard.evidence_file", attachment_id=item.id),
+            }
             for item in shown(rows, lang, mask)
         ],  # fmt: skip
         "missing": missing_text(missing_for(row.category, rows, checklist()), lang),

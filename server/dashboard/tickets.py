@@ -262,7 +262,8 @@ def _attached(text: str | None, lang: str, mask: bool) -> str:
         kind = EvidenceKind(meta.get("kind", "")).label(lang)
     except ValueError:
         kind = str(meta.get("kind", ""))
-    return f"{name} · {kind} · {meta.get('size', 0):,} B · {meta.get('type', '')} · sha256 {meta.get('sha256', '')}"
+    size, mime, sha256 = meta.get("size", 0), meta.get("type", ""), meta.get("sha256", "")
+    return f"{name} · {kind} · {size:,} B · {mime} · sha256 {sha256}"
 
 
 def _who(name: str, role: str) -> str:

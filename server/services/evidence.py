@@ -61,8 +61,8 @@ def clean_name(sent: str) -> str:
     """The file's own name, without the folders a browser may send, control characters refused."""
     name = posixpath.basename(sent.replace("\\", "/")).strip()
     if not name or any(not ch.isprintable() for ch in name):
-        raise Invalid("bad_name", "文件名为空或含有控制字符 / the file name is empty or holds control characters",
-                      {"field": "file"})  # fmt: skip
+        message = "文件名为空或含有控制字符 / the file name is empty or holds control characters"
+        raise Invalid("bad_name", message, {"field": "file"})
     if len(name) > MAX_NAME:
         raise Invalid(
             "too_long", f"文件名最多 {MAX_NAME} 个字符 / at most {MAX_NAME} characters in a file name",
