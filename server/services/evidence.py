@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import json
 import posixpath
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import select
@@ -27,15 +30,19 @@ from complaints.evidence import (
     EvidenceKind,
     check_file,
     missing,
+    missing_text,
     parse_checklist,
 )
+from complaints.model import Ticket
 from server.privacy import masked
 from server.services.changes import Change
 from server.services.errors import Invalid
+from server.services.notices import QUIET_STATUSES
 from server.storage.evidence import EvidenceStore
 from server.storage.models import AttachmentRow
 from server.storage.rows import from_db, read_tickets
 from server.storage.writes import history_row, insert_history
+from server.xlsx.evidence import URL
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 MAX_NAME = 200
@@ -177,3 +184,40 @@ def _kind(code: str) -> EvidenceKind:
         return EvidenceKind(code)
     except ValueError:
         return EvidenceKind.OTHER
+
+
+def workbook_rows(
+    tickets: list[Ticket],
+    attachments: Mapping[str, list[AttachmentRow]],
+    lang: str,
+    zone: ZoneInfo,
+    rules: Checklist,
+    link: Callable[[int], str],
+) -> list[dict[str, Any]]:
+    """The Evidence sheet's rows: one per attachment, and one for an unfinished ticket still missing some.
+
+    Every row of a ticket names what it still misses, in the workbook's language;
+    a finished or cancelled ticket's missing evidence is no longer asked for.
+    The branch's own workbook: names in full (the data are its own, `server.privacy`).
+    """
+    rows: list[dict[str, Any]] = []
+    for ticket in sorted(tickets, key=lambda t: t.ticket_id):
+        files = attachments.get(ticket.sync_key, [])
+        lacking = () if ticket.status in QUIET_STATUSES else missing_for(ticket.category, files, rules)
+        text = missing_text(lacking, lang)
+        for item in files:
+            rows.append(
+                {
+                    "ticket_id": ticket.ticket_id,
+                    "missing": text,
+                    "name": item.name,
+                    "kind": _kind(item.kind).label(lang),
+                    "size": item.size,
+                    "at": item.at.astimezone(zone).replace(tzinfo=None),
+                    "by": item.by,
+                    URL: link(item.id),
+                }
+            )
+        if text and not files:
+            rows.append({"ticket_id": ticket.ticket_id, "missing": text})
+    return rows
