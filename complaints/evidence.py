@@ -138,9 +138,18 @@ def sniff(head: bytes) -> FileType | None:
         return M4A
     if head.startswith(b"OggS"):
         return OGG
-    if head.startswith(b"ID3") or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0):
+    if head.startswith(b"ID3") or _mpeg_frame(head):
         return MP3
     return TEXT if _plain_text(head) else None
+
+
+def _mpeg_frame(head: bytes) -> bool:
+    """An MP3 without a tag starts with a frame header: sync bits, then no reserved field."""
+    if len(head) < 3 or head[0] != 0xFF or head[1] & 0xE0 != 0xE0:
+        return False
+    version, layer = head[1] & 0x18, head[1] & 0x06
+    bitrate, rate = head[2] >> 4, (head[2] >> 2) & 0x03
+    return version != 0x08 and layer != 0 and bitrate not in (0, 15) and rate != 3
 
 
 def _plain_text(head: bytes) -> bool:
