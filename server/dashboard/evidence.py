@@ -15,8 +15,7 @@ from server.services.errors import NotFound, ServiceError
 from server.services.evidence import attach, download_name
 from server.services.tickets import change_on
 from server.storage.db import get_db
-from server.storage.evidence import evidence_store
-from server.storage.models import AttachmentRow
+from server.storage.evidence import branch_attachment, evidence_store
 
 
 @bp.route("/tickets/<sync_key>/evidence", methods=["POST"])
@@ -45,7 +44,7 @@ def add_evidence(sync_key: str) -> Any:
 def evidence_file(attachment_id: int) -> Any:
     """The file, always as a download under its (masked) name, never shown inline."""
     with get_db().read() as session:
-        row = session.get(AttachmentRow, attachment_id)
+        row = branch_attachment(session, None, attachment_id)
         if row is None:
             return render_template("dashboard/message.html", message=t("not_found")), 404
         session.expunge(row)

@@ -5,17 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from flask import url_for
-from sqlalchemy.orm import Session
 
 from complaints.evidence import EvidenceKind, missing_text
 from server.dashboard.present import show
 from server.services.evidence import checklist, missing_for, shown
+from server.storage.db import get_db
 from server.storage.evidence import attachments_of
 
 
-def evidence_section(session: Session, row: Any, zone: str, lang: str, mask: bool) -> dict[str, Any]:
+def evidence_section(row: Any, zone: str, lang: str, mask: bool) -> dict[str, Any]:
     """The ticket page's evidence card: attachments (names masked for head office) and what is missing."""
-    rows = attachments_of(session, [row.sync_key])[row.sync_key]
+    with get_db().read() as session:
+        rows = attachments_of(session, [row.sync_key])[row.sync_key]
     return {
         "files": [
             {

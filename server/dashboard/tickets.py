@@ -211,7 +211,7 @@ def render_ticket(sync_key: str, form_error: str = "", form: dict[str, str] | No
             }
             for e in found.log
         ]
-        evidence = evidence_section(session, row, zone, lang, mask)
+        evidence = evidence_section(row, zone, lang, mask)
         conflicts = [
             {
                 "field": field_label(c.field, lang, TASK_COLUMNS if c.entity == "task" else COLUMNS),

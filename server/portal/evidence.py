@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask import redirect, request, send_file, url_for
-from sqlalchemy import select
 
 from complaints.evidence import EvidenceKind, missing_text
 from server import clock
@@ -26,8 +25,8 @@ from server.services.errors import ServiceError
 from server.services.evidence import attach, checklist, missing_for, shown
 from server.services.tickets import change_on
 from server.storage.db import get_db
-from server.storage.evidence import attachments_of, evidence_store
-from server.storage.models import AttachmentRow, BranchRow, TicketRow
+from server.storage.evidence import attachments_of, branch_attachment, branch_ticket, evidence_store
+from server.storage.models import BranchRow, TicketRow
 
 WORDS: dict[str, dict[str, str]] = {
     "zh": {
@@ -80,9 +79,7 @@ def _words() -> dict[str, str]:
 
 def _ticket(branch: BranchRow, ticket_id: str) -> TicketRow | None:
     with get_db().read() as session:
-        row = session.scalars(
-            select(TicketRow).where(TicketRow.branch_id == branch.id, TicketRow.ticket_id == ticket_id)
-        ).first()
+        row = branch_ticket(session, branch.id, ticket_id)
         if row is not None:
             session.expunge(row)
         return row
@@ -154,11 +151,9 @@ def evidence_file(attachment_id: int) -> Any:
     if branch is None:
         return redirect(url_for("branch_portal.home"))
     with get_db().read() as session:
-        row = session.get(AttachmentRow, attachment_id)
-        if row is not None and row.branch_id == branch.id:
+        row = branch_attachment(session, branch.id, attachment_id)
+        if row is not None:
             session.expunge(row)
-        else:
-            row = None
     if row is None:
         return _page("message.html", 404, message=_words()["not_found"], branch=branch)
     response = send_file(evidence_store().open(row.sha256), mimetype=row.mime, as_attachment=True,

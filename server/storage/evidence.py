@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.files import write_private
-from server.storage.models import AttachmentRow
+from server.storage.models import AttachmentRow, TicketRow
 from server.storage.rows import chunks
 
 
@@ -99,3 +99,15 @@ def branch_attachments(session: Session, branch_id: int) -> dict[str, list[Attac
     for row in session.scalars(query):
         found.setdefault(row.ticket_key, []).append(row)
     return found
+
+
+def branch_ticket(session: Session, branch_id: int, ticket_id: str) -> TicketRow | None:
+    """The branch's own ticket numbered ``ticket_id`` (another branch's is none)."""
+    query = select(TicketRow).where(TicketRow.branch_id == branch_id, TicketRow.ticket_id == ticket_id)
+    return session.scalars(query).first()
+
+
+def branch_attachment(session: Session, branch_id: int | None, attachment_id: int) -> AttachmentRow | None:
+    """The attachment, if ``branch_id`` (None: head office, every branch) may see it."""
+    row = session.get(AttachmentRow, attachment_id)
+    return row if row is not None and branch_id in (None, row.branch_id) else None

@@ -435,7 +435,7 @@ class LedgerMappingRow(Base):
 
 
 class AttachmentRow(Base):
-    """A file of evidence on a ticket: its metadata; the content is kept once per hash (`storage.evidence`)."""
+    """Evidence on a ticket: its metadata; the content is kept once per hash (`storage.evidence`)."""
 
     __tablename__ = "attachments"
     id: Mapped[int] = mapped_column(primary_key=True)
