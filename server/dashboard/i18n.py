@@ -125,6 +125,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "door_dashboard": ("总部看板", "dashboard"),
     "door_scheduler": ("定时检查", "scheduler"),
     "door_demo": ("演示数据", "demo data"),
+    "door_portal": ("分支机构入口", "branch portal"),
     "at": ("时间", "At"),
     "escalate": ("总部升级", "Escalate (head office)"),
     "escalate_help": (

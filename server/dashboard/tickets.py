@@ -271,8 +271,11 @@ def _who(name: str, role: str) -> str:
     return f"{name}（{t('role_' + role)}）" if role else name
 
 
+NAMED_DOORS = ("api", "upload", "dashboard", "scheduler", "demo", "portal")
+
+
 def _door(door: str, device: str) -> str:
-    label = t("door_" + door) if door in ("api", "upload", "dashboard", "scheduler", "demo") else door
+    label = t("door_" + door) if door in NAMED_DOORS else door
     return f"{label} · {device}" if device else label
 
 

@@ -117,6 +117,7 @@ def test_a_branch_attaches_evidence_once_and_head_office_sees_it_masked_in_the_h
     )[1]
     billing = hq.get(f"/dashboard/tickets/{billing_key}").text
     assert "13812345678" not in billing and "138****5678" in billing
+    assert "<td>SZ01（分支机构）</td><td>分支机构入口</td>" in billing  # the history: who, through which door
     link = re.search(r'href="(/dashboard/evidence/\d+)"[^>]*>通话记录138', billing)[1]
     got = fetch(hq, link)
     assert got.data == SMS
