@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import current_app
+from flask import Flask, current_app
 from sqlalchemy import select
 
 from complaints.enums import Category
@@ -48,6 +48,13 @@ DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 MAX_NAME = 200
 HISTORY_FIELD = "attachment"
 """The history's entity and field of an attachment (its key is the ticket's)."""
+
+
+def init_app(app: Flask) -> None:
+    """Read the configured checklist at start-up: a misspelt category or kind stops the start, named."""
+    configured = app.config.get("EVIDENCE_CHECKLIST")
+    if configured is not None:
+        parse_checklist(configured)
 
 
 def max_bytes() -> int:

@@ -13,6 +13,8 @@ import pytest
 from openpyxl import load_workbook
 
 from complaints.enums import Category
+from complaints.evidence import EvidenceError
+from server import create_app
 from server.auth import ADMIN, HEAD_OFFICE
 from tests.server.api.conftest import add_branch
 from tests.server.api.test_branch_portal import csrf, download, ticket, upload, workbook_bytes
@@ -185,3 +187,9 @@ def test_the_merged_workbook_lists_attachments_as_links_and_what_is_still_missin
     assert sheet.cell(2, 3).hyperlink.target == f"https://desk.example/branch/evidence/{attachment}"
     assert by_ticket[NETWORK][1] == "测试结果" and by_ticket[NETWORK][2] is None
     assert "%PDF" not in str(rows)  # links, never the content
+
+
+def test_a_misspelt_checklist_stops_the_start_naming_the_entry(tmp_path):
+    with pytest.raises(EvidenceError, match="'bills'"):
+        create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
+                    "EVIDENCE_CHECKLIST": {"billing_dispute": ["bills"]}})  # fmt: skip
