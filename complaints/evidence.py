@@ -13,6 +13,7 @@ refused, and a PNG named ``.pdf`` is refused as mislabelled.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
@@ -165,7 +166,7 @@ def _plain_text(head: bytes) -> bool:
         text = body[: exc.start].decode("utf-8")
     if text.lstrip().startswith("<"):
         return False  # HTML, SVG or XML: never stored as "text"
-    return all(ch.isprintable() or ch in "\r\n\t" for ch in text)
+    return not any(unicodedata.category(ch) == "Cc" and ch not in "\r\n\t\f" for ch in text)
 
 
 def check_file(name: str, head: bytes, size: int, max_bytes: int) -> FileType:

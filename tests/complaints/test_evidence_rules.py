@@ -87,6 +87,7 @@ def test_missing_evidence_reads_in_the_workbooks_language():
         ("sms.txt", "2026-11-24 10:00 短信：您的账单已出\n".encode(), TEXT),
         ("sms.csv", b"\xef\xbb\xbftime,text\r\n1,hello\r\n", TEXT),
         ("cut.txt", "话费" * 100 + "\n短", TEXT),  # the sample may end inside a character
+        ("sms.log", "客户\u3000张先生\xa0回复：同意\t1\n", TEXT),  # wide and no-break spaces are text
     ],
 )
 def test_the_first_bytes_decide_the_type(name, head, found):
@@ -106,6 +107,7 @@ def test_the_first_bytes_decide_the_type(name, head, found):
         ("setup.pdf", b"MZ\x90\x00\x03\x00\x00\x00", 8, "bad_type", "not a type"),
         ("book.xlsx", b"PK\x03\x04\x14\x00", 6, "bad_type", "not a type"),
         ("sms.txt", b"\xff\xfe\x00t\x00e", 6, "bad_type", "not a type"),
+        ("sms.txt", b"line\x1b[31m red", 14, "bad_type", "not a type"),
     ],
 )
 def test_an_upload_is_refused_by_what_it_is_with_a_bilingual_reason(name, head, size, code, said):
