@@ -98,12 +98,13 @@ def test_a_branch_attaches_evidence_once_and_head_office_sees_it_masked_in_the_h
     key = key_of(hq, NETWORK)
     token = csrf(hq.get(f"/dashboard/tickets/{key}").text)
     sent = {"csrf_token": token, "kind": "test_results", "file": (io.BytesIO(PDF), "speedtest.pdf")}
-    assert (
-        hq.post(
-            f"/dashboard/tickets/{key}/evidence", data=sent, content_type="multipart/form-data"
-        ).status_code
-        == 302
-    )
+    page = f"/dashboard/tickets/{key}/evidence"
+    assert hq.post(page, data=sent, content_type="multipart/form-data").status_code == 302
+    wrong = {"csrf_token": token, "kind": "screenshot", "file": (io.BytesIO(PNG), "screen.jpg")}
+    refused = hq.post(page, data=wrong, content_type="multipart/form-data")
+    assert refused.status_code == 422 and "与扩展名“.jpg”不符" in refused.text
+    forged = {"kind": "screenshot", "file": (io.BytesIO(PNG), "screen.png")}
+    assert hq.post(page, data=forged, content_type="multipart/form-data").status_code == 400
 
     # the same content on two tickets: two attachments, one file, written for the owner only
     files = stored_files(folder)
