@@ -159,4 +159,5 @@ def evidence_file(attachment_id: int) -> Any:
     response = send_file(evidence_store().open(row.sha256), mimetype=row.mime, as_attachment=True,
                          download_name=row.name, max_age=0)  # fmt: skip
     response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-store"  # customer data: no copy in any cache
     return response

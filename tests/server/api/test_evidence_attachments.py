@@ -161,6 +161,7 @@ def test_another_branch_can_neither_read_nor_attach_and_a_form_needs_its_csrf_to
     assert own.status_code == 200 and own.data == PDF
     assert own.headers["Content-Disposition"] == "attachment; filename=bill.pdf"
     assert own.headers["X-Content-Type-Options"] == "nosniff"
+    assert own.headers["Cache-Control"] == "private, no-store"
 
     gz = portal_client(app, "GZ01", [ticket(3, ticket_id="GZ01-20261124-0003", branch="GZ01")])
     assert gz.get(link).status_code == 404
