@@ -21,6 +21,7 @@ from server import api, cli, dashboard, errors, home, jsonbody, limits, portal, 
 from server.admin import pages as admin_pages
 from server.clock import system_now
 from server.scheduling import scheduler
+from server.services import evidence
 from server.storage import db
 
 REPO = Path(__file__).resolve().parent.parent
@@ -76,6 +77,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     cli.init_app(app)
     dashboard.init_app(app)
     portal.init_app(app)
+    evidence.init_app(app)
     remote.init_app(app)
     home.init_app(app)
     admin_pages.init_app(app)

@@ -125,6 +125,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "door_dashboard": ("总部看板", "dashboard"),
     "door_scheduler": ("定时检查", "scheduler"),
     "door_demo": ("演示数据", "demo data"),
+    "door_portal": ("分支机构入口", "branch portal"),
     "at": ("时间", "At"),
     "escalate": ("总部升级", "Escalate (head office)"),
     "escalate_help": (
@@ -149,6 +150,25 @@ STRINGS: dict[str, tuple[str, str]] = {
     ),
     "note_text": ("备注内容", "Note"),
     "note_button": ("添加备注", "Add note"),
+    "evidence": ("证据", "Evidence"),
+    "evidence_help": (
+        "通话录音、截图、短信记录、协议等；文件类型按内容识别，只能下载，不在页面中打开。",
+        "Call recordings, screenshots, SMS logs, agreements; the type is read from the content; "
+        "files are downloaded, never opened in the page.",
+    ),
+    "evidence_missing": ("还缺少：{kinds}", "Still missing: {kinds}"),
+    "evidence_complete": ("证据清单已齐全。", "The evidence checklist is complete."),
+    "evidence_none": ("还没有附件。", "No attachments yet."),
+    "evidence_file": ("文件", "File"),
+    "evidence_kind": ("证据类型", "Kind"),
+    "evidence_size": ("大小（字节）", "Size (bytes)"),
+    "evidence_button": ("上传证据", "Upload evidence"),
+    "evidence_no_file": ("请选择要上传的文件。", "Choose a file to upload."),
+    "evidence_added": ("证据已上传。", "The evidence is attached."),
+    "evidence_same": (
+        "这个文件已经附在本投诉单上（内容相同），没有重复保存。",
+        "This file is already attached to this ticket (same content); it was not added twice.",
+    ),
     "note_required": ("请填写备注内容。", "Write the note first."),
     "noted": (
         "已添加备注。分支机构下次同步时将收到。",

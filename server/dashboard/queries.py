@@ -337,6 +337,7 @@ def ticket_detail(session: Session, sync_key: str) -> TicketDetail | None:
             or_(
                 (HistoryRow.entity == "ticket") & (HistoryRow.entity_key == sync_key),
                 (HistoryRow.entity == "task") & HistoryRow.entity_key.in_(task_keys),
+                (HistoryRow.entity == "attachment") & (HistoryRow.entity_key == sync_key),
             )
         )
         .order_by(HistoryRow.at.desc(), HistoryRow.id.desc())

@@ -9,10 +9,12 @@ from flask import flash, redirect, render_template, request, url_for
 
 from complaints import figures
 from complaints.enums import Category, Level, LogKind, Status
+from complaints.evidence import EvidenceKind
 from complaints.schema import CONFLICTS, LOG, TASKS, TICKETS
 from complaints.wire import COLUMNS, TASK_COLUMNS
 from server import clock
 from server.dashboard.blueprint import bp
+from server.dashboard.evidence_card import evidence_section
 from server.dashboard.forms import filter_message
 from server.dashboard.i18n import current_lang, t
 from server.dashboard.present import (
@@ -35,6 +37,7 @@ from server.dashboard.queries import (
 from server.dashboard.signin import current_user, signed_in
 from server.services.changes import Actor
 from server.services.errors import NotFound, ServiceError
+from server.services.evidence import HISTORY_FIELD as ATTACHMENT
 from server.services.tickets import add_note, change_on, escalate_ticket
 from server.storage.db import get_db
 from server.storage.rows import from_db
@@ -156,15 +159,19 @@ def render_ticket(sync_key: str, form_error: str = "", form: dict[str, str] | No
                     if h.field == CREATED
                     else field_label(h.field, lang)
                     if h.entity == "ticket"
+                    else t("evidence")
+                    if h.entity == ATTACHMENT
                     else f"{t('tasks')} #{tasks.get(h.entity_key, '?')} · "
                     + field_label(h.field, lang, TASK_COLUMNS)
                 ),
                 "old": ""
-                if h.field == CREATED
+                if h.field == CREATED or h.entity == ATTACHMENT
                 else _stored(h.field, h.old_value, zone, lang, mask, h.entity),
                 "new": (
                     _created(h.new_value, zone, lang, mask)
                     if h.field == CREATED
+                    else _attached(h.new_value, lang, mask)
+                    if h.entity == ATTACHMENT
                     else _stored(h.field, h.new_value, zone, lang, mask, h.entity)
                 ),
                 "by": _who(masked("by", h.by, mask), h.role),
@@ -204,6 +211,7 @@ def render_ticket(sync_key: str, form_error: str = "", form: dict[str, str] | No
             }
             for e in found.log
         ]
+        evidence = evidence_section(row, zone, lang, mask)
         conflicts = [
             {
                 "field": field_label(c.field, lang, TASK_COLUMNS if c.entity == "task" else COLUMNS),
@@ -221,6 +229,7 @@ def render_ticket(sync_key: str, form_error: str = "", form: dict[str, str] | No
         tasks=tasks_view,
         log=log_view,
         conflicts=conflicts,
+        evidence=evidence,
         form_error=form_error,
         form=form or {},
         heads={
@@ -245,13 +254,28 @@ def _created(text: str | None, zone: str, lang: str, mask: bool) -> str:
     )
 
 
+def _attached(text: str | None, lang: str, mask: bool) -> str:
+    """An attachment's history entry: name, kind, size, type and hash (the name masked for head office)."""
+    meta = json.loads(text) if text else {}
+    name = masked("text", str(meta.get("name", "")), mask)
+    try:
+        kind = EvidenceKind(meta.get("kind", "")).label(lang)
+    except ValueError:
+        kind = str(meta.get("kind", ""))
+    size, mime, sha256 = meta.get("size", 0), meta.get("type", ""), meta.get("sha256", "")
+    return f"{name} · {kind} · {size:,} B · {mime} · sha256 {sha256}"
+
+
 def _who(name: str, role: str) -> str:
     """A name with the role it was authenticated as, so a branch's note never passes for head office's."""
     return f"{name}（{t('role_' + role)}）" if role else name
 
 
+NAMED_DOORS = ("api", "upload", "dashboard", "scheduler", "demo", "portal")
+
+
 def _door(door: str, device: str) -> str:
-    label = t("door_" + door) if door in ("api", "upload", "dashboard", "scheduler", "demo") else door
+    label = t("door_" + door) if door in NAMED_DOORS else door
     return f"{label} · {device}" if device else label
 
 

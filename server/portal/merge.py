@@ -17,13 +17,16 @@ import io
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy.orm import Session
 
 from complaints.schema import LOG, TASKS, TICKETS, Sheet
 from complaints.wire import EDITABLE, TASK_EDITABLE
+from server.remote.files import public_url
 from server.services.changes import Actor, Change
+from server.services.evidence import checklist, workbook_rows
 from server.services.idempotency import run_once
 from server.services.sync import (
     BranchState,
@@ -36,6 +39,7 @@ from server.services.sync import (
     push,
 )
 from server.storage.db import Database
+from server.storage.evidence import branch_attachments
 from server.storage.models import BranchRow
 from server.storage.rows import clock_for
 from server.xlsx import Problem, WorkbookError, read_workbook, write_workbook
@@ -182,15 +186,36 @@ def merge_upload(db: Database, branch_id: int, data: bytes, actor: Actor, now: d
         branch = session.get(BranchRow, branch_id)
         assert branch is not None
         state = changed_since(session, branch, 0)
-    return _write_back(data, workbook, pushed, state, lang)
+        evidence = evidence_sheet(session, branch, state.tickets, lang)
+    return _write_back(data, workbook, pushed, state, lang, evidence)
 
 
 def _header(sheet: Sheet, key: str, lang: str) -> str:
     return sheet.column(key).header(lang) if key in sheet.keys else key
 
 
+def evidence_sheet(
+    session: Session, branch: BranchRow, tickets: list[Any], lang: str
+) -> list[dict[str, Any]]:
+    """The Evidence sheet's rows, each attachment linked to the portal's download."""
+    base = public_url()
+    return workbook_rows(
+        tickets,
+        branch_attachments(session, branch.id),
+        lang,
+        ZoneInfo(branch.timezone),
+        checklist(),
+        lambda attachment_id: f"{base}/branch/evidence/{attachment_id}",
+    )
+
+
 def _write_back(
-    data: bytes, workbook: BranchWorkbook, pushed: dict[str, Any], state: BranchState, lang: str
+    data: bytes,
+    workbook: BranchWorkbook,
+    pushed: dict[str, Any],
+    state: BranchState,
+    lang: str,
+    evidence: list[dict[str, Any]],
 ) -> MergeResult:
     target = io.BytesIO()
     try:
@@ -204,6 +229,7 @@ def _write_back(
             rows=workbook.rows,
             sync_state={"cursor": str(state.cursor)},
             conflicts=[c for c in state.conflicts if not c["resolved"]],
+            evidence=evidence,
         )
     except WorkbookError as exc:
         return MergeResult(None, exc.lang, exc.problems)

@@ -78,6 +78,7 @@ TEXT: dict[str, dict[str, str]] = {
         "addin_help": "安装说明见 docs/addin.md；网页版加载项的“设置”中粘贴本网点的访问令牌。",
         "dashboard": "总部看板",
         "ledger_link": "导入本网点原有的投诉台账（Excel / CSV）",
+        "evidence_link": "上传或下载投诉单的证据附件",
     },
     "en": {
         "title": "Branch workbook sync",
@@ -114,6 +115,7 @@ TEXT: dict[str, dict[str, str]] = {
         "under Settings.",
         "dashboard": "Head-office dashboard",
         "ledger_link": "Import the complaint ledger this branch kept before (Excel / CSV)",
+        "evidence_link": "Upload or download a ticket's evidence (recordings, screenshots, SMS logs)",
     },
 }
 

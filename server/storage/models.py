@@ -432,3 +432,24 @@ class LedgerMappingRow(Base):
     """JSON: `complaints.ledger.Mapping.to_json`."""
     confirmed_at: Mapped[datetime] = mapped_column(UtcDateTime)
     confirmed_by: Mapped[str] = mapped_column(String(200), default="")
+
+
+class AttachmentRow(Base):
+    """Evidence on a ticket: its metadata; the content is kept once per hash (`storage.evidence`)."""
+
+    __tablename__ = "attachments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_key: Mapped[str] = mapped_column(ForeignKey("tickets.sync_key"), index=True)
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branches.id"), index=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(Text)
+    """The file name as uploaded (without folders)."""
+    size: Mapped[int] = mapped_column(Integer)
+    mime: Mapped[str] = mapped_column(String(100))
+    """The type its first bytes show (`complaints.evidence.sniff`), never the client's claim."""
+    kind: Mapped[str] = mapped_column(String(32))
+    by: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))
+    door: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    __table_args__ = (UniqueConstraint("ticket_key", "sha256", name="uq_attachments_ticket_sha256"),)

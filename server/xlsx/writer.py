@@ -43,6 +43,7 @@ from server.files import private_open
 from server.xlsx import styles
 from server.xlsx.cellformat import DATETIME_FORMAT, cell_writer, escape_text, looks_like_formula
 from server.xlsx.errors import Problem, WorkbookError
+from server.xlsx.evidence import write_evidence
 from server.xlsx.grid import LoadedGrid, load_exact
 from server.xlsx.template import column_style, model_value
 from server.xlsx.zipguard import Source, ZipLimits, check_zip
@@ -73,6 +74,7 @@ def write_workbook(
     rows: Mapping[str, int] | None = None,
     sync_state: Mapping[str, str] | None = None,
     conflicts: Sequence[Mapping[str, Any]] | None = None,
+    evidence: Sequence[Mapping[str, Any]] | None = None,
     limits: ZipLimits | None = None,
 ) -> WriteReport:
     """Write records into the branch workbook ``source`` and save the result to ``target``.
@@ -82,7 +84,8 @@ def write_workbook(
     key -> row, as returned by the reader) finds rows that had no sync key.
     ``sync_state`` sets keys of the hidden sync bookkeeping sheet (e.g. the
     pull cursor). ``conflicts`` (the server's open conflicts, as the sync API
-    returns them) replace the rows of the Conflicts sheet. ``source`` and
+    returns them) replace the rows of the Conflicts sheet, ``evidence``
+    (`server.xlsx.evidence`) the rows of the Evidence sheet. ``source`` and
     ``target`` may be the same path.
     """
     inventory = check_zip(source, limits)
@@ -124,6 +127,8 @@ def write_workbook(
         _write_sync_state(book, titles.get(SYNC.key), lang, sync_state)
     if conflicts is not None:
         _write_conflicts(book, titles.get(CONFLICTS.key), lang, zone, conflicts)
+    if evidence is not None:
+        write_evidence(book, lang, evidence)
     _escape_carriage_returns(book)
     _save(book, target)
     logger.info("wrote %s (updated %s, appended %s)", target, report.updated, report.appended)
