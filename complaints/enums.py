@@ -133,6 +133,8 @@ class Flag(Labelled):
     APPEAL_RISK_SOON = ("APPEAL_RISK_SOON", "即将有申诉风险", "Appeal risk soon")
     INFO_INCOMPLETE = ("INFO_INCOMPLETE", "信息不全", "Information incomplete")
     VAGUE_DESCRIPTION = ("VAGUE_DESCRIPTION", "描述模糊", "Vague description")
+    ROUTE_OVERDUE = ("ROUTE_OVERDUE", "分派超时", "Routing overdue")
+    CHECKLIST_INCOMPLETE = ("CHECKLIST_INCOMPLETE", "应急清单未完成", "Emergency checklist incomplete")
     PENDING_CALENDAR = ("PENDING_CALENDAR", "待发布节假日", "Pending calendar")
 
     @property

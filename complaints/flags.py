@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from complaints.calendar import CalendarPendingError
 from complaints.enums import Flag, LogKind, Status
 from complaints.lifecycle import MilestoneError, derive_status, milestone_errors
+from complaints.major import checklist_missing
 from complaints.model import LogEntry, Task, Ticket
 from complaints.sla import PENDING, Deadlines, Due, SlaClock
 from complaints.textcheck import missing_information, vague_description
@@ -80,6 +81,8 @@ def evaluate(
     if ticket.plan_at is None and before_resolution:
         _clock(flags, deadlines.plan, now, soon, Flag.PLAN_OVERDUE, Flag.PLAN_DUE_SOON)
         _clock(flags, deadlines.appeal_risk, now, p.appeal_due_soon, Flag.APPEAL_RISK, Flag.APPEAL_RISK_SOON)
+    if ticket.routed_at is None and before_resolution and now > clock.route_due(ticket):
+        flags.add(Flag.ROUTE_OVERDUE)
     if ticket.routed_at is not None and ticket.dept_feedback_at is None and before_resolution:
         _clock(
             flags, deadlines.dept_feedback, now, soon, Flag.DEPT_FEEDBACK_OVERDUE, Flag.DEPT_FEEDBACK_DUE_SOON
@@ -93,9 +96,11 @@ def evaluate(
     if status is Status.CLOSED:
         _revisit(flags, deadlines, now)
     if status in (Status.EXECUTING, Status.REINVESTIGATING) and progress_at is not None:
-        _no_progress(flags, clock, progress_at, now)
+        _no_progress(flags, clock, ticket, progress_at, now)
     if before_resolution:
         _tasks(flags, clock, ticket, tasks, now)
+        if checklist_missing(ticket):
+            flags.add(Flag.CHECKLIST_INCOMPLETE)
         if missing_information(ticket):
             flags.add(Flag.INFO_INCOMPLETE)
         if vague_description(ticket.description):
@@ -115,9 +120,9 @@ def _revisit(flags: set[Flag], deadlines: Deadlines, now: datetime) -> None:
         flags.add(Flag.REVISIT_DUE)
 
 
-def _no_progress(flags: set[Flag], clock: SlaClock, since: datetime, now: datetime) -> None:
+def _no_progress(flags: set[Flag], clock: SlaClock, ticket: Ticket, since: datetime, now: datetime) -> None:
     try:
-        due = clock.workdays_after(since, clock.policy.progress_interval_workdays)
+        due = clock.progress_due(ticket, since)
     except CalendarPendingError:
         flags.add(Flag.PENDING_CALENDAR)
         return

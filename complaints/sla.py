@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from complaints.calendar import CalendarPendingError, WorkCalendar
 from complaints.enums import Grade
+from complaints.major import handling_grade
 from complaints.model import Ticket
 
 DEFAULT_TZ = "Asia/Shanghai"
@@ -25,6 +26,10 @@ class SlaPolicy:
 
     ack_workdays: int = 1
     plan_workdays: int = 3
+    plan_hours: dict[Grade, int] = field(default_factory=lambda: {Grade.MAJOR: 24})
+    """Grades whose plan is due in elapsed hours rather than `plan_workdays` (major: within 24 hours)."""
+    route_hours: int = 4
+    """Elapsed hours after receipt by which a ticket must be routed (the standard: at once)."""
     dept_feedback_workdays: dict[Grade, int] = field(
         default_factory=lambda: {Grade.MINOR: 2, Grade.MODERATE: 2, Grade.MAJOR: 1}
     )
@@ -35,6 +40,8 @@ class SlaPolicy:
     revisit_from_workday: int = 3
     revisit_until_workday: int = 7
     progress_interval_workdays: int = 2
+    progress_hours: dict[Grade, int] = field(default_factory=lambda: {Grade.MAJOR: 24})
+    """Grades whose progress reports are due every N elapsed hours instead (major: daily during works)."""
     appeal_risk_days: int = 15
     # how long before a deadline the "due soon" warning shows
     due_soon: timedelta = timedelta(hours=24)
@@ -151,7 +158,8 @@ class SlaClock:
         extension, the reason it was refused.
         """
         base = ticket.reopened_at or ticket.received_at
-        original = self._safe(base, self.policy.plan_workdays)
+        hours = self.policy.plan_hours.get(handling_grade(ticket))
+        original = base + timedelta(hours=hours) if hours else self._safe(base, self.policy.plan_workdays)
         if ticket.extension_requested_at is None and ticket.extension_until is None:
             return original, ""
         problems = []
@@ -170,6 +178,17 @@ class SlaClock:
         until = ticket.extension_until
         assert until is not None
         return self.end_of_day(self.local_date(until)), ""
+
+    def route_due(self, ticket: Ticket) -> datetime:
+        """When the ticket should have been routed to its department, in elapsed time after receipt."""
+        return ticket.received_at + timedelta(hours=self.policy.route_hours)
+
+    def progress_due(self, ticket: Ticket, since: datetime) -> datetime:
+        """The next progress report after ``since``: elapsed hours for some grades, working days otherwise."""
+        hours = self.policy.progress_hours.get(handling_grade(ticket))
+        if hours:
+            return since + timedelta(hours=hours)
+        return self.workdays_after(since, self.policy.progress_interval_workdays)
 
     def deadlines(self, ticket: Ticket) -> Deadlines:
         """Every deadline of ``ticket`` under this calendar and policy."""
