@@ -54,6 +54,57 @@ class SlaPolicy:
         return ZoneInfo(self.tz)
 
 
+SETTABLE_POLICY: frozenset[str] = frozenset(
+    {
+        "ack_workdays",
+        "plan_workdays",
+        "plan_hours",
+        "route_hours",
+        "dept_feedback_workdays",
+        "resolve_workdays",
+        "feedback_hours",
+        "revisit_from_workday",
+        "revisit_until_workday",
+        "progress_interval_workdays",
+        "progress_hours",
+        "appeal_risk_days",
+    }
+)
+"""The policy's whole numbers an operator may set (``SLA_POLICY``); per-grade ones map grade codes."""
+
+
+def policy_from_settings(settings: dict[str, object], tz: str = DEFAULT_TZ) -> SlaPolicy:
+    """A policy from operator settings such as ``{"route_hours": 2, "plan_hours": {"major": 12}}``.
+
+    Per-grade working days are merged over the defaults (every grade needs one);
+    per-grade hours replace the defaults (a grade left out counts working days).
+    Unknown names, grades or non-numbers are refused, naming them.
+    """
+    defaults = SlaPolicy()
+    values: dict[str, object] = {}
+    for name, value in settings.items():
+        if name not in SETTABLE_POLICY:
+            raise ValueError(
+                f"SLA_POLICY: unknown setting {name!r}; use one of {', '.join(sorted(SETTABLE_POLICY))}"
+            )
+        if isinstance(value, dict):
+            try:
+                given = {Grade.parse(str(g)): _whole(f"{name}.{g}", n) for g, n in value.items()}
+            except ValueError as exc:
+                raise ValueError(f"SLA_POLICY: {name}: {exc}") from exc
+            base = {} if name.endswith("_hours") else getattr(defaults, name)
+            values[name] = base | given
+        else:
+            values[name] = _whole(name, value)
+    return SlaPolicy(tz=tz, **values)  # type: ignore[arg-type]
+
+
+def _whole(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"SLA_POLICY: {name} must be a whole number of 0 or more, not {value!r}")
+    return value
+
+
 class Clock:
     """Names of the deadlines, used as keys of `Deadlines.as_dict()` and in the CLI JSON."""
 
