@@ -99,7 +99,7 @@ def evaluate(
         _no_progress(flags, clock, ticket, progress_at, now)
     if before_resolution:
         _tasks(flags, clock, ticket, tasks, now)
-        if checklist_missing(ticket):
+        if checklist_missing(ticket, p.emergency_groups):
             flags.add(Flag.CHECKLIST_INCOMPLETE)
         if missing_information(ticket):
             flags.add(Flag.INFO_INCOMPLETE)

@@ -30,6 +30,9 @@ class SlaPolicy:
     """Grades whose plan is due in elapsed hours rather than `plan_workdays` (major: within 24 hours)."""
     route_hours: int = 4
     """Elapsed hours after receipt by which a ticket must be routed (the standard: at once)."""
+    emergency_groups: bool = False
+    """Every group incident takes the emergency path of a major case (`complaints.major`), not only
+    tickets graded major."""
     dept_feedback_workdays: dict[Grade, int] = field(
         default_factory=lambda: {Grade.MINOR: 2, Grade.MODERATE: 2, Grade.MAJOR: 1}
     )
@@ -68,9 +71,10 @@ SETTABLE_POLICY: frozenset[str] = frozenset(
         "progress_interval_workdays",
         "progress_hours",
         "appeal_risk_days",
+        "emergency_groups",
     }
 )
-"""The policy's whole numbers an operator may set (``SLA_POLICY``); per-grade ones map grade codes."""
+"""What an operator may set (``SLA_POLICY``): whole numbers (per-grade ones map grade codes), one switch."""
 
 
 def policy_from_settings(settings: dict[str, object], tz: str = DEFAULT_TZ) -> SlaPolicy:
@@ -94,6 +98,10 @@ def policy_from_settings(settings: dict[str, object], tz: str = DEFAULT_TZ) -> S
                 raise ValueError(f"SLA_POLICY: {name}: {exc}") from exc
             base = {} if name.endswith("_hours") else getattr(defaults, name)
             values[name] = base | given
+        elif name == "emergency_groups":
+            if not isinstance(value, bool):
+                raise ValueError(f"SLA_POLICY: emergency_groups must be true or false, not {value!r}")
+            values[name] = value
         else:
             values[name] = _whole(name, value)
     return SlaPolicy(tz=tz, **values)  # type: ignore[arg-type]
@@ -209,7 +217,7 @@ class SlaClock:
         extension, the reason it was refused.
         """
         base = ticket.reopened_at or ticket.received_at
-        hours = self.policy.plan_hours.get(handling_grade(ticket))
+        hours = self.policy.plan_hours.get(handling_grade(ticket, self.policy.emergency_groups))
         original = base + timedelta(hours=hours) if hours else self._safe(base, self.policy.plan_workdays)
         if ticket.extension_requested_at is None and ticket.extension_until is None:
             return original, ""
@@ -236,7 +244,7 @@ class SlaClock:
 
     def progress_due(self, ticket: Ticket, since: datetime) -> datetime:
         """The next progress report after ``since``: elapsed hours for some grades, working days otherwise."""
-        hours = self.policy.progress_hours.get(handling_grade(ticket))
+        hours = self.policy.progress_hours.get(handling_grade(ticket, self.policy.emergency_groups))
         if hours:
             return since + timedelta(hours=hours)
         return self.workdays_after(since, self.policy.progress_interval_workdays)

@@ -310,14 +310,16 @@ def alert_emergencies(change: Change, outcomes: Iterable[Outcome], first_scan: b
     """Tell the branch's emergency contacts once of each open case on the emergency path.
 
     Senior management, legal and public relations hear when a ticket is graded
-    major or joins a group incident; senior management and the department head
-    hear again, once, when its plan is overdue (no plan within the 24 hours).
-    Before the scheduler first ran, the notices are recorded as skipped.
+    major (or joins a group incident, with ``SLA_POLICY`` ``emergency_groups``);
+    senior management and the department head hear again, once, when its plan
+    is overdue (no plan within the 24 hours). Before the scheduler first ran,
+    the notices are recorded as skipped.
     """
+    groups = change.clock.policy.emergency_groups
     wanted: dict[str, tuple[Outcome, str, bool]] = {}
     for o in outcomes:
         ticket = o.ticket
-        if not on_emergency_path(ticket) or ticket.status in QUIET_STATUSES:
+        if not on_emergency_path(ticket, groups) or ticket.status in QUIET_STATUSES:
             continue
         for role in EMERGENCY_ROLES:
             wanted.setdefault(emergency_key(change.branch.id, ticket, role, False), (o, role, False))

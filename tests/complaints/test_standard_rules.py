@@ -10,7 +10,7 @@ from complaints.flags import evaluate
 from complaints.levels import Assessment, Basis, LevelRules, assess, own_bases
 from complaints.model import LogEntry
 from complaints.pipeline import settle
-from complaints.sla import SlaClock, SlaPolicy
+from complaints.sla import SlaClock, SlaPolicy, policy_from_settings
 from tests.factories import local, make_ticket
 
 CLOCK = SlaClock(WorkCalendar())
@@ -32,8 +32,8 @@ def eod(y: int, m: int, d: int):
         # the eve of National Day: due on the holiday itself; moderate after the week off (make-up Sat 10 Oct)
         (local(2026, 9, 30, 9, 10), {"grade": Grade.MAJOR}, local(2026, 10, 1, 9, 10)),
         (local(2026, 9, 30, 9, 10), {"grade": Grade.MODERATE}, eod(2026, 10, 10)),
-        # a minor ticket linked to a group incident takes the emergency path too
-        (local(2026, 9, 30, 9, 10), {"grade": Grade.MINOR, "group_id": "G1"}, local(2026, 10, 1, 9, 10)),
+        # a group incident is yellow (群体质疑), not major by itself: the coordinator grades a dispute major
+        (local(2026, 9, 30, 9, 10), {"grade": Grade.MINOR, "group_id": "G1"}, eod(2026, 10, 10)),
     ],
 )
 def test_major_plan_is_due_24_elapsed_hours_after_receipt_through_weekends_and_holidays(
@@ -53,6 +53,15 @@ def test_major_plan_is_due_24_elapsed_hours_after_receipt_through_weekends_and_h
 def test_a_major_ticket_without_a_plan_after_24_hours_is_flagged(grade, now, overdue):
     ticket = make_ticket(received_at=local(2026, 9, 30, 9, 10), grade=grade, routed_at=local(2026, 9, 30, 10))
     assert (Flag.PLAN_OVERDUE in evaluate(ticket, CLOCK, now).flags) is overdue
+
+
+def test_with_emergency_groups_every_group_incident_takes_the_emergency_path():
+    clock = SlaClock(WorkCalendar(), SlaPolicy(emergency_groups=True))
+    received = local(2026, 9, 30, 9, 10)
+    member = make_ticket(received_at=received, grade=Grade.MINOR, group_id="G1")
+    assert clock.deadlines(member).plan == local(2026, 10, 1, 9, 10)
+    assert Flag.CHECKLIST_INCOMPLETE in evaluate(member, clock, received).flags
+    assert Flag.CHECKLIST_INCOMPLETE not in evaluate(member, CLOCK, received).flags
 
 
 def test_per_grade_plan_hours_are_configurable():
@@ -99,7 +108,7 @@ def test_major_cases_report_progress_daily_others_every_two_working_days(grade, 
         ({"grade": Grade.MAJOR}, True),
         ({"grade": Grade.MAJOR, "emergency_plan_at": local(2026, 9, 29, 12)}, True),
         ({"grade": Grade.MAJOR, **EXECUTING}, False),
-        ({"grade": Grade.MINOR, "group_id": "G1"}, True),
+        ({"grade": Grade.MINOR, "group_id": "G1"}, False),
         ({"grade": Grade.MODERATE}, False),
         (
             {"grade": Grade.MAJOR, **EXECUTING, "emergency_plan_at": None, "resolved_at": local(2026, 10, 9)},
@@ -236,3 +245,24 @@ def test_the_second_objection_turns_the_ticket_yellow_when_it_is_recorded():
 
 def _fields(ticket):
     return {name: getattr(ticket, name) for name in ticket.__slots__ if name not in ("status", "flags")}
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"route_hours": "soon"}, "route_hours must be a whole number"),
+        ({"route_hours": -1}, "route_hours must be a whole number"),
+        ({"plan_hours": {"huge": 1}}, "plan_hours: 'huge' is not a valid Grade"),
+        ({"emergency_groups": "yes"}, "emergency_groups must be true or false"),
+        ({"route_minutes": 5}, "unknown setting 'route_minutes'"),
+    ],
+)
+def test_bad_policy_settings_are_refused_naming_them(settings, message):
+    with pytest.raises(ValueError, match=message):
+        policy_from_settings(settings)
+
+
+def test_policy_settings_merge_working_days_and_replace_hours():
+    policy = policy_from_settings({"resolve_workdays": {"major": 10}, "plan_hours": {"moderate": 48}})
+    assert policy.resolve_workdays == {Grade.MINOR: 3, Grade.MODERATE: 7, Grade.MAJOR: 10}
+    assert policy.plan_hours == {Grade.MODERATE: 48}  # major now counts working days

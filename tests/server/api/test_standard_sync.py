@@ -153,3 +153,25 @@ def test_the_second_objection_turns_the_ticket_yellow(app):
     row = push(client, token, k, {"objection_demand": "仍不接受，要求面谈"}, base=row["version"])
     assert (row["objection_count"], row["status"]) == (2, "reinvestigating")
     assert (row["level"], row["level_basis"]) == ("yellow", "REPEAT")
+
+
+def test_with_emergency_groups_a_group_incident_is_one_case_told_once(database_url):
+    config = {"TESTING": True, "DATABASE_URL": database_url, "CLOCK": lambda: NOW}
+    app = create_app(config | {"SLA_POLICY": {"emergency_groups": True}})
+    with app.app_context():
+        get_db().upgrade()
+    client, token = app.test_client(), add_branch(app, "SZ01")
+    keys = [key() for _ in range(3)]
+    items = [
+        {"sync_key": k, "fields": new_fields(f"SZ01-20261125-000{n}", place="翠湖小区")}
+        for n, k in enumerate(keys, 1)
+    ]
+    out = sync(client, token, {"tickets": items})
+    rows = [t for t in out["pulled"]["tickets"] if t["sync_key"] in keys]
+    assert {t["group_id"] for t in rows} == {"SZ01-20261125-0001"}
+    assert {t["plan_due"] for t in rows} == {"2026-11-26T01:10:00+00:00"}
+    assert sorted(n.dedupe_key for n in outbox(app, "emergency")) == [
+        f"emergency:group:1:SZ01-20261125-0001:{role}" for role in ("legal", "pr", "senior")
+    ]
+    with app.app_context():
+        get_db().dispose()
