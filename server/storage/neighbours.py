@@ -183,10 +183,21 @@ def _repeats(
     if changed is not None:
         since = min(t.received_at for t in changed if has_contact(t)) - timedelta(days=rules.repeat_days)
         condition = and_(condition, or_(_t.resolved_at.is_(None), _t.resolved_at >= since))
-    members: dict[str, dict[str, Ticket]] = defaultdict(dict)
-    for ticket in [*_load(session, branch_id, condition, pending), *pending.values()]:
+    # the coarse groups first, from two columns; only customers with two tickets or more are loaded
+    members: dict[str, set[str]] = defaultdict(set)
+    query = select(_t.sync_key, _t.contact).where(
+        _t.branch_id == branch_id, _t.cancelled_at.is_(None), condition
+    )
+    for key, contact in session.execute(query):
+        coarse = contact_key(contact)
+        if key not in pending and (contact or "").strip() and (changed is None or coarse in wanted):
+            members[coarse].add(key)
+    for key, ticket in pending.items():
         coarse = contact_key(ticket.contact)
         if has_contact(ticket) and (changed is None or coarse in wanted):
-            members[coarse][ticket.sync_key] = ticket
-    tickets = [t for group in members.values() if len(group) >= 2 for t in group.values()]
+            members[coarse].add(key)
+    keys = sorted(k for group in members.values() if len(group) >= 2 for k in group)
+    stored = [k for k in keys if k not in pending]
+    tickets = [t for chunk in chunks(stored) for t in _load(session, branch_id, _t.sync_key.in_(chunk), {})]
+    tickets += [pending[k] for k in keys if k in pending]
     findings.add(tickets, Basis.REPEAT, rules)

@@ -175,3 +175,13 @@ def test_with_emergency_groups_a_group_incident_is_one_case_told_once(database_u
     ]
     with app.app_context():
         get_db().dispose()
+
+
+def test_an_earlier_resolved_ticket_typed_in_afterwards_makes_the_later_one_a_repeat(app):
+    client, token = app.test_client(), add_branch(app, "SZ01")
+    later = key()
+    push(client, token, later, new_fields("SZ01-20261125-0002", contact="13900139000"))
+    earlier = resolved_before("SZ01-20261101-0001", "2026-11-01T02:00:00+00:00", "2026-11-05T02:00:00+00:00")
+    out = sync(client, token, {"tickets": [{"sync_key": key(), "fields": earlier}]})
+    neighbour = next(t for t in out["pulled"]["tickets"] if t["sync_key"] == later)
+    assert (neighbour["level"], neighbour["level_basis"]) == ("yellow", "REPEAT")
