@@ -116,6 +116,7 @@ class Flag(Labelled):
 
     ACK_OVERDUE = ("ACK_OVERDUE", "响应超时", "Acknowledgement overdue")
     ACK_DUE_SOON = ("ACK_DUE_SOON", "响应即将到期", "Acknowledgement due soon")
+    ROUTE_OVERDUE = ("ROUTE_OVERDUE", "分派超时", "Routing overdue")
     PLAN_OVERDUE = ("PLAN_OVERDUE", "方案超时", "Plan overdue")
     PLAN_DUE_SOON = ("PLAN_DUE_SOON", "方案即将到期", "Plan due soon")
     DEPT_FEEDBACK_OVERDUE = ("DEPT_FEEDBACK_OVERDUE", "部门反馈超时", "Department feedback overdue")
@@ -133,6 +134,7 @@ class Flag(Labelled):
     APPEAL_RISK_SOON = ("APPEAL_RISK_SOON", "即将有申诉风险", "Appeal risk soon")
     INFO_INCOMPLETE = ("INFO_INCOMPLETE", "信息不全", "Information incomplete")
     VAGUE_DESCRIPTION = ("VAGUE_DESCRIPTION", "描述模糊", "Vague description")
+    CHECKLIST_INCOMPLETE = ("CHECKLIST_INCOMPLETE", "应急清单未完成", "Emergency checklist incomplete")
     PENDING_CALENDAR = ("PENDING_CALENDAR", "待发布节假日", "Pending calendar")
 
     @property

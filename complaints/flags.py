@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from complaints.calendar import CalendarPendingError
 from complaints.enums import Flag, LogKind, Status
 from complaints.lifecycle import MilestoneError, derive_status, milestone_errors
+from complaints.major import checklist_missing
 from complaints.model import LogEntry, Task, Ticket
 from complaints.sla import PENDING, Deadlines, Due, SlaClock
 from complaints.textcheck import missing_information, vague_description
@@ -102,6 +103,10 @@ def evaluate(
             Flag.APPEAL_RISK_SOON,
             past,
         )
+    if ticket.routed_at is None and before_resolution:
+        route_due = clock.route_due(ticket)
+        if now > route_due and (past is None or route_due >= past):
+            flags.add(Flag.ROUTE_OVERDUE)
     if ticket.routed_at is not None and ticket.dept_feedback_at is None and before_resolution:
         _clock(
             flags,
@@ -127,9 +132,11 @@ def evaluate(
     if status is Status.CLOSED:
         _revisit(flags, deadlines, now, past)
     if status in (Status.EXECUTING, Status.REINVESTIGATING) and progress_at is not None:
-        _no_progress(flags, clock, progress_at, now, past)
+        _no_progress(flags, clock, ticket, progress_at, now, past)
     if before_resolution:
         _tasks(flags, clock, ticket, tasks, now)
+        if checklist_missing(ticket, p.emergency_groups):
+            flags.add(Flag.CHECKLIST_INCOMPLETE)
         if missing_information(ticket):
             flags.add(Flag.INFO_INCOMPLETE)
         if vague_description(ticket.description):
@@ -152,10 +159,15 @@ def _revisit(flags: set[Flag], deadlines: Deadlines, now: datetime, history: dat
 
 
 def _no_progress(
-    flags: set[Flag], clock: SlaClock, since: datetime, now: datetime, history: datetime | None
+    flags: set[Flag],
+    clock: SlaClock,
+    ticket: Ticket,
+    since: datetime,
+    now: datetime,
+    history: datetime | None,
 ) -> None:
     try:
-        due = clock.workdays_after(since, clock.policy.progress_interval_workdays)
+        due = clock.progress_due(ticket, since)
     except CalendarPendingError:
         flags.add(Flag.PENDING_CALENDAR)
         return

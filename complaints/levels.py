@@ -135,10 +135,16 @@ def deescalate(
 
 @dataclass(frozen=True)
 class LevelRules:
-    """Thresholds of the automatic rules (group incident: ``group_size`` within ``group_days``)."""
+    """Thresholds of the automatic rules.
+
+    Group incident: ``group_size`` tickets of one category and place within
+    ``group_days``. Repeat complaint: the same customer again about the same
+    category within ``repeat_days`` of an earlier ticket's resolution.
+    """
 
     group_size: int = 3
     group_days: int = 7
+    repeat_days: int = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,18 +195,53 @@ def _groups(tickets: Sequence[Ticket], rules: LevelRules) -> dict[str, str]:
     return found
 
 
-def _repeats(tickets: Iterable[Ticket]) -> set[str]:
-    """Sync keys of unresolved tickets whose customer has another unresolved ticket."""
-    open_by_contact: dict[str, list[str]] = defaultdict(list)
+REPEAT_OBJECTIONS = 2
+"""Objections making a ticket a repeat complaint: the standard's "complained twice without resolution"."""
+
+
+def complains_again(earlier: Ticket, later: Ticket, window: timedelta) -> bool:
+    """``later`` raises ``earlier``'s problem (same category) again within ``window`` of its resolution.
+
+    The caller has matched the customer. Two tickets without a category are not
+    taken for the same problem: the rule cannot tell.
+    """
+    return (
+        earlier.sync_key != later.sync_key
+        and earlier.resolved_at is not None
+        and earlier.category is not None
+        and earlier.category is later.category
+        and earlier.resolved_at <= later.received_at <= earlier.resolved_at + window
+    )
+
+
+def _repeats(tickets: Iterable[Ticket], rules: LevelRules) -> set[str]:
+    """Sync keys of repeat complaints (DESIGN §3.4, standard §4.1 "投诉2次未解决").
+
+    A customer's unresolved tickets when they have two at once, and a ticket
+    raising again a problem of the same customer resolved within ``repeat_days``
+    before it was received. (Objections are counted on the ticket itself: `own_bases`.)
+    """
+    by_customer: dict[str, list[Ticket]] = defaultdict(list)
     for t in tickets:
-        if t.resolved_at is None and t.cancelled_at is None and t.contact.strip():
-            open_by_contact[customer_key(t.contact)].append(t.sync_key)
-    return {key for keys in open_by_contact.values() if len(keys) >= 2 for key in keys}
+        if t.cancelled_at is None and t.contact.strip():
+            by_customer[customer_key(t.contact)].append(t)
+    window = timedelta(days=rules.repeat_days)
+    found: set[str] = set()
+    for same in by_customer.values():
+        unresolved = [t.sync_key for t in same if t.resolved_at is None]
+        if len(unresolved) >= 2:
+            found.update(unresolved)
+        for later in same:
+            if any(complains_again(earlier, later, window) for earlier in same):
+                found.add(later.sync_key)
+    return found
 
 
 def own_bases(ticket: Ticket) -> set[str]:
-    """The bases a ticket carries by itself, whatever its neighbours: media exposure, the regulator."""
+    """The bases a ticket carries by itself, whatever its neighbours: media, the regulator, two objections."""
     bases = set()
+    if ticket.objection_count >= REPEAT_OBJECTIONS and ticket.cancelled_at is None:
+        bases.add(Basis.REPEAT)
     if ticket.media_exposure:
         bases.add(Basis.MEDIA)
     if ticket.regulator_involved or ticket.channel is Channel.REGULATOR:
@@ -212,7 +253,7 @@ def assess(tickets: Sequence[Ticket], rules: LevelRules | None = None) -> dict[s
     """Apply the level rules across a branch's tickets; keyed by sync key."""
     rules = rules or LevelRules()
     groups = _groups(tickets, rules)
-    repeats = _repeats(tickets)
+    repeats = _repeats(tickets, rules)
     result: dict[str, Assessment] = {}
     for t in tickets:
         bases = own_bases(t)

@@ -58,6 +58,10 @@ class Ticket:
     media_exposure: bool = False
     regulator_involved: bool = False
     group_id: str = ""
+    # the emergency checklist of a major case (`complaints.major`)
+    emergency_plan_at: datetime | None = None
+    legal_review_at: datetime | None = None
+    external_statement_at: datetime | None = None
     # milestones
     acknowledged_at: datetime | None = None
     routed_at: datetime | None = None

@@ -24,7 +24,7 @@ from datetime import datetime
 from complaints.enums import LogKind, Satisfaction, Status
 from complaints.flags import Evaluation, evaluate
 from complaints.history import imported_history, is_history
-from complaints.levels import Assessment, apply_assessment
+from complaints.levels import Assessment, apply_assessment, own_bases
 from complaints.lifecycle import derive_status, record_objection, record_revisit
 from complaints.model import LogEntry, Task, Ticket, revised
 from complaints.sla import SlaClock
@@ -103,6 +103,8 @@ def settle(
     imported as history (`complaints.history`).
     """
     ticket, log, raised = _lifecycle(before, after, by, head, now)
+    if assessment is not None and ticket is not after:  # an objection just counted may be the second
+        assessment = Assessment(assessment.bases | own_bases(ticket), assessment.group_id)
     if assessment is not None and derive_status(ticket) not in FINISHED and not imported_history(ticket):
         ticket, record, entry = apply_assessment(ticket, assessment, now, by, head)
         if entry is not None:

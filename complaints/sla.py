@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from complaints.calendar import CalendarPendingError, WorkCalendar
 from complaints.enums import Grade
+from complaints.major import handling_grade
 from complaints.model import Ticket
 
 DEFAULT_TZ = "Asia/Shanghai"
@@ -25,6 +26,13 @@ class SlaPolicy:
 
     ack_workdays: int = 1
     plan_workdays: int = 3
+    plan_hours: dict[Grade, int] = field(default_factory=lambda: {Grade.MAJOR: 24})
+    """Grades whose plan is due in elapsed hours rather than `plan_workdays` (major: within 24 hours)."""
+    route_hours: int = 4
+    """Elapsed hours after receipt by which a ticket must be routed (the standard: at once)."""
+    emergency_groups: bool = False
+    """Every group incident takes the emergency path of a major case (`complaints.major`), not only
+    tickets graded major."""
     dept_feedback_workdays: dict[Grade, int] = field(
         default_factory=lambda: {Grade.MINOR: 2, Grade.MODERATE: 2, Grade.MAJOR: 1}
     )
@@ -35,6 +43,8 @@ class SlaPolicy:
     revisit_from_workday: int = 3
     revisit_until_workday: int = 7
     progress_interval_workdays: int = 2
+    progress_hours: dict[Grade, int] = field(default_factory=lambda: {Grade.MAJOR: 24})
+    """Grades whose progress reports are due every N elapsed hours instead (major: daily during works)."""
     appeal_risk_days: int = 15
     # how long before a deadline the "due soon" warning shows
     due_soon: timedelta = timedelta(hours=24)
@@ -45,6 +55,62 @@ class SlaPolicy:
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.tz)
+
+
+SETTABLE_POLICY: frozenset[str] = frozenset(
+    {
+        "ack_workdays",
+        "plan_workdays",
+        "plan_hours",
+        "route_hours",
+        "dept_feedback_workdays",
+        "resolve_workdays",
+        "feedback_hours",
+        "revisit_from_workday",
+        "revisit_until_workday",
+        "progress_interval_workdays",
+        "progress_hours",
+        "appeal_risk_days",
+        "emergency_groups",
+    }
+)
+"""What an operator may set (``SLA_POLICY``): whole numbers (per-grade ones map grade codes), one switch."""
+
+
+def policy_from_settings(settings: dict[str, object], tz: str = DEFAULT_TZ) -> SlaPolicy:
+    """A policy from operator settings such as ``{"route_hours": 2, "plan_hours": {"major": 12}}``.
+
+    Per-grade working days are merged over the defaults (every grade needs one);
+    per-grade hours replace the defaults (a grade left out counts working days).
+    Unknown names, grades or non-numbers are refused, naming them.
+    """
+    defaults = SlaPolicy()
+    values: dict[str, object] = {}
+    for name, value in settings.items():
+        if name not in SETTABLE_POLICY:
+            raise ValueError(
+                f"SLA_POLICY: unknown setting {name!r}; use one of {', '.join(sorted(SETTABLE_POLICY))}"
+            )
+        if isinstance(value, dict):
+            try:
+                given = {Grade.parse(str(g)): _whole(f"{name}.{g}", n) for g, n in value.items()}
+            except ValueError as exc:
+                raise ValueError(f"SLA_POLICY: {name}: {exc}") from exc
+            base = {} if name.endswith("_hours") else getattr(defaults, name)
+            values[name] = base | given
+        elif name == "emergency_groups":
+            if not isinstance(value, bool):
+                raise ValueError(f"SLA_POLICY: emergency_groups must be true or false, not {value!r}")
+            values[name] = value
+        else:
+            values[name] = _whole(name, value)
+    return SlaPolicy(tz=tz, **values)  # type: ignore[arg-type]
+
+
+def _whole(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"SLA_POLICY: {name} must be a whole number of 0 or more, not {value!r}")
+    return value
 
 
 class Clock:
@@ -151,7 +217,8 @@ class SlaClock:
         extension, the reason it was refused.
         """
         base = ticket.reopened_at or ticket.received_at
-        original = self._safe(base, self.policy.plan_workdays)
+        hours = self.policy.plan_hours.get(handling_grade(ticket, self.policy.emergency_groups))
+        original = base + timedelta(hours=hours) if hours else self._safe(base, self.policy.plan_workdays)
         if ticket.extension_requested_at is None and ticket.extension_until is None:
             return original, ""
         problems = []
@@ -170,6 +237,17 @@ class SlaClock:
         until = ticket.extension_until
         assert until is not None
         return self.end_of_day(self.local_date(until)), ""
+
+    def route_due(self, ticket: Ticket) -> datetime:
+        """When the ticket should have been routed to its department, in elapsed time after receipt."""
+        return ticket.received_at + timedelta(hours=self.policy.route_hours)
+
+    def progress_due(self, ticket: Ticket, since: datetime) -> datetime:
+        """The next progress report after ``since``: elapsed hours for some grades, working days otherwise."""
+        hours = self.policy.progress_hours.get(handling_grade(ticket, self.policy.emergency_groups))
+        if hours:
+            return since + timedelta(hours=hours)
+        return self.workdays_after(since, self.policy.progress_interval_workdays)
 
     def deadlines(self, ticket: Ticket) -> Deadlines:
         """Every deadline of ``ticket`` under this calendar and policy."""

@@ -1,4 +1,4 @@
-"""``flask --app server routing show|set|coordinator``: who gets which notice in a branch."""
+"""``flask --app server routing show|set|coordinator|emergency``: who gets which notice in a branch."""
 
 from __future__ import annotations
 
@@ -10,7 +10,16 @@ from complaints.routing import RoutingError, RoutingRule
 from server.cli.accounts import refused_as_error
 from server.storage.accounts import find_branch
 from server.storage.db import get_db
-from server.storage.routing import LANGUAGES, branch_contact, routing_table, set_coordinator, set_rule
+from server.storage.routing import (
+    EMERGENCY_ROLES,
+    LANGUAGES,
+    branch_contact,
+    emergency_contacts,
+    routing_table,
+    set_coordinator,
+    set_emergency_contact,
+    set_rule,
+)
 
 RULE_FIELDS = ("category", "department", "head", "head_email", "investigators")
 
@@ -28,8 +37,12 @@ def show(branch_code: str) -> None:
         branch = find_branch(session, branch_code)
         table = routing_table(session, branch.id)
         contact = branch_contact(session, branch.id)
+        emergency = emergency_contacts(session, branch.id)
     for row in table.to_rows():
         click.echo("\t".join(row[k] for k in RULE_FIELDS))
+    for role in EMERGENCY_ROLES:
+        named = emergency.get(role)
+        click.echo(f"{role}\t{named.name if named else ''}\t{named.email if named else ''}")
     click.echo(f"coordinator\t{contact.coordinator}\t{contact.email}\t{contact.language}")
 
 
@@ -86,3 +99,17 @@ def coordinator(branch_code: str, name: str | None, email: str | None, lang: str
     with refused_as_error(), get_db().write() as session:
         row = set_coordinator(session, find_branch(session, branch_code).id, name, email, lang)
     click.echo(f"{branch_code} coordinator: {row.coordinator} <{row.email}> ({row.language})")
+
+
+@routing.command("emergency")
+@click.argument("branch_code")
+@click.argument("role", type=click.Choice(tuple(EMERGENCY_ROLES)))
+@click.option("--name", default=None)
+@click.option("--email", default=None)
+def emergency(branch_code: str, role: str, name: str | None, email: str | None) -> None:
+    """Name who is told when a ticket takes the emergency path: senior management, legal or PR."""
+    if email and "@" not in email:
+        raise click.BadParameter(f"{email!r} is not an e-mail address", param_hint="--email")
+    with refused_as_error(), get_db().write() as session:
+        row = set_emergency_contact(session, find_branch(session, branch_code).id, role, name, email)
+    click.echo(f"{branch_code} {role}: {row.name} <{row.email}>")

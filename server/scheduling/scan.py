@@ -8,8 +8,9 @@ the scan does not evaluate every ticket every time. Per branch it evaluates:
   neighbours the change may raise;
 - tickets whose next check (``ticket_checks.next_check_at``) has come: the
   earliest future instant among the ticket's deadlines and the starts of their
-  due-soon warnings (the SLA policy's offsets), the next no-progress instant
-  and the open tasks' due times (`next_check`). The instants come from the
+  due-soon warnings (the SLA policy's offsets), the routing time of an
+  unrouted ticket, the next no-progress instant and the open tasks' due times
+  (`next_check`). The instants come from the
   ticket's own deadlines, so a rule change about which flag a deadline raises
   needs no change here; a change of the rules' inputs (policy, calendar) needs
   a full rescan (``full=True``, ``flask --app server scheduler run-job
@@ -153,9 +154,11 @@ def next_check(
             moments += [due] if offset is None else [due, due - offset]
         elif due == PENDING:
             moments.append(now + PENDING_RECHECK)
+    if ticket.routed_at is None:
+        moments.append(clock.route_due(ticket))
     if result.last_progress_at is not None:
         try:
-            moments.append(clock.workdays_after(result.last_progress_at, policy.progress_interval_workdays))
+            moments.append(clock.progress_due(ticket, result.last_progress_at))
         except CalendarPendingError:
             moments.append(now + PENDING_RECHECK)
     for task in tasks:

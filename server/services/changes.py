@@ -20,18 +20,27 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from complaints.enums import Level
+from complaints.enums import Flag, Level
 from complaints.levels import LevelRules
+from complaints.major import on_emergency_path
 from complaints.model import LogEntry, Task, Ticket, revised
 from complaints.pipeline import Settled, settle
 from complaints.routing import RoutingTable, head_rule
 from complaints.sla import SlaClock
 from complaints.wire import COLUMNS, DEADLINE_COLUMNS, encode
-from server.services.notices import QUIET_STATUSES, Notice, enqueue_many, escalation_key, escalation_notice
+from server.services.notices import (
+    QUIET_STATUSES,
+    Notice,
+    emergency_key,
+    emergency_notice,
+    enqueue_many,
+    escalation_key,
+    escalation_notice,
+)
 from server.storage.figures import figure_row, write_figure_rows
 from server.storage.models import BranchRow, OutboxRow
 from server.storage.neighbours import GroupFindings
-from server.storage.routing import branch_contact, routing_table
+from server.storage.routing import EMERGENCY_ROLES, branch_contact, emergency_contacts, routing_table
 from server.storage.rows import (
     STORED_AS_IS,
     STORED_CONVERTED,
@@ -227,6 +236,7 @@ def write(change: Change, outcomes: Iterable[Outcome], first_scan: bool = False)
             change.session, stamp, change.branch.id, ((o.key, e) for o in changed for e in o.settled.log)
         )
     announce(change, outcomes, first_scan)
+    alert_emergencies(change, outcomes, first_scan)
     return changed
 
 
@@ -293,6 +303,55 @@ def announce(change: Change, outcomes: Iterable[Outcome], first_scan: bool = Fal
     told = len(notices)
     change.notices += told
     return told
+
+
+def alert_emergencies(change: Change, outcomes: Iterable[Outcome], first_scan: bool = False) -> int:
+    """Tell the branch's emergency contacts once of each open case on the emergency path.
+
+    Senior management, legal and public relations hear when a ticket is graded
+    major (or joins a group incident, with ``SLA_POLICY`` ``emergency_groups``);
+    senior management and the department head hear again, once, when its plan
+    is overdue (no plan within the 24 hours). Before the scheduler first ran,
+    the notices are recorded as skipped.
+    """
+    groups = change.clock.policy.emergency_groups
+    wanted: dict[str, tuple[Outcome, str, bool]] = {}
+    for o in outcomes:
+        ticket = o.ticket
+        if not on_emergency_path(ticket, groups) or ticket.status in QUIET_STATUSES:
+            continue
+        for role in EMERGENCY_ROLES:
+            wanted.setdefault(emergency_key(change.branch.id, ticket, role, False), (o, role, False))
+        if Flag.PLAN_OVERDUE in ticket.flags:
+            for role in ("senior", "head"):
+                wanted.setdefault(emergency_key(change.branch.id, ticket, role, True), (o, role, True))
+    if not wanted:
+        return 0
+    known: set[str] = set()
+    for chunk in chunks(sorted(wanted)):
+        known.update(
+            change.session.scalars(select(OutboxRow.dedupe_key).where(OutboxRow.dedupe_key.in_(chunk)))
+        )
+    fresh = {key: value for key, value in wanted.items() if key not in known}
+    if not fresh:
+        return 0
+    contacts = emergency_contacts(change.session, change.branch.id)
+    lang = branch_contact(change.session, change.branch.id).language
+    notices = []
+    for o, role, late in fresh.values():
+        if role == "head":
+            rule = head_rule(change.routing, o.ticket)
+            name, email = (rule.head, rule.head_email) if rule else ("", "")
+        else:
+            contact = contacts.get(role)
+            name, email = (contact.name, contact.email) if contact else ("", "")
+        deadlines = o.settled.evaluation.deadlines
+        notices.append(emergency_notice(change.branch, o.ticket, role, name, email, late, lang, deadlines))
+    skip = "on the emergency path before the scheduler first ran" if first_scan else ""
+    enqueue_many(change.session, notices, change.now, skip)
+    if not first_scan:
+        change.notices += len(notices)
+    return len(notices)
 
 
 def stored_state(row: Any, ticket: Ticket) -> Proposal:

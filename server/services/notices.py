@@ -32,12 +32,14 @@ from sqlalchemy.orm import Session
 
 from complaints.contacts import mask_phones
 from complaints.enums import Category, Flag, Status
+from complaints.major import CHECKLIST
 from complaints.model import Ticket
 from complaints.routing import RoutingTable, head_rule
 from complaints.sla import Deadlines
 from complaints.wire import COLUMNS
 from server.storage.db import get_db
 from server.storage.models import BranchRow, OutboxRow
+from server.storage.routing import EMERGENCY_ROLES
 from server.storage.rows import clock_for
 
 logger = logging.getLogger(__name__)
@@ -199,6 +201,55 @@ def escalation_notice(
         dedupe_key=escalation_key(ticket),
         recipient=head,
         to_addr=rule.head_email if rule else "",
+        lang=lang,
+        subject=subject,
+        body=body,
+        branch_id=branch.id,
+        ticket_key=ticket.sync_key,
+    )
+
+
+def emergency_key(branch_id: int, ticket: Ticket, role: str, late: bool) -> str:
+    """The dedupe key of an emergency notice: once per case (a group incident is one case) and role."""
+    case = f"group:{branch_id}:{ticket.group_id}" if ticket.group_id else ticket.sync_key
+    return f"emergency{'-late' if late else ''}:{case}:{role}"
+
+
+def emergency_notice(
+    branch: BranchRow,
+    ticket: Ticket,
+    role: str,
+    recipient: str,
+    to_addr: str,
+    late: bool,
+    lang: str,
+    deadlines: Deadlines | None = None,
+) -> Notice:
+    """The notice that ``ticket`` took the emergency path, or (``late``) has no plan after its 24 hours.
+
+    ``role``: an emergency role (`server.storage.routing.EMERGENCY_ROLES`) or "head", the department head.
+    """
+    context = ticket_context(branch, ticket, lang, deadlines)
+    checklist = [
+        (zh if lang == "zh" else en, local_time(getattr(ticket, key), branch.timezone))
+        for key, zh, en in CHECKLIST
+    ]
+    zh, en = {**EMERGENCY_ROLES, "head": ("部门负责人", "department head")}[role]
+    subject, body = render(
+        "emergency",
+        lang,
+        recipient=recipient,
+        role=zh if lang == "zh" else en,
+        late=late,
+        group=ticket.group_id,
+        checklist=checklist,
+        **context,
+    )
+    return Notice(
+        kind="emergency",
+        dedupe_key=emergency_key(branch.id, ticket, role, late),
+        recipient=recipient,
+        to_addr=to_addr,
         lang=lang,
         subject=subject,
         body=body,

@@ -403,6 +403,16 @@ class BranchContactRow(Base):
     language: Mapped[str] = mapped_column(String(8), default="zh")
 
 
+class EmergencyContactRow(Base):
+    """Who a branch tells when a ticket takes the emergency path: senior management, legal, PR."""
+
+    __tablename__ = "emergency_contacts"
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branches.id"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    email: Mapped[str] = mapped_column(String(320), default="")
+
+
 class ReportRow(Base):
     """A generated workbook kept for download (the monthly analysis)."""
 

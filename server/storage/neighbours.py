@@ -1,12 +1,13 @@
 """The tickets the group-incident and repeat-complaint rules must judge together, read from a branch.
 
 `complaints.levels.assess` needs every ticket of a group incident (same category
-and place within a window) or of a repeat complainant (same contact, unresolved)
-to judge them. The candidates are found with coarse keys that never separate two
-tickets the rules would put together (places: letters and digits only,
-case-folded; contacts: the last digits), so each true group is complete in what
-`assess` sees. Tickets being changed in the caller's transaction (``pending``)
-are judged as they will be stored, not as they were.
+and place within a window) or of a repeat complainant (same contact: unresolved
+at once, or the same problem again after a resolution) to judge them. The
+candidates are found with coarse keys that never separate two tickets the rules
+would put together (places: letters and digits only, case-folded; contacts: the
+last digits), so each true group is complete in what `assess` sees. Tickets
+being changed in the caller's transaction (``pending``) are judged as they will
+be stored, not as they were.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Integer, func, select, tuple_
+from sqlalchemy import Integer, and_, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from complaints.levels import Assessment, Basis, LevelRules, assess, own_bases
@@ -164,15 +166,27 @@ def _repeats(
     pending: Mapping[str, Ticket],
     findings: GroupFindings,
 ) -> None:
-    def open_contact(t: Ticket) -> bool:
-        return t.resolved_at is None and t.cancelled_at is None and bool(t.contact.strip())
+    """Repeat complaints: a customer's tickets open at once, or a problem raised again after its resolution.
 
-    wanted = {contact_key(t.contact) for t in changed or () if open_contact(t)}
+    Around ``changed``, the tickets that can pair with one of them are the unresolved
+    ones and those resolved since the earliest changed receipt less the window
+    (`complaints.levels.complains_again`); the whole branch otherwise.
+    """
+
+    def has_contact(t: Ticket) -> bool:
+        return t.cancelled_at is None and bool(t.contact.strip())
+
+    wanted = {contact_key(t.contact) for t in changed or () if has_contact(t)}
     if changed is not None and not wanted:
         return
+    condition: Any = _t.contact != ""
+    if changed is not None:
+        since = min(t.received_at for t in changed if has_contact(t)) - timedelta(days=rules.repeat_days)
+        condition = and_(condition, or_(_t.resolved_at.is_(None), _t.resolved_at >= since))
+    # the coarse groups first, from two columns; only customers with two tickets or more are loaded
     members: dict[str, set[str]] = defaultdict(set)
     query = select(_t.sync_key, _t.contact).where(
-        _t.branch_id == branch_id, _t.resolved_at.is_(None), _t.cancelled_at.is_(None)
+        _t.branch_id == branch_id, _t.cancelled_at.is_(None), condition
     )
     for key, contact in session.execute(query):
         coarse = contact_key(contact)
@@ -180,7 +194,7 @@ def _repeats(
             members[coarse].add(key)
     for key, ticket in pending.items():
         coarse = contact_key(ticket.contact)
-        if open_contact(ticket) and (changed is None or coarse in wanted):
+        if has_contact(ticket) and (changed is None or coarse in wanted):
             members[coarse].add(key)
     keys = sorted(k for group in members.values() if len(group) >= 2 for k in group)
     stored = [k for k in keys if k not in pending]

@@ -4,7 +4,9 @@ A branch without stored rules uses `complaints.routing.default_routing_table()`;
 the first edit stores the defaults for that branch and then changes one row.
 Notices go to the head of the ticket's department (``head_email``, found by
 `complaints.routing.head_rule`) and the daily branch digest to the coordinator
-(``flask --app server routing …``).
+(``flask --app server routing …``); a ticket on the emergency path of a major case
+(`complaints.major`) is told to the branch's senior-management, legal and
+public-relations contacts (``routing emergency``).
 """
 
 from __future__ import annotations
@@ -13,10 +15,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from complaints.routing import RoutingRule, RoutingTable, default_routing_table
-from server.storage.models import BranchContactRow, RoutingRuleRow
+from server.storage.models import BranchContactRow, EmergencyContactRow, RoutingRuleRow
 
 LANGUAGES = ("zh", "en")
 """Languages of a branch's notices."""
+EMERGENCY_ROLES: dict[str, tuple[str, str]] = {
+    "senior": ("高层管理", "senior management"),
+    "legal": ("法务", "legal"),
+    "pr": ("公关", "public relations"),
+}
+"""Who a branch tells when a ticket takes the emergency path (standard §2.3: 高层介入，联合法务、公关)."""
 
 
 def routing_table(session: Session, branch_id: int) -> RoutingTable:
@@ -84,5 +92,29 @@ def set_coordinator(
         row.email = email
     if language is not None:
         row.language = language
+    session.flush()
+    return row
+
+
+def emergency_contacts(session: Session, branch_id: int) -> dict[str, EmergencyContactRow]:
+    """The branch's emergency contacts by role; a role nobody was named for is absent."""
+    rows = session.scalars(select(EmergencyContactRow).where(EmergencyContactRow.branch_id == branch_id))
+    return {r.role: r for r in rows}
+
+
+def set_emergency_contact(
+    session: Session, branch_id: int, role: str, name: str | None, email: str | None
+) -> EmergencyContactRow:
+    """Name the branch's senior-management, legal or public-relations contact (None: unchanged)."""
+    if role not in EMERGENCY_ROLES:
+        raise ValueError(f"{role!r} is not an emergency role; use one of {', '.join(EMERGENCY_ROLES)}")
+    row = session.get(EmergencyContactRow, (branch_id, role))
+    if row is None:
+        row = EmergencyContactRow(branch_id=branch_id, role=role, name="", email="")
+        session.add(row)
+    if name is not None:
+        row.name = name
+    if email is not None:
+        row.email = email
     session.flush()
     return row

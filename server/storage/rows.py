@@ -14,6 +14,7 @@ from datetime import datetime
 from functools import cache, lru_cache
 from typing import Any
 
+from flask import current_app, has_app_context
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -22,7 +23,7 @@ from complaints.enums import LogKind
 from complaints.flags import Evaluation
 from complaints.model import LogEntry, Task, Ticket
 from complaints.schema import ColType
-from complaints.sla import SlaClock, SlaPolicy
+from complaints.sla import SlaClock, policy_from_settings
 from complaints.wire import COLUMNS, DEADLINE_COLUMNS, TICKET_ATTRS, decode, encode
 from server.storage.models import BranchRow, LogRow, TaskRow, TicketRow, tickets_table
 
@@ -126,10 +127,16 @@ def next_change_seq(session: Session, branch_id: int) -> int:
     return int(seq)
 
 
-@cache
 def clock_for(tz: str, calendar_path: str | None) -> SlaClock:
-    """The SLA clock of a branch time zone (cached: calendars cache their answers)."""
-    return SlaClock(load_calendar(calendar_path), SlaPolicy(tz=tz))
+    """The SLA clock of a branch time zone under the app's ``SLA_POLICY`` settings, if any."""
+    settings = current_app.config.get("SLA_POLICY") if has_app_context() else None
+    return _clock(tz, calendar_path, json.dumps(settings or {}, sort_keys=True))
+
+
+@cache
+def _clock(tz: str, calendar_path: str | None, settings: str) -> SlaClock:
+    """Cached: calendars cache their answers."""
+    return SlaClock(load_calendar(calendar_path), policy_from_settings(json.loads(settings), tz))
 
 
 def computed_values(result: Evaluation) -> dict[str, Any]:

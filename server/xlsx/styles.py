@@ -45,8 +45,10 @@ OVERDUE_DEADLINE: dict[Flag, str] = {
     Flag.FEEDBACK_OVERDUE: "feedback_due",
     Flag.REVISIT_OVERDUE: "revisit_until",
     Flag.APPEAL_RISK: "appeal_risk_at",
+    Flag.ROUTE_OVERDUE: "routed_at",
 }
-"""The deadline cell that each overdue flag marks (TASK_OVERDUE marks only the Flags cell)."""
+"""The cell each overdue flag marks: its deadline, or for ROUTE_OVERDUE the empty Routed at cell to fill
+(TASK_OVERDUE marks only the Flags cell)."""
 
 COMPUTED_NOTE = {
     "zh": "自动计算列（灰色）：由“检查时限”“分派”“同步”等按钮填写，请勿手工修改。",

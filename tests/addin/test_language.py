@@ -25,11 +25,12 @@ def test_a_group_incident_shows_its_flags_and_reason_in_the_workbooks_language(t
     run_macro(path, macros.check_deadlines, THURSDAY)
 
     first = rows(path, TICKETS, lang)[0]
-    expected = {
-        "zh": ("群体性投诉", "响应超时、方案即将到期、信息不全（缺：诉求期望）"),
+    expected = {  # never routed since Monday: routing overdue too
+        "zh": ("群体性投诉", "响应超时、分派超时、方案即将到期、信息不全（缺：诉求期望）"),
         "en": (
             "group incident",
-            "Acknowledgement overdue, Plan due soon, Information incomplete (missing: Expectation)",
+            "Acknowledgement overdue, Routing overdue, Plan due soon, "
+            "Information incomplete (missing: Expectation)",
         ),
     }
     assert (first["level_reason"], first["flags"]) == expected[lang]

@@ -475,7 +475,7 @@ def test_a_cell_that_does_not_fit_its_column_is_named_by_sheet_row_and_column(tm
     else:
         assert "Fix 2 problem(s) in the workbook first; nothing was changed" in outcome.text
         assert (
-            "Sheet 'Tickets', row 3, column R (Acknowledged at): '明天' is not a date and time"
+            "Sheet 'Tickets', row 3, column U (Acknowledged at): '明天' is not a date and time"
             in outcome.text
         )
 

@@ -40,6 +40,7 @@ OVERDUE = {
     Flag.REVISIT_OVERDUE,
     Flag.TASK_OVERDUE,
     Flag.APPEAL_RISK,
+    Flag.ROUTE_OVERDUE,
 }
 """The overdue flags, written out (NO_PROGRESS is a missed update, the due-soon flags warnings)."""
 

@@ -85,6 +85,7 @@ OVERDUE = {
     "REVISIT_OVERDUE",
     "TASK_OVERDUE",
     "APPEAL_RISK",
+    "ROUTE_OVERDUE",
 }
 STATUSES = (
     "new",
