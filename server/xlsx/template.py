@@ -44,7 +44,6 @@ from complaints.sla import DEFAULT_TZ, Deadlines, Due
 from complaints.wire import DEADLINE_COLUMNS
 from server.xlsx import printing, styles
 from server.xlsx.cellformat import cell_writer, looks_like_formula, number_format
-from server.xlsx.form import form_sheet
 
 SCHEMA_VERSION = "1"
 HELP_TITLE = {"zh": "说明", "en": "Help"}
@@ -360,7 +359,6 @@ def build_workbook(
     _settings_sheet(wb, lang, settings, heading)
     _data_sheet(wb, CONFLICTS, lang, zone, (), heading=heading)
     _help_sheet(wb, lang, heading)
-    form_sheet(wb, lang, branch)
     _sync_sheet(wb, lang, branch)
     return wb
 

@@ -26,8 +26,9 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from openpyxl.utils import get_column_letter
 
-from complaints.schema import SETTINGS, SYNC
+from complaints.schema import SETTINGS, SYNC, TICKETS
 from server.xlsx.errors import UnsafeWorkbookError
 from server.xlsx.zipguard import check_zip
 from tests.battery.hostile_files import (
@@ -342,6 +343,8 @@ def test_a_ten_row_sheet_with_a_stale_size_tag_imports_all_ten_rows(
 
 # --- refused whole ---------------------------------------------------------------------------
 
+SYNC_KEY_CELL = f"{get_column_letter([c.key for c in TICKETS.columns].index('sync_key') + 1)}3".encode()
+
 
 @pytest.mark.parametrize(
     ("part", "change"),
@@ -359,7 +362,7 @@ def test_a_ten_row_sheet_with_a_stale_size_tag_imports_all_ten_rows(
         (
             "xl/worksheets/sheet1.xml",
             lambda xml: re.sub(
-                rb'(<c r="BK3"[^>]*?)t="inlineStr"><is><t>[0-9a-f]+</t></is></c>',
+                rb'(<c r="' + SYNC_KEY_CELL + rb'"[^>]*?)t="inlineStr"><is><t>[0-9a-f]+</t></is></c>',
                 rb'\1t="e"><v>#DIV/0!</v></c>',
                 xml,
             ),

@@ -15,7 +15,6 @@ from openpyxl import load_workbook
 
 from complaints.periods import Period
 from complaints.schema import TICKETS
-from tests.factories import SHANGHAI
 from tests.server.conftest import Convert
 from tests.server.workbook_factories import many_tickets, save_filled, save_template, some_deadlines
 
@@ -38,12 +37,6 @@ def test_every_sheet_of_a_new_workbook_prints_a4_landscape_one_page_wide(tmp_pat
         assert page == (9, "landscape", 1, 0)
         assert ws.sheet_properties.pageSetUpPr.fitToPage and ws.print_title_rows == "$1:$1"
         assert ws.oddHeader.left.text == "SZ01 · &A" and ws.oddFooter.center.text == "第 &P 页，共 &N 页"
-    form = book["处理单"]
-    assert (form.page_setup.orientation, form.page_setup.fitToHeight, form.print_area) == (
-        "portrait",
-        1,
-        "'处理单'!$A$1:$B$58",
-    )
 
 
 def test_the_writer_keeps_the_print_setup(tmp_path: Path) -> None:
@@ -71,38 +64,6 @@ def test_a_branch_workbook_of_1000_tickets_prints_its_tickets_on_few_pages_none_
         assert "投诉编号" in page and LAST_PRINTED in page
         assert re.search(rf"第 {number} 页，共 \d+ 页", page)  # of the whole workbook, its first sheet
     assert tickets[0].ticket_id in printed[0]
-
-
-@pytest.mark.libreoffice
-def test_the_form_prints_the_chosen_ticket_on_one_page(tmp_path: Path, libreoffice: Convert) -> None:
-    tickets = many_tickets(40)
-    chosen = tickets[6]
-    path = save_filled(tmp_path / "SZ01.xlsx", tickets, deadlines=some_deadlines(tickets))
-    book = load_workbook(path)
-    book["处理单"]["B3"] = chosen.ticket_id  # typed by the coordinator
-    book.save(path)
-
-    printed = [p for p in pages(libreoffice(path, "pdf")) if "SZ01 · 投诉处理单" in p]
-
-    assert len(printed) == 1
-    (form,) = printed
-    assert chosen.ticket_id in form and chosen.description in form and chosen.customer_name in form
-    assert chosen.received_at is not None
-    assert chosen.received_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") in form
-    assert "调查人" in form and "部门负责人" in form
-    assert "没有这个投诉编号" not in form
-
-
-@pytest.mark.libreoffice
-def test_the_form_says_when_the_number_is_not_on_the_tickets_sheet(
-    tmp_path: Path, libreoffice: Convert
-) -> None:
-    path = save_filled(tmp_path / "SZ01.xlsx", many_tickets(3))
-    book = load_workbook(path)
-    book["处理单"]["B3"] = "SZ01-20990101-0001"
-    book.save(path)
-    (form,) = [p for p in pages(libreoffice(path, "pdf")) if "SZ01 · 投诉处理单" in p]
-    assert "“投诉单”表中没有这个投诉编号" in form
 
 
 def page_counts(pdf: Path) -> Counter[str]:
@@ -143,14 +104,9 @@ def main(docs: Path) -> None:
         work = Path(folder)
         tickets = many_tickets(1000)
         branch = save_filled(work / "SZ01.xlsx", tickets, deadlines=some_deadlines(tickets))
-        book = load_workbook(branch)
-        book["处理单"]["B3"] = tickets[5].ticket_id
-        book.save(branch)
         pdf = convert(branch, work)
         print("branch workbook, 1,000 tickets:", dict(page_counts(pdf)))
         picture(pdf, 1, docs / "print-tickets.png")
-        form_page = next(i for i, p in enumerate(pages(pdf), 1) if "投诉处理单" in p.splitlines()[0])
-        picture(pdf, form_page, docs / "print-form.png")
 
         app = create_app({"DATABASE_URL": f"sqlite:///{work / 'demo.db'}", "CLOCK": lambda: NOW})
         with app.app_context():

@@ -33,7 +33,7 @@ def validation_for(ws, ref: str):  # type: ignore[no-untyped-def]
 
 def test_new_chinese_workbook_has_the_sheets_in_order_with_sync_bookkeeping_hidden(template_zh: Path) -> None:
     book = load_workbook(template_zh)
-    sheets = ["投诉单", "任务", "日志", "分派规则", "设置", "冲突", "说明", "处理单", "_sync"]
+    sheets = ["投诉单", "任务", "日志", "分派规则", "设置", "冲突", "说明", "_sync"]
     assert book.sheetnames == sheets
     assert book.active.title == "投诉单"
     assert book["_sync"].sheet_state == "hidden"
