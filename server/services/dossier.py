@@ -18,6 +18,7 @@ of the content (and so of the digest): a masked dossier verifies as masked.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
@@ -31,8 +32,10 @@ from sqlalchemy.orm import Session
 from complaints.enums import LogKind
 from complaints.figures import Milestone
 from complaints.kpis import facts
+from complaints.model import Ticket
 from complaints.schema import TICKETS
-from complaints.wire import COLUMNS, TASK_COLUMNS
+from complaints.sla import SlaClock
+from complaints.wire import COLUMNS, TASK_COLUMNS, FieldError, decode
 from server.dashboard.present import field_label, local_time, masked, show, show_stored
 from server.services.errors import NotFound
 from server.storage.models import BranchRow, ConflictRow, HistoryRow, LogRow, TaskRow, TicketRow
@@ -116,7 +119,7 @@ def find_key(session: Session, ticket: str) -> str:
         return ticket
     key = session.scalar(select(TicketRow.sync_key).where(TicketRow.ticket_id == ticket).limit(1))
     if key is None:
-        raise NotFound(f"没有工单 {ticket} / no ticket {ticket}")
+        raise NotFound("ticket_not_found", f"没有工单 {ticket} / no ticket {ticket}", {"ticket": ticket})
     return key
 
 
@@ -146,18 +149,20 @@ def build(session: Session, ticket: str, mask: bool) -> Dossier:
     )
     task_no = {t.sync_key: t.task_no for t in tasks}
     keys = [row.sync_key, *task_no]
-    history = session.scalars(
-        select(HistoryRow)
-        .where(
-            or_(
-                (HistoryRow.entity == "ticket") & (HistoryRow.entity_key == row.sync_key),
-                (HistoryRow.entity == "task") & HistoryRow.entity_key.in_(list(task_no)),
+    history_list = list(
+        session.scalars(
+            select(HistoryRow)
+            .where(
+                or_(
+                    (HistoryRow.entity == "ticket") & (HistoryRow.entity_key == row.sync_key),
+                    (HistoryRow.entity == "task") & HistoryRow.entity_key.in_(list(task_no)),
+                )
             )
+            .order_by(HistoryRow.at, HistoryRow.id)
         )
-        .order_by(HistoryRow.at, HistoryRow.id)
     )
     history_rows = []
-    for h in history:
+    for h in history_list:
         label = (
             "创建 Created"
             if h.field == CREATED
@@ -188,7 +193,7 @@ def build(session: Session, ticket: str, mask: bool) -> Dossier:
         branch=f"{branch.code} {branch.name}".strip(),
         masked=mask,
         fields=fields,
-        milestones=_milestones(row, branch),
+        milestones=_milestones(row, branch, history_list),
         history=history_rows,
         tasks=[
             [
@@ -225,11 +230,43 @@ def build(session: Session, ticket: str, mask: bool) -> Dossier:
     )
 
 
-def _milestones(row: TicketRow, branch: BranchRow) -> list[list[str]]:
-    """Each milestone with its deadline under the rules and the verdict the head-office figures count."""
-    zone = branch.timezone
+def _milestones(row: TicketRow, branch: BranchRow, history: list[HistoryRow]) -> list[list[str]]:
+    """Each milestone with its deadline under the rules and the verdict the head-office figures count.
+
+    A reopened ticket (objection, dissatisfied revisit) lost its later milestones
+    when it was reopened; the history keeps them. Each earlier round is rebuilt
+    as the ticket stood just before its reopening and judged like the last.
+    """
     ticket = row_to_ticket(row, branch.code)
-    clock = clock_for(zone, current_app.config.get("CALENDAR_FILE"))
+    clock = clock_for(branch.timezone, current_app.config.get("CALENDAR_FILE"))
+    reopenings = sorted(
+        {h.version for h in history if h.entity == "ticket" and h.field == "reopened_at" and h.new_value}
+    )
+    rounds = [_as_of(ticket, history, v - 1) for v in reopenings] + [ticket]
+    out = []
+    for n, state in enumerate(rounds, start=1):
+        prefix = f"第{n}轮 Round {n} · " if len(rounds) > 1 else ""
+        out += [[prefix + r[0], *r[1:]] for r in _judged(state, clock, branch.timezone)]
+    return out
+
+
+def _as_of(ticket: Ticket, history: list[HistoryRow], version: int) -> Ticket:
+    """``ticket`` as it stood at ``version``: every later change to its fields undone from the history."""
+    names = {f.name for f in dataclasses.fields(Ticket)}
+    earlier: dict[str, str | None] = {}
+    for h in sorted(history, key=lambda h: (h.version, h.id), reverse=True):
+        if h.entity == "ticket" and h.version > version and h.field in names and h.field in COLUMNS:
+            earlier[h.field] = h.old_value
+    values = {}
+    for name, text in earlier.items():
+        try:
+            values[name] = decode(name, json.loads(text) if text else None)
+        except FieldError:
+            continue  # a value the schema no longer reads: the round is judged on the rest
+    return dataclasses.replace(ticket, **values)
+
+
+def _judged(ticket: Ticket, clock: SlaClock, zone: str) -> list[list[str]]:
     deadlines = clock.deadlines(ticket)
     met = facts(ticket, deadlines, clock).met
     out = []
@@ -237,14 +274,16 @@ def _milestones(row: TicketRow, branch: BranchRow) -> list[list[str]]:
         at = getattr(ticket, key)
         if milestone is None:
             due, verdict = "", VERDICTS["none"]
-        elif milestone is Milestone.REVISIT:
-            due = _window(deadlines.revisit_from, deadlines.revisit_until, zone)
-            verdict = VERDICTS[met[milestone]] if at is not None else VERDICTS["open"]
         else:
-            due = _due(getattr(deadlines, milestone.value), zone)
+            if milestone is Milestone.REVISIT:
+                due = _window(deadlines.revisit_from, deadlines.revisit_until, zone)
+            else:
+                due = _due(getattr(deadlines, milestone.value), zone)
             verdict = VERDICTS[met[milestone]] if at is not None else VERDICTS["open"]
         if milestone is Milestone.PLAN and deadlines.extension_error:
             verdict += f"（延期无效 invalid extension: {deadlines.extension_error}）"
+        elif milestone is Milestone.PLAN and ticket.extension_until is not None:
+            verdict += "（已有效延期 extended）"
         out.append([f"{zh} {en}", local_time(at, zone), due, verdict])
     return out
 

@@ -1,0 +1,124 @@
+"""The regulator dossier of a ticket that went through every step, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import subprocess
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from server import create_app
+from tests.server.api.conftest import add_branch, get_db_of
+
+PHONE = "13800138000"
+
+
+class Clock:
+    """The app's "now", moved on as the story of the ticket goes."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 16, 1, 30, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def story(database_url: str) -> Iterator[tuple[Flask, Clock]]:
+    clock = Clock()
+    app = create_app({"TESTING": True, "DATABASE_URL": database_url, "CLOCK": clock})
+    get_db_of(app).upgrade()
+    yield app, clock
+    get_db_of(app).dispose()
+
+
+def _sync(app: Flask, token: str, body: dict[str, Any]) -> dict[str, Any]:
+    response = app.test_client().post(
+        "/api/sync",
+        json=body,
+        headers={"Authorization": f"Bearer {token}", "Idempotency-Key": uuid.uuid4().hex, "X-Device": "前台电脑"},
+    )
+    assert response.status_code == 200, response.json
+    return response.json
+
+
+def _push(app: Flask, token: str, key: str, base: int, **fields: Any) -> dict[str, Any]:
+    out = _sync(app, token, {"tickets": [{"sync_key": key, "base_version": base, "fields": fields}]})
+    return next(t for t in out["pulled"]["tickets"] if t["sync_key"] == key)
+
+
+def every_step(app: Flask, clock: Clock) -> str:
+    """A ticket received, acknowledged, routed, extended, resolved late, objected to, settled, revisited.
+
+    Times are Shanghai local (UTC+8) in the comments. Returns the ticket's sync key.
+    """
+    token = add_branch(app, "SZ01")
+    key = uuid.uuid4().hex
+    first = {
+        "ticket_id": "SZ01-20261116-0001",
+        "received_at": "2026-11-16T01:00:00+00:00",  # Mon 09:00
+        "channel": "hotline",
+        "customer_name": "张先生",
+        "contact": PHONE,
+        "category": "network_fault",
+        "place": "阳光花园3栋",
+        "service": "宽带",
+        "description": f"每晚八点宽带断线，回电 {PHONE}",
+        "expectation": "一周内修好",
+        "grade": "moderate",
+    }
+    row = _sync(app, token, {"tickets": [{"sync_key": key, "fields": first}]})["pulled"]["tickets"][0]
+    clock.now = datetime(2026, 11, 18, 6, 0, tzinfo=UTC)
+    row = _push(
+        app, token, key, row["version"],
+        acknowledged_at="2026-11-16T02:00:00+00:00",  # Mon 10:00, due Tue: on time
+        routed_at="2026-11-16T02:30:00+00:00",
+        department="网络部",
+        investigator="李工",
+        promised_at="2026-11-20T09:00:00+00:00",
+        extension_requested_at="2026-11-18T03:00:00+00:00",  # Wed, before the plan deadline (Thu)
+        extension_reason="需要更换室外光缆",
+        extension_customer_informed=True,
+        extension_until="2026-11-24T00:00:00+00:00",
+    )  # fmt: skip
+    task = {"sync_key": uuid.uuid4().hex, "ticket_key": key}
+    _sync(app, token, {"tasks": [{**task, "fields": {"task_no": 1, "title": "更换光猫", "owner": "赵工", "due": "2026-11-20"}}]})
+    _sync(app, token, {"log": [{"sync_key": uuid.uuid4().hex, "ticket_key": key, "at": "2026-11-18T03:05:00+00:00", "kind": "progress", "text": f"已电话告知客户延期（{PHONE}）", "channel": "电话"}]})
+    clock.now = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+    row = _push(
+        app, token, key, row["version"],
+        plan_at="2026-11-23T02:00:00+00:00",  # Mon 23rd: after the 19th, before the extension's 24th
+        resolved_at="2026-11-24T02:00:00+00:00",  # promised the 20th: late
+        feedback_at="2026-11-24T07:00:00+00:00",  # within 24 hours
+        feedback_channel="电话",
+        cause="室外光缆老化",
+        solution="更换光缆",
+    )  # fmt: skip
+    # two copies of the workbook change the cause: a conflict, settled for the branch's value
+    stale = row["version"]
+    row = _push(app, token, key, stale, safeguards="每月巡检")
+    conflict = _sync(app, token, {"tickets": [{"sync_key": key, "base_version": stale - 1, "fields": {"cause": "光猫故障"}}]})
+    (found,) = conflict["pushed"]["tickets"][0]["conflicts"]
+    settled = app.test_client().post(
+        f"/api/conflicts/{found['id']}/resolve", json={"keep": "branch"}, headers={"Authorization": f"Bearer {token}"}
+    )
+    assert settled.status_code == 200, settled.json
+    row = app.test_client().get(f"/api/tickets/{key}", headers={"Authorization": f"Bearer {token}"}).json["ticket"]
+    clock.now = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)  # Wed 10:00: the customer objects
+    row = _push(app, token, key, row["version"], objection_demand="要求赔偿一个月月租")
+    clock.now = datetime(2026, 12, 7, 2, 0, tzinfo=UTC)
+    row = _push(
+        app, token, key, row["version"],
+        plan_at="2026-11-25T06:00:00+00:00",  # Wed 14:00, second round: due Mon 30th
+        resolved_at="2026-11-26T02:00:00+00:00",
+        feedback_at="2026-11-26T03:00:00+00:00",
+        closed_at="2026-11-26T04:00:00+00:00",
+        revisited_at="2026-12-01T02:00:00+00:00",
+        satisfaction="satisfied",
+    )  # fmt: skip
+    return key
