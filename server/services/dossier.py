@@ -83,7 +83,7 @@ class Dossier:
     branch: str
     masked: bool
     fields: list[list[str]]
-    """[label, value] of every visible ticket column."""
+    """[label, value] of every visible ticket column that holds something."""
     milestones: list[list[str]]
     """[milestone, done at, deadline, verdict]."""
     history: list[list[str]]
@@ -140,9 +140,9 @@ def build(session: Session, ticket: str, mask: bool) -> Dossier:
         return show_stored(key, raw, zone, lang, mask, TASK_COLUMNS if entity == "task" else COLUMNS)
 
     fields = [
-        [f"{c.header('zh')} {c.header('en')}", shown(c.key, from_db(c.key, getattr(row, c.key)))]
+        [f"{c.header('zh')} {c.header('en')}", text]
         for c in TICKETS.columns
-        if not c.hidden
+        if not c.hidden and (text := shown(c.key, from_db(c.key, getattr(row, c.key))))
     ]
     tasks = list(
         session.scalars(select(TaskRow).where(TaskRow.ticket_key == row.sync_key).order_by(TaskRow.task_no))

@@ -55,7 +55,7 @@ SECTIONS = {
     ),
 }
 """Each table of the dossier: its heading and column headings (zh and en)."""
-SPANS = {"fields": (1, 6), "milestones": (2, 1, 2, 2)}
+SPANS = {"fields": (2, 5), "milestones": (2, 1, 2, 2)}
 """How many sheet columns each table column covers, where not one each (narrow tables stretch across)."""
 BODY = Font(name=FONT, size=9)
 BOLD = Font(name=FONT, size=9, bold=True)
@@ -155,13 +155,16 @@ def _table(
             width = sum(WIDTHS[col - 1 : col - 1 + span])
             longest = max(longest, *(_lines(part, width) for part in str(value).split("\n")))
             col += span
-        ws.row_dimensions[r].height = 13 * max(1, longest)
+        ws.row_dimensions[r].height = 12 * max(1, longest) + 2
 
 
 def _lines(text: str, width: int) -> int:
-    """Printed lines of ``text`` in a column ``width`` characters wide (a CJK character is two)."""
+    """Printed lines of ``text`` in a column ``width`` characters wide (9 pt text; a CJK character is two).
+
+    LibreOffice does not grow a row for wrapped text in merged cells, so the sheet sets the heights.
+    """
     size = sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
-    return max(1, -(-size // max(1, width - 1)))
+    return max(1, -(-size // int(width * 1.2)))
 
 
 def pdf_bytes(made: Made) -> bytes:
