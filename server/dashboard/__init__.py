@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import Flask, Response, get_flashed_messages, render_template, request
 
-from server.dashboard import downloads, navigation, overview, signin, tickets  # noqa: F401 - they add routes
+from server.dashboard import dossier, downloads, navigation, overview, signin, tickets  # noqa: F401 - they add routes
 from server.dashboard.blueprint import bp
 from server.dashboard.figures import FiguresCache
 from server.dashboard.i18n import current_lang, t
