@@ -1,4 +1,4 @@
-"""The ticket page's download of its regulator dossier, as PDF or printable sheet (numbers masked but for admin)."""
+"""The ticket page's download of its regulator dossier: PDF or printable sheet, masked but for admin."""
 
 from __future__ import annotations
 

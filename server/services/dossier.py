@@ -95,6 +95,8 @@ class Dossier:
     conflicts: list[list[str]]
     """[detected at, field, branch value, server value, settled at, settled how, by]."""
     attachments: list[list[str]] = field(default_factory=list)
+    """[name, SHA-256]: always empty, the product keeps no attachments yet (`attachments_note` says so)."""
+    attachments_note: str = ATTACHMENTS_NOTE
 
     def content(self) -> dict[str, Any]:
         return asdict(self)

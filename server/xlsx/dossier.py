@@ -13,13 +13,16 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.worksheet.worksheet import Worksheet
 
-from server.services.dossier import ATTACHMENTS_NOTE, Made
 from server.xlsx.printing import Heading, literal, set_up
+
+if TYPE_CHECKING:
+    from server.services.dossier import Made
 
 FONT = "Noto Sans CJK SC"
 """A CJK font with both scripts; LibreOffice embeds it in the PDF (Excel substitutes its own if missing)."""
@@ -95,7 +98,7 @@ def workbook_bytes(made: Made) -> bytes:
         _section(ws, heading)
         _table(ws, columns, rows or [["无 None"]], SPANS.get(key))
     _section(ws, "附件及哈希 Attachments and their hashes")
-    _line(ws, ATTACHMENTS_NOTE)
+    _line(ws, d.attachments_note)
     _section(ws, "完整性 Integrity")
     for text in footer_lines(made):
         _line(ws, text)

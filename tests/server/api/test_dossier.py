@@ -13,6 +13,7 @@ import pytest
 from flask import Flask
 
 from server import create_app
+from server.services import dossier as dossiers
 from tests.server.api.conftest import add_branch, get_db_of
 
 PHONE = "13800138000"
@@ -41,7 +42,11 @@ def _sync(app: Flask, token: str, body: dict[str, Any]) -> dict[str, Any]:
     response = app.test_client().post(
         "/api/sync",
         json=body,
-        headers={"Authorization": f"Bearer {token}", "Idempotency-Key": uuid.uuid4().hex, "X-Device": "前台电脑"},
+        headers={
+            "Authorization": f"Bearer {token}",
+            "Idempotency-Key": uuid.uuid4().hex,
+            "X-Device": "前台电脑",
+        },
     )
     assert response.status_code == 200, response.json
     return response.json
@@ -87,8 +92,31 @@ def every_step(app: Flask, clock: Clock) -> str:
         extension_until="2026-11-24T00:00:00+00:00",
     )  # fmt: skip
     task = {"sync_key": uuid.uuid4().hex, "ticket_key": key}
-    _sync(app, token, {"tasks": [{**task, "fields": {"task_no": 1, "title": "更换光猫", "owner": "赵工", "due": "2026-11-20"}}]})
-    _sync(app, token, {"log": [{"sync_key": uuid.uuid4().hex, "ticket_key": key, "at": "2026-11-18T03:05:00+00:00", "kind": "progress", "text": f"已电话告知客户延期（{PHONE}）", "channel": "电话"}]})
+    _sync(
+        app,
+        token,
+        {
+            "tasks": [
+                {**task, "fields": {"task_no": 1, "title": "更换光猫", "owner": "赵工", "due": "2026-11-20"}}
+            ]
+        },
+    )
+    _sync(
+        app,
+        token,
+        {
+            "log": [
+                {
+                    "sync_key": uuid.uuid4().hex,
+                    "ticket_key": key,
+                    "at": "2026-11-18T03:05:00+00:00",
+                    "kind": "progress",
+                    "text": f"已电话告知客户延期（{PHONE}）",
+                    "channel": "电话",
+                }
+            ]
+        },
+    )
     clock.now = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
     row = _push(
         app, token, key, row["version"],
@@ -102,13 +130,23 @@ def every_step(app: Flask, clock: Clock) -> str:
     # two copies of the workbook change the cause: a conflict, settled for the branch's value
     stale = row["version"]
     row = _push(app, token, key, stale, safeguards="每月巡检")
-    conflict = _sync(app, token, {"tickets": [{"sync_key": key, "base_version": stale - 1, "fields": {"cause": "光猫故障"}}]})
+    conflict = _sync(
+        app,
+        token,
+        {"tickets": [{"sync_key": key, "base_version": stale - 1, "fields": {"cause": "光猫故障"}}]},
+    )
     (found,) = conflict["pushed"]["tickets"][0]["conflicts"]
     settled = app.test_client().post(
-        f"/api/conflicts/{found['id']}/resolve", json={"keep": "branch"}, headers={"Authorization": f"Bearer {token}"}
+        f"/api/conflicts/{found['id']}/resolve",
+        json={"keep": "branch"},
+        headers={"Authorization": f"Bearer {token}"},
     )
     assert settled.status_code == 200, settled.json
-    row = app.test_client().get(f"/api/tickets/{key}", headers={"Authorization": f"Bearer {token}"}).json["ticket"]
+    row = (
+        app.test_client()
+        .get(f"/api/tickets/{key}", headers={"Authorization": f"Bearer {token}"})
+        .json["ticket"]
+    )
     clock.now = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)  # Wed 10:00: the customer objects
     row = _push(app, token, key, row["version"], objection_demand="要求赔偿一个月月租")
     clock.now = datetime(2026, 12, 7, 2, 0, tzinfo=UTC)
@@ -122,3 +160,75 @@ def every_step(app: Flask, clock: Clock) -> str:
         satisfaction="satisfied",
     )  # fmt: skip
     return key
+
+
+@pytest.fixture
+def sqlite_story(tmp_path: Path) -> Iterator[tuple[Flask, Clock]]:
+    """The story on SQLite only: for the one PDF render of the test set."""
+    clock = Clock()
+    app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'd.db'}", "CLOCK": clock})
+    get_db_of(app).upgrade()
+    yield app, clock
+    get_db_of(app).dispose()
+
+
+def _build(app: Flask, key: str, mask: bool = False) -> dossiers.Dossier:
+    with app.app_context(), get_db_of(app).read() as session:
+        return dossiers.build(session, key, mask)
+
+
+MILESTONE_LINES = [
+    # (done at, due, verdict): each on one printed line of the milestone table, in this order
+    ("2026-11-16 10:00", "2026-11-17 23:59", "按时 On time"),  # round 1 acknowledged
+    ("2026-11-23 10:00", "2026-11-24 23:59", "按时 On time（已有效延期 extended）"),  # plan, extended
+    ("2026-11-24 10:00", "2026-11-20 17:00", "逾期 Late"),  # resolved after the promised date
+    ("2026-11-24 15:00", "2026-11-25 10:00", "按时 On time"),  # feedback within 24 hours
+    ("", "", "未到达 Not reached"),  # round 1 never revisited: reopened by the objection
+    ("2026-11-16 10:00", "2026-11-17 23:59", "按时 On time"),  # round 2 acknowledged (unchanged)
+    ("2026-11-25 14:00", "2026-11-30 23:59", "按时 On time"),  # plan again, from the reopening
+    ("2026-11-26 10:00", "2026-12-04 23:59", "按时 On time"),
+    ("2026-11-26 11:00", "2026-11-27 10:00", "按时 On time"),
+    ("2026-12-01 10:00", "2026-12-01 00:00 – 2026-12-07 23:59", "按时 On time"),  # revisit window
+]
+
+
+def _text(pdf: Path, *how: str) -> str:
+    return subprocess.run(
+        ["pdftotext", *how, str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
+
+
+def test_the_pdf_dossier_shows_every_verdict_and_history_line_and_verifies(sqlite_story, tmp_path):
+    app, clock = sqlite_story
+    key = every_step(app, clock)
+    pdf = tmp_path / "dossier.pdf"
+    runner = app.test_cli_runner()
+    made = runner.invoke(args=["dossier", "SZ01-20261116-0001", "-o", str(pdf)])
+    assert made.exit_code == 0, made.output
+    fonts = subprocess.run(["pdffonts", str(pdf)], capture_output=True, text=True, check=True).stdout
+    assert "CJK" in fonts and all(line.split()[-5] == "yes" for line in fonts.splitlines()[2:])  # embedded
+    text = _text(pdf, "-layout")
+    assert "投诉处理卷宗 Complaint handling dossier" in text and "张先生" in text
+    assert PHONE in text  # the command line is the administrator's: numbers in full
+    judged = [
+        line for line in text.splitlines() if any(v in line for v in ("Not reached", "On time", "Late"))
+    ]
+    assert len(judged) == len(MILESTONE_LINES)
+    for (done, due, verdict), line in zip(MILESTONE_LINES, judged, strict=True):
+        assert done in line and due in line and verdict in line, line
+    flat = "".join(_text(pdf, "-raw").split())  # LibreOffice draws a wrapped cell apart from its row
+    history = _build(app, key).history
+    assert len(history) > 40
+    for row in history:  # every line of the history: when, version, what, old → new, who, which door
+        assert all("".join(cell.split()) in flat for cell in row), row
+    for cells in (
+        ("光猫故障", "室外光缆老化", "采用分公司值 Branch value kept"),  # the conflict and how it was settled
+        ("客户异议 Objection", "要求赔偿一个月月租"),
+        ("更换光猫", "赵工", "2026-11-20"),
+        ("进度通报 Progress update", f"已电话告知客户延期（{PHONE}）"),
+        ("本系统暂不保存附件",),
+        (f"SHA-256: {_build(app, key).digest()}",),
+    ):
+        assert all("".join(cell.split()) in flat for cell in cells), cells
+    ok = runner.invoke(args=["dossier", "verify", str(pdf)])
+    assert ok.exit_code == 0 and "OK" in ok.output, ok.output
