@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import re
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -11,10 +13,14 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from openpyxl import load_workbook
 
 from server import create_app
+from server.auth import ADMIN, HEAD_OFFICE
 from server.services import dossier as dossiers
+from server.storage.models import TicketRow
 from tests.server.api.conftest import add_branch, get_db_of
+from tests.server.dashboard.conftest import add_user, branch_token, sign_in
 
 PHONE = "13800138000"
 
@@ -232,3 +238,65 @@ def test_the_pdf_dossier_shows_every_verdict_and_history_line_and_verifies(sqlit
         assert all("".join(cell.split()) in flat for cell in cells), cells
     ok = runner.invoke(args=["dossier", "verify", str(pdf)])
     assert ok.exit_code == 0 and "OK" in ok.output, ok.output
+
+
+def _sheet_text(content: bytes) -> str:
+    wb = load_workbook(io.BytesIO(content), read_only=True)
+    return "\n".join(
+        str(v) for ws in wb.worksheets for row in ws.iter_rows(values_only=True) for v in row if v
+    )
+
+
+def test_the_digest_leaves_out_when_it_was_made_and_verify_catches_any_later_change(story, tmp_path):
+    app, clock = story
+    key = every_step(app, clock)
+    runner = app.test_cli_runner()
+    sheet = tmp_path / "dossier.xlsx"
+    assert runner.invoke(args=["dossier", key, "-o", str(sheet)]).exit_code == 0
+    first = _sheet_text(sheet.read_bytes())
+    digest = re.search(r"SHA-256: ([0-9a-f]{64})", first)[1]  # type: ignore[index]
+    assert "判定 Verdict" in first and "生成时间 Made at: 2026-12-07 10:00" in first
+    clock.now = datetime(2026, 12, 9, 2, 0, tzinfo=UTC)  # made again two days later: the same digest
+    again = tmp_path / "again.xlsx"
+    assert runner.invoke(args=["dossier", "SZ01-20261116-0001", "-o", str(again)]).exit_code == 0
+    assert f"SHA-256: {digest}" in _sheet_text(again.read_bytes())
+    assert "OK" in runner.invoke(args=["dossier", "verify", str(sheet)]).output
+    by_digest = runner.invoke(
+        args=["dossier", "verify", "--digest", digest, "--ticket", "SZ01-20261116-0001"]
+    )
+    assert by_digest.exit_code == 0, by_digest.output
+    masked = runner.invoke(args=["dossier", "verify", "--digest", digest, "--ticket", key, "--masked"])
+    assert masked.exit_code == 1 and "MISMATCH" in masked.output  # a masked copy has its own digest
+    token = add_branch(app, "GZ01")  # another branch's change leaves this record (and its digest) alone
+    assert token and "OK" in runner.invoke(args=["dossier", "verify", str(sheet)]).output
+    with app.app_context(), get_db_of(app).read() as session:
+        version = session.get(TicketRow, key).version  # type: ignore[union-attr]
+        code_token = branch_token(app, "SZ01")
+    _push(app, code_token, key, version, suggestions="希望以后提前通知")
+    changed = runner.invoke(args=["dossier", "verify", str(sheet)])
+    assert changed.exit_code == 1 and "MISMATCH" in changed.output and digest in changed.output
+    unknown = runner.invoke(args=["dossier", "SZ01-29991231-9999", "-o", str(tmp_path / "x.pdf")])
+    assert unknown.exit_code == 1 and "no ticket SZ01-29991231-9999" in unknown.output
+    wrong = runner.invoke(args=["dossier", key, "-o", str(tmp_path / "x.docx")])
+    assert wrong.exit_code == 1 and "must end in .pdf or .xlsx" in wrong.output
+
+
+def test_the_dashboard_dossier_masks_phone_numbers_for_everyone_but_admin(story):
+    app, clock = story
+    key = every_step(app, clock)
+    add_user(app, "analyst", HEAD_OFFICE)
+    add_user(app, "root", ADMIN)
+    seen = {}
+    for user in ("analyst", "root"):
+        client = app.test_client()
+        sign_in(client, user)
+        page = client.get(f"/dashboard/tickets/{key}").text
+        assert f"/dashboard/tickets/{key}/dossier.pdf" in page
+        response = client.get(f"/dashboard/tickets/{key}/dossier.xlsx")
+        assert response.status_code == 200
+        assert "dossier-SZ01-20261116-0001.xlsx" in response.headers["Content-Disposition"]
+        seen[user] = _sheet_text(response.data)
+    assert PHONE not in seen["analyst"] and "138****8000" in seen["analyst"]
+    assert "号码遮蔽 Phones masked: yes" in seen["analyst"]
+    assert PHONE in seen["root"] and "号码遮蔽 Phones masked: no" in seen["root"]
+    assert app.test_client().get(f"/dashboard/tickets/{key}/dossier.pdf").status_code in (302, 401)
