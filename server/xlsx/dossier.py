@@ -58,7 +58,7 @@ SECTIONS = {
     ),
 }
 """Each table of the dossier: its heading and column headings (zh and en)."""
-SPANS = {"fields": (2, 5), "milestones": (2, 1, 2, 2)}
+SPANS = {"fields": (2, 5), "milestones": (3, 1, 1, 2)}
 """How many sheet columns each table column covers, where not one each (narrow tables stretch across)."""
 BODY = Font(name=FONT, size=9)
 BOLD = Font(name=FONT, size=9, bold=True)
