@@ -1,4 +1,4 @@
-"""The ticket page's download of its regulator dossier: PDF or printable sheet, masked but for admin."""
+"""A ticket's regulator dossier (PDF or printable sheet) and the appeal register, masked but for admin."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from flask import render_template, send_file
 
 from server import clock
 from server.dashboard.blueprint import bp
-from server.dashboard.i18n import t
+from server.dashboard.i18n import current_lang, t
 from server.dashboard.signin import current_user, signed_in
+from server.services import appeals
 from server.services import dossier as dossiers
 from server.services.errors import NotFound
 from server.storage.db import get_db
@@ -37,3 +38,13 @@ def dossier(sync_key: str, fmt: str) -> Any:
         except RenderError as exc:
             return render_template("dashboard/message.html", message=t("dossier_failed") + str(exc)), 503
     return send_file(io.BytesIO(content), mimetype=mimetype, as_attachment=True, download_name=name)
+
+
+@bp.route("/appeals")
+@signed_in
+def appeal_register() -> Any:
+    """Every ticket on appeal to the regulator, newest appeal first, each with its dossier."""
+    lang = current_lang()
+    with get_db().read() as session:
+        lines = appeals.register(session, None, lang, not current_user().sees_phone_numbers)
+    return render_template("dashboard/appeals.html", lines=lines, heads=appeals.HEADERS[lang])
