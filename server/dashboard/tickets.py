@@ -15,13 +15,6 @@ from server import clock
 from server.dashboard.blueprint import bp
 from server.dashboard.forms import filter_message
 from server.dashboard.i18n import current_lang, t
-from server.dashboard.present import (
-    field_label,
-    flag_labels,
-    masked,
-    show,
-    show_stored,
-)
 from server.dashboard.queries import (
     FLAG_ARGS,
     UNCATEGORISED,
@@ -33,6 +26,13 @@ from server.dashboard.queries import (
     ticket_page,
 )
 from server.dashboard.signin import current_user, signed_in
+from server.present import (
+    field_label,
+    flag_labels,
+    masked,
+    show,
+    show_stored,
+)
 from server.services.changes import Actor
 from server.services.errors import NotFound, ServiceError
 from server.services.tickets import add_note, change_on, escalate_ticket

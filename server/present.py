@@ -1,4 +1,4 @@
-"""How values look on the pages: labels in the chosen language, local times, masked phone numbers."""
+"""How values look to people (dashboard pages, dossier, appeal register): labels, local times, masks."""
 
 from __future__ import annotations
 
