@@ -15,9 +15,11 @@ import pytest
 from flask import Flask
 from openpyxl import load_workbook
 
+from complaints.periods import Period
 from server import create_app
 from server.auth import ADMIN, HEAD_OFFICE
 from server.services import dossier as dossiers
+from server.services.consolidated import ConsolidateOptions, build_consolidated
 from server.storage.models import TicketRow
 from tests.server.api.conftest import add_branch, get_db_of
 from tests.server.dashboard.conftest import add_user, branch_token, sign_in
@@ -45,6 +47,7 @@ def story(database_url: str) -> Iterator[tuple[Flask, Clock]]:
 
 
 def _sync(app: Flask, token: str, body: dict[str, Any]) -> dict[str, Any]:
+    """Push ``body`` as a branch's device would; every row must be accepted."""
     response = app.test_client().post(
         "/api/sync",
         json=body,
@@ -55,6 +58,7 @@ def _sync(app: Flask, token: str, body: dict[str, Any]) -> dict[str, Any]:
         },
     )
     assert response.status_code == 200, response.json
+    assert not any(response.json["pushed"].get("rejected", {}).values()), response.json["pushed"]
     return response.json
 
 
@@ -300,3 +304,45 @@ def test_the_dashboard_dossier_masks_phone_numbers_for_everyone_but_admin(story)
     assert "号码遮蔽 Phones masked: yes" in seen["analyst"]
     assert PHONE in seen["root"] and "号码遮蔽 Phones masked: no" in seen["root"]
     assert app.test_client().get(f"/dashboard/tickets/{key}/dossier.pdf").status_code in (302, 401)
+
+
+def test_the_appeal_register_lists_regulator_tickets_on_the_dashboard_and_in_the_consolidated_workbook(story):
+    app, clock = story
+    key = every_step(app, clock)  # an ordinary hotline ticket: no appeal
+    token = branch_token(app, "SZ01")
+    clock.now = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
+    by_channel = {
+        "ticket_id": "SZ01-20261119-0002",
+        "received_at": "2026-11-19T01:00:00+00:00",
+        "channel": "regulator",
+        "customer_name": f"王女士 {PHONE}",
+        "contact": "13900139000",
+        "category": "billing_dispute",
+        "description": "12300 转来：多扣费",
+        "grade": "moderate",
+    }
+    pushed = _sync(app, token, {"tickets": [{"sync_key": uuid.uuid4().hex, "fields": by_channel}]})
+    assert not pushed["pushed"]["rejected"]["tickets"], pushed["pushed"]
+    clock.now = datetime(2026, 12, 8, 2, 0, tzinfo=UTC)  # the regulator forwards the first ticket: Tue 10:00
+    with app.app_context(), get_db_of(app).read() as session:
+        version = session.get(TicketRow, key).version  # type: ignore[union-attr]
+    _push(app, token, key, version, regulator_involved=True)
+    add_user(app, "analyst", HEAD_OFFICE)
+    client = app.test_client()
+    sign_in(client, "analyst")
+    page = client.get("/dashboard/appeals").text
+    rows = re.findall(r"<tr>(.*?)</tr>", page, re.S)[1:]
+    cells = [re.sub(r"<[^>]+>", "", r).split() for r in rows]
+    assert [c[1] for c in cells] == ["SZ01-20261116-0001", "SZ01-20261119-0002"]  # newest appeal first
+    assert " ".join(cells[0]).startswith("SZ01 SZ01-20261116-0001 张先生 监管介入标记 2026-12-08 10:00")
+    assert "工信部/12300 渠道 2026-11-19 09:00" in " ".join(cells[1]) and "138****8000" in page
+    assert PHONE not in page and f"/dashboard/tickets/{key}/dossier.pdf" in page
+    target = io.BytesIO()
+    with app.app_context():
+        options = ConsolidateOptions(branches=None, period=Period.month(2026, 11), workers=0)
+        build_consolidated(get_db_of(app), target, options)
+    sheet = load_workbook(io.BytesIO(target.getvalue()))["申诉登记"]
+    values = [[c.value for c in row] for row in sheet.iter_rows()]
+    assert values[0][:6] == ["分公司", "投诉编号", "客户", "申诉来源", "申诉日期", "答复时限"]
+    assert [v[1] for v in values[1:]] == ["SZ01-20261116-0001", "SZ01-20261119-0002"]
+    assert values[2][2] == "王女士 138****8000" and sheet.print_title_rows == "$1:$1"
