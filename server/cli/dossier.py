@@ -31,10 +31,10 @@ FOOTER = {
 
 
 class _TicketOrCommand(click.Group):
-    """``dossier TICKET …`` makes a dossier; ``dossier verify …`` checks one."""
+    """``dossier TICKET …`` and ``dossier --group G …`` make dossiers; ``dossier verify …`` checks one."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if args and args[0] not in self.commands and not args[0].startswith("-"):
+        if args and args[0] not in self.commands and args[0] != "--help":
             args = ["make", *args]
         return super().parse_args(ctx, args)
 
@@ -45,24 +45,31 @@ def dossier() -> None:
 
 
 @dossier.command("make")
-@click.argument("ticket")
+@click.argument("ticket", required=False)
+@click.option("--group", "group", help="every ticket of this group complaint (群体投诉编号), a sheet each")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option("--masked", is_flag=True, help="mask phone numbers, as every role but admin sees them")
 @with_appcontext
-def make(ticket: str, output: Path, masked: bool) -> None:
-    """Write the dossier of TICKET (number or sync key) to OUTPUT (.pdf or .xlsx)."""
+def make(ticket: str | None, group: str | None, output: Path, masked: bool) -> None:
+    """Write the dossier of TICKET (number or sync key), or of a --group, to OUTPUT (.pdf or .xlsx)."""
     suffix = output.suffix.lower()
     if suffix not in (".pdf", ".xlsx"):
         raise click.ClickException(f"输出须为 .pdf 或 .xlsx / output must end in .pdf or .xlsx: {output}")
+    if bool(ticket) == bool(group):
+        raise click.ClickException("给出一个工单或 --group / give one TICKET or --group")
     try:
         with get_db().read() as session:
-            made = dossiers.make(session, ticket, masked, clock.now())
-        output.write_bytes(pdf_bytes(made) if suffix == ".pdf" else workbook_bytes(made))
+            if group:
+                made = dossiers.make_group(session, group, masked, clock.now())
+            else:
+                made = [dossiers.make(session, ticket or "", masked, clock.now())]
+        output.write_bytes(pdf_bytes(*made) if suffix == ".pdf" else workbook_bytes(*made))
     except ServiceError as exc:
         raise click.ClickException(exc.message) from exc
     except RenderError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"dossier of {made.dossier.ticket_id} written to {output}; SHA-256 {made.digest}")
+    for one in made:
+        click.echo(f"dossier of {one.dossier.ticket_id} written to {output}; SHA-256 {one.digest}")
 
 
 @dossier.command("verify")
@@ -74,28 +81,32 @@ def make(ticket: str, output: Path, masked: bool) -> None:
 def verify(file: Path | None, digest: str | None, ticket: str | None, masked: bool) -> None:
     """Recompute a dossier's SHA-256 from the database and compare it with the one it carries."""
     if file is not None:
-        found = {name: pattern.search(_text(file)) for name, pattern in FOOTER.items()}
-        missing = [name for name, m in found.items() if m is None]
-        if missing:
+        text = _text(file)
+        digests, keys, masks = ([m[1] for m in f.finditer(text)] for f in FOOTER.values())
+        if not digests or not len(digests) == len(keys) == len(masks):
             raise click.ClickException(
-                f"{file}: 不是卷宗（缺少 {', '.join(missing)}）/ not a dossier: no {missing}"
+                f"{file}: 不是完整的卷宗 / not a whole dossier: its SHA-256 lines are missing"
             )
-        digest, ticket = found["digest"].group(1), found["key"].group(1)  # type: ignore[union-attr]
-        masked = found["masked"].group(1) == "yes"  # type: ignore[union-attr]
-    elif not (digest and ticket):
+        found = [(d, k, m == "yes") for d, k, m in zip(digests, keys, masks, strict=True)]
+    elif digest and ticket:
+        found = [(digest.strip().lower(), ticket, masked)]
+    else:
         raise click.ClickException(
-            "给出卷宗文件，或 --digest 与 --ticket / give a FILE, or --digest with --ticket"
+            "给出卷宗文件，或 --digest 与 --ticket / give a FILE, or --digest and --ticket"
         )
-    try:
-        with get_db().read() as session:
-            now = dossiers.build(session, ticket, masked).digest()
-    except ServiceError as exc:
-        raise click.ClickException(exc.message) from exc
-    if now != digest.strip().lower():
-        raise click.ClickException(
-            f"不符：记录已改变 / MISMATCH: the dossier says {digest}, the database now gives {now}"
-        )
-    click.echo(f"一致 OK: SHA-256 {now} matches the record of {ticket} in the database")
+    bad = []
+    with get_db().read() as session:
+        for said, key, was_masked in found:
+            try:
+                now = dossiers.build(session, key, was_masked).digest()
+            except ServiceError as exc:
+                raise click.ClickException(exc.message) from exc
+            if now == said:
+                click.echo(f"一致 OK: SHA-256 {now} matches the record of {key} in the database")
+            else:
+                bad.append(f"{key}: the dossier says {said}, the database now gives {now}")
+    if bad:
+        raise click.ClickException("不符：记录已改变 / MISMATCH: " + "; ".join(bad))
 
 
 def _text(file: Path) -> str:

@@ -327,6 +327,18 @@ def make(session: Session, ticket: str, mask: bool, now: datetime) -> Made:
     return Made(dossier, dossier.digest(), local_time(now, zone))
 
 
+def make_group(session: Session, group_id: str, mask: bool, now: datetime) -> list[Made]:
+    """The dossier of every ticket of a group complaint (one incident, many customers), by ticket number."""
+    keys = session.scalars(
+        select(TicketRow.sync_key).where(TicketRow.group_id == group_id.strip()).order_by(TicketRow.ticket_id)
+    ).all()
+    if not group_id.strip() or not keys:
+        raise NotFound(
+            "group_not_found", f"没有群体投诉 {group_id} / no group complaint {group_id}", {"group": group_id}
+        )
+    return [make(session, key, mask, now) for key in keys]
+
+
 def verify(session: Session, sync_key: str, digest: str, mask: bool) -> bool:
     """Whether ``digest`` is that of the dossier rebuilt now from the database."""
     return build(session, sync_key, mask).digest() == digest.strip().lower()

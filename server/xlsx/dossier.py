@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -72,18 +73,25 @@ class RenderError(Exception):
     """The PDF could not be made (LibreOffice missing or failing)."""
 
 
-def workbook_bytes(made: Made) -> bytes:
-    """The dossier as a one-sheet workbook set up to print on A4."""
+def workbook_bytes(*dossiers: Made) -> bytes:
+    """The dossiers (one ticket's, or a group's) as a workbook set up to print on A4, a sheet each."""
     wb = Workbook()
-    ws = wb.active
-    assert ws is not None
-    ws.title = "卷宗 Dossier"
+    wb.remove(wb.active)
+    for made in dossiers:
+        title = re.sub(r"[\[\]:*?/\\]", "_", f"卷宗 {made.dossier.ticket_id}")[:31]
+        _sheet(wb.create_sheet(title), made)  # openpyxl numbers a repeated title
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def _sheet(ws: Worksheet, made: Made) -> None:
     for i, width in enumerate(WIDTHS):
         ws.column_dimensions[chr(ord("A") + i)].width = width
     d = made.dossier
     ws.append([f"{TITLE} · {d.ticket_id}"])
     ws.cell(1, 1).font = Font(name=FONT, size=14, bold=True)
-    ws.append([f"分公司 Branch: {d.branch}    工单键 Ticket key: {d.sync_key}"])
+    ws.append([f"分公司 Branch: {d.branch}    同步键 Sync key: {d.sync_key}"])
     ws.cell(2, 1).font = BODY
     tables = {
         "fields": d.fields,
@@ -109,9 +117,6 @@ def workbook_bytes(made: Made) -> bytes:
         area=f"A1:G{ws.max_row}",
         landscape=False,
     )
-    out = io.BytesIO()
-    wb.save(out)
-    return out.getvalue()
 
 
 def footer_lines(made: Made) -> list[str]:
@@ -170,14 +175,14 @@ def _lines(text: str, width: int) -> int:
     return max(1, -(-size // int(width * 1.2)))
 
 
-def pdf_bytes(made: Made) -> bytes:
-    """The dossier as PDF: the printable sheet converted by headless LibreOffice (fonts embedded)."""
+def pdf_bytes(*dossiers: Made) -> bytes:
+    """The dossiers as PDF: the printable sheets converted by headless LibreOffice (fonts embedded)."""
     soffice = shutil.which("soffice") or shutil.which("libreoffice")
     if soffice is None:
         raise RenderError("未安装 LibreOffice，无法生成 PDF / LibreOffice (soffice) is not installed: no PDF")
     with tempfile.TemporaryDirectory() as work:
         source = Path(work) / "dossier.xlsx"
-        source.write_bytes(workbook_bytes(made))
+        source.write_bytes(workbook_bytes(*dossiers))
         done = subprocess.run(
             [
                 soffice,
