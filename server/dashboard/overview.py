@@ -29,7 +29,7 @@ from server.dashboard.forms import default_period, filter_message, read_branches
 from server.dashboard.i18n import current_lang, t
 from server.dashboard.queries import FilterError, TicketFilter, branch_codes
 from server.dashboard.signin import current_user, signed_in
-from server.present import masked, percent
+from server.services.present import masked, percent
 from server.storage.db import get_db
 
 CATEGORY_CSS = "bar-category"

@@ -26,15 +26,15 @@ from server.dashboard.queries import (
     ticket_page,
 )
 from server.dashboard.signin import current_user, signed_in
-from server.present import (
+from server.services.changes import Actor
+from server.services.errors import NotFound, ServiceError
+from server.services.present import (
     field_label,
     flag_labels,
     masked,
     show,
     show_stored,
 )
-from server.services.changes import Actor
-from server.services.errors import NotFound, ServiceError
 from server.services.tickets import add_note, change_on, escalate_ticket
 from server.storage.db import get_db
 from server.storage.rows import from_db

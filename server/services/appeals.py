@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from complaints.appeals import REGULATOR_FIELD, on_appeal
 from complaints.enums import Channel
-from server.present import local_time, masked, show
+from server.services.present import local_time, masked, show
 from server.storage.models import BranchRow, HistoryRow, TicketRow
 from server.storage.rows import from_db, row_to_ticket
 

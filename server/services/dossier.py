@@ -36,8 +36,8 @@ from complaints.model import Ticket
 from complaints.schema import TICKETS
 from complaints.sla import SlaClock
 from complaints.wire import COLUMNS, TASK_COLUMNS, FieldError, decode
-from server.present import field_label, local_time, masked, show, show_stored
 from server.services.errors import NotFound
+from server.services.present import field_label, local_time, masked, show, show_stored
 from server.storage.models import BranchRow, ConflictRow, HistoryRow, LogRow, TaskRow, TicketRow
 from server.storage.rows import clock_for, from_db, row_to_ticket
 from server.storage.writes import CREATED

@@ -14,7 +14,7 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
@@ -22,8 +22,44 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from server.xlsx.printing import Heading, literal, set_up
 
-if TYPE_CHECKING:
-    from server.services.dossier import Made
+
+class Content(Protocol):
+    """What a dossier holds (`server.services.dossier.Dossier`): every value already text."""
+
+    @property
+    def ticket_id(self) -> str: ...
+    @property
+    def sync_key(self) -> str: ...
+    @property
+    def branch(self) -> str: ...
+    @property
+    def masked(self) -> bool: ...
+    @property
+    def fields(self) -> list[list[str]]: ...
+    @property
+    def milestones(self) -> list[list[str]]: ...
+    @property
+    def history(self) -> list[list[str]]: ...
+    @property
+    def tasks(self) -> list[list[str]]: ...
+    @property
+    def log(self) -> list[list[str]]: ...
+    @property
+    def conflicts(self) -> list[list[str]]: ...
+    @property
+    def attachments_note(self) -> str: ...
+
+
+class Made(Protocol):
+    """A dossier with its digest and when it was made (`server.services.dossier.Made`)."""
+
+    @property
+    def dossier(self) -> Content: ...
+    @property
+    def digest(self) -> str: ...
+    @property
+    def made_at(self) -> str: ...
+
 
 FONT = "Noto Sans CJK SC"
 """A CJK font with both scripts; LibreOffice embeds it in the PDF (Excel substitutes its own if missing)."""
