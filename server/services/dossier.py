@@ -10,7 +10,7 @@ PDF through LibreOffice) only lay this content out.
 
 The digest is a SHA-256 over the canonical JSON of the content (sorted keys,
 no whitespace, UTF-8). The time the dossier was made is printed beside it but
-deliberately left **out** of the digest: `verify` rebuilds the content from the
+deliberately left **out** of the digest: `dossier verify` (the CLI) rebuilds the content from the
 database and compares, so a digest stays valid until the stored record
 changes, whenever it is recomputed. Whether phone numbers were masked is part
 of the content (and so of the digest): a masked dossier verifies as masked.
@@ -34,7 +34,7 @@ from complaints.figures import Milestone
 from complaints.kpis import facts
 from complaints.model import Ticket
 from complaints.schema import TICKETS
-from complaints.sla import SlaClock
+from complaints.sla import DEFAULT_TZ, SlaClock
 from complaints.wire import COLUMNS, TASK_COLUMNS, FieldError, decode
 from server.services.errors import NotFound
 from server.services.present import field_label, local_time, masked, show, show_stored
@@ -62,6 +62,12 @@ VERDICTS = {
     "none": "无时限 No deadline",
 }
 RESOLUTIONS = {"branch": "采用分公司值 Branch value kept", "server": "采用服务器值 Server value kept"}
+ROLES = {
+    "branch": "分支机构 branch",
+    "head_office": "总部 head office",
+    "admin": "管理员 admin",
+    "system": "系统 system",
+}
 DOORS = {
     "api": "同步 Sync",
     "upload": "上传 Upload",
@@ -179,7 +185,7 @@ def build(session: Session, ticket: str, mask: bool) -> Dossier:
         )
         old = "" if h.field == CREATED else stored(h.field, h.old_value, h.entity)
         door = DOORS.get(h.source, h.source) + (f" · {masked('device', h.device, mask)}" if h.device else "")
-        who = masked("by", h.by, mask) + (f"（{h.role}）" if h.role else "")
+        who = masked("by", h.by, mask) + (f"（{ROLES.get(h.role, h.role)}）" if h.role else "")
         history_rows.append([local_time(h.at, zone), str(h.version), label, old, new, who, door])
     log = session.scalars(
         select(LogRow).where(LogRow.ticket_key == row.sync_key).order_by(LogRow.at, LogRow.sync_key)
@@ -212,7 +218,7 @@ def build(session: Session, ticket: str, mask: bool) -> Dossier:
                 local_time(e.at, zone),
                 _kind(e.kind),
                 masked("text", e.text, mask),
-                masked("text", e.author, mask) + (f"（{e.role}）" if e.role else ""),
+                masked("text", e.author, mask) + (f"（{ROLES.get(e.role, e.role)}）" if e.role else ""),
                 masked("text", e.channel, mask),
             ]
             for e in log
@@ -323,8 +329,12 @@ def _kind(kind: str) -> str:
 def make(session: Session, ticket: str, mask: bool, now: datetime) -> Made:
     """The dossier with its digest and the moment (``now``) it was made."""
     dossier = build(session, ticket, mask)
-    zone = session.get(BranchRow, session.get(TicketRow, dossier.sync_key).branch_id).timezone  # type: ignore[union-attr]
-    return Made(dossier, dossier.digest(), local_time(now, zone))
+    zone = session.scalar(
+        select(BranchRow.timezone)
+        .join(TicketRow, TicketRow.branch_id == BranchRow.id)
+        .where(TicketRow.sync_key == dossier.sync_key)
+    )
+    return Made(dossier, dossier.digest(), local_time(now, zone or DEFAULT_TZ))
 
 
 def make_group(session: Session, group_id: str, mask: bool, now: datetime) -> list[Made]:
@@ -337,8 +347,3 @@ def make_group(session: Session, group_id: str, mask: bool, now: datetime) -> li
             "group_not_found", f"没有群体投诉 {group_id} / no group complaint {group_id}", {"group": group_id}
         )
     return [make(session, key, mask, now) for key in keys]
-
-
-def verify(session: Session, sync_key: str, digest: str, mask: bool) -> bool:
-    """Whether ``digest`` is that of the dossier rebuilt now from the database."""
-    return build(session, sync_key, mask).digest() == digest.strip().lower()
