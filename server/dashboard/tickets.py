@@ -15,6 +15,13 @@ from server import clock
 from server.dashboard.blueprint import bp
 from server.dashboard.forms import filter_message
 from server.dashboard.i18n import current_lang, t
+from server.dashboard.present import (
+    field_label,
+    flag_labels,
+    masked,
+    show,
+    show_stored,
+)
 from server.dashboard.queries import (
     FLAG_ARGS,
     UNCATEGORISED,
@@ -28,13 +35,6 @@ from server.dashboard.queries import (
 from server.dashboard.signin import current_user, signed_in
 from server.services.changes import Actor
 from server.services.errors import NotFound, ServiceError
-from server.services.present import (
-    field_label,
-    flag_labels,
-    masked,
-    show,
-    show_stored,
-)
 from server.services.tickets import add_note, change_on, escalate_ticket
 from server.storage.db import get_db
 from server.storage.rows import from_db
