@@ -1,4 +1,4 @@
-"""The pages' way to how values look; the helpers live in `server.services.present`, which the dossier shares."""
+"""How values look on the pages: the helpers live in `server.services.present`, shared with the dossier."""
 
 from server.services.present import field_label, flag_labels, local_time, masked, percent, show, show_stored
 
