@@ -8,8 +8,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from complaints.appeals import on_appeal
 from complaints.contacts import customer_key
-from complaints.enums import Channel, Grade, Level, LogKind
+from complaints.enums import Grade, Level, LogKind
 from complaints.model import Escalation, LogEntry, Ticket, revised
 
 
@@ -244,7 +245,7 @@ def own_bases(ticket: Ticket) -> set[str]:
         bases.add(Basis.REPEAT)
     if ticket.media_exposure:
         bases.add(Basis.MEDIA)
-    if ticket.regulator_involved or ticket.channel is Channel.REGULATOR:
+    if on_appeal(ticket):
         bases.add(Basis.REGULATOR)
     return bases
 

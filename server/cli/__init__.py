@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from server.cli import accounts, backup, consolidate, db, demo, ledger, routing, scheduler, workbook
+from server.cli import accounts, backup, consolidate, db, demo, dossier, ledger, routing, scheduler, workbook
 
 COMMANDS = (
     accounts.branch,
@@ -23,6 +23,7 @@ COMMANDS = (
     backup.backup,
     backup.restore,
     ledger.ledger,
+    dossier.dossier,
 )
 
 

@@ -12,7 +12,15 @@ from typing import Any
 
 from flask import Flask, Response, get_flashed_messages, render_template, request
 
-from server.dashboard import downloads, evidence, navigation, overview, signin, tickets  # noqa: F401 - they add routes
+from server.dashboard import (  # noqa: F401 - they add routes
+    dossier,
+    downloads,
+    evidence,
+    navigation,
+    overview,
+    signin,
+    tickets,
+)
 from server.dashboard.blueprint import bp
 from server.dashboard.figures import FiguresCache
 from server.dashboard.i18n import current_lang, t

@@ -195,6 +195,16 @@ STRINGS: dict[str, tuple[str, str]] = {
     "out_of_range": ("期间须在 {first} 至 {last} 之间。", "The period must lie between {first} and {last}."),
     "unknown_branch": ("未知分支机构：{code}", "Unknown branch: {code}"),
     "back_to_list": ("返回列表", "Back to the list"),
+    "appeals": ("申诉登记", "Appeals"),
+    "appeals_help": (
+        "经工信部/12300 渠道受理或标记监管介入的投诉：申诉日期、答复时限（处理时限）与状态。",
+        "Tickets received through the regulator (MIIT / 12300) or marked regulator-involved: "
+        "appeal date, response due (the resolution deadline) and status.",
+    ),
+    "no_appeals": ("暂无申诉。", "No appeals."),
+    "dossier_pdf": ("下载监管卷宗（PDF）", "Regulator dossier (PDF)"),
+    "dossier_xlsx": ("可打印表格", "printable sheet"),
+    "dossier_failed": ("无法生成 PDF 卷宗：", "The PDF dossier could not be made: "),
     "language": ("语言", "Language"),
     "signed_in_as": ("当前用户", "Signed in as"),
     "yes": ("是", "Yes"),

@@ -27,6 +27,7 @@ from typing import IO, Any
 
 from complaints.periods import Period
 from complaints.sla import DEFAULT_TZ
+from server.services import appeals
 from server.services.analysis import Analysis, analyse, branch_zones
 from server.storage.consolidated import (
     Run,
@@ -131,7 +132,9 @@ def build_consolidated(
         encoded = _encoded(runs, workers, db, scope, book.encoder_args)
         summary.rows = book.write_ticket_sheets(encoded, progress)
         summary.analysis = analyse(session, list(zones), options.period, calendar_path=options.calendar_path)
-    summary.titles = book.finish(summary.analysis, options.generated_at, options.timezone)
+        lines = appeals.register(session, options.branches, options.lang, not options.show_phones)
+    register = (appeals.HEADERS[options.lang], [line.cells() for line in lines])
+    summary.titles = book.finish(summary.analysis, options.generated_at, options.timezone, register)
     return summary
 
 

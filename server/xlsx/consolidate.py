@@ -102,6 +102,7 @@ TICKET_SHEETS: tuple[TicketSheet, ...] = (
 """The first, All tickets, holds every ticket received (`selections.EVERY`): the rows the caller passes in."""
 KPI_TITLE = {"zh": "KPI", "en": "KPIs"}
 ANALYSIS_TITLE = {"zh": "月度分析", "en": "Monthly analysis"}
+APPEAL_TITLE = {"zh": "申诉登记", "en": "Appeals"}
 RICH_SHEETS = 2
 """Sheets built with openpyxl before the ticket sheets (so these are sheet3.xml, sheet4.xml, …)."""
 BRANCH_HEADER = {"zh": "分支机构", "en": "Branch"}
@@ -408,6 +409,23 @@ def _kpi_table(ws: Any, row: int, heading: str, groups: Sequence[tuple[str, Kpis
     return row + 2 + len(groups) + 1
 
 
+def appeal_sheet(
+    wb: Workbook, headers: Sequence[str], rows: Sequence[Sequence[str]], lang: str, heading: printing.Heading
+) -> None:
+    """The appeal register (`server.services.appeals`): a header row, one row per appeal, filtered, A4."""
+    ws = wb.create_sheet(APPEAL_TITLE[lang])
+    _header(ws, 1, headers)
+    for r, cells in enumerate(rows, start=2):
+        for c, text in enumerate(cells, start=1):
+            _put_text(ws, r, c, text)
+    for c, width in enumerate((10, 22, 14, 18, 17, 17, 12, 10), start=1):
+        ws.column_dimensions[get_column_letter(c)].width = width
+    last = f"{get_column_letter(max(1, len(headers)))}{len(rows) + 1}"
+    ws.auto_filter.ref = f"A1:{last}"
+    ws.freeze_panes = "A2"
+    printing.set_up(ws, heading, title_rows="1:1", area=f"A1:{last}")
+
+
 def kpi_sheet(
     wb: Workbook,
     analysis: Figures,
@@ -613,9 +631,15 @@ class ConsolidatedWorkbook:
         return counts
 
     def finish(
-        self, analysis: Figures, generated_at: datetime | None, timezone: str = DEFAULT_TZ
+        self,
+        analysis: Figures,
+        generated_at: datetime | None,
+        timezone: str = DEFAULT_TZ,
+        appeals: tuple[Sequence[str], Sequence[Sequence[str]]] = ((), ()),
     ) -> list[str]:
         """Add the KPI and analysis sheets and the rest of the package; the sheet titles in tab order.
+
+        ``appeals``: the headers and rows of the appeal register, the last sheet.
 
         ``generated_at`` is shown in ``timezone`` (each branch's tickets are placed in its own local days).
         """
@@ -628,6 +652,7 @@ class ConsolidatedWorkbook:
             placeholder.auto_filter.ref = self._sheet.filter_ref(rows)
             placeholder.print_title_rows = "1:1"
             placeholder.print_area = self._sheet.filter_ref(rows)
+        appeal_sheet(wb, *appeals, self.lang, self.heading)
         buffer = io.BytesIO()
         wb.save(buffer)
         first = RICH_SHEETS + 1

@@ -76,7 +76,16 @@ def test_kpi_sheet_shows_the_figures_of_the_analysis_the_dashboard_uses(loaded: 
 def test_workbook_has_every_sheet_with_frozen_header_filter_and_level_fills(loaded: Flask) -> None:
     data, summary = build(loaded, branches=("SZ01", "GZ01"))
     wb = openpyxl.load_workbook(io.BytesIO(data))
-    assert wb.sheetnames == ["KPI", "月度分析", "全部投诉", "超时投诉", "红黄预警", "待回访", "培训案例"]
+    assert wb.sheetnames == [
+        "KPI",
+        "月度分析",
+        "全部投诉",
+        "超时投诉",
+        "红黄预警",
+        "待回访",
+        "培训案例",
+        "申诉登记",
+    ]
     analysis_sheet = wb["月度分析"]
     assert len(analysis_sheet._charts) == 3
     ws = wb["全部投诉"]

@@ -1,0 +1,125 @@
+"""``flask --app server dossier TICKET -o FILE.pdf|.xlsx`` and ``dossier verify FILE``: the regulator dossier.
+
+The command line is the administrator's door, so numbers print in full unless
+``--masked`` asks for the copy a non-administrator would get. ``verify`` reads
+the digest, the ticket key and the masking back from a dossier (PDF text or
+sheet cells), or takes them as options, rebuilds the content from the database
+and says whether it still matches.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import click
+from flask.cli import with_appcontext
+from openpyxl import load_workbook
+
+from server import clock
+from server.services import dossier as dossiers
+from server.services.errors import ServiceError
+from server.storage.db import get_db
+from server.xlsx.dossier import RenderError, pdf_bytes, workbook_bytes
+
+FOOTER = {
+    "digest": re.compile(r"SHA-256:\s*([0-9a-f]{64})"),
+    "key": re.compile(r"Ticket key:\s*(\S+)"),
+    "masked": re.compile(r"Phones masked:\s*(yes|no)"),
+}
+
+
+class _TicketOrCommand(click.Group):
+    """``dossier TICKET …`` and ``dossier --group G …`` make dossiers; ``dossier verify …`` checks one."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] != "--help":
+            args = ["make", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group("dossier", cls=_TicketOrCommand)
+def dossier() -> None:
+    """The regulator dossier of a ticket (投诉处理卷宗): make it as PDF or sheet, or verify one."""
+
+
+@dossier.command("make")
+@click.argument("ticket", required=False)
+@click.option("--group", "group", help="every ticket of this group complaint (群体投诉编号), a sheet each")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--masked", is_flag=True, help="mask phone numbers, as every role but admin sees them")
+@with_appcontext
+def make(ticket: str | None, group: str | None, output: Path, masked: bool) -> None:
+    """Write the dossier of TICKET (number or sync key), or of a --group, to OUTPUT (.pdf or .xlsx)."""
+    suffix = output.suffix.lower()
+    if suffix not in (".pdf", ".xlsx"):
+        raise click.ClickException(f"输出须为 .pdf 或 .xlsx / output must end in .pdf or .xlsx: {output}")
+    if bool(ticket) == bool(group):
+        raise click.ClickException("给出一个工单或 --group / give one TICKET or --group")
+    try:
+        with get_db().read() as session:
+            if group:
+                made = dossiers.make_group(session, group, masked, clock.now())
+            else:
+                made = [dossiers.make(session, ticket or "", masked, clock.now())]
+        output.write_bytes(pdf_bytes(*made) if suffix == ".pdf" else workbook_bytes(*made))
+    except ServiceError as exc:
+        raise click.ClickException(exc.message) from exc
+    except RenderError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for one in made:
+        click.echo(f"dossier of {one.dossier.ticket_id} written to {output}; SHA-256 {one.digest}")
+
+
+@dossier.command("verify")
+@click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--digest", help="the SHA-256 printed on a dossier (instead of reading FILE)")
+@click.option("--ticket", help="with --digest: the ticket's number or key")
+@click.option("--masked", is_flag=True, help="with --digest: the dossier had phone numbers masked")
+@with_appcontext
+def verify(file: Path | None, digest: str | None, ticket: str | None, masked: bool) -> None:
+    """Recompute a dossier's SHA-256 from the database and compare it with the one it carries."""
+    if file is not None:
+        text = _text(file)
+        digests, keys, masks = ([m[1] for m in f.finditer(text)] for f in FOOTER.values())
+        if not digests or not len(digests) == len(keys) == len(masks):
+            raise click.ClickException(
+                f"{file}: 不是完整的卷宗 / not a whole dossier: its SHA-256 lines are missing"
+            )
+        found = [(d, k, m == "yes") for d, k, m in zip(digests, keys, masks, strict=True)]
+    elif digest and ticket:
+        found = [(digest.strip().lower(), ticket, masked)]
+    else:
+        raise click.ClickException(
+            "给出卷宗文件，或 --digest 与 --ticket / give a FILE, or --digest and --ticket"
+        )
+    bad = []
+    with get_db().read() as session:
+        for said, key, was_masked in found:
+            try:
+                now = dossiers.build(session, key, was_masked).digest()
+            except ServiceError as exc:
+                raise click.ClickException(exc.message) from exc
+            if now == said:
+                click.echo(f"一致 OK: SHA-256 {now} matches the record of {key} in the database")
+            else:
+                bad.append(f"{key}: the dossier says {said}, the database now gives {now}")
+    if bad:
+        raise click.ClickException("不符：记录已改变 / MISMATCH: " + "; ".join(bad))
+
+
+def _text(file: Path) -> str:
+    """The text of a dossier: a PDF's extracted text, or every cell of a sheet."""
+    if file.suffix.lower() == ".pdf":
+        done = subprocess.run(["pdftotext", str(file), "-"], capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise click.ClickException(f"{file}: 无法读取 PDF / cannot read the PDF: {done.stderr.strip()}")
+        return done.stdout
+    try:
+        wb = load_workbook(file, read_only=True)
+    except Exception as exc:  # openpyxl raises many kinds for a file that is not a workbook
+        raise click.ClickException(f"{file}: 无法读取工作簿 / cannot read the workbook: {exc}") from exc
+    return "\n".join(
+        str(v) for ws in wb.worksheets for row in ws.iter_rows(values_only=True) for v in row if v
+    )

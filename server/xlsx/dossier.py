@@ -1,0 +1,243 @@
+"""The regulator dossier as a printable sheet (A4 portrait, one page wide) and, through LibreOffice, a PDF.
+
+The content comes whole from `server.services.dossier`; this module only lays it
+out. The PDF is the sheet converted by headless LibreOffice, which embeds
+(subsetted) the fonts it uses, so the Chinese text prints and extracts as typed.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Protocol
+
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.worksheet.worksheet import Worksheet
+
+from server.xlsx.printing import Heading, literal, set_up
+
+
+class Content(Protocol):
+    """What a dossier holds (`server.services.dossier.Dossier`): every value already text."""
+
+    @property
+    def ticket_id(self) -> str: ...
+    @property
+    def sync_key(self) -> str: ...
+    @property
+    def branch(self) -> str: ...
+    @property
+    def masked(self) -> bool: ...
+    @property
+    def fields(self) -> list[list[str]]: ...
+    @property
+    def milestones(self) -> list[list[str]]: ...
+    @property
+    def history(self) -> list[list[str]]: ...
+    @property
+    def tasks(self) -> list[list[str]]: ...
+    @property
+    def log(self) -> list[list[str]]: ...
+    @property
+    def conflicts(self) -> list[list[str]]: ...
+    @property
+    def attachments_note(self) -> str: ...
+
+
+class Made(Protocol):
+    """A dossier with its digest and when it was made (`server.services.dossier.Made`)."""
+
+    @property
+    def dossier(self) -> Content: ...
+    @property
+    def digest(self) -> str: ...
+    @property
+    def made_at(self) -> str: ...
+
+
+FONT = "Noto Sans CJK SC"
+"""A CJK font with both scripts; LibreOffice embeds it in the PDF (Excel substitutes its own if missing)."""
+WIDTHS = (17, 6, 18, 26, 26, 16, 16)
+"""Columns A–G, sized for the widest table (the history)."""
+TITLE = "投诉处理卷宗 Complaint handling dossier"
+SECTIONS = {
+    "fields": ("工单 Ticket", ("字段 Field", "内容 Value")),
+    "milestones": (
+        "环节与时限 Milestones and deadlines",
+        ("环节 Milestone", "完成 Done at", "时限 Due", "判定 Verdict"),
+    ),
+    "history": (
+        "修改记录 Field history",
+        ("时间 When", "版本 Ver.", "字段 Field", "原值 Old", "新值 New", "修改人 Who", "渠道 Door"),
+    ),
+    "tasks": ("任务 Tasks", ("序号 No.", "任务 Task", "负责人 Owner", "期限 Due", "完成 Done at")),
+    "log": (
+        "沟通记录 Communication log",
+        ("时间 When", "类型 Kind", "内容 Text", "记录人 Author", "方式 Channel"),
+    ),
+    "conflicts": (
+        "冲突及处理 Conflicts and how they were settled",
+        (
+            "发现 Detected",
+            "字段 Field",
+            "分公司值 Branch",
+            "服务器值 Server",
+            "解决 Settled",
+            "结果 Outcome",
+            "处理人 By",
+        ),
+    ),
+}
+"""Each table of the dossier: its heading and column headings (zh and en)."""
+SPANS = {"fields": (2, 5), "milestones": (3, 1, 1, 2)}
+"""How many sheet columns each table column covers, where not one each (narrow tables stretch across)."""
+BODY = Font(name=FONT, size=9)
+BOLD = Font(name=FONT, size=9, bold=True)
+HEAD_FILL = PatternFill("solid", fgColor="DDEBF7")
+THIN = Side(style="thin", color="999999")
+BOX = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
+WRAP = Alignment(wrap_text=True, vertical="top")
+
+
+class RenderError(Exception):
+    """The PDF could not be made (LibreOffice missing or failing)."""
+
+
+def workbook_bytes(*dossiers: Made) -> bytes:
+    """The dossiers (one ticket's, or a group's) as a workbook set up to print on A4, a sheet each."""
+    wb = Workbook()
+    wb.remove(wb.active)
+    for made in dossiers:
+        title = re.sub(r"[\[\]:*?/\\]", "_", f"卷宗 {made.dossier.ticket_id}")[:31]
+        _sheet(wb.create_sheet(title), made)  # openpyxl numbers a repeated title
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def _sheet(ws: Worksheet, made: Made) -> None:
+    for i, width in enumerate(WIDTHS):
+        ws.column_dimensions[chr(ord("A") + i)].width = width
+    d = made.dossier
+    ws.append([f"{TITLE} · {d.ticket_id}"])
+    ws.cell(1, 1).font = Font(name=FONT, size=14, bold=True)
+    ws.append([f"分公司 Branch: {d.branch}    同步键 Sync key: {d.sync_key}"])
+    ws.cell(2, 1).font = BODY
+    tables = {
+        "fields": d.fields,
+        "milestones": d.milestones,
+        "history": d.history,
+        "tasks": d.tasks,
+        "log": d.log,
+        "conflicts": d.conflicts,
+    }
+    for key, rows in tables.items():
+        heading, columns = SECTIONS[key]
+        _section(ws, heading)
+        _table(ws, columns, rows or [["无 None"]], SPANS.get(key))
+    _section(ws, "附件及哈希 Attachments and their hashes")
+    _line(ws, d.attachments_note)
+    _section(ws, "完整性 Integrity")
+    for text in footer_lines(made):
+        _line(ws, text)
+    set_up(
+        ws,
+        Heading(f"{literal(d.branch)} · {literal(d.ticket_id)}", literal(made.made_at), "zh"),
+        title_rows=None,
+        area=f"A1:G{ws.max_row}",
+        landscape=False,
+    )
+
+
+def footer_lines(made: Made) -> list[str]:
+    """The lines `verify` reads back: the digest, the ticket key, the masking; and when it was made."""
+    return [
+        f"SHA-256: {made.digest}",
+        f"生成时间 Made at: {made.made_at}（不计入摘要 not part of the digest）",
+        f"工单键 Ticket key: {made.dossier.sync_key}",
+        f"号码遮蔽 Phones masked: {'yes' if made.dossier.masked else 'no'}",
+        "核验 Verify: flask --app server dossier verify FILE",
+    ]
+
+
+def _section(ws: Worksheet, heading: str) -> None:
+    ws.append([])
+    ws.append([heading])
+    ws.cell(ws.max_row, 1).font = Font(name=FONT, size=11, bold=True)
+
+
+def _line(ws: Worksheet, text: str) -> None:
+    ws.append([text])
+    r = ws.max_row
+    ws.merge_cells(start_row=r, start_column=1, end_row=r, end_column=len(WIDTHS))
+    ws.cell(r, 1).font = BODY
+    ws.cell(r, 1).alignment = WRAP
+
+
+def _table(
+    ws: Worksheet, columns: tuple[str, ...], rows: list[list[str]], spans: tuple[int, ...] | None
+) -> None:
+    spans = spans or (1,) * len(columns)
+    for values, font in [(list(columns), BOLD), *((r, BODY) for r in rows)]:
+        r = ws.max_row + 1
+        col = 1
+        longest = 0
+        for i, span in enumerate(spans):
+            value = values[i] if i < len(values) else ""
+            cell = ws.cell(r, col, value)
+            cell.font, cell.alignment, cell.border = font, WRAP, BOX
+            if font is BOLD:
+                cell.fill = HEAD_FILL
+            if span > 1:
+                ws.merge_cells(start_row=r, start_column=col, end_row=r, end_column=col + span - 1)
+            width = sum(WIDTHS[col - 1 : col - 1 + span])
+            longest = max(longest, *(_lines(part, width) for part in str(value).split("\n")))
+            col += span
+        ws.row_dimensions[r].height = 12 * max(1, longest) + 2
+
+
+def _lines(text: str, width: int) -> int:
+    """Printed lines of ``text`` in a column ``width`` characters wide (9 pt text; a CJK character is two).
+
+    LibreOffice does not grow a row for wrapped text in merged cells, so the sheet sets the heights.
+    """
+    size = sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
+    return max(1, -(-size // int(width * 1.2)))
+
+
+def pdf_bytes(*dossiers: Made) -> bytes:
+    """The dossiers as PDF: the printable sheets converted by headless LibreOffice (fonts embedded)."""
+    soffice = shutil.which("soffice") or shutil.which("libreoffice")
+    if soffice is None:
+        raise RenderError("未安装 LibreOffice，无法生成 PDF / LibreOffice (soffice) is not installed: no PDF")
+    with tempfile.TemporaryDirectory() as work:
+        source = Path(work) / "dossier.xlsx"
+        source.write_bytes(workbook_bytes(*dossiers))
+        done = subprocess.run(
+            [
+                soffice,
+                f"-env:UserInstallation=file://{work}/profile",
+                "--headless",
+                "--convert-to",
+                "pdf",
+                "--outdir",
+                work,
+                str(source),
+            ],
+            capture_output=True,
+            timeout=180,
+            env={**os.environ, "HOME": work},
+            check=False,
+        )
+        target = Path(work) / "dossier.pdf"
+        if done.returncode != 0 or not target.exists():
+            raise RenderError(
+                f"LibreOffice 转换失败 / LibreOffice failed: {done.stderr.decode(errors='replace')[-300:]}"
+            )
+        return target.read_bytes()
