@@ -30,6 +30,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from complaints.enums import LogKind
+from complaints.evidence import EvidenceKind
 from complaints.figures import Milestone
 from complaints.kpis import facts
 from complaints.model import Ticket
@@ -37,8 +38,17 @@ from complaints.schema import TICKETS
 from complaints.sla import DEFAULT_TZ, SlaClock
 from complaints.wire import COLUMNS, TASK_COLUMNS, FieldError, decode
 from server.services.errors import NotFound
+from server.services.evidence import HISTORY_FIELD as ATTACHMENT
 from server.services.present import field_label, local_time, masked, show, show_stored
-from server.storage.models import BranchRow, ConflictRow, HistoryRow, LogRow, TaskRow, TicketRow
+from server.storage.models import (
+    AttachmentRow,
+    BranchRow,
+    ConflictRow,
+    HistoryRow,
+    LogRow,
+    TaskRow,
+    TicketRow,
+)
 from server.storage.rows import clock_for, from_db, row_to_ticket
 from server.storage.writes import CREATED
 
@@ -75,9 +85,6 @@ DOORS = {
     "scheduler": "定时任务 Scheduler",
     "demo": "演示 Demo",
 }
-ATTACHMENTS_NOTE = (
-    "本系统暂不保存附件，无附件及其哈希。 Complaint Desk keeps no attachments yet: none to list."
-)
 
 
 @dataclass(frozen=True)
@@ -101,8 +108,7 @@ class Dossier:
     conflicts: list[list[str]]
     """[detected at, field, branch value, server value, settled at, settled how, by]."""
     attachments: list[list[str]] = field(default_factory=list)
-    """[name, SHA-256]: always empty, the product keeps no attachments yet (`attachments_note` says so)."""
-    attachments_note: str = ATTACHMENTS_NOTE
+    """[attached at, file name, kind, bytes, by, SHA-256], oldest first; never the file itself."""
 
     def content(self) -> dict[str, Any]:
         return asdict(self)
@@ -164,6 +170,7 @@ def build(session: Session, ticket: str, mask: bool) -> Dossier:
                 or_(
                     (HistoryRow.entity == "ticket") & (HistoryRow.entity_key == row.sync_key),
                     (HistoryRow.entity == "task") & HistoryRow.entity_key.in_(list(task_no)),
+                    (HistoryRow.entity == ATTACHMENT) & (HistoryRow.entity_key == row.sync_key),
                 )
             )
             .order_by(HistoryRow.at, HistoryRow.id)
@@ -176,19 +183,28 @@ def build(session: Session, ticket: str, mask: bool) -> Dossier:
             if h.field == CREATED
             else field_label(h.field, lang)
             if h.entity == "ticket"
+            else "附件 Attachment"
+            if h.entity == ATTACHMENT
             else f"任务 #{task_no.get(h.entity_key, '?')} · {field_label(h.field, lang, TASK_COLUMNS)}"
         )
         new = (
             _created(h.new_value, zone, mask)
             if h.field == CREATED
+            else _attached(h.new_value, mask)
+            if h.entity == ATTACHMENT
             else stored(h.field, h.new_value, h.entity)
         )
-        old = "" if h.field == CREATED else stored(h.field, h.old_value, h.entity)
+        old = "" if h.field == CREATED or h.entity == ATTACHMENT else stored(h.field, h.old_value, h.entity)
         door = DOORS.get(h.source, h.source) + (f" · {masked('device', h.device, mask)}" if h.device else "")
         who = masked("by", h.by, mask) + (f"（{ROLES.get(h.role, h.role)}）" if h.role else "")
         history_rows.append([local_time(h.at, zone), str(h.version), label, old, new, who, door])
     log = session.scalars(
         select(LogRow).where(LogRow.ticket_key == row.sync_key).order_by(LogRow.at, LogRow.sync_key)
+    )
+    attachments = session.scalars(
+        select(AttachmentRow)
+        .where(AttachmentRow.ticket_key == row.sync_key)
+        .order_by(AttachmentRow.at, AttachmentRow.id)
     )
     conflicts = session.scalars(
         select(ConflictRow)
@@ -234,6 +250,17 @@ def build(session: Session, ticket: str, mask: bool) -> Dossier:
                 masked("by", c.resolved_by, mask),
             ]
             for c in conflicts
+        ],
+        attachments=[
+            [
+                local_time(a.at, zone),
+                masked("name", a.name, mask),
+                _evidence_kind(a.kind),
+                f"{a.size:,}",
+                masked("by", a.by, mask),
+                a.sha256,
+            ]
+            for a in attachments
         ],
     )
 
@@ -316,6 +343,21 @@ def _created(text: str | None, zone: str, mask: bool) -> str:
         for k, v in values.items()
         if v not in (None, "", False, [])
     )
+
+
+def _attached(text: str | None, mask: bool) -> str:
+    """An attachment's history line: name, kind and digest."""
+    meta = json.loads(text) if text else {}
+    name = masked("name", str(meta.get("name", "")), mask)
+    return f"{name} · {_evidence_kind(str(meta.get('kind', '')))} · SHA-256 {meta.get('sha256', '')}"
+
+
+def _evidence_kind(kind: str) -> str:
+    try:
+        k = EvidenceKind(kind)
+    except ValueError:
+        return kind
+    return f"{k.zh} {k.en}"
 
 
 def _kind(kind: str) -> str:

@@ -47,7 +47,7 @@ class Content(Protocol):
     @property
     def conflicts(self) -> list[list[str]]: ...
     @property
-    def attachments_note(self) -> str: ...
+    def attachments(self) -> list[list[str]]: ...
 
 
 class Made(Protocol):
@@ -93,9 +93,13 @@ SECTIONS = {
             "处理人 By",
         ),
     ),
+    "attachments": (
+        "附件及哈希 Attachments and their hashes",
+        ("时间 When", "文件 File", "类别 Kind", "字节 Bytes", "上传人 By", "SHA-256"),
+    ),
 }
 """Each table of the dossier: its heading and column headings (zh and en)."""
-SPANS = {"fields": (2, 5), "milestones": (3, 1, 1, 2)}
+SPANS = {"fields": (2, 5), "milestones": (3, 1, 1, 2), "attachments": (1, 1, 1, 1, 1, 2)}
 """How many sheet columns each table column covers, where not one each (narrow tables stretch across)."""
 BODY = Font(name=FONT, size=9)
 BOLD = Font(name=FONT, size=9, bold=True)
@@ -136,13 +140,12 @@ def _sheet(ws: Worksheet, made: Made) -> None:
         "tasks": d.tasks,
         "log": d.log,
         "conflicts": d.conflicts,
+        "attachments": d.attachments,
     }
     for key, rows in tables.items():
         heading, columns = SECTIONS[key]
         _section(ws, heading)
         _table(ws, columns, rows or [["无 None"]], SPANS.get(key))
-    _section(ws, "附件及哈希 Attachments and their hashes")
-    _line(ws, d.attachments_note)
     _section(ws, "完整性 Integrity")
     for text in footer_lines(made):
         _line(ws, text)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import re
 import subprocess
@@ -22,7 +23,7 @@ from server.services import dossier as dossiers
 from server.services.consolidated import ConsolidateOptions, build_consolidated
 from server.storage.models import TicketRow
 from tests.server.api.conftest import add_branch, get_db_of
-from tests.server.dashboard.conftest import add_user, branch_token, sign_in
+from tests.server.dashboard.conftest import add_user, branch_token, csrf_of, sign_in
 
 PHONE = "13800138000"
 
@@ -236,7 +237,7 @@ def test_the_pdf_dossier_shows_every_verdict_and_history_line_and_verifies(sqlit
         ("客户异议 Objection", "要求赔偿一个月月租"),
         ("更换光猫", "赵工", "2026-11-20"),
         ("进度通报 Progress update", f"已电话告知客户延期（{PHONE}）"),
-        ("本系统暂不保存附件",),
+        ("附件及哈希 Attachments and their hashes",),
         (f"SHA-256: {_build(app, key).digest()}",),
     ):
         assert all("".join(cell.split()) in flat for cell in cells), cells
@@ -375,3 +376,24 @@ def test_a_group_complaint_gets_one_dossier_a_sheet_per_ticket_each_verified(sto
     assert checked.exit_code == 0 and checked.output.count("OK") == 3, checked.output
     none = runner.invoke(args=["dossier", "--group", "SZ01-20990101-0001", "-o", str(tmp_path / "n.pdf")])
     assert none.exit_code == 1 and "no group complaint SZ01-20990101-0001" in none.output
+
+
+def test_an_attachment_is_listed_with_its_hash_and_in_the_history(story):
+    app, clock = story
+    key = every_step(app, clock)
+    add_user(app, "analyst", HEAD_OFFICE)
+    client = app.test_client()
+    sign_in(client, "analyst")
+    agreement = b"%PDF-1.7\n" + "补偿协议 客户 13812348000".encode() + b"0" * 300
+    sent = {
+        "csrf_token": csrf_of(client.get(f"/dashboard/tickets/{key}").text),
+        "kind": "agreement",
+        "file": (io.BytesIO(agreement), "协议13812348000.pdf"),
+    }
+    posted = client.post(f"/dashboard/tickets/{key}/evidence", data=sent, content_type="multipart/form-data")
+    assert posted.status_code == 302
+    text = _sheet_text(client.get(f"/dashboard/tickets/{key}/dossier.xlsx").data)
+    digest = hashlib.sha256(agreement).hexdigest()
+    assert text.count(digest) == 2  # the attachments table and the history line
+    assert "附件 Attachment" in text and "协议138****8000.pdf" in text and "13812348000" not in text
+    assert f"{len(agreement):,}" in text
