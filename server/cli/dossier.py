@@ -49,9 +49,10 @@ def dossier() -> None:
 @click.option("--group", "group", help="every ticket of this group complaint (群体投诉编号), a sheet each")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option("--masked", is_flag=True, help="mask phone numbers, as every role but admin sees them")
+@click.option("--form", is_flag=True, help="the one-page complaint form (投诉处理单) instead of the dossier")
 @with_appcontext
-def make(ticket: str | None, group: str | None, output: Path, masked: bool) -> None:
-    """Write the dossier of TICKET (number or sync key), or of a --group, to OUTPUT (.pdf or .xlsx)."""
+def make(ticket: str | None, group: str | None, output: Path, masked: bool, form: bool) -> None:
+    """Write the dossier (or --form) of TICKET (number or sync key) or of a --group to OUTPUT (.pdf/.xlsx)."""
     suffix = output.suffix.lower()
     if suffix not in (".pdf", ".xlsx"):
         raise click.ClickException(f"输出须为 .pdf 或 .xlsx / output must end in .pdf or .xlsx: {output}")
@@ -63,13 +64,15 @@ def make(ticket: str | None, group: str | None, output: Path, masked: bool) -> N
                 made = dossiers.make_group(session, group, masked, clock.now())
             else:
                 made = [dossiers.make(session, ticket or "", masked, clock.now())]
-        output.write_bytes(pdf_bytes(*made) if suffix == ".pdf" else workbook_bytes(*made))
+        render = pdf_bytes if suffix == ".pdf" else workbook_bytes
+        output.write_bytes(render(*made, form=form))
     except ServiceError as exc:
         raise click.ClickException(exc.message) from exc
     except RenderError as exc:
         raise click.ClickException(str(exc)) from exc
     for one in made:
-        click.echo(f"dossier of {one.dossier.ticket_id} written to {output}; SHA-256 {one.digest}")
+        what = "complaint form" if form else "dossier"
+        click.echo(f"{what} of {one.dossier.ticket_id} written to {output}; SHA-256 {one.digest}")
 
 
 @dossier.command("verify")

@@ -20,21 +20,23 @@ from server.xlsx.dossier import RenderError, pdf_bytes, workbook_bytes
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-@bp.route("/tickets/<sync_key>/dossier.<any(pdf, xlsx):fmt>")
+@bp.route("/tickets/<sync_key>/<any(dossier, form):kind>.<any(pdf, xlsx):fmt>")
 @signed_in
-def dossier(sync_key: str, fmt: str) -> Any:
+def dossier(sync_key: str, kind: str, fmt: str) -> Any:
+    """The ticket's dossier, or its one-page complaint form (投诉处理单)."""
+    form = kind == "form"
     mask = not current_user().sees_phone_numbers
     with get_db().read() as session:
         try:
             made = dossiers.make(session, sync_key, mask, clock.now())
         except NotFound:
             return render_template("dashboard/message.html", message=t("not_found")), 404
-    name = f"dossier-{made.dossier.ticket_id}.{fmt}"
+    name = f"{kind}-{made.dossier.ticket_id}.{fmt}"
     if fmt == "xlsx":
-        content, mimetype = workbook_bytes(made), XLSX
+        content, mimetype = workbook_bytes(made, form=form), XLSX
     else:
         try:
-            content, mimetype = pdf_bytes(made), "application/pdf"
+            content, mimetype = pdf_bytes(made, form=form), "application/pdf"
         except RenderError as exc:
             return render_template("dashboard/message.html", message=t("dossier_failed") + str(exc)), 503
     return send_file(io.BytesIO(content), mimetype=mimetype, as_attachment=True, download_name=name)

@@ -204,6 +204,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "no_appeals": ("暂无申诉。", "No appeals."),
     "dossier_pdf": ("下载监管卷宗（PDF）", "Regulator dossier (PDF)"),
     "dossier_xlsx": ("可打印表格", "printable sheet"),
+    "form_pdf": ("投诉处理单（PDF，一页）", "complaint form (PDF, one page)"),
     "dossier_failed": ("无法生成 PDF 卷宗：", "The PDF dossier could not be made: "),
     "language": ("语言", "Language"),
     "signed_in_as": ("当前用户", "Signed in as"),

@@ -66,6 +66,8 @@ FONT = "Noto Sans CJK SC"
 WIDTHS = (17, 6, 18, 26, 26, 16, 16)
 """Columns A–G, sized for the widest table (the history)."""
 TITLE = "投诉处理卷宗 Complaint handling dossier"
+FORM_TITLE = "投诉处理单 Complaint form"
+SIGNERS = ("调查人 Investigator", "部门负责人 Department head", "投诉管理员 Coordinator")
 SECTIONS = {
     "fields": ("工单 Ticket", ("字段 Field", "内容 Value")),
     "milestones": (
@@ -113,13 +115,18 @@ class RenderError(Exception):
     """The PDF could not be made (LibreOffice missing or failing)."""
 
 
-def workbook_bytes(*dossiers: Made) -> bytes:
-    """The dossiers (one ticket's, or a group's) as a workbook set up to print on A4, a sheet each."""
+def workbook_bytes(*dossiers: Made, form: bool = False) -> bytes:
+    """The dossiers (one ticket's, or a group's) as a workbook set up to print on A4, a sheet each.
+
+    ``form``: each ticket's one-page complaint form (投诉处理单) instead of its whole dossier.
+    """
     wb = Workbook()
     wb.remove(wb.active)
     for made in dossiers:
-        title = re.sub(r"[\[\]:*?/\\]", "_", f"卷宗 {made.dossier.ticket_id}")[:31]
-        _sheet(wb.create_sheet(title), made)  # openpyxl numbers a repeated title
+        name = "处理单" if form else "卷宗"
+        title = re.sub(r"[\[\]:*?/\\]", "_", f"{name} {made.dossier.ticket_id}")[:31]
+        # openpyxl numbers a repeated title
+        (_form_sheet if form else _sheet)(wb.create_sheet(title), made)
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
@@ -154,6 +161,33 @@ def _sheet(ws: Worksheet, made: Made) -> None:
         Heading(f"{literal(d.branch)} · {literal(d.ticket_id)}", literal(made.made_at), "zh"),
         title_rows=None,
         area=f"A1:G{ws.max_row}",
+        landscape=False,
+    )
+
+
+def _form_sheet(ws: Worksheet, made: Made) -> None:
+    """The complaint form: the ticket, its milestones with deadlines and verdicts, signatures; one page."""
+    for i, width in enumerate(WIDTHS):
+        ws.column_dimensions[chr(ord("A") + i)].width = width
+    d = made.dossier
+    ws.append([f"{FORM_TITLE} · {d.ticket_id}"])
+    ws.cell(1, 1).font = Font(name=FONT, size=14, bold=True)
+    ws.append([f"分公司 Branch: {d.branch}"])
+    ws.cell(2, 1).font = BODY
+    for key in ("fields", "milestones"):
+        heading, columns = SECTIONS[key]
+        _section(ws, heading)
+        _table(ws, columns, getattr(d, key) or [["无 None"]], SPANS.get(key))
+    _section(ws, "签字 Signatures")
+    for role in SIGNERS:
+        _line(ws, f"{role}：＿＿＿＿＿＿＿＿＿＿    日期 Date：＿＿＿＿＿＿")
+    _line(ws, f"卷宗摘要 Dossier SHA-256: {made.digest}")
+    set_up(
+        ws,
+        Heading(f"{literal(d.branch)} · {FORM_TITLE}", literal(made.made_at), "zh"),
+        title_rows=None,
+        area=f"A1:G{ws.max_row}",
+        pages_high=1,
         landscape=False,
     )
 
@@ -214,14 +248,14 @@ def _lines(text: str, width: int) -> int:
     return max(1, -(-size // int(width * 1.2)))
 
 
-def pdf_bytes(*dossiers: Made) -> bytes:
-    """The dossiers as PDF: the printable sheets converted by headless LibreOffice (fonts embedded)."""
+def pdf_bytes(*dossiers: Made, form: bool = False) -> bytes:
+    """The dossiers (or ``form``s) as PDF: the printable sheets converted by headless LibreOffice."""
     soffice = shutil.which("soffice") or shutil.which("libreoffice")
     if soffice is None:
         raise RenderError("未安装 LibreOffice，无法生成 PDF / LibreOffice (soffice) is not installed: no PDF")
     with tempfile.TemporaryDirectory() as work:
         source = Path(work) / "dossier.xlsx"
-        source.write_bytes(workbook_bytes(*dossiers))
+        source.write_bytes(workbook_bytes(*dossiers, form=form))
         done = subprocess.run(
             [
                 soffice,

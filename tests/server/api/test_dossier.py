@@ -397,3 +397,29 @@ def test_an_attachment_is_listed_with_its_hash_and_in_the_history(story):
     assert text.count(digest) == 2  # the attachments table and the history line
     assert "附件 Attachment" in text and "协议138****8000.pdf" in text and "13812348000" not in text
     assert f"{len(agreement):,}" in text
+
+
+def test_the_complaint_form_prints_the_ticket_on_one_page_with_its_verdicts_and_signatures(
+    sqlite_story, tmp_path
+):
+    app, clock = sqlite_story
+    key = every_step(app, clock)
+    pdf = tmp_path / "form.pdf"
+    made = app.test_cli_runner().invoke(args=["dossier", "SZ01-20261116-0001", "--form", "-o", str(pdf)])
+    assert made.exit_code == 0, made.output
+    assert "complaint form of SZ01-20261116-0001" in made.output
+    text = _text(pdf, "-layout")
+    assert text.count("\f") == 1  # one page
+    assert "投诉处理单 Complaint form · SZ01-20261116-0001" in text
+    assert all(
+        signer in text for signer in ("调查人 Investigator", "部门负责人 Department head", "投诉管理员")
+    )
+    assert "逾期 Late" in text and "修改记录" not in text  # the verdicts, not the whole history
+    assert f"卷宗摘要 Dossier SHA-256: {_build(app, key).digest()}" in text
+    add_user(app, "analyst", HEAD_OFFICE)
+    client = app.test_client()
+    sign_in(client, "analyst")
+    assert f"/dashboard/tickets/{key}/form.pdf" in client.get(f"/dashboard/tickets/{key}").text
+    sheet = client.get(f"/dashboard/tickets/{key}/form.xlsx")
+    assert sheet.status_code == 200 and PHONE not in _sheet_text(sheet.data)
+    assert load_workbook(io.BytesIO(sheet.data)).active.page_setup.fitToHeight == 1
