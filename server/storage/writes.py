@@ -9,7 +9,7 @@ is sent again).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -87,7 +87,7 @@ def insert_rows(connection: Connection, table: Table, rows: list[dict[str, Any]]
         default = c.default.arg if c.default is not None else None
         values = [row.get(c.key, default) for row in rows]
         process = c.type.dialect_impl(dialect).bind_processor(dialect)
-        cells.append(values if process is None else [None if v is None else process(v) for v in values])
+        cells.append(values if process is None else _converted(values, process))
     if dialect.name == "postgresql":  # COPY: one stream instead of a statement per row
         with connection.connection.driver_connection.cursor() as cursor:  # type: ignore[union-attr]
             with cursor.copy(f"COPY {quote.format_table(table)} ({names}) FROM STDIN") as copy:
@@ -97,6 +97,20 @@ def insert_rows(connection: Connection, table: Table, rows: list[dict[str, Any]]
     marker = "?" if dialect.paramstyle == "qmark" else "%s"
     sql = f"INSERT INTO {quote.format_table(table)} ({names}) VALUES ({', '.join([marker] * len(columns))})"
     connection.exec_driver_sql(sql, list(zip(*cells, strict=True)))
+
+
+def _converted(values: list[Any], process: Callable[[Any], Any]) -> list[Any]:
+    """``values`` through a column's bind processor, each distinct value once.
+
+    A push's rows share most of their times (when written, end-of-day deadlines):
+    converting a datetime for SQLite costs two calls, a dictionary lookup far less.
+    """
+    try:
+        done = {v: process(v) for v in set(values) if v is not None}
+    except TypeError:  # a value that cannot be a key (none of our columns today): one by one
+        return [None if v is None else process(v) for v in values]
+    done[None] = None
+    return [done[v] for v in values]
 
 
 def insert_history(session: Session, rows: list[dict[str, Any]]) -> None:
