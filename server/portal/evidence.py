@@ -18,7 +18,7 @@ from complaints.evidence import EvidenceKind, missing_text
 from server import clock
 from server.auth import BRANCH
 from server.portal.pages import TEXT as PORTAL_TEXT
-from server.portal.pages import _page, _signed_in_branch, bp, lang
+from server.portal.pages import bp, lang, render_page, signed_in_branch
 from server.privacy import sees_phones
 from server.services.changes import Actor
 from server.services.errors import ServiceError
@@ -88,16 +88,16 @@ def _ticket(branch: BranchRow, ticket_id: str) -> TicketRow | None:
 def _evidence_page(branch: BranchRow, ticket_id: str, status: int = 200, **values: Any) -> tuple[str, int]:
     words = _words()
     if not ticket_id:
-        return _page("evidence.html", status, w=words, branch=branch, ticket_id="", **values)
+        return render_page("evidence.html", status, w=words, branch=branch, ticket_id="", **values)
     ticket = _ticket(branch, ticket_id)
     if ticket is None:
         error = words["no_ticket"].format(ticket=ticket_id)
-        return _page("evidence.html", 404, w=words, branch=branch, ticket_id=ticket_id, error=error)
+        return render_page("evidence.html", 404, w=words, branch=branch, ticket_id=ticket_id, error=error)
     with get_db().read() as session:
         rows = attachments_of(session, [ticket.sync_key])[ticket.sync_key]
         files = shown(rows, lang(), not sees_phones(BRANCH))
     lacking = missing_text(missing_for(ticket.category, rows, checklist()), lang())
-    return _page(
+    return render_page(
         "evidence.html",
         status,
         w=words,
@@ -113,7 +113,7 @@ def _evidence_page(branch: BranchRow, ticket_id: str, status: int = 200, **value
 
 @bp.get("/evidence")
 def evidence_home() -> Any:
-    branch = _signed_in_branch()
+    branch = signed_in_branch()
     if branch is None:
         return redirect(url_for("branch_portal.home"))
     return _evidence_page(branch, request.args.get("ticket", "").strip())
@@ -122,7 +122,7 @@ def evidence_home() -> Any:
 @bp.post("/evidence")
 def evidence_upload() -> Any:
     """Attach a file to one of the branch's tickets, through the one door with the branch as author."""
-    branch = _signed_in_branch()
+    branch = signed_in_branch()
     if branch is None:
         return redirect(url_for("branch_portal.home"))
     ticket_id = request.args.get("ticket", "").strip()
@@ -147,7 +147,7 @@ def evidence_upload() -> Any:
 @bp.get("/evidence/<int:attachment_id>")
 def evidence_file(attachment_id: int) -> Any:
     """One of the branch's own files, always as a download; another branch's is not found."""
-    branch = _signed_in_branch()
+    branch = signed_in_branch()
     if branch is None:
         return redirect(url_for("branch_portal.home"))
     with get_db().read() as session:
@@ -155,7 +155,7 @@ def evidence_file(attachment_id: int) -> Any:
         if row is not None:
             session.expunge(row)
     if row is None:
-        return _page("message.html", 404, message=_words()["not_found"], branch=branch)
+        return render_page("message.html", 404, message=_words()["not_found"], branch=branch)
     response = send_file(evidence_store().open(row.sha256), mimetype=row.mime, as_attachment=True,
                          download_name=row.name, max_age=0)  # fmt: skip
     response.headers["X-Content-Type-Options"] = "nosniff"

@@ -24,7 +24,7 @@ from server import clock
 from server.auth import BRANCH
 from server.files import write_private
 from server.portal.pages import TEXT as PORTAL_TEXT
-from server.portal.pages import _page, _signed_in_branch, bp, lang
+from server.portal.pages import bp, lang, render_page, signed_in_branch
 from server.privacy import sees_phones
 from server.services.changes import Actor
 from server.services.errors import ServiceError
@@ -120,7 +120,7 @@ def _folder() -> Path:
 
 
 def _ledger_page(status: int = 200, **values: Any) -> tuple[str, int]:
-    page, code = _page(
+    page, code = render_page(
         "ledger.html",
         status,
         w=_words(),
@@ -170,7 +170,7 @@ def _show(plan: LedgerPlan, status: int = 200, **values: Any) -> tuple[str, int]
 
 @bp.get("/ledger")
 def ledger_home() -> Any:
-    branch = _signed_in_branch()
+    branch = signed_in_branch()
     if branch is None:
         return redirect(url_for("branch_portal.home"))
     return _ledger_page(branch=branch)
@@ -179,7 +179,7 @@ def ledger_home() -> Any:
 @bp.post("/ledger/preview")
 def ledger_preview() -> Any:
     """A new file (uploaded now) or the waiting one with a changed mapping: preview, write nothing."""
-    branch = _signed_in_branch()
+    branch = signed_in_branch()
     if branch is None:
         return redirect(url_for("branch_portal.home"))
     try:
@@ -207,7 +207,7 @@ def ledger_preview() -> Any:
 @bp.post("/ledger/import")
 def ledger_import() -> Any:
     """Import the waiting file with the mapping on the form, through the one service."""
-    branch = _signed_in_branch()
+    branch = signed_in_branch()
     if branch is None:
         return redirect(url_for("branch_portal.home"))
     stored = _stored()

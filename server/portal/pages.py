@@ -128,13 +128,13 @@ def lang() -> str:
     return request.accept_languages.best_match(["zh", "en"], default="zh") or "zh"
 
 
-def _page(template: str, status: int = 200, **values: Any) -> tuple[str, int]:
+def render_page(template: str, status: int = 200, **values: Any) -> tuple[str, int]:
     words = TEXT[lang()]
     page = render_template(f"branch/{template}", t=words, lang=lang(), csrf_token=csrf_token, **values)
     return page, status
 
 
-def _signed_in_branch() -> BranchRow | None:
+def signed_in_branch() -> BranchRow | None:
     """The branch of the session's token, if the token still stands."""
     token_id = session.get("branch_token")
     if not isinstance(token_id, int):
@@ -162,16 +162,16 @@ def _downloads_dir() -> Path:
 @bp.before_request
 def _check_csrf() -> Any:
     if request.method == "POST" and not csrf_ok():
-        return _page("message.html", 400, message=TEXT[lang()]["csrf"])
+        return render_page("message.html", 400, message=TEXT[lang()]["csrf"])
     return None
 
 
 @bp.get("/")
 def home() -> Any:
-    branch = _signed_in_branch()
+    branch = signed_in_branch()
     if branch is None:
-        return _page("signin.html")
-    return _page("upload.html", branch=branch)
+        return render_page("signin.html")
+    return render_page("upload.html", branch=branch)
 
 
 @bp.post("/signin")
@@ -183,7 +183,7 @@ def signin() -> Any:
     except ApiError:
         principal = None
     if principal is None or principal.role != BRANCH or principal.branch_code.casefold() != code.casefold():
-        return _page("signin.html", 401, error=TEXT[lang()]["bad_sign_in"], branch_code=code)
+        return render_page("signin.html", 401, error=TEXT[lang()]["bad_sign_in"], branch_code=code)
     session.clear()
     session["branch_token"] = principal.token_id
     return redirect(url_for("branch_portal.home"))
@@ -197,28 +197,28 @@ def signout() -> Any:
 
 @bp.post("/upload")
 def upload() -> Any:
-    branch = _signed_in_branch()
+    branch = signed_in_branch()
     if branch is None:
         return redirect(url_for("branch_portal.home"))
     sent = request.files.get("workbook")
     if sent is None or not sent.filename:
-        return _page("upload.html", 400, branch=branch, error=TEXT[lang()]["no_file"])
+        return render_page("upload.html", 400, branch=branch, error=TEXT[lang()]["no_file"])
     data = sent.read()
     actor = Actor(branch.code, BRANCH, "upload")
     result: MergeResult = merge_upload(get_db(), branch.id, data, actor, clock.now())
     if result.content is None:
-        return _page("upload.html", 422, branch=branch, problems=result.problems, problem_lang=lang())
+        return render_page("upload.html", 422, branch=branch, problems=result.problems, problem_lang=lang())
     name = f"{branch.id}-{uuid.uuid4().hex}.xlsx"
     write_private(_downloads_dir() / name, result.content)
     original = os.path.basename(sent.filename) or f"{branch.code}.xlsx"
     session["branch_download_name"] = original
-    return _page("result.html", branch=branch, result=result, download=name)
+    return render_page("result.html", branch=branch, result=result, download=name)
 
 
 @bp.get("/workbook.xlsx")
 def workbook() -> Any:
     """The signed-in branch's blank workbook, headers in ``?lang=`` (default: the page's language)."""
-    branch = _signed_in_branch()
+    branch = signed_in_branch()
     if branch is None:
         return redirect(url_for("branch_portal.home"))
     headers = request.args.get("headers", lang())
@@ -230,14 +230,14 @@ def workbook() -> Any:
 
 @bp.get("/download/<name>")
 def download(name: str) -> Any:
-    branch = _signed_in_branch()
+    branch = signed_in_branch()
     if branch is None:
         return redirect(url_for("branch_portal.home"))
     if not name.startswith(f"{branch.id}-") or "/" in name or not name.endswith(".xlsx"):
         abort(404)
     path = _downloads_dir() / name
     if not path.is_file():
-        return _page("message.html", 404, message=TEXT[lang()]["expired"])
+        return render_page("message.html", 404, message=TEXT[lang()]["expired"])
     filename = session.get("branch_download_name") or f"{branch.code}.xlsx"
     return send_file(path, mimetype=XLSX, as_attachment=True, download_name=filename)
 
