@@ -7,8 +7,8 @@ from typing import Any
 from flask import url_for
 
 from complaints.evidence import EvidenceKind, missing_text
-from server.dashboard.present import show
 from server.services.evidence import checklist, missing_for, shown
+from server.services.present import show
 from server.storage.db import get_db
 from server.storage.evidence import attachments_of
 

@@ -27,9 +27,9 @@ from server.dashboard.blueprint import bp
 from server.dashboard.figures import Overview, cached_overview
 from server.dashboard.forms import default_period, filter_message, read_branches, read_period
 from server.dashboard.i18n import current_lang, t
-from server.dashboard.present import masked, percent
 from server.dashboard.queries import FilterError, TicketFilter, branch_codes
 from server.dashboard.signin import current_user, signed_in
+from server.services.present import masked, percent
 from server.storage.db import get_db
 
 CATEGORY_CSS = "bar-category"

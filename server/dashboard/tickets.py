@@ -17,13 +17,6 @@ from server.dashboard.blueprint import bp
 from server.dashboard.evidence_card import evidence_section
 from server.dashboard.forms import filter_message
 from server.dashboard.i18n import current_lang, t
-from server.dashboard.present import (
-    field_label,
-    flag_labels,
-    masked,
-    show,
-    show_stored,
-)
 from server.dashboard.queries import (
     FLAG_ARGS,
     UNCATEGORISED,
@@ -38,6 +31,13 @@ from server.dashboard.signin import current_user, signed_in
 from server.services.changes import Actor
 from server.services.errors import NotFound, ServiceError
 from server.services.evidence import HISTORY_FIELD as ATTACHMENT
+from server.services.present import (
+    field_label,
+    flag_labels,
+    masked,
+    show,
+    show_stored,
+)
 from server.services.tickets import add_note, change_on, escalate_ticket
 from server.storage.db import get_db
 from server.storage.rows import from_db
