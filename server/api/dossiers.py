@@ -29,17 +29,24 @@ blp = ApiBlueprint("dossiers", __name__, url_prefix="/api", description="Regulat
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PDF = "application/pdf"
 SECURITY = [{"bearer": []}]
-HEADERS = {
-    "X-Dossier-SHA256": {
-        "description": "the dossier's digest, as printed on it",
-        "schema": {"type": "string"},
+
+
+def _file_response(mimetype: str, description: str) -> dict[str, Any]:
+    """The OpenAPI description of a 200 that is a file, with the dossier's digest in a header."""
+    return {
+        "description": description,
+        "headers": {
+            "X-Dossier-SHA256": {
+                "description": "the dossier's SHA-256, as printed on it",
+                "schema": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+            }
+        },
+        "content": {mimetype: {"schema": {"type": "string", "format": "binary"}}},
     }
-}
 
 
 @blp.route("/tickets/<string:sync_key>/dossier.pdf", methods=["GET"])
-@blp.response(200, content_type=PDF, description="the dossier as PDF (A4, fonts embedded)", headers=HEADERS)
-@blp.doc(security=SECURITY)
+@blp.doc(security=SECURITY, responses={"200": _file_response(PDF, "the dossier as PDF (A4, fonts embedded)")})
 @require(BRANCH, HEAD_OFFICE, ADMIN)
 def dossier_pdf(sync_key: str) -> Any:
     """The ticket's dossier as PDF; 503 when the server cannot run LibreOffice.
@@ -55,8 +62,7 @@ def dossier_pdf(sync_key: str) -> Any:
 
 
 @blp.route("/tickets/<string:sync_key>/dossier.xlsx", methods=["GET"])
-@blp.response(200, content_type=XLSX, description="the dossier as a printable sheet", headers=HEADERS)
-@blp.doc(security=SECURITY)
+@blp.doc(security=SECURITY, responses={"200": _file_response(XLSX, "the dossier as a printable sheet")})
 @require(BRANCH, HEAD_OFFICE, ADMIN)
 def dossier_xlsx(sync_key: str) -> Any:
     """The ticket's dossier as a printable sheet (.xlsx): what the ribbon's Dossier button writes in.
