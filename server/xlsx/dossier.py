@@ -149,7 +149,7 @@ SPANS = {
     "milestones": (3, 1, 1, 2),
     "attachments": (1, 1, 1, 1, 1, 2),
     "summary": (2, 5),
-    "members": (1, 1, 1, 1, 1, 2),
+    "members": (1, 2, 1, 1, 1, 1),
 }
 """How many sheet columns each table column covers, where not one each (narrow tables stretch across)."""
 BODY = Font(name=FONT, size=9)
