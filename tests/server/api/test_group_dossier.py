@@ -77,7 +77,7 @@ def test_the_group_dossier_holds_a_summary_every_member_and_one_digest_that_veri
     members = [row for row in summary if row[0] in MEMBERS]
     assert [m[1] for m in members] == ["客户1", "客户2", "客户3"]
     with app.app_context(), get_db_of(app).read() as session:  # each member's own digest is listed
-        assert members[1][5] == dossiers.build(session, _key(app, MEMBERS[1]), mask=True).digest()
+        assert members[1][6] == dossiers.build(session, _key(app, MEMBERS[1]), mask=True).digest()
     text = _sheet_text(book.read_bytes())
     assert "SZ01-20261117-0004" not in text  # the ticket elsewhere is no member
     assert "13800138002" not in text and "138****8002" in text
