@@ -17,11 +17,13 @@ from addin.run import Env
 from addin.sync_client import HttpTransport
 from server.services import dossier as dossiers
 from server.storage.db import get_db
+from server.storage.models import TicketRow
 from tests.addin.harness import apply_actions, payload_of, run_macro
 from tests.addin.test_remote import alerts, app, press  # noqa: F401 (fixture)
 from tests.addin.test_sync import env, live, synced_book, token  # noqa: F401 (fixtures)
 from tests.addin.workbooks import NOW, branch_book, numbered
 from tests.server.api.conftest import add_branch, free_port
+from tests.server.api.test_sync_api import sync
 
 FIRST = "SZ01-20260302-0001"
 
@@ -99,6 +101,13 @@ def test_pressed_in_excel_on_the_web_the_server_fetches_its_own_dossier_with_the
     token_ = add_branch(app, "SZ01")
     path = branch_book(tmp_path / "b.xlsx", [numbered(1)])
     apply_actions(path, press(app, "sync", payload_of(path), token_)["actions"])
+    with app.app_context(), get_db().read() as session:
+        key = session.query(TicketRow).one().sync_key
+    sync(
+        app.test_client(),
+        token_,
+        {"tickets": [{"sync_key": key, "base_version": 1, "fields": {"expectation": "=1+1"}}]},
+    )
     actions = press(app, "dossier", payload_of(path, sheet="投诉单", selection="C2"), token_)["actions"]
     apply_actions(path, actions)
     [message] = alerts(actions)
@@ -106,6 +115,8 @@ def test_pressed_in_excel_on_the_web_the_server_fetches_its_own_dossier_with_the
     text = flat(dossier_sheet(path))
     digest = re.search(r"SHA-256: ([0-9a-f]{64})", text)[1]  # type: ignore[index]
     assert digest in message and "138****0001" in text and "13800130001" not in text
+    typed = [c for row in load_workbook(path)["投诉档案"].iter_rows() for c in row if c.value == "=1+1"]
+    assert typed and all(c.data_type == "s" for c in typed)  # another device's "=…" arrives as text
     other = add_branch(app, "GZ01")  # another branch's token cannot fetch SZ01's ticket
     refused = alerts(
         press(app, "dossier", payload_of(path, sheet="投诉单", selection="C2"), other)["actions"]

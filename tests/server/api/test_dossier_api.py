@@ -20,6 +20,8 @@ from tests.server.api.test_sync_api import new_fields, sync
 
 OWN, OTHER = "a" * 32, "b" * 32
 PHONE, SHOWN = "13800130001", "138****0001"
+FORMULA = '=HYPERLINK("http://x.example","一周内修好")'
+"""A customer's text that a spreadsheet would take for a formula."""
 
 
 def add_admin(app: Flask) -> str:
@@ -34,7 +36,7 @@ def two_branches(app: Flask) -> tuple[str, str]:
     """SZ01 and GZ01 with a ticket each; the SZ01 customer gave the number in the description too."""
     own, other = add_branch(app, "SZ01"), add_branch(app, "GZ01")
     client = app.test_client()
-    fields = new_fields(description=f"每晚八点宽带断线，回电 {PHONE}")
+    fields = new_fields(description=f"每晚八点宽带断线，回电 {PHONE}", expectation=FORMULA)
     sync(client, own, {"tickets": [{"sync_key": OWN, "fields": fields}]})
     sync(client, other, {"tickets": [{"sync_key": OTHER, "fields": new_fields("GZ01-20261125-0001")}]})
     return own, other
@@ -65,6 +67,9 @@ def test_a_branch_gets_its_own_tickets_dossier_with_phone_numbers_masked(app):
     assert f"SHA-256: {digest}" in text
     with app.app_context(), get_db().read() as session:
         assert digest == dossiers.build(session, OWN, mask=True).digest()  # what `dossier verify` checks
+    cells = [c for row in load_workbook(io.BytesIO(response.data)).active.iter_rows() for c in row]
+    [typed] = [c for c in cells if c.value == FORMULA]
+    assert typed.data_type == "s" and typed.quotePrefix  # shown as typed, never run
 
 
 def test_another_branchs_ticket_is_refused_like_an_unknown_one_naming_the_ticket(app):
@@ -73,7 +78,8 @@ def test_another_branchs_ticket_is_refused_like_an_unknown_one_naming_the_ticket
     assert refused.status_code == unknown.status_code == 404
     assert refused.json["error"] == unknown.json["error"] == "ticket_not_found"
     assert refused.json["message"] == (
-        f"服务器上没有工单 {OTHER}（或不属于本分支机构）/ no ticket {OTHER} on the server (or not your branch's)"
+        f"服务器上没有工单 {OTHER}（或不属于本分支机构）/ "
+        f"no ticket {OTHER} on the server (or not your branch's)"
     )
     assert get(app, OTHER, other).status_code == 200  # its own branch gets it
 
