@@ -51,7 +51,10 @@ def dossier(run: Run) -> Message:
         raise MacroError(say("dossier_not_on_server", ticket=ticket.ticket_id))
     if reply.status != 200:
         raise MacroError(say("dossier_refused", status=reply.status, detail=reply.detail))
-    [(_, rows)] = export_sheets(reply.content)[:1]
+    try:
+        [(_, rows)] = export_sheets(reply.content)[:1]
+    except Exception as exc:  # calamine raises many kinds for a body that is not a workbook (a proxy's page)
+        raise MacroError(say("dossier_refused", status=reply.status, detail=exc)) from exc
     texts = [["" if v is None else str(v) for v in row] for row in rows]
     width = max((len(row) for row in texts), default=1)
     formats = column_formats([TEXT_FORMAT] * width, 0, max(len(texts) - 1, 0))  # "=…" stays text
