@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 from openpyxl import load_workbook
 
 from addin import macros
 from addin.run import Env
-from addin.sync_client import HttpTransport
+from addin.sync_client import HttpTransport, Reply
 from server.services import dossier as dossiers
 from server.storage.db import get_db
 from server.storage.models import TicketRow
@@ -91,7 +92,17 @@ def test_without_one_selected_synced_ticket_the_button_says_what_to_do(tmp_path,
         "服务器拒绝了访问令牌"
         in run_macro(path, macros.dossier, rejected, sheet="投诉单", selection="A2").text
     )
+    portal = Env(now=NOW, transport=Proxy(live.url, token))
+    page = run_macro(path, macros.dossier, portal, sheet="投诉单", selection="A2")
+    assert page.critical and page.text.startswith("服务器未能提供投诉档案（200）")
     assert "投诉档案" not in load_workbook(path).sheetnames  # nothing was written
+
+
+class Proxy(HttpTransport):
+    """A captive portal between the PC and the server: every answer is its sign-in page."""
+
+    def request(self, method: str, path: str, **options: Any) -> Reply:
+        return Reply(200, "<html>请登录</html>", "<html>请登录</html>".encode())
 
 
 def test_pressed_in_excel_on_the_web_the_server_fetches_its_own_dossier_with_the_callers_token(
