@@ -205,6 +205,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "dossier_pdf": ("下载监管卷宗（PDF）", "Regulator dossier (PDF)"),
     "dossier_xlsx": ("可打印表格", "printable sheet"),
     "form_pdf": ("投诉处理单（PDF，一页）", "complaint form (PDF, one page)"),
+    "group_incident": ("群体事件", "Group incident"),
+    "group_dossier_pdf": ("群体投诉卷宗（PDF，含全部成员）", "group dossier (PDF, every member)"),
     "dossier_failed": ("无法生成 PDF 卷宗：", "The PDF dossier could not be made: "),
     "language": ("语言", "Language"),
     "signed_in_as": ("当前用户", "Signed in as"),
