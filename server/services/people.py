@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -24,6 +24,7 @@ from complaints.enums import Flag, Level, LogKind
 from complaints.model import LogEntry, revised
 from complaints.periods import Period
 from complaints.schema import LOG
+from complaints.sla import Due, SlaClock
 from complaints.staff import StaffAccumulator, StaffKpis
 from complaints.validation import check_ticket, check_values
 from complaints.wire import COLUMNS
@@ -33,7 +34,7 @@ from server.services.errors import Invalid, NotFound
 from server.services.sync import Pending, commit
 from server.storage.lean import stream_lean_tickets
 from server.storage.people import Assignment, assigned_ticket, open_tickets
-from server.storage.rows import clock_for, from_db, read_tickets, ticket_of
+from server.storage.rows import clock_for, from_db, read_tickets, row_to_ticket, ticket_of
 
 FEEDBACK_FIELDS = ("dept_feedback_at", "cause")
 """The ticket fields a department's feedback sets: when it was given and the cause it found."""
@@ -56,31 +57,45 @@ def staff_figures(
     return accumulator.result()
 
 
+MY_DEADLINES = ("dept_feedback", "plan", "resolve")
+"""The deadlines a staff member's list shows (`complaints.sla.Deadlines` attributes), in order."""
+
+
 @dataclass(frozen=True)
 class MyTicket:
-    """An open ticket on a staff member's list: its stored row, level and flags decoded."""
+    """An open ticket on a staff member's list: its stored row, level, flags and the deadlines it runs to."""
 
     row: Any
     level: Level
     flags: frozenset[Flag]
+    dues: dict[str, Due]
+    """`MY_DEADLINES` as the rules compute them (a datetime, `PENDING`, or None)."""
 
     @property
     def overdue(self) -> bool:
         return any(flag.is_overdue for flag in self.flags)
 
+    @property
+    def next_due(self) -> datetime:
+        found = [d for d in self.dues.values() if isinstance(d, datetime)]
+        return min(found) if found else datetime.max.replace(tzinfo=UTC)
 
-def _next_due(row: Any) -> datetime:
-    dues = [d for d in (row.dept_feedback_due, row.plan_due, row.resolve_due) if d is not None]
-    return min(dues) if dues else datetime.max.replace(tzinfo=row.received_at.tzinfo)
 
-
-def my_tickets(session: Session, who: Assignment) -> list[MyTicket]:
-    """The open tickets assigned to ``who``: red first, then yellow; overdue ones, then by next deadline."""
-    found = [
-        MyTicket(row, from_db("level", row.level) or Level.BLUE, from_db("flags", row.flags))
-        for row in open_tickets(session, who)
-    ]
-    return sorted(found, key=lambda m: (-m.level.rank, not m.overdue, _next_due(m.row), m.row.ticket_id))
+def my_tickets(session: Session, who: Assignment, code: str, clock: SlaClock) -> list[MyTicket]:
+    """The open tickets assigned to ``who`` (branch ``code``, its ``clock``): red first, then yellow;
+    overdue ones before the others, then by the next deadline."""
+    found = []
+    for row in open_tickets(session, who):
+        deadlines = clock.deadlines(row_to_ticket(row, code))
+        found.append(
+            MyTicket(
+                row,
+                from_db("level", row.level) or Level.BLUE,
+                from_db("flags", row.flags),
+                {name: getattr(deadlines, name) for name in MY_DEADLINES},
+            )
+        )
+    return sorted(found, key=lambda m: (-m.level.rank, not m.overdue, m.next_due, m.row.ticket_id))
 
 
 def assigned(session: Session, who: Assignment, sync_key: str) -> Any:
