@@ -18,7 +18,7 @@ from server.auth import ADMIN, HEAD_OFFICE, STAFF_ROLES, USER_ROLES
 from server.dashboard.blueprint import bp
 from server.dashboard.i18n import t
 from server.dashboard.navigation import safe_next
-from server.privacy import sees_phones
+from server.privacy import masked, sees_phones
 from server.storage.accounts import end_sessions
 from server.storage.db import get_db
 from server.storage.models import UserRow
@@ -65,6 +65,8 @@ def signed_in_user() -> User | None:
                 and session.get("generation") == row.session_generation  # not signed out since
             ):
                 name = row.display_name or row.staff_name or row.username
+                if not sees_phones(row.role):  # a staff name may hold a number, as typed on the tickets
+                    name = masked("text", name)
                 found = User(
                     row.id, row.username, row.role, name, row.branch_id, row.staff_name, row.department
                 )
