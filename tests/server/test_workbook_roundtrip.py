@@ -218,7 +218,7 @@ def test_writer_adds_back_an_optional_column_the_user_deleted(tmp_path: Path) ->
     book = load_workbook(path)
     ws = book["投诉单"]
     del ws.tables["TicketsTable"]
-    ws.delete_cols(ws.max_column - 4, 5)  # … version, sync key, coordinator; the user deleted them
+    ws.delete_cols(ws.max_column - 4, 5)  # … reopened_at, version, sync key; the user deleted them
     book.save(path)
     tickets = read_workbook(path, now=NOW).tickets
 
@@ -226,7 +226,7 @@ def test_writer_adds_back_an_optional_column_the_user_deleted(tmp_path: Path) ->
 
     assert read_workbook(path, now=NOW).tickets == tickets
     headers = [c.value for c in load_workbook(path)["投诉单"][1]]
-    assert headers[-1] in ("同步键", "版本", "重新处理时间", "预警依据", "群体事件编号", "投诉管理员")
+    assert headers[-1] in ("同步键", "版本", "重新处理时间", "预警依据", "群体事件编号")
 
 
 def test_writer_refuses_a_workbook_with_a_broken_header_and_writes_nothing(tmp_path: Path) -> None:
