@@ -206,7 +206,7 @@ def _record(user: User, who: Assignment, sync_key: str, form: dict[str, str]) ->
         actor = Actor(user.username, user.role, "dashboard")
         change = change_on(session, sync_key, who.branch_id, actor, clock.now())
         at = _parse_local(form["at"], change.branch.timezone) if form["at"] else change.now
-        return record_dept_feedback(change, sync_key, at, form["cause"], form["note"]) is not None
+        return record_dept_feedback(change, sync_key, at, form["cause"], form["note"])
 
 
 def _parse_local(text: str, zone: str) -> datetime:

@@ -29,15 +29,13 @@ from complaints.staff import StaffAccumulator, StaffKpis
 from complaints.validation import check_ticket, check_values
 from complaints.wire import COLUMNS
 from server.services.analysis import branch_zones
-from server.services.changes import Change, Outcome, Proposal
+from server.services.changes import Change, Proposal
 from server.services.errors import Invalid, NotFound
 from server.services.sync import Pending, commit
 from server.storage.lean import stream_lean_tickets
 from server.storage.people import Assignment, assigned_ticket, open_tickets
 from server.storage.rows import clock_for, from_db, read_tickets, row_to_ticket, ticket_of
 
-FEEDBACK_FIELDS = ("dept_feedback_at", "cause")
-"""The ticket fields a department's feedback sets: when it was given and the cause it found."""
 LOG_COLUMNS = {c.key: c for c in LOG.columns}
 
 
@@ -106,16 +104,14 @@ def assigned(session: Session, who: Assignment, sync_key: str) -> Any:
     return row
 
 
-def record_dept_feedback(
-    change: Change, sync_key: str, at: datetime, cause: str, note: str = ""
-) -> Outcome | None:
+def record_dept_feedback(change: Change, sync_key: str, at: datetime, cause: str, note: str = "") -> bool:
     """Record the department's feedback on a ticket (the caller checked it is the user's) as one change.
 
     Sets 部门反馈时间 and the cause found (blank: unchanged) and adds ``note`` to the
     ticket's log; the rules settle the ticket (its DEPT_FEEDBACK_OVERDUE flag
     clears) and the history names the user. `Invalid` for a value the policy
     refuses (a time in the future, text too long, milestones out of order).
-    None when nothing changed.
+    False when nothing was recorded (the same values again, no note).
     """
     values: dict[str, Any] = {"dept_feedback_at": at}
     if cause.strip():
@@ -136,5 +132,5 @@ def record_dept_feedback(
     if note.strip():
         entry = LogEntry(before.ticket_id, change.now, LogKind.NOTE, note.strip(), author=change.actor.name)
         pending.extra_log.append((sync_key, entry))
-    written = {o.key: o for o in commit(change, pending)}
-    return written.get(sync_key)
+    written = {o.key for o in commit(change, pending)}
+    return sync_key in written or bool(pending.extra_log)

@@ -86,6 +86,23 @@ def test_feedback_entered_on_the_web_arrives_with_the_branchs_next_pull_authored
     assert ("cause", "li", "investigator", "dashboard") in authors
 
 
+def test_the_same_feedback_again_changes_nothing_and_a_note_alone_is_logged(app):
+    branch, token = app.test_client(), add_branch(app, "SZ01")
+    row = create(branch, token, **ROUTED)
+    add_staff(app, "li", "investigator", "SZ01", staff_name="网络部-李强")
+    li = signed_in(app, "li")
+    give_feedback(li, row["sync_key"], cause="光交箱老化")
+    cursor = sync(branch, token, {})["pulled"]["cursor"]
+
+    again = give_feedback(li, row["sync_key"], cause="光交箱老化")
+    assert "没有需要保存的修改" in li.get(again.headers["Location"]).text
+    assert sync(branch, token, {"cursor": cursor})["pulled"]["tickets"] == []
+    noted = give_feedback(li, row["sync_key"], cause="光交箱老化", note="周五复测")
+    assert "部门反馈已保存" in li.get(noted.headers["Location"]).text
+    pulled = sync(branch, token, {"cursor": cursor})["pulled"]
+    assert [e["text"] for e in pulled["log"]] == ["周五复测"]
+
+
 def test_a_branch_edit_of_the_same_field_on_an_older_version_is_a_conflict_with_both_values(app):
     branch, token = app.test_client(), add_branch(app, "SZ01")
     row = create(branch, token, **ROUTED)
