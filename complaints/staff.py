@@ -7,7 +7,7 @@ same name in two branches is two people). Their figures are the figures of
 
 - resolution rate: `Kpis.resolution` (resolved among tickets received in the period);
 - timeliness: the on-time rate of every milestone reached in the period
-  (`Kpis.on_time` of all `Milestone`\\ s pooled: hits over hits and misses,
+  (`Kpis.on_time` of every `Milestone`, pooled: hits over hits and misses,
   pending deadlines left out as unknown);
 - satisfaction: `Kpis.satisfaction` (satisfied or fairly satisfied among revisits answered);
 - revisits: tickets revisited in the period, and those inside the revisit window.
