@@ -77,6 +77,8 @@ ROLES = {
     "head_office": "总部 head office",
     "admin": "管理员 admin",
     "system": "系统 system",
+    "investigator": "调查人 investigator",
+    "dept_head": "部门负责人 department head",
 }
 DOORS = {
     "api": "同步 Sync",
