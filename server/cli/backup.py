@@ -9,6 +9,7 @@ from flask.cli import with_appcontext
 
 from server.storage import backup as backups
 from server.storage.db import get_db
+from server.storage.evidence import evidence_folder
 
 
 @click.command("backup")
@@ -17,13 +18,14 @@ from server.storage.db import get_db
 def backup(output: Path) -> None:
     """Write a consistent copy of the database to OUTPUT (SQLite: online backup; PostgreSQL: pg_dump)."""
     try:
-        made = backups.backup(get_db(), output)
+        made = backups.backup(get_db(), output, evidence=evidence_folder())
     except backups.BackupError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(
         f"backed up {made.kind} database (schema {made.revision}) to {made.path}: "
         f"{made.size:,} bytes in {made.seconds:.2f} s"
     )
+    click.echo(f"evidence files copied to {made.path.parent / backups.EVIDENCE}: {made.evidence_copied}")
 
 
 @click.command("restore")
@@ -33,7 +35,7 @@ def backup(output: Path) -> None:
 def restore(source: Path, force: bool) -> None:
     """Replace the database's contents with the backup SOURCE (stop the service first)."""
     try:
-        done = backups.restore(get_db(), source, force=force)
+        done = backups.restore(get_db(), source, force=force, evidence=evidence_folder())
     except backups.BackupError as exc:
         raise click.ClickException(str(exc)) from exc
     replaced = ", ".join(f"{n} {t}" for t, n in done.replaced.items())
@@ -42,5 +44,11 @@ def restore(source: Path, force: bool) -> None:
     click.echo(f"into {done.target} in {done.seconds:.2f} s")
     click.echo(f"replaced: {replaced}" if any(done.replaced.values()) else "replaced: nothing (no data)")
     click.echo(f"it now holds: {holds}")
+    click.echo(f"evidence files restored: {done.evidence_restored}")
+    for name in done.evidence_damaged:
+        click.echo(
+            f"证据文件 {name} 的备份已损坏，未恢复 | "
+            f"evidence file {name} is damaged in the backup: not restored"
+        )
     if done.upgraded_to:
         click.echo(f"schema upgraded from {done.source.revision} to {done.upgraded_to}")

@@ -24,6 +24,7 @@ from server.services.notices import Notice, enqueue, render, send_pending
 from server.services.reports import MONTHLY, build_monthly_workbook, is_kept, keep, previous_month
 from server.storage import backup
 from server.storage.db import get_db
+from server.storage.evidence import evidence_folder
 from server.storage.models import UserRow
 from server.storage.rows import clock_for
 
@@ -93,12 +94,14 @@ def daily_backup(now: datetime) -> JobResult:
     config = current_app.config
     directory = Path(config["BACKUP_DIR"] or Path(current_app.instance_path) / "backups")
     db = get_db()
-    made = backup.backup(db, directory / backup.dated_name(now, backup.kind_of(db)), replace=True)
+    name = backup.dated_name(now, backup.kind_of(db))
+    made = backup.backup(db, directory / name, replace=True, evidence=evidence_folder())
     keep = int(config["BACKUP_KEEP"])
     deleted = backup.prune(directory, keep)
     return JobResult(
         1,
-        f"{made.path.name} ({made.size:,} bytes, {made.seconds:.1f} s); "
+        f"{made.path.name} ({made.size:,} bytes, {made.seconds:.1f} s, "
+        f"{made.evidence_copied} new evidence files); "
         f"{len(deleted)} older deleted, newest {keep} kept in {directory}",
     )
 

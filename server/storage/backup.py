@@ -9,10 +9,17 @@ foreign file, or one of the other engine, leaves the target as it was.
 
 Backups the scheduler makes are named ``complaint-desk-<UTC time>.<kind>``;
 `prune` keeps the newest of those and never looks at any other file.
+
+Evidence files (attachments) are not in the database: each is a file named by its
+SHA-256. A backup copies those it does not have yet into ``evidence/`` beside the
+backup file (shared by the backups of one folder: a file never changes, so the
+copy is incremental); a restore copies back the ones the store lacks, each
+checked against its name, so a damaged copy is reported, not restored.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -27,7 +34,7 @@ from pathlib import Path
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, make_url, text
 
-from server.files import private_open
+from server.files import private_open, write_private
 from server.storage.db import Database, alembic_config
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -38,6 +45,10 @@ DATA_TABLES = ("branches", "users", "tickets")
 """A database with a row in any of these holds data a restore would overwrite."""
 MARK_TABLES = ("alembic_version", "branches", "tickets", "history")
 """Tables every Complaint Desk database has: a file without them is not ours."""
+
+
+EVIDENCE = "evidence"
+"""The folder beside a backup file holding the evidence files."""
 
 
 class BackupError(Exception):
@@ -53,6 +64,8 @@ class BackupInfo:
     revision: str
     size: int
     seconds: float = 0.0
+    evidence_copied: int = 0
+    """Evidence files copied into the backup's ``evidence/`` folder this time."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +78,9 @@ class RestoreReport:
     now_holds: dict[str, int]
     upgraded_to: str | None
     seconds: float
+    evidence_restored: int = 0
+    evidence_damaged: tuple[str, ...] = ()
+    """Backed-up evidence files whose content no longer matches their name: left out."""
 
 
 def dated_name(now: datetime, kind: str) -> str:
@@ -76,8 +92,12 @@ def kind_of(db: Database) -> str:
     return "sqlite" if db.is_sqlite else "postgresql"
 
 
-def backup(db: Database, target: Path, replace: bool = False) -> BackupInfo:
-    """Write a consistent copy of ``db`` to ``target`` (written aside, then renamed into place)."""
+def backup(db: Database, target: Path, replace: bool = False, evidence: Path | None = None) -> BackupInfo:
+    """Write a consistent copy of ``db`` to ``target`` (written aside, then renamed into place).
+
+    ``evidence``: the evidence folder, whose new files are copied beside the backup
+    (after the database: a file attached meanwhile is copied with the next backup).
+    """
     target = Path(target)
     if target.exists() and not replace:
         raise BackupError(f"{target} 已存在，请换一个文件名 | {target} exists; choose another name")
@@ -94,9 +114,37 @@ def backup(db: Database, target: Path, replace: bool = False) -> BackupInfo:
         os.replace(partial, target)
     finally:
         partial.unlink(missing_ok=True)
+    copied = copy_evidence(evidence, target.parent / EVIDENCE)[0] if evidence is not None else 0
     seconds = time.perf_counter() - began
     info = read_backup(target)
-    return BackupInfo(target, info.kind, info.revision, info.size, seconds)
+    return BackupInfo(target, info.kind, info.revision, info.size, seconds, copied)
+
+
+def copy_evidence(source: Path, target: Path) -> tuple[int, list[str]]:
+    """Copy the evidence files of ``source`` that ``target`` lacks; (how many, names of damaged ones).
+
+    A file whose content does not hash to its name is damaged: it is not copied.
+    """
+    copied, damaged = 0, []
+    if not source.is_dir():
+        return 0, []
+    for path in sorted(source.glob("??/*")):
+        name = path.name
+        if len(name) != 64 or name.startswith(".") or not path.is_file():
+            continue  # a temporary file of an upload under way
+        destination = target / name[:2] / name
+        if destination.is_file():
+            continue
+        data = path.read_bytes()
+        if hashlib.sha256(data).hexdigest() != name:
+            damaged.append(name)
+            continue
+        destination.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        partial = destination.with_name(f".{name}.partial")
+        write_private(partial, data)
+        os.replace(partial, destination)
+        copied += 1
+    return copied, damaged
 
 
 def read_backup(path: Path) -> BackupInfo:
@@ -143,7 +191,7 @@ def holdings(db: Database) -> dict[str, int]:
         }
 
 
-def restore(db: Database, source: Path, force: bool = False) -> RestoreReport:
+def restore(db: Database, source: Path, force: bool = False, evidence: Path | None = None) -> RestoreReport:
     """Replace ``db``'s contents with the backup ``source``; refuse over data unless ``force``.
 
     The service should be stopped meanwhile: on PostgreSQL the restore waits
@@ -192,7 +240,9 @@ def restore(db: Database, source: Path, force: bool = False) -> RestoreReport:
     if info.revision != head:
         db.upgrade()
         upgraded = head
-    return RestoreReport(info, where, replaced, holdings(db), upgraded, time.perf_counter() - began)
+    restored, damaged = copy_evidence(info.path.parent / EVIDENCE, evidence) if evidence else (0, [])
+    seconds = time.perf_counter() - began
+    return RestoreReport(info, where, replaced, holdings(db), upgraded, seconds, restored, tuple(damaged))
 
 
 def prune(directory: Path, keep: int) -> list[Path]:

@@ -67,10 +67,14 @@ class FolderStore:
         return self._path(sha256).open("rb")
 
 
+def evidence_folder() -> Path:
+    """The app's evidence folder: ``EVIDENCE_DIR``, or ``evidence`` in the instance folder."""
+    return Path(current_app.config.get("EVIDENCE_DIR") or Path(current_app.instance_path) / "evidence")
+
+
 def evidence_store() -> EvidenceStore:
-    """The app's store: ``EVIDENCE_DIR``, or ``evidence`` in the instance folder."""
-    root = current_app.config.get("EVIDENCE_DIR") or Path(current_app.instance_path) / "evidence"
-    return FolderStore(root)
+    """The app's store, in `evidence_folder`."""
+    return FolderStore(evidence_folder())
 
 
 def attachments_of(session: Session, ticket_keys: Iterable[str]) -> dict[str, list[AttachmentRow]]:

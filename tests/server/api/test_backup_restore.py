@@ -18,6 +18,7 @@ from flask import Flask
 from server import create_app
 from server.storage.backup import holdings
 from server.storage.db import alembic_config
+from server.storage.evidence import FolderStore
 from tests.server.api.conftest import (
     NOW,
     _drop_postgres_database,
@@ -279,7 +280,7 @@ def test_the_daily_backup_keeps_the_newest_of_its_own_files_and_nothing_else_is_
     ]
     for path in ours + others:
         path.write_text("an older file")
-    app.config.update(BACKUP_DIR=str(folder), BACKUP_KEEP=3)
+    app.config.update(BACKUP_DIR=str(folder), BACKUP_KEEP=3, EVIDENCE_DIR=str(tmp_path / "no-evidence"))
     runner = app.test_cli_runner()
 
     result = runner.invoke(args=["scheduler", "run-job", "daily_backup"])
@@ -294,3 +295,39 @@ def test_the_daily_backup_keeps_the_newest_of_its_own_files_and_nothing_else_is_
     status = runner.invoke(args=["scheduler", "status"]).output
     line = next(line for line in status.splitlines() if line.startswith("daily_backup"))
     assert line.split()[3:6] == ["1", "1", "0"] and made.name in line
+
+
+def test_evidence_files_are_backed_up_beside_the_database_and_restored_checked(
+    app: Flask, fresh_url: str, tmp_path: Path
+) -> None:
+    store = tmp_path / "evidence"
+    app.config.update(EVIDENCE_DIR=str(store))
+    recording, screenshot = b"call recording " * 1000, b"\x89PNG screenshot"
+    first, second = FolderStore(store).put(recording), FolderStore(store).put(screenshot)
+    output = tmp_path / "backups" / "with-evidence.backup"
+
+    made = app.test_cli_runner().invoke(args=["backup", "-o", str(output)])
+    again = app.test_cli_runner().invoke(args=["backup", "-o", str(output.with_name("second.backup"))])
+
+    assert (
+        made.exit_code == 0
+        and "evidence files copied" in made.output
+        and made.output.rstrip().endswith(": 2")
+    )
+    assert again.output.rstrip().endswith(": 0")  # the backups of one folder share what they copied
+    kept = output.parent / "evidence"
+    assert (kept / first[:2] / first).read_bytes() == recording
+    assert (kept / first[:2] / first).stat().st_mode & 0o777 == 0o600
+    (kept / second[:2] / second).write_bytes(b"damaged on the backup disk")
+
+    restored = app_on(fresh_url)
+    restored.config.update(EVIDENCE_DIR=str(tmp_path / "new-store"))
+    result = restored.test_cli_runner().invoke(args=["restore", str(output)])
+
+    assert result.exit_code == 0, result.output
+    assert "evidence files restored: 1" in result.output
+    assert f"evidence file {second} is damaged in the backup: not restored" in result.output
+    with FolderStore(tmp_path / "new-store").open(first) as back:
+        assert back.read() == recording
+    assert not FolderStore(tmp_path / "new-store").has(second)
+    get_db_of(restored).dispose()
