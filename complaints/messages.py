@@ -80,9 +80,12 @@ PLACEHOLDERS: tuple[str, ...] = (
 
 _OWN_LABELS: dict[str, tuple[str, str]] = {
     "text": ("消息内容", "Message text"),
-    "commitments": ("承诺（补偿、承诺完成时间或延期）", "a commitment (compensation, promised date or extension)"),
+    "commitments": (
+        "承诺（补偿、承诺完成时间或延期）",
+        "a commitment (compensation, promised date, extension)",
+    ),
 }
-_PENDING_TEXT = {"zh": "（待节假日安排公布后确定）", "en": "(to be fixed once the holiday calendar is published)"}
+_PENDING_TEXT = {"zh": "（待节假日安排公布后确定）", "en": "(fixed once the holiday calendar is published)"}
 
 
 class TemplateError(ValueError):

@@ -103,7 +103,7 @@ class Ticket:
     """When the ticket came in from a branch's own ledger: what was due before then is history
     (`complaints.history`)."""
     compensation: str = ""
-    """The compensation promised to the customer: a commitment to confirm in writing (`complaints.messages`)."""
+    """Compensation promised to the customer: a commitment to confirm in writing (`complaints.messages`)."""
     # computed
     status: Status = Status.NEW
     flags: frozenset[Flag] = frozenset()

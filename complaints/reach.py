@@ -25,7 +25,8 @@ class ContactChannel(Labelled):
 
 ALIASES: dict[ContactChannel, tuple[str, ...]] = {
     ContactChannel.PHONE: (
-        "电话", "手机", "来电", "致电", "回电", "通话", "热线", "phone", "telephone", "tel", "call", "hotline",
+        "电话", "手机", "来电", "致电", "回电", "通话", "热线",
+        "phone", "telephone", "tel", "call", "hotline",
     ),
     ContactChannel.SMS: ("短信", "短讯", "短消息", "sms", "text message", "text"),
     ContactChannel.EMAIL: ("电子邮件", "邮件", "邮箱", "e-mail", "email", "mail"),

@@ -54,7 +54,8 @@ def test_every_template_is_filled_from_the_ticket_in_both_languages_and_passes_t
     made = draft(kind, channel, lang, template(kind, channel, lang), ticket, CLOCK, text, "深圳分公司")
     assert made.sendable and made.missing == ()
     assert made.issues == ()  # our own words never need rewording
-    assert ticket.ticket_id in made.body and "张先生" in made.body and "深圳分公司" in (made.body + made.subject)
+    assert ticket.ticket_id in made.body and "张先生" in made.body
+    assert "深圳分公司" in made.body
     assert SAYS[kind][lang == "en"] in made.body
     assert "{" not in made.body and "\n\n\n" not in made.body
     if channel is SendChannel.EMAIL:
@@ -68,8 +69,14 @@ def test_every_template_is_filled_from_the_ticket_in_both_languages_and_passes_t
 def test_feedback_states_cause_solution_and_safeguards_and_cannot_go_without_them():
     ticket = make_ticket(**{**DONE, "safeguards": "", "cause": ""})
     for lang, labels in (("zh", ("原因", "后续保障")), ("en", ("Cause", "Safeguards"))):
-        made = draft(MessageKind.FEEDBACK, SendChannel.SMS, lang, template(MessageKind.FEEDBACK, SendChannel.SMS, lang),
-                     ticket, CLOCK)  # fmt: skip
+        made = draft(
+            MessageKind.FEEDBACK,
+            SendChannel.SMS,
+            lang,
+            template(MessageKind.FEEDBACK, SendChannel.SMS, lang),
+            ticket,
+            CLOCK,
+        )
         assert made.missing == labels and not made.sendable
 
 
@@ -87,8 +94,9 @@ def test_feedback_states_cause_solution_and_safeguards_and_cannot_go_without_the
     ],
 )
 def test_a_message_lacking_what_it_states_is_not_sendable(kind, fields, text, sendable):
-    made = draft(kind, SendChannel.SMS, "zh", template(kind, SendChannel.SMS, "zh"), make_ticket(**fields), CLOCK,
-                 text)  # fmt: skip
+    made = draft(
+        kind, SendChannel.SMS, "zh", template(kind, SendChannel.SMS, "zh"), make_ticket(**fields), CLOCK, text
+    )
     assert made.sendable is sendable
 
 
@@ -102,8 +110,15 @@ def test_a_message_lacking_what_it_states_is_not_sendable(kind, fields, text, se
     ],
 )
 def test_the_coordinators_text_in_a_template_shows_the_wording_findings(lang, text, phrase, kind):
-    made = draft(MessageKind.PROGRESS, SendChannel.EMAIL, lang, template(MessageKind.PROGRESS, SendChannel.EMAIL, lang),
-                 make_ticket(), CLOCK, text)  # fmt: skip
+    made = draft(
+        MessageKind.PROGRESS,
+        SendChannel.EMAIL,
+        lang,
+        template(MessageKind.PROGRESS, SendChannel.EMAIL, lang),
+        make_ticket(),
+        CLOCK,
+        text,
+    )
     assert [(i.kind, i.phrase.casefold()) for i in made.issues] == [(kind, phrase)]
     assert made.issues[0].suggestion
     assert made.sendable  # findings are advice: the coordinator decides
@@ -132,7 +147,8 @@ FED_BACK = {**DONE, "compensation": "", "promised_at": None, "feedback_at": loca
 def test_feedback_not_through_the_preferred_channel_is_flagged(preferred, used, flagged):
     ticket = make_ticket(**FED_BACK, preferred_channel=preferred, feedback_channel=used)
     assert (Flag.FEEDBACK_CHANNEL in evaluate(ticket, CLOCK, NOW).flags) is flagged
-    assert (Flag.FEEDBACK_CHANNEL.zh, Flag.FEEDBACK_CHANNEL.en) == ("未经首选渠道反馈", "Feedback not via preferred channel")
+    assert Flag.FEEDBACK_CHANNEL.label("zh") == "未经首选渠道反馈"
+    assert Flag.FEEDBACK_CHANNEL.label("en") == "Feedback not via preferred channel"
     assert not Flag.FEEDBACK_CHANNEL.is_overdue
 
 
@@ -141,7 +157,10 @@ def test_no_feedback_yet_is_not_flagged_for_its_channel():
     assert Flag.FEEDBACK_CHANNEL not in evaluate(ticket, CLOCK, NOW).flags
 
 
-def confirmation(at, ticket_id="SZ01-20260302-0001"):
+TICKET_ID = "SZ01-20260302-0001"
+
+
+def confirmation(at, ticket_id=TICKET_ID):
     return LogEntry(ticket_id, at, LogKind.CONFIRMATION, "已短信确认赠送3个月提速", channel="短信")
 
 
@@ -165,12 +184,15 @@ def confirmation(at, ticket_id="SZ01-20260302-0001"):
         ({"compensation": "赠送3个月提速"}, [confirmation(local(2026, 3, 3, 9))], False),
         ({"promised_at": local(2026, 3, 6, 18)}, [confirmation(local(2026, 3, 3, 9))], False),
         # a progress update or another ticket's confirmation is no written confirmation of this one
-        ({"compensation": "赠送3个月提速"}, [LogEntry("SZ01-20260302-0001", local(2026, 3, 3), LogKind.PROGRESS, "x")],
-         True),  # fmt: skip
+        (
+            {"compensation": "赠送3个月提速"},
+            [LogEntry(TICKET_ID, local(2026, 3, 3), LogKind.PROGRESS, "x")],
+            True,
+        ),
         ({"compensation": "赠送3个月提速"}, [confirmation(local(2026, 3, 3), "SZ01-20260302-0002")], True),
         # a ticket imported from a branch's ledger: its promises are history
         ({"compensation": "赠送3个月提速", "imported_at": local(2026, 3, 3)}, [], False),
-        ({"compensation": "赠送3个月提速", "cancelled_at": local(2026, 3, 3), "cancel_reason": "重复"}, [], False),
+        ({"compensation": "补偿", "cancelled_at": local(2026, 3, 3), "cancel_reason": "重复"}, [], False),
     ],
 )
 def test_a_commitment_without_a_written_confirmation_in_the_log_is_flagged(fields, log, flagged):
