@@ -64,3 +64,19 @@ def went_through(used: str, preferred: str) -> bool:
     if wanted and sent:
         return bool(wanted & sent)
     return used.strip().casefold() == preferred.strip().casefold()
+
+
+_EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+")
+_MOBILE = re.compile(r"(?<![0-9])(?:\+?86)?(1[3-9][0-9]{9})(?![0-9])")
+
+
+def email_in(contact: str) -> str:
+    """The first e-mail address written in ``contact`` ("13800138000 / zhang@example.com"), or ""."""
+    found = _EMAIL.search(contact)
+    return found.group() if found else ""
+
+
+def mobile_in(contact: str) -> str:
+    """The first mainland mobile number in ``contact``, as 11 digits (separators dropped), or ""."""
+    found = _MOBILE.search(re.sub(r"(?<=[0-9])[ \-.](?=[0-9])", "", contact))
+    return found.group(1) if found else ""
