@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app
+from flask import request as flask_request
 from marshmallow import Schema, fields, validate
+from sqlalchemy.orm import Session
 
 from complaints.messages import MessageKind, SendChannel
 from server import clock
@@ -13,6 +15,7 @@ from server.api.blueprint import ApiBlueprint
 from server.auth import ADMIN, BRANCH, HEAD_OFFICE, current, require
 from server.privacy import masked_json
 from server.services.changes import Actor
+from server.services.idempotency import run_once
 from server.services.messages import Prepared, Request, issues_json, prepare, send_message
 from server.services.tickets import change_on
 from server.storage.db import get_db
@@ -80,7 +83,8 @@ def message(body: dict[str, Any], sync_key: str) -> Any:
     """Fill a message to the customer from the ticket; with ``send`` queue it and log it on the ticket.
 
     The answer shows the wording findings of the filled text and what the ticket
-    still lacks; a message lacking something is refused when sent (409).
+    still lacks; a message lacking something is refused when sent (409). A send
+    with an ``Idempotency-Key`` header is done once: a resend gets the first answer.
     """
     request = Request.parse(
         body["kind"], body["channel"], body["lang"] or current_app.config["NOTIFY_LANGUAGE"], body["text"]
@@ -90,11 +94,19 @@ def message(body: dict[str, Any], sync_key: str) -> Any:
     if not body["send"]:
         with get_db().read() as session:
             return _answer(prepare(session, sync_key, scope, request), request, None)
-    with get_db().write() as session:
-        change = change_on(
-            session, sync_key, scope, Actor(principal.name, principal.role, "api"), clock.now()
-        )
+    now = clock.now()
+
+    def work(session: Session) -> tuple[int, Any]:
+        change = change_on(session, sync_key, scope, Actor(principal.name, principal.role, "api"), now)
         prepared, entry = send_message(change, sync_key, request)
         row = session.get(LogRow, entry.sync_key)
         assert row is not None
-        return _answer(prepared, request, log_to_json(row)), 201
+        return 201, _answer(prepared, request, log_to_json(row))
+
+    key = flask_request.headers.get("Idempotency-Key")
+    if key is not None:  # a resend with the same key gets the first answer; the customer is told once
+        status, answer = run_once(get_db(), principal.key, key, {**body, "ticket": sync_key}, now, work)
+        return answer, status
+    with get_db().write() as session:
+        status, answer = work(session)
+    return answer, status

@@ -118,10 +118,15 @@ def test_a_branch_previews_sends_and_the_rules_read_what_the_customer_was_told(s
     row = stored_row(app, ticket.sync_key)
     assert row.acknowledged_at == clock.now and from_db("status", row.status) is Status.ACKNOWLEDGED
 
-    # the written confirmation of the compensation clears the flag
+    # the written confirmation of the compensation clears the flag; resent with its key, it is sent once
     clock.now = MONDAY + timedelta(minutes=10)
-    confirmed = post(app, token, ticket.sync_key, kind="confirmation", channel="sms", send=True)
-    assert confirmed.status_code == 201
+    for _ in range(2):
+        confirmed = app.test_client().post(
+            f"/api/tickets/{ticket.sync_key}/messages",
+            json={"kind": "confirmation", "channel": "sms", "send": True},
+            headers={"Authorization": f"Bearer {token}", "Idempotency-Key": "confirm-1"},
+        )
+        assert confirmed.status_code == 201
     assert "补偿承诺：赠送3个月提速" in confirmed.get_json()["body"]
     assert Flag.UNCONFIRMED_COMMITMENT not in flags_of(app, ticket.sync_key)
     assert [(kind, channel) for kind, channel, _ in log_of(app, ticket.sync_key)] == [
