@@ -10,6 +10,7 @@ from flask import current_app
 
 from complaints.messages import MessageKind, SendChannel
 from complaints.periods import FIRST_DAY, LAST_DAY, Period
+from complaints.reach import ContactChannel, channels_in
 from server import clock
 from server.dashboard.i18n import current_lang, t
 from server.dashboard.queries import FilterError, parse_date
@@ -54,10 +55,12 @@ def filter_message(error: FilterError) -> str:
     return t(error.message_key, **error.values)
 
 
-def message_form() -> dict[str, Any]:
-    """The message card's choices, in the page's language (the defaults: progress, SMS, the page's)."""
+def message_form(preferred: str) -> dict[str, Any]:
+    """The message card's choices in the page's language; the channel first offered is the customer's
+    preferred one when it is e-mail, SMS otherwise."""
     lang = current_lang()
     return {
         "kinds": [(k.value, k.label(lang)) for k in MessageKind],
         "channels": [(c.value, c.label(lang)) for c in SendChannel],
+        "channel": "email" if ContactChannel.EMAIL in channels_in(preferred) else "sms",
     }

@@ -217,6 +217,7 @@ def render_ticket(
             for e in found.log
         ]
         evidence = evidence_section(row, zone, lang, mask)
+        preferred = row.preferred_channel
         conflicts = [
             {
                 "field": field_label(c.field, lang, TASK_COLUMNS if c.entity == "task" else COLUMNS),
@@ -238,7 +239,7 @@ def render_ticket(
         form_error=form_error,
         form=form or {},
         preview=preview,
-        message_form=message_form(),
+        message_form=message_form(preferred),
         heads={
             sheet.key: {c.key: c.header(lang) for c in sheet.columns} for sheet in (TASKS, LOG, CONFLICTS)
         },

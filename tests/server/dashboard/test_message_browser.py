@@ -100,12 +100,12 @@ def test_preview_with_wording_findings_then_send_a_written_confirmation(live: st
         page.goto(f"{live}/dashboard/tickets/{TICKET.sync_key}")
         expect(page.locator(".ticket-head")).to_contain_text("承诺未书面确认")
         card = page.locator("#message")
+        expect(card.get_by_label("渠道")).to_have_value("sms")  # the customer prefers 短信
         card.get_by_label("消息").select_option(label="方案沟通")
         card.get_by_role("button", name="发送").click()  # a plan message without the plan is refused
         expect(card.locator(".flash-error")).to_contain_text("消息内容")
 
         card.get_by_label("消息").select_option(label="书面确认")
-        card.get_by_label("渠道").select_option(label="短信")
         card.get_by_role("button", name="预览").click()
         expect(page.locator("#message-preview .findings-clean")).to_be_visible()
         expect(page.locator("#message-preview .body")).to_contain_text("补偿承诺：赠送3个月提速")
