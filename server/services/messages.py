@@ -21,7 +21,8 @@ from complaints.messages import LOG_KIND, Draft, MessageKind, SendChannel, draft
 from complaints.model import LogEntry, Ticket
 from complaints.reach import email_in, mobile_in
 from complaints.steps import STAMP, Step, StepRefused, take
-from complaints.validation import MAX_TEXT
+from complaints.validation import LOG_COLUMNS, check_value
+from server import clock
 from server.services.changes import Change, Proposal
 from server.services.errors import Invalid, Refused
 from server.services.notices import Notice, enqueue
@@ -64,10 +65,9 @@ class Request:
             ) from None
         if lang not in ("zh", "en"):
             raise Invalid("bad_lang", "lang is zh or en / 语言须为 zh 或 en", {"field": "lang"})
-        if len(text) > MAX_TEXT:
-            raise Invalid(
-                "too_long", f"at most {MAX_TEXT:,} characters / 最多 {MAX_TEXT:,} 个字符", {"field": "text"}
-            )
+        problem = check_value("text", text, LOG_COLUMNS["text"], clock.now())  # as any log entry's text
+        if problem is not None:
+            raise Invalid("bad_text", f"{problem.en} / {problem.zh}", {"field": "text"})
         return cls(parsed_kind, parsed_channel, lang, text)
 
 

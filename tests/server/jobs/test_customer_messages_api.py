@@ -187,3 +187,12 @@ def test_another_branchs_ticket_is_not_found(setup):
     push_tickets(app, ticket)
     other = add_branch(app, "LD01")
     assert post(app, other, ticket.sync_key, kind="revisit", channel="sms").status_code == 404
+
+
+def test_text_no_excel_cell_can_hold_is_refused_naming_the_field(setup):
+    app, _clock, token = setup
+    ticket = make_ticket(ticket_id="SZ01-20261012-0004", received_at=MONDAY)
+    push_tickets(app, ticket)
+    answer = post(app, token, ticket.sync_key, kind="progress", channel="sms", text="进" * 40_000, send=True)
+    assert answer.status_code == 422 and answer.get_json()["where"] == {"field": "text"}
+    assert outbox_rows(app) == []
