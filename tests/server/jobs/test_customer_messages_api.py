@@ -196,3 +196,30 @@ def test_text_no_excel_cell_can_hold_is_refused_naming_the_field(setup):
     answer = post(app, token, ticket.sync_key, kind="progress", channel="sms", text="进" * 40_000, send=True)
     assert answer.status_code == 422 and answer.get_json()["where"] == {"field": "text"}
     assert outbox_rows(app) == []
+
+
+def test_a_progress_message_is_the_progress_update_the_rules_wait_for(setup):
+    app, clock, token = setup
+    ticket = make_ticket(
+        ticket_id="SZ01-20260928-0001",
+        received_at=local(2026, 9, 28, 9),
+        contact="13800138000",
+        acknowledged_at=local(2026, 9, 28, 10),
+        routed_at=local(2026, 9, 28, 10),
+        plan_at=local(2026, 9, 29, 10),
+        promised_at=local(2026, 10, 20, 18),
+    )
+    push_tickets(app, ticket)
+    assert Flag.NO_PROGRESS in flags_of(app, ticket.sync_key)  # nothing since the plan, before National Day
+    sent = post(
+        app,
+        token,
+        ticket.sync_key,
+        kind="progress",
+        channel="sms",
+        text="光交箱扩容已完成一半，明天18点前完工",
+        send=True,
+    )
+    assert sent.status_code == 201 and sent.get_json()["issues"] == []
+    assert Flag.NO_PROGRESS not in flags_of(app, ticket.sync_key)
+    assert [kind for kind, _, _ in log_of(app, ticket.sync_key)] == ["progress"]
