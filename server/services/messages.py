@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from complaints.messages import LOG_KIND, Draft, MessageKind, SendChannel, draft
 from complaints.model import LogEntry, Ticket
-from complaints.reach import email_in, mobile_in
+from complaints.reach import email_in, mobile_in, went_through
 from complaints.steps import STAMP, Step, StepRefused, take
 from complaints.validation import LOG_COLUMNS, check_value
 from server import clock
@@ -145,7 +145,7 @@ def _step_taken(change: Change, ticket: Ticket, kind: MessageKind, used: str) ->
     if step is None:
         return ticket
     if getattr(ticket, STAMP[step]) is not None:
-        if step is Step.FEEDBACK and not ticket.feedback_channel.strip():
+        if step is Step.FEEDBACK and _better_channel(ticket, used):
             return dataclasses.replace(ticket, feedback_channel=used)
         return ticket
     if step is Step.FEEDBACK:
@@ -155,6 +155,15 @@ def _step_taken(change: Change, ticket: Ticket, kind: MessageKind, used: str) ->
     except StepRefused as exc:
         raise Refused("step_refused", f"{exc.en} / {exc.zh}", {"sync_key": ticket.sync_key}) from exc
     return stamped
+
+
+def _better_channel(ticket: Ticket, used: str) -> bool:
+    """Whether a feedback sent again through ``used`` is the one to record: none was recorded, or this
+    one reaches the customer the way they prefer and the recorded one did not."""
+    if not ticket.feedback_channel.strip():
+        return True
+    preferred = ticket.preferred_channel
+    return went_through(used, preferred) and not went_through(ticket.feedback_channel, preferred)
 
 
 def _notice(change: Change, ticket: Ticket, request: Request, prepared: Prepared, entry: LogEntry) -> Notice:

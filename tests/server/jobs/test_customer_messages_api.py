@@ -180,6 +180,14 @@ def test_feedback_by_email_is_the_feedback_and_is_flagged_off_the_preferred_chan
     (queued,) = outbox_rows(app)
     assert (queued.channel, queued.to_addr, queued.status) == ("email", "zhang@example.com", "pending")
 
+    # told again, by SMS as the customer prefers: that is the feedback's channel now, and the flag goes
+    clock.now += timedelta(minutes=30)
+    again = post(app, token, ticket.sync_key, kind="feedback", channel="sms", send=True)
+    assert again.status_code == 201
+    row = stored_row(app, ticket.sync_key)
+    assert (row.feedback_at, row.feedback_channel) == (MONDAY + timedelta(hours=6), "短信")
+    assert Flag.FEEDBACK_CHANNEL not in flags_of(app, ticket.sync_key)
+
 
 def test_another_branchs_ticket_is_not_found(setup):
     app, _clock, _token = setup
