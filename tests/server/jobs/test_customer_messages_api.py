@@ -8,6 +8,7 @@ started here), retrying while the gateway is down.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 from collections.abc import Iterator
 from datetime import timedelta
@@ -19,12 +20,14 @@ from sqlalchemy import select
 
 from complaints.enums import Flag, Status
 from server import create_app
+from server.auth import ADMIN, HEAD_OFFICE
 from server.scheduling.jobs import outbox
 from server.storage.db import get_db
 from server.storage.models import LogRow, OutboxRow, TicketRow
 from server.storage.rows import from_db
 from tests.factories import local, make_ticket
 from tests.server.api.conftest import add_branch, database_url, migrated_url  # noqa: F401
+from tests.server.dashboard.conftest import PASSWORD, add_user
 from tests.server.gateway import FakeGateway
 from tests.server.jobs.conftest import PinnedClock, flags_of, push_tickets
 
@@ -148,6 +151,17 @@ def test_a_branch_previews_sends_and_the_rules_read_what_the_customer_was_told(s
     assert "调查已经启动" in gateway.received[0]["text"] and "赠送3个月提速" in gateway.received[1]["text"]
     assert gateway.headers[0]["Authorization"] == "Bearer gw-secret"
     assert [(r.channel, r.status) for r in outbox_rows(app)] == [("sms", "sent"), ("sms", "sent")]
+
+    # the outbox on the admin page: the customer's number in full for an administrator only
+    add_user(app, "ops", ADMIN)
+    add_user(app, "analyst", HEAD_OFFICE)
+    for user, shown, hidden in (
+        ("ops", "13800138000", "138****8000"),
+        ("analyst", "138****8000", "13800138000"),
+    ):
+        auth = {"Authorization": "Basic " + base64.b64encode(f"{user}:{PASSWORD}".encode()).decode()}
+        page = app.test_client().get("/admin/scheduler", headers=auth).get_data(as_text=True)
+        assert shown in page and hidden not in page and "customer-confirmation (sms)" in page
 
 
 def test_feedback_by_email_is_the_feedback_and_is_flagged_off_the_preferred_channel(setup):
