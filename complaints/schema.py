@@ -126,6 +126,7 @@ TICKETS = Sheet(
         Column("cause", "原因", "Cause", T, width=24),
         Column("solution", "解决方案", "Solution", T, width=24),
         Column("safeguards", "后续保障", "Safeguards", T, width=24),
+        Column("compensation", "补偿承诺", "Compensation promised", T, width=24),
         Column("closed_at", "闭环时间", "Closed at", DT, width=17),
         Column("revisited_at", "回访时间", "Revisited at", DT, width=17),
         Column("satisfaction", "满意度", "Satisfaction", E, enum=Satisfaction),
@@ -155,7 +156,6 @@ TICKETS = Sheet(
         Column("imported_at", "台账导入时间", "Imported from ledger", DT, computed=True, width=17),
         Column("version", "版本", "Version", N, computed=True, hidden=True),
         Column("sync_key", "同步键", "Sync key", T, computed=True, hidden=True, width=34),
-        Column("compensation", "补偿承诺", "Compensation promised", T, width=24),
     ),
 )
 

@@ -7,7 +7,6 @@ from typing import Any
 from flask import current_app
 from flask import request as flask_request
 from marshmallow import Schema, fields, validate
-from sqlalchemy.orm import Session
 
 from complaints.messages import MessageKind, SendChannel
 from server import clock
@@ -19,8 +18,6 @@ from server.services.idempotency import run_once
 from server.services.messages import Prepared, Request, issues_json, prepare, send_message
 from server.services.tickets import change_on
 from server.storage.db import get_db
-from server.storage.models import LogRow
-from server.storage.rows import log_to_json
 
 blp = ApiBlueprint("messages", __name__, url_prefix="/api", description="Messages to the customer")
 SECURITY = [{"bearer": []}]
@@ -96,12 +93,21 @@ def message(body: dict[str, Any], sync_key: str) -> Any:
             return _answer(prepare(session, sync_key, scope, request), request, None)
     now = clock.now()
 
-    def work(session: Session) -> tuple[int, Any]:
+    def work(session: Any) -> tuple[int, Any]:
         change = change_on(session, sync_key, scope, Actor(principal.name, principal.role, "api"), now)
         prepared, entry = send_message(change, sync_key, request)
-        row = session.get(LogRow, entry.sync_key)
-        assert row is not None
-        return 201, _answer(prepared, request, log_to_json(row))
+        logged = {
+            "sync_key": entry.sync_key,
+            "ticket_key": sync_key,
+            "ticket_id": entry.ticket_id,
+            "at": entry.at.isoformat(),
+            "kind": entry.kind.value,
+            "text": entry.text,
+            "author": entry.author,
+            "role": principal.role,
+            "channel": entry.channel,
+        }
+        return 201, _answer(prepared, request, logged)
 
     key = flask_request.headers.get("Idempotency-Key")
     if key is not None:  # a resend with the same key gets the first answer; the customer is told once
