@@ -12,6 +12,7 @@ import pytest
 from flask import Flask
 from werkzeug.serving import make_server
 
+from complaints.wire import EDITABLE, encode
 from server import create_app
 from server.auth import ADMIN, HEAD_OFFICE
 from server.storage.db import get_db
@@ -19,7 +20,6 @@ from tests.factories import make_ticket
 from tests.server.api.conftest import NOW, add_branch
 from tests.server.dashboard.conftest import PASSWORD, add_user
 from tests.server.dashboard.test_browser import ARGS, CHROMIUM
-from tests.server.jobs.conftest import push_tickets
 
 TICKET = make_ticket(
     ticket_id="SZ01-20261125-0001",
@@ -41,10 +41,19 @@ def live(tmp_path: Path) -> Iterator[str]:
     )
     with app.app_context():
         get_db().upgrade()
-    add_branch(app, "SZ01")
+    token = add_branch(app, "SZ01")
     add_user(app, "analyst", HEAD_OFFICE)
     add_user(app, "root", ADMIN)
-    push_tickets(app, TICKET)
+    pushed = app.test_client().post(  # the ticket comes in as a branch's Sync brings it
+        "/api/sync",
+        json={
+            "tickets": [
+                {"sync_key": TICKET.sync_key, "fields": {k: encode(k, getattr(TICKET, k)) for k in EDITABLE}}
+            ]
+        },
+        headers={"Authorization": f"Bearer {token}", "Idempotency-Key": "first-push"},
+    )
+    assert pushed.status_code == 200 and not pushed.json["pushed"]["rejected"]["tickets"], pushed.json
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -20,18 +20,25 @@ from sqlalchemy import select
 
 from complaints.enums import Flag, Status
 from server import create_app
-from server.auth import ADMIN, HEAD_OFFICE
+from server.auth import ADMIN, HEAD_OFFICE, hash_password
 from server.scheduling.jobs import outbox
 from server.storage.db import get_db
-from server.storage.models import LogRow, OutboxRow, TicketRow
+from server.storage.models import LogRow, OutboxRow, TicketRow, UserRow
 from server.storage.rows import from_db
 from tests.factories import local, make_ticket
 from tests.server.api.conftest import add_branch, database_url, migrated_url  # noqa: F401
-from tests.server.dashboard.conftest import PASSWORD, add_user
 from tests.server.gateway import FakeGateway
 from tests.server.jobs.conftest import PinnedClock, flags_of, push_tickets
 
 MONDAY = local(2026, 10, 12, 9, 0)
+PASSWORD = "s3cret-pass"
+
+
+def add_user(app: Flask, username: str, role: str) -> None:
+    with app.app_context(), get_db().write() as session:
+        session.add(
+            UserRow(username=username, password_hash=hash_password(PASSWORD), role=role, created_at=MONDAY)
+        )
 
 
 @pytest.fixture
