@@ -136,6 +136,12 @@ class Flag(Labelled):
     VAGUE_DESCRIPTION = ("VAGUE_DESCRIPTION", "描述模糊", "Vague description")
     CHECKLIST_INCOMPLETE = ("CHECKLIST_INCOMPLETE", "应急清单未完成", "Emergency checklist incomplete")
     PENDING_CALENDAR = ("PENDING_CALENDAR", "待发布节假日", "Pending calendar")
+    FEEDBACK_CHANNEL = ("FEEDBACK_CHANNEL", "未经首选渠道反馈", "Feedback not via preferred channel")
+    UNCONFIRMED_COMMITMENT = (
+        "UNCONFIRMED_COMMITMENT",
+        "承诺未书面确认",
+        "Commitment not confirmed in writing",
+    )
 
     @property
     def is_overdue(self) -> bool:

@@ -15,6 +15,7 @@ from complaints.calendar import CalendarPendingError
 from complaints.enums import Flag, LogKind, Status
 from complaints.lifecycle import MilestoneError, derive_status, milestone_errors
 from complaints.major import checklist_missing
+from complaints.messages import feedback_off_channel, unconfirmed_commitment
 from complaints.model import LogEntry, Task, Ticket
 from complaints.sla import PENDING, Deadlines, Due, SlaClock
 from complaints.textcheck import missing_information, vague_description
@@ -22,6 +23,10 @@ from complaints.textcheck import missing_information, vague_description
 OPEN_BEFORE_RESOLUTION = frozenset(
     {Status.NEW, Status.ACKNOWLEDGED, Status.INVESTIGATING, Status.EXECUTING, Status.REINVESTIGATING}
 )
+
+FLAG_LOG_KINDS = frozenset({LogKind.PROGRESS, LogKind.CONFIRMATION})
+"""The log entries the flags read: progress updates (`NO_PROGRESS`), written confirmations
+(`UNCONFIRMED_COMMITMENT`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +87,7 @@ def evaluate(
     """Derive status, deadlines, flags and milestone errors of ``ticket`` at ``now``."""
     status = derive_status(ticket)
     deadlines = clock.deadlines(ticket)
+    log = tuple(log)  # read twice: progress, then written confirmations
     progress_at = last_progress(ticket, log)
     flags: set[Flag] = set()
     if status is Status.CANCELLED:
@@ -141,6 +147,10 @@ def evaluate(
             flags.add(Flag.INFO_INCOMPLETE)
         if vague_description(ticket.description):
             flags.add(Flag.VAGUE_DESCRIPTION)
+    if past is None and unconfirmed_commitment(ticket, log):  # an imported ticket's promises are history
+        flags.add(Flag.UNCONFIRMED_COMMITMENT)
+    if feedback_off_channel(ticket):
+        flags.add(Flag.FEEDBACK_CHANNEL)
     return Evaluation(status, deadlines, frozenset(flags), tuple(milestone_errors(ticket)), progress_at)
 
 

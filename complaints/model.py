@@ -105,6 +105,8 @@ class Ticket:
     coordinator: str = ""
     """The complaint coordinator (投诉管理员) handling the ticket at the branch: their per-staff KPIs
     (`complaints.staff`) count it."""
+    compensation: str = ""
+    """Compensation promised to the customer: a commitment to confirm in writing (`complaints.messages`)."""
     # computed
     status: Status = Status.NEW
     flags: frozenset[Flag] = frozenset()

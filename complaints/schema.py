@@ -126,6 +126,7 @@ TICKETS = Sheet(
         Column("cause", "原因", "Cause", T, width=24),
         Column("solution", "解决方案", "Solution", T, width=24),
         Column("safeguards", "后续保障", "Safeguards", T, width=24),
+        Column("compensation", "补偿承诺", "Compensation promised", T, width=24),
         Column("closed_at", "闭环时间", "Closed at", DT, width=17),
         Column("revisited_at", "回访时间", "Revisited at", DT, width=17),
         Column("satisfaction", "满意度", "Satisfaction", E, enum=Satisfaction),

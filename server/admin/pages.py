@@ -11,15 +11,17 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Flask, Response, current_app, render_template, request, send_file
+from flask import Blueprint, Flask, Response, current_app, g, render_template, request, send_file
 from sqlalchemy import select
 
 from server import clock
 from server.auth import ADMIN, HEAD_OFFICE, authenticate
 from server.dashboard.security import add_headers, nonce
 from server.errors import ApiError
+from server.privacy import masked, sees_phones
 from server.scheduling.scheduler import EXTENSION, status
 from server.services.notices import SmtpSender
+from server.services.sms import SmsGatewaySender
 from server.storage.db import get_db
 from server.storage.models import OutboxRow, ReportRow
 from server.storage.rows import clock_for
@@ -29,23 +31,26 @@ bp = Blueprint("admin_pages", __name__, url_prefix="/admin")
 ROLES = (ADMIN, HEAD_OFFICE)
 
 
-def _signed_in() -> bool:
+def _role() -> str:
+    """The signed-in viewer's role, or "" when nobody (or nobody allowed) signed in."""
     auth = request.authorization
     if auth is not None and auth.type == "basic" and auth.username and auth.password is not None:
         user = check_password(auth.username, auth.password)  # Throttled: 429 with Retry-After
-        return user is not None and user.role in ROLES
+        return user.role if user is not None and user.role in ROLES else ""
     if request.headers.get("Authorization", "").startswith("Bearer "):
         try:
-            return authenticate(request.headers.get("Authorization")).role in ROLES
+            role = authenticate(request.headers.get("Authorization")).role
         except ApiError:
-            return False
-    return False
+            return ""
+        return role if role in ROLES else ""
+    return ""
 
 
 @bp.before_request
 def _require_sign_in() -> Response | None:
     try:
-        if _signed_in():
+        g.viewer_role = _role()
+        if g.viewer_role:
             return None
     except Throttled as exc:
         return Response(f"{exc.message}\n", 429, {"Retry-After": str(exc.retry_after)}, mimetype="text/plain")
@@ -71,6 +76,7 @@ def _local(value: Any, zone: ZoneInfo) -> Any:
 def scheduler_page() -> str:
     config = current_app.config
     zone = ZoneInfo(config["TIMEZONE"])
+    mask = not sees_phones(g.viewer_role)  # head office reads the outbox too: a customer's SMS number
     report = status(config)
     service = current_app.extensions.get(EXTENSION)
     lease = report["lease"]
@@ -99,13 +105,14 @@ def scheduler_page() -> str:
         next_runs=next_runs,
         outbox=report["outbox"],
         smtp_configured=SmtpSender(config).configured,
+        sms_configured=SmsGatewaySender(config).configured,
         notices=[
             {
                 "id": n.id,
-                "kind": n.kind,
-                "recipient": n.recipient,
-                "to_addr": n.to_addr,
-                "subject": n.subject,
+                "kind": n.kind if n.channel == "email" else f"{n.kind} ({n.channel})",
+                "recipient": masked("recipient", n.recipient) if mask else n.recipient,
+                "to_addr": masked("contact", n.to_addr) if mask else n.to_addr,
+                "subject": masked("subject", n.subject) if mask else n.subject,
                 "status": n.status,
                 "attempts": n.attempts,
                 "next_attempt_at": _local(n.next_attempt_at, zone),

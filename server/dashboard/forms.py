@@ -1,4 +1,5 @@
-"""Reading the dashboard's forms: the period (local days), the chosen branches, and their error messages."""
+"""Reading the dashboard's forms: the period (local days), the chosen branches, and their error messages;
+the choices of the message card."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 
+from complaints.messages import MessageKind, SendChannel
 from complaints.periods import FIRST_DAY, LAST_DAY, Period
+from complaints.reach import ContactChannel, channels_in
 from server import clock
-from server.dashboard.i18n import t
+from server.dashboard.i18n import current_lang, t
 from server.dashboard.queries import FilterError, parse_date
 
 
@@ -50,3 +53,14 @@ def filter_message(error: FilterError) -> str:
     if error.message_key in ("bad_date", "date_out_of_range"):
         return t(error.message_key, field=t(error.field), **error.values)
     return t(error.message_key, **error.values)
+
+
+def message_form(preferred: str) -> dict[str, Any]:
+    """The message card's choices in the page's language; the channel first offered is the customer's
+    preferred one when it is e-mail, SMS otherwise."""
+    lang = current_lang()
+    return {
+        "kinds": [(k.value, k.label(lang)) for k in MessageKind],
+        "channels": [(c.value, c.label(lang)) for c in SendChannel],
+        "channel": "email" if ContactChannel.EMAIL in channels_in(preferred) else "sms",
+    }

@@ -15,7 +15,7 @@ from complaints.wire import COLUMNS, TASK_COLUMNS
 from server import clock
 from server.dashboard.blueprint import bp
 from server.dashboard.evidence_card import evidence_section
-from server.dashboard.forms import filter_message
+from server.dashboard.forms import filter_message, message_form
 from server.dashboard.i18n import current_lang, t
 from server.dashboard.queries import (
     FLAG_ARGS,
@@ -135,7 +135,12 @@ def ticket(sync_key: str) -> Any:
     return render_ticket(sync_key)
 
 
-def render_ticket(sync_key: str, form_error: str = "", form: dict[str, str] | None = None) -> Any:
+def render_ticket(
+    sync_key: str,
+    form_error: str = "",
+    form: dict[str, str] | None = None,
+    preview: dict[str, Any] | None = None,
+) -> Any:
     lang = current_lang()
     mask = not current_user().sees_phone_numbers
     with get_db().read() as session:
@@ -213,6 +218,7 @@ def render_ticket(sync_key: str, form_error: str = "", form: dict[str, str] | No
             for e in found.log
         ]
         evidence = evidence_section(row, zone, lang, mask)
+        preferred = row.preferred_channel
         conflicts = [
             {
                 "field": field_label(c.field, lang, TASK_COLUMNS if c.entity == "task" else COLUMNS),
@@ -233,6 +239,8 @@ def render_ticket(sync_key: str, form_error: str = "", form: dict[str, str] | No
         evidence=evidence,
         form_error=form_error,
         form=form or {},
+        preview=preview,
+        message_form=message_form(preferred),
         heads={
             sheet.key: {c.key: c.header(lang) for c in sheet.columns} for sheet in (TASKS, LOG, CONFLICTS)
         },

@@ -73,6 +73,10 @@ DEFAULTS: dict[str, Any] = {
     "SMTP_PASSWORD": "",
     "SMTP_FROM": "complaint-desk@localhost",
     "SMTP_TLS": "",
+    "SMS_GATEWAY_URL": "",  # empty: SMS messages wait in the outbox
+    "SMS_GATEWAY_TOKEN": "",
+    "SMS_SENDER": "",
+    "SMS_TIMEOUT": 10,
     "OUTBOX_BACKOFF_SECONDS": 60,
     "OUTBOX_BACKOFF_MAX": 3600,
     "OUTBOX_CLAIM_SECONDS": 600,

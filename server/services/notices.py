@@ -12,6 +12,7 @@ derived from the dedupe key, so the receiving side can recognise the repeat.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import re
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -37,6 +38,7 @@ from complaints.model import Ticket
 from complaints.routing import RoutingTable, head_rule
 from complaints.sla import Deadlines
 from complaints.wire import COLUMNS
+from server.services.sms import SmsGatewaySender
 from server.storage.db import get_db
 from server.storage.models import BranchRow, OutboxRow
 from server.storage.routing import EMERGENCY_ROLES
@@ -45,6 +47,8 @@ from server.storage.rows import clock_for
 logger = logging.getLogger(__name__)
 
 PENDING, SENT, FAILED, UNADDRESSED, SKIPPED = "pending", "sent", "failed", "unaddressed", "skipped"
+DOWN = "down"
+"""A sender's verdict (not a status): the server or gateway is unreachable, every claimed notice waits."""
 QUIET_STATUSES = frozenset({Status.CLOSED, Status.REVISITED, Status.CANCELLED})
 """A ticket in these states raises no escalation notice: the work is done or void."""
 
@@ -70,6 +74,8 @@ class Notice:
     body: str
     branch_id: int | None = None
     ticket_key: str | None = None
+    channel: str = "email"
+    """How it goes: ``email`` or ``sms`` (a message to a customer), each with its sender (`senders`)."""
 
 
 def render(kind: str, lang: str, **context: Any) -> tuple[str, str]:
@@ -112,9 +118,16 @@ def _outbox_row(notice: Notice, now: datetime, skip_reason: str = "") -> dict[st
         "attempts": 0,
         "next_attempt_at": now,
         "last_error": skip_reason
-        or ("" if notice.to_addr else "no e-mail address (flask --app server routing …)"),
+        or ("" if notice.to_addr else _NO_ADDRESS.get(notice.channel, "no address")),
         "created_at": now,
+        "channel": notice.channel,
     }
+
+
+_NO_ADDRESS = {
+    "email": "no e-mail address (flask --app server routing …)",
+    "sms": "no mobile number in the ticket's contact",
+}
 
 
 def _insert(session: Session) -> Any:
@@ -261,8 +274,33 @@ def emergency_notice(
 # --- sending ----------------------------------------------------------------------------------------
 
 
+class Sender(Protocol):
+    """What sends the outbox rows of one channel: a context manager around one connection."""
+
+    channel: str
+    unconfigured: str
+
+    @property
+    def configured(self) -> bool: ...
+
+    def check(self) -> None: ...
+
+    def __enter__(self) -> Any: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+    def send(self, row: OutboxRow, now: datetime) -> None: ...
+
+    def verdict(self, exc: Exception) -> tuple[str, str]:
+        """(FAILED, why): never sendable; (PENDING, why): this one later; (DOWN, why): all claimed wait."""
+        ...
+
+
 class SmtpSender:
     """Sends messages over one SMTP connection opened with the app's ``SMTP_*`` settings."""
+
+    channel = "email"
+    unconfigured = "SMTP_HOST is not set: notices wait in the outbox"
 
     def __init__(self, config: Mapping[str, Any]) -> None:
         self.host = str(config.get("SMTP_HOST") or "")
@@ -316,6 +354,22 @@ class SmtpSender:
         message.set_content(row.body)
         self._smtp.send_message(message)
 
+    def verdict(self, exc: Exception) -> tuple[str, str]:
+        if isinstance(exc, smtplib.SMTPRecipientsRefused):
+            return FAILED, f"recipient refused: {exc.recipients}"
+        if isinstance(exc, smtplib.SMTPResponseException):
+            return PENDING, f"SMTP {exc.smtp_code}: {exc.smtp_error!r}"
+        if isinstance(exc, smtplib.SMTPNotSupportedError):  # e.g. an address needing SMTPUTF8
+            return FAILED, f"cannot be sent: {type(exc).__name__}: {exc}"
+        if isinstance(exc, OSError):  # the connection is gone (SMTP errors are OSErrors too)
+            return DOWN, f"{type(exc).__name__}: {exc}"
+        return FAILED, f"cannot be sent: {type(exc).__name__}: {exc}"  # this one can never be sent as it is
+
+
+def senders(config: Mapping[str, Any]) -> dict[str, Sender]:
+    """The sender of each channel: e-mail over SMTP, SMS through the gateway."""
+    return {"email": SmtpSender(config), "sms": SmsGatewaySender(config)}
+
 
 @dataclass(frozen=True)
 class SendReport:
@@ -330,24 +384,60 @@ def backoff(attempts: int, base: float, cap: float) -> timedelta:
     return timedelta(seconds=min(base * 2 ** max(attempts - 1, 0), cap))
 
 
-def send_pending(now: datetime, sender: SmtpSender | None = None, limit: int = 200) -> SendReport:
-    """Send the notices that are due; failures stay pending with a later next attempt.
+def send_pending(
+    now: datetime,
+    sender: SmtpSender | None = None,
+    limit: int = 200,
+    by_channel: Mapping[str, Sender] | None = None,
+) -> SendReport:
+    """Send the notices that are due, each through its channel's sender; failures stay pending, later.
 
     A notice that can never be sent (a recipient refused, text no mail can
     carry) is marked *failed* with its reason and the others are sent all the same.
+    A channel whose sender is not configured keeps its notices waiting.
     """
     config = current_app.config
-    sender = sender or SmtpSender(config)
-    if not sender.configured:
-        return SendReport(error="SMTP_HOST is not set: notices wait in the outbox")
-    sender.check()
+    chosen = dict(by_channel or senders(config))
+    if sender is not None:
+        chosen["email"] = sender
+    total = SendReport()
+    errors = []
+    for channel, one in chosen.items():
+        if not one.configured:
+            if channel == "email" or _waiting(channel):
+                errors.append(one.unconfigured)
+            continue
+        one.check()
+        report = _send_channel(now, one, limit)
+        total = SendReport(
+            total.sent + report.sent, total.deferred + report.deferred, total.failed + report.failed
+        )
+        if report.error:
+            errors.append(report.error)
+    return dataclasses.replace(total, error="; ".join(errors))
+
+
+def _waiting(channel: str) -> bool:
+    with get_db().read() as session:
+        found = session.scalar(
+            select(OutboxRow.id).where(OutboxRow.status == PENDING, OutboxRow.channel == channel).limit(1)
+        )
+    return found is not None
+
+
+def _send_channel(now: datetime, sender: Sender, limit: int) -> SendReport:
+    config = current_app.config
     db = get_db()
     claim_for = timedelta(seconds=float(config.get("OUTBOX_CLAIM_SECONDS", 600)))
     base, cap = float(config.get("OUTBOX_BACKOFF_SECONDS", 60)), float(config.get("OUTBOX_BACKOFF_MAX", 3600))
     with db.write() as session:
         due = session.scalars(
             select(OutboxRow)
-            .where(OutboxRow.status == PENDING, OutboxRow.next_attempt_at <= now)
+            .where(
+                OutboxRow.status == PENDING,
+                OutboxRow.next_attempt_at <= now,
+                OutboxRow.channel == sender.channel,
+            )
             .order_by(OutboxRow.next_attempt_at, OutboxRow.id)
             .limit(limit)
         ).all()
@@ -372,29 +462,24 @@ def send_pending(now: datetime, sender: SmtpSender | None = None, limit: int = 2
             for row in claimed:
                 try:
                     sender.send(row, now)
-                except smtplib.SMTPRecipientsRefused as exc:
-                    failed += 1
-                    _mark(row.id, FAILED, now, f"recipient refused: {exc.recipients}")
-                    continue
-                except smtplib.SMTPResponseException as exc:
-                    error = f"SMTP {exc.smtp_code}: {exc.smtp_error!r}"
-                    _defer(row.id, now, attempts[row.id], base, cap, error)
-                    continue
-                except smtplib.SMTPNotSupportedError as exc:  # e.g. an address needing SMTPUTF8
-                    failed += 1
-                    _unsendable(row.id, now, exc)
-                    continue
-                except OSError:
-                    raise  # the connection is gone (SMTP errors are OSErrors too): every claimed notice waits
-                except Exception as exc:  # this one notice can never be sent as it is; the others go on
-                    failed += 1
-                    _unsendable(row.id, now, exc)
+                except Exception as exc:
+                    verdict, why = sender.verdict(exc)
+                    if verdict == DOWN:
+                        raise  # the connection or the gateway is gone: every claimed notice waits
+                    if verdict == FAILED:
+                        failed += 1
+                        _unsendable(row.id, now, why)
+                    else:
+                        error = why
+                        _defer(row.id, now, attempts[row.id], base, cap, error)
                     continue
                 sent += 1
                 _mark(row.id, SENT, now, "")
     except (OSError, smtplib.SMTPException) as exc:  # the server is down or dropped the connection
         error = f"{type(exc).__name__}: {exc}"
-        logger.warning("outbox: mail server unavailable (%s); %d notices wait", error, len(claimed) - sent)
+        logger.warning(
+            "outbox: %s sender unavailable (%s); %d notices wait", sender.channel, error, len(claimed) - sent
+        )
         with db.write() as session:
             for row in claimed:
                 status = session.scalar(select(OutboxRow.status).where(OutboxRow.id == row.id))
@@ -404,8 +489,8 @@ def send_pending(now: datetime, sender: SmtpSender | None = None, limit: int = 2
     return SendReport(sent=sent, deferred=deferred, failed=failed, error=error)
 
 
-def _unsendable(row_id: int, now: datetime, exc: Exception) -> None:
-    reason = mask_phones(f"cannot be sent: {type(exc).__name__}: {exc}")
+def _unsendable(row_id: int, now: datetime, why: str) -> None:
+    reason = mask_phones(why)
     logger.warning("outbox: notice %s failed: %s", row_id, reason)
     _mark(row_id, FAILED, now, reason)
 

@@ -27,6 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from complaints.enums import LogKind
+from complaints.flags import FLAG_LOG_KINDS
 from complaints.ids import next_free_number, number_prefix
 from complaints.levels import LevelRules
 from complaints.model import LogEntry, Task, Ticket, revised
@@ -367,7 +368,7 @@ def commit(change: Change, pending: Pending) -> list[Outcome]:
     for task in pending.new_tasks:
         tasks[task.ticket_key].append(task_of(task))
     for key, entry in pending.new_log:
-        if entry.kind is LogKind.PROGRESS:
+        if entry.kind in FLAG_LOG_KINDS:
             progress[key].append(entry)
     outcomes = settle_all(
         proposals,

@@ -382,6 +382,8 @@ class OutboxRow(Base):
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    channel: Mapped[str] = mapped_column(String(16), default="email")
+    """How it is sent: ``email`` (SMTP) or ``sms`` (the SMS gateway), `server.services.notices` senders."""
     __table_args__ = (Index("ix_outbox_status_next", "status", "next_attempt_at"),)
 
 

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from complaints.calendar import load_calendar
 from complaints.enums import LogKind
-from complaints.flags import Evaluation
+from complaints.flags import FLAG_LOG_KINDS, Evaluation
 from complaints.model import LogEntry, Task, Ticket
 from complaints.schema import ColType
 from complaints.sla import SlaClock, policy_from_settings
@@ -226,17 +226,18 @@ def read_tickets(session: Session, keys: Iterable[str], lock: bool = False) -> d
 def tasks_and_progress(
     session: Session, keys: Iterable[str]
 ) -> tuple[dict[str, list[Task]], dict[str, list[LogEntry]]]:
-    """The tasks and the progress updates of tickets ``keys``: what the flags read besides the ticket."""
+    """The tasks, progress updates and written confirmations of tickets ``keys``: what the flags read
+    besides the ticket."""
     tasks: dict[str, list[Task]] = defaultdict(list)
     progress: dict[str, list[LogEntry]] = defaultdict(list)
     for chunk in chunks(sorted(set(keys))):
         for r in session.scalars(select(TaskRow).where(TaskRow.ticket_key.in_(chunk))):
             tasks[r.ticket_key].append(task_of(r))
-        query = select(LogRow.ticket_key, LogRow.ticket_id, LogRow.at, LogRow.sync_key).where(
-            LogRow.ticket_key.in_(chunk), LogRow.kind == LogKind.PROGRESS.value
+        query = select(LogRow.ticket_key, LogRow.ticket_id, LogRow.at, LogRow.kind, LogRow.sync_key).where(
+            LogRow.ticket_key.in_(chunk), LogRow.kind.in_([k.value for k in FLAG_LOG_KINDS])
         )
-        for key, ticket_id, at, log_key in session.execute(query):
-            progress[key].append(LogEntry(ticket_id, at, LogKind.PROGRESS, "", sync_key=log_key))
+        for key, ticket_id, at, kind, log_key in session.execute(query):
+            progress[key].append(LogEntry(ticket_id, at, LogKind(kind), "", sync_key=log_key))
     return tasks, progress
 
 
