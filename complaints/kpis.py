@@ -28,7 +28,8 @@ from complaints.enums import Category, Level, Satisfaction, Status
 from complaints.figures import Milestone, Value
 from complaints.model import Ticket
 from complaints.periods import Period
-from complaints.selections import Profile, Selection, is_cancelled, profile_of
+from complaints.groups import SATISFIED
+from complaints.selections import Profile, Selection, is_blank, is_cancelled, profile_of
 from complaints.sla import Deadlines, Due, SlaClock
 
 logger = logging.getLogger(__name__)
@@ -122,6 +123,8 @@ class Kpis:
     """Most tickets first."""
     repeat_customers: int
     groups: int
+    group_revisit: Rate
+    """Members of group incidents revisited in the period: satisfied (or fairly) out of those answering."""
     _counts: dict[Selection, int] = field(default_factory=dict, compare=False, repr=False)
 
     def count(self, selection: Selection) -> int:
@@ -212,7 +215,7 @@ class Kpis:
             for dept, r in self.improvement_by_department.items()
         ]
         rows += [row(x) for x in (f.RED, f.YELLOW, f.REPEAT_CUSTOMERS, f.REPEAT_TICKETS)]
-        rows += [row(f.GROUP_INCIDENTS), row(f.GROUP_TICKETS)]
+        rows += [row(f.GROUP_INCIDENTS), row(f.GROUP_TICKETS), row(f.GROUP_REVISIT)]
         return rows
 
 
@@ -411,6 +414,7 @@ class KpiAccumulator:
         self.causes: dict[str, _Cause] = {}
         self.repeat_customers: set[str] = set()
         self.group_ids: set[str] = set()
+        self.group_revisits = [0, 0]  # [satisfied, answered] members of group incidents
 
     def window(self, clock: SlaClock) -> tuple[datetime, datetime]:
         """The period in ``clock``'s time zone."""
@@ -444,7 +448,7 @@ class KpiAccumulator:
         if revisited_at is not None and start <= revisited_at < end:
             active = True
             if ticket.satisfaction is not None:
-                self.count_revisited(ticket.satisfaction, 1)
+                self.count_revisited(ticket.satisfaction, 1, not is_blank(ticket.group_id))
         closed_at = ticket.closed_at
         if closed_at is not None and start <= closed_at < end:
             active = True
@@ -473,9 +477,12 @@ class KpiAccumulator:
         if not profile.cancelled:
             self.resolved += resolved
 
-    def count_revisited(self, satisfaction: Satisfaction, n: int) -> None:
-        """``n`` live tickets revisited in the period with answer ``satisfaction``."""
+    def count_revisited(self, satisfaction: Satisfaction, n: int, grouped: bool = False) -> None:
+        """``n`` live tickets revisited in the period with answer ``satisfaction`` (members of a group?)."""
         self.satisfaction_counts[satisfaction] += n
+        if grouped:
+            self.group_revisits[0] += n * (satisfaction in SATISFIED)
+            self.group_revisits[1] += n
 
     def count_closed(self, every_deadline_met: bool | None, workdays: int | None, n: int = 1) -> None:
         """``n`` live tickets closed in the period; ``workdays`` to close None if the calendar is pending."""
@@ -533,6 +540,7 @@ class KpiAccumulator:
             self.causes.setdefault(cause, _Cause()).merge(theirs)
         self.repeat_customers |= other.repeat_customers
         self.group_ids |= other.group_ids
+        self.group_revisits = [a + b for a, b in zip(self.group_revisits, other.group_revisits, strict=True)]
         return self
 
     def result(self) -> Kpis:
@@ -560,6 +568,7 @@ class KpiAccumulator:
             ),
             repeat_customers=len(self.repeat_customers),
             groups=len(self.group_ids),
+            group_revisit=Rate.of(*self.group_revisits),
         )
 
 

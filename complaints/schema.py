@@ -155,6 +155,8 @@ TICKETS = Sheet(
         Column("imported_at", "台账导入时间", "Imported from ledger", DT, computed=True, width=17),
         Column("version", "版本", "Version", N, computed=True, hidden=True),
         Column("sync_key", "同步键", "Sync key", T, computed=True, hidden=True, width=34),
+        Column("plan", "方案内容", "Plan", T, width=30),
+        Column("compensation", "补偿决定", "Compensation", T, width=24),
     ),
 )
 

@@ -201,10 +201,12 @@ def _count(session: Session, counting: _Counting, zones: Mapping[str, Sequence[i
                     acc.count_group(group)
     live = f.cancelled.is_(False)
     revisited = [live, _in_period(f.revisited_at, period, zones)]
-    for branch_id, dept, satisfaction, met, n in rows(revisited, f.satisfaction, f.revisit_met):
+    for branch_id, dept, satisfaction, met, grouped, n in rows(
+        revisited, f.satisfaction, f.revisit_met, f.grouped
+    ):
         for acc in counting.targets(branch_id, dept):
             if satisfaction is not None:
-                acc.count_revisited(from_db("satisfaction", satisfaction), n)
+                acc.count_revisited(from_db("satisfaction", satisfaction), n, bool(grouped))
             acc.count_milestone(Milestone.REVISIT, _outcome(met), n)
     closed = [live, _in_period(f.closed_at, period, zones)]
     for branch_id, dept, met, days, n in rows(closed, f.closed_loop_met, f.close_workdays):

@@ -89,6 +89,8 @@ def reference_kpis(tickets: list[Ticket], period: Period) -> Kpis:
     causes = Counter(t.root_cause.strip() for t in with_cause)
     repeats = {customer_key(t.contact) for t in received if profile_of(t).repeat} - {""}
     grouped = {t.group_id.strip() for t in received if t.group_id.strip()}
+    group_answers = [t for t in revisited if t.group_id.strip()]
+    group_satisfied = [t for t in group_answers if t.satisfaction is not Satisfaction.DISSATISFIED]
     return Kpis(
         period=period,
         profiles=Counter(profile_of(t) for t in tickets if _within(t.received_at)),
@@ -109,6 +111,7 @@ def reference_kpis(tickets: list[Ticket], period: Period) -> Kpis:
         ),
         repeat_customers=len(repeats),
         groups=len(grouped),
+        group_revisit=Rate.of(len(group_satisfied), len(group_answers)),
     )
 
 
