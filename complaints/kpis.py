@@ -26,9 +26,9 @@ from complaints.calendar import CalendarPendingError
 from complaints.contacts import customer_key
 from complaints.enums import Category, Level, Satisfaction, Status
 from complaints.figures import Milestone, Value
+from complaints.groups import SATISFIED
 from complaints.model import Ticket
 from complaints.periods import Period
-from complaints.groups import SATISFIED
 from complaints.selections import Profile, Selection, is_blank, is_cancelled, profile_of
 from complaints.sla import Deadlines, Due, SlaClock
 

@@ -168,9 +168,9 @@ class Assessment:
 def _groups(tickets: Sequence[Ticket], rules: LevelRules) -> dict[str, str]:
     """Map sync key → group id for tickets forming group incidents.
 
-    Tickets of one category and place (`complaints.groups.normalise_place`) whose receipts fall within ``group_days``
-    of each other, at least ``group_size`` of them, form one linked group; its id
-    is the first ticket's id.
+    Tickets of one category and place (`complaints.groups.normalise_place`) whose
+    receipts fall within ``group_days`` of each other, at least ``group_size`` of
+    them, form one linked group; its id is the first ticket's id.
     """
     window = timedelta(days=rules.group_days)
     buckets: dict[tuple[str, str], list[Ticket]] = defaultdict(list)
