@@ -22,7 +22,7 @@ from complaints.model import LogEntry, Task, Ticket, revised
 PLACE_SUFFIXES: tuple[str, ...] = ("号楼", "栋", "幢", "座", "单元", "室", "楼", "层")
 """Building, unit and room words a place may end with after a number ("翠湖小区3栋2单元501室")."""
 
-_NUMBER = r"(?:[0-9]+[a-z]?|[a-z][0-9]*|[一二三四五六七八九十百千零〇两]+)"
+_NUMBER = r"(?:[0-9]+[a-z]?|(?<![a-z])[a-z][0-9]*|[一二三四五六七八九十百千零〇两]+)"
 _SEPARATORS = r"[-#/_.,、，()]*"
 SATISFIED = frozenset({Satisfaction.SATISFIED, Satisfaction.FAIRLY_SATISFIED})
 """Answers counted as satisfied, as in the satisfaction figure (`complaints.kpis`)."""
