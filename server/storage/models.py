@@ -413,6 +413,28 @@ class EmergencyContactRow(Base):
     email: Mapped[str] = mapped_column(String(320), default="")
 
 
+class GroupRow(Base):
+    """A group incident handled as one (`complaints.groups`): its representative, plan and compensation.
+
+    Members are the branch's tickets carrying ``group_id`` (the first ticket's number);
+    the plan and compensation here are the group's decision, applied to every member.
+    """
+
+    __tablename__ = "incident_groups"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branches.id"))
+    group_id: Mapped[str] = mapped_column(String(64))
+    representative: Mapped[str] = mapped_column(String(32), default="")
+    """The sync key of the member speaking for the group; "" is the first ticket received."""
+    plan: Mapped[str] = mapped_column(Text, default="")
+    plan_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    compensation: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_by: Mapped[str] = mapped_column(String(200), default="")
+    __table_args__ = (UniqueConstraint("branch_id", "group_id", name="uq_incident_groups_branch_group"),)
+
+
 class ReportRow(Base):
     """A generated workbook kept for download (the monthly analysis)."""
 
