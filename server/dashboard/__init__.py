@@ -16,6 +16,7 @@ from server.dashboard import (  # noqa: F401 - they add routes
     dossier,
     downloads,
     evidence,
+    groups,
     navigation,
     overview,
     signin,

@@ -190,6 +190,7 @@ def render_ticket(sync_key: str, form_error: str = "", form: dict[str, str] | No
             "flags": flag_labels(from_db("flags", row.flags), lang),
             "description": masked("description", row.description, mask),
             "can_escalate": row.level != Level.RED.value,
+            "group_id": row.group_id,
         }
         tasks_view = [
             {

@@ -35,7 +35,7 @@ from server.services.changes import Actor, Change
 from server.services.errors import Invalid, NotFound, Refused
 from server.services.sync import LogEdit, Push, TaskEdit, TicketEdit, push
 from server.services.tickets import branch_of, change_on, find_ticket
-from server.storage.groups import group_row, member_rows, member_tasks
+from server.storage.groups import ensure_groups, group_row, member_rows, member_tasks
 from server.storage.models import BranchRow, GroupRow
 from server.storage.rows import ticket_of
 
@@ -68,11 +68,16 @@ def group_id_of(session: Session, sync_key: str, scope: int | None) -> str:
 
 
 def load_group(session: Session, branch: BranchRow, group_id: str, lock: bool = False) -> GroupCase:
-    record = group_row(session, branch.id, group_id, lock)
+    """The group incident ``group_id`` of ``branch``; ``lock`` for a change (its record is made if missing)."""
     rows = member_rows(session, branch.id, group_id, lock)
     members = live_members((ticket_of(r, branch.code) for r in rows.values()), group_id)
-    if record is None or not members:
+    if not members:
         raise NotFound("not_found", "no such group incident / 没有该群体事件", {"group": group_id})
+    if lock:  # a group linked before its record existed (migration 0010) gets it at its first decision
+        ensure_groups(session, branch.id, [group_id], members[0].received_at, "system")
+    record = group_row(session, branch.id, group_id, lock) or GroupRow(
+        branch_id=branch.id, group_id=group_id, representative="", plan="", compensation=""
+    )
     return GroupCase(branch, record, members, member_tasks(session, (t.sync_key for t in members)))
 
 
