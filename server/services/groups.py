@@ -68,7 +68,7 @@ def group_id_of(session: Session, sync_key: str, scope: int | None) -> str:
 
 
 def load_group(session: Session, branch: BranchRow, group_id: str, lock: bool = False) -> GroupCase:
-    """The group incident ``group_id`` of ``branch``; ``lock`` for a change (its record is made if missing)."""
+    """The group incident ``group_id`` of ``branch``; ``lock`` for a change (the record made if missing)."""
     rows = member_rows(session, branch.id, group_id, lock)
     members = live_members((ticket_of(r, branch.code) for r in rows.values()), group_id)
     if not members:
