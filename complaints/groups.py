@@ -121,7 +121,15 @@ def shared_task(
     ]
 
 
+def revisited(ticket: Ticket) -> bool:
+    """The member answered at the revisit: recorded, or dissatisfied and reopened (which empties the
+    revisit time, `complaints.lifecycle.record_revisit`, but keeps the answer)."""
+    return ticket.satisfaction is not None and (
+        ticket.revisited_at is not None or ticket.reopened_at is not None
+    )
+
+
 def revisit_rate(members: Iterable[Ticket]) -> tuple[int, int]:
     """The group revisit: (satisfied members, revisited members); satisfied includes fairly satisfied."""
-    answered = [t.satisfaction for t in members if t.revisited_at is not None and t.satisfaction is not None]
+    answered = [t.satisfaction for t in members if revisited(t)]
     return sum(s in SATISFIED for s in answered), len(answered)
