@@ -42,6 +42,7 @@ MACROS = (
     "objection",
     "cancel",
     "check_wording",
+    "group",
 )
 HEAD_OFFICE_MACROS = {"pull_consolidated"}
 RIBBON_SUB = re.compile(
