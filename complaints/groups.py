@@ -129,6 +129,13 @@ def revisited(ticket: Ticket) -> bool:
     )
 
 
+def answered_at(ticket: Ticket) -> datetime | None:
+    """When a member of a group incident answered at the revisit (None: not a member, or no answer yet)."""
+    if not ticket.group_id.strip() or not revisited(ticket):
+        return None
+    return ticket.revisited_at or ticket.reopened_at
+
+
 def revisit_rate(members: Iterable[Ticket]) -> tuple[int, int]:
     """The group revisit: (satisfied members, revisited members); satisfied includes fairly satisfied."""
     answered = [t.satisfaction for t in members if revisited(t)]

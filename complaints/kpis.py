@@ -26,10 +26,10 @@ from complaints.calendar import CalendarPendingError
 from complaints.contacts import customer_key
 from complaints.enums import Category, Level, Satisfaction, Status
 from complaints.figures import Milestone, Value
-from complaints.groups import SATISFIED
+from complaints.groups import SATISFIED, answered_at
 from complaints.model import Ticket
 from complaints.periods import Period
-from complaints.selections import Profile, Selection, is_blank, is_cancelled, profile_of
+from complaints.selections import Profile, Selection, is_cancelled, profile_of
 from complaints.sla import Deadlines, Due, SlaClock
 
 logger = logging.getLogger(__name__)
@@ -124,7 +124,7 @@ class Kpis:
     repeat_customers: int
     groups: int
     group_revisit: Rate
-    """Members of group incidents revisited in the period: satisfied (or fairly) out of those answering."""
+    """Members of group incidents who answered at a revisit in the period: satisfied (or fairly) of all."""
     _counts: dict[Selection, int] = field(default_factory=dict, compare=False, repr=False)
 
     def count(self, selection: Selection) -> int:
@@ -310,6 +310,8 @@ class Facts:
     workdays: int | None
     customer: str
     group: str
+    group_answered: datetime | None = None
+    """When the member of a group incident answered at the revisit (`complaints.groups.answered_at`)."""
 
 
 def facts(ticket: Ticket, deadlines: Deadlines, clock: SlaClock) -> Facts:
@@ -328,6 +330,7 @@ def facts(ticket: Ticket, deadlines: Deadlines, clock: SlaClock) -> Facts:
         workdays_to_close(ticket, clock),
         customer_key(ticket.contact) if profile.repeat else "",
         ticket.group_id.strip() if profile.grouped else "",
+        answered_at(ticket),
     )
 
 
@@ -448,7 +451,10 @@ class KpiAccumulator:
         if revisited_at is not None and start <= revisited_at < end:
             active = True
             if ticket.satisfaction is not None:
-                self.count_revisited(ticket.satisfaction, 1, not is_blank(ticket.group_id))
+                self.count_revisited(ticket.satisfaction, 1)
+        answered = answered_at(ticket)
+        if answered is not None and start <= answered < end and ticket.satisfaction is not None:
+            self.count_group_revisit(ticket.satisfaction, 1)
         closed_at = ticket.closed_at
         if closed_at is not None and start <= closed_at < end:
             active = True
@@ -477,12 +483,18 @@ class KpiAccumulator:
         if not profile.cancelled:
             self.resolved += resolved
 
-    def count_revisited(self, satisfaction: Satisfaction, n: int, grouped: bool = False) -> None:
-        """``n`` live tickets revisited in the period with answer ``satisfaction`` (members of a group?)."""
+    def count_revisited(self, satisfaction: Satisfaction, n: int) -> None:
+        """``n`` live tickets revisited in the period with answer ``satisfaction``."""
         self.satisfaction_counts[satisfaction] += n
-        if grouped:
-            self.group_revisits[0] += n * (satisfaction in SATISFIED)
-            self.group_revisits[1] += n
+
+    def count_group_revisit(self, satisfaction: Satisfaction, n: int) -> None:
+        """``n`` live members of group incidents who answered ``satisfaction`` at the revisit in the period.
+
+        A dissatisfied member is reopened, which empties its revisit time but keeps
+        its answer (`complaints.groups.revisited`): the group revisit still counts it.
+        """
+        self.group_revisits[0] += n * (satisfaction in SATISFIED)
+        self.group_revisits[1] += n
 
     def count_closed(self, every_deadline_met: bool | None, workdays: int | None, n: int = 1) -> None:
         """``n`` live tickets closed in the period; ``workdays`` to close None if the calendar is pending."""

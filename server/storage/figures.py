@@ -82,6 +82,7 @@ def figure_row(
         "improvement_done": bool(ticket.improvement_done),
         "customer": found.customer,
         "group_id": found.group,
+        "group_answered_at": found.group_answered,
     }
     return row
 
@@ -201,13 +202,15 @@ def _count(session: Session, counting: _Counting, zones: Mapping[str, Sequence[i
                     acc.count_group(group)
     live = f.cancelled.is_(False)
     revisited = [live, _in_period(f.revisited_at, period, zones)]
-    for branch_id, dept, satisfaction, met, grouped, n in rows(
-        revisited, f.satisfaction, f.revisit_met, f.grouped
-    ):
+    for branch_id, dept, satisfaction, met, n in rows(revisited, f.satisfaction, f.revisit_met):
         for acc in counting.targets(branch_id, dept):
             if satisfaction is not None:
-                acc.count_revisited(from_db("satisfaction", satisfaction), n, bool(grouped))
+                acc.count_revisited(from_db("satisfaction", satisfaction), n)
             acc.count_milestone(Milestone.REVISIT, _outcome(met), n)
+    answered = [live, f.satisfaction.is_not(None), _in_period(f.group_answered_at, period, zones)]
+    for branch_id, dept, satisfaction, n in rows(answered, f.satisfaction):
+        for acc in counting.targets(branch_id, dept):
+            acc.count_group_revisit(from_db("satisfaction", satisfaction), n)
     closed = [live, _in_period(f.closed_at, period, zones)]
     for branch_id, dept, met, days, n in rows(closed, f.closed_loop_met, f.close_workdays):
         for acc in counting.targets(branch_id, dept):

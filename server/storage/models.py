@@ -173,6 +173,7 @@ figures_table = Table(
     Column("improvement_done", Boolean, nullable=False),
     Column("customer", Text, nullable=False),
     Column("group_id", Text, nullable=False),
+    Column("group_answered_at", UtcDateTime),
     *(Index(f"ix_ticket_figures_{moment}", "branch_id", moment) for moment in FIGURE_MOMENTS),
 )
 """What the head-office figures read of each ticket (`complaints.kpis.Facts`), written with it by the one

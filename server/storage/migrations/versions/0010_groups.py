@@ -8,7 +8,9 @@ The ``incident_groups`` table keeps, per branch and group incident, the
 representative customer, the group's plan and its compensation decision (the
 members are the tickets carrying the group's number). Tickets gain the plan's
 text and the compensation decision, which start empty. Groups already linked
-get their record the next time one of their tickets is written.
+get their record the next time one of their tickets is written. The figures
+row of each ticket gains the moment a group member answered at the revisit
+(the group revisit figure), filled here for the members already revisited.
 """
 
 from collections.abc import Sequence
@@ -51,9 +53,23 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_incident_groups")),
         sa.UniqueConstraint("branch_id", "group_id", name="uq_incident_groups_branch_group"),
     )
+    with op.batch_alter_table("ticket_figures") as batch:
+        batch.add_column(sa.Column("group_answered_at", UtcDateTime(), nullable=True))
+    # the members of group incidents already revisited (a dissatisfied one reopened keeps its answer)
+    op.execute(
+        """
+        UPDATE ticket_figures SET group_answered_at = (
+            SELECT COALESCE(t.revisited_at, t.reopened_at) FROM tickets t
+            WHERE t.sync_key = ticket_figures.sync_key AND t.satisfaction IS NOT NULL
+        )
+        WHERE group_id <> ''
+        """
+    )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("ticket_figures") as batch:
+        batch.drop_column("group_answered_at")
     op.drop_table("incident_groups")
     with op.batch_alter_table("tickets") as batch:
         for name in TEXTS:
