@@ -138,6 +138,9 @@ TICKETS = Sheet(
         Column("improvement", "改进措施", "Improvement", T, width=24),
         Column("improvement_done", "改进已落实", "Improvement done", B),
         Column("training_case", "培训案例", "Training case", B),
+        # typed columns added later come here, before the computed ones (one run of typed columns)
+        Column("plan", "方案内容", "Plan", T, width=30),
+        Column("compensation", "补偿决定", "Compensation", T, width=24),
         Column("status", "状态", "Status", E, computed=True, enum=Status),
         Column("flags", "预警标记", "Flags", F, computed=True, width=30),
         Column("ack_due", "响应时限", "Acknowledge by", DT, computed=True, width=17),
@@ -155,8 +158,6 @@ TICKETS = Sheet(
         Column("imported_at", "台账导入时间", "Imported from ledger", DT, computed=True, width=17),
         Column("version", "版本", "Version", N, computed=True, hidden=True),
         Column("sync_key", "同步键", "Sync key", T, computed=True, hidden=True, width=34),
-        Column("plan", "方案内容", "Plan", T, width=30),
-        Column("compensation", "补偿决定", "Compensation", T, width=24),
     ),
 )
 
