@@ -84,7 +84,8 @@ def load_group(session: Session, branch: BranchRow, group_id: str, lock: bool = 
 def view_group(session: Session, sync_key: str, scope: int | None) -> GroupCase:
     """The group incident of a member ticket, for reading."""
     group_id = group_id_of(session, sync_key, scope)
-    return load_group(session, branch_of(session, find_ticket(session, sync_key, scope).branch_id), group_id)
+    branch = branch_of(session, find_ticket(session, sync_key, scope).branch_id)  # the row is cached
+    return load_group(session, branch, group_id)
 
 
 def change_on_group(
