@@ -250,6 +250,33 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "The server failed ({status}): {detail}\n"
         "Nothing was lost: the upload is sent again at the next Sync.",
     ),
+    # dossier
+    "dossier_no_selection": (
+        "请先在“{sheet}”表中选中一张投诉单所在的行，再点击“投诉档案”。",
+        "Select one ticket's row on the '{sheet}' sheet first, then click Dossier.",
+    ),
+    "dossier_one_only": (
+        "投诉档案一次生成一张投诉单，当前选中了 {count} 张（{list}）。请只选中一行。",
+        "A dossier is made for one ticket at a time; {count} are selected ({list}). Select one row.",
+    ),
+    "dossier_not_on_server": (
+        "服务器上还没有投诉单 {ticket}（或它不属于本分支机构）。请先点击“同步”，再生成投诉档案。",
+        "The server has no ticket {ticket} yet (or it is not your branch's). Click Sync first, then Dossier.",
+    ),
+    "dossier_refused": (
+        "服务器未能提供投诉档案（{status}）：{detail}。本次未做任何修改。",
+        "The server could not give the dossier ({status}): {detail}. Nothing was changed.",
+    ),
+    "dossier_done": (
+        "已将投诉单 {ticket} 的投诉档案（服务器记录的全部环节、修改记录、沟通记录与附件哈希）"
+        "写入“{sheet}”表，共 {rows} 行{masked}。\n卷宗摘要 SHA-256：{digest}\n"
+        "可直接打印该表；上报监管的 PDF 版在总部看板该投诉单页面下载。",
+        "Wrote the dossier of {ticket} (the server's whole record: milestones, field history, "
+        "communication log, attachment hashes) to the '{sheet}' sheet: {rows} rows{masked}.\n"
+        "Dossier SHA-256: {digest}\nPrint that sheet as it is; the PDF for the regulator is on the "
+        "ticket's page of the head-office dashboard.",
+    ),
+    "dossier_masked": ("，电话号码已遮蔽", ", phone numbers masked"),
     "sync_wrong_branch": (
         "此工作簿属于分支机构 {book}，而令牌属于 {token}。本次未做任何修改。",
         "This workbook belongs to branch {book}, but the token is {token}'s. Nothing was changed.",

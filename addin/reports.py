@@ -32,7 +32,8 @@ GENERAL_FORMAT = "General"
 REVISIT_TITLE = {"zh": "回访清单", "en": "Revisit list"}
 SUMMARY_TITLE = {"zh": "月度分析", "en": "Monthly summary"}
 WORDING_TITLE = {"zh": "措辞检查", "en": "Wording check"}
-REPORT_TITLES = (REVISIT_TITLE, SUMMARY_TITLE, WORDING_TITLE)
+DOSSIER_TITLE = {"zh": "投诉档案", "en": "Dossier"}
+REPORT_TITLES = (REVISIT_TITLE, SUMMARY_TITLE, WORDING_TITLE, DOSSIER_TITLE)
 
 
 @dataclass(frozen=True)

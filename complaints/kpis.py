@@ -71,6 +71,8 @@ KPI_FIELDS: tuple[str, ...] = (
     "extension_until",
     "extension_reason",
     "extension_customer_informed",
+    "investigator",
+    "coordinator",
 )
 """The ticket fields the figures and the deadline rules read: a ticket with just these counts the same."""
 

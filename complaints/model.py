@@ -102,6 +102,9 @@ class Ticket:
     imported_at: datetime | None = None
     """When the ticket came in from a branch's own ledger: what was due before then is history
     (`complaints.history`)."""
+    coordinator: str = ""
+    """The complaint coordinator (投诉管理员) handling the ticket at the branch: their per-staff KPIs
+    (`complaints.staff`) count it."""
     # a group incident handled as one (`complaints.groups`): the plan's text and the compensation decision
     plan: str = ""
     compensation: str = ""

@@ -138,7 +138,8 @@ TICKETS = Sheet(
         Column("improvement", "改进措施", "Improvement", T, width=24),
         Column("improvement_done", "改进已落实", "Improvement done", B),
         Column("training_case", "培训案例", "Training case", B),
-        # typed columns added later come here, before the computed ones (one run of typed columns)
+        Column("coordinator", "投诉管理员", "Coordinator", T),
+        # the group's plan text and compensation (`complaints.groups`): last typed columns, one coloured run
         Column("plan", "方案内容", "Plan", T, width=30),
         Column("compensation", "补偿决定", "Compensation", T, width=24),
         Column("status", "状态", "Status", E, computed=True, enum=Status),

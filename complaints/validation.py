@@ -154,8 +154,66 @@ def check_value(key: str, value: Any, column: Column, now: datetime) -> Problem 
 
 def check_values(values: Mapping[str, Any], columns: Mapping[str, Column], now: datetime) -> list[Problem]:
     """Every refused value among ``values`` (decoded, keyed by field)."""
+    if _plainly_valid(values, columns, now):
+        return []
     found = (check_value(key, value, columns[key], now) for key, value in values.items() if key in columns)
     return [problem for problem in found if problem is not None]
+
+
+def _plainly_valid(values: Mapping[str, Any], columns: Mapping[str, Column], now: datetime) -> bool:
+    """Whether `check_value` would pass every value, seen in a few sweeps over the row.
+
+    Imports and pushes check tens of thousands of rows, nearly all valid; a row this
+    cannot vouch for is checked value by value, for the messages.
+    """
+    kinds = _kinds(columns)
+    get = values.get
+    texts = [v for k in kinds.texts if isinstance(v := get(k), str)]
+    if max(map(len, texts), default=0) > MAX_TEXT // 7 or _NOT_CHARACTERS.search("\n".join(texts)):
+        return False
+    names = [v for k in kinds.names if isinstance(v := get(k), str)]
+    if _CONTROL.search(" ".join(names)):
+        return False
+    past = [v for k in kinds.past if isinstance(v := get(k), date)]
+    later = [v for k in kinds.later if isinstance(v := get(k), date)]
+    moments = past + later
+    if moments:
+        if not all(type(v) is datetime for v in moments) or min(moments) < EARLIEST or max(moments) > LATEST:
+            return False  # a date without a time (task due dates) or out of range: the exact check
+        if past and max(past) > now + CLOCK_SKEW:
+            return False
+    return all(0 <= v <= MAX_INT for k in kinds.ints if isinstance(v := get(k), int))
+
+
+@dataclass(frozen=True)
+class _Kinds:
+    """The keys of some columns by what `check_value` checks in them."""
+
+    texts: tuple[str, ...]
+    names: tuple[str, ...]
+    past: tuple[str, ...]
+    later: tuple[str, ...]
+    ints: tuple[str, ...]
+
+
+_KINDS: dict[int, tuple[Mapping[str, Column], _Kinds]] = {}
+
+
+def _kinds(columns: Mapping[str, Column]) -> _Kinds:
+    """`_Kinds` of ``columns``, kept per mapping (the schema's few)."""
+    kept = _KINDS.get(id(columns))
+    if kept is not None and kept[0] is columns:
+        return kept[1]
+    times = [k for k, c in columns.items() if c.type in (ColType.DATETIME, ColType.DATE)]
+    kinds = _Kinds(
+        texts=tuple(k for k, c in columns.items() if c.type is ColType.TEXT),
+        names=tuple(k for k, c in columns.items() if c.type is ColType.TEXT and k in IDENTIFIERS),
+        past=tuple(k for k in times if k not in FUTURE_ALLOWED),
+        later=tuple(k for k in times if k in FUTURE_ALLOWED),
+        ints=tuple(k for k, c in columns.items() if c.type is ColType.INT),
+    )
+    _KINDS[id(columns)] = (columns, kinds)
+    return kinds
 
 
 def _missing(key: str, column: Column) -> Problem:

@@ -27,6 +27,12 @@ from server.storage.models import BranchRow, TokenRow, UserRow
 
 BRANCH, HEAD_OFFICE, ADMIN = "branch", "head_office", "admin"
 ROLES = (BRANCH, HEAD_OFFICE, ADMIN)
+"""The roles of API tokens: a device of a branch, or a head-office or admin user."""
+INVESTIGATOR, DEPT_HEAD = "investigator", "dept_head"
+STAFF_ROLES = (INVESTIGATOR, DEPT_HEAD)
+"""Personal accounts of a branch's staff, bound to the branch and a staff name or department: they sign in
+to the dashboard for their own tickets only, and get no API token (the branch token stays for devices)."""
+USER_ROLES = (HEAD_OFFICE, ADMIN, *STAFF_ROLES)
 TOKEN_PREFIX = "cdt_"
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -10,6 +10,8 @@ data: its sync pull, the tickets the Sync button fetches after a conflict
 ribbon's remote engine must return exactly what it typed, or its next push
 would write the masks back over the real numbers. Branch tokens only ever
 reach their own branch's tickets, so a branch always gets them in full.
+A dossier (``GET /api/tickets/<key>/dossier.*``, the ribbon's Dossier button)
+is a printed record, never read back: a branch gets it masked like any viewer.
 """
 
 from __future__ import annotations

@@ -1,11 +1,11 @@
-"""The JSON API (flask-smorest): sync, tickets, conflicts, tokens; described by /api/openapi.json."""
+"""The JSON API (flask-smorest): sync, tickets, conflicts, tokens, dossiers; see /api/openapi.json."""
 
 from __future__ import annotations
 
 from flask import Flask
 from flask_smorest import Api
 
-from server.api import exports, guards, sync, tickets, tokens
+from server.api import dossiers, exports, guards, sync, tickets, tokens
 from server.api.schemas import ErrorEnvelope
 
 
@@ -22,7 +22,7 @@ def init_app(app: Flask) -> Api:
     api = _Api(app)
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     api.spec.components.security_scheme("basic", {"type": "http", "scheme": "basic"})
-    for module in (sync, tickets, tokens, exports):
+    for module in (sync, tickets, tokens, exports, dossiers):
         api.register_blueprint(module.blp)
     guards.init_app(app)
     return api

@@ -9,7 +9,7 @@ from flask import request
 from server import clock
 from server.api.blueprint import ApiBlueprint
 from server.api.schemas import ErrorEnvelope, TokenResponse
-from server.auth import issue_token
+from server.auth import STAFF_ROLES, issue_token
 from server.errors import ApiError
 from server.storage.db import get_db
 from server.throttle import check_password
@@ -29,6 +29,8 @@ def create_token() -> Any:
     user = check_password(auth.username, auth.password)
     if user is None:
         raise ApiError(401, "unauthorized", "unknown user or wrong password")
+    if user.role in STAFF_ROLES:  # their own tickets are on the dashboard; the branch token is for devices
+        raise ApiError(403, "forbidden", "investigators and department heads sign in to the dashboard")
     with get_db().write() as session:
         _, plain = issue_token(session, user.role, clock.now(), user=user, label="api sign-in")
         return {"token": plain, "role": user.role}

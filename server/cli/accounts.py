@@ -9,7 +9,7 @@ import click
 from flask.cli import AppGroup
 
 from server import clock
-from server.auth import BRANCH, HEAD_OFFICE, hash_password, issue_token
+from server.auth import BRANCH, HEAD_OFFICE, STAFF_ROLES, USER_ROLES, hash_password, issue_token
 from server.storage import accounts
 from server.storage.accounts import AccountError
 from server.storage.db import get_db
@@ -50,27 +50,47 @@ def branch_list() -> None:
 
 @click.group("user", cls=AppGroup)
 def user() -> None:
-    """Head-office users and administrators."""
+    """Head-office users, administrators, and a branch's investigators and department heads."""
 
 
 @user.command("create")
 @click.argument("username")
-@click.option("--role", type=click.Choice([HEAD_OFFICE, "admin"]), default=HEAD_OFFICE, show_default=True)
+@click.option("--role", type=click.Choice(USER_ROLES), default=HEAD_OFFICE, show_default=True)
 @click.option("--email", default="")
+@click.option("--branch", "branch_code", default="", help="investigator, dept_head: their branch code")
+@click.option("--staff-name", default="", help="investigator: the name the tickets' 调查人 column spells")
+@click.option("--department", default="", help="dept_head (or an investigator): the 责任部门")
 @click.password_option()
-def user_create(username: str, role: str, email: str, password: str) -> None:
+def user_create(
+    username: str, role: str, email: str, branch_code: str, staff_name: str, department: str, password: str
+) -> None:
     """Create a user (the password is asked twice)."""
     with refused_as_error(), get_db().write() as session:
-        accounts.create_user(session, username, hash_password(password), role, email, clock.now())
+        branch = accounts.find_branch(session, branch_code) if branch_code else None
+        accounts.create_user(
+            session,
+            username,
+            hash_password(password),
+            role,
+            email,
+            clock.now(),
+            branch=branch,
+            staff_name=staff_name,
+            department=department,
+        )
     click.echo(f"user {username} ({role}) created")
 
 
 @user.command("list")
 def user_list() -> None:
-    """List users."""
+    """List users (a staff account with its branch, staff name and department)."""
     with get_db().read() as session:
+        codes = {b.id: b.code for b in accounts.all_branches(session)}
         for u in accounts.all_users(session):
-            click.echo(f"{u.username}\t{u.role}\t{'active' if u.active else 'disabled'}\t{u.email}")
+            line = f"{u.username}\t{u.role}\t{'active' if u.active else 'disabled'}\t{u.email}"
+            if u.role in STAFF_ROLES:
+                line += f"\t{codes.get(u.branch_id or 0, '')}\t{u.staff_name}\t{u.department}"
+            click.echo(line)
 
 
 @click.group("token", cls=AppGroup)
@@ -92,6 +112,8 @@ def token_create(branch_code: str | None, username: str | None, label: str) -> N
             row, plain = issue_token(session, BRANCH, clock.now(), branch=owner, label=label)
         else:
             holder = accounts.find_user(session, username or "")
+            if holder.role in STAFF_ROLES:
+                raise AccountError(f"{holder.role} accounts sign in to the dashboard; they get no API token")
             row, plain = issue_token(session, holder.role, clock.now(), user=holder, label=label)
     click.echo(f"token {row.id} ({row.role}): {plain}")
     click.echo("keep it now: it is stored only as a hash and cannot be shown again", err=True)

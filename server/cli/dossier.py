@@ -2,9 +2,9 @@
 
 The command line is the administrator's door, so numbers print in full unless
 ``--masked`` asks for the copy a non-administrator would get. ``verify`` reads
-the digest, the ticket key and the masking back from a dossier (PDF text or
-sheet cells), or takes them as options, rebuilds the content from the database
-and says whether it still matches.
+the digest, the ticket key (or the group complaint's id) and the masking back
+from a dossier (PDF text or sheet cells), or takes them as options, rebuilds the
+content from the database and says whether it still matches.
 """
 
 from __future__ import annotations
@@ -21,13 +21,21 @@ from server import clock
 from server.services import dossier as dossiers
 from server.services.errors import ServiceError
 from server.storage.db import get_db
-from server.xlsx.dossier import RenderError, pdf_bytes, workbook_bytes
+from server.xlsx.dossier import (
+    RenderError,
+    group_pdf_bytes,
+    group_workbook_bytes,
+    pdf_bytes,
+    workbook_bytes,
+)
 
 FOOTER = {
     "digest": re.compile(r"SHA-256:\s*([0-9a-f]{64})"),
-    "key": re.compile(r"Ticket key:\s*(\S+)"),
+    "subject": re.compile(r"(Ticket key|Group complaint):\s*(\S+)"),
     "masked": re.compile(r"Phones masked:\s*(yes|no)"),
 }
+"""The integrity lines of a dossier: its digest, what it is of (a ticket or a group), the masking."""
+GROUP = "Group complaint"
 
 
 class _TicketOrCommand(click.Group):
@@ -46,13 +54,21 @@ def dossier() -> None:
 
 @dossier.command("make")
 @click.argument("ticket", required=False)
-@click.option("--group", "group", help="every ticket of this group complaint (群体投诉编号), a sheet each")
+@click.option(
+    "--group",
+    "group",
+    help="the group complaint (群体事件编号): a summary, every member's dossier, one digest",
+)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option("--masked", is_flag=True, help="mask phone numbers, as every role but admin sees them")
 @click.option("--form", is_flag=True, help="the one-page complaint form (投诉处理单) instead of the dossier")
 @with_appcontext
 def make(ticket: str | None, group: str | None, output: Path, masked: bool, form: bool) -> None:
-    """Write the dossier (or --form) of TICKET (number or sync key) or of a --group to OUTPUT (.pdf/.xlsx)."""
+    """Write the dossier (or --form) of TICKET (number or sync key) or of a --group to OUTPUT (.pdf/.xlsx).
+
+    A group's dossier is one file with one digest: the group's summary and
+    members, then each member's whole dossier. With --form, each member's form.
+    """
     suffix = output.suffix.lower()
     if suffix not in (".pdf", ".xlsx"):
         raise click.ClickException(f"输出须为 .pdf 或 .xlsx / output must end in .pdf or .xlsx: {output}")
@@ -61,15 +77,24 @@ def make(ticket: str | None, group: str | None, output: Path, masked: bool, form
     try:
         with get_db().read() as session:
             if group:
-                made = dossiers.make_group(session, group, masked, clock.now())
+                whole = dossiers.make_group(session, group, masked, clock.now())
+                made = whole.members
             else:
-                made = [dossiers.make(session, ticket or "", masked, clock.now())]
-        render = pdf_bytes if suffix == ".pdf" else workbook_bytes
-        output.write_bytes(render(*made, form=form))
+                whole, made = None, [dossiers.make(session, ticket or "", masked, clock.now())]
+        if whole is not None and not form:
+            output.write_bytes((group_pdf_bytes if suffix == ".pdf" else group_workbook_bytes)(whole))
+        else:
+            output.write_bytes((pdf_bytes if suffix == ".pdf" else workbook_bytes)(*made, form=form))
     except ServiceError as exc:
         raise click.ClickException(exc.message) from exc
     except RenderError as exc:
         raise click.ClickException(str(exc)) from exc
+    if whole is not None and not form:
+        click.echo(
+            f"dossier of group {whole.group.group_id} ({len(made)} tickets) written to {output}; "
+            f"SHA-256 {whole.digest}"
+        )
+        return
     for one in made:
         what = "complaint form" if form else "dossier"
         click.echo(f"{what} of {one.dossier.ticket_id} written to {output}; SHA-256 {one.digest}")
@@ -79,33 +104,43 @@ def make(ticket: str | None, group: str | None, output: Path, masked: bool, form
 @click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--digest", help="the SHA-256 printed on a dossier (instead of reading FILE)")
 @click.option("--ticket", help="with --digest: the ticket's number or key")
+@click.option("--group", "group", help="with --digest: the group complaint's id")
 @click.option("--masked", is_flag=True, help="with --digest: the dossier had phone numbers masked")
 @with_appcontext
-def verify(file: Path | None, digest: str | None, ticket: str | None, masked: bool) -> None:
+def verify(
+    file: Path | None, digest: str | None, ticket: str | None, group: str | None, masked: bool
+) -> None:
     """Recompute a dossier's SHA-256 from the database and compare it with the one it carries."""
     if file is not None:
         text = _text(file)
-        digests, keys, masks = ([m[1] for m in f.finditer(text)] for f in FOOTER.values())
-        if not digests or not len(digests) == len(keys) == len(masks):
+        digests = [m[1] for m in FOOTER["digest"].finditer(text)]
+        subjects = [(m[1] == GROUP, m[2]) for m in FOOTER["subject"].finditer(text)]
+        masks = [m[1] == "yes" for m in FOOTER["masked"].finditer(text)]
+        if not digests or not len(digests) == len(subjects) == len(masks):
             raise click.ClickException(
                 f"{file}: 不是完整的卷宗 / not a whole dossier: its SHA-256 lines are missing"
             )
-        found = [(d, k, m == "yes") for d, k, m in zip(digests, keys, masks, strict=True)]
-    elif digest and ticket:
-        found = [(digest.strip().lower(), ticket, masked)]
+        found = [(d, *s, m) for d, s, m in zip(digests, subjects, masks, strict=True)]
+    elif digest and bool(ticket) != bool(group):
+        found = [(digest.strip().lower(), bool(group), group or ticket or "", masked)]
     else:
         raise click.ClickException(
-            "给出卷宗文件，或 --digest 与 --ticket / give a FILE, or --digest and --ticket"
+            "给出卷宗文件，或 --digest 与 --ticket 或 --group / "
+            "give a FILE, or --digest and --ticket or --group"
         )
     bad = []
     with get_db().read() as session:
-        for said, key, was_masked in found:
+        for said, is_group, key, was_masked in found:
             try:
-                now = dossiers.build(session, key, was_masked).digest()
+                if is_group:
+                    now = dossiers.build_group(session, key, was_masked).digest()
+                else:
+                    now = dossiers.build(session, key, was_masked).digest()
             except ServiceError as exc:
                 raise click.ClickException(exc.message) from exc
             if now == said:
-                click.echo(f"一致 OK: SHA-256 {now} matches the record of {key} in the database")
+                what = f"group {key}" if is_group else key
+                click.echo(f"一致 OK: SHA-256 {now} matches the record of {what} in the database")
             else:
                 bad.append(f"{key}: the dossier says {said}, the database now gives {now}")
     if bad:

@@ -1,6 +1,7 @@
 """The head-office dashboard (``/dashboard``): sign-in, overview, tickets, escalation, downloads.
 
-Signed-in users of the roles head_office and admin only; every POST carries a
+Signed-in users of the roles head_office and admin; a branch's investigators and department heads
+sign in for their own tickets only (`people`); every POST carries a
 CSRF token; every response under ``/dashboard`` gets the security headers.
 Session cookies are HttpOnly and SameSite=Lax, and Secure when
 ``DASHBOARD_SECURE_COOKIES`` is set (behind HTTPS).
@@ -19,6 +20,7 @@ from server.dashboard import (  # noqa: F401 - they add routes
     groups,
     navigation,
     overview,
+    people,
     signin,
     tickets,
 )

@@ -1,4 +1,7 @@
-"""A ticket's regulator dossier (PDF or printable sheet) and the appeal register, masked but for admin."""
+"""A ticket's or a group complaint's regulator dossier (PDF or printable sheet) and the appeal register.
+
+Phone numbers are masked for everyone but an administrator.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +18,13 @@ from server.services import appeals
 from server.services import dossier as dossiers
 from server.services.errors import NotFound
 from server.storage.db import get_db
-from server.xlsx.dossier import RenderError, pdf_bytes, workbook_bytes
+from server.xlsx.dossier import (
+    RenderError,
+    group_pdf_bytes,
+    group_workbook_bytes,
+    pdf_bytes,
+    workbook_bytes,
+)
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -37,6 +46,27 @@ def dossier(sync_key: str, kind: str, fmt: str) -> Any:
     else:
         try:
             content, mimetype = pdf_bytes(made, form=form), "application/pdf"
+        except RenderError as exc:
+            return render_template("dashboard/message.html", message=t("dossier_failed") + str(exc)), 503
+    return send_file(io.BytesIO(content), mimetype=mimetype, as_attachment=True, download_name=name)
+
+
+@bp.route("/groups/<group_id>/dossier.<any(pdf, xlsx):fmt>")
+@signed_in
+def group_dossier(group_id: str, fmt: str) -> Any:
+    """A group complaint's dossier: the summary, every member's dossier, one digest over the whole."""
+    mask = not current_user().sees_phone_numbers
+    with get_db().read() as session:
+        try:
+            made = dossiers.make_group(session, group_id, mask, clock.now())
+        except NotFound:
+            return render_template("dashboard/message.html", message=t("not_found")), 404
+    name = f"group-dossier-{made.group.group_id}.{fmt}"
+    if fmt == "xlsx":
+        content, mimetype = group_workbook_bytes(made), XLSX
+    else:
+        try:
+            content, mimetype = group_pdf_bytes(made), "application/pdf"
         except RenderError as exc:
             return render_template("dashboard/message.html", message=t("dossier_failed") + str(exc)), 503
     return send_file(io.BytesIO(content), mimetype=mimetype, as_attachment=True, download_name=name)

@@ -205,6 +205,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "dossier_pdf": ("下载监管卷宗（PDF）", "Regulator dossier (PDF)"),
     "dossier_xlsx": ("可打印表格", "printable sheet"),
     "form_pdf": ("投诉处理单（PDF，一页）", "complaint form (PDF, one page)"),
+    "group_incident": ("群体事件", "Group incident"),
+    "group_dossier_pdf": ("群体投诉卷宗（PDF，含全部成员）", "group dossier (PDF, every member)"),
     "dossier_failed": ("无法生成 PDF 卷宗：", "The PDF dossier could not be made: "),
     "language": ("语言", "Language"),
     "signed_in_as": ("当前用户", "Signed in as"),
@@ -258,6 +260,42 @@ STRINGS: dict[str, tuple[str, str]] = {
     "group_done_task": ("任务已添加到全部成员。", "The task is added to every member."),
     "group_done_revisit": ("回访已记录。", "The revisit is recorded."),
     "rate_detail": ("{hits}/{total}", "{hits}/{total}"),
+    "role_investigator": ("调查人", "investigator"),
+    "role_dept_head": ("部门负责人", "department head"),
+    "staff": ("人员考核", "Staff"),
+    "staff_help": (
+        "投诉管理员与调查人的解决率、时限达标率（各环节按时率合计）、满意率和回访；"
+        "口径与总览相同，只计投诉单上署名的人员。",
+        "Each coordinator's and investigator's resolution, on-time rate (every milestone's, pooled), "
+        "satisfaction and revisits; the same definitions as the overview, over the tickets naming them.",
+    ),
+    "staff_name": ("姓名", "Name"),
+    "no_staff": ("本期间没有署名人员的投诉单。", "No tickets naming anyone in this period."),
+    "mine": ("我的投诉单", "My tickets"),
+    "mine_help": (
+        "分派给您（或您的部门）且尚未闭环的投诉单：红色、黄色预警在前，其次为已超时的。",
+        "Open tickets assigned to you (or your department): red and yellow first, then overdue ones.",
+    ),
+    "mine_none": ("目前没有分派给您的未闭环投诉单。", "No open tickets assigned to you."),
+    "mine_only_staff": (
+        "“我的投诉单”供分支机构的调查人和部门负责人使用。",
+        "My tickets is for a branch's investigators and department heads.",
+    ),
+    "dept_feedback": ("部门反馈", "Department feedback"),
+    "dept_feedback_help": (
+        "填写部门反馈时间和查明的原因（可附说明）；分支机构下次同步时写入工作簿。",
+        "Record when the department gave its feedback and the cause it found (with a note); "
+        "the branch workbook receives it on its next sync.",
+    ),
+    "dept_feedback_note": ("反馈说明（写入日志）", "Note (goes into the log)"),
+    "dept_feedback_button": ("提交部门反馈", "Submit department feedback"),
+    "dept_feedback_saved": (
+        "部门反馈已保存。分支机构下次同步时将收到。",
+        "Department feedback saved. The branch receives it on its next sync.",
+    ),
+    "dept_feedback_unchanged": ("没有需要保存的修改。", "Nothing to save: the values are unchanged."),
+    "bad_datetime": ("时间格式不正确：{field}", "Bad date and time in {field}"),
+    "next_due": ("下一时限", "Next deadline"),
 }
 
 

@@ -17,12 +17,17 @@ from __future__ import annotations
 from typing import Any
 
 from addin.macros import MACROS
-from addin.reports import REVISIT_TITLE, SUMMARY_TITLE, WORDING_TITLE
+from addin.reports import DOSSIER_TITLE, REVISIT_TITLE, SUMMARY_TITLE, WORDING_TITLE
 from complaints.schema import SHEETS
 
 BRANCH_SHEETS = tuple(title for sheet in SHEETS for title in (sheet.zh, sheet.en))
 """Every branch macro reads the whole branch workbook once (`addin.sheet.read_branch`)."""
-REPORTS = {"revisit_list": REVISIT_TITLE, "monthly_summary": SUMMARY_TITLE, "check_wording": WORDING_TITLE}
+REPORTS = {
+    "revisit_list": REVISIT_TITLE,
+    "monthly_summary": SUMMARY_TITLE,
+    "check_wording": WORDING_TITLE,
+    "dossier": DOSSIER_TITLE,
+}
 """Macros that rewrite a report sheet (they read its size to clear it)."""
 ACTIVE_SHEET = {"check_wording"}
 """Macros that read the selection on whatever sheet is active."""

@@ -337,6 +337,15 @@ def alert_emergencies(change: Change, outcomes: Iterable[Outcome], first_scan: b
             change.session.scalars(select(OutboxRow.dedupe_key).where(OutboxRow.dedupe_key.in_(chunk)))
         )
     fresh = {key: value for key, value in wanted.items() if key not in known}
+    if first_scan:  # recorded, not mailed: nothing to address or write
+        skipped = [
+            Notice("emergency", key, "", "", "", "", "", change.branch.id, o.key)
+            for key, (o, _, _) in fresh.items()
+        ]
+        enqueue_many(
+            change.session, skipped, change.now, "on the emergency path before the scheduler first ran"
+        )
+        return len(skipped)
     if not fresh:
         return 0
     contacts = emergency_contacts(change.session, change.branch.id)
@@ -351,10 +360,8 @@ def alert_emergencies(change: Change, outcomes: Iterable[Outcome], first_scan: b
             name, email = (contact.name, contact.email) if contact else ("", "")
         deadlines = o.settled.evaluation.deadlines
         notices.append(emergency_notice(change.branch, o.ticket, role, name, email, late, lang, deadlines))
-    skip = "on the emergency path before the scheduler first ran" if first_scan else ""
-    enqueue_many(change.session, notices, change.now, skip)
-    if not first_scan:
-        change.notices += len(notices)
+    enqueue_many(change.session, notices, change.now)
+    change.notices += len(notices)
     return len(notices)
 
 

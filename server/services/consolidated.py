@@ -7,7 +7,7 @@ server consolidate`` and the monthly report. The tickets are read by
 its own database connection) for large exports — and written by
 `server.xlsx.consolidate.ConsolidatedWorkbook`, followed by the figures of
 `server.services.analysis` (the same as the dashboard's, each defined once in
-`complaints.figures`).
+`complaints.figures`) and the per-staff KPIs of `server.services.people`.
 
 Tickets are those of the chosen branches *received* in the period (each
 branch's local days); each ticket sheet lists the tickets of its
@@ -29,6 +29,7 @@ from complaints.periods import Period
 from complaints.sla import DEFAULT_TZ
 from server.services import appeals
 from server.services.analysis import Analysis, analyse, branch_zones
+from server.services.people import staff_figures
 from server.storage.consolidated import (
     Run,
     Scope,
@@ -133,8 +134,9 @@ def build_consolidated(
         summary.rows = book.write_ticket_sheets(encoded, progress)
         summary.analysis = analyse(session, list(zones), options.period, calendar_path=options.calendar_path)
         lines = appeals.register(session, options.branches, options.lang, not options.show_phones)
+        staff = staff_figures(session, list(zones), options.period, options.calendar_path)
     register = (appeals.HEADERS[options.lang], [line.cells() for line in lines])
-    summary.titles = book.finish(summary.analysis, options.generated_at, options.timezone, register)
+    summary.titles = book.finish(summary.analysis, options.generated_at, options.timezone, register, staff)
     return summary
 
 

@@ -40,6 +40,8 @@ DEPARTMENTS = {
     Category.OTHER: "投诉管理岗",
 }
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
+COORDINATORS = ("王芳", "李娜")
+"""The complaint coordinators of each demo branch, taking tickets in turn."""
 
 
 def samples() -> list[dict[str, str]]:
@@ -72,6 +74,7 @@ def demo_ticket(rng: random.Random, code: str, n: int, now: datetime, zone: Zone
         "service": "家庭宽带" if category is Category.NETWORK_FAULT else "移动业务",
         "problem_time": "近一周",
         "grade": rng.choices(list(Grade), weights=(6, 3, 1))[0],
+        "coordinator": COORDINATORS[n % len(COORDINATORS)],
     }
 
     def step(name: str, hours: tuple[int, int]) -> None:

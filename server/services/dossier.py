@@ -77,6 +77,8 @@ ROLES = {
     "head_office": "总部 head office",
     "admin": "管理员 admin",
     "system": "系统 system",
+    "investigator": "调查人 investigator",
+    "dept_head": "部门负责人 department head",
 }
 DOORS = {
     "api": "同步 Sync",
@@ -115,8 +117,12 @@ class Dossier:
 
     def digest(self) -> str:
         """SHA-256 of the canonical JSON of the content (the "made at" time is not part of it)."""
-        text = json.dumps(self.content(), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+        return _sha256(self.content())
+
+
+def _sha256(content: dict[str, Any]) -> str:
+    text = json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -379,13 +385,109 @@ def make(session: Session, ticket: str, mask: bool, now: datetime) -> Made:
     return Made(dossier, dossier.digest(), local_time(now, zone or DEFAULT_TZ))
 
 
-def make_group(session: Session, group_id: str, mask: bool, now: datetime) -> list[Made]:
-    """The dossier of every ticket of a group complaint (one incident, many customers), by ticket number."""
-    keys = session.scalars(
-        select(TicketRow.sync_key).where(TicketRow.group_id == group_id.strip()).order_by(TicketRow.ticket_id)
-    ).all()
-    if not group_id.strip() or not keys:
+@dataclass(frozen=True)
+class GroupDossier:
+    """A group complaint (one incident, many customers): a summary and every member's whole dossier."""
+
+    group_id: str
+    masked: bool
+    summary: list[list[str]]
+    """[label, value]: the group, branch, place, category, received from – to, members."""
+    members: list[list[str]]
+    """[ticket, customer, received, status, resolved, the member's own SHA-256], by ticket number."""
+    dossiers: list[Dossier]
+
+    def content(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def digest(self) -> str:
+        """One SHA-256 over the summary and every member's content (the "made at" time left out)."""
+        return _sha256(self.content())
+
+
+@dataclass(frozen=True)
+class MadeGroup:
+    group: GroupDossier
+    digest: str
+    made_at: str
+
+    @property
+    def members(self) -> list[Made]:
+        """Each member's dossier with its own digest (for its complaint form)."""
+        return [Made(d, d.digest(), self.made_at) for d in self.group.dossiers]
+
+
+GROUP_SUMMARY = (
+    "群体投诉编号 Group incident",
+    "分公司 Branch",
+    "问题地点 Place",
+    "投诉类别 Category",
+    "受理时间 Received",
+    "成员 Members",
+    "已处理完成 Resolved",
+)
+
+
+def build_group(session: Session, group_id: str, mask: bool) -> GroupDossier:
+    """The dossier of group complaint ``group_id``: its members by ticket number, each whole."""
+    rows = list(
+        session.scalars(
+            select(TicketRow).where(TicketRow.group_id == group_id.strip()).order_by(TicketRow.ticket_id)
+        )
+    )
+    if not group_id.strip() or not rows:
         raise NotFound(
             "group_not_found", f"没有群体投诉 {group_id} / no group complaint {group_id}", {"group": group_id}
         )
-    return [make(session, key, mask, now) for key in keys]
+    branches = {
+        b.id: b
+        for b in session.scalars(select(BranchRow).where(BranchRow.id.in_({r.branch_id for r in rows})))
+    }
+    zone = branches[rows[0].branch_id].timezone
+    dossiers = [build(session, r.sync_key, mask) for r in rows]
+
+    def distinct(key: str) -> str:
+        seen = dict.fromkeys(
+            masked(key, show(key, from_db(key, getattr(r, key)), zone, "zh"), mask) for r in rows
+        )
+        return "、".join(v for v in seen if v)
+
+    received = sorted(r.received_at for r in rows)
+    summary = [
+        group_id.strip(),
+        "、".join(dict.fromkeys(f"{b.code} {b.name}".strip() for b in (branches[r.branch_id] for r in rows))),
+        distinct("place"),
+        distinct("category"),
+        f"{local_time(received[0], zone)} – {local_time(received[-1], zone)}",
+        str(len(rows)),
+        f"{sum(r.resolved_at is not None for r in rows)} / {len(rows)}",
+    ]
+    members = [
+        [
+            r.ticket_id,
+            masked("customer_name", r.customer_name, mask),
+            local_time(r.received_at, zone),
+            show("status", from_db("status", r.status), zone, "zh"),
+            local_time(r.resolved_at, zone),
+            d.digest(),
+        ]
+        for r, d in zip(rows, dossiers, strict=True)
+    ]
+    return GroupDossier(
+        group_id=group_id.strip(),
+        masked=mask,
+        summary=[[label, value] for label, value in zip(GROUP_SUMMARY, summary, strict=True)],
+        members=members,
+        dossiers=dossiers,
+    )
+
+
+def make_group(session: Session, group_id: str, mask: bool, now: datetime) -> MadeGroup:
+    """The group's dossier with its one digest and the moment (``now``) it was made."""
+    group = build_group(session, group_id, mask)
+    zone = session.scalar(
+        select(BranchRow.timezone)
+        .join(TicketRow, TicketRow.branch_id == BranchRow.id)
+        .where(TicketRow.sync_key == group.dossiers[0].sync_key)
+    )
+    return MadeGroup(group, group.digest(), local_time(now, zone or DEFAULT_TZ))

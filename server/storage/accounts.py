@@ -66,12 +66,41 @@ def all_users(session: Session) -> Sequence[UserRow]:
 
 
 def create_user(
-    session: Session, username: str, password_hash: str, role: str, email: str, now: datetime
+    session: Session,
+    username: str,
+    password_hash: str,
+    role: str,
+    email: str,
+    now: datetime,
+    *,
+    branch: BranchRow | None = None,
+    staff_name: str = "",
+    department: str = "",
 ) -> UserRow:
-    """Add a user; `AccountError` if the name is taken."""
+    """Add a user; `AccountError` if the name is taken or a staff account is not bound as it must be.
+
+    An investigator needs a branch and the staff name the tickets' 调查人 column spells; a department
+    head a branch and a department. Head-office and admin users have neither.
+    """
     if session.scalar(select(UserRow.id).where(UserRow.username == username)) is not None:
         raise AccountError(f"user {username} already exists")
-    user = UserRow(username=username, password_hash=password_hash, role=role, email=email, created_at=now)
+    staff_name, department = staff_name.strip(), department.strip()
+    if role == "investigator" and (branch is None or not staff_name):
+        raise AccountError("an investigator needs --branch and --staff-name (as the tickets name them)")
+    if role == "dept_head" and (branch is None or not department):
+        raise AccountError("a department head needs --branch and --department")
+    if role not in ("investigator", "dept_head") and (branch is not None or staff_name or department):
+        raise AccountError(f"a {role} user is not bound to a branch, staff name or department")
+    user = UserRow(
+        username=username,
+        password_hash=password_hash,
+        role=role,
+        email=email,
+        created_at=now,
+        branch_id=branch.id if branch is not None else None,
+        staff_name=staff_name,
+        department=department,
+    )
     session.add(user)
     session.flush()
     return user

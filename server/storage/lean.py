@@ -26,7 +26,10 @@ from server.storage.rows import from_db
 BATCH = 5_000
 """Rows fetched from the database per round trip."""
 
-_SHARED_TEXT = frozenset(("branch", "department", "root_cause", "improvement", "group_id", "level_basis"))
+_SHARED_TEXT = frozenset(
+    ("branch", "department", "root_cause", "improvement", "group_id", "level_basis")
+    + ("investigator", "coordinator")
+)
 
 
 def active_condition(period: Period, zone: str) -> ColumnElement[bool]:

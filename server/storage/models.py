@@ -97,6 +97,12 @@ class UserRow(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     session_generation: Mapped[int] = mapped_column(Integer, default=0)
     """Raised by sign-out (and a new password): dashboard sessions signed in under an older one end."""
+    branch_id: Mapped[int | None] = mapped_column(ForeignKey("branches.id"))
+    """The branch of an investigator or a department head (None for head office and admin)."""
+    staff_name: Mapped[str] = mapped_column(String(200), default="")
+    """An investigator's name as the tickets' 调查人 column spells it."""
+    department: Mapped[str] = mapped_column(String(200), default="")
+    """The department (责任部门) an investigator works in or a department head runs."""
 
 
 class TokenRow(Base):

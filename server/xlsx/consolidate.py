@@ -5,7 +5,7 @@ Sheets, in tab order: KPIs (by branch and by department), Monthly analysis
 native charts), then the ticket sheets — All tickets, Overdue, Red & yellow,
 Revisit due, Training cases — each row filled by warning level, with an
 autoFilter and a frozen header, split into "(2)", "(3)" … parts before
-Excel's row limit.
+Excel's row limit; then the appeal register and the per-staff KPIs (Staff).
 
 Two writers, each where it is best: the ticket sheets are encoded by
 `server.xlsx.bulk` (raw sheet XML, deflated in chunks) and written to the
@@ -54,6 +54,7 @@ from complaints.periods import Period
 from complaints.schema import TICKETS, ColType
 from complaints.selections import Selection
 from complaints.sla import DEFAULT_TZ
+from complaints.staff import STAFF_FIGURES, StaffKpis
 from server.xlsx import printing
 from server.xlsx import styles as look
 from server.xlsx.bulk import (
@@ -103,6 +104,7 @@ TICKET_SHEETS: tuple[TicketSheet, ...] = (
 KPI_TITLE = {"zh": "KPI", "en": "KPIs"}
 ANALYSIS_TITLE = {"zh": "月度分析", "en": "Monthly analysis"}
 APPEAL_TITLE = {"zh": "申诉登记", "en": "Appeals"}
+STAFF_TITLE = {"zh": "人员考核", "en": "Staff"}
 RICH_SHEETS = 2
 """Sheets built with openpyxl before the ticket sheets (so these are sheet3.xml, sheet4.xml, …)."""
 BRANCH_HEADER = {"zh": "分支机构", "en": "Branch"}
@@ -426,6 +428,37 @@ def appeal_sheet(
     printing.set_up(ws, heading, title_rows="1:1", area=f"A1:{last}")
 
 
+STAFF_WORDS = {"zh": ("角色", "分支机构", "姓名"), "en": ("Role", "Branch", "Name")}
+
+
+def staff_sheet(
+    wb: Workbook, people: Sequence[StaffKpis], lang: str, show_phones: bool, heading: printing.Heading
+) -> None:
+    """Per-staff KPIs (`complaints.staff`): one row per coordinator and investigator, the dashboard's figures.
+
+    Rates are fractions shown as percentages (empty when there was nothing to count).
+    """
+    ws = wb.create_sheet(STAFF_TITLE[lang])
+    _header(ws, 1, [*STAFF_WORDS[lang], *(f.label(lang) for f in STAFF_FIGURES)])
+    shown = _phones_shown(show_phones)
+    for r, person in enumerate(people, start=2):
+        ws.cell(r, 1, person.key.role.label(lang))
+        _put_text(ws, r, 2, person.key.branch)
+        _put_text(ws, r, 3, shown(person.key.name))
+        for c, figure in enumerate(STAFF_FIGURES, start=4):
+            value = figure.value(person)
+            if figure.rate:
+                ws.cell(r, c, value.rate).number_format = PERCENT
+            else:
+                ws.cell(r, c, value).number_format = "0"
+    for c, width in enumerate((12, 10, 20, *(12 for _ in STAFF_FIGURES)), start=1):
+        ws.column_dimensions[get_column_letter(c)].width = width
+    last = f"{get_column_letter(3 + len(STAFF_FIGURES))}{len(people) + 1}"
+    ws.auto_filter.ref = f"A1:{last}"
+    ws.freeze_panes = "D2"
+    printing.set_up(ws, heading, title_rows="1:1", area=f"A1:{last}")
+
+
 def kpi_sheet(
     wb: Workbook,
     analysis: Figures,
@@ -636,10 +669,12 @@ class ConsolidatedWorkbook:
         generated_at: datetime | None,
         timezone: str = DEFAULT_TZ,
         appeals: tuple[Sequence[str], Sequence[Sequence[str]]] = ((), ()),
+        staff: Sequence[StaffKpis] = (),
     ) -> list[str]:
         """Add the KPI and analysis sheets and the rest of the package; the sheet titles in tab order.
 
-        ``appeals``: the headers and rows of the appeal register, the last sheet.
+        ``appeals``: the headers and rows of the appeal register; ``staff``: the per-staff KPIs, the
+        last sheet.
 
         ``generated_at`` is shown in ``timezone`` (each branch's tickets are placed in its own local days).
         """
@@ -653,6 +688,7 @@ class ConsolidatedWorkbook:
             placeholder.print_title_rows = "1:1"
             placeholder.print_area = self._sheet.filter_ref(rows)
         appeal_sheet(wb, *appeals, self.lang, self.heading)
+        staff_sheet(wb, staff, self.lang, self.show_phones, self.heading)
         buffer = io.BytesIO()
         wb.save(buffer)
         first = RICH_SHEETS + 1

@@ -20,6 +20,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.worksheet.worksheet import Worksheet
 
+from server.xlsx.cellformat import escape_text, looks_like_formula
 from server.xlsx.printing import Heading, literal, set_up
 
 
@@ -61,11 +62,38 @@ class Made(Protocol):
     def made_at(self) -> str: ...
 
 
+class Group(Protocol):
+    """A group complaint's dossier (`server.services.dossier.GroupDossier`)."""
+
+    @property
+    def group_id(self) -> str: ...
+    @property
+    def masked(self) -> bool: ...
+    @property
+    def summary(self) -> list[list[str]]: ...
+    @property
+    def members(self) -> list[list[str]]: ...
+    @property
+    def dossiers(self) -> list[Content]: ...
+
+
+class MadeGroup(Protocol):
+    """A group's dossier with its one digest (`server.services.dossier.MadeGroup`)."""
+
+    @property
+    def group(self) -> Group: ...
+    @property
+    def digest(self) -> str: ...
+    @property
+    def made_at(self) -> str: ...
+
+
 FONT = "Noto Sans CJK SC"
 """A CJK font with both scripts; LibreOffice embeds it in the PDF (Excel substitutes its own if missing)."""
 WIDTHS = (17, 6, 18, 26, 26, 16, 16)
 """Columns A–G, sized for the widest table (the history)."""
 TITLE = "投诉处理卷宗 Complaint handling dossier"
+GROUP_TITLE = "群体投诉卷宗 Group complaint dossier"
 FORM_TITLE = "投诉处理单 Complaint form"
 SIGNERS = ("调查人 Investigator", "部门负责人 Department head", "投诉管理员 Coordinator")
 SECTIONS = {
@@ -101,7 +129,28 @@ SECTIONS = {
     ),
 }
 """Each table of the dossier: its heading and column headings (zh and en)."""
-SPANS = {"fields": (2, 5), "milestones": (3, 1, 1, 2), "attachments": (1, 1, 1, 1, 1, 2)}
+GROUP_SECTIONS = {
+    "summary": ("概况 Summary", ("项目 Item", "内容 Value")),
+    "members": (
+        "成员 Members",
+        (
+            "投诉编号 Ticket",
+            "客户 Customer",
+            "受理 Received",
+            "状态 Status",
+            "处理完成 Resolved",
+            "卷宗摘要 SHA-256",
+        ),
+    ),
+}
+"""The group's own tables, on its first sheet before every member's dossier."""
+SPANS = {
+    "fields": (2, 5),
+    "milestones": (3, 1, 1, 2),
+    "attachments": (1, 1, 1, 1, 1, 2),
+    "summary": (2, 5),
+    "members": (1, 2, 1, 1, 1, 1),
+}
 """How many sheet columns each table column covers, where not one each (narrow tables stretch across)."""
 BODY = Font(name=FONT, size=9)
 BOLD = Font(name=FONT, size=9, bold=True)
@@ -116,30 +165,90 @@ class RenderError(Exception):
 
 
 def workbook_bytes(*dossiers: Made, form: bool = False) -> bytes:
-    """The dossiers (one ticket's, or a group's) as a workbook set up to print on A4, a sheet each.
+    """The dossiers of one or more tickets as a workbook set up to print on A4, a sheet each.
 
     ``form``: each ticket's one-page complaint form (投诉处理单) instead of its whole dossier.
     """
     wb = Workbook()
     wb.remove(wb.active)
     for made in dossiers:
-        name = "处理单" if form else "卷宗"
-        title = re.sub(r"[\[\]:*?/\\]", "_", f"{name} {made.dossier.ticket_id}")[:31]
-        # openpyxl numbers a repeated title
-        (_form_sheet if form else _sheet)(wb.create_sheet(title), made)
+        if form:
+            _form_sheet(wb.create_sheet(_title("处理单", made.dossier.ticket_id)), made)
+        else:
+            _sheet(wb.create_sheet(_title("卷宗", made.dossier.ticket_id)), made.dossier, made.made_at)
+            _integrity(wb.worksheets[-1], footer_lines(made))
+    return _saved(wb)
+
+
+def group_workbook_bytes(made: MadeGroup) -> bytes:
+    """A group's dossier: its summary and members with the one digest, then each member's dossier."""
+    wb = Workbook()
+    ws = wb.active
+    ws.title = _title("群体投诉", made.group.group_id)
+    _group_sheet(ws, made)
+    for dossier in made.group.dossiers:
+        _sheet(wb.create_sheet(_title("卷宗", dossier.ticket_id)), dossier, made.made_at)
+    return _saved(wb)
+
+
+def _title(name: str, ticket: str) -> str:
+    """A sheet title Excel accepts (openpyxl numbers a repeated one)."""
+    return re.sub(r"[\[\]:*?/\\]", "_", f"{name} {ticket}")[:31]
+
+
+def _saved(wb: Workbook) -> bytes:
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
 
 
-def _sheet(ws: Worksheet, made: Made) -> None:
+def _group_sheet(ws: Worksheet, made: MadeGroup) -> None:
+    _widths(ws)
+    g = made.group
+    _heading(
+        ws,
+        f"{GROUP_TITLE} · {g.group_id}",
+        f"成员 {len(g.dossiers)} 张投诉单，各自的完整卷宗见其后各页 / "
+        f"{len(g.dossiers)} member tickets; each one's whole dossier follows",
+    )
+    for key, rows in (("summary", g.summary), ("members", g.members)):
+        heading, columns = GROUP_SECTIONS[key]
+        _section(ws, heading)
+        _table(ws, columns, rows, SPANS.get(key))
+    _integrity(ws, group_footer_lines(made))
+    set_up(
+        ws,
+        Heading(f"{literal(g.group_id)} · {GROUP_TITLE}", literal(made.made_at), "zh"),
+        title_rows=None,
+        area=f"A1:G{ws.max_row}",
+        landscape=False,
+    )
+
+
+def _widths(ws: Worksheet) -> None:
     for i, width in enumerate(WIDTHS):
         ws.column_dimensions[chr(ord("A") + i)].width = width
-    d = made.dossier
-    ws.append([f"{TITLE} · {d.ticket_id}"])
+
+
+def _heading(ws: Worksheet, title: str, line: str) -> None:
+    ws.append([_text(title)])
     ws.cell(1, 1).font = Font(name=FONT, size=14, bold=True)
-    ws.append([f"分公司 Branch: {d.branch}    同步键 Sync key: {d.sync_key}"])
+    ws.append([_text(line)])
     ws.cell(2, 1).font = BODY
+
+
+def _integrity(ws: Worksheet, lines: list[str]) -> None:
+    """The closing section a verify reads back (its print area grows to hold it)."""
+    _section(ws, "完整性 Integrity")
+    for text in lines:
+        _line(ws, text)
+    ws.print_area = f"A1:G{ws.max_row}"
+
+
+def _sheet(ws: Worksheet, d: Content, made_at: str) -> None:
+    """A ticket's whole dossier; the caller adds the integrity section (a group has one for all)."""
+    _widths(ws)
+    _heading(ws, f"{TITLE} · {d.ticket_id}", f"分公司 Branch: {d.branch}    同步键 Sync key: {d.sync_key}")
     tables = {
         "fields": d.fields,
         "milestones": d.milestones,
@@ -153,12 +262,9 @@ def _sheet(ws: Worksheet, made: Made) -> None:
         heading, columns = SECTIONS[key]
         _section(ws, heading)
         _table(ws, columns, rows or [["无 None"]], SPANS.get(key))
-    _section(ws, "完整性 Integrity")
-    for text in footer_lines(made):
-        _line(ws, text)
     set_up(
         ws,
-        Heading(f"{literal(d.branch)} · {literal(d.ticket_id)}", literal(made.made_at), "zh"),
+        Heading(f"{literal(d.branch)} · {literal(d.ticket_id)}", literal(made_at), "zh"),
         title_rows=None,
         area=f"A1:G{ws.max_row}",
         landscape=False,
@@ -167,13 +273,9 @@ def _sheet(ws: Worksheet, made: Made) -> None:
 
 def _form_sheet(ws: Worksheet, made: Made) -> None:
     """The complaint form: the ticket, its milestones with deadlines and verdicts, signatures; one page."""
-    for i, width in enumerate(WIDTHS):
-        ws.column_dimensions[chr(ord("A") + i)].width = width
+    _widths(ws)
     d = made.dossier
-    ws.append([f"{FORM_TITLE} · {d.ticket_id}"])
-    ws.cell(1, 1).font = Font(name=FONT, size=14, bold=True)
-    ws.append([f"分公司 Branch: {d.branch}"])
-    ws.cell(2, 1).font = BODY
+    _heading(ws, f"{FORM_TITLE} · {d.ticket_id}", f"分公司 Branch: {d.branch}")
     for key in ("fields", "milestones"):
         heading, columns = SECTIONS[key]
         _section(ws, heading)
@@ -203,14 +305,32 @@ def footer_lines(made: Made) -> list[str]:
     ]
 
 
+def group_footer_lines(made: MadeGroup) -> list[str]:
+    """The group's one digest, what it covers, the group id and the masking; and when it was made."""
+    return [
+        f"SHA-256: {made.digest}",
+        "摘要覆盖概况、成员表及全部成员卷宗 / The digest covers the summary, the members "
+        "and every member's dossier",
+        f"生成时间 Made at: {made.made_at}（不计入摘要 not part of the digest）",
+        f"群体投诉 Group complaint: {made.group.group_id}",
+        f"号码遮蔽 Phones masked: {'yes' if made.group.masked else 'no'}",
+        "核验 Verify: flask --app server dossier verify FILE",
+    ]
+
+
 def _section(ws: Worksheet, heading: str) -> None:
     ws.append([])
     ws.append([heading])
     ws.cell(ws.max_row, 1).font = Font(name=FONT, size=11, bold=True)
 
 
+def _text(value: str) -> str:
+    """Text as a cell holds it: control characters escaped (readers decode them back)."""
+    return escape_text(value)
+
+
 def _line(ws: Worksheet, text: str) -> None:
-    ws.append([text])
+    ws.append([_text(text)])
     r = ws.max_row
     ws.merge_cells(start_row=r, start_column=1, end_row=r, end_column=len(WIDTHS))
     ws.cell(r, 1).font = BODY
@@ -227,7 +347,9 @@ def _table(
         longest = 0
         for i, span in enumerate(spans):
             value = values[i] if i < len(values) else ""
-            cell = ws.cell(r, col, value)
+            cell = ws.cell(r, col, _text(value))
+            cell.data_type = "s"  # never a formula, whatever a customer's text starts with
+            cell.quotePrefix = looks_like_formula(value)
             cell.font, cell.alignment, cell.border = font, WRAP, BOX
             if font is BOLD:
                 cell.fill = HEAD_FILL
@@ -250,12 +372,21 @@ def _lines(text: str, width: int) -> int:
 
 def pdf_bytes(*dossiers: Made, form: bool = False) -> bytes:
     """The dossiers (or ``form``s) as PDF: the printable sheets converted by headless LibreOffice."""
+    return _pdf(workbook_bytes(*dossiers, form=form))
+
+
+def group_pdf_bytes(made: MadeGroup) -> bytes:
+    """A group's dossier as one PDF: the summary page first, then every member's dossier."""
+    return _pdf(group_workbook_bytes(made))
+
+
+def _pdf(sheet: bytes) -> bytes:
     soffice = shutil.which("soffice") or shutil.which("libreoffice")
     if soffice is None:
         raise RenderError("未安装 LibreOffice，无法生成 PDF / LibreOffice (soffice) is not installed: no PDF")
     with tempfile.TemporaryDirectory() as work:
         source = Path(work) / "dossier.xlsx"
-        source.write_bytes(workbook_bytes(*dossiers, form=form))
+        source.write_bytes(sheet)
         done = subprocess.run(
             [
                 soffice,

@@ -249,6 +249,7 @@ def test_sync_first_and_again_after_an_edit_and_pull_consolidated(tmp_path, app,
     both(path, macros.sync, seeded_uuids, env)
     both(path, macros.escalate, seeded_uuids, sheet=TICKETS_TITLE[lang], selection="A3")
     both(path, macros.sync, seeded_uuids, env)
+    both(path, macros.dossier, seeded_uuids, env, sheet=TICKETS_TITLE[lang], selection="A3")
 
     hq = tmp_path / "hq.xlsx"
     Workbook().save(hq)

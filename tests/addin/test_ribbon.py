@@ -42,6 +42,7 @@ MACROS = (
     "objection",
     "cancel",
     "check_wording",
+    "dossier",
     "group",
 )
 HEAD_OFFICE_MACROS = {"pull_consolidated"}

@@ -349,35 +349,6 @@ def test_the_appeal_register_lists_regulator_tickets_on_the_dashboard_and_in_the
     assert values[2][2] == "王女士 138****8000" and sheet.print_title_rows == "$1:$1"
 
 
-def test_a_group_complaint_gets_one_dossier_a_sheet_per_ticket_each_verified(story, tmp_path):
-    app, clock = story
-    token = add_branch(app, "SZ01")
-    clock.now = datetime(2026, 11, 17, 8, 0, tzinfo=UTC)
-    for n in (1, 2, 3):  # three customers of one building, the same fault, the same day: one incident
-        fields = {
-            "ticket_id": f"SZ01-20261117-000{n}",
-            "received_at": f"2026-11-17T0{n}:00:00+00:00",
-            "channel": "hotline",
-            "customer_name": f"客户{n}",
-            "contact": f"1380013800{n}",
-            "category": "network_fault",
-            "place": "阳光花园3栋",
-            "description": "整栋楼断网",
-            "grade": "moderate",
-        }
-        _sync(app, token, {"tickets": [{"sync_key": uuid.uuid4().hex, "fields": fields}]})
-    runner = app.test_cli_runner()
-    book = tmp_path / "group.xlsx"
-    made = runner.invoke(args=["dossier", "--group", "SZ01-20261117-0001", "-o", str(book), "--masked"])
-    assert made.exit_code == 0, made.output
-    sheets = load_workbook(book).sheetnames
-    assert sheets == ["卷宗 SZ01-20261117-0001", "卷宗 SZ01-20261117-0002", "卷宗 SZ01-20261117-0003"]
-    checked = runner.invoke(args=["dossier", "verify", str(book)])
-    assert checked.exit_code == 0 and checked.output.count("OK") == 3, checked.output
-    none = runner.invoke(args=["dossier", "--group", "SZ01-20990101-0001", "-o", str(tmp_path / "n.pdf")])
-    assert none.exit_code == 1 and "no group complaint SZ01-20990101-0001" in none.output
-
-
 def test_an_attachment_is_listed_with_its_hash_and_in_the_history(story):
     app, clock = story
     key = every_step(app, clock)

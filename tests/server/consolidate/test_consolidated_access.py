@@ -86,7 +86,7 @@ def test_cli_writes_the_workbook_with_a_progress_bar(app: Flask, tmp_path: Path)
     )
     assert result.exit_code == 0, result.output
     assert "tickets 投诉单" in result.stderr
-    assert f"{output}: 8 sheets" in result.stdout
+    assert f"{output}: 9 sheets" in result.stdout  # with the appeal register and the staff sheet
     wb = openpyxl.load_workbook(output)
     assert {r[0] for r in wb["全部投诉"].iter_rows(min_row=2, values_only=True)} == {"SZ01"}
     bad = runner.invoke(

@@ -85,6 +85,7 @@ def test_workbook_has_every_sheet_with_frozen_header_filter_and_level_fills(load
         "待回访",
         "培训案例",
         "申诉登记",
+        "人员考核",
     ]
     analysis_sheet = wb["月度分析"]
     assert len(analysis_sheet._charts) == 3

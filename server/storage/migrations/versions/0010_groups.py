@@ -1,7 +1,7 @@
 """groups: a group incident handled as one, and each ticket's plan text and compensation decision
 
 Revision ID: 0010_groups
-Revises: 0009_standard
+Revises: 0010_people
 Create Date: 2026-12-04
 
 The ``incident_groups`` table keeps, per branch and group incident, the
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010_groups"
-down_revision: str | None = "0009_standard"
+down_revision: str | None = "0010_people"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
