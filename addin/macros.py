@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 from addin import syncing
 from addin.blocks import engine_prepare
 from addin.dossier import dossier
+from addin.group import group
 from addin.messages import Message, listing, plain, say
 from addin.reports import (
     REPORT_TITLES,
@@ -432,6 +433,7 @@ MACROS: dict[str, Callable[..., None]] = {
     "pull_consolidated": pull_consolidated,
     **STEP_MACROS,
     "dossier": dossier,
+    "group": group,
 }
 """Ribbon tag -> macro; the tags of addin/ribbon/customUI.xml and the Office.js manifest."""
 

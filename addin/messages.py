@@ -117,6 +117,35 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "next_step": ("下一步：{step}", "next: {step}"),
     "next_window": ("下一步：{step}，{start} 至 {end} 之间", "next: {step}, between {start} and {end}"),
     "next_none": ("流程已结束", "the process is complete"),
+    # group incident handled as one (addin/group.py)
+    "group_no_selection": (
+        "请先在“{sheet}”表中选中群体事件的一行（填好方案内容、补偿决定或在日志中写好进度通报），再点击“群体处理”。",
+        "Select a row of a group incident on the '{sheet}' sheet first (with its plan, compensation or a "
+        "progress update in the Log), then click Group.",
+    ),
+    "group_not_grouped": (
+        "以下投诉单不属于群体事件，无法群体处理：{list}。本次未做任何修改。",
+        "Not in a group incident, so there is no group to handle: {list}. Nothing was changed.",
+    ),
+    "group_one_row": (
+        "群体事件 {group} 选中了多行：每个群体只选一行作为依据。本次未做任何修改。",
+        "Several rows of group incident {group} are selected: select one row per group. Nothing was changed.",
+    ),
+    "group_nothing": (
+        "{ticket} 没有可适用的方案内容、补偿决定或进度通报。本次未做任何修改。",
+        "{ticket} has no plan, compensation or progress update to apply. Nothing was changed.",
+    ),
+    "group_plan": ("方案", "plan"),
+    "group_compensation": ("补偿决定", "compensation"),
+    "group_progress": ("进度通报", "progress update"),
+    "group_line": (
+        "群体事件 {group}（{count} 名成员）：已按 {ticket} 适用{applied}",
+        "Group incident {group} ({count} members): {applied} of {ticket} applied to every member",
+    ),
+    "group_done": (
+        "已群体处理 {count} 个群体事件：\n{list}",
+        "Handled {count} group incident(s) as one:\n{list}",
+    ),
     # check wording
     "wording_nothing": (
         "请先选中要检查的内容：“{sheet}”表中的投诉单行（检查原因、解决方案、后续保障和延期原因），"

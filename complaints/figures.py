@@ -15,6 +15,8 @@ placed in each branch's local days, cancelled tickets left out of all but
   selection; flags and levels are those of the last write or flag scan;
 - repeat complainants: the distinct customers of the repeat complaint tickets;
   group incidents: the distinct group incidents of the group complaint tickets;
+- group revisit satisfaction: satisfied or fairly satisfied among members of a
+  group incident **revisited** in the period with an answer;
 - resolution rate: resolved among those received; root-cause improvement rate:
   improvement done among those received with a root cause;
 - satisfaction: satisfied or fairly satisfied among tickets **revisited** in
@@ -113,6 +115,9 @@ GROUP_TICKETS = _tickets("group_tickets", "群体投诉单", "Group complaint ti
 GROUP_INCIDENTS = Figure(
     "group_incidents", "群体投诉事件", "Group incidents", Kind.NUMBER, lambda k: k.groups
 )
+GROUP_REVISIT = _rate(
+    "group_revisit", "群体回访满意率", "Group revisit satisfaction", lambda k: k.group_revisit
+)
 RESOLUTION = _rate("resolution", "解决率", "Resolution rate", lambda k: k.resolution)
 SATISFACTION = _rate("satisfaction", "满意度", "Satisfaction rate", lambda k: k.satisfaction)
 CLOSED_LOOP = _rate("closed_loop", "闭环及时率", "Closed-loop timeliness", lambda k: k.closed_loop)
@@ -175,6 +180,7 @@ TABLE: tuple[Figure, ...] = (
     REPEAT_CUSTOMERS,
     GROUP_TICKETS,
     GROUP_INCIDENTS,
+    GROUP_REVISIT,
 )
 """The figures of a KPI table (per branch, per department): the dashboard's and the workbook's columns."""
 

@@ -26,6 +26,7 @@ from complaints.calendar import CalendarPendingError
 from complaints.contacts import customer_key
 from complaints.enums import Category, Level, Satisfaction, Status
 from complaints.figures import Milestone, Value
+from complaints.groups import SATISFIED, answered_at
 from complaints.model import Ticket
 from complaints.periods import Period
 from complaints.selections import Profile, Selection, is_cancelled, profile_of
@@ -124,6 +125,8 @@ class Kpis:
     """Most tickets first."""
     repeat_customers: int
     groups: int
+    group_revisit: Rate
+    """Members of group incidents who answered at a revisit in the period: satisfied (or fairly) of all."""
     _counts: dict[Selection, int] = field(default_factory=dict, compare=False, repr=False)
 
     def count(self, selection: Selection) -> int:
@@ -214,7 +217,7 @@ class Kpis:
             for dept, r in self.improvement_by_department.items()
         ]
         rows += [row(x) for x in (f.RED, f.YELLOW, f.REPEAT_CUSTOMERS, f.REPEAT_TICKETS)]
-        rows += [row(f.GROUP_INCIDENTS), row(f.GROUP_TICKETS)]
+        rows += [row(f.GROUP_INCIDENTS), row(f.GROUP_TICKETS), row(f.GROUP_REVISIT)]
         return rows
 
 
@@ -309,6 +312,8 @@ class Facts:
     workdays: int | None
     customer: str
     group: str
+    group_answered: datetime | None = None
+    """When the member of a group incident answered at the revisit (`complaints.groups.answered_at`)."""
 
 
 def facts(ticket: Ticket, deadlines: Deadlines, clock: SlaClock) -> Facts:
@@ -327,6 +332,7 @@ def facts(ticket: Ticket, deadlines: Deadlines, clock: SlaClock) -> Facts:
         workdays_to_close(ticket, clock),
         customer_key(ticket.contact) if profile.repeat else "",
         ticket.group_id.strip() if profile.grouped else "",
+        answered_at(ticket),
     )
 
 
@@ -413,6 +419,7 @@ class KpiAccumulator:
         self.causes: dict[str, _Cause] = {}
         self.repeat_customers: set[str] = set()
         self.group_ids: set[str] = set()
+        self.group_revisits = [0, 0]  # [satisfied, answered] members of group incidents
 
     def window(self, clock: SlaClock) -> tuple[datetime, datetime]:
         """The period in ``clock``'s time zone."""
@@ -447,6 +454,9 @@ class KpiAccumulator:
             active = True
             if ticket.satisfaction is not None:
                 self.count_revisited(ticket.satisfaction, 1)
+        answered = answered_at(ticket)
+        if answered is not None and start <= answered < end and ticket.satisfaction is not None:
+            self.count_group_revisit(ticket.satisfaction, 1)
         closed_at = ticket.closed_at
         if closed_at is not None and start <= closed_at < end:
             active = True
@@ -478,6 +488,15 @@ class KpiAccumulator:
     def count_revisited(self, satisfaction: Satisfaction, n: int) -> None:
         """``n`` live tickets revisited in the period with answer ``satisfaction``."""
         self.satisfaction_counts[satisfaction] += n
+
+    def count_group_revisit(self, satisfaction: Satisfaction, n: int) -> None:
+        """``n`` live members of group incidents who answered ``satisfaction`` at the revisit in the period.
+
+        A dissatisfied member is reopened, which empties its revisit time but keeps
+        its answer (`complaints.groups.revisited`): the group revisit still counts it.
+        """
+        self.group_revisits[0] += n * (satisfaction in SATISFIED)
+        self.group_revisits[1] += n
 
     def count_closed(self, every_deadline_met: bool | None, workdays: int | None, n: int = 1) -> None:
         """``n`` live tickets closed in the period; ``workdays`` to close None if the calendar is pending."""
@@ -535,6 +554,7 @@ class KpiAccumulator:
             self.causes.setdefault(cause, _Cause()).merge(theirs)
         self.repeat_customers |= other.repeat_customers
         self.group_ids |= other.group_ids
+        self.group_revisits = [a + b for a, b in zip(self.group_revisits, other.group_revisits, strict=True)]
         return self
 
     def result(self) -> Kpis:
@@ -562,6 +582,7 @@ class KpiAccumulator:
             ),
             repeat_customers=len(self.repeat_customers),
             groups=len(self.group_ids),
+            group_revisit=Rate.of(*self.group_revisits),
         )
 
 

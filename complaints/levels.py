@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -11,6 +10,7 @@ from datetime import datetime, timedelta
 from complaints.appeals import on_appeal
 from complaints.contacts import customer_key
 from complaints.enums import Grade, Level, LogKind
+from complaints.groups import PLACE_SUFFIXES, normalise_place
 from complaints.model import Escalation, LogEntry, Ticket, revised
 
 
@@ -139,13 +139,22 @@ class LevelRules:
     """Thresholds of the automatic rules.
 
     Group incident: ``group_size`` tickets of one category and place within
-    ``group_days``. Repeat complaint: the same customer again about the same
-    category within ``repeat_days`` of an earlier ticket's resolution.
+    ``group_days``, places compared after dropping the building, unit and room
+    numbers ending in ``place_suffixes`` (`complaints.groups.normalise_place`).
+    Repeat complaint: the same customer again about the same category within
+    ``repeat_days`` of an earlier ticket's resolution.
     """
 
     group_size: int = 3
     group_days: int = 7
     repeat_days: int = 30
+    place_suffixes: tuple[str, ...] = PLACE_SUFFIXES
+
+    def __post_init__(self) -> None:
+        suffixes = self.place_suffixes
+        if isinstance(suffixes, str) or not all(isinstance(s, str) and s.strip() for s in suffixes):
+            raise ValueError('LEVEL_RULES place_suffixes must be a list of words, e.g. ["栋", "单元"]')
+        object.__setattr__(self, "place_suffixes", tuple(s.strip() for s in suffixes))
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,21 +165,17 @@ class Assessment:
     group_id: str = ""
 
 
-def _norm_place(place: str) -> str:
-    return re.sub(r"\s+", "", place).casefold()
-
-
 def _groups(tickets: Sequence[Ticket], rules: LevelRules) -> dict[str, str]:
     """Map sync key → group id for tickets forming group incidents.
 
-    Tickets of one category and place whose receipts fall within ``group_days``
-    of each other, at least ``group_size`` of them, form one linked group; its id
-    is the first ticket's id.
+    Tickets of one category and place (`complaints.groups.normalise_place`) whose
+    receipts fall within ``group_days`` of each other, at least ``group_size`` of
+    them, form one linked group; its id is the first ticket's id.
     """
     window = timedelta(days=rules.group_days)
     buckets: dict[tuple[str, str], list[Ticket]] = defaultdict(list)
     for t in tickets:
-        place = _norm_place(t.place)
+        place = normalise_place(t.place, rules.place_suffixes)
         if t.category is not None and place and t.cancelled_at is None:
             buckets[(t.category.value, place)].append(t)
     found: dict[str, str] = {}

@@ -106,7 +106,10 @@ class Ticket:
     """The complaint coordinator (投诉管理员) handling the ticket at the branch: their per-staff KPIs
     (`complaints.staff`) count it."""
     compensation: str = ""
-    """Compensation promised to the customer: a commitment to confirm in writing (`complaints.messages`)."""
+    """Compensation promised or decided for the customer (a group's decision applies to every member):
+    a commitment to confirm in writing (`complaints.messages`)."""
+    plan: str = ""
+    """The plan's text (a group incident handled as one shares it: `complaints.groups`)."""
     # computed
     status: Status = Status.NEW
     flags: frozenset[Flag] = frozenset()

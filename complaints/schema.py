@@ -139,7 +139,9 @@ TICKETS = Sheet(
         Column("improvement", "改进措施", "Improvement", T, width=24),
         Column("improvement_done", "改进已落实", "Improvement done", B),
         Column("training_case", "培训案例", "Training case", B),
-        Column("coordinator", "投诉管理员", "Coordinator", T),  # the last typed column: one coloured run
+        Column("coordinator", "投诉管理员", "Coordinator", T),
+        # the plan's text (a group's is shared by its members: `complaints.groups`)
+        Column("plan", "方案内容", "Plan", T, width=30),
         Column("status", "状态", "Status", E, computed=True, enum=Status),
         Column("flags", "预警标记", "Flags", F, computed=True, width=30),
         Column("ack_due", "响应时限", "Acknowledge by", DT, computed=True, width=17),

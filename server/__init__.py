@@ -16,6 +16,7 @@ from typing import Any
 
 from flask import Flask
 
+from complaints.levels import LevelRules
 from complaints.sla import DEFAULT_TZ, policy_from_settings
 from server import api, cli, dashboard, errors, home, jsonbody, limits, portal, ratelimit, remote, throttle
 from server.admin import pages as admin_pages
@@ -66,6 +67,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path))
     policy_from_settings(app.config.get("SLA_POLICY") or {})  # a bad setting stops the start, naming it
+    LevelRules(**(app.config.get("LEVEL_RULES") or {}))  # so does a bad level rule (place suffixes)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
     limits.init_app(app)

@@ -8,7 +8,7 @@ const XLWINGS_VERSION = "0.37.8"; // the server skips its version check for "Off
 const TOKEN_KEY = "complaintDesk.token";
 const MACROS = ["new_ticket", "route", "escalate", "deescalate", "check_deadlines", "sync",
   "revisit_list", "monthly_summary", "pull_consolidated", "acknowledge", "plan", "extension", "resolve",
-  "feedback", "close", "revisit", "objection", "cancel", "check_wording", "dossier"];
+  "feedback", "close", "revisit", "objection", "cancel", "check_wording", "dossier", "group"];
 
 // The token lives in the add-in's own storage, never in the workbook.
 const store = () => (typeof OfficeRuntime !== "undefined" && OfficeRuntime.storage) || {

@@ -6,7 +6,8 @@ Attribute VB_Name = "ComplaintDesk"
 ' PYTHONPATH from the add-in's "complaint-desk.conf" sheet (see docs/addin.md).
 ' Tags: new_ticket route escalate deescalate | acknowledge plan extension
 ' resolve feedback close revisit objection cancel check_wording (addin/steps.py)
-' | check_deadlines revisit_list | sync monthly_summary dossier | pull_consolidated.
+' | group (addin/group.py) | check_deadlines revisit_list | sync monthly_summary dossier
+' | pull_consolidated.
 ' build_xlam refuses a ribbon whose tags and addin.macros.MACROS differ.
 Option Explicit
 

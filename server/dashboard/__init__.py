@@ -17,6 +17,7 @@ from server.dashboard import (  # noqa: F401 - they add routes
     dossier,
     downloads,
     evidence,
+    groups,
     messages,
     navigation,
     overview,

@@ -51,6 +51,7 @@ TILES: tuple[Figure, ...] = (
     f.REPEAT_CUSTOMERS,
     f.GROUP_TICKETS,
     f.GROUP_INCIDENTS,
+    f.GROUP_REVISIT,
 )
 TILE_CSS = {"red": "tile-red", "yellow": "tile-yellow", "overdue": "tile-red"}
 

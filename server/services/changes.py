@@ -5,7 +5,8 @@ dashboard's and the API's escalation and note, the flag scan — hands proposed
 ticket states to `settle_all`, which runs the rules of `complaints.pipeline`
 (lifecycle, levels with the branch-wide group and repeat candidates, status,
 deadlines, flags), and stores the result with `write`: one new version per
-changed ticket with its history, the log entries the rules wrote, and the
+changed ticket with its history, the log entries the rules wrote, the record
+of each group incident a ticket joined (`server.services.groups`), and the
 notices to department heads. Who wrote is the `Actor` the door authenticated.
 """
 
@@ -38,6 +39,7 @@ from server.services.notices import (
     escalation_notice,
 )
 from server.storage.figures import figure_row, write_figure_rows
+from server.storage.groups import ensure_groups
 from server.storage.models import BranchRow, OutboxRow
 from server.storage.neighbours import GroupFindings
 from server.storage.routing import EMERGENCY_ROLES, branch_contact, emergency_contacts, routing_table
@@ -235,6 +237,8 @@ def write(change: Change, outcomes: Iterable[Outcome], first_scan: bool = False)
         insert_log(
             change.session, stamp, change.branch.id, ((o.key, e) for o in changed for e in o.settled.log)
         )
+        groups = {o.ticket.group_id for o in changed if o.ticket.group_id}
+        ensure_groups(change.session, change.branch.id, groups, change.now, stamp.by)
     announce(change, outcomes, first_scan)
     alert_emergencies(change, outcomes, first_scan)
     return changed

@@ -82,6 +82,7 @@ def figure_row(
         "improvement_done": bool(ticket.improvement_done),
         "customer": found.customer,
         "group_id": found.group,
+        "group_answered_at": found.group_answered,
     }
     return row
 
@@ -206,6 +207,10 @@ def _count(session: Session, counting: _Counting, zones: Mapping[str, Sequence[i
             if satisfaction is not None:
                 acc.count_revisited(from_db("satisfaction", satisfaction), n)
             acc.count_milestone(Milestone.REVISIT, _outcome(met), n)
+    answered = [live, f.satisfaction.is_not(None), _in_period(f.group_answered_at, period, zones)]
+    for branch_id, dept, satisfaction, n in rows(answered, f.satisfaction):
+        for acc in counting.targets(branch_id, dept):
+            acc.count_group_revisit(from_db("satisfaction", satisfaction), n)
     closed = [live, _in_period(f.closed_at, period, zones)]
     for branch_id, dept, met, days, n in rows(closed, f.closed_loop_met, f.close_workdays):
         for acc in counting.targets(branch_id, dept):

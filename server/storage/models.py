@@ -179,6 +179,7 @@ figures_table = Table(
     Column("improvement_done", Boolean, nullable=False),
     Column("customer", Text, nullable=False),
     Column("group_id", Text, nullable=False),
+    Column("group_answered_at", UtcDateTime),
     *(Index(f"ix_ticket_figures_{moment}", "branch_id", moment) for moment in FIGURE_MOMENTS),
 )
 """What the head-office figures read of each ticket (`complaints.kpis.Facts`), written with it by the one
@@ -419,6 +420,28 @@ class EmergencyContactRow(Base):
     role: Mapped[str] = mapped_column(String(16), primary_key=True)
     name: Mapped[str] = mapped_column(String(200), default="")
     email: Mapped[str] = mapped_column(String(320), default="")
+
+
+class GroupRow(Base):
+    """A group incident handled as one (`complaints.groups`): its representative, plan and compensation.
+
+    Members are the branch's tickets carrying ``group_id`` (the first ticket's number);
+    the plan and compensation here are the group's decision, applied to every member.
+    """
+
+    __tablename__ = "incident_groups"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branches.id"))
+    group_id: Mapped[str] = mapped_column(String(64))
+    representative: Mapped[str] = mapped_column(String(32), default="")
+    """The sync key of the member speaking for the group; "" is the first ticket received."""
+    plan: Mapped[str] = mapped_column(Text, default="")
+    plan_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    compensation: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_by: Mapped[str] = mapped_column(String(200), default="")
+    __table_args__ = (UniqueConstraint("branch_id", "group_id", name="uq_incident_groups_branch_group"),)
 
 
 class ReportRow(Base):

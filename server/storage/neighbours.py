@@ -4,7 +4,7 @@
 and place within a window) or of a repeat complainant (same contact: unresolved
 at once, or the same problem again after a resolution) to judge them. The
 candidates are found with coarse keys that never separate two tickets the rules
-would put together (places: letters and digits only, case-folded; contacts: the
+would put together (places: the estate's name, letters and digits only; contacts: the
 last digits), so each true group is complete in what `assess` sees. Tickets
 being changed in the caller's transaction (``pending``) are judged as they will
 be stored, not as they were.
@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import Integer, and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from complaints.groups import PLACE_SUFFIXES, normalise_place
 from complaints.levels import Assessment, Basis, LevelRules, assess, own_bases
 from complaints.model import Ticket
 from server.storage.models import tickets_table
@@ -34,8 +35,9 @@ _NOT_DIGITS = re.compile(r"\D")
 
 
 @lru_cache(maxsize=65_536)
-def place_key(place: str | None) -> str:
-    return "".join(ch for ch in (place or "").casefold() if ch.isalnum())
+def place_key(place: str | None, suffixes: tuple[str, ...] = PLACE_SUFFIXES) -> str:
+    """The estate of a place (`complaints.groups.normalise_place`), letters and digits only."""
+    return "".join(ch for ch in normalise_place(place or "", suffixes) if ch.isalnum())
 
 
 def contact_key(contact: str | None) -> str:
@@ -145,19 +147,28 @@ def _incidents_around(
     findings: GroupFindings,
 ) -> None:
     """Every stored ticket written like a changed ticket's category and place, with the pending ones."""
-    wanted = {(t.category.value, place_key(t.place)) for t in changed if t.category and place_key(t.place)}
+    wanted = {
+        (t.category.value, place_key(t.place, rules.place_suffixes))
+        for t in changed
+        if t.category and place_key(t.place, rules.place_suffixes)
+    }
     if not wanted:
         return
     categories = sorted({category for category, _ in wanted})
     live = (_t.branch_id == branch_id, _t.cancelled_at.is_(None), _t.category.in_(categories))
     pairs = [(c, p) for c, p in session.execute(select(_t.category, _t.place).where(*live).distinct())]
-    pairs = [(c, p) for c, p in pairs if (c, place_key(p)) in wanted]
+    pairs = [(c, p) for c, p in pairs if (c, place_key(p, rules.place_suffixes)) in wanted]
     members: dict[tuple[str, str], dict[str, Ticket]] = defaultdict(dict)
     for chunk in chunks(pairs):
         for ticket in _at_places(session, branch_id, chunk, pending):
-            members[(ticket.category.value, place_key(ticket.place))][ticket.sync_key] = ticket  # type: ignore[union-attr]
+            coarse = (ticket.category.value, place_key(ticket.place, rules.place_suffixes))  # type: ignore[union-attr]
+            members[coarse][ticket.sync_key] = ticket
     for ticket in pending.values():
-        coarse = (ticket.category.value, place_key(ticket.place)) if ticket.category else None
+        coarse = (
+            (ticket.category.value, place_key(ticket.place, rules.place_suffixes))
+            if ticket.category
+            else None
+        )
         if coarse in wanted and _live(ticket):
             members[coarse][ticket.sync_key] = ticket  # type: ignore[index]
     for group in members.values():
@@ -174,7 +185,7 @@ def _walk_incidents(session: Session, branch_id: int, rules: LevelRules, finding
     counts: dict[tuple[str, str], dict[int, int]] = defaultdict(lambda: defaultdict(int))
     places: dict[tuple[str, str], set[str]] = defaultdict(set)
     for category, place, when, n in session.execute(query.group_by(_t.category, _t.place, period)):
-        coarse = (category, place_key(place))
+        coarse = (category, place_key(place, rules.place_suffixes))
         if coarse[1]:
             counts[coarse][int(when)] += n
             places[coarse].add(place)

@@ -43,6 +43,7 @@ MACROS = (
     "cancel",
     "check_wording",
     "dossier",
+    "group",
 )
 HEAD_OFFICE_MACROS = {"pull_consolidated"}
 RIBBON_SUB = re.compile(

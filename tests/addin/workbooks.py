@@ -26,7 +26,7 @@ def numbered(n: int, **fields: object) -> Ticket:
         "ticket_id": f"SZ01-20260302-{n:04d}",
         "received_at": local(2026, 3, 2, 9, n % 60),
         "contact": f"1380013{n:04d}",
-        "place": f"阳光花园小区{n}栋",
+        "place": f"阳光花园{n}期",
     }
     values.update(fields)
     return make_ticket(**values)

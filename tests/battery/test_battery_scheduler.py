@@ -65,8 +65,8 @@ def _prepare(url: str) -> tuple[str, list[str]]:
             ticket_id=f"SZ01-20261129-{i + 1:04d}",
             received_at=received,
             customer_name=f"客户{i}",
-            contact=f"1380013{i:04d}",  # ten customers in ten buildings: no repeat or group rule fires
-            place=f"阳光花园小区{i + 1}栋",
+            contact=f"1380013{i:04d}",  # ten customers in ten estates: no repeat or group rule fires
+            place=f"阳光花园{i + 1}期",
         )
         for i in range(TICKETS)
     ]

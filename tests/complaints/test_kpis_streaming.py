@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from complaints.calendar import CalendarPendingError, WorkCalendar
 from complaints.contacts import customer_key
 from complaints.enums import Category, Flag, Grade, Level, Satisfaction, Status
+from complaints.groups import answered_at
 from complaints.kpis import (
     _MILESTONE_FIELD,
     BreakdownAccumulator,
@@ -89,6 +90,8 @@ def reference_kpis(tickets: list[Ticket], period: Period) -> Kpis:
     causes = Counter(t.root_cause.strip() for t in with_cause)
     repeats = {customer_key(t.contact) for t in received if profile_of(t).repeat} - {""}
     grouped = {t.group_id.strip() for t in received if t.group_id.strip()}
+    group_answers = [t for t in live if (at := answered_at(t)) is not None and _within(at)]
+    group_satisfied = [t for t in group_answers if t.satisfaction is not Satisfaction.DISSATISFIED]
     return Kpis(
         period=period,
         profiles=Counter(profile_of(t) for t in tickets if _within(t.received_at)),
@@ -109,6 +112,7 @@ def reference_kpis(tickets: list[Ticket], period: Period) -> Kpis:
         ),
         repeat_customers=len(repeats),
         groups=len(grouped),
+        group_revisit=Rate.of(len(group_satisfied), len(group_answers)),
     )
 
 

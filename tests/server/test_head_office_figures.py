@@ -123,7 +123,7 @@ def make_tickets(code: str, rng: random.Random) -> Iterator[Ticket]:
             branch=code,
             contact=f"139{rng.randrange(10**8):08d}",
             category=rng.choice(list(Category)),  # required: no door stores a ticket without one
-            place=f"{code}小区{n}号楼",
+            place=f"{code}小区{n}期",
             grade=rng.choice(list(Grade)),
             **ACCEPTED,
         )

@@ -15,7 +15,7 @@ def key() -> str:
 
 
 def new_fields(ticket_id: str = "SZ01-20261125-0001", **extra: Any) -> dict[str, Any]:
-    """A complete new ticket; each number gets its own customer and building, so tickets made with it do
+    """A complete new ticket; each number gets its own customer and estate, so tickets made with it do
     not form repeat complaints or group incidents unless a test says so."""
     seq = ticket_id.rsplit("-", 1)[-1][-4:].rjust(4, "0")
     fields = {
@@ -25,7 +25,7 @@ def new_fields(ticket_id: str = "SZ01-20261125-0001", **extra: Any) -> dict[str,
         "customer_name": "张先生",
         "contact": f"1380013{seq}",
         "category": "network_fault",
-        "place": f"阳光花园{seq}栋",
+        "place": f"阳光花园{seq}期",  # one estate each: building numbers are one place (complaints.groups)
         "problem_time": "每晚20点",
         "service": "宽带",
         "description": "每晚八点宽带断线",

@@ -44,7 +44,7 @@ RECEIVED = NOW - timedelta(hours=1)
 
 
 def complete(n: int, **fields: Any) -> Ticket:
-    """A complete new ticket of SZ01, received an hour ago, from its own customer in its own building."""
+    """A complete new ticket of SZ01, received an hour ago, from its own customer in its own estate."""
     values: dict[str, Any] = {
         "ticket_id": f"SZ01-20261125-{n:04d}",
         "branch": "SZ01",
@@ -53,7 +53,7 @@ def complete(n: int, **fields: Any) -> Ticket:
         "customer_name": "张先生",
         "contact": f"1380013{n:04d}",
         "category": Category.NETWORK_FAULT,
-        "place": f"阳光花园小区{n}栋",
+        "place": f"阳光花园{n}期",
         "problem_time": "每晚八点",
         "service": "家庭宽带",
         "description": "每晚八点到十一点宽带断线，重启光猫后十分钟又断",
