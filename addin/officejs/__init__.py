@@ -12,6 +12,10 @@ HERE = Path(__file__).resolve().parent
 MANIFEST = HERE / "manifest.xml"
 CLIENT = HERE / "commands.js"
 PLACEHOLDER_HOST = "https://localhost:5000"
+DASHBOARD_ON_THE_WEB = {
+    "group": "a group incident's page on the dashboard does the same (plan, compensation, progress)"
+}
+"""Ribbon macros the web add-in leaves to the dashboard: Office allows 20 functions per add-in runtime."""
 
 # The remote actions commands.js applies (its ACTIONS object): the common subset
 # of XLWINGS.md plus sheet rename/delete/clear and autofit. Macros that emit only
