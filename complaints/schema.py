@@ -10,7 +10,19 @@ from dataclasses import dataclass
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from complaints.enums import Category, Channel, Grade, Labelled, Level, LogKind, Satisfaction, Status
+from complaints.enums import (
+    Category,
+    Channel,
+    Effect,
+    Fishbone,
+    Grade,
+    Labelled,
+    Level,
+    LogKind,
+    MeasureStatus,
+    Satisfaction,
+    Status,
+)
 from complaints.sla import DEFAULT_TZ
 
 
@@ -155,6 +167,13 @@ TICKETS = Sheet(
         Column("imported_at", "台账导入时间", "Imported from ledger", DT, computed=True, width=17),
         Column("version", "版本", "Version", N, computed=True, hidden=True),
         Column("sync_key", "同步键", "Sync key", T, computed=True, hidden=True, width=34),
+        Column("fishbone", "根因类别", "Root-cause category", E, enum=Fishbone, width=14),
+        Column("measure_owner", "措施责任人", "Measure owner", T),
+        Column("measure_due", "措施完成期限", "Measure due", D, width=12),
+        Column("measure_status", "措施状态", "Measure status", E, enum=MeasureStatus, width=10),
+        Column("measure_done_at", "措施完成时间", "Measure done at", DT, width=17),
+        Column("recurred_at", "原因复发时间", "Cause recurred at", DT, computed=True, width=17),
+        Column("effect", "改进成效", "Measure effect", E, computed=True, enum=Effect, width=10),
     ),
 )
 
