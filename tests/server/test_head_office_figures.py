@@ -39,7 +39,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from complaints.enums import Category, Channel, Grade, Level, Satisfaction
+from complaints.enums import Category, Channel, Fishbone, Grade, Level, MeasureStatus, Satisfaction
 from complaints.lifecycle import record_objection
 from complaints.model import Ticket
 from server import create_app
@@ -86,6 +86,7 @@ OVERDUE = {
     "TASK_OVERDUE",
     "APPEAL_RISK",
     "ROUTE_OVERDUE",
+    "MEASURE_OVERDUE",
 }
 STATUSES = (
     "new",
@@ -147,7 +148,15 @@ def make_tickets(code: str, rng: random.Random) -> Iterator[Ticket]:
             t.resolved_at = later(100)
             t.cause, t.solution = ("设备老化", "已更换") if t.resolved_at else ("", "")
             t.root_cause = rng.choice(["老旧设备容量不足", "培训不到位"]) if t.resolved_at else ""
-            t.improvement, t.improvement_done = "扩容", rng.random() < 0.5
+            t.improvement, t.improvement_done = "扩容", rng.random() < 0.2
+            # the cause on a fishbone branch; the measure in every state, done a few days after resolving
+            # (drawn from a generator of their own: the other fields stay those of the seed)
+            own = random.Random(f"{code}-{n}-measure")
+            t.fishbone = own.choice([Fishbone.NETWORK, Fishbone.PROCESS, None])
+            t.measure_status = own.choice([None, *MeasureStatus])
+            t.measure_due = (received + timedelta(days=own.randrange(3, 30))).date()
+            if t.measure_status is MeasureStatus.DONE and t.resolved_at:
+                t.measure_done_at = min(t.resolved_at + timedelta(hours=own.randrange(1, 72)), now)
         if stage >= 5 and t.resolved_at:
             t.feedback_at = later(30)
             t.safeguards = "纳入月度巡检"
