@@ -18,6 +18,7 @@ from server.dashboard import (  # noqa: F401 - they add routes
     evidence,
     navigation,
     overview,
+    rootcause,
     signin,
     tickets,
 )

@@ -85,6 +85,17 @@ STRINGS: dict[str, tuple[str, str]] = {
     "root_cause": ("根本原因", "Root cause"),
     "measures": ("改进措施", "Improvement measures"),
     "fishbone": ("根因类别（鱼骨图）", "Root-cause categories (fishbone)"),
+    "rootcause_card": ("根本原因与改进措施", "Root cause and improvement measure"),
+    "rootcause_help": (
+        "根因类别、原因说明与改进措施（责任人、完成期限、状态）；分支机构下次同步时收到。",
+        "Root-cause category, the cause, and the improvement measure (owner, due date, status); "
+        "the branch gets them with its next Sync.",
+    ),
+    "rootcause_button": ("保存", "Save"),
+    "rootcause_saved": ("已保存根本原因与改进措施", "Root cause and measure saved"),
+    "rootcause_unreadable": ("日期或选项无法识别", "A date or choice could not be read"),
+    "rootcause_effect": ("改进成效", "Measure effect"),
+    "rootcause_recurred": ("原因复发时间", "Cause recurred at"),
     "measure_state": ("改进措施状态", "Improvement measures by state"),
     "measures_effective": ("已见效", "Effective"),
     "tickets_n": ("投诉单数", "Tickets"),

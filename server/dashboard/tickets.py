@@ -27,6 +27,7 @@ from server.dashboard.queries import (
     ticket_detail,
     ticket_page,
 )
+from server.dashboard.rootcause_card import rootcause_section
 from server.dashboard.signin import current_user, signed_in
 from server.services.changes import Actor
 from server.services.errors import NotFound, ServiceError
@@ -212,6 +213,7 @@ def render_ticket(sync_key: str, form_error: str = "", form: dict[str, str] | No
             for e in found.log
         ]
         evidence = evidence_section(row, zone, lang, mask)
+        rootcause = rootcause_section(row, zone, lang, mask)
         conflicts = [
             {
                 "field": field_label(c.field, lang, TASK_COLUMNS if c.entity == "task" else COLUMNS),
@@ -230,6 +232,7 @@ def render_ticket(sync_key: str, form_error: str = "", form: dict[str, str] | No
         log=log_view,
         conflicts=conflicts,
         evidence=evidence,
+        rootcause=rootcause,
         form_error=form_error,
         form=form or {},
         heads={
