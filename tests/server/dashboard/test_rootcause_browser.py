@@ -1,4 +1,4 @@
-"""In Chromium: head office traces a ticket's root cause to the fishbone, tracks its measure, sees the counts."""
+"""In Chromium: head office traces a root cause to the fishbone, tracks its measure, sees the counts."""
 
 from __future__ import annotations
 
