@@ -561,3 +561,51 @@ def test_the_figures_do_not_hang_on_the_generated_data(desk: Flask) -> None:
     assert any(
         t.code == "SZ01" and t.at.astimezone(ZoneInfo("Europe/London")).date() != t.day for t in tickets
     )
+
+
+def _section(book: Any, title: str) -> dict[str, Any]:
+    """The overall column of a table of the monthly analysis sheet: label → value."""
+    rows = list(book["月度分析"].iter_rows(values_only=True))
+    start = next(i for i, r in enumerate(rows) if r[0] == title) + 2
+    found = {}
+    for r in rows[start:]:
+        if r[0] is None:
+            break
+        found[r[0]] = r[1]
+    return found
+
+
+def test_the_fishbone_counts_and_measure_states_are_the_same_on_the_dashboard_and_in_the_workbook(
+    desk: Flask, analyst: FlaskClient
+) -> None:
+    days = PERIODS["a month"]
+    query = {"from": days.first.isoformat(), "to": days.last.isoformat()}
+    page = Page(analyst.get("/dashboard/", query_string=query).text)
+    fishbone = {s.row: int(s.value) for s in page.where("根因类别（鱼骨图）")}
+    measures = {s.row: int(s.value) for s in page.where("改进措施状态")}
+    # independently: live tickets received in the month (each branch's local days)
+    with desk.app_context(), get_db().read() as session:
+        rows = session.execute(
+            select(TicketRow.received_at, TicketRow.fishbone, TicketRow.measure_status, TicketRow.flags)
+            .add_columns(BranchRow.timezone)
+            .join(BranchRow)
+            .where(TicketRow.cancelled_at.is_(None))
+            .where(TicketRow.received_at >= datetime(2026, 10, 31, tzinfo=UTC))
+        ).all()
+    mine = [
+        r for r in rows if days.first <= r.received_at.astimezone(ZoneInfo(r.timezone)).date() <= days.last
+    ]
+    assert fishbone["网络"] == sum(1 for r in mine if r.fishbone == "network") > 0
+    assert fishbone["流程"] == sum(1 for r in mine if r.fishbone == "process") > 0
+    assert measures["进行中"] == sum(1 for r in mine if r.measure_status == "in_progress")
+    assert measures["改进措施超时"] == sum(1 for r in mine if "MEASURE_OVERDUE" in (r.flags or ""))
+
+    book = workbook(analyst, desk.config["HQ_TOKEN"], days, (), "zh")
+    assert _section(book, "根因类别（鱼骨图）") == fishbone
+    in_book = _section(book, "改进措施状态")
+    for state in ("计划中", "进行中", "已完成", "已放弃"):
+        assert in_book[state] == measures[state], state
+    assert in_book["超时未完成"] == measures["改进措施超时"]
+    assert in_book["已完成·观察期"] == measures["改进措施观察期"]
+    assert in_book["已完成·已见效"] == measures["已见效"]
+    book.close()
