@@ -111,6 +111,35 @@ class LogKind(Labelled):
     CANCELLATION = ("cancellation", "撤销", "Cancellation")
 
 
+class Fishbone(Labelled):
+    """The branches of the fishbone (root-cause) diagram a cause is traced to (standard §4.2)."""
+
+    NETWORK = ("network", "网络", "Network")
+    SYSTEM = ("system", "系统", "System")
+    PROCESS = ("process", "流程", "Process")
+    STAFF = ("staff", "人员", "Staff")
+    POLICY = ("policy", "政策", "Policy")
+    PARTNER = ("partner", "合作方", "Partner")
+    CUSTOMER = ("customer", "客户理解", "Customer understanding")
+
+
+class MeasureStatus(Labelled):
+    """Where an improvement measure stands."""
+
+    PLANNED = ("planned", "计划中", "Planned")
+    IN_PROGRESS = ("in_progress", "进行中", "In progress")
+    DONE = ("done", "已完成", "Done")
+    DROPPED = ("dropped", "已放弃", "Dropped")
+
+
+class Effect(Labelled):
+    """What came of a measure done: watched for a recurrence of its cause, effective, or recurred."""
+
+    WATCHING = ("watching", "观察期", "Watching")
+    EFFECTIVE = ("effective", "已见效", "Effective")
+    RECURRED = ("recurred", "原因复发", "Cause recurred")
+
+
 class Flag(Labelled):
     """Computed flags (DESIGN §3.3); ``*_SOON`` members are the due-soon warnings."""
 
@@ -135,6 +164,8 @@ class Flag(Labelled):
     INFO_INCOMPLETE = ("INFO_INCOMPLETE", "信息不全", "Information incomplete")
     VAGUE_DESCRIPTION = ("VAGUE_DESCRIPTION", "描述模糊", "Vague description")
     CHECKLIST_INCOMPLETE = ("CHECKLIST_INCOMPLETE", "应急清单未完成", "Emergency checklist incomplete")
+    MEASURE_OVERDUE = ("MEASURE_OVERDUE", "改进措施超时", "Improvement measure overdue")
+    MEASURE_DUE_SOON = ("MEASURE_DUE_SOON", "改进措施即将到期", "Improvement measure due soon")
     PENDING_CALENDAR = ("PENDING_CALENDAR", "待发布节假日", "Pending calendar")
     FEEDBACK_CHANNEL = ("FEEDBACK_CHANNEL", "未经首选渠道反馈", "Feedback not via preferred channel")
     UNCONFIRMED_COMMITMENT = (

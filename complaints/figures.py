@@ -18,7 +18,10 @@ placed in each branch's local days, cancelled tickets left out of all but
 - group revisit satisfaction: satisfied or fairly satisfied among members of a
   group incident **revisited** in the period with an answer;
 - resolution rate: resolved among those received; root-cause improvement rate:
-  improvement done among those received with a root cause;
+  measures effective (their cause did not recur within the window,
+  `complaints.rootcause`) among those received with a root cause, measures
+  still watched left out; fishbone categories and measure states: tickets
+  received with them;
 - satisfaction: satisfied or fairly satisfied among tickets **revisited** in
   the period with an answer;
 - closed-loop timeliness (every deadline met) and the median working days to
@@ -34,7 +37,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from complaints import selections
-from complaints.enums import Category, Labelled, Level, Status
+from complaints.enums import Category, Fishbone, Labelled, Level, MeasureStatus, Status
 from complaints.selections import Selection
 
 if TYPE_CHECKING:
@@ -129,6 +132,20 @@ MEDIAN_CLOSE = Figure(
     lambda k: k.median_workdays_to_close,
 )
 IMPROVEMENT = _rate("improvement", "溯源改进率", "Root-cause improvement rate", lambda k: k.improvement)
+MEASURES_OVERDUE = Figure(
+    "measures_overdue",
+    "改进措施超时",
+    "Improvement measures overdue",
+    Kind.NUMBER,
+    lambda k: k.measures_overdue,
+)
+MEASURES_WATCHED = Figure(
+    "measures_watched",
+    "改进措施观察期",
+    "Improvement measures watched",
+    Kind.NUMBER,
+    lambda k: k.improvement.unknown,
+)
 UNCATEGORISED = _tickets(
     "uncategorised", *_detail("类型分布", "Type", ("未分类", "Uncategorised")), selections.UNCATEGORISED
 )
@@ -144,6 +161,18 @@ def by_category(category: Category) -> Figure:
     """Tickets received of ``category`` (the type distribution)."""
     zh, en = _detail("类型分布", "Type", category)
     return _tickets(f"category_{category.value}", zh, en, selections.with_category(category))
+
+
+def by_fishbone(branch: Fishbone) -> Figure:
+    """Tickets received whose root cause is traced to the fishbone ``branch``."""
+    zh, en = _detail("根因类别", "Root-cause category", branch)
+    return Figure(f"fishbone_{branch.value}", zh, en, Kind.NUMBER, lambda k: k.fishbone[branch])
+
+
+def by_measure(status: MeasureStatus) -> Figure:
+    """Tickets received whose improvement measure is in ``status``."""
+    zh, en = _detail("改进措施", "Improvement measures", status)
+    return Figure(f"measure_{status.value}", zh, en, Kind.NUMBER, lambda k: k.measures[status])
 
 
 def by_status(status: Status) -> Figure:

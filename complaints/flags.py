@@ -17,6 +17,7 @@ from complaints.lifecycle import MilestoneError, derive_status, milestone_errors
 from complaints.major import checklist_missing
 from complaints.messages import feedback_off_channel, unconfirmed_commitment
 from complaints.model import LogEntry, Task, Ticket
+from complaints.rootcause import measure_open
 from complaints.sla import PENDING, Deadlines, Due, SlaClock
 from complaints.textcheck import missing_information, vague_description
 
@@ -139,6 +140,9 @@ def evaluate(
         _revisit(flags, deadlines, now, past)
     if status in (Status.EXECUTING, Status.REINVESTIGATING) and progress_at is not None:
         _no_progress(flags, clock, ticket, progress_at, now, past)
+    if measure_open(ticket) and ticket.measure_due is not None:  # improvement outlives the case
+        due = clock.end_of_day(ticket.measure_due)
+        _clock(flags, due, now, soon, Flag.MEASURE_OVERDUE, Flag.MEASURE_DUE_SOON, past)
     if before_resolution:
         _tasks(flags, clock, ticket, tasks, now)
         if checklist_missing(ticket, p.emergency_groups):

@@ -24,11 +24,12 @@ from datetime import datetime
 from complaints import figures, selections
 from complaints.calendar import CalendarPendingError
 from complaints.contacts import customer_key
-from complaints.enums import Category, Level, Satisfaction, Status
+from complaints.enums import Category, Fishbone, Flag, Level, MeasureStatus, Satisfaction, Status
 from complaints.figures import Milestone, Value
 from complaints.groups import SATISFIED, answered_at
 from complaints.model import Ticket
 from complaints.periods import Period
+from complaints.rootcause import has_root_cause, improved
 from complaints.selections import Profile, Selection, is_cancelled, profile_of
 from complaints.sla import Deadlines, Due, SlaClock
 
@@ -55,6 +56,9 @@ KPI_FIELDS: tuple[str, ...] = (
     "root_cause",
     "improvement",
     "improvement_done",
+    "fishbone",
+    "measure_status",
+    "effect",
     "department",
     "contact",
     "group_id",
@@ -101,7 +105,7 @@ class RootCause:
     cause: str
     tickets: int
     improvement: Rate
-    """Tickets whose improvement is done, out of those with this root cause."""
+    """Tickets whose measure was effective, out of those with this root cause (`complaints.rootcause`)."""
     measures: tuple[tuple[str, int], ...]
     """Improvement measures recorded for this cause, most frequent first."""
 
@@ -120,9 +124,17 @@ class Kpis:
     median_workdays_to_close: float | None
     on_time: dict[Milestone, Rate]
     improvement: Rate
+    """Root causes whose measure was effective (its cause did not recur in the window), out of the live
+    tickets received with a root cause; ``unknown`` counts measures still watched."""
     improvement_by_department: dict[str, Rate]
     root_causes: tuple[RootCause, ...]
     """Most tickets first."""
+    fishbone: dict[Fishbone, int]
+    """Live tickets received per fishbone category of their root cause (the monthly analysis's fishbone)."""
+    measures: dict[MeasureStatus, int]
+    """Live tickets received per state of their improvement measure."""
+    measures_overdue: int
+    """Of those, measures planned or in progress past their due date."""
     repeat_customers: int
     groups: int
     group_revisit: Rate
@@ -216,6 +228,9 @@ class Kpis:
             (detail(f.IMPROVEMENT, dept or ("未分派" if zh else "Unrouted")), r.rate)
             for dept, r in self.improvement_by_department.items()
         ]
+        rows += [row(f.by_fishbone(b)) for b in Fishbone]
+        rows += [row(f.by_measure(m)) for m in MeasureStatus]
+        rows += [row(f.MEASURES_OVERDUE), row(f.MEASURES_WATCHED)]
         rows += [row(x) for x in (f.RED, f.YELLOW, f.REPEAT_CUSTOMERS, f.REPEAT_TICKETS)]
         rows += [row(f.GROUP_INCIDENTS), row(f.GROUP_TICKETS), row(f.GROUP_REVISIT)]
         return rows
@@ -362,17 +377,18 @@ class _Tally:
 
 
 class _Cause:
-    """One root cause: tickets, improvements done, measures."""
+    """One root cause: tickets, whether their measures were effective, measures."""
 
-    __slots__ = ("tickets", "done", "measures")
+    __slots__ = ("tickets", "improved", "measures")
 
     def __init__(self) -> None:
-        self.tickets = self.done = 0
+        self.tickets = 0
+        self.improved = _Tally()
         self.measures: Counter[str] = Counter()
 
     def merge(self, other: _Cause) -> None:
         self.tickets += other.tickets
-        self.done += other.done
+        self.improved.merge(other.improved)
         self.measures.update(other.measures)
 
 
@@ -415,8 +431,11 @@ class KpiAccumulator:
         self.closed_loop = _Tally()
         self.workdays: Counter[int] = Counter()
         self.on_time: dict[Milestone, _Tally] = {m: _Tally() for m in Milestone}
-        self.improved: dict[str, list[int]] = {}  # department → [done, with a root cause]
+        self.improved: dict[str, _Tally] = {}  # department → measures effective or not, of root causes
         self.causes: dict[str, _Cause] = {}
+        self.fishbone: Counter[Fishbone] = Counter()
+        self.measures: Counter[MeasureStatus] = Counter()
+        self.measures_overdue = 0
         self.repeat_customers: set[str] = set()
         self.group_ids: set[str] = set()
         self.group_revisits = [0, 0]  # [satisfied, answered] members of group incidents
@@ -471,7 +490,15 @@ class KpiAccumulator:
     def _add_received(self, ticket: Ticket) -> None:
         profile = profile_of(ticket)
         self.count_received(profile, 1, int(ticket.resolved_at is not None))
-        self.count_cause(ticket.department, ticket.root_cause, ticket.improvement, ticket.improvement_done, 1)
+        self.count_cause(
+            ticket.department,
+            ticket.root_cause,
+            ticket.improvement,
+            improved(ticket) if has_root_cause(ticket) else False,
+            1,
+            traced=has_root_cause(ticket),
+        )
+        self.count_measure(ticket.fishbone, ticket.measure_status, Flag.MEASURE_OVERDUE in ticket.flags, 1)
         if profile.repeat:
             self.count_repeat_customer(customer_key(ticket.contact))
         if profile.grouped:
@@ -508,8 +535,17 @@ class KpiAccumulator:
         """``n`` live tickets whose ``milestone`` happened in the period, on time or late (None: unknown)."""
         self.on_time[milestone].add(on_time, n)
 
-    def count_cause(self, department: str, root_cause: str, measure: str, done: bool, n: int) -> None:
-        """``n`` live tickets received in the period with this root cause (blank: none) and measure."""
+    def count_cause(
+        self, department: str, root_cause: str, measure: str, effective: bool | None, n: int, traced: bool
+    ) -> None:
+        """``n`` live tickets received in the period with this root cause and measure.
+
+        ``traced``: the cause was traced, as text or category (`complaints.rootcause.has_root_cause`);
+        ``effective``: its measure worked (None: still watched; `complaints.rootcause.improved`).
+        """
+        if not traced:
+            return
+        self.improved.setdefault(department.strip(), _Tally()).add(effective, n)
         cause = root_cause.strip()
         if not cause:
             return
@@ -517,13 +553,21 @@ class KpiAccumulator:
         if tally is None:
             tally = self.causes[cause] = _Cause()
         tally.tickets += n
-        tally.done += n * bool(done)
+        tally.improved.add(effective, n)
         measure = measure.strip()
         if measure:
             tally.measures[measure] += n
-        counts = self.improved.setdefault(department.strip(), [0, 0])
-        counts[0] += n * bool(done)
-        counts[1] += n
+
+    def count_measure(
+        self, fishbone: Fishbone | None, status: MeasureStatus | None, overdue: bool, n: int
+    ) -> None:
+        """``n`` live tickets received in the period with this fishbone category and measure state."""
+        if fishbone is not None:
+            self.fishbone[fishbone] += n
+        if status is not None:
+            self.measures[status] += n
+        if overdue:
+            self.measures_overdue += n
 
     def count_repeat_customer(self, key: str) -> None:
         """The customer (`customer_key`) of a live repeat complaint received in the period, counted once."""
@@ -546,12 +590,13 @@ class KpiAccumulator:
         self.workdays.update(other.workdays)
         for milestone, tally in other.on_time.items():
             self.on_time[milestone].merge(tally)
-        for dept, (done, total) in other.improved.items():
-            counts = self.improved.setdefault(dept, [0, 0])
-            counts[0] += done
-            counts[1] += total
+        for dept, theirs_tally in other.improved.items():
+            self.improved.setdefault(dept, _Tally()).merge(theirs_tally)
         for cause, theirs in other.causes.items():
             self.causes.setdefault(cause, _Cause()).merge(theirs)
+        self.fishbone.update(other.fishbone)
+        self.measures.update(other.measures)
+        self.measures_overdue += other.measures_overdue
         self.repeat_customers |= other.repeat_customers
         self.group_ids |= other.group_ids
         self.group_revisits = [a + b for a, b in zip(self.group_revisits, other.group_revisits, strict=True)]
@@ -561,8 +606,9 @@ class KpiAccumulator:
         """The `Kpis` of every ticket added so far."""
         sc = self.satisfaction_counts
         satisfied = sc[Satisfaction.SATISFIED] + sc[Satisfaction.FAIRLY_SATISFIED]
-        done = sum(d for d, _ in self.improved.values())
-        with_cause = sum(n for _, n in self.improved.values())
+        improvement = _Tally()
+        for tally in self.improved.values():
+            improvement.merge(tally)
         received = sum(n for p, n in self.profiles.items() if selections.RECEIVED.admits(p))
         causes = sorted(self.causes.items(), key=lambda item: (-item[1].tickets, item[0]))
         return Kpis(
@@ -574,12 +620,15 @@ class KpiAccumulator:
             closed_loop=self.closed_loop.rate(),
             median_workdays_to_close=_median(self.workdays),
             on_time={m: tally.rate() for m, tally in self.on_time.items()},
-            improvement=Rate.of(done, with_cause),
-            improvement_by_department={dept: Rate.of(d, n) for dept, (d, n) in sorted(self.improved.items())},
+            improvement=improvement.rate(),
+            improvement_by_department={dept: t.rate() for dept, t in sorted(self.improved.items())},
             root_causes=tuple(
-                RootCause(cause, c.tickets, Rate.of(c.done, c.tickets), tuple(c.measures.most_common()))
+                RootCause(cause, c.tickets, c.improved.rate(), tuple(c.measures.most_common()))
                 for cause, c in causes
             ),
+            fishbone={b: self.fishbone[b] for b in Fishbone},
+            measures={m: self.measures[m] for m in MeasureStatus},
+            measures_overdue=self.measures_overdue,
             repeat_customers=len(self.repeat_customers),
             groups=len(self.group_ids),
             group_revisit=Rate.of(*self.group_revisits),

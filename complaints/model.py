@@ -12,7 +12,19 @@ from datetime import date, datetime
 from operator import attrgetter
 from typing import Any
 
-from complaints.enums import Category, Channel, Flag, Grade, Level, LogKind, Satisfaction, Status
+from complaints.enums import (
+    Category,
+    Channel,
+    Effect,
+    Fishbone,
+    Flag,
+    Grade,
+    Level,
+    LogKind,
+    MeasureStatus,
+    Satisfaction,
+    Status,
+)
 
 MILESTONES: tuple[str, ...] = (
     "received_at",
@@ -113,6 +125,16 @@ class Ticket:
     # computed
     status: Status = Status.NEW
     flags: frozenset[Flag] = frozenset()
+    # the root cause traced to a fishbone branch, and its improvement measure (`complaints.rootcause`)
+    fishbone: Fishbone | None = None
+    measure_owner: str = ""
+    measure_due: date | None = None
+    measure_status: MeasureStatus | None = None
+    measure_done_at: datetime | None = None
+    recurred_at: datetime | None = None
+    """*computed*: a later complaint of the same branch, fishbone branch and category within the window."""
+    effect: Effect | None = None
+    """*computed*: what came of the measure done (`complaints.rootcause.effect_of`)."""
 
 
 _TICKET_VALUES = attrgetter(*(f.name for f in fields(Ticket)))

@@ -9,7 +9,8 @@ was edited:
    ticket; a new objection after the feedback starts a second investigation;
 2. levels — the rules' bases (group incident, repeat complaint, media, regulator)
    each raise the level once;
-3. status, deadlines and flags at ``now``.
+3. the improvement measure: status, done time and what came of it (`complaints.rootcause`);
+4. status, deadlines and flags at ``now``.
 
 Lowering a level is the one change the rules judge before anything is stored
 (`lowering_problem`): it needs a new reason, and it is logged.
@@ -27,6 +28,7 @@ from complaints.history import imported_history, is_history
 from complaints.levels import Assessment, apply_assessment, own_bases
 from complaints.lifecycle import derive_status, record_objection, record_revisit
 from complaints.model import LogEntry, Task, Ticket, revised
+from complaints.rootcause import effect_of, settle_measure
 from complaints.sla import SlaClock
 from complaints.validation import Problem
 
@@ -110,11 +112,17 @@ def settle(
         if entry is not None:
             log.append(entry)
         raised = raised or record is not None
+    ticket = settle_measure(before, ticket, now)
+    effect = effect_of(ticket, now, clock.policy.recurrence_days)
     evaluation = evaluate(ticket, clock, now, tasks, progress)
-    if ticket.status is not evaluation.status or ticket.flags != evaluation.flags:
+    if (
+        ticket.status is not evaluation.status
+        or ticket.flags != evaluation.flags
+        or ticket.effect is not effect
+    ):
         if ticket is after:
             ticket = revised(after)  # the caller's ticket stays as it was given
-        ticket.status, ticket.flags = evaluation.status, evaluation.flags
+        ticket.status, ticket.flags, ticket.effect = evaluation.status, evaluation.flags, effect
     return Settled(ticket, evaluation, log, raised)
 
 

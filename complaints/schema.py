@@ -10,7 +10,19 @@ from dataclasses import dataclass
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from complaints.enums import Category, Channel, Grade, Labelled, Level, LogKind, Satisfaction, Status
+from complaints.enums import (
+    Category,
+    Channel,
+    Effect,
+    Fishbone,
+    Grade,
+    Labelled,
+    Level,
+    LogKind,
+    MeasureStatus,
+    Satisfaction,
+    Status,
+)
 from complaints.sla import DEFAULT_TZ
 
 
@@ -135,9 +147,14 @@ TICKETS = Sheet(
         Column("objection_demand", "新诉求", "New demand", T, width=24),
         Column("cancelled_at", "撤销时间", "Cancelled at", DT, width=17),
         Column("cancel_reason", "撤销原因", "Cancellation reason", T, width=20),
+        Column("fishbone", "根因类别", "Root-cause category", E, enum=Fishbone, width=14),
         Column("root_cause", "根本原因", "Root cause", T, width=24),
         Column("improvement", "改进措施", "Improvement", T, width=24),
         Column("improvement_done", "改进已落实", "Improvement done", B),
+        Column("measure_owner", "措施责任人", "Measure owner", T),
+        Column("measure_due", "措施完成期限", "Measure due", D, width=12),
+        Column("measure_status", "措施状态", "Measure status", E, enum=MeasureStatus, width=10),
+        Column("measure_done_at", "措施完成时间", "Measure done at", DT, width=17),
         Column("training_case", "培训案例", "Training case", B),
         Column("coordinator", "投诉管理员", "Coordinator", T),
         # the plan's text (a group's is shared by its members: `complaints.groups`)
@@ -157,6 +174,8 @@ TICKETS = Sheet(
         Column("level_basis", "预警依据", "Level basis", T, computed=True, hidden=True),
         Column("reopened_at", "重新处理时间", "Reopened at", DT, computed=True, width=17),
         Column("imported_at", "台账导入时间", "Imported from ledger", DT, computed=True, width=17),
+        Column("recurred_at", "原因复发时间", "Cause recurred at", DT, computed=True, width=17),
+        Column("effect", "改进成效", "Measure effect", E, computed=True, enum=Effect, width=10),
         Column("version", "版本", "Version", N, computed=True, hidden=True),
         Column("sync_key", "同步键", "Sync key", T, computed=True, hidden=True, width=34),
     ),

@@ -46,6 +46,9 @@ class SlaPolicy:
     progress_hours: dict[Grade, int] = field(default_factory=lambda: {Grade.MAJOR: 24})
     """Grades whose progress reports are due every N elapsed hours instead (major: daily during works)."""
     appeal_risk_days: int = 15
+    recurrence_days: int = 90
+    """Calendar days after an improvement measure is done in which a complaint of the same cause means it
+    did not work (`complaints.rootcause`)."""
     # how long before a deadline the "due soon" warning shows
     due_soon: timedelta = timedelta(hours=24)
     feedback_due_soon: timedelta = timedelta(hours=4)
@@ -72,6 +75,7 @@ SETTABLE_POLICY: frozenset[str] = frozenset(
         "progress_hours",
         "appeal_risk_days",
         "emergency_groups",
+        "recurrence_days",
     }
 )
 """What an operator may set (``SLA_POLICY``): whole numbers (per-grade ones map grade codes), one switch."""

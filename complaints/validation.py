@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from complaints import rootcause
+from complaints.enums import Fishbone
 from complaints.lifecycle import milestone_errors
 from complaints.model import LogEntry, Task, Ticket
 from complaints.schema import LOG, TASKS, TICKETS, ColType, Column
@@ -36,6 +38,7 @@ FUTURE_ALLOWED: frozenset[str] = frozenset(
         "extension_until",
         "promised_at",
         "due",
+        "measure_due",
         "ack_due",
         "plan_due",
         "resolve_due",
@@ -224,8 +227,9 @@ def _empty(value: object) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def check_ticket(ticket: Ticket) -> list[Problem]:
-    """What a whole ticket must satisfy: the required fields filled and the milestones in order."""
+def check_ticket(ticket: Ticket, offered: tuple[Fishbone, ...] = tuple(Fishbone)) -> list[Problem]:
+    """What a whole ticket must satisfy: the required fields filled, the milestones in order, and its
+    root cause and measure (``offered``: the fishbone categories this server offers)."""
     problems = [
         _missing(key, TICKET_COLUMNS[key])
         for key in REQUIRED
@@ -238,6 +242,7 @@ def check_ticket(ticket: Ticket) -> list[Problem]:
         )
         for error in milestone_errors(ticket)
     ]
+    problems += [Problem(*found) for found in rootcause.problems(ticket, offered)]
     return problems
 
 

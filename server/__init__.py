@@ -17,6 +17,7 @@ from typing import Any
 from flask import Flask
 
 from complaints.levels import LevelRules
+from complaints.rootcause import categories_from_settings
 from complaints.sla import DEFAULT_TZ, policy_from_settings
 from server import api, cli, dashboard, errors, home, jsonbody, limits, portal, ratelimit, remote, throttle
 from server.admin import pages as admin_pages
@@ -68,6 +69,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path))
     policy_from_settings(app.config.get("SLA_POLICY") or {})  # a bad setting stops the start, naming it
     LevelRules(**(app.config.get("LEVEL_RULES") or {}))  # so does a bad level rule (place suffixes)
+    categories_from_settings(app.config.get("ROOT_CAUSE_CATEGORIES"))  # so does an unknown fishbone category
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
     limits.init_app(app)

@@ -22,6 +22,7 @@ from server.dashboard import (  # noqa: F401 - they add routes
     navigation,
     overview,
     people,
+    rootcause,
     signin,
     tickets,
 )

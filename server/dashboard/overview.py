@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 from flask import current_app, flash, render_template, request, url_for
 
 from complaints import figures as f
-from complaints.enums import Level, Status
+from complaints.enums import Fishbone, Level, MeasureStatus, Status
 from complaints.figures import Figure, Kind
 from complaints.kpis import Kpis
 from complaints.periods import Period
@@ -195,6 +195,16 @@ def page_view(fig: Overview, mask: bool = False) -> dict[str, Any]:
         unfinished_label=f.UNFINISHED.label(lang),
         overdue_label=f.OVERDUE.label(lang),
         improvement_label=f.IMPROVEMENT.label(lang),
+        fishbone_rows=[_number(f.by_fishbone(b), b.label(lang), k) for b in Fishbone],
+        fishbone_chart=charts.bars(
+            [(b.label(lang), k.fishbone[b], CATEGORY_CSS) for b in Fishbone], t("fishbone")
+        ),
+        measure_rows=[
+            *(_number(f.by_measure(m), m.label(lang), k) for m in MeasureStatus),
+            _number(f.MEASURES_OVERDUE, f.MEASURES_OVERDUE.label(lang), k),
+            _number(f.MEASURES_WATCHED, f.MEASURES_WATCHED.label(lang), k),
+            {"key": "measures_effective", "label": t("measures_effective"), "value": k.improvement.hits},
+        ],
         type_chart=charts.bars(
             [(c.label(lang), n, CATEGORY_CSS) for c, n in k.by_category.items()],
             t("type_distribution"),
@@ -232,6 +242,11 @@ def page_view(fig: Overview, mask: bool = False) -> dict[str, Any]:
             unit="%",
         ),
     )
+
+
+def _number(figure: Figure, label: str, k: Kpis) -> dict[str, Any]:
+    """A count of the fishbone or measures table: the figure's key (for tests and links), label, value."""
+    return {"key": figure.key, "label": label, "value": figure.value(k)}
 
 
 def _without_links(rows: list[dict[str, Any]], names: set[str]) -> list[dict[str, Any]]:

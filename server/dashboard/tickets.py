@@ -27,6 +27,7 @@ from server.dashboard.queries import (
     ticket_detail,
     ticket_page,
 )
+from server.dashboard.rootcause_card import rootcause_section
 from server.dashboard.signin import current_user, signed_in
 from server.services.changes import Actor
 from server.services.errors import NotFound, ServiceError
@@ -219,6 +220,7 @@ def render_ticket(
         ]
         evidence = evidence_section(row, zone, lang, mask)
         preferred = row.preferred_channel
+        rootcause = rootcause_section(row, zone, lang, mask)
         conflicts = [
             {
                 "field": field_label(c.field, lang, TASK_COLUMNS if c.entity == "task" else COLUMNS),
@@ -237,6 +239,7 @@ def render_ticket(
         log=log_view,
         conflicts=conflicts,
         evidence=evidence,
+        rootcause=rootcause,
         form_error=form_error,
         form=form or {},
         preview=preview,

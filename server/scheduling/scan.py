@@ -43,6 +43,7 @@ from complaints.enums import Flag, Status
 from complaints.flags import Evaluation
 from complaints.levels import LevelRules
 from complaints.model import Task, Ticket
+from complaints.rootcause import measure_open, watch_ends
 from complaints.routing import RoutingTable, head_rule
 from complaints.sla import PENDING, Clock, SlaClock
 from server.services.changes import SCHEDULER, Change, Outcome, settle_all, stored_state, write
@@ -134,7 +135,8 @@ def next_check(
 ) -> datetime | None:
     """The earliest instant from ``now`` on at which the flags of ``ticket`` (evaluated as ``result``)
     may change with time alone: a deadline or the start of its due-soon warning, the next
-    no-progress instant, an open task's due time or warning."""
+    no-progress instant, an open task's or improvement measure's due time or warning, the end of a
+    measure's watch (`complaints.rootcause`)."""
     if ticket.cancelled_at is not None:
         return None
     policy = clock.policy
@@ -165,6 +167,12 @@ def next_check(
         if task.due is not None and task.done_at is None:
             end = clock.end_of_day(task.due)
             moments += [end, end - policy.due_soon]
+    if measure_open(ticket) and ticket.measure_due is not None:
+        end = clock.end_of_day(ticket.measure_due)
+        moments += [end, end - policy.due_soon]
+    watched = watch_ends(ticket, policy.recurrence_days)
+    if watched is not None:
+        moments.append(watched)
     return min((m for m in moments if m >= now), default=None)
 
 

@@ -26,12 +26,13 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from complaints.enums import LogKind
+from complaints.enums import Fishbone, LogKind
 from complaints.flags import FLAG_LOG_KINDS
 from complaints.ids import next_free_number, number_prefix
 from complaints.levels import LevelRules
 from complaints.model import LogEntry, Task, Ticket, revised
 from complaints.pipeline import lowering_entry, lowering_problem
+from complaints.rootcause import categories_from_settings, settle_measure
 from complaints.schema import Column
 from complaints.validation import LOG_COLUMNS, Problem, check_log, check_task, check_ticket, check_values
 from complaints.wire import (
@@ -48,6 +49,7 @@ from complaints.wire import (
 from server.services.changes import Change, Outcome, Proposal, settle_all, write
 from server.storage.models import BranchRow, ConflictRow, HistoryRow, LogRow, TaskRow, TicketRow
 from server.storage.neighbours import find_groups
+from server.storage.recurrence import recurrences
 from server.storage.rows import (
     chunks,
     log_entry_of,
@@ -364,6 +366,7 @@ def commit(change: Change, pending: Pending) -> list[Outcome]:
         if row.branch_id == change.branch.id:
             ticket = ticket_of(row, change.branch.code)
             proposals[key] = Proposal(row, ticket, ticket)
+    _recurrences(change, proposals)
     tasks, progress = tasks_and_progress(session, proposals)
     for task in pending.new_tasks:
         tasks[task.ticket_key].append(task_of(task))
@@ -384,6 +387,25 @@ def commit(change: Change, pending: Pending) -> list[Outcome]:
     session.add_all(pending.new_tasks)
     insert_log(session, change.stamp, change.branch.id, pending.new_log + pending.extra_log)
     return written
+
+
+def _recurrences(change: Change, proposals: dict[str, Proposal]) -> None:
+    """Set when each proposal's root cause recurred, adding the earlier tickets whose measure it judges."""
+    measured = {k: (p.before, settle_measure(p.before, p.after, change.now)) for k, p in proposals.items()}
+    days = change.clock.policy.recurrence_days
+    found = recurrences(change.session, change.branch.id, change.branch.code, measured, days)
+    for key, row in read_tickets(change.session, [k for k in found if k not in proposals], lock=True).items():
+        ticket = ticket_of(row, change.branch.code)
+        proposals[key] = Proposal(row, ticket, ticket)
+    for key, when in found.items():
+        p = proposals.get(key)
+        if p is not None and p.after.recurred_at != when:
+            proposals[key] = Proposal(p.row, p.before, revised(p.after, recurred_at=when), p.given)
+
+
+def offered_categories() -> tuple[Fishbone, ...]:
+    """The fishbone categories this server offers (``ROOT_CAUSE_CATEGORIES``, checked at start)."""
+    return categories_from_settings(current_app.config.get("ROOT_CAUSE_CATEGORIES"))
 
 
 def _push_tickets(
@@ -469,8 +491,9 @@ def _edit_ticket(
 
 def _judge(change: Change, before: Ticket, after: Ticket, pending: Pending) -> None:
     """Refuse an edit that makes the ticket break the policy, or lowers its level without a new reason."""
-    known = {(p.field, p.en) for p in check_ticket(before)}
-    problems = [p for p in check_ticket(after) if (p.field, p.en) not in known]
+    offered = offered_categories()
+    known = {(p.field, p.en) for p in check_ticket(before, offered)}
+    problems = [p for p in check_ticket(after, offered) if (p.field, p.en) not in known]
     lowering = lowering_problem(before, after)
     if lowering is not None:
         problems.append(lowering)
@@ -505,7 +528,7 @@ def _new_ticket(change: Change, edit: TicketEdit, taken: set[str], pending: Pend
         missing = [k for k in ("ticket_id", "received_at") if not pushed.get(k)]
         raise RowRejected([{"field": k, "message": f"{k} is required for a new ticket"} for k in missing])
     ticket = Ticket(**({"sync_key": edit.sync_key, "branch": change.branch.code} | pushed))
-    problems = check_ticket(ticket)
+    problems = check_ticket(ticket, offered_categories())
     if problems:
         raise _problems(problems)
     notice: dict[str, Any] = {}

@@ -20,10 +20,12 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, and_, delete, func, or_, select
 from sqlalchemy.orm import Session
 
+from complaints.enums import Flag
 from complaints.figures import Milestone
 from complaints.kpis import Facts, KpiAccumulator, KpiBreakdown, facts
 from complaints.model import Ticket
 from complaints.periods import Period
+from complaints.rootcause import has_root_cause, improved
 from complaints.selections import Profile
 from complaints.sla import Deadlines, SlaClock
 from server.storage.models import FIGURE_MOMENTS, BranchRow, figures_table, tickets_table
@@ -83,6 +85,10 @@ def figure_row(
         "customer": found.customer,
         "group_id": found.group,
         "group_answered_at": found.group_answered,
+        "fishbone": None if ticket.fishbone is None else ticket.fishbone.value,
+        "measure_status": None if ticket.measure_status is None else ticket.measure_status.value,
+        "measure_overdue": Flag.MEASURE_OVERDUE in ticket.flags,
+        "improved": _code(improved(ticket)) if has_root_cause(ticket) else None,
     }
     return row
 
@@ -165,7 +171,8 @@ def _in_period(column: Any, period: Period, zones: Mapping[str, Sequence[int]]) 
 
 _PROFILE = (f.cancelled, f.status, f.level, f.category, f.overdue, f.revisit_due, f.grouped, f.repeat)
 _PROFILE += (f.training,)
-_RECEIVED = (*_PROFILE, f.resolved, f.root_cause, f.improvement, f.improvement_done, f.customer, f.group_id)
+_RECEIVED = (*_PROFILE, f.resolved, f.root_cause, f.improvement, f.improved, f.customer, f.group_id)
+_RECEIVED += (f.fishbone, f.measure_status, f.measure_overdue)
 
 
 def _profile(cancelled: Any, status: Any, level: Any, category: Any, *marks: Any) -> Profile:
@@ -189,14 +196,18 @@ def _count(session: Session, counting: _Counting, zones: Mapping[str, Sequence[i
 
     profiles: dict[tuple[Any, ...], Profile] = {}
     for branch_id, dept, *values, n in rows([_in_period(f.received_at, period, zones)], *_RECEIVED):
-        marks, (resolved, cause, measure, done, customer, group) = tuple(values[:9]), values[9:]
+        marks, (resolved, cause, measure, effective, customer, group, *state) = tuple(values[:9]), values[9:]
         p = profiles.get(marks)
         if p is None:
             p = profiles[marks] = _profile(*marks)
         for acc in counting.targets(branch_id, dept):
             acc.count_received(p, n, n if resolved else 0)
             if not p.cancelled:
-                acc.count_cause(dept, cause, measure, done, n)
+                traced = bool(cause.strip()) or state[0] is not None
+                acc.count_cause(dept, cause, measure, _outcome(effective), n, traced)
+                acc.count_measure(
+                    from_db("fishbone", state[0]), from_db("measure_status", state[1]), state[2], n
+                )
                 acc.count_repeat_customer(customer)
                 if group:
                     acc.count_group(group)

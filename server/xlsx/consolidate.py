@@ -47,7 +47,7 @@ from openpyxl.utils import get_column_letter
 
 from complaints import figures, selections
 from complaints.contacts import mask_phones
-from complaints.enums import Category, Level, Status
+from complaints.enums import Category, Fishbone, Level, MeasureStatus, Status
 from complaints.figures import Figure, Kind
 from complaints.kpis import KpiBreakdown, Kpis, Rate
 from complaints.periods import Period
@@ -344,6 +344,14 @@ WORDS = {
         "rate": "改进落实率",
         "measures": "改进措施",
         "trends": "月度趋势",
+        "fishbone": "根因类别（鱼骨图）",
+        "fishbone_branch": "根因类别",
+        "measure_state": "改进措施状态",
+        "state": "状态",
+        "overdue": "超时未完成",
+        "watched": "已完成·观察期",
+        "effective": "已完成·已见效",
+        "not_effective": "未见效（未完成或原因复发）",
         "month": "月份",
         "notes": "说明",
         "local_days": "所选分支机构分处不同时区：每张投诉单按其分支机构的当地日期计入期间。",
@@ -368,6 +376,14 @@ WORDS = {
         "rate": "Improvement rate",
         "measures": "Improvement measures",
         "trends": "Monthly trends",
+        "fishbone": "Root-cause categories (fishbone)",
+        "fishbone_branch": "Root-cause category",
+        "measure_state": "Improvement measures",
+        "state": "State",
+        "overdue": "Overdue",
+        "watched": "Done, watched",
+        "effective": "Done, effective",
+        "not_effective": "Not effective (not done or cause recurred)",
         "month": "Month",
         "notes": "Notes",
         "local_days": "Branches in several time zones: each ticket counts by its branch's local days.",
@@ -553,8 +569,8 @@ def analysis_sheet(
         causes.set_categories(Reference(ws, min_col=1, min_row=first_cause, max_row=last_cause))
         causes.height, causes.width = 7.5, 15
         ws.add_chart(causes, f"G{row}")
+    row = _fishbone_section(ws, max(first_cause + len(analysis.root_causes) + 2, row + 18), analysis, lang)
     # monthly trends
-    row = max(first_cause + len(analysis.root_causes) + 2, row + 18)
     _title(ws, row, w["trends"])
     _header(ws, row + 1, [w["month"], *(figure.label(lang) for figure in figures.TRENDS)])
     first_month = row + 2
@@ -574,6 +590,46 @@ def analysis_sheet(
     ws.add_chart(volume, f"I{row}")
     ws.column_dimensions["A"].width = 24
     ws.column_dimensions["E"].width = 40
+
+
+def _fishbone_section(ws: Any, row: int, analysis: Figures, lang: str) -> int:
+    """The fishbone counts overall and per branch, with a chart, and the state of the measures; returns
+    the next free row."""
+    w = WORDS[lang]
+    overall, branches = analysis.kpis.overall, analysis.kpis.by_branch
+    start = row
+    _title(ws, row, w["fishbone"])
+    _header(ws, row + 1, [w["fishbone_branch"], w["overall"], *branches])
+    first = row + 2
+    for r, branch in enumerate(Fishbone, first):
+        ws.cell(r, 1, branch.label(lang))
+        ws.cell(r, 2, overall.fishbone[branch])
+        for c, kpis in enumerate(branches.values(), 3):
+            ws.cell(r, c, kpis.fishbone[branch])
+    last = first + len(Fishbone) - 1
+    chart = BarChart()
+    chart.type = "bar"
+    chart.title = w["fishbone"]
+    chart.add_data(Reference(ws, min_col=2, min_row=row + 1, max_row=last), titles_from_data=True)
+    chart.set_categories(Reference(ws, min_col=1, min_row=first, max_row=last))
+    chart.height, chart.width = 7.5, 15
+    ws.add_chart(chart, f"{get_column_letter(len(branches) + 4)}{row}")
+    row = last + 2
+    _title(ws, row, w["measure_state"])
+    _header(ws, row + 1, [w["state"], w["overall"], *branches])
+    states: list[tuple[str, Callable[[Kpis], int]]] = [
+        *((m.label(lang), lambda k, m=m: k.measures[m]) for m in MeasureStatus),
+        (w["overdue"], lambda k: k.measures_overdue),
+        (w["watched"], lambda k: k.improvement.unknown),
+        (w["effective"], lambda k: k.improvement.hits),
+        (w["not_effective"], lambda k: k.improvement.total - k.improvement.hits),
+    ]
+    for r, (label, value) in enumerate(states, row + 2):
+        ws.cell(r, 1, label)
+        ws.cell(r, 2, value(overall))
+        for c, kpis in enumerate(branches.values(), 3):
+            ws.cell(r, c, value(kpis))
+    return max(row + 2 + len(states) + 1, start + 18)  # below the chart
 
 
 # --- the package --------------------------------------------------------------------------------------

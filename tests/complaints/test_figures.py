@@ -41,6 +41,7 @@ OVERDUE = {
     Flag.TASK_OVERDUE,
     Flag.APPEAL_RISK,
     Flag.ROUTE_OVERDUE,
+    Flag.MEASURE_OVERDUE,  # an improvement measure past its due date is overdue work too
 }
 """The overdue flags, written out (NO_PROGRESS is a missed update, the due-soon flags warnings)."""
 

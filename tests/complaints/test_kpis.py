@@ -4,7 +4,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from complaints.calendar import WorkCalendar
-from complaints.enums import Category, Grade, Level, Satisfaction, Status
+from complaints.enums import Category, Effect, Fishbone, Grade, Level, Satisfaction, Status
 from complaints.kpis import Milestone, Rate, compute_kpis, kpi_breakdown
 from complaints.levels import Basis
 from complaints.model import Ticket
@@ -266,25 +266,31 @@ def test_median_working_days_is_none_when_every_closure_needs_an_unpublished_yea
 
 
 def test_root_cause_improvement_rate_is_per_department():
+    effective = {"effect": Effect.EFFECTIVE, "improvement_done": True}
     tickets = [
-        make_ticket(department="网络部", root_cause="老旧光交箱过载", improvement_done=True),
-        make_ticket(department="网络部", root_cause="老旧光交箱过载", improvement_done=True),
+        make_ticket(department="网络部", root_cause="老旧光交箱过载", **effective),
+        make_ticket(department="网络部", root_cause="老旧光交箱过载", **effective),
         make_ticket(department="网络部", root_cause="基站退服", improvement_done=False),
         make_ticket(department="网络部", root_cause="  "),
         make_ticket(department="市场部", root_cause="计费规则配置错误", improvement_done=False),
         make_ticket(department="市场部", root_cause="计费规则配置错误", received_at=at(9, 3)),
+        # traced to a fishbone branch without a text: counted; its cause recurred: not effective
+        make_ticket(department="市场部", fishbone=Fishbone.SYSTEM, effect=Effect.RECURRED),
+        # still watched: left out of the rate, counted as unknown
+        make_ticket(department="网络部", root_cause="基站退服", effect=Effect.WATCHING),
     ]
 
     kpis = kpis_for(tickets)
 
     assert kpis.improvement_by_department == {
-        "市场部": Rate(hits=0, total=1, rate=0.0),
-        "网络部": Rate(hits=2, total=3, rate=2 / 3),
+        "市场部": Rate(hits=0, total=2, rate=0.0),
+        "网络部": Rate(hits=2, total=3, rate=2 / 3, unknown=1),
     }
-    assert kpis.improvement == Rate(hits=2, total=4, rate=0.5)
+    assert kpis.improvement == Rate(hits=2, total=5, rate=0.4, unknown=1)
+    assert kpis.fishbone[Fishbone.SYSTEM] == 1
     assert [(c.cause, c.tickets) for c in kpis.root_causes] == [
+        ("基站退服", 2),
         ("老旧光交箱过载", 2),
-        ("基站退服", 1),
         ("计费规则配置错误", 1),
     ]
 
@@ -357,7 +363,7 @@ def test_empty_period_has_no_rates_rather_than_zero():
 def test_rows_for_display_have_chinese_labels_by_default():
     tickets = [
         make_ticket(
-            resolved_at=at(10, 13), department="网络部", root_cause="基站退服", improvement_done=True
+            resolved_at=at(10, 13), department="网络部", root_cause="基站退服", effect=Effect.EFFECTIVE
         ),
         make_ticket(category=Category.BILLING_DISPUTE),
     ]

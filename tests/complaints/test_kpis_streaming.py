@@ -16,7 +16,17 @@ from hypothesis import strategies as st
 
 from complaints.calendar import CalendarPendingError, WorkCalendar
 from complaints.contacts import customer_key
-from complaints.enums import Category, Flag, Grade, Level, Satisfaction, Status
+from complaints.enums import (
+    Category,
+    Effect,
+    Fishbone,
+    Flag,
+    Grade,
+    Level,
+    MeasureStatus,
+    Satisfaction,
+    Status,
+)
 from complaints.groups import answered_at
 from complaints.kpis import (
     _MILESTONE_FIELD,
@@ -83,9 +93,10 @@ def reference_kpis(tickets: list[Ticket], period: Period) -> Kpis:
         )
         for m in Milestone
     }
+    traced = [t for t in received if t.root_cause.strip() or t.fishbone is not None]
     with_cause = [t for t in received if t.root_cause.strip()]
     by_department: dict[str, list[Ticket]] = {}
-    for t in with_cause:
+    for t in traced:
         by_department.setdefault(t.department.strip(), []).append(t)
     causes = Counter(t.root_cause.strip() for t in with_cause)
     repeats = {customer_key(t.contact) for t in received if profile_of(t).repeat} - {""}
@@ -101,10 +112,9 @@ def reference_kpis(tickets: list[Ticket], period: Period) -> Kpis:
         closed_loop=rate(_closed_loop_met(t, CLOCK.deadlines(t)) for t in closed),
         median_workdays_to_close=float(median(workdays)) if workdays else None,
         on_time=on_time,
-        improvement=Rate.of(sum(1 for t in with_cause if t.improvement_done), len(with_cause)),
+        improvement=effectiveness(traced),
         improvement_by_department={
-            dept: Rate.of(sum(1 for t in group if t.improvement_done), len(group))
-            for dept, group in sorted(by_department.items())
+            dept: effectiveness(group) for dept, group in sorted(by_department.items())
         },
         root_causes=tuple(
             root_cause(cause, [t for t in with_cause if t.root_cause.strip() == cause])
@@ -113,13 +123,22 @@ def reference_kpis(tickets: list[Ticket], period: Period) -> Kpis:
         repeat_customers=len(repeats),
         groups=len(grouped),
         group_revisit=Rate.of(len(group_satisfied), len(group_answers)),
+        fishbone={b: sum(1 for t in received if t.fishbone is b) for b in Fishbone},
+        measures={m: sum(1 for t in received if t.measure_status is m) for m in MeasureStatus},
+        measures_overdue=sum(1 for t in received if Flag.MEASURE_OVERDUE in t.flags),
     )
+
+
+def effectiveness(tickets: list[Ticket]) -> Rate:
+    """Measures effective among those judged; those still watched are unknown."""
+    watched = sum(1 for t in tickets if t.effect is Effect.WATCHING)
+    effective = sum(1 for t in tickets if t.effect is Effect.EFFECTIVE)
+    return Rate.of(effective, len(tickets) - watched, watched)
 
 
 def root_cause(cause: str, tickets: list[Ticket]) -> RootCause:
     measures = Counter(t.improvement.strip() for t in tickets if t.improvement.strip())
-    done = sum(1 for t in tickets if t.improvement_done)
-    return RootCause(cause, len(tickets), Rate.of(done, len(tickets)), tuple(measures.most_common()))
+    return RootCause(cause, len(tickets), effectiveness(tickets), tuple(measures.most_common()))
 
 
 def reference_breakdown(tickets: list[Ticket], period: Period) -> KpiBreakdown:
@@ -164,10 +183,15 @@ def tickets(draw) -> Ticket:
         contact=draw(st.sampled_from(["", "138-0000 0001", "13800000001", "13900000002", "137"])),
         group_id=draw(st.sampled_from(["", "", "G1", " G2"])),
         level_basis=draw(st.sampled_from(["", "", Basis.REPEAT, f"{Basis.GROUP},{Basis.REPEAT}"])),
-        flags=frozenset(draw(st.sampled_from([(), (Flag.ACK_OVERDUE,), (Flag.REVISIT_DUE,)]))),
+        flags=frozenset(
+            draw(st.sampled_from([(), (Flag.ACK_OVERDUE,), (Flag.REVISIT_DUE,), (Flag.MEASURE_OVERDUE,)]))
+        ),
         root_cause=draw(st.sampled_from(["", "", "设备老化", "培训不到位 "])),
         improvement=draw(st.sampled_from(["", "扩容"])),
         improvement_done=draw(st.booleans()),
+        fishbone=draw(st.none() | st.sampled_from(Fishbone)),
+        measure_status=draw(st.none() | st.sampled_from(MeasureStatus)),
+        effect=draw(st.none() | st.sampled_from(Effect)),
         **fields,
     )
 

@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, func, select
 
 from complaints import figures
+from complaints.enums import Fishbone, MeasureStatus
 from complaints.kpis import Kpis
 from complaints.periods import Period
 from server import create_app
@@ -52,7 +53,14 @@ def desk(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
         pytest.fail(f"PostgreSQL required (REQUIRE_POSTGRES=1) but not reachable at {api.PG_ADMIN_URL}")
     else:
         pytest.skip("PostgreSQL not reachable")
-    app = create_app({"TESTING": True, "DATABASE_URL": url, "CLOCK": lambda: NOW})
+    # a short recurrence window, so that measures are effective, recurred and still watched at `NOW`
+    config = {
+        "TESTING": True,
+        "DATABASE_URL": url,
+        "CLOCK": lambda: NOW,
+        "SLA_POLICY": {"recurrence_days": 10},
+    }
+    app = create_app(config)
     with app.app_context():
         get_db().upgrade()
     rng = random.Random(seed)
@@ -131,6 +139,23 @@ def test_the_months_and_the_periods_heads_office_reads_count_the_same(desk: Flas
     got, want = both(desk, period, None)
     assert want.kpis.overall.closed_loop.total and want.kpis.overall.satisfaction.total
     assert want.kpis.overall.repeat_customers and want.kpis.overall.groups
+    assert_equal(got, want)
+
+
+def test_measures_are_effective_recurred_and_watched_and_counted_the_same(desk: Flask) -> None:
+    """The generated histories judge measures every way, so the equality above is not vacuous."""
+    with desk.app_context(), get_db().read() as session:
+        effects = dict(
+            session.execute(
+                select(tickets_table.c.effect, func.count()).group_by(tickets_table.c.effect)
+            ).all()
+        )
+    assert {"effective", "recurred", "watching"} <= set(effects), effects
+    got, want = both(desk, Period(date(2026, 10, 20), date(2026, 12, 5)), None)
+    improvement = want.kpis.overall.improvement
+    assert improvement.hits and improvement.total > improvement.hits and improvement.unknown
+    assert want.kpis.overall.measures_overdue
+    assert want.kpis.overall.fishbone[Fishbone.NETWORK] and want.kpis.overall.measures[MeasureStatus.DONE]
     assert_equal(got, want)
 
 

@@ -39,7 +39,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from complaints.enums import Category, Channel, Grade, Level, Satisfaction
+from complaints.enums import Category, Channel, Fishbone, Grade, Level, MeasureStatus, Satisfaction
 from complaints.lifecycle import record_objection
 from complaints.model import Ticket
 from server import create_app
@@ -86,6 +86,7 @@ OVERDUE = {
     "TASK_OVERDUE",
     "APPEAL_RISK",
     "ROUTE_OVERDUE",
+    "MEASURE_OVERDUE",
 }
 STATUSES = (
     "new",
@@ -147,7 +148,15 @@ def make_tickets(code: str, rng: random.Random) -> Iterator[Ticket]:
             t.resolved_at = later(100)
             t.cause, t.solution = ("设备老化", "已更换") if t.resolved_at else ("", "")
             t.root_cause = rng.choice(["老旧设备容量不足", "培训不到位"]) if t.resolved_at else ""
-            t.improvement, t.improvement_done = "扩容", rng.random() < 0.5
+            t.improvement, t.improvement_done = "扩容", rng.random() < 0.2
+            # the cause on a fishbone branch; the measure in every state, done a few days after resolving
+            # (drawn from a generator of their own: the other fields stay those of the seed)
+            own = random.Random(f"{code}-{n}-measure")
+            t.fishbone = own.choice([Fishbone.NETWORK, Fishbone.PROCESS, None])
+            t.measure_status = own.choice([None, *MeasureStatus])
+            t.measure_due = (received + timedelta(days=own.randrange(3, 30))).date()
+            if t.measure_status is MeasureStatus.DONE and t.resolved_at:
+                t.measure_done_at = min(t.resolved_at + timedelta(hours=own.randrange(1, 72)), now)
         if stage >= 5 and t.resolved_at:
             t.feedback_at = later(30)
             t.safeguards = "纳入月度巡检"
@@ -552,3 +561,51 @@ def test_the_figures_do_not_hang_on_the_generated_data(desk: Flask) -> None:
     assert any(
         t.code == "SZ01" and t.at.astimezone(ZoneInfo("Europe/London")).date() != t.day for t in tickets
     )
+
+
+def _section(book: Any, title: str) -> dict[str, Any]:
+    """The overall column of a table of the monthly analysis sheet: label → value."""
+    rows = list(book["月度分析"].iter_rows(values_only=True))
+    start = next(i for i, r in enumerate(rows) if r[0] == title) + 2
+    found = {}
+    for r in rows[start:]:
+        if r[0] is None:
+            break
+        found[r[0]] = r[1]
+    return found
+
+
+def test_the_fishbone_counts_and_measure_states_are_the_same_on_the_dashboard_and_in_the_workbook(
+    desk: Flask, analyst: FlaskClient
+) -> None:
+    days = PERIODS["a month"]
+    query = {"from": days.first.isoformat(), "to": days.last.isoformat()}
+    page = Page(analyst.get("/dashboard/", query_string=query).text)
+    fishbone = {s.row: int(s.value) for s in page.where("根因类别（鱼骨图）")}
+    measures = {s.row: int(s.value) for s in page.where("改进措施状态")}
+    # independently: live tickets received in the month (each branch's local days)
+    with desk.app_context(), get_db().read() as session:
+        rows = session.execute(
+            select(TicketRow.received_at, TicketRow.fishbone, TicketRow.measure_status, TicketRow.flags)
+            .add_columns(BranchRow.timezone)
+            .join(BranchRow)
+            .where(TicketRow.cancelled_at.is_(None))
+            .where(TicketRow.received_at >= datetime(2026, 10, 31, tzinfo=UTC))
+        ).all()
+    mine = [
+        r for r in rows if days.first <= r.received_at.astimezone(ZoneInfo(r.timezone)).date() <= days.last
+    ]
+    assert fishbone["网络"] == sum(1 for r in mine if r.fishbone == "network") > 0
+    assert fishbone["流程"] == sum(1 for r in mine if r.fishbone == "process") > 0
+    assert measures["进行中"] == sum(1 for r in mine if r.measure_status == "in_progress")
+    assert measures["改进措施超时"] == sum(1 for r in mine if "MEASURE_OVERDUE" in (r.flags or ""))
+
+    book = workbook(analyst, desk.config["HQ_TOKEN"], days, (), "zh")
+    assert _section(book, "根因类别（鱼骨图）") == fishbone
+    in_book = _section(book, "改进措施状态")
+    for state in ("计划中", "进行中", "已完成", "已放弃"):
+        assert in_book[state] == measures[state], state
+    assert in_book["超时未完成"] == measures["改进措施超时"]
+    assert in_book["已完成·观察期"] == measures["改进措施观察期"]
+    assert in_book["已完成·已见效"] == measures["已见效"]
+    book.close()

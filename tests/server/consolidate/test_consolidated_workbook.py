@@ -88,7 +88,7 @@ def test_workbook_has_every_sheet_with_frozen_header_filter_and_level_fills(load
         "人员考核",
     ]
     analysis_sheet = wb["月度分析"]
-    assert len(analysis_sheet._charts) == 3
+    assert len(analysis_sheet._charts) == 4  # types, root causes, fishbone, trends
     ws = wb["全部投诉"]
     header = [c.value for c in ws[1]]
     assert header[:3] == ["分支机构", "投诉编号", "受理时间"]
