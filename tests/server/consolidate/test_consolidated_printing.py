@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import openpyxl
@@ -25,10 +26,11 @@ def test_every_sheet_prints_a4_landscape_with_branches_period_and_page_numbers(l
     header = (kpi.oddHeader.left.text, kpi.oddHeader.right.text)
     assert header == ("SZ01, GZ01 · &A", "2026-11-01 – 2026-11-30")
     assert kpi.oddFooter.center.text == "第 &P 页，共 &N 页"
-    for title in summary.titles[2:-1]:  # the ticket sheets; the last is the appeal register
+    for title in summary.titles[2:]:  # the ticket sheets, the appeal register, the staff sheet: tables
         ws = wb[title]
         assert ws.print_title_rows == "$1:$1"
-        assert ws.print_area == f"'{title}'!$A$1:${ws.auto_filter.ref.split(':')[1][:2]}${ws.max_row}"
+        last_column = re.match(r"[A-Z]+", ws.auto_filter.ref.split(":")[1])[0]  # type: ignore[index]
+        assert ws.print_area == f"'{title}'!$A$1:${last_column}${ws.max_row}"
         setup = ws.page_setup
         assert (setup.paperSize, setup.fitToWidth, setup.fitToHeight) == (9, 1, 0)
         assert ws.sheet_properties.pageSetUpPr.fitToPage
