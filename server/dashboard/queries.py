@@ -307,10 +307,11 @@ def _paged(
     """The rows of the page at ``position``, newest first, and the cursors of the pages around it."""
     if position.before is not None:
         rows = _read(session, stmt, False, position.before)
-        if len(rows) > PAGE_SIZE:
+        if rows:  # fewer than a page newer: the top of the list, short, so no ticket shows twice going back
+            more = len(rows) > PAGE_SIZE
             rows = rows[:PAGE_SIZE][::-1]
-            return rows, Cursor.of(rows[0][0]), Cursor.of(rows[-1][0])
-        position = Position()  # fewer than a page is newer: that is the first page
+            return rows, Cursor.of(rows[0][0]) if more else None, Cursor.of(rows[-1][0])
+        position = Position()  # nothing newer: the first page
     if position.after is not None:
         rows = _read(session, stmt, True, position.after)
         if rows:

@@ -5,12 +5,13 @@ name, the contact and the description. At a million tickets that scan is too
 slow for a rare word, so each ticket also keeps its *terms* (``ticket_search``),
 written with the ticket by `server.services.changes.write`:
 
-- Chinese (any non-ASCII letters): every two adjacent characters (bigrams), so a
-  two-character query such as 宽带 is found through the index — a trigram index
-  (SQLite FTS5's trigram tokenizer, PostgreSQL's pg_trgm) needs three;
+- Chinese (any non-ASCII letters): every character and every two adjacent ones
+  (bigrams), so a one- or two-character query such as 王 or 宽带 is found through
+  the index — a trigram index (SQLite FTS5's trigram tokenizer, PostgreSQL's
+  pg_trgm) needs three characters;
 - ASCII letters and digits: every three (trigrams); two digits would be too
-  common to narrow anything (a phone number holds ten of the hundred pairs);
-- a run shorter than its n-gram is a term as it is.
+  common to narrow anything (a phone number holds ten of the hundred pairs),
+  and a run shorter than three is a term as it is.
 
 Both halves are lower-cased (case folded) and split at anything that is not a
 letter or digit. The database's own inverted index holds the terms: SQLite FTS5
@@ -20,10 +21,10 @@ index only says which tickets hold a term) and on PostgreSQL a GIN index over
 
 The index only narrows: every ticket whose text matches holds all the query's
 terms, and the list still applies the ``LIKE`` itself, so a search finds
-exactly what the scan found. A query without an indexable piece (one Chinese
-character, one or two ASCII letters or digits) is not narrowed: the list walks
-its order with the ``LIKE`` and stops at a page, which is fast because such
-short text is common.
+exactly what the scan found. A query without an indexable piece (one or two
+ASCII letters or digits alone, such as 5G) is not narrowed: the list walks its
+order with the ``LIKE`` and stops at a page, which is fast because such short
+text is common.
 """
 
 from __future__ import annotations
@@ -68,13 +69,18 @@ def terms_of(values: Iterable[str | None]) -> str:
     found: set[str] = set()
     for value in values:
         for part in _parts(value or ""):
+            if _size(part) == 2:
+                found.update(part)
             found.update(_grams(part) if len(part) >= _size(part) else (part,))
     return " ".join(sorted(found))
 
 
 def query_terms(q: str) -> list[str]:
     """The terms a ticket matching ``q`` must hold (none: ``q`` has no piece the index can narrow)."""
-    return sorted({g for part in _parts(q) for g in _grams(part)})
+    found: set[str] = set()
+    for part in _parts(q):
+        found.update(_grams(part) if len(part) > 1 or _size(part) == 3 else (part,))
+    return sorted(found)
 
 
 def search_row(key: str, values: Mapping[str, Any]) -> dict[str, Any]:

@@ -49,7 +49,7 @@ def all_tickets(app) -> list[dict]:
 
 
 def listed(client, params: dict[str, str]) -> tuple[set[str], int]:
-    """Ticket numbers on every page of the list for ``params`` (following "next"), and the total it announces."""
+    """Ticket numbers on every page of the list for ``params`` (following "next"), and the total shown."""
     found: set[str] = set()
     response = client.get("/dashboard/tickets", query_string=params)
     while True:
