@@ -170,7 +170,7 @@ def main() -> None:
         w = best(args.repeat, get(path))
         print(f"{name:40s} {c:9.0f} {c_cpu:7.0f} {w:9.0f} {CPU[0]:7.0f}")
     print(f"{'ticket page':40s} {'':9s} {best(args.repeat, get(f'/dashboard/tickets/{key}')):9.0f}")
-    time_lists(app, client, one, codes[1], args.repeat, best)
+    time_lists(app, client, one, codes[1], args.repeat, best, CPU)
     with app.app_context():
         get_db().dispose()
 

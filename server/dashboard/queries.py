@@ -191,21 +191,24 @@ def _searched(pattern: str, *columns: Any) -> ColumnElement[bool]:
     return or_(*(column.ilike(pattern, escape="\\") for column in columns))
 
 
-def filtered(query: TicketFilter, zones: Sequence[str]) -> Select[Any]:
-    """Tickets (with their branch's code and zone) that pass the filter, unordered (`LIST_ORDER` pages them).
+def filtered(query: TicketFilter, zones: Sequence[str], *columns: Any) -> Select[Any]:
+    """Tickets that pass the filter, unordered (`LIST_ORDER` pages them): ``columns`` of them, by default
+    the ticket with its branch's code and zone.
 
     The criteria are read from each ticket's stored figures (`figures_clause`), whose
-    index holds the list's order. ``zones`` are the time zones of the branches listed
-    (receipt days are local to each).
+    index holds the list's order; the ticket's own row is read only for its columns
+    and a search. ``zones`` are the time zones of the branches listed (receipt days
+    are local to each).
     """
     f = figures_table.c
     stmt = (
-        select(TicketRow, BranchRow.code, BranchRow.timezone)
+        select(*(columns or (TicketRow, BranchRow.code, BranchRow.timezone)))
         .select_from(figures_table)
-        .join(TicketRow, TicketRow.sync_key == f.sync_key)
         .join(BranchRow, BranchRow.id == f.branch_id)
         .where(figures_clause(query.selection))
     )
+    if not columns or query.q:
+        stmt = stmt.join(TicketRow, TicketRow.sync_key == f.sync_key)
     if len(query.branches) == 1:
         stmt = stmt.where(BranchRow.code == query.branches[0])
     elif query.branches:  # walk the list's order, not each branch's index then sort them all together
@@ -273,8 +276,9 @@ LIST_ORDER = (figures_table.c.received_at, figures_table.c.sync_key)
 SEARCH_CAP = 2_000
 """A search whose index terms narrow it to at most this many tickets lists them by their keys; a broader
 one (common words) walks the list's order with the ``LIKE``, where matches come soon."""
-COUNT_CAP = 10_000
-"""A broad search counts its matches up to this many ("more than")."""
+COUNT_CAP = 1_000
+"""The list counts its tickets up to this many, then says "more than": counting a million would take longer
+than reading any page (the overview has the exact figures)."""
 
 
 @dataclass
@@ -282,7 +286,7 @@ class Page:
     rows: list[tuple[TicketRow, str, str]]
     total: int
     more: bool
-    """There are more than ``total`` tickets (a broad search stops counting at `COUNT_CAP`)."""
+    """There are more than ``total`` tickets (the count stops at `COUNT_CAP`)."""
     newer: Cursor | None
     """Where the page before this one ends (None: this is the first page)."""
     older: Cursor | None
@@ -327,20 +331,6 @@ def _paged(
     return rows[:PAGE_SIZE], None, Cursor.of(rows[PAGE_SIZE - 1][0]) if len(rows) > PAGE_SIZE else None
 
 
-def counted(query: TicketFilter, zones: Sequence[str]) -> Select[Any]:
-    """The number of tickets that pass the filter, counted on their stored figures (no search)."""
-    f = figures_table.c
-    stmt = select(func.count()).select_from(figures_table).where(figures_clause(query.selection))
-    if query.branches or query.received_from is not None or query.received_to is not None:
-        stmt = stmt.join(BranchRow, BranchRow.id == f.branch_id)
-    if query.branches:
-        stmt = stmt.where(BranchRow.code.in_(query.branches))
-    if query.received_from is not None or query.received_to is not None:
-        end = None if query.received_to is None else query.received_to + timedelta(days=1)
-        stmt = stmt.where(received_within(query.received_from, end, BranchRow.timezone, zones, figures_table))
-    return stmt
-
-
 def ticket_page(
     session: Session, query: TicketFilter, masked: bool = False, position: Position = Position()
 ) -> Page:
@@ -357,24 +347,20 @@ def ticket_page(
     keys = candidates(session, terms, SEARCH_CAP) if terms else None
     if keys == []:
         return Page([], 0, False, None, None)
+    key = figures_table.c.sync_key
     if masked and any(ch.isdigit() for ch in query.q):
         stmt = _searched_as_shown(session, query, zone_list, keys)
+        matches = stmt.with_only_columns(key)
     else:
-        stmt = filtered(query, zone_list)
+        stmt, matches = filtered(query, zone_list), filtered(query, zone_list, key)
     if keys is not None:
-        stmt = stmt.where(figures_table.c.sync_key.in_(keys))
-    more = False
-    if not query.q:  # the figures table: a million tickets are counted in a fraction of the time
-        total = session.scalar(counted(query, zone_list)) or 0
-    else:
-        matches = stmt.with_only_columns(figures_table.c.sync_key)
-        if keys is None:
-            matches = matches.limit(COUNT_CAP + 1)
-        total = session.scalar(select(func.count()).select_from(matches.subquery())) or 0
-        more = total > COUNT_CAP
-        total = min(total, COUNT_CAP)
+        stmt, matches = stmt.where(key.in_(keys)), matches.where(key.in_(keys))
+    matches = matches.limit(COUNT_CAP + 1)
+    total = session.scalar(select(func.count()).select_from(matches.subquery())) or 0
     rows, newer, older = _paged(session, stmt, position)
-    return Page([(t, code, tz) for t, code, tz in rows], total, more, newer, older)
+    return Page(
+        [(t, code, tz) for t, code, tz in rows], min(total, COUNT_CAP), total > COUNT_CAP, newer, older
+    )
 
 
 def _searched_as_shown(
