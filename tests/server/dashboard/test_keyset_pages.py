@@ -25,7 +25,8 @@ from server.storage.models import BranchRow, TicketRow
 from server.storage.search import query_terms, terms_of
 from tests.server.api.conftest import add_branch
 from tests.server.api.test_sync_api import new_fields, sync
-from tests.server.dashboard.conftest import add_user, branch_token, sign_in
+from tests.server.dashboard.conftest import PASSWORD, add_user, branch_token, sign_in
+from tests.server.dashboard.test_browser import ARGS, CHROMIUM, live_url  # noqa: F401 (fixture)
 
 _ROW = re.compile(r'<a href="/dashboard/tickets/([0-9a-f]{32})">([^<]+)</a>')
 _LINK = re.compile(r'<a href="([^"]+)" rel="(next|prev)">')
@@ -216,3 +217,50 @@ def test_every_substring_holds_the_terms_of_the_ticket_it_is_in():
         start = rng.randrange(len(text))
         q = text[start : rng.randrange(start + 1, len(text) + 1)]
         assert set(query_terms(q)) <= set(terms_of([text]).split()), (text, q)
+
+
+def test_next_last_previous_and_first_in_chromium(live_url: str) -> None:  # noqa: F811
+    """The demo's tickets (two pages and more): the pager's links walk them, each page an address."""
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        page = browser.new_page(viewport={"width": 1366, "height": 768}, locale="zh-CN")
+        page.set_default_timeout(15_000)
+        page.goto(f"{live_url}/dashboard/")
+        page.get_by_label("用户名").fill("analyst")
+        page.get_by_label("密码").fill(PASSWORD)
+        page.get_by_role("button", name="登录").click()
+        page.get_by_role("link", name="投诉单", exact=True).click()
+        numbers = page.locator("table.tickets tbody tr td:first-child")
+        pager = page.locator("nav.pager")
+
+        def shown() -> list[str]:
+            expect(numbers.first).to_be_visible()
+            return numbers.all_inner_texts()
+
+        def follow(name: str, address: str) -> list[str]:
+            pager.get_by_role("link", name=name).click()
+            expect(page).to_have_url(re.compile(address))
+            return shown()
+
+        first = shown()
+        total = int(_TOTAL.search(page.locator("p.summary").inner_text())[1])
+        assert len(first) == 50 and 100 < total < 150
+        expect(pager.get_by_role("link", name="上一页")).to_have_count(0)
+        second = follow("下一页", r"after=")
+        third = follow("下一页", r"after=")
+        assert len(second) == 50 and len(third) == total - 100
+        expect(pager.get_by_role("link", name="下一页")).to_have_count(0)
+        expect(pager.get_by_role("link", name="末页")).to_have_count(0)
+
+        assert follow("首页", r"/dashboard/tickets$") == first
+        last = follow("末页", r"last=1")
+        assert last == second[total - 100 :] + third
+        back = follow("上一页", r"before=")
+        top = follow("上一页", r"before=")
+        assert top + back + last == first + second + third  # back to the top, each ticket once
+        expect(pager.get_by_role("link", name="上一页")).to_have_count(0)
+        assert follow("下一页", r"after=") == back
+        assert follow("首页", r"/dashboard/tickets$") == first
+        browser.close()
