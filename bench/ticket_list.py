@@ -128,6 +128,7 @@ def cases(session: Session, one: str, two: str) -> list[tuple[str, TicketFilter,
         ("search 王 (1 char)", TicketFilter(q="王"), "first"),
         (f"search {unique} (one ticket)", TicketFilter(q=unique), "first"),
         ("search a ticket id", TicketFilter(q=ticket_id), "first"),
+        (f"search {ticket_id[:12]} (its branch, 10 days)", TicketFilter(q=ticket_id[:12]), "first"),
         ("search a phone (masked as sent)", TicketFilter(q=mask_phones(contact)), "first"),
         ("search 火箭 (no ticket)", TicketFilter(q="火箭"), "first"),
         (

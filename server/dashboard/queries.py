@@ -27,7 +27,7 @@ from server.storage.models import (
     UtcDateTime,
     figures_table,
 )
-from server.storage.search import candidates, query_terms
+from server.storage.search import candidates, holding, query_terms
 from server.storage.selections import figures_clause, received_within
 
 PAGE_SIZE = 50
@@ -349,7 +349,8 @@ def ticket_page(
         return Page([], 0, False, None, None)
     key = figures_table.c.sync_key
     if masked and any(ch.isdigit() for ch in query.q):
-        stmt = _searched_as_shown(session, query, zone_list, keys)
+        narrowed = keys if keys is not None or not terms else holding(session.get_bind().dialect.name, terms)
+        stmt = _searched_as_shown(session, query, zone_list, narrowed)
         matches = stmt.with_only_columns(key)
     else:
         stmt, matches = filtered(query, zone_list), filtered(query, zone_list, key)
@@ -364,7 +365,7 @@ def ticket_page(
 
 
 def _searched_as_shown(
-    session: Session, query: TicketFilter, zones: Sequence[str], keys: list[str] | None
+    session: Session, query: TicketFilter, zones: Sequence[str], keys: list[str] | Select[Any] | None
 ) -> Select[Any]:
     """The list for digits searched by a viewer who sees numbers masked: matched against the masked text.
 
@@ -372,7 +373,7 @@ def _searched_as_shown(
     name, contact or description is checked against the text as the viewer
     sees it, and dropped when it lies in a number's hidden digits: searching
     "0013" never confirms the middle of 138****8000. ``keys``: the search index's
-    candidates (None: not narrowed).
+    candidates, listed or as a query (None: not narrowed).
     """
     pattern = search_pattern(query.q)
     found = re.compile(".*".join(re.escape(p) for p in _MASKED_GAP.split(query.q)), re.IGNORECASE | re.DOTALL)

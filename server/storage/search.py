@@ -33,7 +33,19 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, func, literal_column, select, text, update
+from sqlalchemy import (
+    Connection,
+    Integer,
+    Select,
+    bindparam,
+    column,
+    delete,
+    func,
+    literal_column,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 from sqlalchemy.types import Text
@@ -120,23 +132,21 @@ def fill_search_rows(connection: Connection, batch: int = 5_000) -> int:
         last = part[-1].sync_key
 
 
-def candidates(session: Session, terms: Sequence[str], cap: int) -> list[str] | None:
-    """Sync keys of the tickets holding every term; None when there are more than ``cap``."""
+def holding(dialect: str, terms: Sequence[str]) -> Select[tuple[str]]:
+    """Sync keys of the tickets holding every term (``dialect``: the database's name)."""
     s = search_table.c
-    if session.get_bind().dialect.name == "postgresql":
+    if dialect == "postgresql":
         held = func.string_to_array(s.terms, literal_column("' '")).op("@>")(
             bindparam("terms", list(terms), type_=ARRAY(Text))
         )
-        found = list(session.scalars(select(s.sync_key).where(held).limit(cap + 1)))
-    else:
-        match = " ".join(f'"{term}"' for term in terms)
-        found = list(
-            session.scalars(
-                text(
-                    f"SELECT s.sync_key FROM {FTS} JOIN ticket_search s ON s.id = {FTS}.rowid "
-                    f"WHERE {FTS} MATCH :match LIMIT :limit"
-                ),
-                {"match": match, "limit": cap + 1},
-            )
-        )
+        return select(s.sync_key).where(held)
+    match = text(f"SELECT rowid FROM {FTS} WHERE {FTS} MATCH :match").bindparams(
+        match=" ".join(f'"{term}"' for term in terms)
+    )
+    return select(s.sync_key).where(s.id.in_(match.columns(column("rowid", Integer))))
+
+
+def candidates(session: Session, terms: Sequence[str], cap: int) -> list[str] | None:
+    """Sync keys of the tickets holding every term; None when there are more than ``cap``."""
+    found = list(session.scalars(holding(session.get_bind().dialect.name, terms).limit(cap + 1)))
     return None if len(found) > cap else found

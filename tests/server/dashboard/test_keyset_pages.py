@@ -20,6 +20,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from server.auth import ADMIN, HEAD_OFFICE
+from server.dashboard import queries
 from server.storage.db import get_db
 from server.storage.models import BranchRow, TicketRow
 from server.storage.search import query_terms, terms_of
@@ -178,13 +179,20 @@ SEARCHES = [
 ]
 
 
-def test_search_finds_exactly_the_tickets_holding_the_text(listed_app, analyst):
+@pytest.mark.parametrize("cap", [queries.SEARCH_CAP, 1])
+def test_search_finds_exactly_the_tickets_holding_the_text(listed_app, analyst, monkeypatch, cap):
+    """Narrowed to the index's candidates, or (more candidates than the cap) walking the list's order."""
+    monkeypatch.setattr(queries, "SEARCH_CAP", cap)
     for q, keep in SEARCHES:
         assert searched(analyst, q)[0] == numbers(listed_app, keep), q
     assert [q for q, keep in SEARCHES if not numbers(listed_app, keep)] == ["断线宽带", "火箭"]
 
 
-def test_a_full_phone_number_finds_its_ticket_and_the_list_shows_it_masked(listed_app, analyst):
+@pytest.mark.parametrize("cap", [queries.SEARCH_CAP, 1])
+def test_a_full_phone_number_finds_its_ticket_and_the_list_shows_it_masked(
+    listed_app, analyst, monkeypatch, cap
+):
+    monkeypatch.setattr(queries, "SEARCH_CAP", cap)
     with listed_app.app_context(), get_db().read() as session:
         number, phone = session.execute(
             select(TicketRow.ticket_id, TicketRow.contact).where(TicketRow.ticket_id == "SZ01-20261120-0007")
