@@ -3,6 +3,7 @@
     python bench/dashboard.py                                  # 100,000 tickets, SQLite
     python bench/dashboard.py --tickets 1000000 --db /tmp/cd-1m.db
     python bench/dashboard.py --tickets 1000000 --database postgresql --url postgresql+psycopg://…/bench
+    python bench/dashboard.py --tickets 1000000 --db /tmp/cd-1m.db --lists-only   # the ticket list only
 
 The tickets (10 branches, November 2026, at every stage: `bench.consolidate.generate`)
 are generated once into the database and kept for the next run (SQLite: ``--db``;
@@ -11,7 +12,8 @@ around the one service, so their figure rows are written as migration 0006's
 backfill does. Each page is requested through Flask's test client
 (server time: queries, figures, template). The overview is timed **cold** (the
 figures cache emptied before each request, as after any branch's Sync) and
-warm; the ticket lists first, last, filtered and searched. The baseline, in the
+warm; the ticket list's pages (first, middle, last, filtered, searched) cold and
+warm with the OFFSET queries they replaced (`bench.ticket_list`). The baseline, in the
 same run: the per-ticket analysis (`server.services.analysis.reference_analysis`)
 that the overview used before, for the same period — on one branch when there are
 more than ``--reference-limit`` tickets, then scaled to all (printed as such).
@@ -109,6 +111,7 @@ def main() -> None:
     parser.add_argument("--url", help="PostgreSQL: the database to fill and use (SQLAlchemy URL)")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--reference-limit", type=int, default=200_000)
+    parser.add_argument("--lists-only", action="store_true", help="time the ticket list's pages only")
     args = parser.parse_args()
     if args.database == "postgresql":
         if not args.url:
@@ -133,6 +136,13 @@ def main() -> None:
 
     def cold() -> None:
         app.extensions["dashboard_figures"] = FiguresCache()
+
+    if args.lists_only:
+        with app.app_context(), get_db().read() as session:
+            codes = list(session.scalars(select(BranchRow.code).order_by(BranchRow.code)))
+        print(f"{args.tickets:,} tickets, {len(codes)} branches, {args.database}")
+        time_lists(app, client, codes[0], codes[1], args.repeat, best, CPU)
+        return
 
     with app.app_context(), get_db().read() as session:
         codes = list(session.scalars(select(BranchRow.code).order_by(BranchRow.code)))
