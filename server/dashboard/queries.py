@@ -27,7 +27,7 @@ from server.storage.models import (
     UtcDateTime,
     figures_table,
 )
-from server.storage.search import candidates, holding, query_terms
+from server.storage.search import Matches, candidates, holding, query_terms
 from server.storage.selections import figures_clause, received_within
 
 PAGE_SIZE = 50
@@ -188,7 +188,7 @@ def search_pattern(q: str) -> str:
 
 
 def _searched(pattern: str, *columns: Any) -> ColumnElement[bool]:
-    return or_(*(column.ilike(pattern, escape="\\") for column in columns))
+    return or_(*(Matches(column, pattern) for column in columns))
 
 
 def filtered(query: TicketFilter, zones: Sequence[str], *columns: Any) -> Select[Any]:
@@ -276,7 +276,7 @@ LIST_ORDER = (figures_table.c.received_at, figures_table.c.sync_key)
 SEARCH_CAP = 2_000
 """A search whose index terms narrow it to at most this many tickets lists them by their keys; a broader
 one (common words) walks the list's order with the ``LIKE``, where matches come soon."""
-COUNT_CAP = 1_000
+COUNT_CAP = 500
 """The list counts its tickets up to this many, then says "more than": counting a million would take longer
 than reading any page (the overview has the exact figures)."""
 
