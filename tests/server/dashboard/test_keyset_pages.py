@@ -272,3 +272,9 @@ def test_next_last_previous_and_first_in_chromium(live_url: str) -> None:  # noq
         assert follow("下一页", r"after=") == back
         assert follow("首页", r"/dashboard/tickets$") == first
         browser.close()
+
+
+def test_the_list_counts_up_to_its_cap_then_says_more(listed_app, analyst, monkeypatch):
+    monkeypatch.setattr(queries, "COUNT_CAP", 100)
+    assert "超过 100 条" in analyst.get("/dashboard/tickets").text
+    assert "共 82 条" in analyst.get("/dashboard/tickets?branch=SZ01").text
