@@ -123,11 +123,18 @@ def terms_of(values: Iterable[str | None]) -> str:
 def query_terms(q: str) -> list[str]:
     """Terms a ticket matching ``q`` must hold (none: ``q`` has no piece the index can narrow).
 
-    Single characters only when ``q`` has nothing longer: 第 or 号 are in nearly every
-    ticket, and reading their lists would cost more than they narrow.
+    Each piece gives the n-grams that tile it (one every n characters and the last):
+    every character is in one, and each list read costs time (every ticket number
+    holds 202, 026 and 261 of 2026). Single characters only when ``q`` has nothing
+    longer: 第 or 号 are in nearly every ticket.
     """
     parts = list(_parts(q))
-    found = {gram for part in parts for gram in _grams(part)}
+    found = {
+        grams[i]
+        for part in parts
+        if (grams := _grams(part))
+        for i in {*range(0, len(grams), _size(part)), -1}
+    }
     return sorted(found or {part for part in parts if len(part) == 1 and _size(part) == 2})
 
 
