@@ -191,5 +191,11 @@ def holding(dialect: str, terms: Sequence[str]) -> Select[tuple[str]]:
 
 def candidates(session: Session, terms: Sequence[str], cap: int) -> list[str] | None:
     """Sync keys of the tickets holding every term; None when there are more than ``cap``."""
-    found = list(session.scalars(holding(session.get_bind().dialect.name, terms).limit(cap + 1)))
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":  # for a common term the planner would split every row's terms until the cap
+        was = session.scalar(text("SELECT current_setting('enable_seqscan')"))
+        session.execute(text("SELECT set_config('enable_seqscan', 'off', true)"))
+    found = list(session.scalars(holding(dialect, terms).limit(cap + 1)))
+    if dialect == "postgresql":
+        session.execute(text("SELECT set_config('enable_seqscan', :was, true)"), {"was": was})
     return None if len(found) > cap else found
