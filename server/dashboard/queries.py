@@ -7,10 +7,10 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, bindparam, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from complaints.contacts import mask_phones
@@ -24,14 +24,13 @@ from server.storage.models import (
     LogRow,
     TaskRow,
     TicketRow,
+    UtcDateTime,
     figures_table,
 )
-from server.storage.selections import figures_clause, received_within, selection_clause
+from server.storage.search import Matches, candidates, holding, query_terms
+from server.storage.selections import figures_clause, received_within
 
 PAGE_SIZE = 50
-NEWEST_FIRST = (TicketRow.received_at.desc(), TicketRow.ticket_id, TicketRow.sync_key)
-OLDEST_FIRST = (TicketRow.received_at, TicketRow.ticket_id.desc(), TicketRow.sync_key.desc())
-"""The list's order and its exact reverse (the sync key settles ties)."""
 FLAG_ARGS = ("unfinished", "overdue", "revisit_due", "grouped", "repeat", "training")
 """Check-box criteria of `Selection`, each a query argument of the same name ("1" when ticked)."""
 WITH_CANCELLED = "any"
@@ -66,7 +65,6 @@ class TicketFilter:
     q: str = ""
     """The search text (full-width forms folded) with its phone numbers masked: the list is searched by
     what it shows."""
-    page: int = 1
 
     @classmethod
     def parse(cls, args: Any) -> TicketFilter:
@@ -94,11 +92,10 @@ class TicketFilter:
             received_from=_receipt_day(args, "received_from"),
             received_to=_receipt_day(args, "received_to"),
             q=mask_phones(unicodedata.normalize("NFKC", args.get("q", "")).strip()),
-            page=max(1, _int(args.get("page"), 1)),
         )
 
     def args(self) -> list[tuple[str, str]]:
-        """The query arguments that `parse` reads back as this filter (without the page)."""
+        """The query arguments that `parse` reads back as this filter (without the position, `Position`)."""
         s = self.selection
         found: list[tuple[str, str]] = [("branch", code) for code in self.branches]
         if s.cancelled is True:
@@ -170,13 +167,6 @@ def _receipt_day(args: Any, name: str) -> date | None:
     return day
 
 
-def _int(raw: str | None, default: int) -> int:
-    try:
-        return int(raw) if raw else default
-    except ValueError:
-        return default
-
-
 def _like(text: str) -> str:
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
@@ -197,112 +187,212 @@ def search_pattern(q: str) -> str:
     return "%" + "%".join(_like(piece)[1:-1] for piece in _MASKED_GAP.split(q)) + "%"
 
 
-def filtered(query: TicketFilter, zones: Sequence[str]) -> Select[Any]:
-    """Tickets (with their branch's code and zone) that pass the filter, newest first.
+def _searched(pattern: str, *columns: Any) -> ColumnElement[bool]:
+    return or_(*(Matches(column, pattern) for column in columns))
 
-    ``zones`` are the time zones of the branches listed (receipt days are local to each).
+
+def filtered(query: TicketFilter, zones: Sequence[str], *columns: Any) -> Select[Any]:
+    """Tickets that pass the filter, unordered (`LIST_ORDER` pages them): ``columns`` of them, by default
+    the ticket with its branch's code and zone.
+
+    The criteria are read from each ticket's stored figures (`figures_clause`), whose
+    index holds the list's order; the ticket's own row is read only for its columns
+    and a search. ``zones`` are the time zones of the branches listed (receipt days
+    are local to each).
     """
+    f = figures_table.c
     stmt = (
-        select(TicketRow, BranchRow.code, BranchRow.timezone)
-        .join(BranchRow, BranchRow.id == TicketRow.branch_id)
-        .where(selection_clause(query.selection))
+        select(*(columns or (TicketRow, BranchRow.code, BranchRow.timezone)))
+        .select_from(figures_table)
+        .join(BranchRow, BranchRow.id == f.branch_id)
+        .where(figures_clause(query.selection))
     )
-    if query.branches:
-        stmt = stmt.where(BranchRow.code.in_(query.branches))
+    if not columns or query.q:
+        stmt = stmt.join(TicketRow, TicketRow.sync_key == f.sync_key)
+    if len(query.branches) == 1:
+        stmt = stmt.where(BranchRow.code == query.branches[0])
+    elif query.branches:  # walk the list's order, not each branch's index then sort them all together
+        stmt = stmt.where(
+            (f.branch_id + 0).in_(select(BranchRow.id).where(BranchRow.code.in_(query.branches)))
+        )
     if query.received_from is not None or query.received_to is not None:
         end = None if query.received_to is None else query.received_to + timedelta(days=1)
-        stmt = stmt.where(received_within(query.received_from, end, BranchRow.timezone, zones))
+        stmt = stmt.where(received_within(query.received_from, end, BranchRow.timezone, zones, figures_table))
     if query.q:
-        pattern = search_pattern(query.q)
+        t = TicketRow
         stmt = stmt.where(
-            or_(
-                TicketRow.ticket_id.ilike(pattern, escape="\\"),
-                TicketRow.customer_name.ilike(pattern, escape="\\"),
-                TicketRow.contact.ilike(pattern, escape="\\"),
-                TicketRow.description.ilike(pattern, escape="\\"),
-            )
+            _searched(search_pattern(query.q), t.ticket_id, t.customer_name, t.contact, t.description)
         )
-    return stmt.order_by(*NEWEST_FIRST)
+    return stmt
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """A place in the list: the ticket it is next to, by the list's order (receipt time, then sync key)."""
+
+    received_at: datetime
+    sync_key: str
+
+    def text(self) -> str:
+        """The cursor as a query argument: ``<UTC receipt time>.<sync key>``, as bookmarkable as the page."""
+        return f"{self.received_at.astimezone(UTC):%Y%m%dT%H%M%S%fZ}.{self.sync_key}"
+
+    @classmethod
+    def parse(cls, raw: str) -> Cursor | None:
+        """The cursor ``text`` wrote; None for anything else (the list then starts from its first page)."""
+        moment, _, key = raw.strip().partition(".")
+        try:
+            at = datetime.strptime(moment, "%Y%m%dT%H%M%S%fZ").replace(tzinfo=UTC)
+        except ValueError:
+            return None
+        return cls(at, key) if 0 < len(key) <= 32 else None
+
+    @classmethod
+    def of(cls, row: TicketRow) -> Cursor:
+        return cls(row.received_at, row.sync_key)
+
+
+@dataclass(frozen=True)
+class Position:
+    """Which page of the list: the first, the one after (older) or before (newer) a cursor, or the last."""
+
+    after: Cursor | None = None
+    before: Cursor | None = None
+    last: bool = False
+
+    @classmethod
+    def parse(cls, args: Any) -> Position:
+        if args.get("last") == "1":
+            return cls(last=True)
+        for name in ("after", "before"):
+            found = Cursor.parse(args.get(name, ""))
+            if found is not None:
+                return cls(**{name: found})
+        return cls()
+
+
+LIST_ORDER = (figures_table.c.received_at, figures_table.c.sync_key)
+"""The list shows tickets newest first by this key; a page is read from its index in either direction."""
+SEARCH_CAP = 2_000
+"""A search whose index terms narrow it to at most this many tickets lists them by their keys; a broader
+one (common words) walks the list's order with the ``LIKE``, where matches come soon."""
+COUNT_CAP = 500
+"""The list counts its tickets up to this many, then says "more than": counting a million would take longer
+than reading any page (the overview has the exact figures)."""
 
 
 @dataclass
 class Page:
     rows: list[tuple[TicketRow, str, str]]
     total: int
-    page: int
-    pages: int
+    more: bool
+    """There are more than ``total`` tickets (the count stops at `COUNT_CAP`)."""
+    newer: Cursor | None
+    """Where the page before this one ends (None: this is the first page)."""
+    older: Cursor | None
+    """Where the page after this one starts (None: this is the last page)."""
 
 
-def counted(query: TicketFilter, zones: Sequence[str]) -> Select[Any]:
-    """The number of tickets that pass the filter, counted on their stored figures (no search)."""
-    f = figures_table.c
-    stmt = select(func.count()).select_from(figures_table).where(figures_clause(query.selection))
-    if query.branches or query.received_from is not None or query.received_to is not None:
-        stmt = stmt.join(BranchRow, BranchRow.id == f.branch_id)
-    if query.branches:
-        stmt = stmt.where(BranchRow.code.in_(query.branches))
-    if query.received_from is not None or query.received_to is not None:
-        end = None if query.received_to is None else query.received_to + timedelta(days=1)
-        stmt = stmt.where(received_within(query.received_from, end, BranchRow.timezone, zones, figures_table))
-    return stmt
+def _read(session: Session, stmt: Select[Any], newest_first: bool, bound: Cursor | None) -> list[Any]:
+    """Up to a page and one ticket, from ``bound`` (excluded) on, newest or oldest first."""
+    key = tuple_(*LIST_ORDER)
+    if bound is not None:
+        edge = tuple_(
+            bindparam("at", bound.received_at, type_=UtcDateTime()), bindparam("key", bound.sync_key)
+        )
+        stmt = stmt.where(key < edge if newest_first else key > edge)
+    order = [c.desc() for c in LIST_ORDER] if newest_first else list(LIST_ORDER)
+    return list(session.execute(stmt.order_by(*order).limit(PAGE_SIZE + 1)).all())
 
 
-def ticket_page(session: Session, query: TicketFilter, masked: bool = False) -> Page:
-    """The page of the list that ``query`` asks for; ``masked``: the viewer sees phone numbers masked."""
+def _paged(
+    session: Session, stmt: Select[Any], position: Position
+) -> tuple[list[Any], Cursor | None, Cursor | None]:
+    """The rows of the page at ``position``, newest first, and the cursors of the pages around it."""
+    if position.before is not None:
+        rows = _read(session, stmt, False, position.before)
+        if rows:  # fewer than a page newer: the top of the list, short, so no ticket shows twice going back
+            more = len(rows) > PAGE_SIZE
+            rows = rows[:PAGE_SIZE][::-1]
+            return rows, Cursor.of(rows[0][0]) if more else None, Cursor.of(rows[-1][0])
+        position = Position()  # nothing newer: the first page
+    if position.after is not None:
+        rows = _read(session, stmt, True, position.after)
+        if rows:
+            older = Cursor.of(rows[PAGE_SIZE - 1][0]) if len(rows) > PAGE_SIZE else None
+            return rows[:PAGE_SIZE], Cursor.of(rows[0][0]), older
+        position = Position(last=True)  # nothing older (tickets left the filter): the last page
+    if position.last:
+        rows = _read(session, stmt, False, None)
+        more = len(rows) > PAGE_SIZE
+        rows = rows[:PAGE_SIZE][::-1]
+        return rows, Cursor.of(rows[0][0]) if more else None, None
+    rows = _read(session, stmt, True, None)
+    return rows[:PAGE_SIZE], None, Cursor.of(rows[PAGE_SIZE - 1][0]) if len(rows) > PAGE_SIZE else None
+
+
+def ticket_page(
+    session: Session, query: TicketFilter, masked: bool = False, position: Position = Position()
+) -> Page:
+    """The page of the list ``query`` asks for at ``position``; ``masked``: the viewer sees numbers masked.
+
+    A search is first narrowed by the search index (`server.storage.search`) to the
+    tickets holding its terms; the ``LIKE`` then decides, as without the index.
+    """
     zones = select(BranchRow.timezone).distinct()
     if query.branches:
         zones = zones.where(BranchRow.code.in_(query.branches))
     zone_list = list(session.scalars(zones))
+    terms = query_terms(query.q) if query.q else []
+    keys = candidates(session, terms, SEARCH_CAP) if terms else None
+    if keys == []:
+        return Page([], 0, False, None, None)
+    key = figures_table.c.sync_key
     if masked and any(ch.isdigit() for ch in query.q):
-        stmt = _searched_as_shown(session, query, zone_list)
+        narrowed = keys if keys is not None or not terms else holding(session.get_bind().dialect.name, terms)
+        stmt = _searched_as_shown(session, query, zone_list, narrowed)
+        matches = stmt.with_only_columns(key)
     else:
-        stmt = filtered(query, zone_list)
-    if query.q:
-        total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
-    else:  # the narrow figures table: a million tickets are counted in a fraction of the time
-        total = session.scalar(counted(query, zone_list)) or 0
-    pages = max(1, -(-total // PAGE_SIZE))
-    page = min(query.page, pages)
-    skip = (page - 1) * PAGE_SIZE
-    if skip <= total // 2:
-        rows = session.execute(stmt.limit(PAGE_SIZE).offset(skip)).all()
-    else:  # the far half is read from its end, so the database sorts past fewer rows, then turned round
-        size = min(PAGE_SIZE, total - skip)
-        oldest_first = stmt.order_by(None).order_by(*OLDEST_FIRST)
-        rows = session.execute(oldest_first.limit(size).offset(total - skip - size)).all()[::-1]
-    return Page([(t, code, tz) for t, code, tz in rows], total, page, pages)
+        stmt, matches = filtered(query, zone_list), filtered(query, zone_list, key)
+    if keys is not None:
+        stmt, matches = stmt.where(key.in_(keys)), matches.where(key.in_(keys))
+    matches = matches.limit(COUNT_CAP + 1)
+    total = session.scalar(select(func.count()).select_from(matches.subquery())) or 0
+    rows, newer, older = _paged(session, stmt, position)
+    return Page(
+        [(t, code, tz) for t, code, tz in rows], min(total, COUNT_CAP), total > COUNT_CAP, newer, older
+    )
 
 
-def _searched_as_shown(session: Session, query: TicketFilter, zones: Sequence[str]) -> Select[Any]:
+def _searched_as_shown(
+    session: Session, query: TicketFilter, zones: Sequence[str], keys: list[str] | Select[Any] | None
+) -> Select[Any]:
     """The list for digits searched by a viewer who sees numbers masked: matched against the masked text.
 
     A ticket number is shown as it is, so a match there stands. A match in the
     name, contact or description is checked against the text as the viewer
     sees it, and dropped when it lies in a number's hidden digits: searching
-    "0013" never confirms the middle of 138****8000.
+    "0013" never confirms the middle of 138****8000. ``keys``: the search index's
+    candidates, listed or as a query (None: not narrowed).
     """
     pattern = search_pattern(query.q)
     found = re.compile(".*".join(re.escape(p) for p in _MASKED_GAP.split(query.q)), re.IGNORECASE | re.DOTALL)
     base = filtered(dataclasses.replace(query, q=""), zones)
-    by_number = TicketRow.ticket_id.ilike(pattern, escape="\\")
-    in_text = base.with_only_columns(
-        TicketRow.sync_key, TicketRow.customer_name, TicketRow.contact, TicketRow.description
-    ).where(
-        ~by_number,
-        or_(
-            TicketRow.customer_name.ilike(pattern, escape="\\"),
-            TicketRow.contact.ilike(pattern, escape="\\"),
-            TicketRow.description.ilike(pattern, escape="\\"),
-        ),
+    t = TicketRow
+    by_number = _searched(pattern, t.ticket_id)
+    in_text = base.with_only_columns(t.sync_key, t.customer_name, t.contact, t.description).where(
+        ~by_number, _searched(pattern, t.customer_name, t.contact, t.description)
     )
+    if keys is not None:
+        in_text = in_text.where(figures_table.c.sync_key.in_(keys))
     visible = [
         key
-        for key, name, contact, description in session.execute(in_text.order_by(None))
+        for key, name, contact, description in session.execute(in_text)
         if found.search(mask_phones(name))
         or found.search(mask_phones(contact, contact=True))
         or found.search(mask_phones(description))
     ]
-    return base.where(or_(by_number, TicketRow.sync_key.in_(visible)))
+    return base.where(or_(by_number, t.sync_key.in_(visible)))
 
 
 def branch_codes(session: Session) -> list[tuple[str, str]]:

@@ -22,6 +22,7 @@ from server.dashboard.queries import (
     UNCATEGORISED,
     WITH_CANCELLED,
     FilterError,
+    Position,
     TicketFilter,
     branch_codes,
     ticket_detail,
@@ -67,8 +68,8 @@ def tickets() -> Any:
         except FilterError as exc:
             error, query = filter_message(exc), TicketFilter()
         if not error and (request.method == "POST" or sent.get("q", "").strip() != query.q):
-            return redirect(url_for("dashboard.tickets", **_multi(query.args()), page=query.page))
-        page = ticket_page(session, query, mask)
+            return redirect(url_for("dashboard.tickets", **_multi(query.args())))
+        page = ticket_page(session, query, mask, Position.parse(sent))
         rows = [
             {
                 "sync_key": row.sync_key,
@@ -106,8 +107,10 @@ def tickets() -> Any:
         with_cancelled=WITH_CANCELLED,
         uncategorised=UNCATEGORISED,
         columns={c.key: c.header(lang) for c in TICKETS.columns},
-        prev_url=url_for("dashboard.tickets", **args, page=page.page - 1) if page.page > 1 else "",
-        next_url=url_for("dashboard.tickets", **args, page=page.page + 1) if page.page < page.pages else "",
+        first_url=url_for("dashboard.tickets", **args) if page.newer else "",
+        prev_url=url_for("dashboard.tickets", **args, before=page.newer.text()) if page.newer else "",
+        next_url=url_for("dashboard.tickets", **args, after=page.older.text()) if page.older else "",
+        last_url=url_for("dashboard.tickets", **args, last="1") if page.older else "",
     ), (400 if error else 200)
 
 

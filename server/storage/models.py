@@ -199,6 +199,24 @@ Index(  # only the few cancelled tickets: an index on the flag would lure the pl
 )
 
 
+Index("ix_ticket_figures_list", figures_table.c.received_at, figures_table.c.sync_key)
+"""The ticket list's order (newest first, the sync key settling ties), read from either end (keyset pages)."""
+
+search_table = Table(
+    "ticket_search",
+    Base.metadata,
+    Column("id", Integer, primary_key=True),
+    Column("sync_key", ForeignKey("tickets.sync_key"), nullable=False, unique=True),
+    Column("terms", Text, nullable=False),
+)
+"""Each ticket's search terms (`server.storage.search`), written with it by the one service. Migration 0010
+indexes them: on SQLite in the FTS5 table ``ticket_search_fts`` (kept by triggers on this table), on
+PostgreSQL in the GIN index ``ix_ticket_search_terms`` over ``string_to_array(terms, ' ')``."""
+UNMAPPED = ("ticket_search_fts", "ix_ticket_search_terms")
+"""What the migrations make that no model maps (by name prefix): the FTS5 table with its shadow tables,
+the GIN index (an expression index Alembic cannot compare on every database)."""
+
+
 class TaskRow(Base):
     __tablename__ = "tasks"
     sync_key: Mapped[str] = mapped_column(String(32), primary_key=True)

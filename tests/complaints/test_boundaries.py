@@ -17,7 +17,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Column, MetaData, String, create_engine
 
 from server import create_app
-from server.storage.models import Base
+from server.storage.models import UNMAPPED, Base
 from tests.server.api.conftest import database_url  # noqa: F401 (fixture: SQLite and PostgreSQL)
 
 REPO = Path(__file__).resolve().parents[2]
@@ -248,7 +248,12 @@ def differences(url: str, metadata: MetaData) -> list[object]:
     try:
         with engine.connect() as connection:
             context = MigrationContext.configure(
-                connection, opts={"compare_type": True, "compare_server_default": True}
+                connection,
+                opts={
+                    "compare_type": True,
+                    "compare_server_default": True,
+                    "include_name": lambda name, kind, parent: not (name or "").startswith(UNMAPPED),
+                },
             )
             return compare_metadata(context, metadata)
     finally:

@@ -1,0 +1,280 @@
+"""The ticket list's keyset pages and its search index, on SQLite and PostgreSQL.
+
+Tickets are pushed through the sync API (the one service writes them, their
+figures and their search terms); the list is read as a head-office analyst
+reads it, following its links.
+"""
+
+from __future__ import annotations
+
+import html
+import random
+import re
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from server.auth import ADMIN, HEAD_OFFICE
+from server.dashboard import queries
+from server.storage.db import get_db
+from server.storage.models import BranchRow, TicketRow
+from server.storage.search import query_terms, terms_of
+from tests.server.api.conftest import add_branch
+from tests.server.api.test_sync_api import new_fields, sync
+from tests.server.dashboard.conftest import PASSWORD, add_user, branch_token, sign_in
+from tests.server.dashboard.test_browser import ARGS, CHROMIUM, live_url  # noqa: F401 (fixture)
+
+_ROW = re.compile(r'<a href="/dashboard/tickets/([0-9a-f]{32})">([^<]+)</a>')
+_LINK = re.compile(r'<a href="([^"]+)" rel="(next|prev)">')
+_TOTAL = re.compile(r"共 (\d+) 条")
+START = datetime(2026, 11, 20, 1, 0, tzinfo=UTC)
+DESCRIPTIONS = ("每晚八点宽带断线", "话费多扣了二十元", "营业员态度生硬", "光猫指示灯常亮红灯")
+
+
+def push_tickets(app: Flask, code: str, count: int, seed: int) -> None:
+    """``count`` new tickets of branch ``code`` in one push, received at five moments only (many ties)."""
+    rng = random.Random(seed)
+    token = add_branch(app, code)
+    tickets = []
+    for n in range(count):
+        received = START + timedelta(hours=rng.randrange(5))
+        fields = new_fields(
+            f"{code}-20261120-{n:04d}",
+            received_at=received.isoformat(),
+            category=rng.choice(("network_fault", "billing_dispute")),
+            description=rng.choice(DESCRIPTIONS),
+            customer_name=rng.choice(("张先生", "李女士")),
+            contact=f"1390000{seed:02d}{n:02d}",
+        )
+        tickets.append({"sync_key": uuid.uuid4().hex, "fields": fields})
+    sync(app.test_client(), token, {"tickets": tickets})
+
+
+@pytest.fixture
+def listed_app(app: Flask) -> Flask:
+    """Two branches of 82 and 77 tickets (two pages and more), an analyst and an admin."""
+    push_tickets(app, "SZ01", 82, 1)
+    push_tickets(app, "GZ01", 77, 2)
+    add_user(app, "analyst", HEAD_OFFICE)
+    add_user(app, "root", ADMIN)
+    return app
+
+
+@pytest.fixture
+def analyst(listed_app: Flask) -> FlaskClient:
+    client = listed_app.test_client()
+    sign_in(client, "analyst")
+    return client
+
+
+def stored_order(app: Flask, keep: Any) -> list[str]:
+    """Sync keys of the tickets ``keep`` admits, newest first, ties by sync key (the list's order)."""
+    with app.app_context(), get_db().read() as session:
+        rows = session.execute(select(TicketRow, BranchRow.code).join(BranchRow)).all()
+    chosen = [t for t, code in rows if keep(t, code)]
+    return [t.sync_key for t in sorted(chosen, key=lambda t: (t.received_at, t.sync_key), reverse=True)]
+
+
+def page(client: FlaskClient, url: str) -> tuple[list[str], dict[str, str], str]:
+    response = client.get(url)
+    assert response.status_code == 200, response.text
+    links = {rel: html.unescape(href) for href, rel in _LINK.findall(response.text)}
+    return [key for key, _ in _ROW.findall(response.text)], links, response.text
+
+
+def walk(client: FlaskClient, url: str, rel: str) -> tuple[list[list[str]], int]:
+    """The pages met following ``rel`` links from ``url``, in the order met, and the total announced."""
+    pages = []
+    while True:
+        keys, links, text = page(client, url)
+        pages.append(keys)
+        if rel not in links:
+            return pages, int(_TOTAL.search(text)[1])
+        url = links[rel]
+
+
+FILTERS = [
+    ({}, lambda t, code: True),
+    ({"branch": "SZ01"}, lambda t, code: code == "SZ01"),
+    ({"category": "billing_dispute"}, lambda t, code: t.category == "billing_dispute"),
+    (
+        {"branch": ["SZ01", "GZ01"], "category": "network_fault"},
+        lambda t, code: t.category == "network_fault",
+    ),
+]
+
+
+def test_walking_forward_and_back_shows_every_ticket_once_in_order(listed_app, analyst):
+    for params, keep in FILTERS:
+        walk_both_ways(listed_app, analyst, params, keep)
+
+
+def walk_both_ways(listed_app: Flask, analyst: FlaskClient, params: dict[str, Any], keep: Any) -> None:
+    expected = stored_order(listed_app, keep)
+    assert len(expected) > 50  # at least two pages
+    query = "&".join(
+        f"{name}={value}"
+        for name, values in params.items()
+        for value in ([values] if isinstance(values, str) else values)
+    )
+    forward, total = walk(analyst, f"/dashboard/tickets?{query}", "next")
+    assert [k for p in forward for k in p] == expected and total == len(expected)
+    assert all(len(p) == 50 for p in forward[:-1])
+
+    _, links, text = page(analyst, f"/dashboard/tickets?{query}")
+    last = html.unescape(re.search(r'<a href="([^"]+)">末页', text)[1])
+    assert "last=1" in last and "prev" not in links and "首页" not in text
+    backward, _ = walk(analyst, last, "prev")
+    assert [k for p in reversed(backward) for k in p] == expected
+    assert all(len(p) == 50 for p in backward[:-1])  # from the end: full pages, the top one what is left
+    _, links, text = page(analyst, last)
+    assert "next" not in links and "末页" not in text and "首页" in text
+
+
+def test_a_page_address_is_a_bookmark(listed_app, analyst):
+    _, links, _ = page(analyst, "/dashboard/tickets?branch=SZ01")
+    second, _, _ = page(analyst, links["next"])
+    other = listed_app.test_client()
+    sign_in(other, "analyst")
+    assert page(other, links["next"])[0] == second
+    assert (
+        page(other, "/dashboard/tickets?branch=SZ01&after=garbage")[0]
+        == page(other, "/dashboard/tickets?branch=SZ01")[0]
+    )
+
+
+def searched(client: FlaskClient, q: str) -> tuple[set[str], str]:
+    """Ticket numbers the list finds for ``q`` (every page), and the first page."""
+    found: set[str] = set()
+    response = client.get("/dashboard/tickets", query_string={"q": q}, follow_redirects=True)
+    first = response.text
+    while True:
+        found |= {number for _, number in _ROW.findall(response.text)}
+        following = _LINK.search(response.text)
+        if following is None or following[2] != "next":
+            return found, first
+        response = client.get(html.unescape(following[1]))
+
+
+def numbers(app: Flask, keep: Any) -> set[str]:
+    with app.app_context(), get_db().read() as session:
+        return {t.ticket_id for t in session.scalars(select(TicketRow)) if keep(t)}
+
+
+SEARCHES = [
+    ("宽带", lambda t: "宽带" in t.description),  # two Chinese characters
+    ("红灯", lambda t: "红灯" in t.description),
+    ("猫", lambda t: "猫" in t.description),  # one
+    ("李女", lambda t: t.customer_name.startswith("李女")),
+    ("宽带断线", lambda t: "宽带断线" in t.description),
+    ("断线宽带", lambda t: False),  # both words are there, never in this order
+    ("GZ01-20261120-0042", lambda t: t.ticket_id == "GZ01-20261120-0042"),
+    ("gz01-20261120-004", lambda t: t.ticket_id.startswith("GZ01-20261120-004")),
+    ("火箭", lambda t: False),
+]
+
+
+@pytest.mark.parametrize("cap", [queries.SEARCH_CAP, 1])
+def test_search_finds_exactly_the_tickets_holding_the_text(listed_app, analyst, monkeypatch, cap):
+    """Narrowed to the index's candidates, or (more candidates than the cap) walking the list's order."""
+    monkeypatch.setattr(queries, "SEARCH_CAP", cap)
+    for q, keep in SEARCHES:
+        assert searched(analyst, q)[0] == numbers(listed_app, keep), q
+    assert [q for q, keep in SEARCHES if not numbers(listed_app, keep)] == ["断线宽带", "火箭"]
+
+
+@pytest.mark.parametrize("cap", [queries.SEARCH_CAP, 1])
+def test_a_full_phone_number_finds_its_ticket_and_the_list_shows_it_masked(
+    listed_app, analyst, monkeypatch, cap
+):
+    monkeypatch.setattr(queries, "SEARCH_CAP", cap)
+    with listed_app.app_context(), get_db().read() as session:
+        number, phone = session.execute(
+            select(TicketRow.ticket_id, TicketRow.contact).where(TicketRow.ticket_id == "SZ01-20261120-0007")
+        ).one()
+    found, first = searched(analyst, phone)
+    assert number in found and phone not in first and f"{phone[:3]}****{phone[-4:]}" in first
+    admin = listed_app.test_client()
+    sign_in(admin, "root")
+    found, first = searched(admin, phone)
+    assert number in found and phone in first
+
+
+def test_a_change_through_sync_is_found_by_the_next_search(listed_app, analyst):
+    with listed_app.app_context(), get_db().read() as session:
+        row = session.scalars(select(TicketRow).where(TicketRow.ticket_id == "SZ01-20261120-0003")).one()
+        key, version, before = row.sync_key, row.version, row.description
+    change = {"sync_key": key, "base_version": version, "fields": {"description": "小区信号塔拆除后无信号"}}
+    pushed = sync(listed_app.test_client(), branch_token(listed_app, "SZ01"), {"tickets": [change]})
+    assert not pushed["pushed"]["tickets"][0]["conflicts"], pushed
+    assert searched(analyst, "信号塔")[0] == {"SZ01-20261120-0003"}
+    assert "SZ01-20261120-0003" not in searched(analyst, before)[0]
+
+
+def test_every_substring_holds_the_terms_of_the_ticket_it_is_in():
+    """The index only narrows: a ticket whose text contains the query always holds all the query's terms."""
+    rng = random.Random(7)
+    alphabet = "宽带断线光猫ab5G0138-*（ ）ÄßİK"
+    for _ in range(3000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(1, 16)))
+        start = rng.randrange(len(text))
+        q = text[start : rng.randrange(start + 1, len(text) + 1)]
+        assert set(query_terms(q)) <= set(terms_of([text]).split()), (text, q)
+
+
+def test_next_last_previous_and_first_in_chromium(live_url: str) -> None:  # noqa: F811
+    """The demo's tickets (two pages and more): the pager's links walk them, each page an address."""
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        page = browser.new_page(viewport={"width": 1366, "height": 768}, locale="zh-CN")
+        page.set_default_timeout(15_000)
+        page.goto(f"{live_url}/dashboard/")
+        page.get_by_label("用户名").fill("analyst")
+        page.get_by_label("密码").fill(PASSWORD)
+        page.get_by_role("button", name="登录").click()
+        page.get_by_role("link", name="投诉单", exact=True).click()
+        numbers = page.locator("table.tickets tbody tr td:first-child")
+        pager = page.locator("nav.pager")
+
+        def shown() -> list[str]:
+            expect(numbers.first).to_be_visible()
+            return numbers.all_inner_texts()
+
+        def follow(name: str, address: str) -> list[str]:
+            pager.get_by_role("link", name=name).click()
+            expect(page).to_have_url(re.compile(address))
+            return shown()
+
+        first = shown()
+        total = int(_TOTAL.search(page.locator("p.summary").inner_text())[1])
+        assert len(first) == 50 and 100 < total < 150
+        expect(pager.get_by_role("link", name="上一页")).to_have_count(0)
+        second = follow("下一页", r"after=")
+        third = follow("下一页", r"after=")
+        assert len(second) == 50 and len(third) == total - 100
+        expect(pager.get_by_role("link", name="下一页")).to_have_count(0)
+        expect(pager.get_by_role("link", name="末页")).to_have_count(0)
+
+        assert follow("首页", r"/dashboard/tickets$") == first
+        last = follow("末页", r"last=1")
+        assert last == second[total - 100 :] + third
+        back = follow("上一页", r"before=")
+        top = follow("上一页", r"before=")
+        assert top + back + last == first + second + third  # back to the top, each ticket once
+        expect(pager.get_by_role("link", name="上一页")).to_have_count(0)
+        assert follow("下一页", r"after=") == back
+        assert follow("首页", r"/dashboard/tickets$") == first
+        browser.close()
+
+
+def test_the_list_counts_up_to_its_cap_then_says_more(listed_app, analyst, monkeypatch):
+    monkeypatch.setattr(queries, "COUNT_CAP", 100)
+    assert "超过 100 条" in analyst.get("/dashboard/tickets").text
+    assert "共 82 条" in analyst.get("/dashboard/tickets?branch=SZ01").text
