@@ -1,7 +1,7 @@
 """paging: the ticket list's keyset order and its search index
 
-Revision ID: 0010_paging
-Revises: 0009_standard
+Revision ID: 0014_paging
+Revises: 0013_rootcause
 Create Date: 2026-12-04
 
 An index on the figures' (received_at, sync_key), the list's order read from
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0010_paging"
-down_revision: str | None = "0009_standard"
+revision: str = "0014_paging"
+down_revision: str | None = "0013_rootcause"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
