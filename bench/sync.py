@@ -12,8 +12,9 @@ process's CPU time is printed beside it, as a busy machine disturbs it less (on
 SQLite it includes the database's work, on PostgreSQL not the server's). The
 cursor lies past the end, so the pull half of the round trip returns nothing.
 
-Two workloads: *spread* — a branch's tickets of three months, in 40 compounds of
-up to 30 buildings (a few group incidents form); *one compound* — every ticket
+Two workloads: *spread* — a branch's tickets of three months, in 40 estates of
+up to 29 phases (期: places apart, where buildings 栋 of one estate are one place
+for the group rule) — a few group incidents form; *one compound* — every ticket
 received the same hour at the same place: one group incident of ``--rows``
 tickets, each raised to yellow with a notice to its department head (the worst
 case of the write-time level rules).
@@ -45,7 +46,7 @@ PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 def fields(n: int, spread: bool) -> dict[str, object]:
     received = NOW - timedelta(days=n % 90, hours=n % 11 + 1) if spread else NOW - timedelta(hours=1)
-    place = f"{COMPOUNDS[n % len(COMPOUNDS)]}{n % 29 + 1}栋" if spread else "阳光花园小区"
+    place = f"{COMPOUNDS[n % len(COMPOUNDS)]}{n % 29 + 1}期" if spread else "阳光花园小区"
     return {
         "ticket_id": f"SZ01-{received:%Y%m%d}-{n:05d}",
         "received_at": received.isoformat(),
