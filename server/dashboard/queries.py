@@ -32,7 +32,7 @@ PAGE_SIZE = 50
 NEWEST_FIRST = (TicketRow.received_at.desc(), TicketRow.ticket_id, TicketRow.sync_key)
 OLDEST_FIRST = (TicketRow.received_at, TicketRow.ticket_id.desc(), TicketRow.sync_key.desc())
 """The list's order and its exact reverse (the sync key settles ties)."""
-FLAG_ARGS = ("unfinished", "overdue", "revisit_due", "grouped", "repeat", "training")
+FLAG_ARGS = ("unfinished", "overdue", "revisit_due", "grouped", "repeat", "training", "major")
 """Check-box criteria of `Selection`, each a query argument of the same name ("1" when ticked)."""
 WITH_CANCELLED = "any"
 """The ``status`` argument that lists cancelled tickets among the others."""
