@@ -102,7 +102,7 @@ def figures_clause(selection: Selection) -> ColumnElement[bool]:
         parts.append(f.category.is_(None))
     if s.unfinished:
         parts.append(f.status.not_in(sorted(st.value for st in FINISHED)))
-    for name in ("overdue", "revisit_due", "grouped", "repeat", "training"):
+    for name in ("overdue", "revisit_due", "grouped", "repeat", "training", "major"):
         if getattr(s, name):
             parts.append(f[name].is_(True))
     if s.department is not None:
