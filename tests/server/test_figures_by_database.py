@@ -4,8 +4,9 @@ The figures of the overview, the KPI sheet and the monthly analysis come from
 `server.storage.figures` (GROUP BY over stored columns); `reference_analysis`
 decodes every ticket and counts it with `complaints.kpis`. Generated tickets of
 branches in Shanghai and London (cancelled, reopened for a second
-investigation, red, yellow, group incidents, repeat complaints, received
-minutes before and after local midnight) go in through the branch sync and the
+investigation, red, yellow, group incidents, repeat complaints, major cases
+with their plan on time, late or not yet communicated, received minutes before
+and after local midnight) go in through the branch sync and the
 flag scan; then for periods and branch choices drawn by Hypothesis the two
 analyses must be equal: overall, per branch, per department and per trend month.
 """
@@ -156,6 +157,23 @@ def test_measures_are_effective_recurred_and_watched_and_counted_the_same(desk: 
     assert improvement.hits and improvement.total > improvement.hits and improvement.unknown
     assert want.kpis.overall.measures_overdue
     assert want.kpis.overall.fishbone[Fishbone.NETWORK] and want.kpis.overall.measures[MeasureStatus.DONE]
+    assert_equal(got, want)
+
+
+def test_major_cases_with_plans_on_time_and_late_are_counted_the_same(desk: Flask) -> None:
+    """The generated major cases have plans on time and late (24 elapsed hours): the equality holds them."""
+    with desk.app_context(), get_db().read() as session:
+        outcomes = dict(
+            session.execute(
+                select(figures_table.c.plan_met, func.count())
+                .where(figures_table.c.major.is_(True), figures_table.c.cancelled.is_(False))
+                .group_by(figures_table.c.plan_met)
+            ).all()
+        )
+    assert outcomes.get(1) and outcomes.get(0) and outcomes.get(None), outcomes
+    got, want = both(desk, Period(date(2026, 10, 20), date(2026, 12, 5)), None)
+    major_plan = want.kpis.overall.major_plan
+    assert want.kpis.overall.major > major_plan.total > major_plan.hits > 0
     assert_equal(got, want)
 
 
