@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from datetime import date, timedelta
 
 import pytest
+from alembic import command
 from flask import Flask
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
@@ -31,7 +32,7 @@ from complaints.periods import Period
 from server import create_app
 from server.scheduling.scan import scan_flags
 from server.services.analysis import Analysis, analyse, reference_analysis
-from server.storage.db import get_db
+from server.storage.db import alembic_config, get_db
 from server.storage.figures import fill_figure_rows
 from server.storage.models import figures_table, tickets_table
 from tests.server.api import conftest as api
@@ -196,3 +197,21 @@ def test_the_figures_are_written_with_every_change_and_refilled_by_the_backfill(
         with get_db().read() as session:
             assert session.execute(rows).all() == written
             assert_equal(analyse(session, None, period), want)
+
+
+def test_the_migration_marks_the_major_cases_of_the_figures_already_stored(desk: Flask) -> None:
+    """Upgrading a database of 0013 marks each stored figures row major from its ticket's grade."""
+    period = Period(date(2026, 10, 20), date(2026, 12, 5))
+    rows = select(figures_table).order_by(figures_table.c.sync_key)
+    with desk.app_context():
+        db = get_db()
+        with db.read() as session:
+            written = session.execute(rows).all()
+            want = reference_analysis(session, None, period)
+        db.dispose()
+        command.downgrade(alembic_config(db.url), "0013_rootcause")
+        db.upgrade()
+        with db.read() as session:
+            assert session.execute(rows).all() == written
+            assert_equal(analyse(session, None, period), want)
+    assert want.kpis.overall.major
