@@ -10,13 +10,17 @@ placed in each branch's local days, cancelled tickets left out of all but
 `CANCELLED`:
 
 - ticket counts (received, cancelled, unfinished, overdue, revisit due, by
-  status, level and category, red, yellow, repeat and group complaint
-  tickets) count tickets **received** in the period that pass their
+  status, level and category, red, yellow, repeat, group complaint and
+  major tickets) count tickets **received** in the period that pass their
   selection; flags and levels are those of the last write or flag scan;
 - repeat complainants: the distinct customers of the repeat complaint tickets;
   group incidents: the distinct group incidents of the group complaint tickets;
 - group revisit satisfaction: satisfied or fairly satisfied among members of a
   group incident **revisited** in the period with an answer;
+- major plans on time: among live major tickets (graded 重大, `complaints.major`)
+  received in the period whose plan was communicated, those whose plan met its
+  deadline (24 elapsed hours), as the rules judge the plan milestone; a major
+  ticket with no plan yet is not in it (it is flagged overdue when late);
 - resolution rate: resolved among those received; root-cause improvement rate:
   measures effective (their cause did not recur within the window,
   `complaints.rootcause`) among those received with a root cause, measures
@@ -121,6 +125,8 @@ GROUP_INCIDENTS = Figure(
 GROUP_REVISIT = _rate(
     "group_revisit", "群体回访满意率", "Group revisit satisfaction", lambda k: k.group_revisit
 )
+MAJOR = _tickets("major", "重大投诉单", "Major cases", selections.MAJOR)
+MAJOR_PLAN = _rate("major_plan", "重大方案及时率", "Major plans on time", lambda k: k.major_plan)
 RESOLUTION = _rate("resolution", "解决率", "Resolution rate", lambda k: k.resolution)
 SATISFACTION = _rate("satisfaction", "满意度", "Satisfaction rate", lambda k: k.satisfaction)
 CLOSED_LOOP = _rate("closed_loop", "闭环及时率", "Closed-loop timeliness", lambda k: k.closed_loop)
@@ -210,6 +216,8 @@ TABLE: tuple[Figure, ...] = (
     GROUP_TICKETS,
     GROUP_INCIDENTS,
     GROUP_REVISIT,
+    MAJOR,
+    MAJOR_PLAN,
 )
 """The figures of a KPI table (per branch, per department): the dashboard's and the workbook's columns."""
 

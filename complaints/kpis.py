@@ -24,7 +24,7 @@ from datetime import datetime
 from complaints import figures, selections
 from complaints.calendar import CalendarPendingError
 from complaints.contacts import customer_key
-from complaints.enums import Category, Fishbone, Flag, Level, MeasureStatus, Satisfaction, Status
+from complaints.enums import Category, Fishbone, Flag, Grade, Level, MeasureStatus, Satisfaction, Status
 from complaints.figures import Milestone, Value
 from complaints.groups import SATISFIED, answered_at
 from complaints.model import Ticket
@@ -139,6 +139,9 @@ class Kpis:
     groups: int
     group_revisit: Rate
     """Members of group incidents who answered at a revisit in the period: satisfied (or fairly) of all."""
+    major_plan: Rate
+    """Live major tickets received in the period whose plan was communicated: on time (24 elapsed hours,
+    the rules' verdict on the plan milestone) of all; ``unknown`` counts deadlines pending the calendar."""
     _counts: dict[Selection, int] = field(default_factory=dict, compare=False, repr=False)
 
     def count(self, selection: Selection) -> int:
@@ -181,6 +184,10 @@ class Kpis:
     @property
     def group_tickets(self) -> int:
         return self.count(selections.GROUPED)
+
+    @property
+    def major(self) -> int:
+        return self.count(selections.MAJOR)
 
     @property
     def uncategorised(self) -> int:
@@ -233,6 +240,7 @@ class Kpis:
         rows += [row(f.MEASURES_OVERDUE), row(f.MEASURES_WATCHED)]
         rows += [row(x) for x in (f.RED, f.YELLOW, f.REPEAT_CUSTOMERS, f.REPEAT_TICKETS)]
         rows += [row(f.GROUP_INCIDENTS), row(f.GROUP_TICKETS), row(f.GROUP_REVISIT)]
+        rows += [row(f.MAJOR), row(f.MAJOR_PLAN)]
         return rows
 
 
@@ -439,6 +447,7 @@ class KpiAccumulator:
         self.repeat_customers: set[str] = set()
         self.group_ids: set[str] = set()
         self.group_revisits = [0, 0]  # [satisfied, answered] members of group incidents
+        self.major_plan = _Tally()
 
     def window(self, clock: SlaClock) -> tuple[datetime, datetime]:
         """The period in ``clock``'s time zone."""
@@ -468,6 +477,8 @@ class KpiAccumulator:
         active = received_in
         if received_in:
             self._add_received(ticket)
+            if ticket.plan_at is not None and ticket.grade is Grade.MAJOR:
+                self.count_major_plan(_milestone_met(ticket, Milestone.PLAN, due()), 1)
         revisited_at = ticket.revisited_at
         if revisited_at is not None and start <= revisited_at < end:
             active = True
@@ -535,6 +546,10 @@ class KpiAccumulator:
         """``n`` live tickets whose ``milestone`` happened in the period, on time or late (None: unknown)."""
         self.on_time[milestone].add(on_time, n)
 
+    def count_major_plan(self, on_time: bool | None, n: int) -> None:
+        """``n`` live major tickets received in the period with their plan communicated, on time or late."""
+        self.major_plan.add(on_time, n)
+
     def count_cause(
         self, department: str, root_cause: str, measure: str, effective: bool | None, n: int, traced: bool
     ) -> None:
@@ -600,6 +615,7 @@ class KpiAccumulator:
         self.repeat_customers |= other.repeat_customers
         self.group_ids |= other.group_ids
         self.group_revisits = [a + b for a, b in zip(self.group_revisits, other.group_revisits, strict=True)]
+        self.major_plan.merge(other.major_plan)
         return self
 
     def result(self) -> Kpis:
@@ -632,6 +648,7 @@ class KpiAccumulator:
             repeat_customers=len(self.repeat_customers),
             groups=len(self.group_ids),
             group_revisit=Rate.of(*self.group_revisits),
+            major_plan=self.major_plan.rate(),
         )
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from complaints.enums import Category, Flag, Level, Status
+from complaints.enums import Category, Flag, Grade, Level, Status
 from complaints.levels import Basis
 from complaints.model import Ticket
 
@@ -50,6 +50,8 @@ class Profile(NamedTuple):
     grouped: bool
     repeat: bool
     training: bool
+    major: bool = False
+    """Graded major (`complaints.major`): the emergency path."""
 
 
 def profile_of(ticket: Ticket) -> Profile:
@@ -65,6 +67,7 @@ def profile_of(ticket: Ticket) -> Profile:
         not is_blank(ticket.group_id),
         Basis.REPEAT in ticket.level_basis.split(","),
         ticket.training_case,
+        ticket.grade is Grade.MAJOR,
     )
 
 
@@ -92,6 +95,8 @@ class Selection:
     """A repeat complaint: the level rules found another unresolved one of the customer (basis REPEAT)."""
     training: bool = False
     """Marked as a training case."""
+    major: bool = False
+    """Graded major (重大): on the emergency path, its plan due 24 elapsed hours after receipt."""
     department: str | None = None
     """Routed to this department ("" : not routed yet), compared without surrounding white space."""
 
@@ -109,6 +114,7 @@ class Selection:
             and (not self.grouped or p.grouped)
             and (not self.repeat or p.repeat)
             and (not self.training or p.training)
+            and (not self.major or p.major)
         )
 
     def matches(self, ticket: Ticket) -> bool:
@@ -130,6 +136,7 @@ RED_OR_YELLOW = Selection(levels=frozenset((Level.RED, Level.YELLOW)))
 REPEAT = Selection(repeat=True)
 GROUPED = Selection(grouped=True)
 TRAINING = Selection(training=True)
+MAJOR = Selection(major=True)
 UNCATEGORISED = Selection(uncategorised=True)
 EVERY = Selection(cancelled=None)
 """Every ticket received, cancelled ones included (the workbook's All tickets sheet)."""

@@ -52,6 +52,8 @@ TILES: tuple[Figure, ...] = (
     f.GROUP_TICKETS,
     f.GROUP_INCIDENTS,
     f.GROUP_REVISIT,
+    f.MAJOR,
+    f.MAJOR_PLAN,
 )
 TILE_CSS = {"red": "tile-red", "yellow": "tile-yellow", "overdue": "tile-red"}
 

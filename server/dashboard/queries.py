@@ -31,7 +31,7 @@ from server.storage.search import Matches, candidates, holding, query_terms
 from server.storage.selections import figures_clause, received_within
 
 PAGE_SIZE = 50
-FLAG_ARGS = ("unfinished", "overdue", "revisit_due", "grouped", "repeat", "training")
+FLAG_ARGS = ("unfinished", "overdue", "revisit_due", "grouped", "repeat", "training", "major")
 """Check-box criteria of `Selection`, each a query argument of the same name ("1" when ticked)."""
 WITH_CANCELLED = "any"
 """The ``status`` argument that lists cancelled tickets among the others."""

@@ -129,6 +129,7 @@ def check_labels(lang: str) -> list[tuple[str, str]]:
         "revisit_due": figures.REVISIT_DUE,
         "grouped": figures.GROUP_TICKETS,
         "repeat": figures.REPEAT_TICKETS,
+        "major": figures.MAJOR,
     }
     return [(name, named[name].label(lang) if name in named else t(name)) for name in FLAG_ARGS]
 

@@ -3,7 +3,7 @@
 `complaints.kpis` defines every figure and counts it ticket by ticket (the
 reference, `server.services.analysis.reference_analysis`). The one service
 also stores, with every ticket it writes, the ticket's `complaints.kpis.Facts`
-(``ticket_figures``: profile, milestone outcomes, working days to close, the
+(``ticket_figures``: profile (major grade included), milestone outcomes, working days to close, the
 customer of a repeat complaint, the group of a group complaint). Here the
 database counts those rows — received, revisited, closed, reaching a milestone
 in the period, each branch in its own local days — grouped by what the figures
@@ -71,6 +71,7 @@ def figure_row(
         "grouped": p.grouped,
         "repeat": p.repeat,
         "training": p.training,
+        "major": p.major,
         "resolved": found.resolved,
         "status": p.status.value,
         "level": p.level.value,
@@ -170,7 +171,7 @@ def _in_period(column: Any, period: Period, zones: Mapping[str, Sequence[int]]) 
 
 
 _PROFILE = (f.cancelled, f.status, f.level, f.category, f.overdue, f.revisit_due, f.grouped, f.repeat)
-_PROFILE += (f.training,)
+_PROFILE += (f.training, f.major)
 _RECEIVED = (*_PROFILE, f.resolved, f.root_cause, f.improvement, f.improved, f.customer, f.group_id)
 _RECEIVED += (f.fishbone, f.measure_status, f.measure_overdue)
 
@@ -196,7 +197,10 @@ def _count(session: Session, counting: _Counting, zones: Mapping[str, Sequence[i
 
     profiles: dict[tuple[Any, ...], Profile] = {}
     for branch_id, dept, *values, n in rows([_in_period(f.received_at, period, zones)], *_RECEIVED):
-        marks, (resolved, cause, measure, effective, customer, group, *state) = tuple(values[:9]), values[9:]
+        marks, (resolved, cause, measure, effective, customer, group, *state) = (
+            tuple(values[: len(_PROFILE)]),
+            values[len(_PROFILE) :],
+        )
         p = profiles.get(marks)
         if p is None:
             p = profiles[marks] = _profile(*marks)
@@ -212,6 +216,10 @@ def _count(session: Session, counting: _Counting, zones: Mapping[str, Sequence[i
                 if group:
                     acc.count_group(group)
     live = f.cancelled.is_(False)
+    major = [live, f.major.is_(True), f.plan_at.is_not(None), _in_period(f.received_at, period, zones)]
+    for branch_id, dept, met, n in rows(major, f.plan_met):
+        for acc in counting.targets(branch_id, dept):
+            acc.count_major_plan(_outcome(met), n)
     revisited = [live, _in_period(f.revisited_at, period, zones)]
     for branch_id, dept, satisfaction, met, n in rows(revisited, f.satisfaction, f.revisit_met):
         for acc in counting.targets(branch_id, dept):

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, false, func, literal, or_, true
 
-from complaints.enums import Level, Status
+from complaints.enums import Grade, Level, Status
 from complaints.levels import Basis
 from complaints.periods import midnight
 from complaints.selections import FINISHED, OVERDUE_FLAGS, REVISIT_FLAGS, Selection
@@ -75,6 +75,8 @@ def selection_clause(selection: Selection) -> ColumnElement[bool]:
         parts.append(_has_any(t.level_basis, [Basis.REPEAT]))
     if s.training:
         parts.append(t.training_case.is_(True))
+    if s.major:
+        parts.append(t.grade == Grade.MAJOR.value)
     if s.department is not None:
         parts.append(_stripped(t.department) == s.department)
     return and_(true(), *parts)
@@ -100,7 +102,7 @@ def figures_clause(selection: Selection) -> ColumnElement[bool]:
         parts.append(f.category.is_(None))
     if s.unfinished:
         parts.append(f.status.not_in(sorted(st.value for st in FINISHED)))
-    for name in ("overdue", "revisit_due", "grouped", "repeat", "training"):
+    for name in ("overdue", "revisit_due", "grouped", "repeat", "training", "major"):
         if getattr(s, name):
             parts.append(f[name].is_(True))
     if s.department is not None:

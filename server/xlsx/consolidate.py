@@ -242,7 +242,7 @@ def row_test(selection: Selection, keys: Sequence[str]) -> Selector | None:
         tests.append(flagged(frozenset(f.value for f in selections.REVISIT_FLAGS)))
     if s.training:
         tests.append(lambda v: bool(v[training_at]))
-    unknown = (s.status, s.category, s.uncategorised, s.unfinished, s.grouped, s.repeat)
+    unknown = (s.status, s.category, s.uncategorised, s.unfinished, s.grouped, s.repeat, s.major)
     if any(unknown) or s.department is not None:
         raise ValueError(f"a ticket sheet cannot select by {s}")
     if len(tests) <= 1:

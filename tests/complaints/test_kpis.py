@@ -391,3 +391,36 @@ def test_rows_for_display_in_english():
     assert rows["Closed-loop timeliness"] == 1.0
     assert rows["Median working days to close"] == 2.0
     assert rows["On-time rate: Revisit"] == 1.0
+
+
+def test_major_cases_and_their_plans_on_time_24_elapsed_hours_across_the_weekend():
+    """A major case received Friday 16 Oct 18:00 has its plan due Saturday 18:00, weekend or not."""
+    friday = at(10, 16, 18)
+    tickets = [
+        make_ticket(grade=Grade.MAJOR, received_at=friday, plan_at=at(10, 17, 17)),  # on time
+        make_ticket(grade=Grade.MAJOR, received_at=friday, plan_at=at(10, 17, 19)),  # an hour late
+        make_ticket(grade=Grade.MAJOR, received_at=friday),  # no plan yet: counted, not rated
+        # a moderate ticket's plan is due in working days: not a major case
+        make_ticket(grade=Grade.MODERATE, received_at=friday, plan_at=at(10, 17, 19)),
+        # a cancelled major case counts only as cancelled
+        make_ticket(grade=Grade.MAJOR, received_at=friday, plan_at=at(10, 17, 9), cancelled_at=at(10, 17, 8)),
+        # September's major case is September's, though its plan came in October
+        make_ticket(grade=Grade.MAJOR, received_at=at(9, 30, 20), plan_at=at(10, 1, 10)),
+    ]
+
+    kpis = kpis_for(tickets)
+
+    assert kpis.major == 3
+    assert kpis.major_plan == Rate(hits=1, total=2, rate=0.5)
+    rows = dict(kpis.as_rows())
+    assert (rows["重大投诉单"], rows["重大方案及时率"]) == (3, 0.5)
+    rows_en = dict(kpis.as_rows("en"))
+    assert (rows_en["Major cases"], rows_en["Major plans on time"]) == (3, 0.5)
+    by_branch = kpi_breakdown(tickets, OCT, CLOCK).by_branch["SZ01"]
+    assert (by_branch.major, by_branch.major_plan) == (kpis.major, kpis.major_plan)
+
+
+def test_no_major_case_means_no_major_plan_rate():
+    kpis = kpis_for([make_ticket(grade=Grade.MINOR, plan_at=at(10, 12, 10))])
+
+    assert (kpis.major, kpis.major_plan.rate) == (0, None)

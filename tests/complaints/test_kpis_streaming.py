@@ -126,6 +126,11 @@ def reference_kpis(tickets: list[Ticket], period: Period) -> Kpis:
         fishbone={b: sum(1 for t in received if t.fishbone is b) for b in Fishbone},
         measures={m: sum(1 for t in received if t.measure_status is m) for m in MeasureStatus},
         measures_overdue=sum(1 for t in received if Flag.MEASURE_OVERDUE in t.flags),
+        major_plan=rate(
+            _milestone_met(t, Milestone.PLAN, CLOCK.deadlines(t))
+            for t in received
+            if t.grade is Grade.MAJOR and t.plan_at is not None
+        ),
     )
 
 

@@ -4,8 +4,9 @@ The figures of the overview, the KPI sheet and the monthly analysis come from
 `server.storage.figures` (GROUP BY over stored columns); `reference_analysis`
 decodes every ticket and counts it with `complaints.kpis`. Generated tickets of
 branches in Shanghai and London (cancelled, reopened for a second
-investigation, red, yellow, group incidents, repeat complaints, received
-minutes before and after local midnight) go in through the branch sync and the
+investigation, red, yellow, group incidents, repeat complaints, major cases
+with their plan on time, late or not yet communicated, received minutes before
+and after local midnight) go in through the branch sync and the
 flag scan; then for periods and branch choices drawn by Hypothesis the two
 analyses must be equal: overall, per branch, per department and per trend month.
 """
@@ -18,6 +19,7 @@ from collections.abc import Iterator
 from datetime import date, timedelta
 
 import pytest
+from alembic import command
 from flask import Flask
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
@@ -30,7 +32,7 @@ from complaints.periods import Period
 from server import create_app
 from server.scheduling.scan import scan_flags
 from server.services.analysis import Analysis, analyse, reference_analysis
-from server.storage.db import get_db
+from server.storage.db import alembic_config, get_db
 from server.storage.figures import fill_figure_rows
 from server.storage.models import figures_table, tickets_table
 from tests.server.api import conftest as api
@@ -159,6 +161,23 @@ def test_measures_are_effective_recurred_and_watched_and_counted_the_same(desk: 
     assert_equal(got, want)
 
 
+def test_major_cases_with_plans_on_time_and_late_are_counted_the_same(desk: Flask) -> None:
+    """The generated major cases have plans on time and late (24 elapsed hours): the equality holds them."""
+    with desk.app_context(), get_db().read() as session:
+        outcomes = dict(
+            session.execute(
+                select(figures_table.c.plan_met, func.count())
+                .where(figures_table.c.major.is_(True), figures_table.c.cancelled.is_(False))
+                .group_by(figures_table.c.plan_met)
+            ).all()
+        )
+    assert outcomes.get(1) and outcomes.get(0) and outcomes.get(None), outcomes
+    got, want = both(desk, Period(date(2026, 10, 20), date(2026, 12, 5)), None)
+    major_plan = want.kpis.overall.major_plan
+    assert want.kpis.overall.major > major_plan.total > major_plan.hits > 0
+    assert_equal(got, want)
+
+
 def test_the_figures_are_written_with_every_change_and_refilled_by_the_backfill(desk: Flask) -> None:
     """The service writes each ticket's figure row; the migration's backfill writes the same rows again."""
     period = Period.month(2026, 11)
@@ -178,3 +197,21 @@ def test_the_figures_are_written_with_every_change_and_refilled_by_the_backfill(
         with get_db().read() as session:
             assert session.execute(rows).all() == written
             assert_equal(analyse(session, None, period), want)
+
+
+def test_the_migration_marks_the_major_cases_of_the_figures_already_stored(desk: Flask) -> None:
+    """Upgrading a database of 0014 marks each stored figures row major from its ticket's grade."""
+    period = Period(date(2026, 10, 20), date(2026, 12, 5))
+    rows = select(figures_table).order_by(figures_table.c.sync_key)
+    with desk.app_context():
+        db = get_db()
+        with db.read() as session:
+            written = session.execute(rows).all()
+            want = reference_analysis(session, None, period)
+        db.dispose()
+        command.downgrade(alembic_config(db.url), "0014_paging")
+        db.upgrade()
+        with db.read() as session:
+            assert session.execute(rows).all() == written
+            assert_equal(analyse(session, None, period), want)
+    assert want.kpis.overall.major

@@ -3,7 +3,8 @@
 Three branches, two of them in Shanghai and one in London, receive tickets
 around the end of November 2026 — some at a few minutes past or before local
 midnight — in every state: cancelled, reopened for a second investigation,
-overdue, red, yellow, in a group incident, repeat complaints. They go in through
+overdue, red, yellow, in a group incident, repeat complaints, major cases with
+their plan on time or late. They go in through
 the branch sync and the flag scan, as in production, with "now" pinned.
 
 For several periods and branch choices, signed in as head office:
@@ -257,6 +258,16 @@ class Stored:
     department: str
     contact: str
     resolved: bool
+    grade: str
+    plan_on_time: bool | None
+    """A plan communicated within 24 elapsed hours of receipt (or of reopening); None: no plan yet."""
+
+
+def plan_on_time(t: TicketRow) -> bool | None:
+    """The major plan's deadline written out: 24 hours of elapsed time, weekends and nights included."""
+    if t.plan_at is None:
+        return None
+    return t.plan_at <= (t.reopened_at or t.received_at) + timedelta(hours=24)
 
 
 def stored(app: Flask) -> list[Stored]:
@@ -276,6 +287,8 @@ def stored(app: Flask) -> list[Stored]:
                 t.department.strip(),
                 t.contact,
                 t.resolved_at is not None,
+                t.grade or "",
+                plan_on_time(t),
             )
             for t, code, zone in rows
         ]
@@ -295,6 +308,7 @@ COUNTS = {
     "yellow": lambda t: live(t) and t.level == "yellow",
     "repeat_tickets": lambda t: live(t) and "REPEAT" in t.basis,
     "group_tickets": lambda t: live(t) and t.group != "",
+    "major": lambda t: live(t) and t.grade == "major",
     **{f"status_{s}": (lambda t, s=s: live(t) and t.status == s) for s in STATUSES},
 }
 """What each count of tickets counts, written out from the definitions."""
@@ -308,6 +322,8 @@ def expected(tickets: list[Stored], days: Days, codes: tuple[str, ...]) -> dict[
     found["group_incidents"] = len({t.group for t in mine if COUNTS["group_tickets"](t)})
     received = [t for t in mine if live(t)]
     found["resolution"] = f"{sum(t.resolved for t in received)}/{len(received)}"  # type: ignore[assignment]
+    planned = [t.plan_on_time for t in mine if COUNTS["major"](t) and t.plan_on_time is not None]
+    found["major_plan"] = f"{sum(planned)}/{len(planned)}"  # type: ignore[assignment]
     return found
 
 
@@ -472,9 +488,11 @@ def test_every_figure_equals_its_list_its_definition_and_its_workbook_cell(
     for key, shown in {**tiles, **statuses}.items():
         if shown.link:
             assert list_total(analyst, shown.link, seen) == int(shown.value), (key, shown.link)
-        if key in want and key != "resolution":
+        if key in want and key not in ("resolution", "major_plan"):
             assert shown.value == str(want[key]), key
     assert tiles["resolution"].texts["tile-detail"].strip() == want["resolution"]
+    assert tiles["major_plan"].texts["tile-detail"].strip() == want["major_plan"]
+    assert tiles["major"].link  # the major cases' list, checked above to hold as many
     assert sum(int(s.value) for s in statuses.values()) == want["received"] + want["cancelled"]
     assert not tiles["group_incidents"].link and not tiles["repeat_customers"].link
 
@@ -502,6 +520,9 @@ def test_every_figure_equals_its_list_its_definition_and_its_workbook_cell(
     for key, shown in tiles.items():
         if shown.label in sheet["合计"]:
             assert cell_number(sheet["合计"][shown.label]) == shown_number(shown.value), key
+    assert sheet["合计"]["重大投诉单"] == want["major"]
+    hits, total = (int(n) for n in str(want["major_plan"]).split("/"))
+    assert cell_number(sheet["合计"]["重大方案及时率"]) == (round(hits / total, 3) if total else None)
     sizes = {ws.title: ws.max_row - 1 for ws in book.worksheets[2:]}
     assert sizes["全部投诉"] == want["received"] + want["cancelled"]
     assert sizes["超时投诉"] == want["overdue"]
@@ -527,7 +548,9 @@ def test_names_and_the_period_read_the_same_in_english(desk: Flask) -> None:
     assert printed == days.shown
     assert page.headers["KPIs by branch"][1:] == header
     tiles = {s.label: s.value for s in page.where("")}
-    assert {"Complaints received", "Group complaint tickets", "Group incidents"} <= set(tiles)
+    assert {"Complaints received", "Group complaint tickets", "Major cases", "Major plans on time"} <= set(
+        tiles
+    )
     for label, value in tiles.items():
         assert cell_number(sheet["Overall"][label]) == shown_number(value), label
 
@@ -555,6 +578,9 @@ def test_the_figures_do_not_hang_on_the_generated_data(desk: Flask) -> None:
     assert min(november[k] for k in ("cancelled", "overdue", "red", "yellow", "revisit_due")) > 0
     assert november["group_tickets"] >= 3 and november["repeat_tickets"] >= 2
     assert november["status_reinvestigating"] > 0 and london["received"] > 0
+    # major cases with their plan on time and late (24 elapsed hours), and some with no plan yet
+    majors = [t for t in tickets if COUNTS["major"](t) and t.day.month == 11]
+    assert {True, False, None} <= {t.plan_on_time for t in majors}
     # tickets whose day in London is not their day in Shanghai
     shanghai = ZoneInfo("Asia/Shanghai")
     assert any(t.code == "LD01" and t.at.astimezone(shanghai).date() != t.day for t in tickets)
