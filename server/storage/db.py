@@ -8,6 +8,7 @@ both read first deadlock and one gets "database is locked". PostgreSQL (set
 
 from __future__ import annotations
 
+import os
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -53,8 +54,18 @@ class Database:
             yield session
 
     def upgrade(self, revision: str = "head") -> None:
-        """Bring the schema up to ``revision`` with Alembic."""
+        """Bring the schema up to ``revision`` with Alembic; at the head, fill the figures rows missing.
+
+        The figures rows are computed by today's code (`server.storage.figures`), which
+        fits only the head's tables: a database coming from before migration 0006 gets
+        them here, not in the migration.
+        """
         command.upgrade(alembic_config(self.url), revision)
+        if revision == "head":
+            from server.storage.figures import fill_figure_rows  # the tables' code needs the models
+
+            with self.engine.begin() as connection:
+                fill_figure_rows(connection, os.environ.get("COMPLAINTS_CALENDAR"))
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -103,15 +103,18 @@ def write_figure_rows(connection: Connection, rows: list[dict[str, Any]], new: b
 
 
 def fill_figure_rows(connection: Connection, calendar_path: str | None) -> int:
-    """Write the ``ticket_figures`` row of every stored ticket (migration 0006, loads around the service).
+    """Write the ``ticket_figures`` row of every stored ticket that has none; returns how many.
 
-    Deadlines are computed again with the calendar, as the flag scan does; returns how many rows.
+    After an upgrade from before migration 0006 (the table is made empty there)
+    and wherever a row is missing. Deadlines are computed again with the
+    calendar, as the flag scan does.
     """
     t = tickets_table.c
+    missing = ~select(figures_table.c.sync_key).where(figures_table.c.sync_key == t.sync_key).exists()
     done = 0
     for branch_id, code, zone in connection.execute(select(BranchRow.id, BranchRow.code, BranchRow.timezone)):
         clock = clock_for(zone, calendar_path)
-        query = select(*TICKET_READ).where(t.branch_id == branch_id).order_by(t.sync_key)
+        query = select(*TICKET_READ).where(t.branch_id == branch_id, missing).order_by(t.sync_key)
         last = ""
         while True:
             part = connection.execute(query.where(t.sync_key > last).limit(BATCH)).all()
@@ -121,10 +124,11 @@ def fill_figure_rows(connection: Connection, calendar_path: str | None) -> int:
             for r in part:
                 ticket = ticket_of(r, code)
                 rows.append(figure_row(r.sync_key, branch_id, ticket, clock.deadlines(ticket), clock))
-            write_figure_rows(connection, rows)
+            write_figure_rows(connection, rows, new=True)
             done += len(rows)
             last = part[-1].sync_key
-        logger.info("figures of branch %s filled (%d tickets so far)", code, done)
+        if done:
+            logger.info("figures of branch %s filled (%d tickets so far)", code, done)
     return done
 
 

@@ -17,6 +17,7 @@ import os
 import random
 from collections.abc import Iterator
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 from alembic import command
@@ -215,3 +216,39 @@ def test_the_migration_marks_the_major_cases_of_the_figures_already_stored(desk:
             assert session.execute(rows).all() == written
             assert_equal(analyse(session, None, period), want)
     assert want.kpis.overall.major
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_a_database_from_before_the_figures_table_is_upgraded_with_every_ticket_counted(
+    kind: str, tmp_path: Path
+) -> None:
+    """Branches and tickets stored before migration 0006: the upgrade to the head fills their figures rows."""
+    name = None
+    if kind == "sqlite":
+        url = f"sqlite:///{tmp_path / 'old.db'}"
+    elif api._postgres_available():
+        url, name = api._fresh_postgres_database()
+    else:
+        pytest.fail(f"PostgreSQL not reachable at {api.PG_ADMIN_URL}")
+    app = create_app({"TESTING": True, "DATABASE_URL": url, "CLOCK": lambda: NOW})
+    with app.app_context():
+        db = get_db()
+        db.upgrade()
+    for code, zone in ZONES.items():
+        api.add_branch(app, code, zone)
+        push_tickets(app, *make_tickets(code, random.Random(5)), code=code)
+    period = Period(date(2026, 10, 20), date(2026, 12, 5))
+    try:
+        with app.app_context():
+            db.dispose()
+            command.downgrade(alembic_config(db.url), "0005")
+            db.upgrade()
+            with db.read() as session:
+                tickets = session.scalar(select(func.count()).select_from(tickets_table))
+                rows = session.scalar(select(func.count()).select_from(figures_table))
+                assert rows == tickets > 0
+                assert_equal(analyse(session, None, period), reference_analysis(session, None, period))
+            db.dispose()
+    finally:
+        if name:
+            api._drop_postgres_database(name)

@@ -4,12 +4,14 @@ Revision ID: 0006
 Revises: 0005
 Create Date: 2026-12-04
 
-The backfill writes the row of every ticket already stored, with its deadlines
-computed again with the holiday calendar of ``COMPLAINTS_CALENDAR`` (as the
-server does); about a minute and a half per million tickets.
+The rows of the tickets already stored are written once the upgrade reaches the
+head (`server.storage.db.Database.upgrade` → `server.storage.figures.fill_figure_rows`),
+when the code's tables match the schema: written here, with today's columns, the
+rows would not fit the table of this revision. Deadlines are computed again with
+the holiday calendar of ``COMPLAINTS_CALENDAR`` (as the server does); about a
+minute and a half per million tickets.
 """
 
-import os
 from collections.abc import Sequence
 
 import sqlalchemy as sa
@@ -76,9 +78,6 @@ def upgrade() -> None:
     )
     for m in MOMENTS:
         op.create_index(f"ix_ticket_figures_{m}", "ticket_figures", ["branch_id", m], unique=False)
-    from server.storage.figures import fill_figure_rows
-
-    fill_figure_rows(op.get_bind(), os.environ.get("COMPLAINTS_CALENDAR"))
 
 
 def downgrade() -> None:
