@@ -234,7 +234,7 @@ class Branch:
                 "customer_name": f"客户{n}",
                 "contact": f"138{self.rng.randrange(10**8):08d}",
                 "category": "network_fault",
-                "place": f"小区{n % 17}",
+                "place": f"小区{n % 17}期",  # phases apart: a trailing number alone would be one place
                 "description": "每晚八点宽带断线，重启光猫后又断",
                 "grade": "moderate",
                 "level": "blue",

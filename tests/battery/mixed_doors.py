@@ -449,7 +449,7 @@ def new_ticket(code: str, n: int) -> dict[str, Any]:
             "customer_name": f"客户{n}",
             "contact": f"1390000{len(code)}{n:03d}",
             "category": "network_fault",
-            "place": f"{code}小区{n}",
+            "place": f"{code}小区{n}期",  # phases apart: a trailing number alone would be one place
             "description": "每晚八点宽带断线",
             "grade": "moderate",
             "level": "blue",

@@ -202,7 +202,7 @@ def _new_ticket(branch: int, n: int) -> dict[str, Any]:
             "customer_name": f"客户{n}",
             "contact": f"1380000{branch:02d}{n:02d}",
             "category": "network_fault",
-            "place": f"小区{n}",
+            "place": f"小区{n}期",  # phases apart: a trailing number alone would be one place
             "description": "每晚八点宽带断线",
             "grade": "moderate",
             "level": "blue",
