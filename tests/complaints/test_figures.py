@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from complaints import figures
 from complaints.calendar import WorkCalendar
-from complaints.enums import Category, Flag, Level, Status
+from complaints.enums import Category, Flag, Grade, Level, Status
 from complaints.figures import Kind
 from complaints.kpis import KpiAccumulator, compute_kpis
 from complaints.levels import Basis
@@ -55,6 +55,7 @@ COUNTS: dict[str, Callable[[Ticket], bool]] = {
     "yellow": lambda t: live(t) and t.level is Level.YELLOW,
     "repeat_tickets": lambda t: live(t) and "REPEAT" in t.level_basis.split(","),
     "group_tickets": lambda t: live(t) and t.group_id.strip() != "",
+    "major": lambda t: live(t) and t.grade is Grade.MAJOR,  # graded 重大: the emergency path
     "uncategorised": lambda t: live(t) and t.category is None,
     **{f"category_{c.value}": (lambda t, c=c: live(t) and t.category is c) for c in Category},
     **{

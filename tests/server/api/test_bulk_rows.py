@@ -47,7 +47,8 @@ def _stored(connection: Any, table: Any, tag: str, skip: tuple[str, ...] = ()) -
     """
     key = "sync_key" if "sync_key" in table.c else "entity_key"
     columns = ", ".join(c.name for c in table.c if c.name not in ("id", key, *skip))
-    query = f"SELECT {columns} FROM {table.name} WHERE substr({key}, 1, 1) = '{tag}' ORDER BY {key}"
+    where = f"substr({key}, 1, 1) = '{tag}' AND length({key}) <= 4"  # not the push's own (random) keys
+    query = f"SELECT {columns} FROM {table.name} WHERE {where} ORDER BY {key}"
     return [tuple(row) for row in connection.exec_driver_sql(query)]
 
 
