@@ -9,12 +9,12 @@ from datetime import date
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from complaints.enums import Flag
 from server.storage.db import get_db
 from server.storage.figures import fill_figure_rows
-from server.storage.models import BranchRow, HistoryRow, LogRow, TicketRow
+from server.storage.models import BranchRow, HistoryRow, LogRow, TicketRow, figures_table
 from tests.server.dashboard.conftest import branch_token, csrf_of, load_demo, sign_in
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -116,6 +116,7 @@ def mark_groups_and_repeats(app) -> None:
             else:
                 ticket.level_basis = "GROUP,REPEAT" if n == 3 else "REPEAT"
     with app.app_context(), get_db().write() as session:  # written around the service: its figure rows too
+        session.execute(delete(figures_table).where(figures_table.c.sync_key.in_(keys)))
         fill_figure_rows(session.connection(), None)
 
 
