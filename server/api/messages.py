@@ -73,7 +73,8 @@ def _answer(prepared: Prepared, request: Request, log: dict[str, Any] | None) ->
 
 @blp.route("/tickets/<string:sync_key>/messages", methods=["POST"])
 @blp.arguments(MessageRequest)
-@blp.response(200, MessageAnswer)
+@blp.response(200, MessageAnswer, description="the filled message (a preview: nothing sent)")
+@blp.alt_response(201, schema=MessageAnswer, description="the message sent: queued and logged on the ticket")
 @blp.doc(security=SECURITY)
 @require(BRANCH, HEAD_OFFICE, ADMIN)
 def message(body: dict[str, Any], sync_key: str) -> Any:

@@ -63,6 +63,7 @@ ROLES = {
     "GET /api/consolidated": ("head_office",),
     "GET /api/tickets/{sync_key}/dossier.pdf": ("branch", "head_office"),
     "GET /api/tickets/{sync_key}/dossier.xlsx": ("branch", "head_office"),
+    "POST /api/tickets/{sync_key}/messages": ("branch", "head_office"),
 }
 """Who may call each operation; an operation missing here fails the test, so none goes untested."""
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
