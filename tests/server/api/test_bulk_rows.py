@@ -128,6 +128,13 @@ def test_bulk_insert_stores_what_sqlalchemy_stores(app: Flask) -> None:
             assert at == datetime(2026, 10, 1, 0, 1, 0, 123456, tzinfo=SHANGHAI)
             # a comparison in SQL finds driver rows and SQLAlchemy rows alike
             since = datetime(2026, 9, 30, 16, 5, tzinfo=UTC)
-            found = connection.execute(select(LogRow.sync_key).where(LogRow.at >= since)).scalars().all()
+            ours = [row["sync_key"] for tag in "ab" for row in _log_rows(branch_id, tag)]
+            found = (
+                connection.execute(
+                    select(LogRow.sync_key).where(LogRow.at >= since, LogRow.sync_key.in_(ours))
+                )
+                .scalars()
+                .all()
+            )
             by_kind = {tag: {k[1:] for k in found if k[0] == tag} for tag in "ab"}
             assert by_kind["a"] == by_kind["b"] and 0 < len(by_kind["b"]) < 12
