@@ -51,7 +51,6 @@ from server.storage.rows import (
     next_change_seq,
     to_db,
 )
-from server.storage.search import SEARCHED, search_row, write_search_rows
 from server.storage.writes import (
     CREATED,
     Stamp,
@@ -234,12 +233,6 @@ def write(change: Change, outcomes: Iterable[Outcome], first_scan: bool = False)
                 if (o.proposal.row is None) is new
             ]
             write_figure_rows(change.session.connection(), figures, new=new)
-            searched = [
-                search_row(o.key, {name: getattr(o.ticket, name) for name in SEARCHED})
-                for o in changed
-                if (o.proposal.row is None) is new and (new or not o.values.keys().isdisjoint(SEARCHED))
-            ]
-            write_search_rows(change.session.connection(), searched, new=new)
         insert_history(change.session, history)
         insert_log(
             change.session, stamp, change.branch.id, ((o.key, e) for o in changed for e in o.settled.log)
