@@ -22,7 +22,6 @@ from complaints.sla import DEFAULT_TZ, policy_from_settings
 from server import (
     api,
     cli,
-    collector,
     dashboard,
     errors,
     home,
@@ -85,8 +84,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     categories_from_settings(app.config.get("ROOT_CAUSE_CATEGORIES"))  # so does an unknown fishbone category
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
-    collector.init_app(app)  # first: a big body's parse runs with the collector paused too
-    limits.init_app(app)
+    limits.init_app(app)  # first: a big body's parse runs with the collector paused
     ratelimit.init_app(app)
     throttle.init_app(app)
     jsonbody.init_app(app)  # before the API's own checks, which read the body

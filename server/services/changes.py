@@ -28,7 +28,7 @@ from complaints.model import LogEntry, Task, Ticket, revised
 from complaints.pipeline import Settled, settle
 from complaints.routing import RoutingTable, head_rule
 from complaints.sla import SlaClock
-from complaints.wire import COLUMNS, DEADLINE_COLUMNS, encode
+from complaints.wire import COLUMNS, DEADLINE_COLUMNS, encode_fields
 from server.services.notices import (
     QUIET_STATUSES,
     Notice,
@@ -246,7 +246,7 @@ def write(change: Change, outcomes: Iterable[Outcome], first_scan: bool = False)
 
 def _created(o: Outcome) -> str:
     given = o.proposal.given if o.proposal.given is not None else {}
-    return json.dumps({key: encode(key, value) for key, value in given.items()}, ensure_ascii=False)
+    return json.dumps(encode_fields(given), ensure_ascii=False)
 
 
 def _history(stamp: Stamp, o: Outcome) -> list[dict[str, Any]]:

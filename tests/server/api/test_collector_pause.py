@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from flask import Flask
 
-from server.collector import BIG_BODY
+from server.limits import BIG_BODY
 from tests.server.api.conftest import add_branch
 from tests.server.api.test_sync_api import new_fields
 
