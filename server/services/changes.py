@@ -16,6 +16,7 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import select
@@ -173,6 +174,9 @@ def settle_all(
     return outcomes
 
 
+_as_is = attrgetter(*STORED_AS_IS)
+
+
 def _columns(p: Proposal, settled: Settled) -> dict[str, Any]:
     ticket, deadlines = settled.ticket, settled.evaluation.deadlines
     values: dict[str, Any] = {}
@@ -183,8 +187,7 @@ def _columns(p: Proposal, settled: Settled) -> dict[str, Any]:
             values[column] = due
     before = p.before
     if before is None:  # a new ticket: every field, without comparing (the hot path of a big push)
-        for key in STORED_AS_IS:
-            values[key] = getattr(ticket, key)
+        values.update(zip(STORED_AS_IS, _as_is(ticket), strict=True))
         for key in STORED_CONVERTED:
             values[key] = to_db(key, getattr(ticket, key))
         return values
