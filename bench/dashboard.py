@@ -47,6 +47,7 @@ from server.storage.models import (  # noqa: E402
     TicketRow,
     UserRow,
     figures_table,
+    search_marks_table,
     search_table,
     tickets_table,
 )
@@ -84,6 +85,7 @@ def prepare(url: str, tickets: int) -> None:
     if have != tickets:
         with db.write() as session:
             session.execute(search_table.delete())
+            session.execute(search_marks_table.delete())
             session.execute(figures_table.delete())
             session.execute(tickets_table.delete())
             session.execute(BranchRow.__table__.delete())

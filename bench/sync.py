@@ -2,6 +2,7 @@
 
     python bench/sync.py                       # SQLite (temporary file) and PostgreSQL (127.0.0.1, db test)
     python bench/sync.py --rows 20000 --only sqlite
+    python bench/sync.py --pg postgresql+psycopg://postgres@127.0.0.1:5432/other   # another database
 
 Three pushes per database and workload, each of ``--rows`` rows in one request:
 new tickets, edits on a current base (applied directly), and edits on a stale
@@ -106,9 +107,10 @@ def main() -> None:
     )
     parser.add_argument("--rows", type=int, default=5000)
     parser.add_argument("--only", choices=["sqlite", "postgresql"])
+    parser.add_argument("--pg", default=PG, help="the PostgreSQL database (SQLAlchemy URL)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        targets = {"sqlite": f"sqlite:///{tmp}/bench.db", "postgresql": PG}
+        targets = {"sqlite": f"sqlite:///{tmp}/bench.db", "postgresql": args.pg}
         for name, url in targets.items():
             if args.only and name != args.only:
                 continue

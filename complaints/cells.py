@@ -29,9 +29,8 @@ import math
 import re
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, time, timedelta, tzinfo
-from functools import cache
 
-from complaints.enums import Flag, Labelled
+from complaints.enums import Flag, Labelled, names_of
 from complaints.schema import TICKETS, ColType, Column
 from complaints.sla import PENDING
 from complaints.wire import DEADLINE_COLUMNS
@@ -85,22 +84,6 @@ def is_blank(raw: object) -> bool:
 # --- flags, booleans, datetimes ------------------------------------------------------------
 
 
-@cache
-def _members(enum: type[Labelled]) -> dict[str, Labelled]:
-    """Code, Chinese and English label (casefolded) -> member: `Labelled.parse` as one dict look-up."""
-    table: dict[str, Labelled] = {}
-    for member in enum:
-        for text in (member.value, member.zh, member.en):
-            table.setdefault(text.casefold(), member)
-    return table
-
-
-def parse_member(enum: type[Labelled], text: str) -> Labelled:
-    """``enum.parse(text)``, fast: the member whose code or label is ``text`` (case and blanks ignored)."""
-    member = _members(enum).get(text.strip().casefold())
-    return member if member is not None else enum.parse(text)
-
-
 def format_flags(flags: Iterable[Flag], lang: str | None = None, missing: Sequence[str] = ()) -> str:
     """Flags in the enumeration's order: codes separated by ", " (``lang`` None), else labels of ``lang``.
 
@@ -123,9 +106,7 @@ def format_flags(flags: Iterable[Flag], lang: str | None = None, missing: Sequen
 def parse_flags(text: str) -> frozenset[Flag]:
     """Flags from codes or labels separated by commas, semicolons, 、 or new lines."""
     return frozenset(
-        parse_member(Flag, part)  # type: ignore[misc]
-        for part in FLAG_SEPARATORS.split(FLAG_DETAIL.sub("", text))
-        if part.strip()
+        Flag.parse(part) for part in FLAG_SEPARATORS.split(FLAG_DETAIL.sub("", text)) if part.strip()
     )
 
 
@@ -236,7 +217,7 @@ def read_text(raw: object) -> str:
 def read_datetime(raw: object, zone: tzinfo, pending: bool = False, epoch: datetime = EXCEL_1900) -> object:
     """An aware datetime (or `PENDING` for a computed deadline that says so)."""
     if pending and isinstance(raw, str) and not isinstance(raw, Formula):
-        if _members(Flag).get(raw.strip().casefold()) is Flag.PENDING_CALENDAR:
+        if names_of(Flag).get(raw.strip().casefold()) is Flag.PENDING_CALENDAR:
             return PENDING
     naive = naive_datetime(raw, epoch)
     if naive.tzinfo is not None:
@@ -289,7 +270,7 @@ def read_enum(raw: object, enum: type[Labelled]) -> Labelled:
     if isinstance(raw, Formula):
         raise _formula_error(raw)
     if isinstance(raw, str):
-        member = _members(enum).get(raw.strip().casefold())
+        member = names_of(enum).get(raw.strip().casefold())
         if member is not None:
             return member
     raise CellValueError(
@@ -347,7 +328,7 @@ def reader(column: Column, zone: tzinfo, epoch: datetime = EXCEL_1900) -> Reader
     if kind is ColType.ENUM:
         enum = column.enum
         assert enum is not None, column.key
-        members = _members(enum)
+        members = names_of(enum)
 
         def read_member(raw: object) -> object:
             if type(raw) is str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from functools import cache
 
 
 class Labelled(StrEnum):
@@ -36,11 +37,20 @@ class Labelled(StrEnum):
         Matching ignores case and surrounding blanks, so a value typed in either
         language of the workbook is understood.
         """
-        wanted = text.strip().casefold()
-        for member in cls:
-            if wanted in (member.value.casefold(), member.zh.casefold(), member.en.casefold()):
-                return member
-        raise ValueError(f"{text!r} is not a valid {cls.__name__}")
+        member = names_of(cls).get(text.strip().casefold())
+        if member is None:
+            raise ValueError(f"{text!r} is not a valid {cls.__name__}")
+        return member
+
+
+@cache
+def names_of(enum: type[Labelled]) -> dict[str, Labelled]:
+    """Code, Chinese and English label (casefolded) → member, the first member where two share one."""
+    table: dict[str, Labelled] = {}
+    for member in enum:
+        for text in (member.value, member.zh, member.en):
+            table.setdefault(text.casefold(), member)
+    return table
 
 
 class Channel(Labelled):

@@ -17,7 +17,7 @@ from enum import Enum
 from functools import lru_cache
 from typing import TypeVar
 
-from complaints.cells import EXCEL_1900, CellValueError, describe, from_serial, parse_member
+from complaints.cells import EXCEL_1900, CellValueError, describe, from_serial
 from complaints.enums import Category, Channel, Labelled, Satisfaction
 
 _FULL_WIDTH = str.maketrans("０１２３４５６７８９．／－：　", "0123456789./-: ")
@@ -242,7 +242,7 @@ def match_label(enum: type[E], text: str, words: tuple[tuple[str, E], ...], othe
     text)."""
     wanted = plain(text)
     try:
-        return parse_member(enum, wanted), True  # type: ignore[return-value]
+        return enum.parse(wanted), True  # type: ignore[return-value]
     except ValueError:
         pass
     folded = wanted.casefold()

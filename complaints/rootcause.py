@@ -23,12 +23,13 @@ from complaints.enums import Effect, Fishbone, MeasureStatus
 from complaints.model import Ticket, revised
 
 OPEN_MEASURE = frozenset({MeasureStatus.PLANNED, MeasureStatus.IN_PROGRESS})
+ALL_CATEGORIES = tuple(Fishbone)
 
 
 def categories_from_settings(codes: Sequence[str] | None) -> tuple[Fishbone, ...]:
     """The fishbone branches a server offers (``ROOT_CAUSE_CATEGORIES``; None: all); refuses unknown ones."""
     if codes is None:
-        return tuple(Fishbone)
+        return ALL_CATEGORIES
     if isinstance(codes, str) or not codes:
         raise ValueError("ROOT_CAUSE_CATEGORIES must be a non-empty list of fishbone category codes")
     offered = []

@@ -302,12 +302,19 @@ def _find(text: str, vocabulary: Iterable[tuple[str, T]]) -> list[tuple[int, str
     """
     vocabulary = tuple(vocabulary)
     literal, latin = _prefilter(vocabulary)
-    if not any(phrase in text for phrase in literal) and (latin is None or latin.search(text) is None):
+    if not any(phrase in text for phrase in literal) and (
+        latin is None or _LETTER.search(text) is None or latin.search(text) is None
+    ):
         return []  # most texts hold none: a substring test per phrase, instead of a regex pass per phrase
     return [
         (m.start(), m.group(), vocabulary[int(m.lastgroup[1:])][1])  # type: ignore[index]
         for m in _alternatives(vocabulary).finditer(text)
     ]
+
+
+_LETTER = re.compile(r"(?i:[a-z])")
+"""A character a Latin phrase's letter may match (ignoring case, K and ſ too): a text without one, such as
+most Chinese descriptions, needs no pass of the Latin phrases' pattern (the most costly part of the test)."""
 
 
 @cache

@@ -6,7 +6,9 @@ Pure (no Flask): the server's storage and API and the add-in's sync client share
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
+from functools import cache
 from typing import Any
 
 from complaints.enums import Flag, LogKind
@@ -60,6 +62,16 @@ def encode(key: str, value: Any, columns: dict[str, Column] = COLUMNS) -> Any:
     if kind is ColType.ENUM:
         return str(value)
     return value
+
+
+_PLAIN = frozenset(k for k, c in COLUMNS.items() if c.type in (ColType.TEXT, ColType.INT, ColType.BOOL))
+"""Ticket fields whose JSON is the model's value itself."""
+
+
+def encode_fields(values: Mapping[str, Any]) -> dict[str, Any]:
+    """`encode` of every ticket field of ``values``: those held as JSON holds them are taken as they are
+    (most of a row; a function call each made up a third of writing a new ticket's history)."""
+    return {key: value if key in _PLAIN else encode(key, value) for key, value in values.items()}
 
 
 def decode(key: str, raw: Any, columns: dict[str, Column] = COLUMNS) -> Any:
@@ -119,11 +131,16 @@ def decode_fields(
     """Decode a pushed row's fields, refusing computed or unknown ones; errors name every bad field."""
     values: dict[str, Any] = {}
     errors: list[FieldError] = []
+    accepted = _as_set(allowed)
     for key, value in raw.items():
-        if key not in allowed:
+        if key not in accepted:
             errors.append(
                 FieldError(key, "unknown or computed field (computed fields are set by the server)")
             )
+            continue
+        column = columns.get(key)
+        if type(value) is str and value and column is not None and column.type is ColType.TEXT:
+            values[key] = value  # most fields of a row: `decode` would hand the text back
             continue
         try:
             values[key] = decode(key, value, columns)
@@ -132,6 +149,11 @@ def decode_fields(
     if errors:
         raise FieldErrors(errors)
     return values
+
+
+@cache
+def _as_set(keys: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(keys)
 
 
 class FieldErrors(ValueError):

@@ -19,7 +19,19 @@ from flask import Flask
 from complaints.levels import LevelRules
 from complaints.rootcause import categories_from_settings
 from complaints.sla import DEFAULT_TZ, policy_from_settings
-from server import api, cli, dashboard, errors, home, jsonbody, limits, portal, ratelimit, remote, throttle
+from server import (
+    api,
+    cli,
+    dashboard,
+    errors,
+    home,
+    jsonbody,
+    limits,
+    portal,
+    ratelimit,
+    remote,
+    throttle,
+)
 from server.admin import pages as admin_pages
 from server.clock import system_now
 from server.scheduling import scheduler
@@ -72,7 +84,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     categories_from_settings(app.config.get("ROOT_CAUSE_CATEGORIES"))  # so does an unknown fishbone category
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
-    limits.init_app(app)
+    limits.init_app(app)  # first: a big body's parse runs with the collector paused
     ratelimit.init_app(app)
     throttle.init_app(app)
     jsonbody.init_app(app)  # before the API's own checks, which read the body

@@ -43,6 +43,7 @@ from server.services.present import (
 from server.services.tickets import add_note, change_on, escalate_ticket
 from server.storage.db import get_db
 from server.storage.rows import from_db
+from server.storage.search import bring_up_to_date
 from server.storage.writes import CREATED
 
 
@@ -58,6 +59,8 @@ def tickets() -> Any:
     mask = not current_user().sees_phone_numbers
     error = ""
     sent = request.form if request.method == "POST" else request.args
+    if sent.get("q", "").strip():
+        bring_up_to_date(get_db())  # the search index follows changes lazily
     with get_db().read() as session:
         branches = branch_codes(session)
         try:

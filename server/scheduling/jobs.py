@@ -22,7 +22,7 @@ from server.scheduling.scan import scan_flags
 from server.services import idempotency
 from server.services.notices import Notice, enqueue, render, send_pending
 from server.services.reports import MONTHLY, build_monthly_workbook, is_kept, keep, previous_month
-from server.storage import backup
+from server.storage import backup, search
 from server.storage.db import get_db
 from server.storage.evidence import evidence_folder
 from server.storage.models import UserRow
@@ -40,9 +40,11 @@ class JobResult:
 
 
 def flag_scan(now: datetime, full: bool = False) -> JobResult:
-    """Bring flags, levels and revisit windows up to date; notify heads of new yellow/red tickets."""
+    """Bring flags, levels and revisit windows up to date; notify heads of new yellow/red tickets; catch
+    the search index up."""
     report = scan_flags(now, full=full)
-    return JobResult(report.written, report.describe())
+    indexed = search.bring_up_to_date(get_db())  # so a search seldom waits for the index
+    return JobResult(report.written, f"{report.describe()}; {indexed} indexed for search")
 
 
 def outbox(now: datetime) -> JobResult:

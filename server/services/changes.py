@@ -16,6 +16,7 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import select
@@ -28,7 +29,7 @@ from complaints.model import LogEntry, Task, Ticket, revised
 from complaints.pipeline import Settled, settle
 from complaints.routing import RoutingTable, head_rule
 from complaints.sla import SlaClock
-from complaints.wire import COLUMNS, DEADLINE_COLUMNS, encode
+from complaints.wire import COLUMNS, DEADLINE_COLUMNS, encode_fields
 from server.services.notices import (
     QUIET_STATUSES,
     Notice,
@@ -51,7 +52,6 @@ from server.storage.rows import (
     next_change_seq,
     to_db,
 )
-from server.storage.search import SEARCHED, search_row, write_search_rows
 from server.storage.writes import (
     CREATED,
     Stamp,
@@ -174,6 +174,9 @@ def settle_all(
     return outcomes
 
 
+_as_is = attrgetter(*STORED_AS_IS)
+
+
 def _columns(p: Proposal, settled: Settled) -> dict[str, Any]:
     ticket, deadlines = settled.ticket, settled.evaluation.deadlines
     values: dict[str, Any] = {}
@@ -184,8 +187,7 @@ def _columns(p: Proposal, settled: Settled) -> dict[str, Any]:
             values[column] = due
     before = p.before
     if before is None:  # a new ticket: every field, without comparing (the hot path of a big push)
-        for key in STORED_AS_IS:
-            values[key] = getattr(ticket, key)
+        values.update(zip(STORED_AS_IS, _as_is(ticket), strict=True))
         for key in STORED_CONVERTED:
             values[key] = to_db(key, getattr(ticket, key))
         return values
@@ -234,12 +236,6 @@ def write(change: Change, outcomes: Iterable[Outcome], first_scan: bool = False)
                 if (o.proposal.row is None) is new
             ]
             write_figure_rows(change.session.connection(), figures, new=new)
-            searched = [
-                search_row(o.key, {name: getattr(o.ticket, name) for name in SEARCHED})
-                for o in changed
-                if (o.proposal.row is None) is new and (new or not o.values.keys().isdisjoint(SEARCHED))
-            ]
-            write_search_rows(change.session.connection(), searched, new=new)
         insert_history(change.session, history)
         insert_log(
             change.session, stamp, change.branch.id, ((o.key, e) for o in changed for e in o.settled.log)
@@ -253,7 +249,7 @@ def write(change: Change, outcomes: Iterable[Outcome], first_scan: bool = False)
 
 def _created(o: Outcome) -> str:
     given = o.proposal.given if o.proposal.given is not None else {}
-    return json.dumps({key: encode(key, value) for key, value in given.items()}, ensure_ascii=False)
+    return json.dumps(encode_fields(given), ensure_ascii=False)
 
 
 def _history(stamp: Stamp, o: Outcome) -> list[dict[str, Any]]:

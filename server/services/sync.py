@@ -367,7 +367,7 @@ def commit(change: Change, pending: Pending) -> list[Outcome]:
             ticket = ticket_of(row, change.branch.code)
             proposals[key] = Proposal(row, ticket, ticket)
     _recurrences(change, proposals)
-    tasks, progress = tasks_and_progress(session, proposals)
+    tasks, progress = tasks_and_progress(session, [k for k, p in proposals.items() if p.row is not None])
     for task in pending.new_tasks:
         tasks[task.ticket_key].append(task_of(task))
     for key, entry in pending.new_log:

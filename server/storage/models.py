@@ -211,9 +211,17 @@ search_table = Table(
     Column("sync_key", ForeignKey("tickets.sync_key"), nullable=False, unique=True),
     Column("terms", Text, nullable=False),
 )
-"""Each ticket's search terms (`server.storage.search`), written with it by the one service. Migration 0010
+"""Each ticket's search terms (`server.storage.search`), caught up before a search. Migration 0014
 indexes them: on SQLite in the FTS5 table ``ticket_search_fts`` (kept by triggers on this table), on
 PostgreSQL in the GIN index ``ix_ticket_search_terms`` over ``string_to_array(terms, ' ')``."""
+search_marks_table = Table(
+    "search_marks",
+    Base.metadata,
+    Column("branch_id", ForeignKey("branches.id"), primary_key=True),
+    Column("change_seq", Integer, nullable=False),
+)
+"""Per branch, the change number up to which ``ticket_search`` holds every ticket's terms: the index is
+brought up to date before a search (`server.storage.search.catch_up`), not by each write. No row: 0."""
 UNMAPPED = ("ticket_search_fts", "ix_ticket_search_terms")
 """What the migrations make that no model maps (by name prefix): the FTS5 table with its shadow tables,
 the GIN index (an expression index Alembic cannot compare on every database)."""
@@ -487,6 +495,9 @@ _t = tickets_table.c
 Index("ix_tickets_branch_category_place", _t.branch_id, _t.category, _t.place)
 Index("ix_tickets_branch_resolved", _t.branch_id, _t.resolved_at)
 Index("ix_tickets_branch_status", _t.branch_id, _t.status, _t.ticket_id)  # its first walk: unfinished ones
+Index(  # the repeat rule's customers, read from the index alone (without it, from every row of the branch)
+    "ix_tickets_branch_contacts", _t.branch_id, _t.cancelled_at, _t.contact, _t.resolved_at, _t.sync_key
+)
 
 
 class LedgerMappingRow(Base):

@@ -42,7 +42,7 @@ def place_key(place: str | None, suffixes: tuple[str, ...] = PLACE_SUFFIXES) -> 
 
 def contact_key(contact: str | None) -> str:
     text = contact or ""
-    digits = _NOT_DIGITS.sub("", text)
+    digits = text if text.isdecimal() else _NOT_DIGITS.sub("", text)  # most contacts: digits alone
     return digits[-_CONTACT_SUFFIX:] if digits else text.strip().casefold()
 
 

@@ -2,8 +2,7 @@
 
 A search is a substring match (``LIKE``) over the ticket number, the customer's
 name, the contact and the description. At a million tickets that scan is too
-slow for a rare word, so each ticket also keeps its *terms* (``ticket_search``),
-written with the ticket by `server.services.changes.write`:
+slow for a rare word, so each ticket also keeps its *terms* (``ticket_search``):
 
 - Chinese (any non-ASCII letters): every character and every two adjacent ones
   (bigrams), so a one- or two-character query such as 王 or 宽带 is found through
@@ -25,12 +24,20 @@ exactly what the scan found. A query without an indexable piece (one or two
 ASCII letters or digits alone, such as 5G) is not narrowed: the list walks its
 order with the ``LIKE`` and stops at a page, which is fast because such short
 text is common.
+
+The terms are not written with each change (a fifth of a big push's time went
+to them): `catch_up` brings the index up to date before a search and after each
+flag scan. Per branch, ``search_marks`` holds the change number up to which the
+index holds every ticket; a change's tickets carry its number (``change_seq``),
+so the tickets changed since are found through the branch's change index.
+Change numbers are taken under the branch's lock, so every change numbered up to
+the branch's counter as read is committed.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -48,6 +55,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
@@ -55,7 +63,9 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.types import Text
 
-from server.storage.models import search_table
+from server.storage.db import Database
+from server.storage.models import BranchRow, search_marks_table, search_table, tickets_table
+from server.storage.rows import chunks
 from server.storage.writes import insert_rows
 
 SEARCHED = ("ticket_id", "customer_name", "contact", "description")
@@ -138,29 +148,82 @@ def query_terms(q: str) -> list[str]:
     return sorted(found or {part for part in parts if len(part) == 1 and _size(part) == 2})
 
 
-def search_row(key: str, values: Mapping[str, Any]) -> dict[str, Any]:
-    """The ``ticket_search`` row of the ticket ``key`` with the searched fields ``values``."""
-    return {"sync_key": key, "terms": terms_of(values.get(name) for name in SEARCHED)}
+def bring_up_to_date(db: Database) -> int:
+    """`catch_up` in a transaction of its own when a branch is behind (a read first: usually none is)."""
+    with db.read() as session:
+        if not lagging(session):
+            return 0
+    with db.write() as session:
+        return catch_up(session)
 
 
-def write_search_rows(connection: Connection, rows: list[dict[str, Any]], new: bool = False) -> None:
-    """Store the rows of `search_row` (``new``: the tickets have none yet, else theirs are replaced)."""
-    if not rows:
-        return
-    if new:
-        insert_rows(connection, search_table, rows)
-        return
-    s = search_table.c
-    connection.execute(
-        update(search_table).where(s.sync_key == bindparam("key")).values(terms=bindparam("new_terms")),
-        [{"key": r["sync_key"], "new_terms": r["terms"]} for r in rows],
+def catch_up(session: Session, batch: int = 5_000) -> int:
+    """Bring the index up to date with every committed change; returns how many tickets were looked at.
+
+    Per branch behind its mark: the mark's row is locked (two catch-ups would
+    otherwise race, the older text written last), then the tickets changed after
+    the mark up to the branch's counter get their terms, written only where they
+    differ from the stored ones.
+    """
+    looked = 0
+    for branch_id, latest in lagging(session):
+        indexed = _lock_mark(session, branch_id)
+        if indexed >= latest:  # another catch-up did it while this one waited
+            continue
+        looked += _index_changes(session, branch_id, indexed, latest, batch)
+        m = search_marks_table.c
+        session.execute(update(search_marks_table).where(m.branch_id == branch_id).values(change_seq=latest))
+    return looked
+
+
+def lagging(session: Session) -> list[tuple[int, int]]:
+    """(branch id, change counter) of each branch whose index is behind its changes."""
+    b, m = BranchRow.__table__.c, search_marks_table.c
+    query = (
+        select(b.id, b.change_seq)
+        .outerjoin(search_marks_table, m.branch_id == b.id)
+        .where(b.change_seq > func.coalesce(m.change_seq, 0))
+        .order_by(b.id)
     )
+    return [(branch_id, latest) for branch_id, latest in session.execute(query)]
+
+
+def _lock_mark(session: Session, branch_id: int) -> int:
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    m = search_marks_table.c
+    session.execute(
+        dialect.insert(search_marks_table)
+        .values(branch_id=branch_id, change_seq=0)
+        .on_conflict_do_nothing(index_elements=["branch_id"])
+    )
+    query = select(m.change_seq).where(m.branch_id == branch_id).with_for_update()
+    return int(session.scalar(query) or 0)
+
+
+def _index_changes(session: Session, branch_id: int, after: int, upto: int, batch: int) -> int:
+    t, s = tickets_table.c, search_table.c
+    query = select(t.sync_key, *(t[name] for name in SEARCHED)).where(
+        t.branch_id == branch_id, t.change_seq > after, t.change_seq <= upto
+    )
+    connection = session.connection()
+    looked = 0
+    for part in connection.execute(query.execution_options(yield_per=batch)).partitions():
+        terms = {r.sync_key: terms_of(r[1:]) for r in part}
+        stored: dict[str, str] = {}
+        for keys in chunks(list(terms)):
+            stored.update(connection.execute(select(s.sync_key, s.terms).where(s.sync_key.in_(keys))).all())
+        fresh = [{"sync_key": k, "terms": v} for k, v in terms.items() if k not in stored]
+        changed = [{"key": k, "new_terms": v} for k, v in terms.items() if k in stored and stored[k] != v]
+        insert_rows(connection, search_table, fresh)
+        if changed:
+            query_update = update(search_table).where(s.sync_key == bindparam("key"))
+            connection.execute(query_update.values(terms=bindparam("new_terms")), changed)
+        looked += len(terms)
+    return looked
 
 
 def fill_search_rows(connection: Connection, batch: int = 5_000) -> int:
-    """Write the ``ticket_search`` row of every stored ticket (the migration, loads around the service)."""
-    from server.storage.models import tickets_table
-
+    """Write the ``ticket_search`` row of every stored ticket (migration 0014, loads around the service)."""
     t = tickets_table.c
     connection.execute(delete(search_table))
     query = select(t.sync_key, *(t[name] for name in SEARCHED)).order_by(t.sync_key)
@@ -169,7 +232,7 @@ def fill_search_rows(connection: Connection, batch: int = 5_000) -> int:
         part = connection.execute(query.where(t.sync_key > last).limit(batch)).all()
         if not part:
             return done
-        rows = [search_row(r.sync_key, r._mapping) for r in part]
+        rows = [{"sync_key": r.sync_key, "terms": terms_of(r[1:])} for r in part]
         insert_rows(connection, search_table, rows)
         done += len(rows)
         last = part[-1].sync_key

@@ -9,7 +9,7 @@ is sent again).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -77,17 +77,19 @@ def insert_rows(connection: Connection, table: Table, rows: list[dict[str, Any]]
     """
     if not rows:
         return
-    used = {key for row in rows for key, value in row.items() if value is not None}
-    columns = [c for c in table.c if c.key in used or (c.default is not None and c.default.is_scalar)]
+    given = _by_column(rows)
     dialect = connection.dialect
+    columns, cells = [], []
+    for c in table.c:
+        default = c.default.arg if c.default is not None else None
+        values = given(c.key, default)
+        if values.count(None) == len(values) and not (c.default is not None and c.default.is_scalar):
+            continue  # empty in every row: left out, so NULL or the database's own default
+        process = c.type.dialect_impl(dialect).bind_processor(dialect)
+        columns.append(c)
+        cells.append(values if process is None else _converted(values, process))
     quote = dialect.identifier_preparer
     names = ", ".join(quote.format_column(c) for c in columns)
-    cells = []
-    for c in columns:
-        default = c.default.arg if c.default is not None else None
-        values = [row.get(c.key, default) for row in rows]
-        process = c.type.dialect_impl(dialect).bind_processor(dialect)
-        cells.append(values if process is None else _converted(values, process))
     if dialect.name == "postgresql":  # COPY: one stream instead of a statement per row
         with connection.connection.driver_connection.cursor() as cursor:  # type: ignore[union-attr]
             with cursor.copy(f"COPY {quote.format_table(table)} ({names}) FROM STDIN") as copy:
@@ -99,7 +101,20 @@ def insert_rows(connection: Connection, table: Table, rows: list[dict[str, Any]]
     connection.exec_driver_sql(sql, list(zip(*cells, strict=True)))
 
 
-def _converted(values: list[Any], process: Callable[[Any], Any]) -> list[Any]:
+def _by_column(rows: list[dict[str, Any]]) -> Callable[[str, Any], Sequence[Any]]:
+    """A column's values over ``rows`` by its key, ``default`` where a row lacks it.
+
+    Rows built by one piece of code share their keys' order: they are turned into
+    columns by ``zip`` in one pass, not a dictionary look-up per cell.
+    """
+    keys = tuple(rows[0])
+    if all(tuple(row) == keys for row in rows):
+        columns = dict(zip(keys, zip(*(row.values() for row in rows), strict=True), strict=True))
+        return lambda key, default: columns.get(key) or (default,) * len(rows)
+    return lambda key, default: [row.get(key, default) for row in rows]
+
+
+def _converted(values: Sequence[Any], process: Callable[[Any], Any]) -> list[Any]:
     """``values`` through a column's bind processor, each distinct value once.
 
     A push's rows share most of their times (when written, end-of-day deadlines):

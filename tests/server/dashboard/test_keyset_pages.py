@@ -1,8 +1,8 @@
 """The ticket list's keyset pages and its search index, on SQLite and PostgreSQL.
 
-Tickets are pushed through the sync API (the one service writes them, their
-figures and their search terms); the list is read as a head-office analyst
-reads it, following its links.
+Tickets are pushed through the sync API (the one service writes them and their
+figures; the search index catches up before a search); the list is read as a
+head-office analyst reads it, following its links.
 """
 
 from __future__ import annotations
@@ -17,15 +17,17 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from server.auth import ADMIN, HEAD_OFFICE
 from server.dashboard import queries
+from server.scheduling.jobs import flag_scan
+from server.storage import search
 from server.storage.db import get_db
-from server.storage.models import BranchRow, TicketRow
+from server.storage.models import BranchRow, TicketRow, search_table
 from server.storage.search import query_terms, terms_of
 from tests.browsing import ARGS, CHROMIUM, open_page, sign_in_at
-from tests.server.api.conftest import add_branch
+from tests.server.api.conftest import NOW, add_branch
 from tests.server.api.test_sync_api import new_fields, sync
 from tests.server.dashboard.conftest import PASSWORD, add_user, branch_token, sign_in
 from tests.server.dashboard.test_browser import live_url  # noqa: F401 (fixture)
@@ -215,6 +217,34 @@ def test_a_change_through_sync_is_found_by_the_next_search(listed_app, analyst):
     assert not pushed["pushed"]["tickets"][0]["conflicts"], pushed
     assert searched(analyst, "信号塔")[0] == {"SZ01-20261120-0003"}
     assert "SZ01-20261120-0003" not in searched(analyst, before)[0]
+
+
+def test_a_ticket_pushed_is_found_by_the_next_search_and_the_flag_scan_catches_the_index_up(
+    listed_app, analyst
+):
+    """The push leaves the index behind; the search catches it up first, and so does the scheduled scan."""
+    searched(analyst, "宽带")
+    token = branch_token(listed_app, "GZ01")
+    for n, text in ((90, "小区信号塔拆除后无信号"), (91, "路由器冒烟")):
+        fields = new_fields(f"GZ01-20261120-{n:04d}", received_at=START.isoformat(), description=text)
+        sync(listed_app.test_client(), token, {"tickets": [{"sync_key": uuid.uuid4().hex, "fields": fields}]})
+    with listed_app.app_context(), get_db().read() as session:
+        gz01 = session.scalar(select(BranchRow.id).where(BranchRow.code == "GZ01"))
+        assert [branch_id for branch_id, _ in search.lagging(session)] == [gz01]
+    assert searched(analyst, "信号塔")[0] == {"GZ01-20261120-0090"}
+    assert searched(analyst, "冒烟")[0] == {"GZ01-20261120-0091"}
+    with listed_app.app_context(), get_db().read() as session:
+        assert search.lagging(session) == []
+
+    fields = new_fields("SZ01-20261120-0092", received_at=START.isoformat(), description="机顶盒无信号源")
+    change = {"sync_key": uuid.uuid4().hex, "fields": fields}
+    sync(listed_app.test_client(), branch_token(listed_app, "SZ01"), {"tickets": [change]})
+    with listed_app.app_context():
+        assert "1 indexed for search" in flag_scan(NOW).detail
+        with get_db().read() as session:
+            assert search.lagging(session) == []
+            assert session.scalar(select(func.count()).select_from(search_table)) == 82 + 77 + 3
+    assert searched(analyst, "信号源")[0] == {"SZ01-20261120-0092"}
 
 
 def test_every_substring_holds_the_terms_of_the_ticket_it_is_in():
