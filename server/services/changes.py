@@ -233,7 +233,7 @@ def write(change: Change, outcomes: Iterable[Outcome], first_scan: bool = False)
                 for o in changed
                 if (o.proposal.row is None) is new
             ]
-            write_figure_rows(change.session.connection(), figures, new=new)
+            write_figure_rows(change.session.connection(), figures, change.branch.timezone, new=new)
             searched = [
                 search_row(o.key, {name: getattr(o.ticket, name) for name in SEARCHED})
                 for o in changed

@@ -1,0 +1,55 @@
+"""figdays: the figures' counts per branch and local day, rolled up on read and marked stale on write
+
+Revision ID: 0016_figdays
+Revises: 0015_majorfig
+Create Date: 2026-12-04
+
+Three tables of `server.storage.rollup`: ``figure_days`` (the counts of each
+branch and local day), ``figure_days_done`` (the days they hold, each with a
+token that changes with every rewrite) and ``figure_day_marks`` (days a write
+changed since). They start empty: the first reads count their days from
+``ticket_figures`` and store them.
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0016_figdays"
+down_revision: str | None = "0015_majorfig"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "figure_days",
+        sa.Column("branch_id", sa.Integer(), sa.ForeignKey("branches.id"), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("kind", sa.SmallInteger(), nullable=False),
+        sa.Column("department", sa.Text(), nullable=False),
+        sa.Column("key", sa.Text(), nullable=False),
+        sa.Column("n", sa.Integer(), nullable=False),
+    )
+    op.create_index("ix_figure_days_branch_day", "figure_days", ["branch_id", "day"])
+    op.create_table(
+        "figure_days_done",
+        sa.Column("branch_id", sa.Integer(), sa.ForeignKey("branches.id"), primary_key=True),
+        sa.Column("day", sa.Date(), primary_key=True),
+        sa.Column("token", sa.String(32), nullable=False),
+    )
+    op.create_table(
+        "figure_day_marks",
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("branch_id", sa.Integer(), sa.ForeignKey("branches.id"), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+    )
+    op.create_index("ix_figure_day_marks_branch_day", "figure_day_marks", ["branch_id", "day"])
+
+
+def downgrade() -> None:
+    op.drop_table("figure_day_marks")
+    op.drop_table("figure_days_done")
+    op.drop_index("ix_figure_days_branch_day", "figure_days")
+    op.drop_table("figure_days")
