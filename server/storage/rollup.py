@@ -93,7 +93,7 @@ def count_days(
     zone: str,
     days: Iterable[date],
 ) -> dict[Key, list[Row]]:
-    """The `Row`s of each branch of ``ids`` (all in ``zone``) and each of ``days``: ``ticket_figures`` counted."""
+    """The `Row`s of each branch of ``ids`` (one ``zone``) and day of ``days``, from ``ticket_figures``."""
     found: dict[Key, list[Row]] = defaultdict(list)
     for run in _runs(days):
         starts = [Period(day, day + timedelta(days=1)).bounds(zone)[0] for day in run]
