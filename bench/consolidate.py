@@ -43,6 +43,7 @@ from complaints.periods import Period  # noqa: E402
 from server.storage.db import Database  # noqa: E402
 from server.storage.figures import fill_figure_rows  # noqa: E402
 from server.storage.models import BranchRow, figures_table, tickets_table  # noqa: E402
+from server.storage.rollup import forget_days  # noqa: E402
 
 PERIOD = Period.month(2026, 11)
 ZONE = "Asia/Shanghai"
@@ -335,6 +336,7 @@ def main() -> None:
         have = session.scalar(select(func.count()).select_from(tickets_table))
     if have != args.tickets:
         with db.write() as session:
+            forget_days(session.connection())
             session.execute(figures_table.delete())
             session.execute(tickets_table.delete())
             session.execute(BranchRow.__table__.delete())

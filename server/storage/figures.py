@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import json
 import logging
-from collections import Counter
 from collections.abc import Mapping, Sequence
-from datetime import date, timedelta
+from datetime import date
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, delete, or_, select
@@ -213,6 +213,7 @@ cancelled tickets with a moment in the day (only their branch and department are
 _MILESTONE_OF = {kind: m for m, kind in _MILESTONE_KIND.items()}
 
 
+@lru_cache(maxsize=4096)
 def _profile(cancelled: Any, status: Any, level: Any, category: Any, *marks: Any) -> Profile:
     return Profile(
         bool(cancelled),
@@ -267,18 +268,13 @@ def _feed(counting: _Counting, branch_id: int, kind: int, dept: str, values: lis
     # TOUCHED: the cancelled ticket only lists its branch and department (`targets` above)
 
 
-def _count(counting: _Counting, days: DayCounts, ids: Sequence[int]) -> None:
-    """Feed ``counting`` the rows of the days of its period, summed over the days first."""
-    period = counting.period
-    summed: Counter[tuple[int, int, str, str]] = Counter()
-    for branch_id in ids:
-        day = period.first
-        while day < period.end:
-            for kind, dept, key, n in days.rows.get((branch_id, day), ()):
-                if kind != TOUCHED or counting.grouped:
-                    summed[(branch_id, kind, dept, key)] += n
-            day += timedelta(days=1)
-    for (branch_id, kind, dept, key), n in summed.items():
+_ALL_KINDS = frozenset(count.kind for count in COUNTS)
+
+
+def _count(session: Session, counting: _Counting, days: DayCounts) -> None:
+    """Feed ``counting`` the tickets of the days of its period, summed over the days first."""
+    kinds = _ALL_KINDS if counting.grouped else _ALL_KINDS - {TOUCHED}
+    for (branch_id, kind, dept, key), n in days.summed(session, counting.period, kinds).items():
         _feed(counting, branch_id, kind, dept, json.loads(key), n)
 
 
@@ -297,10 +293,9 @@ def breakdown(
     window = Period(
         min([period.first, *(m.first for m in months)]), max([period.end, *(m.end for m in months)])
     )
-    ids = list(codes)
     days = DayCounts.read(session, COUNTS, by_zone, window)
     counting = _Counting(period, codes, grouped=True)
-    _count(counting, days, ids)
+    _count(session, counting, days)
     overall = counting.overall.result()
     by_month = {}
     for month in months:
@@ -308,7 +303,7 @@ def breakdown(
             by_month[month.key()] = overall
             continue
         monthly = _Counting(month, codes, grouped=False)
-        _count(monthly, days, ids)
+        _count(session, monthly, days)
         by_month[month.key()] = monthly.overall.result()
     stored = days.store(session.get_bind())  # type: ignore[arg-type]
     if stored:

@@ -24,14 +24,27 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections import Counter, defaultdict
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Engine, and_, case, delete, insert, literal, literal_column, select, text
+from sqlalchemy import (
+    Connection,
+    Engine,
+    and_,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    literal_column,
+    or_,
+    select,
+    text,
+)
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -73,6 +86,8 @@ class Count:
 
 Row = tuple[int, str, str, int]
 """A count of a day: its kind, department, key (the JSON list of the columns' values) and tickets."""
+Summed = tuple[int, int, str, str]
+"""What `DayCounts.summed` tells apart: branch id, kind, department and key."""
 
 
 def _runs(days: Iterable[date]) -> list[list[date]]:
@@ -118,7 +133,8 @@ def count_days(
 class DayCounts:
     """The `Row`s of every branch and day of a window, and what to store of them (`store`)."""
 
-    rows: dict[Key, list[Row]] = field(default_factory=lambda: defaultdict(list))
+    clean: dict[int, set[date]] = field(default_factory=dict)
+    """The days of each branch rolled up and not marked: their counts are read from ``figure_days``."""
     fresh: dict[Key, list[Row]] = field(default_factory=dict)
     """The days counted from ``ticket_figures`` (not rolled up, or marked)."""
     tokens: dict[Key, str | None] = field(default_factory=dict)
@@ -149,10 +165,8 @@ class DayCounts:
             for b, d, token in session.execute(select(*figure_done_table.c).where(*within(done_c)))
         }
         clean = {key for key in done if key not in marked}
-        stored = select(days_c.branch_id, days_c.day, days_c.kind, days_c.department, days_c.key, days_c.n)
-        for branch_id, day, *row in session.execute(stored.where(*within(days_c))):
-            if (branch_id, day) in clean:
-                found.rows[(branch_id, day)].append(tuple(row))  # type: ignore[arg-type]
+        for branch_id, day in clean:
+            found.clean.setdefault(branch_id, set()).add(day)
         every = [window.first + timedelta(days=i) for i in range((window.end - window.first).days)]
         for zone, group in zones.items():
             need = {(b, d) for b in group for d in every if (b, d) not in clean}
@@ -160,9 +174,34 @@ class DayCounts:
                 continue
             counted = count_days(session, counts, group, zone, {d for _, d in need})
             for key in need:
-                found.rows[key] = found.fresh[key] = counted.get(key, [])
+                found.fresh[key] = counted.get(key, [])
                 found.tokens[key] = done.get(key)
                 found.marks[key] = marked.get(key, [])
+        return found
+
+    def summed(
+        self, session: Session, period: Period, kinds: Container[int]
+    ) -> Counter[tuple[int, int, str, str]]:
+        """Tickets per branch id, kind (of ``kinds``), department and key over the days of ``period``.
+
+        The database sums the rolled-up days; the fresh ones are added here.
+        """
+        found: Counter[Summed] = Counter()
+        for (branch_id, day), rows in self.fresh.items():
+            if period.first <= day < period.end:
+                for kind, dept, key, n in rows:
+                    if kind in kinds:
+                        found[(branch_id, kind, dept, key)] += n
+        days = [
+            and_(days_c.branch_id == branch_id, days_c.day.in_(inside))
+            for branch_id, clean in self.clean.items()
+            if (inside := sorted(d for d in clean if period.first <= d < period.end))
+        ]
+        if days:
+            grouped = (days_c.branch_id, days_c.kind, days_c.department, days_c.key)
+            stmt = select(*grouped, func.sum(days_c.n)).where(or_(*days), days_c.kind.in_(list(kinds)))
+            for branch_id, kind, dept, key, n in session.execute(stmt.group_by(*grouped)):
+                found[(branch_id, kind, dept, key)] += n
         return found
 
     def store(self, engine: Engine) -> int:
