@@ -13,6 +13,7 @@ tell apart, and the `KpiAccumulator`s are fed the counts (``count_*``), so
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections.abc import Mapping, Sequence
@@ -31,8 +32,9 @@ from complaints.periods import Period
 from complaints.rootcause import has_root_cause, improved
 from complaints.selections import Profile
 from complaints.sla import Deadlines, SlaClock
+from complaints.staff import StaffKey, StaffKpis, StaffRole
 from server.storage.models import FIGURE_MOMENTS, BranchRow, figures_table, tickets_table
-from server.storage.rollup import MARKED, Count, DayCounts, forget_days, local_days, mark_days
+from server.storage.rollup import FAMILIES, MARKED, Count, DayCounts, forget_days, local_days, mark_days
 from server.storage.rows import TICKET_READ, chunks, clock_for, from_db, ticket_of
 from server.storage.writes import insert_rows
 
@@ -269,6 +271,66 @@ def _feed(counting: _Counting, branch_id: int, kind: int, dept: str, values: lis
 
 
 _ALL_KINDS = frozenset(count.kind for count in COUNTS)
+DEPARTMENTS, PEOPLE_FAMILY = FAMILIES
+_ROLE_COLUMN = {
+    StaffRole.COORDINATOR: tickets_table.c.coordinator,
+    StaffRole.INVESTIGATOR: tickets_table.c.investigator,
+}
+_LISTING = frozenset({PROFILE, REVISITED, CLOSED, TOUCHED, *_MILESTONE_OF})
+"""The counts that list a person: received, revisited, closed or reaching a milestone in the period
+(`complaints.kpis.KpiAccumulator.add`)."""
+STAFF_COUNTS: tuple[Count, ...] = tuple(
+    dataclasses.replace(
+        count,
+        kind=100 * (1 + i) + count.kind,
+        columns=(f.department, *count.columns) if count.kind == CAUSE else count.columns,
+        where=(*count.where, column != ""),
+        group=column,
+    )
+    for i, column in enumerate(_ROLE_COLUMN.values())
+    for count in COUNTS
+)
+"""`COUNTS` by the person of each role (`complaints.staff.STAFF_FIELD`) instead of the department
+(the root causes keep their department, for the improvement by department)."""
+_ROLES = list(_ROLE_COLUMN)
+
+
+def _branches(session: Session, zones: Mapping[str, str]) -> tuple[dict[int, str], dict[str, list[int]]]:
+    """Branch id → code of the branches of ``zones``, and zone → their ids."""
+    found = session.execute(select(BranchRow.id, BranchRow.code).where(BranchRow.code.in_(list(zones))))
+    codes = {branch_id: code for branch_id, code in found}
+    by_zone: dict[str, list[int]] = {}
+    for branch_id, code in codes.items():
+        by_zone.setdefault(zones[code], []).append(branch_id)
+    return codes, by_zone
+
+
+def staff_breakdown(session: Session, zones: Mapping[str, str], period: Period) -> list[StaffKpis]:
+    """Each person's KPIs over ``period`` in the branches of ``zones`` (code → time zone), as
+    `complaints.staff.StaffAccumulator` gives the figures of `complaints.staff.STAFF_FIGURES`."""
+    codes, by_zone = _branches(session, zones)
+    days = DayCounts.read(session, PEOPLE_FAMILY, STAFF_COUNTS, by_zone, period)
+    people: dict[StaffKey, _Counting] = {}
+    listed: set[StaffKey] = set()
+    kinds = frozenset(count.kind for count in STAFF_COUNTS)
+    for (branch_id, kind, name, key), n in days.summed(session, period, kinds).items():
+        person = StaffKey(_ROLES[kind // 100 - 1], codes[branch_id].strip(), name.strip())
+        if not person.name:
+            continue
+        counting = people.get(person)
+        if counting is None:
+            counting = people[person] = _Counting(period, codes, grouped=False)
+        values = json.loads(key)
+        dept = values.pop(0) if kind % 100 == CAUSE else ""
+        _feed(counting, branch_id, kind % 100, dept, values, n)
+        if kind % 100 in _LISTING:
+            listed.add(person)
+    stored = days.store(session.get_bind())  # type: ignore[arg-type]
+    if stored:
+        logger.info("staff figures of %d branch-days rolled up", stored)
+    order = list(StaffRole)
+    keys = sorted(listed, key=lambda k: (order.index(k.role), k.branch, k.name))
+    return [StaffKpis(k, people[k].overall.result()) for k in keys]
 
 
 def _count(session: Session, counting: _Counting, days: DayCounts) -> None:
@@ -285,15 +347,11 @@ def breakdown(
 
     Overall, per branch and per department over ``period``, and overall per month of ``months``.
     """
-    found = session.execute(select(BranchRow.id, BranchRow.code).where(BranchRow.code.in_(list(zones))))
-    codes = {branch_id: code for branch_id, code in found}
-    by_zone: dict[str, list[int]] = {}
-    for branch_id, code in codes.items():
-        by_zone.setdefault(zones[code], []).append(branch_id)
+    codes, by_zone = _branches(session, zones)
     window = Period(
         min([period.first, *(m.first for m in months)]), max([period.end, *(m.end for m in months)])
     )
-    days = DayCounts.read(session, COUNTS, by_zone, window)
+    days = DayCounts.read(session, DEPARTMENTS, COUNTS, by_zone, window)
     counting = _Counting(period, codes, grouped=True)
     _count(session, counting, days)
     overall = counting.overall.result()

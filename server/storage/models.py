@@ -208,20 +208,23 @@ figure_days_table = Table(
     "figure_days",
     Base.metadata,
     Column("branch_id", ForeignKey("branches.id"), nullable=False),
+    Column("family", SmallInteger, nullable=False),
     Column("day", Date, nullable=False),
     Column("kind", SmallInteger, nullable=False),
     Column("department", Text, nullable=False),
     Column("key", Text, nullable=False),
     Column("n", Integer, nullable=False),
-    Index("ix_figure_days_branch_day", "branch_id", "day"),
+    Index("ix_figure_days_branch_day", "branch_id", "family", "day"),
 )
 """The counts of `server.storage.figures` per branch and local day (a rollup, `server.storage.rollup`):
-``kind`` names the count, ``key`` holds the values it tells apart (a JSON list), ``n`` how many tickets."""
+``family`` the counts by department (0) or by person (1), ``kind`` the count, ``department`` the
+department or person, ``key`` the values it tells apart (a JSON list), ``n`` how many tickets."""
 
 figure_done_table = Table(
     "figure_days_done",
     Base.metadata,
     Column("branch_id", ForeignKey("branches.id"), primary_key=True),
+    Column("family", SmallInteger, primary_key=True),
     Column("day", Date, primary_key=True),
     Column("token", String(32), nullable=False),
 )
@@ -232,8 +235,9 @@ figure_marks_table = Table(
     Base.metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("branch_id", ForeignKey("branches.id"), nullable=False),
+    Column("family", SmallInteger, nullable=False),
     Column("day", Date, nullable=False),
-    Index("ix_figure_day_marks_branch_day", "branch_id", "day"),
+    Index("ix_figure_day_marks_branch_day", "branch_id", "family", "day"),
 )
 """Local days whose counts a write changed since they were rolled up (written by the one service)."""
 

@@ -55,6 +55,7 @@ from server.storage.models import (
     figure_done_table,
     figure_marks_table,
     figures_table,
+    tickets_table,
 )
 
 logger = logging.getLogger(__name__)
@@ -74,14 +75,22 @@ Key = tuple[int, date]
 """A branch id and a local day."""
 
 
+FAMILIES = (0, 1)
+"""The counts by department (0) and by person (1): each family's days are rolled up on their own."""
+
+
 @dataclass(frozen=True)
 class Count:
-    """One GROUP BY of `server.storage.figures`: tickets whose ``moment`` falls in a day, by ``columns``."""
+    """One GROUP BY of `server.storage.figures`: tickets whose ``moment`` falls in a day, by ``columns``.
+
+    ``group``: the department, or a person's column of ``tickets`` (joined on the sync key).
+    """
 
     kind: int
     moment: Any
     columns: tuple[Any, ...]
     where: tuple[Any, ...] = ()
+    group: Any = f.department
 
 
 Row = tuple[int, str, str, int]
@@ -117,12 +126,15 @@ def count_days(
             at = count.moment
             whens = [(at < starts[i + 1], literal(i)) for i in range(len(run) - 1)]
             day = case(*whens, else_=literal(len(run) - 1)) if whens else literal(len(run) - 1)
-            grouped = (f.branch_id, day, f.department, *count.columns)
-            stmt = (
-                select(*grouped, literal_column("count(*)"))
-                .where(f.branch_id.in_(list(ids)), at >= starts[0], at < starts[-1], *count.where)
-                .group_by(*(literal_column(str(i + 1)) for i in range(len(grouped))))
-            )
+            grouped = (f.branch_id, day, count.group, *count.columns)
+            stmt = select(*grouped, literal_column("count(*)"))
+            if count.group.table is tickets_table:
+                stmt = stmt.select_from(
+                    figures_table.join(tickets_table, tickets_table.c.sync_key == f.sync_key)
+                )
+            stmt = stmt.where(
+                f.branch_id.in_(list(ids)), at >= starts[0], at < starts[-1], *count.where
+            ).group_by(*(literal_column(str(i + 1)) for i in range(len(grouped))))
             for branch_id, index, dept, *values, n in session.execute(stmt):
                 key = json.dumps(values, ensure_ascii=False)
                 found[(branch_id, run[index])].append((count.kind, dept, key, n))
@@ -133,6 +145,7 @@ def count_days(
 class DayCounts:
     """The `Row`s of every branch and day of a window, and what to store of them (`store`)."""
 
+    family: int
     clean: dict[int, set[date]] = field(default_factory=dict)
     """The days of each branch rolled up and not marked: their counts are read from ``figure_days``."""
     fresh: dict[Key, list[Row]] = field(default_factory=dict)
@@ -144,26 +157,29 @@ class DayCounts:
 
     @classmethod
     def read(
-        cls, session: Session, counts: Sequence[Count], zones: Mapping[str, Sequence[int]], window: Period
+        cls,
+        session: Session,
+        family: int,
+        counts: Sequence[Count],
+        zones: Mapping[str, Sequence[int]],
+        window: Period,
     ) -> DayCounts:
-        """Every day of ``window`` (local days) of the branches of ``zones`` (zone → branch ids)."""
+        """The ``family``'s days of ``window`` (local days) of the branches of ``zones`` (zone → ids)."""
         ids = [branch_id for group in zones.values() for branch_id in group]
-        found = cls()
+        found = cls(family)
         if not ids:
             return found
 
         def within(c: Any) -> list[Any]:
-            return [c.branch_id.in_(ids), c.day >= window.first, c.day < window.end]
+            return [c.branch_id.in_(ids), c.family == family, c.day >= window.first, c.day < window.end]
 
         marked: dict[Key, list[int]] = defaultdict(list)
         for mark_id, branch_id, day in session.execute(
             select(marks_c.id, marks_c.branch_id, marks_c.day).where(*within(marks_c))
         ):
             marked[(branch_id, day)].append(mark_id)
-        done = {
-            (b, d): token
-            for b, d, token in session.execute(select(*figure_done_table.c).where(*within(done_c)))
-        }
+        tokens = select(done_c.branch_id, done_c.day, done_c.token).where(*within(done_c))
+        done = {(b, d): token for b, d, token in session.execute(tokens)}
         clean = {key for key in done if key not in marked}
         for branch_id, day in clean:
             found.clean.setdefault(branch_id, set()).add(day)
@@ -199,7 +215,9 @@ class DayCounts:
         ]
         if days:
             grouped = (days_c.branch_id, days_c.kind, days_c.department, days_c.key)
-            stmt = select(*grouped, func.sum(days_c.n)).where(or_(*days), days_c.kind.in_(list(kinds)))
+            stmt = select(*grouped, func.sum(days_c.n)).where(
+                or_(*days), days_c.family == self.family, days_c.kind.in_(list(kinds))
+            )
             for branch_id, kind, dept, key, n in session.execute(stmt.group_by(*grouped)):
                 found[(branch_id, kind, dept, key)] += n
         return found
@@ -223,19 +241,31 @@ class DayCounts:
             by_branch[branch_id].append(day)
         now: dict[Key, str] = {}
         for branch_id, days in by_branch.items():
-            where = and_(done_c.branch_id == branch_id, done_c.day.in_(days))
-            now.update({(b, d): t for b, d, t in session.execute(select(*figure_done_table.c).where(where))})
+            where = and_(done_c.branch_id == branch_id, done_c.family == self.family, done_c.day.in_(days))
+            tokens = select(done_c.branch_id, done_c.day, done_c.token).where(where)
+            now.update({(b, d): t for b, d, t in session.execute(tokens)})
         keep = [key for key in self.fresh if now.get(key) == self.tokens[key]]
         for branch_id, days in _by_branch(keep).items():
             for table in (figure_days_table, figure_done_table):
-                session.execute(delete(table).where(table.c.branch_id == branch_id, table.c.day.in_(days)))
+                c = table.c
+                where = (c.branch_id == branch_id, c.family == self.family, c.day.in_(days))
+                session.execute(delete(table).where(*where))
         token = uuid.uuid4().hex
         if keep:
             session.execute(
-                insert(figure_done_table), [{"branch_id": b, "day": d, "token": token} for b, d in keep]
+                insert(figure_done_table),
+                [{"branch_id": b, "family": self.family, "day": d, "token": token} for b, d in keep],
             )
         rows = [
-            {"branch_id": b, "day": d, "kind": kind, "department": dept, "key": key, "n": n}
+            {
+                "branch_id": b,
+                "family": self.family,
+                "day": d,
+                "kind": kind,
+                "department": dept,
+                "key": key,
+                "n": n,
+            }
             for b, d in keep
             for kind, dept, key, n in self.fresh[(b, d)]
         ]
@@ -263,7 +293,11 @@ def local_days(moments: Iterable[datetime | None], zone: str) -> set[date]:
 
 def mark_days(connection: Connection, branch_id: int, days: Iterable[date]) -> None:
     """Mark ``days`` of the branch stale: a write changed their counts (the one service, at every write)."""
-    rows = [{"branch_id": branch_id, "day": day} for day in sorted(set(days))]
+    rows = [
+        {"branch_id": branch_id, "family": family, "day": day}
+        for day in sorted(set(days))
+        for family in FAMILIES
+    ]
     if rows:
         connection.execute(insert(figure_marks_table), rows)
 

@@ -32,11 +32,13 @@ from complaints.enums import Fishbone, MeasureStatus
 from complaints.kpis import Kpis
 from complaints.model import Ticket
 from complaints.periods import Period
+from complaints.staff import STAFF_FIGURES
 from server import create_app
 from server.scheduling.scan import scan_flags
 from server.services.analysis import Analysis, analyse, reference_analysis
+from server.services.people import reference_staff_figures, staff_figures
 from server.storage.db import alembic_config, get_db
-from server.storage.figures import COUNTS, fill_figure_rows
+from server.storage.figures import COUNTS, DEPARTMENTS, fill_figure_rows
 from server.storage.models import (
     BranchRow,
     TicketRow,
@@ -105,6 +107,17 @@ def assert_same(got: Kpis, want: Kpis, where: str) -> None:
     assert got == want, where
 
 
+def assert_same_staff(app: Flask, period: Period, branches: list[str] | None) -> None:
+    """The per-staff figures counted by the database equal those counted ticket by ticket."""
+    with app.app_context(), get_db().read() as session:
+        got = staff_figures(session, branches, period)
+        want = reference_staff_figures(session, branches, period)
+    assert [s.key for s in got] == [s.key for s in want]
+    for mine, theirs in zip(got, want, strict=True):
+        for figure in STAFF_FIGURES:
+            assert figure.value(mine) == figure.value(theirs), f"{figure.key} of {theirs.key}"
+
+
 def assert_equal(got: Analysis, want: Analysis) -> None:
     assert_same(got.kpis.overall, want.kpis.overall, "overall")
     assert got.kpis.by_branch.keys() == want.kpis.by_branch.keys()
@@ -142,6 +155,7 @@ def test_every_figure_counted_by_the_database_equals_the_per_ticket_count(
 ) -> None:
     got, want = both(desk, Period(first, first + timedelta(days=days)), choice)
     assert_equal(got, want)
+    assert_same_staff(desk, Period(first, first + timedelta(days=days)), choice)
 
 
 @pytest.mark.parametrize(
@@ -154,6 +168,7 @@ def test_the_months_and_the_periods_heads_office_reads_count_the_same(desk: Flas
     assert want.kpis.overall.closed_loop.total and want.kpis.overall.satisfaction.total
     assert want.kpis.overall.repeat_customers and want.kpis.overall.groups
     assert_equal(got, want)
+    assert_same_staff(desk, period, None)
 
 
 def test_measures_are_effective_recurred_and_watched_and_counted_the_same(desk: Flask) -> None:
@@ -245,6 +260,7 @@ def test_a_sync_after_the_days_were_rolled_up_is_counted_at_once(desk: Flask) ->
     for month in (period, Period.month(2026, 11), Period.days(date(2026, 11, 28), date(2026, 12, 3))):
         assert_equal(*both(desk, month, None))
         assert_equal(*both(desk, month, ["LD01"]))
+        assert_same_staff(desk, month, None)
 
 
 def test_a_reader_with_an_older_snapshot_never_stores_over_a_newer_count(desk: Flask) -> None:
@@ -258,13 +274,13 @@ def test_a_reader_with_an_older_snapshot_never_stores_over_a_newer_count(desk: F
             for branch_id, zone in session.execute(select(BranchRow.id, BranchRow.timezone)):
                 zones.setdefault(zone, []).append(branch_id)
         with db.read() as older:  # read before the sync, stored after it: its days stay marked
-            early = DayCounts.read(older, COUNTS, zones, period)
+            early = DayCounts.read(older, DEPARTMENTS, COUNTS, zones, period)
             push_tickets(desk, *make_tickets("GZ01", random.Random(11)), code="GZ01")
             assert early.store(db.engine) == len(early.fresh)
         assert_equal(*both(desk, period, None))
         push_tickets(desk, *make_tickets("GZ01", random.Random(12)), code="GZ01")
         with db.read() as older:  # read before a sync, stored after a newer reader's: it stores nothing
-            early = DayCounts.read(older, COUNTS, zones, period)
+            early = DayCounts.read(older, DEPARTMENTS, COUNTS, zones, period)
             push_tickets(desk, *_reopened(desk, "GZ01", 2), code="GZ01")
             assert_equal(*both(desk, period, None))
             assert early.fresh and early.store(db.engine) == 0

@@ -5,7 +5,7 @@ Revises: 0015_majorfig
 Create Date: 2026-12-04
 
 Three tables of `server.storage.rollup`: ``figure_days`` (the counts of each
-branch and local day), ``figure_days_done`` (the days they hold, each with a
+branch and local day, by department and by person), ``figure_days_done`` (the days they hold, each with a
 token that changes with every rewrite) and ``figure_day_marks`` (days a write
 changed since). They start empty: the first reads count their days from
 ``ticket_figures`` and store them.
@@ -26,16 +26,18 @@ def upgrade() -> None:
     op.create_table(
         "figure_days",
         sa.Column("branch_id", sa.Integer(), sa.ForeignKey("branches.id"), nullable=False),
+        sa.Column("family", sa.SmallInteger(), nullable=False),
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("kind", sa.SmallInteger(), nullable=False),
         sa.Column("department", sa.Text(), nullable=False),
         sa.Column("key", sa.Text(), nullable=False),
         sa.Column("n", sa.Integer(), nullable=False),
     )
-    op.create_index("ix_figure_days_branch_day", "figure_days", ["branch_id", "day"])
+    op.create_index("ix_figure_days_branch_day", "figure_days", ["branch_id", "family", "day"])
     op.create_table(
         "figure_days_done",
         sa.Column("branch_id", sa.Integer(), sa.ForeignKey("branches.id"), primary_key=True),
+        sa.Column("family", sa.SmallInteger(), primary_key=True),
         sa.Column("day", sa.Date(), primary_key=True),
         sa.Column("token", sa.String(32), nullable=False),
     )
@@ -43,9 +45,10 @@ def upgrade() -> None:
         "figure_day_marks",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
         sa.Column("branch_id", sa.Integer(), sa.ForeignKey("branches.id"), nullable=False),
+        sa.Column("family", sa.SmallInteger(), nullable=False),
         sa.Column("day", sa.Date(), nullable=False),
     )
-    op.create_index("ix_figure_day_marks_branch_day", "figure_day_marks", ["branch_id", "day"])
+    op.create_index("ix_figure_day_marks_branch_day", "figure_day_marks", ["branch_id", "family", "day"])
 
 
 def downgrade() -> None:
