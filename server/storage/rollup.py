@@ -57,6 +57,7 @@ from server.storage.models import (
     figures_table,
     tickets_table,
 )
+from server.storage.writes import insert_rows
 
 logger = logging.getLogger(__name__)
 
@@ -269,8 +270,7 @@ class DayCounts:
             for b, d in keep
             for kind, dept, key, n in self.fresh[(b, d)]
         ]
-        if rows:
-            session.execute(insert(figure_days_table), rows)
+        insert_rows(session.connection(), figure_days_table, rows)
         seen = [mark_id for key in keep for mark_id in self.marks[key]]
         for part in range(0, len(seen), 5_000):
             session.execute(delete(figure_marks_table).where(marks_c.id.in_(seen[part : part + 5_000])))
