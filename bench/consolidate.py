@@ -11,8 +11,11 @@ processes separately) is its own:
 
 * ``consolidated``   - `build_consolidated`: every ticket sheet (All, Overdue,
                         Red & yellow, Revisit due, Training cases) streamed with
-                        two worker processes, then the KPI and analysis sheets
-                        (`server.services.analysis` over every ticket of the period);
+                        two worker processes, then the KPI, analysis and staff
+                        sheets (`server.services.analysis` and
+                        `server.services.people.staff_figures`: counted by the
+                        database, from the days rolled up by the analysis timed
+                        before); each phase after the ticket sheets is timed;
 * ``one process``     - the same ticket sheets without worker processes;
 * ``openpyxl``        - openpyxl write-only writing the same rows (same columns,
                         fills, number formats) read from the same database, on the
@@ -300,13 +303,25 @@ def child_openpyxl(url: str, out: str, limit: int) -> dict[str, object]:
 def analysis_times(db: Database, tickets: int, limit: int) -> None:
     """The KPI and analysis sheets' data: counted by the database, and ticket by ticket (the old way)."""
     from server.services.analysis import analyse, reference_analysis
+    from server.services.people import staff_figures
 
+    def timed(work: Any) -> tuple[float, float]:
+        """Wall-clock and CPU seconds of ``work`` in a read session of its own (its own snapshot)."""
+        wall, cpu = time.perf_counter(), time.process_time()
+        with db.read() as session:
+            work(session)
+        return time.perf_counter() - wall, time.process_time() - cpu
+
+    rolled = timed(lambda session: analyse(session, None, PERIOD))  # rolls up the days not rolled up yet
+    staff = timed(lambda session: staff_figures(session, None, PERIOD))
+    new = timed(lambda session: analyse(session, None, PERIOD))
+    print(
+        f"figures' first reads (days not rolled up yet are counted and stored): analysis {rolled[0]:.1f} s "
+        f"({rolled[1]:.1f} s CPU here), staff {staff[0]:.1f} s ({staff[1]:.1f} s CPU here)"
+    )
     with db.read() as session:
         codes = list(session.scalars(select(BranchRow.code).order_by(BranchRow.code)))
         sample = None if tickets <= limit else codes[:1]
-        wall, cpu = time.perf_counter(), time.process_time()
-        analyse(session, None, PERIOD)
-        new = time.perf_counter() - wall, time.process_time() - cpu
         wall, cpu = time.perf_counter(), time.process_time()
         reference_analysis(session, sample, PERIOD)
         old = time.perf_counter() - wall, time.process_time() - cpu

@@ -10,9 +10,13 @@ are generated once into the database and kept for the next run (SQLite: ``--db``
 PostgreSQL: ``--url``, generated when its count differs); they are loaded
 around the one service, so their figure rows are written as migration 0006's
 backfill does. Each page is requested through Flask's test client
-(server time: queries, figures, template). The overview is timed **cold** (the
-figures cache emptied before each request, as after any branch's Sync) and
-warm; the ticket list's pages (first, middle, last, filtered, searched) cold and
+(server time: queries, figures, template). The overview is timed **cold** — as
+after any branch's Sync: the figures cache emptied and each branch's last day of
+November marked stale in the rollup (`server.storage.rollup`), so that day is
+counted again from ``ticket_figures`` and stored — and warm; the database-counted
+analysis once more with every day rolled up, and its **first read** (no day
+rolled up yet, as after the upgrade to 0016: every day of the window counted and
+stored); the ticket list's pages (first, middle, last, filtered, searched) cold and
 warm with the OFFSET queries they replaced (`bench.ticket_list`). The baseline, in the
 same run: the per-ticket analysis (`server.services.analysis.reference_analysis`)
 that the overview used before, for the same period — on one branch when there are
