@@ -201,6 +201,14 @@ Index(  # only the few cancelled tickets: an index on the flag would lure the pl
 )
 
 
+_answered = figures_table.c.group_answered_at.is_not(None)
+Index(  # only the members of group incidents who answered: the group revisit's count of a day
+    "ix_ticket_figures_group_answered_at",
+    figures_table.c.branch_id,
+    figures_table.c.group_answered_at,
+    sqlite_where=_answered,
+    postgresql_where=_answered,
+)
 Index("ix_ticket_figures_list", figures_table.c.received_at, figures_table.c.sync_key)
 """The ticket list's order (newest first, the sync key settling ties), read from either end (keyset pages)."""
 

@@ -8,7 +8,8 @@ Three tables of `server.storage.rollup`: ``figure_days`` (the counts of each
 branch and local day, by department and by person), ``figure_days_done`` (the days they hold, each with a
 token that changes with every rewrite) and ``figure_day_marks`` (days a write
 changed since). They start empty: the first reads count their days from
-``ticket_figures`` and store them.
+``ticket_figures`` and store them. And a partial index on the moment a group
+member answered the revisit (its count read the whole table).
 """
 
 from collections.abc import Sequence
@@ -49,9 +50,18 @@ def upgrade() -> None:
         sa.Column("day", sa.Date(), nullable=False),
     )
     op.create_index("ix_figure_day_marks_branch_day", "figure_day_marks", ["branch_id", "family", "day"])
+    answered = sa.text("group_answered_at IS NOT NULL")
+    op.create_index(
+        "ix_ticket_figures_group_answered_at",
+        "ticket_figures",
+        ["branch_id", "group_answered_at"],
+        sqlite_where=answered,
+        postgresql_where=answered,
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_ticket_figures_group_answered_at", "ticket_figures")
     op.drop_table("figure_day_marks")
     op.drop_table("figure_days_done")
     op.drop_index("ix_figure_days_branch_day", "figure_days")
