@@ -147,8 +147,9 @@ class DayCounts:
     """The `Row`s of every branch and day of a window, and what to store of them (`store`)."""
 
     family: int
-    clean: dict[int, set[date]] = field(default_factory=dict)
-    """The days of each branch rolled up and not marked: their counts are read from ``figure_days``."""
+    ids: list[int] = field(default_factory=list)
+    """The branches read; each day of the window is rolled up and not marked (clean: the database sums
+    its counts in ``figure_days``) or fresh."""
     fresh: dict[Key, list[Row]] = field(default_factory=dict)
     """The days counted from ``ticket_figures`` (not rolled up, or marked)."""
     tokens: dict[Key, str | None] = field(default_factory=dict)
@@ -182,8 +183,7 @@ class DayCounts:
         tokens = select(done_c.branch_id, done_c.day, done_c.token).where(*within(done_c))
         done = {(b, d): token for b, d, token in session.execute(tokens)}
         clean = {key for key in done if key not in marked}
-        for branch_id, day in clean:
-            found.clean.setdefault(branch_id, set()).add(day)
+        found.ids = ids
         every = [window.first + timedelta(days=i) for i in range((window.end - window.first).days)]
         for zone, group in zones.items():
             need = {(b, d) for b in group for d in every if (b, d) not in clean}
@@ -209,10 +209,22 @@ class DayCounts:
                 for kind, dept, key, n in rows:
                     if kind in kinds:
                         found[(branch_id, kind, dept, key)] += n
+        # every day of the window is clean or fresh: each branch's clean days are the period less its fresh
+        # ones (branches with the same fresh days share a clause; few days are fresh after a Sync)
+        fresh_days = _by_branch(key for key in self.fresh if period.first <= key[1] < period.end)
+        by_fresh: dict[frozenset[date], list[int]] = defaultdict(list)
+        for branch_id in self.ids:
+            fresh = frozenset(fresh_days.get(branch_id, ()))
+            if len(fresh) < (period.end - period.first).days:
+                by_fresh[fresh].append(branch_id)
         days = [
-            and_(days_c.branch_id == branch_id, days_c.day.in_(inside))
-            for branch_id, clean in self.clean.items()
-            if (inside := sorted(d for d in clean if period.first <= d < period.end))
+            and_(
+                days_c.branch_id.in_(ids),
+                days_c.day >= period.first,
+                days_c.day < period.end,
+                *([days_c.day.not_in(sorted(fresh))] if fresh else []),
+            )
+            for fresh, ids in by_fresh.items()
         ]
         if days:
             grouped = (days_c.branch_id, days_c.kind, days_c.department, days_c.key)
