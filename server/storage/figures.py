@@ -7,8 +7,11 @@ also stores, with every ticket it writes, the ticket's `complaints.kpis.Facts`
 customer of a repeat complaint, the group of a group complaint). Here the
 database counts those rows — received, revisited, closed, reaching a milestone
 in the period, each branch in its own local days — grouped by what the figures
-tell apart, and the `KpiAccumulator`s are fed the counts (``count_*``), so
-``result()`` builds the same `Kpis` without decoding a ticket.
+tell apart (`COUNTS`; by person: `STAFF_COUNTS`), and the `KpiAccumulator`s
+are fed the counts (``count_*``), so ``result()`` builds the same `Kpis`
+without decoding a ticket. The counts are kept per branch and local day
+(`server.storage.rollup`): a period sums its days, and only the days a write
+marked are counted again.
 """
 
 from __future__ import annotations
