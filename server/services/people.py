@@ -32,6 +32,7 @@ from server.services.analysis import branch_zones
 from server.services.changes import Change, Proposal
 from server.services.errors import Invalid, NotFound
 from server.services.sync import Pending, commit
+from server.storage.figures import staff_breakdown
 from server.storage.lean import stream_lean_tickets
 from server.storage.people import Assignment, assigned_ticket, open_tickets
 from server.storage.rows import clock_for, from_db, read_tickets, row_to_ticket, ticket_of
@@ -44,8 +45,17 @@ def staff_figures(
 ) -> list[StaffKpis]:
     """Each person's KPIs over ``period`` in ``branches`` (None: all), each branch in its own local days.
 
+    Counted by the database (`server.storage.figures.staff_breakdown`), as
+    `reference_staff_figures` counts them ticket by ticket.
     Raises `server.services.analysis.UnknownBranchError` for an unknown branch code.
     """
+    return staff_breakdown(session, branch_zones(session, branches), period)
+
+
+def reference_staff_figures(
+    session: Session, branches: Sequence[str] | None, period: Period, calendar_path: str | None = None
+) -> list[StaffKpis]:
+    """`staff_figures` ticket by ticket (`complaints.staff.StaffAccumulator`): the reference of the tests."""
     zones = branch_zones(session, branches)
     clocks = {code: clock_for(zone, calendar_path) for code, zone in zones.items()}
     accumulator = StaffAccumulator(period)

@@ -7,17 +7,24 @@ also stores, with every ticket it writes, the ticket's `complaints.kpis.Facts`
 customer of a repeat complaint, the group of a group complaint). Here the
 database counts those rows — received, revisited, closed, reaching a milestone
 in the period, each branch in its own local days — grouped by what the figures
-tell apart, and the `KpiAccumulator`s are fed the counts (``count_*``), so
-``result()`` builds the same `Kpis` without decoding a ticket.
+tell apart (`COUNTS`; by person: `STAFF_COUNTS`), and the `KpiAccumulator`s
+are fed the counts (``count_*``), so ``result()`` builds the same `Kpis`
+without decoding a ticket. The counts are kept per branch and local day
+(`server.storage.rollup`): a period sums its days, and only the days a write
+marked are counted again.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from datetime import date
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, delete, func, or_, select
+from sqlalchemy import Connection, delete, or_, select
 from sqlalchemy.orm import Session
 
 from complaints.enums import Flag
@@ -28,7 +35,9 @@ from complaints.periods import Period
 from complaints.rootcause import has_root_cause, improved
 from complaints.selections import Profile
 from complaints.sla import Deadlines, SlaClock
+from complaints.staff import StaffKey, StaffKpis, StaffRole
 from server.storage.models import FIGURE_MOMENTS, BranchRow, figures_table, tickets_table
+from server.storage.rollup import FAMILIES, MARKED, Count, DayCounts, forget_days, local_days, mark_days
 from server.storage.rows import TICKET_READ, chunks, clock_for, from_db, ticket_of
 from server.storage.writes import insert_rows
 
@@ -94,12 +103,30 @@ def figure_row(
     return row
 
 
-def write_figure_rows(connection: Connection, rows: list[dict[str, Any]], new: bool = False) -> None:
-    """Store the rows of `figure_row`, replacing those of the same tickets (``new``: there are none)."""
+def write_figure_rows(
+    connection: Connection, rows: list[dict[str, Any]], zone: str | None, new: bool = False
+) -> None:
+    """Store the rows of `figure_row`, replacing those of the same tickets (``new``: there are none).
+
+    The local days (in ``zone``, the rows' branch's) of the moments of the rows
+    replaced and written are marked for the rollup (`server.storage.rollup`);
+    ``zone`` None: the caller forgets the branch's rolled-up days instead.
+    """
+    days: set[date] = set()
     for part in chunks(rows, BATCH):
+        moments = [row[name] for row in part for name in MARKED]
         if not new:
-            connection.execute(delete(figures_table).where(f.sync_key.in_([r["sync_key"] for r in part])))
+            stmt = delete(figures_table).where(f.sync_key.in_([r["sync_key"] for r in part]))
+            if zone is not None:
+                for old in connection.execute(stmt.returning(*(f[name] for name in MARKED))):
+                    moments += old
+            else:
+                connection.execute(stmt)
         insert_rows(connection, figures_table, part)
+        if zone is not None:
+            days |= local_days(moments, zone)
+    if zone is not None and rows:
+        mark_days(connection, rows[0]["branch_id"], days)
 
 
 def fill_figure_rows(connection: Connection, calendar_path: str | None) -> int:
@@ -115,7 +142,7 @@ def fill_figure_rows(connection: Connection, calendar_path: str | None) -> int:
     for branch_id, code, zone in connection.execute(select(BranchRow.id, BranchRow.code, BranchRow.timezone)):
         clock = clock_for(zone, calendar_path)
         query = select(*TICKET_READ).where(t.branch_id == branch_id, missing).order_by(t.sync_key)
-        last = ""
+        last, filled = "", 0
         while True:
             part = connection.execute(query.where(t.sync_key > last).limit(BATCH)).all()
             if not part:
@@ -124,10 +151,12 @@ def fill_figure_rows(connection: Connection, calendar_path: str | None) -> int:
             for r in part:
                 ticket = ticket_of(r, code)
                 rows.append(figure_row(r.sync_key, branch_id, ticket, clock.deadlines(ticket), clock))
-            write_figure_rows(connection, rows, new=True)
-            done += len(rows)
+            write_figure_rows(connection, rows, None, new=True)
+            filled += len(rows)
             last = part[-1].sync_key
-        if done:
+        if filled:
+            forget_days(connection, [branch_id])
+            done += filled
             logger.info("figures of branch %s filled (%d tickets so far)", code, done)
     return done
 
@@ -165,21 +194,31 @@ class _Counting:
         return found
 
 
-def _in_period(column: Any, period: Period, zones: Mapping[str, Sequence[int]]) -> ColumnElement[bool]:
-    """``column`` falls in ``period``, each branch's in its own local days (``zones``: zone → branch ids)."""
-    parts = []
-    for zone, ids in zones.items():
-        start, end = period.bounds(zone)
-        parts.append(and_(f.branch_id.in_(list(ids)), column >= start, column < end))
-    return or_(*parts)
-
-
 _PROFILE = (f.cancelled, f.status, f.level, f.category, f.overdue, f.revisit_due, f.grouped, f.repeat)
 _PROFILE += (f.training, f.major)
-_RECEIVED = (*_PROFILE, f.resolved, f.root_cause, f.improvement, f.improved, f.customer, f.group_id)
-_RECEIVED += (f.fishbone, f.measure_status, f.measure_overdue)
+_LIVE = f.cancelled.is_(False)
+PROFILE, CAUSE, MEASURE, PEOPLE, MAJOR, REVISITED, ANSWERED, CLOSED, TOUCHED = range(9)
+_MILESTONE_KIND = {m: 10 + i for i, m in enumerate(m for m in _AT if m is not Milestone.REVISIT)}
+COUNTS: tuple[Count, ...] = (
+    Count(PROFILE, f.received_at, (*_PROFILE, f.resolved)),
+    Count(CAUSE, f.received_at, (f.root_cause, f.improvement, f.improved, f.fishbone), (_LIVE,)),
+    Count(MEASURE, f.received_at, (f.fishbone, f.measure_status, f.measure_overdue), (_LIVE,)),
+    Count(PEOPLE, f.received_at, (f.customer, f.group_id), (_LIVE, or_(f.customer != "", f.group_id != ""))),
+    Count(MAJOR, f.received_at, (f.plan_met,), (_LIVE, f.major.is_(True), f.plan_at.is_not(None))),
+    Count(REVISITED, f.revisited_at, (f.satisfaction, f.revisit_met), (_LIVE,)),
+    Count(ANSWERED, f.group_answered_at, (f.satisfaction,), (_LIVE, f.satisfaction.is_not(None))),
+    Count(CLOSED, f.closed_at, (f.closed_loop_met, f.close_workdays), (_LIVE,)),
+    *(Count(kind, _AT[m], (_MET[m],), (_LIVE,)) for m, kind in _MILESTONE_KIND.items()),
+    *(Count(TOUCHED, f[m], (), (f.cancelled.is_(True),)) for m in FIGURE_MOMENTS[1:]),
+)
+"""What the database counts, per branch, department and local day (`server.storage.rollup`): the tickets
+received (their profile; the root causes, measures, repeat customers and group incidents of the live ones;
+the major cases' plans), revisited, answering a group revisit, closed, reaching each milestone, and the
+cancelled tickets with a moment in the day (only their branch and department are listed)."""
+_MILESTONE_OF = {kind: m for m, kind in _MILESTONE_KIND.items()}
 
 
+@lru_cache(maxsize=4096)
 def _profile(cancelled: Any, status: Any, level: Any, category: Any, *marks: Any) -> Profile:
     return Profile(
         bool(cancelled),
@@ -190,72 +229,118 @@ def _profile(cancelled: Any, status: Any, level: Any, category: Any, *marks: Any
     )
 
 
-def _count(session: Session, counting: _Counting, zones: Mapping[str, Sequence[int]]) -> None:
-    period = counting.period
-
-    def rows(where: Iterable[Any], *columns: Any) -> Any:
-        """(branch id, department, *columns, count) of each distinct value."""
-        keys = (f.branch_id, f.department, *columns)
-        stmt = select(*keys, func.count()).where(*where).group_by(*keys)
-        return session.execute(stmt)
-
-    profiles: dict[tuple[Any, ...], Profile] = {}
-    for branch_id, dept, *values, n in rows([_in_period(f.received_at, period, zones)], *_RECEIVED):
-        marks, (resolved, cause, measure, effective, customer, group, *state) = (
-            tuple(values[: len(_PROFILE)]),
-            values[len(_PROFILE) :],
-        )
-        p = profiles.get(marks)
-        if p is None:
-            p = profiles[marks] = _profile(*marks)
-        for acc in counting.targets(branch_id, dept):
-            acc.count_received(p, n, n if resolved else 0)
-            if not p.cancelled:
-                traced = bool(cause.strip()) or state[0] is not None
-                acc.count_cause(dept, cause, measure, _outcome(effective), n, traced)
-                acc.count_measure(
-                    from_db("fishbone", state[0]), from_db("measure_status", state[1]), state[2], n
-                )
-                acc.count_repeat_customer(customer)
-                if group:
-                    acc.count_group(group)
-    live = f.cancelled.is_(False)
-    major = [live, f.major.is_(True), f.plan_at.is_not(None), _in_period(f.received_at, period, zones)]
-    for branch_id, dept, met, n in rows(major, f.plan_met):
-        for acc in counting.targets(branch_id, dept):
-            acc.count_major_plan(_outcome(met), n)
-    revisited = [live, _in_period(f.revisited_at, period, zones)]
-    for branch_id, dept, satisfaction, met, n in rows(revisited, f.satisfaction, f.revisit_met):
-        for acc in counting.targets(branch_id, dept):
+def _feed(counting: _Counting, branch_id: int, kind: int, dept: str, values: list[Any], n: int) -> None:
+    """Count ``n`` tickets of a `COUNTS` row (``values``: its columns) into the accumulators they go into."""
+    targets = counting.targets(branch_id, dept)
+    if kind == PROFILE:
+        p = _profile(*values[:-1])
+        for acc in targets:
+            acc.count_received(p, n, n if values[-1] else 0)
+    elif kind == CAUSE:
+        cause, measure, effective, fishbone = values
+        for acc in targets:
+            acc.count_cause(
+                dept, cause, measure, _outcome(effective), n, bool(cause.strip()) or fishbone is not None
+            )
+    elif kind == MEASURE:
+        fishbone, state = from_db("fishbone", values[0]), from_db("measure_status", values[1])
+        for acc in targets:
+            acc.count_measure(fishbone, state, values[2], n)
+    elif kind == PEOPLE:
+        customer, group = values
+        for acc in targets:
+            acc.count_repeat_customer(customer)
+            if group:
+                acc.count_group(group)
+    elif kind == MAJOR:
+        for acc in targets:
+            acc.count_major_plan(_outcome(values[0]), n)
+    elif kind == REVISITED:
+        satisfaction, met = values
+        for acc in targets:
             if satisfaction is not None:
                 acc.count_revisited(from_db("satisfaction", satisfaction), n)
             acc.count_milestone(Milestone.REVISIT, _outcome(met), n)
-    answered = [live, f.satisfaction.is_not(None), _in_period(f.group_answered_at, period, zones)]
-    for branch_id, dept, satisfaction, n in rows(answered, f.satisfaction):
-        for acc in counting.targets(branch_id, dept):
-            acc.count_group_revisit(from_db("satisfaction", satisfaction), n)
-    closed = [live, _in_period(f.closed_at, period, zones)]
-    for branch_id, dept, met, days, n in rows(closed, f.closed_loop_met, f.close_workdays):
-        for acc in counting.targets(branch_id, dept):
-            acc.count_closed(_outcome(met), days, n)
-    for milestone, column in _AT.items():
-        if milestone is Milestone.REVISIT:
+    elif kind == ANSWERED:
+        for acc in targets:
+            acc.count_group_revisit(from_db("satisfaction", values[0]), n)
+    elif kind == CLOSED:
+        for acc in targets:
+            acc.count_closed(_outcome(values[0]), values[1], n)
+    elif kind in _MILESTONE_OF:
+        for acc in targets:
+            acc.count_milestone(_MILESTONE_OF[kind], _outcome(values[0]), n)
+    # TOUCHED: the cancelled ticket only lists its branch and department (`targets` above)
+
+
+_ALL_KINDS = frozenset(count.kind for count in COUNTS)
+DEPARTMENTS, PEOPLE_FAMILY = FAMILIES
+_ROLE_COLUMN = {
+    StaffRole.COORDINATOR: tickets_table.c.coordinator,
+    StaffRole.INVESTIGATOR: tickets_table.c.investigator,
+}
+_LISTING = frozenset({PROFILE, REVISITED, CLOSED, TOUCHED, *_MILESTONE_OF})
+"""The counts that list a person: received, revisited, closed or reaching a milestone in the period
+(`complaints.kpis.KpiAccumulator.add`)."""
+STAFF_COUNTS: tuple[Count, ...] = tuple(
+    dataclasses.replace(
+        count,
+        kind=100 * (1 + i) + count.kind,
+        columns=(f.department, *count.columns) if count.kind == CAUSE else count.columns,
+        where=(*count.where, column != ""),
+        group=column,
+    )
+    for i, column in enumerate(_ROLE_COLUMN.values())
+    for count in COUNTS
+)
+"""`COUNTS` by the person of each role (`complaints.staff.STAFF_FIELD`) instead of the department
+(the root causes keep their department, for the improvement by department)."""
+_ROLES = list(_ROLE_COLUMN)
+
+
+def _branches(session: Session, zones: Mapping[str, str]) -> tuple[dict[int, str], dict[str, list[int]]]:
+    """Branch id → code of the branches of ``zones``, and zone → their ids."""
+    found = session.execute(select(BranchRow.id, BranchRow.code).where(BranchRow.code.in_(list(zones))))
+    codes = {branch_id: code for branch_id, code in found}
+    by_zone: dict[str, list[int]] = {}
+    for branch_id, code in codes.items():
+        by_zone.setdefault(zones[code], []).append(branch_id)
+    return codes, by_zone
+
+
+def staff_breakdown(session: Session, zones: Mapping[str, str], period: Period) -> list[StaffKpis]:
+    """Each person's KPIs over ``period`` in the branches of ``zones`` (code → time zone), as
+    `complaints.staff.StaffAccumulator` gives the figures of `complaints.staff.STAFF_FIGURES`."""
+    codes, by_zone = _branches(session, zones)
+    days = DayCounts.read(session, PEOPLE_FAMILY, STAFF_COUNTS, by_zone, period)
+    people: dict[StaffKey, _Counting] = {}
+    listed: set[StaffKey] = set()
+    kinds = frozenset(count.kind for count in STAFF_COUNTS)
+    for (branch_id, kind, name, key), n in days.summed(session, period, kinds).items():
+        person = StaffKey(_ROLES[kind // 100 - 1], codes[branch_id].strip(), name.strip())
+        if not person.name:
             continue
-        for branch_id, dept, met, n in rows([live, _in_period(column, period, zones)], _MET[milestone]):
-            for acc in counting.targets(branch_id, dept):
-                acc.count_milestone(milestone, _outcome(met), n)
-    if (
-        counting.grouped
-    ):  # cancelled tickets (few: a partial index) with a moment in the period list their groups
-        bounds = {branch_id: period.bounds(zone) for zone, ids in zones.items() for branch_id in ids}
-        moments = [f[m] for m in FIGURE_MOMENTS[1:]]
-        stmt = select(f.branch_id, f.department, *moments).where(
-            f.cancelled.is_(True), f.branch_id.in_(list(bounds))
-        )
-        for branch_id, dept, *ats in session.execute(stmt):
-            start, end = bounds[branch_id]
-            if any(at is not None and start <= at < end for at in ats):
-                counting.targets(branch_id, dept)
+        counting = people.get(person)
+        if counting is None:
+            counting = people[person] = _Counting(period, codes, grouped=False)
+        values = json.loads(key)
+        dept = values.pop(0) if kind % 100 == CAUSE else ""
+        _feed(counting, branch_id, kind % 100, dept, values, n)
+        if kind % 100 in _LISTING:
+            listed.add(person)
+    stored = days.store(session.get_bind())  # type: ignore[arg-type]
+    if stored:
+        logger.info("staff figures of %d branch-days rolled up", stored)
+    order = list(StaffRole)
+    keys = sorted(listed, key=lambda k: (order.index(k.role), k.branch, k.name))
+    return [StaffKpis(k, people[k].overall.result()) for k in keys]
+
+
+def _count(session: Session, counting: _Counting, days: DayCounts) -> None:
+    """Feed ``counting`` the tickets of the days of its period, summed over the days first."""
+    kinds = _ALL_KINDS if counting.grouped else _ALL_KINDS - {TOUCHED}
+    for (branch_id, kind, dept, key), n in days.summed(session, counting.period, kinds).items():
+        _feed(counting, branch_id, kind, dept, json.loads(key), n)
 
 
 def breakdown(
@@ -265,14 +350,13 @@ def breakdown(
 
     Overall, per branch and per department over ``period``, and overall per month of ``months``.
     """
-    found = session.execute(select(BranchRow.id, BranchRow.code).where(BranchRow.code.in_(list(zones))))
-    codes = {branch_id: code for branch_id, code in found}
-    by_zone: dict[str, list[int]] = {}
-    for branch_id, code in codes.items():
-        by_zone.setdefault(zones[code], []).append(branch_id)
+    codes, by_zone = _branches(session, zones)
+    window = Period(
+        min([period.first, *(m.first for m in months)]), max([period.end, *(m.end for m in months)])
+    )
+    days = DayCounts.read(session, DEPARTMENTS, COUNTS, by_zone, window)
     counting = _Counting(period, codes, grouped=True)
-    if by_zone:
-        _count(session, counting, by_zone)
+    _count(session, counting, days)
     overall = counting.overall.result()
     by_month = {}
     for month in months:
@@ -280,9 +364,11 @@ def breakdown(
             by_month[month.key()] = overall
             continue
         monthly = _Counting(month, codes, grouped=False)
-        if by_zone:
-            _count(session, monthly, by_zone)
+        _count(session, monthly, days)
         by_month[month.key()] = monthly.overall.result()
+    stored = days.store(session.get_bind())  # type: ignore[arg-type]
+    if stored:
+        logger.info("figures of %d branch-days rolled up", stored)
     return KpiBreakdown(
         overall,
         {k: v.result() for k, v in sorted(counting.by_branch.items())},

@@ -201,8 +201,53 @@ Index(  # only the few cancelled tickets: an index on the flag would lure the pl
 )
 
 
+_answered = figures_table.c.group_answered_at.is_not(None)
+Index(  # only the members of group incidents who answered: the group revisit's count of a day
+    "ix_ticket_figures_group_answered_at",
+    figures_table.c.branch_id,
+    figures_table.c.group_answered_at,
+    sqlite_where=_answered,
+    postgresql_where=_answered,
+)
 Index("ix_ticket_figures_list", figures_table.c.received_at, figures_table.c.sync_key)
 """The ticket list's order (newest first, the sync key settling ties), read from either end (keyset pages)."""
+
+figure_days_table = Table(
+    "figure_days",
+    Base.metadata,
+    Column("branch_id", ForeignKey("branches.id"), nullable=False),
+    Column("family", SmallInteger, nullable=False),
+    Column("day", Date, nullable=False),
+    Column("kind", SmallInteger, nullable=False),
+    Column("department", Text, nullable=False),
+    Column("key", Text, nullable=False),
+    Column("n", Integer, nullable=False),
+    Index("ix_figure_days_branch_day", "branch_id", "family", "day"),
+)
+"""The counts of `server.storage.figures` per branch and local day (a rollup, `server.storage.rollup`):
+``family`` the counts by department (0) or by person (1), ``kind`` the count, ``department`` the
+department or person, ``key`` the values it tells apart (a JSON list), ``n`` how many tickets."""
+
+figure_done_table = Table(
+    "figure_days_done",
+    Base.metadata,
+    Column("branch_id", ForeignKey("branches.id"), primary_key=True),
+    Column("family", SmallInteger, primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("token", String(32), nullable=False),
+)
+"""The local days whose counts ``figure_days`` holds; ``token`` changes with every rewrite of the day."""
+
+figure_marks_table = Table(
+    "figure_day_marks",
+    Base.metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("branch_id", ForeignKey("branches.id"), nullable=False),
+    Column("family", SmallInteger, nullable=False),
+    Column("day", Date, nullable=False),
+    Index("ix_figure_day_marks_branch_day", "branch_id", "family", "day"),
+)
+"""Local days whose counts a write changed since they were rolled up (written by the one service)."""
 
 search_table = Table(
     "ticket_search",

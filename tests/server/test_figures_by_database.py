@@ -13,6 +13,7 @@ analyses must be equal: overall, per branch, per department and per trend month.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import random
 from collections.abc import Iterator
@@ -29,13 +30,25 @@ from sqlalchemy import delete, func, select
 from complaints import figures
 from complaints.enums import Fishbone, MeasureStatus
 from complaints.kpis import Kpis
+from complaints.model import Ticket
 from complaints.periods import Period
+from complaints.staff import STAFF_FIGURES
 from server import create_app
 from server.scheduling.scan import scan_flags
 from server.services.analysis import Analysis, analyse, reference_analysis
+from server.services.people import reference_staff_figures, staff_figures
 from server.storage.db import alembic_config, get_db
-from server.storage.figures import fill_figure_rows
-from server.storage.models import figures_table, tickets_table
+from server.storage.figures import COUNTS, DEPARTMENTS, fill_figure_rows
+from server.storage.models import (
+    BranchRow,
+    TicketRow,
+    figure_done_table,
+    figure_marks_table,
+    figures_table,
+    tickets_table,
+)
+from server.storage.rollup import DayCounts, forget_days
+from server.storage.rows import row_to_ticket
 from tests.server.api import conftest as api
 from tests.server.jobs.conftest import push_tickets
 from tests.server.test_head_office_figures import NOW, ZONES, make_tickets
@@ -94,6 +107,17 @@ def assert_same(got: Kpis, want: Kpis, where: str) -> None:
     assert got == want, where
 
 
+def assert_same_staff(app: Flask, period: Period, branches: list[str] | None) -> None:
+    """The per-staff figures counted by the database equal those counted ticket by ticket."""
+    with app.app_context(), get_db().read() as session:
+        got = staff_figures(session, branches, period)
+        want = reference_staff_figures(session, branches, period)
+    assert [s.key for s in got] == [s.key for s in want]
+    for mine, theirs in zip(got, want, strict=True):
+        for figure in STAFF_FIGURES:
+            assert figure.value(mine) == figure.value(theirs), f"{figure.key} of {theirs.key}"
+
+
 def assert_equal(got: Analysis, want: Analysis) -> None:
     assert_same(got.kpis.overall, want.kpis.overall, "overall")
     assert got.kpis.by_branch.keys() == want.kpis.by_branch.keys()
@@ -131,6 +155,7 @@ def test_every_figure_counted_by_the_database_equals_the_per_ticket_count(
 ) -> None:
     got, want = both(desk, Period(first, first + timedelta(days=days)), choice)
     assert_equal(got, want)
+    assert_same_staff(desk, Period(first, first + timedelta(days=days)), choice)
 
 
 @pytest.mark.parametrize(
@@ -143,6 +168,7 @@ def test_the_months_and_the_periods_heads_office_reads_count_the_same(desk: Flas
     assert want.kpis.overall.closed_loop.total and want.kpis.overall.satisfaction.total
     assert want.kpis.overall.repeat_customers and want.kpis.overall.groups
     assert_equal(got, want)
+    assert_same_staff(desk, period, None)
 
 
 def test_measures_are_effective_recurred_and_watched_and_counted_the_same(desk: Flask) -> None:
@@ -189,8 +215,9 @@ def test_the_figures_are_written_with_every_change_and_refilled_by_the_backfill(
             tickets = session.scalar(select(func.count()).select_from(tickets_table))
             want = reference_analysis(session, None, period)
         assert len(written) == tickets
-        with get_db().write() as session:
+        with get_db().write() as session:  # deleted around the service: its rolled-up days go too
             session.execute(delete(figures_table))
+            forget_days(session.connection())
         with get_db().read() as session:
             assert analyse(session, None, period).kpis.overall.received == 0
         with get_db().write() as session:
@@ -198,6 +225,67 @@ def test_the_figures_are_written_with_every_change_and_refilled_by_the_backfill(
         with get_db().read() as session:
             assert session.execute(rows).all() == written
             assert_equal(analyse(session, None, period), want)
+
+
+def _reopened(app: Flask, code: str, how_many: int) -> list[Ticket]:
+    """Closed tickets of branch ``code`` sent back to the investigation: their later moments are emptied."""
+    with app.app_context(), get_db().read() as session:
+        rows = session.scalars(
+            select(TicketRow)
+            .join(BranchRow)
+            .where(BranchRow.code == code, TicketRow.closed_at.is_not(None))
+            .order_by(TicketRow.ticket_id)
+            .limit(how_many)
+        ).all()
+        tickets = [row_to_ticket(row, code) for row in rows]
+    assert tickets
+    empty = dict.fromkeys(("resolved_at", "feedback_at", "closed_at", "revisited_at", "satisfaction"))
+    return [dataclasses.replace(t, **empty) for t in tickets]
+
+
+def _rolled_up_days(app: Flask) -> int:
+    with app.app_context(), get_db().read() as session:
+        return session.scalar(select(func.count()).select_from(figure_done_table)) or 0
+
+
+def test_a_sync_after_the_days_were_rolled_up_is_counted_at_once(desk: Flask) -> None:
+    """The days are kept rolled up; new tickets and reopened ones (their moments emptied) show at once."""
+    period = Period(date(2026, 10, 20), date(2026, 12, 5))
+    assert_equal(*both(desk, period, None))
+    assert _rolled_up_days(desk) >= (period.end - period.first).days * len(ZONES)
+    push_tickets(desk, *make_tickets("SZ01", random.Random(99)), code="SZ01")
+    push_tickets(desk, *_reopened(desk, "LD01", 3), code="LD01")
+    with desk.app_context(), get_db().read() as session:
+        assert session.scalar(select(func.count()).select_from(figure_marks_table))
+    for month in (period, Period.month(2026, 11), Period.days(date(2026, 11, 28), date(2026, 12, 3))):
+        assert_equal(*both(desk, month, None))
+        assert_equal(*both(desk, month, ["LD01"]))
+        assert_same_staff(desk, month, None)
+
+
+def test_a_reader_with_an_older_snapshot_never_stores_over_a_newer_count(desk: Flask) -> None:
+    """Two workers count the same days around a sync: the one that read before it keeps nothing stale."""
+    period = Period.month(2026, 11)
+    with desk.app_context():
+        db = get_db()
+        with db.write() as session:
+            forget_days(session.connection())
+            zones: dict[str, list[int]] = {}
+            for branch_id, zone in session.execute(select(BranchRow.id, BranchRow.timezone)):
+                zones.setdefault(zone, []).append(branch_id)
+        with db.read() as older:  # read before the sync, stored after it: its days stay marked
+            early = DayCounts.read(older, DEPARTMENTS, COUNTS, zones, period)
+            push_tickets(desk, *make_tickets("GZ01", random.Random(11)), code="GZ01")
+            assert early.store(db.engine) == len(early.fresh)
+        assert_equal(*both(desk, period, None))
+        push_tickets(desk, *make_tickets("GZ01", random.Random(12)), code="GZ01")
+        with db.read() as older:  # read before a sync, stored after a newer reader's: it stores nothing
+            early = DayCounts.read(older, DEPARTMENTS, COUNTS, zones, period)
+            push_tickets(desk, *_reopened(desk, "GZ01", 2), code="GZ01")
+            assert_equal(*both(desk, period, None))
+            assert early.fresh and early.store(db.engine) == 0
+        assert_equal(*both(desk, period, None))
+        assert_equal(*both(desk, period, ["GZ01"]))
 
 
 def test_the_migration_marks_the_major_cases_of_the_figures_already_stored(desk: Flask) -> None:

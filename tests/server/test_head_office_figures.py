@@ -129,6 +129,8 @@ def make_tickets(code: str, rng: random.Random) -> Iterator[Ticket]:
             grade=rng.choice(list(Grade)),
             **ACCEPTED,
         )
+        # the coordinator from a generator of its own (the other fields stay those of the seed)
+        t.coordinator = random.Random(f"{code}-{n}-staff").choice(["张三", " 张三 ", "李四", "", "王五"])
         stage = rng.randrange(9)
         at = received
 

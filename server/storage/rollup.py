@@ -1,0 +1,324 @@
+"""The figures' counts kept per branch and local day: rolled up when read, marked stale when written.
+
+`server.storage.figures` counts ``ticket_figures`` rows grouped by what the
+figures tell apart (its `Count`s). Counting a million rows whenever the overview
+is opened takes seconds, so the counts are kept per branch and local day
+(``figure_days``). A write through the one service marks the local days that
+its tickets' moments fall on, before and after the change
+(``figure_day_marks``, `mark_days`). A read (`DayCounts.read`) takes the days
+rolled up and not marked, counts the other days of its window from
+``ticket_figures`` in the same snapshot — so the figures are exact whatever
+was written meanwhile — and then stores those days for the next read
+(`DayCounts.store`).
+
+Storing is a compare-and-swap per day: a day is stored only if its token is
+still the one the reader saw, and only the marks the reader saw are deleted. A
+reader with an older snapshot therefore never overwrites a newer reader's day,
+and a write committed after a reader's snapshot leaves its mark behind (the day
+is counted again). Every gunicorn worker reads the same tables: none keeps
+figures of its own.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Container, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    and_,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    literal_column,
+    or_,
+    select,
+    text,
+)
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from complaints.periods import Period
+from server.storage.models import (
+    FIGURE_MOMENTS,
+    figure_days_table,
+    figure_done_table,
+    figure_marks_table,
+    figures_table,
+    tickets_table,
+)
+from server.storage.writes import insert_rows
+
+logger = logging.getLogger(__name__)
+
+f = figures_table.c
+days_c, done_c, marks_c = figure_days_table.c, figure_done_table.c, figure_marks_table.c
+MARKED = (*FIGURE_MOMENTS, "group_answered_at")
+"""The moments that place a ticket in a day of some count."""
+LONGEST_RUN = 31
+"""Days counted by one query (a CASE over their bounds)."""
+_LOCK = 170_017
+"""PostgreSQL advisory lock of `DayCounts.store` (SQLite: the write transaction is the lock)."""
+_QUARTER = 900
+"""Seconds of a quarter hour: local midnight falls on one in every time zone in use."""
+
+Key = tuple[int, date]
+"""A branch id and a local day."""
+
+
+FAMILIES = (0, 1)
+"""The counts by department (0) and by person (1): each family's days are rolled up on their own."""
+
+
+@dataclass(frozen=True)
+class Count:
+    """One GROUP BY of `server.storage.figures`: tickets whose ``moment`` falls in a day, by ``columns``.
+
+    ``group``: the department, or a person's column of ``tickets`` (joined on the sync key).
+    """
+
+    kind: int
+    moment: Any
+    columns: tuple[Any, ...]
+    where: tuple[Any, ...] = ()
+    group: Any = f.department
+
+
+Row = tuple[int, str, str, int]
+"""A count of a day: its kind, department, key (the JSON list of the columns' values) and tickets."""
+Summed = tuple[int, int, str, str]
+"""What `DayCounts.summed` tells apart: branch id, kind, department and key."""
+
+
+def _runs(days: Iterable[date]) -> list[list[date]]:
+    """``days`` in runs of consecutive days, at most `LONGEST_RUN` long."""
+    found: list[list[date]] = []
+    for day in sorted(set(days)):
+        if found and found[-1][-1] + timedelta(days=1) == day and len(found[-1]) < LONGEST_RUN:
+            found[-1].append(day)
+        else:
+            found.append([day])
+    return found
+
+
+def count_days(
+    session: Session | Connection,
+    counts: Sequence[Count],
+    ids: Sequence[int],
+    zone: str,
+    days: Iterable[date],
+) -> dict[Key, list[Row]]:
+    """The `Row`s of each branch of ``ids`` (one ``zone``) and day of ``days``, from ``ticket_figures``."""
+    found: dict[Key, list[Row]] = defaultdict(list)
+    for run in _runs(days):
+        starts = [Period(day, day + timedelta(days=1)).bounds(zone)[0] for day in run]
+        starts.append(Period(run[-1], run[-1] + timedelta(days=1)).bounds(zone)[1])
+        for count in counts:
+            at = count.moment
+            whens = [(at < starts[i + 1], literal(i)) for i in range(len(run) - 1)]
+            day = case(*whens, else_=literal(len(run) - 1)) if whens else literal(len(run) - 1)
+            grouped = (f.branch_id, day, count.group, *count.columns)
+            stmt = select(*grouped, literal_column("count(*)"))
+            if count.group.table is tickets_table:
+                stmt = stmt.select_from(
+                    figures_table.join(tickets_table, tickets_table.c.sync_key == f.sync_key)
+                )
+            stmt = stmt.where(
+                f.branch_id.in_(list(ids)), at >= starts[0], at < starts[-1], *count.where
+            ).group_by(*(literal_column(str(i + 1)) for i in range(len(grouped))))
+            for branch_id, index, dept, *values, n in session.execute(stmt):
+                key = json.dumps(values, ensure_ascii=False)
+                found[(branch_id, run[index])].append((count.kind, dept, key, n))
+    return found
+
+
+@dataclass
+class DayCounts:
+    """The `Row`s of every branch and day of a window, and what to store of them (`store`)."""
+
+    family: int
+    ids: list[int] = field(default_factory=list)
+    """The branches read; each day of the window is rolled up and not marked (clean: the database sums
+    its counts in ``figure_days``) or fresh."""
+    fresh: dict[Key, list[Row]] = field(default_factory=dict)
+    """The days counted from ``ticket_figures`` (not rolled up, or marked)."""
+    tokens: dict[Key, str | None] = field(default_factory=dict)
+    """The token of each fresh day when read (None: not rolled up)."""
+    marks: dict[Key, list[int]] = field(default_factory=dict)
+    """The marks seen on each fresh day."""
+
+    @classmethod
+    def read(
+        cls,
+        session: Session,
+        family: int,
+        counts: Sequence[Count],
+        zones: Mapping[str, Sequence[int]],
+        window: Period,
+    ) -> DayCounts:
+        """The ``family``'s days of ``window`` (local days) of the branches of ``zones`` (zone → ids)."""
+        ids = [branch_id for group in zones.values() for branch_id in group]
+        found = cls(family)
+        if not ids:
+            return found
+
+        def within(c: Any) -> list[Any]:
+            return [c.branch_id.in_(ids), c.family == family, c.day >= window.first, c.day < window.end]
+
+        marked: dict[Key, list[int]] = defaultdict(list)
+        for mark_id, branch_id, day in session.execute(
+            select(marks_c.id, marks_c.branch_id, marks_c.day).where(*within(marks_c))
+        ):
+            marked[(branch_id, day)].append(mark_id)
+        tokens = select(done_c.branch_id, done_c.day, done_c.token).where(*within(done_c))
+        done = {(b, d): token for b, d, token in session.execute(tokens)}
+        clean = {key for key in done if key not in marked}
+        found.ids = ids
+        every = [window.first + timedelta(days=i) for i in range((window.end - window.first).days)]
+        for zone, group in zones.items():
+            need = {(b, d) for b in group for d in every if (b, d) not in clean}
+            if not need:
+                continue
+            counted = count_days(session, counts, group, zone, {d for _, d in need})
+            for key in need:
+                found.fresh[key] = counted.get(key, [])
+                found.tokens[key] = done.get(key)
+                found.marks[key] = marked.get(key, [])
+        return found
+
+    def summed(
+        self, session: Session, period: Period, kinds: Container[int]
+    ) -> Counter[tuple[int, int, str, str]]:
+        """Tickets per branch id, kind (of ``kinds``), department and key over the days of ``period``.
+
+        The database sums the rolled-up days; the fresh ones are added here.
+        """
+        found: Counter[Summed] = Counter()
+        for (branch_id, day), rows in self.fresh.items():
+            if period.first <= day < period.end:
+                for kind, dept, key, n in rows:
+                    if kind in kinds:
+                        found[(branch_id, kind, dept, key)] += n
+        # every day of the window is clean or fresh: each branch's clean days are the period less its fresh
+        # ones (branches with the same fresh days share a clause; few days are fresh after a Sync)
+        fresh_days = _by_branch(key for key in self.fresh if period.first <= key[1] < period.end)
+        by_fresh: dict[frozenset[date], list[int]] = defaultdict(list)
+        for branch_id in self.ids:
+            fresh = frozenset(fresh_days.get(branch_id, ()))
+            if len(fresh) < (period.end - period.first).days:
+                by_fresh[fresh].append(branch_id)
+        days = [
+            and_(
+                days_c.branch_id.in_(ids),
+                days_c.day >= period.first,
+                days_c.day < period.end,
+                *([days_c.day.not_in(sorted(fresh))] if fresh else []),
+            )
+            for fresh, ids in by_fresh.items()
+        ]
+        if days:
+            grouped = (days_c.branch_id, days_c.kind, days_c.department, days_c.key)
+            stmt = select(*grouped, func.sum(days_c.n)).where(
+                or_(*days), days_c.family == self.family, days_c.kind.in_(list(kinds))
+            )
+            for branch_id, kind, dept, key, n in session.execute(stmt.group_by(*grouped)):
+                found[(branch_id, kind, dept, key)] += n
+        return found
+
+    def store(self, engine: Engine) -> int:
+        """Keep the fresh days for the next read, those no other reader stored meanwhile; returns how many."""
+        if not self.fresh:
+            return 0
+        try:
+            with Session(engine.execution_options(immediate=True)) as session, session.begin():
+                return self._store(session)
+        except OperationalError as exc:  # the database busy: the next read counts these days again
+            logger.warning("figure days not stored: %s", exc)
+            return 0
+
+    def _store(self, session: Session) -> int:
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK})
+        by_branch: dict[int, list[date]] = defaultdict(list)
+        for branch_id, day in self.fresh:
+            by_branch[branch_id].append(day)
+        now: dict[Key, str] = {}
+        for branch_id, days in by_branch.items():
+            where = and_(done_c.branch_id == branch_id, done_c.family == self.family, done_c.day.in_(days))
+            tokens = select(done_c.branch_id, done_c.day, done_c.token).where(where)
+            now.update({(b, d): t for b, d, t in session.execute(tokens)})
+        keep = [key for key in self.fresh if now.get(key) == self.tokens[key]]
+        for branch_id, days in _by_branch(keep).items():
+            for table in (figure_days_table, figure_done_table):
+                c = table.c
+                where = (c.branch_id == branch_id, c.family == self.family, c.day.in_(days))
+                session.execute(delete(table).where(*where))
+        token = uuid.uuid4().hex
+        if keep:
+            session.execute(
+                insert(figure_done_table),
+                [{"branch_id": b, "family": self.family, "day": d, "token": token} for b, d in keep],
+            )
+        rows = [
+            {
+                "branch_id": b,
+                "family": self.family,
+                "day": d,
+                "kind": kind,
+                "department": dept,
+                "key": key,
+                "n": n,
+            }
+            for b, d in keep
+            for kind, dept, key, n in self.fresh[(b, d)]
+        ]
+        insert_rows(session.connection(), figure_days_table, rows)
+        seen = [mark_id for key in keep for mark_id in self.marks[key]]
+        for part in range(0, len(seen), 5_000):
+            session.execute(delete(figure_marks_table).where(marks_c.id.in_(seen[part : part + 5_000])))
+        return len(keep)
+
+
+def _by_branch(keys: Iterable[Key]) -> dict[int, list[date]]:
+    found: dict[int, list[date]] = defaultdict(list)
+    for branch_id, day in keys:
+        found[branch_id].append(day)
+    return found
+
+
+def local_days(moments: Iterable[datetime | None], zone: str) -> set[date]:
+    """The local days in ``zone`` of ``moments`` (UTC), converted once per quarter hour."""
+    quarters = {int(at.timestamp()) // _QUARTER for at in moments if at is not None}
+    tz = ZoneInfo(zone)
+    return {datetime.fromtimestamp(q * _QUARTER, tz).date() for q in quarters}
+
+
+def mark_days(connection: Connection, branch_id: int, days: Iterable[date]) -> None:
+    """Mark ``days`` of the branch stale: a write changed their counts (the one service, at every write)."""
+    rows = [
+        {"branch_id": branch_id, "family": family, "day": day}
+        for day in sorted(set(days))
+        for family in FAMILIES
+    ]
+    if rows:
+        connection.execute(insert(figure_marks_table), rows)
+
+
+def forget_days(connection: Connection, branch_ids: Sequence[int] | None = None) -> None:
+    """Drop the rolled-up days (of ``branch_ids``; None: all): after ``ticket_figures`` was written around
+    the one service (the backfill, a bulk load), the next read counts them again."""
+    for table in (figure_days_table, figure_done_table, figure_marks_table):
+        stmt = delete(table)
+        if branch_ids is not None:
+            stmt = stmt.where(table.c.branch_id.in_(list(branch_ids)))
+        connection.execute(stmt)
