@@ -47,6 +47,7 @@ from server.xlsx.consolidate import KPI_COLUMNS
 from tests.addin.harness import Outcome, run_macro
 from tests.addin.test_sync import LiveServer
 from tests.addin.workbooks import read, rows
+from tests.browsing import ARGS, CHROMIUM, open_page, require_chromium, sign_in_at
 from tests.factories import SHANGHAI, local
 from tests.server.api.conftest import add_branch, add_head_office, free_port
 from tests.server.jobs.conftest import PinnedClock
@@ -54,16 +55,6 @@ from tests.server.jobs.test_outbox_smtp import MailServer
 
 pytestmark = pytest.mark.battery
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 PASSWORD = "hq-story-pass"
 HEAD = "网络部负责人"  # the template's Routing sheet names him; the server's routing table has his address
 HEAD_MAIL = "wang.network@sz01.example"
@@ -189,15 +180,6 @@ def desk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Desk]:
         get_db().dispose()
 
 
-def chromium_or_skip() -> None:
-    if not CHROMIUM.exists():
-        if os.environ.get("REQUIRE_CHROMIUM") == "1":
-            pytest.fail(
-                "REQUIRE_CHROMIUM=1 but /usr/bin/chromium is not installed (apt-get install chromium)"
-            )
-        pytest.skip("Chromium is not installed at /usr/bin/chromium")
-
-
 @contextmanager
 def head_office(url: str) -> Iterator[Any]:
     """A Chromium page signed in to the dashboard as head office's analyst."""
@@ -205,19 +187,12 @@ def head_office(url: str) -> Iterator[Any]:
 
     problems: list[str] = []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: problems.append(str(e)))
-        page.goto(f"{url}/dashboard/")
-        page.get_by_label("用户名").fill("analyst")
-        page.get_by_label("密码").fill(PASSWORD)
-        page.get_by_role("button", name="登录").click()
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        page = open_page(browser, problems)
+        sign_in_at(page, f"{url}/dashboard/", "analyst", PASSWORD)
         expect(page.locator(".tile").first).to_contain_text("受理量")
         yield page
-        context.close()
+        page.context.close()
         browser.close()
     assert not problems, problems
 
@@ -284,7 +259,7 @@ def sheet_values(ws: Any) -> list[tuple[Any, ...]]:
 
 
 def test_the_story_of_design_section_10(desk: Desk) -> None:  # noqa: PLR0915 - one story, told in order
-    chromium_or_skip()
+    require_chromium()
     from playwright.sync_api import expect
 
     # 1. Monday 09:10: the hotline call. New ticket; INFO_INCOMPLETE until place and expectation are there;

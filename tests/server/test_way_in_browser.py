@@ -7,33 +7,25 @@ address is HTTPS (``SERVER_URL``), as behind the reverse proxy of docs/deploy.md
 
 from __future__ import annotations
 
-import os
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
 from flask import Flask
-from werkzeug.serving import make_server
 
 from server import create_app
 from server.storage.db import get_db
 from server.xlsx import read_workbook
+from tests.browsing import ARGS, CHROMIUM, open_page, require_chromium, served
 from tests.server.api.conftest import NOW, add_branch
-from tests.server.dashboard.test_browser import ARGS, CHROMIUM
 
 PUBLIC = "https://desk.example.cn"
 
 
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[Flask]:
-    if not CHROMIUM.exists():
-        if os.environ.get("REQUIRE_CHROMIUM") == "1":
-            pytest.fail(
-                "REQUIRE_CHROMIUM=1 but /usr/bin/chromium is not installed (apt-get install chromium)"
-            )
-        pytest.skip("Chromium is not installed at /usr/bin/chromium")
+    require_chromium()
     app = create_app(
         {
             "DATABASE_URL": f"sqlite:///{tmp_path / 'live.db'}",
@@ -51,13 +43,8 @@ def app(tmp_path: Path) -> Iterator[Flask]:
 
 @pytest.fixture
 def live_url(app: Flask) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
-    server.server_close()
+    with served(app) as url:
+        yield url
 
 
 def test_from_the_home_page_a_branch_signs_in_and_downloads_its_workbook_and_the_manifest(
@@ -69,11 +56,7 @@ def test_from_the_home_page_a_branch_signs_in_and_downloads_its_workbook_and_the
     problems: list[str] = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        context = browser.new_context(locale="zh-CN", accept_downloads=True)
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: problems.append(str(e)))
+        page = open_page(browser, problems, accept_downloads=True)
 
         page.goto(f"{live_url}/")
         expect(page.get_by_role("link", name="总部看板 / Head-office dashboard")).to_be_visible()
@@ -93,7 +76,7 @@ def test_from_the_home_page_a_branch_signs_in_and_downloads_its_workbook_and_the
                 page.get_by_role("link", name=label).click()
             saved[label] = tmp_path / info.value.suggested_filename
             info.value.save_as(saved[label])
-        context.close()
+        page.context.close()
         browser.close()
 
     workbook, manifest = saved.values()

@@ -10,50 +10,25 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
-from werkzeug.serving import make_server
 
-from server.storage.db import get_db
+from tests.browsing import ARGS, CHROMIUM, open_page, require_chromium, served
 from tests.server.dashboard.conftest import PASSWORD, demo_sqlite_app
 
-CHROMIUM = Path("/usr/bin/chromium")
 DOCS = Path(__file__).resolve().parents[3] / "docs"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 @pytest.fixture
 def live_url(demo_database: Path, tmp_path: Path) -> Iterator[str]:
-    if not CHROMIUM.exists():
-        if os.environ.get("REQUIRE_CHROMIUM") == "1":
-            pytest.fail(
-                "REQUIRE_CHROMIUM=1 but /usr/bin/chromium is not installed (apt-get install chromium)"
-            )
-        pytest.skip("Chromium is not installed at /usr/bin/chromium")
+    require_chromium()
     copy = tmp_path / "live.db"
     shutil.copyfile(demo_database, copy)
-    app = demo_sqlite_app(copy)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
-    server.server_close()
-    with app.app_context():
-        get_db().dispose()
+    with served(demo_sqlite_app(copy)) as url:
+        yield url
 
 
 def test_sign_in_filter_escalate_and_download_in_chromium(live_url: str, tmp_path: Path) -> None:
@@ -63,13 +38,7 @@ def test_sign_in_filter_escalate_and_download_in_chromium(live_url: str, tmp_pat
     problems: list[str] = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        context = browser.new_context(
-            viewport={"width": 1366, "height": 768}, locale="zh-CN", accept_downloads=True
-        )
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: problems.append(str(e)))
+        page = open_page(browser, problems, accept_downloads=True)
 
         page.goto(f"{live_url}/dashboard/")
         expect(page.get_by_role("heading", name="登录")).to_be_visible()
@@ -112,7 +81,7 @@ def test_sign_in_filter_escalate_and_download_in_chromium(live_url: str, tmp_pat
             page.get_by_role("button", name="下载", exact=True).click()
         saved = tmp_path / info.value.suggested_filename
         info.value.save_as(saved)
-        context.close()
+        page.context.close()
         browser.close()
 
     book = load_workbook(saved, read_only=True)

@@ -8,29 +8,23 @@ and every member's page shows it.
 
 from __future__ import annotations
 
-import os
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
 from server import create_app
 from server.auth import HEAD_OFFICE
 from server.storage.db import get_db
+from tests.browsing import ARGS, CHROMIUM, open_page, require_chromium, served, sign_in_at
 from tests.server.api.conftest import NOW
 from tests.server.dashboard.conftest import PASSWORD, add_user
-from tests.server.dashboard.test_browser import ARGS, CHROMIUM
 from tests.server.dashboard.test_group_page import members
 
 
 @pytest.fixture
 def group_site(tmp_path: Path) -> Iterator[tuple[str, list[str]]]:
-    if not CHROMIUM.exists():
-        if os.environ.get("REQUIRE_CHROMIUM") == "1":
-            pytest.fail("REQUIRE_CHROMIUM=1 but /usr/bin/chromium is not installed")
-        pytest.skip("Chromium is not installed at /usr/bin/chromium")
+    require_chromium()
     app = create_app(
         {"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'g.db'}", "CLOCK": lambda: NOW}
     )
@@ -38,15 +32,8 @@ def group_site(tmp_path: Path) -> Iterator[tuple[str, list[str]]]:
         get_db().upgrade()
     _, keys = members(app)
     add_user(app, "analyst", HEAD_OFFICE)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}", keys
-    server.shutdown()
-    thread.join(timeout=10)
-    server.server_close()
-    with app.app_context():
-        get_db().dispose()
+    with served(app) as url:
+        yield url, keys
 
 
 def test_head_office_handles_a_group_as_one_from_a_member_ticket_in_chromium(group_site) -> None:
@@ -56,16 +43,8 @@ def test_head_office_handles_a_group_as_one_from_a_member_ticket_in_chromium(gro
     problems: list[str] = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: problems.append(str(e)))
-
-        page.goto(f"{url}/dashboard/tickets/{keys[1]}")
-        page.get_by_label("用户名").fill("analyst")
-        page.get_by_label("密码").fill(PASSWORD)
-        page.get_by_role("button", name="登录").click()
+        page = open_page(browser, problems)
+        sign_in_at(page, f"{url}/dashboard/tickets/{keys[1]}", "analyst", PASSWORD)
         expect(page.get_by_role("heading", level=1)).to_contain_text("SZ01-20261116-0002")
         page.locator("#group-link").click()
 
@@ -112,6 +91,6 @@ def test_head_office_handles_a_group_as_one_from_a_member_ticket_in_chromium(gro
         expect(fields).to_contain_text("每户减免当月宽带费100元")
         expect(page.locator(".ticket-head")).not_to_contain_text("未通报进度")  # NO_PROGRESS cleared
         expect(page.get_by_role("cell", name="施工队已进场，预计周五完成")).to_be_visible()
-        context.close()
+        page.context.close()
         browser.close()
     assert problems == []

@@ -26,10 +26,11 @@ from server.storage import search
 from server.storage.db import get_db
 from server.storage.models import BranchRow, TicketRow, search_table
 from server.storage.search import query_terms, terms_of
+from tests.browsing import ARGS, CHROMIUM, open_page, sign_in_at
 from tests.server.api.conftest import NOW, add_branch
 from tests.server.api.test_sync_api import new_fields, sync
 from tests.server.dashboard.conftest import PASSWORD, add_user, branch_token, sign_in
-from tests.server.dashboard.test_browser import ARGS, CHROMIUM, live_url  # noqa: F401 (fixture)
+from tests.server.dashboard.test_browser import live_url  # noqa: F401 (fixture)
 
 _ROW = re.compile(r'<a href="/dashboard/tickets/([0-9a-f]{32})">([^<]+)</a>')
 _LINK = re.compile(r'<a href="([^"]+)" rel="(next|prev)">')
@@ -261,14 +262,11 @@ def test_next_last_previous_and_first_in_chromium(live_url: str) -> None:  # noq
     """The demo's tickets (two pages and more): the pager's links walk them, each page an address."""
     from playwright.sync_api import expect, sync_playwright
 
+    problems: list[str] = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        page = browser.new_page(viewport={"width": 1366, "height": 768}, locale="zh-CN")
-        page.set_default_timeout(15_000)
-        page.goto(f"{live_url}/dashboard/")
-        page.get_by_label("用户名").fill("analyst")
-        page.get_by_label("密码").fill(PASSWORD)
-        page.get_by_role("button", name="登录").click()
+        page = open_page(browser, problems)
+        sign_in_at(page, f"{live_url}/dashboard/", "analyst", PASSWORD)
         page.get_by_role("link", name="投诉单", exact=True).click()
         numbers = page.locator("table.tickets tbody tr td:first-child")
         pager = page.locator("nav.pager")
@@ -302,6 +300,7 @@ def test_next_last_previous_and_first_in_chromium(live_url: str) -> None:  # noq
         assert follow("下一页", r"after=") == back
         assert follow("首页", r"/dashboard/tickets$") == first
         browser.close()
+    assert not problems, problems
 
 
 def test_the_list_counts_up_to_its_cap_then_says_more(listed_app, analyst, monkeypatch):

@@ -3,23 +3,20 @@ preview it with the wording findings, send it; phone numbers masked for head off
 
 from __future__ import annotations
 
-import os
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from flask import Flask
-from werkzeug.serving import make_server
 
 from complaints.wire import EDITABLE, encode
 from server import create_app
 from server.auth import ADMIN, HEAD_OFFICE
 from server.storage.db import get_db
+from tests.browsing import ARGS, CHROMIUM, open_page, require_chromium, served, sign_in_at
 from tests.factories import make_ticket
 from tests.server.api.conftest import NOW, add_branch
 from tests.server.dashboard.conftest import PASSWORD, add_user
-from tests.server.dashboard.test_browser import ARGS, CHROMIUM
 
 TICKET = make_ticket(
     ticket_id="SZ01-20261125-0001",
@@ -32,10 +29,7 @@ TICKET = make_ticket(
 
 @pytest.fixture
 def live(tmp_path: Path) -> Iterator[str]:
-    if not CHROMIUM.exists():
-        if os.environ.get("REQUIRE_CHROMIUM") == "1":
-            pytest.fail("REQUIRE_CHROMIUM=1 but /usr/bin/chromium is not installed")
-        pytest.skip("Chromium is not installed at /usr/bin/chromium")
+    require_chromium()
     app: Flask = create_app(
         {"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'live.db'}", "CLOCK": lambda: NOW}
     )
@@ -54,15 +48,8 @@ def live(tmp_path: Path) -> Iterator[str]:
         headers={"Authorization": f"Bearer {token}", "Idempotency-Key": "first-push"},
     )
     assert pushed.status_code == 200 and not pushed.json["pushed"]["rejected"]["tickets"], pushed.json
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
-    server.server_close()
-    with app.app_context():
-        get_db().dispose()
+    with served(app) as url:
+        yield url
 
 
 def test_preview_with_wording_findings_then_send_a_written_confirmation(live: str) -> None:
@@ -72,14 +59,8 @@ def test_preview_with_wording_findings_then_send_a_written_confirmation(live: st
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         for user, phone_seen in (("analyst", "138****8000"), ("root", "13800138000")):
-            context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
-            page = context.new_page()
-            page.set_default_timeout(15_000)
-            page.on("pageerror", lambda e: problems.append(str(e)))
-            page.goto(f"{live}/dashboard/signin")
-            page.get_by_label("用户名").fill(user)
-            page.get_by_label("密码").fill(PASSWORD)
-            page.get_by_role("button", name="登录").click()
+            page = open_page(browser, problems)
+            sign_in_at(page, f"{live}/dashboard/signin", user, PASSWORD)
             page.goto(f"{live}/dashboard/tickets/{TICKET.sync_key}")
             card = page.locator("#message")
 
@@ -97,15 +78,11 @@ def test_preview_with_wording_findings_then_send_a_written_confirmation(live: st
             expect(card.get_by_label("补充内容（方案、进度等）")).to_have_value(
                 "我们会尽快处理，请回电13912345678"
             )
-            context.close()
+            page.context.close()
 
-        context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        page.goto(f"{live}/dashboard/signin")
-        page.get_by_label("用户名").fill("analyst")
-        page.get_by_label("密码").fill(PASSWORD)
-        page.get_by_role("button", name="登录").click()
+        refused: list[str] = []  # the refused send answers 4xx: the browser logs it as an error
+        page = open_page(browser, refused)
+        sign_in_at(page, f"{live}/dashboard/signin", "analyst", PASSWORD)
         page.goto(f"{live}/dashboard/tickets/{TICKET.sync_key}")
         expect(page.locator(".ticket-head")).to_contain_text("承诺未书面确认")
         card = page.locator("#message")
@@ -124,6 +101,5 @@ def test_preview_with_wording_findings_then_send_a_written_confirmation(live: st
         log = page.locator("table.compact:not(.history) tbody tr").filter(has_text="书面确认")
         expect(log).to_contain_text("赠送3个月提速")
         expect(log).to_contain_text("短信")
-        context.close()
         browser.close()
     assert problems == []

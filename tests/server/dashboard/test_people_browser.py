@@ -7,16 +7,13 @@ is absent, unless REQUIRE_CHROMIUM=1 (CI), where that is a failure.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from server import clock
 from server.auth import HEAD_OFFICE, hash_password
@@ -25,9 +22,9 @@ from server.services.tickets import change_on, escalate_ticket
 from server.storage.db import get_db
 from server.storage.models import BranchRow, TicketRow, UserRow
 from server.storage.people import DONE
+from tests.browsing import ARGS, CHROMIUM, open_page, require_chromium, served, sign_in_at
 from tests.server.api.conftest import NOW
 from tests.server.dashboard.conftest import PASSWORD, demo_sqlite_app
-from tests.server.dashboard.test_browser import ARGS, CHROMIUM
 
 INVESTIGATOR = "网络部-调查员1"
 PHONE = re.compile(r"1[3-9]\d{9}")
@@ -67,23 +64,13 @@ def prepare(app) -> str:  # noqa: ANN001
 
 @pytest.fixture
 def live(demo_database: Path, tmp_path: Path) -> Iterator[tuple[str, str]]:
-    if not CHROMIUM.exists():
-        if os.environ.get("REQUIRE_CHROMIUM") == "1":
-            pytest.fail("REQUIRE_CHROMIUM=1 but /usr/bin/chromium is not installed")
-        pytest.skip("Chromium is not installed at /usr/bin/chromium")
+    require_chromium()
     copy = tmp_path / "people.db"
     shutil.copyfile(demo_database, copy)
     app = demo_sqlite_app(copy)
     red = prepare(app)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}", red
-    server.shutdown()
-    thread.join(timeout=10)
-    server.server_close()
-    with app.app_context():
-        get_db().dispose()
+    with served(app) as url:
+        yield url, red
 
 
 def test_an_investigator_sees_their_tickets_red_first_and_gives_department_feedback(live) -> None:
@@ -93,16 +80,8 @@ def test_an_investigator_sees_their_tickets_red_first_and_gives_department_feedb
     problems: list[str] = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: problems.append(str(e)))
-
-        page.goto(f"{url}/dashboard/")
-        page.get_by_label("用户名").fill("li")
-        page.get_by_label("密码").fill(PASSWORD)
-        page.get_by_role("button", name="登录").click()
+        page = open_page(browser, problems)
+        sign_in_at(page, f"{url}/dashboard/", "li", PASSWORD)
         expect(page.get_by_role("heading", level=1)).to_contain_text("我的投诉单 · SZ01")
         assert page.locator("nav.mainnav a").all_inner_texts() == ["我的投诉单"]  # nothing of head office
         rows = page.locator("table.mine tbody tr")
@@ -128,7 +107,6 @@ def test_an_investigator_sees_their_tickets_red_first_and_gives_department_feedb
 
         page.goto(f"{url}/dashboard/staff")
         expect(page.get_by_role("heading", level=1)).to_contain_text("我的投诉单")  # not head office's page
-        context.close()
         browser.close()
     assert not problems, problems
 
@@ -137,15 +115,11 @@ def test_head_office_filters_the_staff_page_by_period_and_branch(live) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     url, _ = live
+    problems: list[str] = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        page.goto(f"{url}/dashboard/")
-        page.get_by_label("用户名").fill("analyst")
-        page.get_by_label("密码").fill(PASSWORD)
-        page.get_by_role("button", name="登录").click()
+        page = open_page(browser, problems)
+        sign_in_at(page, f"{url}/dashboard/", "analyst", PASSWORD)
         page.get_by_role("link", name="人员考核", exact=True).click()
         filters = page.locator("#staff-filters")
         filters.locator("input[name=from]").fill("2026-10-01")
@@ -160,5 +134,5 @@ def test_head_office_filters_the_staff_page_by_period_and_branch(live) -> None:
         assert investigators.count() >= 3
         first = investigators.first
         expect(first.locator("td[data-figure=timeliness]")).to_have_text(re.compile(r"^(\d+\.\d%|—)$"))
-        context.close()
         browser.close()
+    assert not problems, problems

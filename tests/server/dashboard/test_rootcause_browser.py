@@ -9,8 +9,9 @@ from sqlalchemy import select
 
 from server.storage.db import get_db
 from server.storage.models import BranchRow, HistoryRow, TicketRow
+from tests.browsing import ARGS, CHROMIUM, open_page, sign_in_at
 from tests.server.dashboard.conftest import PASSWORD, demo_sqlite_app
-from tests.server.dashboard.test_browser import ARGS, CHROMIUM, live_url  # noqa: F401 (fixture)
+from tests.server.dashboard.test_browser import live_url  # noqa: F401 (fixture)
 
 NOVEMBER = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -62,16 +63,8 @@ def test_head_office_sets_the_fishbone_category_and_tracks_the_measure_in_chromi
     problems: list[str] = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: problems.append(str(e)))
-
-        page.goto(f"{live_url}/dashboard/")
-        page.get_by_label("用户名").fill("analyst")
-        page.get_by_label("密码").fill(PASSWORD)
-        page.get_by_role("button", name="登录").click()
+        page = open_page(browser, problems)
+        sign_in_at(page, f"{live_url}/dashboard/", "analyst", PASSWORD)
         fishbone = page.locator("#fishbone [data-figure=fishbone_network]")
         expect(page.locator("#fishbone h2")).to_have_text("根因类别（鱼骨图）")
         network_before = int(fishbone.inner_text())
@@ -101,7 +94,7 @@ def test_head_office_sets_the_fishbone_category_and_tracks_the_measure_in_chromi
         page.goto(f"{live_url}/dashboard/")
         expect(fishbone).to_have_text(str(network_before + 1))
         expect(page.locator("#measures [data-figure=measures_overdue]")).to_have_text(str(overdue_before))
-        context.close()
+        page.context.close()
         browser.close()
 
     row, fields = _stored(database, key)
