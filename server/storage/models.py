@@ -523,14 +523,18 @@ class GroupRow(Base):
 
 
 class ReportRow(Base):
-    """A generated workbook kept for download (the monthly analysis)."""
+    """A generated workbook kept for download (the monthly analysis).
+
+    Its file is in the evidence store under ``sha256``; ``content`` holds those kept before 0019_reportfiles.
+    """
 
     __tablename__ = "reports"
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(32))
     period: Mapped[str] = mapped_column(String(16))
     filename: Mapped[str] = mapped_column(String(200))
-    content: Mapped[bytes] = mapped_column(LargeBinary)
+    content: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     __table_args__ = (UniqueConstraint("kind", "period", name="uq_reports_kind_period"),)
 
