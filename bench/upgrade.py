@@ -35,6 +35,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 def child(kind: str, url: str) -> None:
     from alembic import command
+    from alembic.runtime.migration import MigrationContext
 
     from complaints.periods import Period
     from server.storage.db import Database, alembic_config
@@ -44,7 +45,10 @@ def child(kind: str, url: str) -> None:
     started, cpu = time.perf_counter(), time.process_time()
     result: dict[str, object] = {}
     if kind == "reset":
-        command.downgrade(alembic_config(url), "0019_reportfiles")
+        with db.engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_revision() or ""
+        move = command.downgrade if current >= "0019" else command.upgrade  # ids sort by their number
+        move(alembic_config(url), "0019_reportfiles")
         with db.engine.begin() as connection:
             forget_days(connection)
     elif kind == "upgrade":
