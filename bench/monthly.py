@@ -13,6 +13,10 @@ Each build runs in its own child process, so its peak resident memory is its own
 The month is November 2026 (the job run on 1 December). The figures' rolled-up
 days are read once before the first build, so neither build pays for their
 first read. Each kept report (row and file) is deleted after its build.
+
+At 1,000,000 tickets (SQLite, shared 2-core machine, load ~5): old 132.3 s,
+85.6 CPU s, peak 1,333 MB; new 110.7 s, 84.9 CPU s, peak 120 MB main and
+120 MB per worker (421 MB workbook). Details: docs/consolidated.md.
 """
 
 from __future__ import annotations
