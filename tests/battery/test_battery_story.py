@@ -251,8 +251,11 @@ def dashboard_kpis(page: Any) -> dict[str, dict[str, str]]:
 
 def kept_reports(desk: Desk) -> dict[str, bytes]:
     with desk.app.app_context(), get_db().read() as session:
-        store = evidence_store()
-        return {r.period: open_kept(r, store).read() for r in session.scalars(select(ReportRow))}
+        store, kept = evidence_store(), {}
+        for row in session.scalars(select(ReportRow)):
+            with open_kept(row, store) as content:
+                kept[row.period] = content.read()
+        return kept
 
 
 def sheet_values(ws: Any) -> list[tuple[Any, ...]]:
