@@ -6,7 +6,6 @@ Plain HTML for administrators and head office; sign in with HTTP basic auth
 
 from __future__ import annotations
 
-import io
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,8 +20,10 @@ from server.errors import ApiError
 from server.privacy import masked, sees_phones
 from server.scheduling.scheduler import EXTENSION, status
 from server.services.notices import SmtpSender
+from server.services.reports import open_kept
 from server.services.sms import SmsGatewaySender
 from server.storage.db import get_db
+from server.storage.evidence import evidence_store
 from server.storage.models import OutboxRow, ReportRow
 from server.storage.rows import clock_for
 from server.throttle import Throttled, check_password
@@ -132,9 +133,9 @@ def report(report_id: int) -> Any:
         row = session.get(ReportRow, report_id)
         if row is None:
             return Response("没有这份报表 / no such report\n", 404, mimetype="text/plain")
-        content, filename = row.content, row.filename
+        content, filename = open_kept(row, evidence_store()), row.filename
     return send_file(
-        io.BytesIO(content),
+        content,
         mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         as_attachment=True,
         download_name=filename,

@@ -21,10 +21,17 @@ from server.scheduling.digest import enqueue_digests, enqueue_overdue_reminders,
 from server.scheduling.scan import scan_flags
 from server.services import idempotency
 from server.services.notices import Notice, enqueue, render, send_pending
-from server.services.reports import MONTHLY, build_monthly_workbook, is_kept, keep, previous_month
+from server.services.reports import (
+    MONTHLY,
+    build_monthly_workbook,
+    is_kept,
+    keep,
+    previous_month,
+    scratch_path,
+)
 from server.storage import backup, search
 from server.storage.db import get_db
-from server.storage.evidence import evidence_folder
+from server.storage.evidence import evidence_folder, evidence_store
 from server.storage.models import UserRow
 from server.storage.rows import clock_for
 
@@ -73,7 +80,11 @@ def overdue_reminders(now: datetime) -> JobResult:
 
 
 def monthly_analysis(now: datetime) -> JobResult:
-    """Build last month's analysis (the consolidated workbook) and keep it for download, once a month."""
+    """Build last month's analysis (the consolidated workbook) and keep it for download, once a month.
+
+    Built as the consolidated export is (worker processes for a large month, ``CONSOLIDATE_WORKERS``),
+    streamed to a file in the evidence store: the workbook is never held whole in memory.
+    """
     config = current_app.config
     tz = config["TIMEZONE"]
     period, label = previous_month(now, tz)
@@ -81,14 +92,26 @@ def monthly_analysis(now: datetime) -> JobResult:
     with db.read() as session:
         if is_kept(session, MONTHLY, label):
             return JobResult(0, f"analysis {label} already kept")
-    content = build_monthly_workbook(
-        db, period, now, tz, config.get("CALENDAR_FILE"), config["NOTIFY_LANGUAGE"]
-    )
+    scratch = scratch_path(evidence_folder())
+    try:
+        size = build_monthly_workbook(
+            db,
+            period,
+            now,
+            tz,
+            config.get("CALENDAR_FILE"),
+            config["NOTIFY_LANGUAGE"],
+            scratch,
+            workers=config.get("CONSOLIDATE_WORKERS"),
+        )
+        sha256 = evidence_store().put_file(scratch)
+    finally:
+        scratch.unlink(missing_ok=True)
     with db.write() as session:
         if is_kept(session, MONTHLY, label):  # a manual run kept it meanwhile
             return JobResult(0, f"analysis {label} already kept")
-        keep(session, MONTHLY, label, f"complaints-analysis-{label}.xlsx", content, now)
-    return JobResult(1, f"analysis {label} kept ({len(content):,} bytes)")
+        keep(session, MONTHLY, label, f"complaints-analysis-{label}.xlsx", sha256, now)
+    return JobResult(1, f"analysis {label} kept ({size:,} bytes)")
 
 
 def daily_backup(now: datetime) -> JobResult:

@@ -19,7 +19,6 @@ checked against its name, so a damaged copy is reported, not restored.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shutil
@@ -34,8 +33,9 @@ from pathlib import Path
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, make_url, text
 
-from server.files import private_open, write_private
+from server.files import private_open
 from server.storage.db import Database, alembic_config
+from server.storage.evidence import file_sha256
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 PGDUMP_MAGIC = b"PGDMP"
@@ -135,13 +135,13 @@ def copy_evidence(source: Path, target: Path) -> tuple[int, list[str]]:
         destination = target / name[:2] / name
         if destination.is_file():
             continue
-        data = path.read_bytes()
-        if hashlib.sha256(data).hexdigest() != name:
+        if file_sha256(path) != name:
             damaged.append(name)
             continue
         destination.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         partial = destination.with_name(f".{name}.partial")
-        write_private(partial, data)
+        with path.open("rb") as source, private_open(partial) as copy:
+            shutil.copyfileobj(source, copy, 1 << 20)  # a kept workbook may be hundreds of MB
         os.replace(partial, destination)
         copied += 1
     return copied, damaged

@@ -54,7 +54,8 @@ class Database:
             yield session
 
     def upgrade(self, revision: str = "head") -> None:
-        """Bring the schema up to ``revision`` with Alembic; at the head, fill the figures rows missing.
+        """Bring the schema up to ``revision`` with Alembic; at the head, fill the figures rows missing and
+        roll their days up (no reader then waits for the first count of every day).
 
         The figures rows are computed by today's code (`server.storage.figures`), which
         fits only the head's tables: a database coming from before migration 0006 gets
@@ -62,10 +63,11 @@ class Database:
         """
         command.upgrade(alembic_config(self.url), revision)
         if revision == "head":
-            from server.storage.figures import fill_figure_rows  # the tables' code needs the models
+            from server.storage.figures import fill_figure_days, fill_figure_rows  # they need the models
 
             with self.engine.begin() as connection:
                 fill_figure_rows(connection, os.environ.get("COMPLAINTS_CALENDAR"))
+            fill_figure_days(self.engine)
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -3,8 +3,10 @@
 The default store is a folder (``EVIDENCE_DIR``, by default ``instance/evidence``):
 each file lives at ``<first two hex digits>/<sha256>``, written 0600 through a
 temporary name and renamed, so a reader never sees half a file and a second
-upload of the same content (to any ticket) stores nothing. Another backend (an
-object-store bucket) is an object with the same three methods as `FolderStore`,
+upload of the same content (to any ticket) stores nothing. The workbooks kept for
+download (`server.services.reports`) are kept here too, so every host serves them
+and a backup carries them. Another backend (an
+object-store bucket) is an object with the same four methods as `FolderStore`,
 returned by `evidence_store`; none is built in.
 """
 
@@ -13,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+import shutil
 from collections.abc import Iterable
 from pathlib import Path
 from typing import BinaryIO, Protocol
@@ -21,7 +24,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server.files import write_private
+from server.files import PRIVATE, write_private
 from server.storage.models import AttachmentRow, TicketRow
 from server.storage.rows import chunks
 
@@ -36,6 +39,10 @@ class EvidenceStore(Protocol):
         ...
 
     def has(self, sha256: str) -> bool: ...
+
+    def put_file(self, path: Path) -> str:
+        """Keep the file at ``path`` (taken: moved into the store, or deleted) and return its sha256."""
+        ...
 
 
 class FolderStore:
@@ -63,8 +70,30 @@ class FolderStore:
         os.replace(temporary, path)  # atomic: two uploads of one file both end with the same whole file
         return sha256
 
+    def put_file(self, path: Path) -> str:
+        sha256 = file_sha256(path)
+        target = self._path(sha256)
+        if target.is_file():
+            path.unlink()
+            return sha256
+        target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        temporary = target.with_name(f".{sha256}.{secrets.token_hex(4)}")
+        shutil.move(path, temporary)  # a rename within the store's file system, else a copy
+        os.chmod(temporary, PRIVATE)
+        os.replace(temporary, target)
+        return sha256
+
     def open(self, sha256: str) -> BinaryIO:
         return self._path(sha256).open("rb")
+
+
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file, read in blocks (a workbook may be hundreds of MB)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as source:
+        while block := source.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def evidence_folder() -> Path:

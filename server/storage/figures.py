@@ -20,11 +20,11 @@ import dataclasses
 import json
 import logging
 from collections.abc import Mapping, Sequence
-from datetime import date
+from datetime import date, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, delete, or_, select
+from sqlalchemy import Connection, Engine, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from complaints.enums import Flag
@@ -99,6 +99,8 @@ def figure_row(
         "measure_status": None if ticket.measure_status is None else ticket.measure_status.value,
         "measure_overdue": Flag.MEASURE_OVERDUE in ticket.flags,
         "improved": _code(improved(ticket)) if has_root_cause(ticket) else None,
+        "coordinator": ticket.coordinator,
+        "investigator": ticket.investigator,
     }
     return row
 
@@ -159,6 +161,45 @@ def fill_figure_rows(connection: Connection, calendar_path: str | None) -> int:
             done += filled
             logger.info("figures of branch %s filled (%d tickets so far)", code, done)
     return done
+
+
+def fill_figure_days(engine: Engine) -> int:
+    """Roll up every branch's days not rolled up yet, both families; returns the branch-days stored.
+
+    At an upgrade (`server.storage.db.Database.upgrade`), so that no reader waits for a
+    first count of every day. The database counts (`server.storage.rollup.count_days`),
+    a month of one time zone's branches at a time; days already rolled up are skipped.
+    """
+    with Session(engine) as session:
+        spans = _spans(session)
+        codes = dict(session.execute(select(BranchRow.id, BranchRow.timezone)).all())
+    by_zone: dict[str, list[int]] = {}
+    for branch_id in spans:
+        by_zone.setdefault(codes[branch_id], []).append(branch_id)
+    stored = 0
+    for zone, ids in by_zone.items():
+        first = min(spans[b][0] for b in ids) - timedelta(days=1)  # a local day may start the UTC day before
+        last = max(spans[b][1] for b in ids) + timedelta(days=1)
+        month = date(first.year, first.month, 1)
+        while month <= last:
+            period = Period.month(month.year, month.month)
+            for family, counts in ((DEPARTMENTS, COUNTS), (PEOPLE_FAMILY, STAFF_COUNTS)):
+                with Session(engine) as session:
+                    days = DayCounts.read(session, family, counts, {zone: ids}, period)
+                stored += days.store(engine)
+            month = period.end
+        logger.info("figures of the branches of %s rolled up (%d branch-days so far)", zone, stored)
+    return stored
+
+
+def _spans(session: Session) -> dict[int, tuple[date, date]]:
+    """Each branch's first and last UTC day with a moment in ``ticket_figures``."""
+    bounds = [agg(f[name]) for name in MARKED for agg in (func.min, func.max)]
+    found = {}
+    for branch_id, *moments in session.execute(select(f.branch_id, *bounds).group_by(f.branch_id)):
+        known = [m for m in moments if m is not None]
+        found[branch_id] = (min(known).date(), max(known).date())
+    return found
 
 
 # --- counting -------------------------------------------------------------------------------------------
@@ -275,10 +316,7 @@ def _feed(counting: _Counting, branch_id: int, kind: int, dept: str, values: lis
 
 _ALL_KINDS = frozenset(count.kind for count in COUNTS)
 DEPARTMENTS, PEOPLE_FAMILY = FAMILIES
-_ROLE_COLUMN = {
-    StaffRole.COORDINATOR: tickets_table.c.coordinator,
-    StaffRole.INVESTIGATOR: tickets_table.c.investigator,
-}
+_ROLE_COLUMN = {StaffRole.COORDINATOR: f.coordinator, StaffRole.INVESTIGATOR: f.investigator}
 _LISTING = frozenset({PROFILE, REVISITED, CLOSED, TOUCHED, *_MILESTONE_OF})
 """The counts that list a person: received, revisited, closed or reaching a milestone in the period
 (`complaints.kpis.KpiAccumulator.add`)."""

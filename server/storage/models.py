@@ -185,13 +185,15 @@ figures_table = Table(
     Column("measure_overdue", Boolean, nullable=False, default=False),
     Column("improved", SmallInteger),
     Column("major", Boolean, nullable=False, default=False),
+    *(Column(name, Text, nullable=False, server_default="") for name in ("coordinator", "investigator")),
     *(Index(f"ix_ticket_figures_{moment}", "branch_id", moment) for moment in FIGURE_MOMENTS),
 )
 """What the head-office figures read of each ticket (`complaints.kpis.Facts`), written with it by the one
 service: a narrow row the database counts without reading the ticket (`server.storage.figures`).
 Outcomes (``*_met``) are 1 on time, 0 late, NULL unknown or not reached; ``improved`` is 1 when the
 root cause's measure was effective, 0 when not, NULL while it is watched (`complaints.rootcause.improved`);
-``major``: graded major (`complaints.major`)."""
+``major``: graded major (`complaints.major`); ``coordinator`` and ``investigator``: the ticket's people, whose
+staff figures count these rows without reading the tickets."""
 _cancelled = figures_table.c.cancelled.is_(True)
 Index(  # only the few cancelled tickets: an index on the flag would lure the planner from the moments'
     "ix_ticket_figures_cancelled",
@@ -523,14 +525,18 @@ class GroupRow(Base):
 
 
 class ReportRow(Base):
-    """A generated workbook kept for download (the monthly analysis)."""
+    """A generated workbook kept for download (the monthly analysis).
+
+    Its file is in the evidence store under ``sha256``; ``content`` holds those kept before 0019_reportfiles.
+    """
 
     __tablename__ = "reports"
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(32))
     period: Mapped[str] = mapped_column(String(16))
     filename: Mapped[str] = mapped_column(String(200))
-    content: Mapped[bytes] = mapped_column(LargeBinary)
+    content: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     __table_args__ = (UniqueConstraint("kind", "period", name="uq_reports_kind_period"),)
 

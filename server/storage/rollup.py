@@ -55,7 +55,6 @@ from server.storage.models import (
     figure_done_table,
     figure_marks_table,
     figures_table,
-    tickets_table,
 )
 from server.storage.writes import insert_rows
 
@@ -84,7 +83,7 @@ FAMILIES = (0, 1)
 class Count:
     """One GROUP BY of `server.storage.figures`: tickets whose ``moment`` falls in a day, by ``columns``.
 
-    ``group``: the department, or a person's column of ``tickets`` (joined on the sync key).
+    ``group``: the department, or a person's column (the coordinator or the investigator).
     """
 
     kind: int
@@ -128,14 +127,11 @@ def count_days(
             whens = [(at < starts[i + 1], literal(i)) for i in range(len(run) - 1)]
             day = case(*whens, else_=literal(len(run) - 1)) if whens else literal(len(run) - 1)
             grouped = (f.branch_id, day, count.group, *count.columns)
-            stmt = select(*grouped, literal_column("count(*)"))
-            if count.group.table is tickets_table:
-                stmt = stmt.select_from(
-                    figures_table.join(tickets_table, tickets_table.c.sync_key == f.sync_key)
-                )
-            stmt = stmt.where(
-                f.branch_id.in_(list(ids)), at >= starts[0], at < starts[-1], *count.where
-            ).group_by(*(literal_column(str(i + 1)) for i in range(len(grouped))))
+            stmt = (
+                select(*grouped, literal_column("count(*)"))
+                .where(f.branch_id.in_(list(ids)), at >= starts[0], at < starts[-1], *count.where)
+                .group_by(*(literal_column(str(i + 1)) for i in range(len(grouped))))
+            )
             for branch_id, index, dept, *values, n in session.execute(stmt):
                 key = json.dumps(values, ensure_ascii=False)
                 found[(branch_id, run[index])].append((count.kind, dept, key, n))

@@ -39,7 +39,9 @@ from complaints.routing import RoutingRule
 from complaints.schema import CONFLICTS, LOG, TASKS, TICKETS, Sheet
 from server import create_app
 from server.scheduling.jobs import daily_digest, flag_scan, monthly_analysis, outbox
+from server.services.reports import open_kept
 from server.storage.db import get_db
+from server.storage.evidence import evidence_store
 from server.storage.models import BranchContactRow, BranchRow, ReportRow, TicketRow
 from server.storage.routing import set_rule
 from server.storage.rows import from_db
@@ -147,6 +149,7 @@ def desk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Desk]:
         {
             "TESTING": True,
             "DATABASE_URL": f"sqlite:///{tmp_path / 'desk.db'}",
+            "EVIDENCE_DIR": str(tmp_path / "files"),
             "CLOCK": clock,
             "SMTP_HOST": "127.0.0.1",
             "SMTP_PORT": mail.port,
@@ -248,7 +251,11 @@ def dashboard_kpis(page: Any) -> dict[str, dict[str, str]]:
 
 def kept_reports(desk: Desk) -> dict[str, bytes]:
     with desk.app.app_context(), get_db().read() as session:
-        return {r.period: r.content for r in session.scalars(select(ReportRow))}
+        store, kept = evidence_store(), {}
+        for row in session.scalars(select(ReportRow)):
+            with open_kept(row, store) as content:
+                kept[row.period] = content.read()
+        return kept
 
 
 def sheet_values(ws: Any) -> list[tuple[Any, ...]]:

@@ -38,7 +38,7 @@ from server.scheduling.scan import scan_flags
 from server.services.analysis import Analysis, analyse, reference_analysis
 from server.services.people import reference_staff_figures, staff_figures
 from server.storage.db import alembic_config, get_db
-from server.storage.figures import COUNTS, DEPARTMENTS, fill_figure_rows
+from server.storage.figures import COUNTS, DEPARTMENTS, PEOPLE_FAMILY, STAFF_COUNTS, fill_figure_rows
 from server.storage.models import (
     BranchRow,
     TicketRow,
@@ -304,6 +304,33 @@ def test_the_migration_marks_the_major_cases_of_the_figures_already_stored(desk:
             assert session.execute(rows).all() == written
             assert_equal(analyse(session, None, period), want)
     assert want.kpis.overall.major
+
+
+def test_an_upgrade_copies_the_staff_names_and_rolls_every_day_up_before_anyone_reads(desk: Flask) -> None:
+    """From 0019 (no names in the figures rows, no day rolled up) the upgrade fills both: the first read
+    after it counts no day again, and its figures and staff figures equal those counted ticket by ticket."""
+    period = Period(date(2026, 10, 20), date(2026, 12, 5))
+    rows = select(figures_table).order_by(figures_table.c.sync_key)
+    with desk.app_context():
+        db = get_db()
+        with db.read() as session:
+            written = session.execute(rows).all()
+        db.dispose()
+        command.downgrade(alembic_config(db.url), "0019_reportfiles")
+        with db.engine.begin() as connection:
+            forget_days(connection)
+        db.upgrade()
+        with db.read() as session:
+            assert session.execute(rows).all() == written
+            zones: dict[str, list[int]] = {}
+            for branch_id, zone in session.execute(select(BranchRow.id, BranchRow.timezone)):
+                zones.setdefault(zone, []).append(branch_id)
+            for family, counts in ((DEPARTMENTS, COUNTS), (PEOPLE_FAMILY, STAFF_COUNTS)):
+                assert DayCounts.read(session, family, counts, zones, period).fresh == {}
+    assert {r.coordinator.strip() for r in written} >= {"张三", "李四", "王五"}
+    assert_equal(*both(desk, period, None))
+    assert_same_staff(desk, period, None)
+    assert_same_staff(desk, period, ["LD01"])
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])

@@ -47,7 +47,9 @@ from server import create_app
 from server.auth import HEAD_OFFICE
 from server.scheduling.jobs import monthly_analysis
 from server.scheduling.scan import scan_flags
+from server.services.reports import open_kept
 from server.storage.db import get_db
+from server.storage.evidence import evidence_store
 from server.storage.models import BranchRow, ReportRow, TicketRow
 from tests.server.api import conftest as api
 from tests.server.dashboard.conftest import add_user, sign_in
@@ -216,7 +218,8 @@ def desk(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
         pytest.fail(f"PostgreSQL required (REQUIRE_POSTGRES=1) but not reachable at {api.PG_ADMIN_URL}")
     else:
         pytest.skip("PostgreSQL not reachable")
-    app = create_app({"TESTING": True, "DATABASE_URL": url, "CLOCK": lambda: NOW})
+    files = str(tmp_path_factory.mktemp("files"))
+    app = create_app({"TESTING": True, "DATABASE_URL": url, "CLOCK": lambda: NOW, "EVIDENCE_DIR": files})
     with app.app_context():
         get_db().upgrade()
     rng = random.Random(2026)
@@ -562,8 +565,10 @@ def test_the_monthly_analysis_shows_the_dashboards_november(desk: Flask, analyst
     query = {"from": days.first.isoformat(), "to": days.last.isoformat()}
     page = Page(analyst.get("/dashboard/", query_string=query).text)
     with desk.app_context(), get_db().read() as session:
-        content = session.scalar(select(ReportRow.content).where(ReportRow.period == "2026-11"))
-    printed, sheet, header = kpi_sheet(openpyxl.load_workbook(io.BytesIO(content)))
+        row = session.scalars(select(ReportRow).where(ReportRow.period == "2026-11")).one()
+        with open_kept(row, evidence_store()) as content:
+            book = openpyxl.load_workbook(content)
+    printed, sheet, header = kpi_sheet(book)
     assert printed == days.shown
     assert page.headers["分支机构指标"][1:] == header
     for shown in page.where("分支机构指标"):

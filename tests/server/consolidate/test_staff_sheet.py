@@ -16,7 +16,8 @@ from server.services.consolidated import ConsolidateOptions, build_consolidated
 from server.services.people import staff_figures
 from server.storage.db import get_db
 from server.storage.lean import stream_lean_tickets
-from server.storage.models import tickets_table
+from server.storage.models import figures_table, tickets_table
+from server.storage.rollup import forget_days
 from server.storage.rows import clock_for
 from server.xlsx.consolidate import STAFF_TITLE
 from tests.server.consolidate.conftest import NOW
@@ -42,6 +43,10 @@ def name_one_investigator(app: Flask) -> None:
             select(t.sync_key).where(t.ticket_id.like("SZ01-202611%"), t.investigator != "").limit(1)
         )
         session.execute(update(tickets_table).where(t.sync_key == key).values(investigator=NAMED))
+        # around the one service: its figures row too, and the rolled-up days are counted again
+        f = figures_table.c
+        session.execute(update(figures_table).where(f.sync_key == key).values(investigator=NAMED))
+        forget_days(session.connection())
 
 
 def test_the_staff_sheet_lists_each_persons_kpis_equal_to_their_tickets_figures(loaded: Flask) -> None:

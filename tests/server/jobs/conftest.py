@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -44,9 +45,15 @@ def clock() -> PinnedClock:
 
 
 @pytest.fixture
-def desk(database_url: str, clock: PinnedClock) -> Iterator[Flask]:  # noqa: F811
+def desk(database_url: str, clock: PinnedClock, tmp_path: Path) -> Iterator[Flask]:  # noqa: F811
     """A migrated app on each database, with branch SZ01, whose clock the test moves."""
-    app = create_app({"TESTING": True, "DATABASE_URL": database_url, "CLOCK": clock})
+    config = {
+        "TESTING": True,
+        "DATABASE_URL": database_url,
+        "CLOCK": clock,
+        "EVIDENCE_DIR": str(tmp_path / "files"),
+    }
+    app = create_app(config)
     with app.app_context():
         get_db().upgrade()
     add_branch(app, "SZ01")

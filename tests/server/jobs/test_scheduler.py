@@ -10,7 +10,8 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import openpyxl
@@ -25,10 +26,16 @@ from server.scheduling.jobs import calendar_reminder, monthly_analysis
 from server.scheduling.leader import make_lease
 from server.scheduling.scheduler import SchedulerService, all_job_specs, execute, latest_slot
 from server.storage.db import get_db
-from server.storage.models import JobRunRow, OutboxRow, SchedulerLeaseRow, UserRow
+from server.storage.evidence import evidence_folder, evidence_store
+from server.storage.models import JobRunRow, OutboxRow, ReportRow, SchedulerLeaseRow, UserRow
 from tests.factories import local, make_ticket
 from tests.server.api.conftest import REPO, add_branch, add_head_office, free_port
 from tests.server.jobs.conftest import PinnedClock, push_tickets
+
+
+def evidence_folder_of(app: Flask) -> Path:
+    with app.app_context():
+        return evidence_folder()
 
 
 def job_runs(app: Flask, job_id: str) -> list[JobRunRow]:
@@ -182,6 +189,25 @@ def test_monthly_analysis_on_the_first_is_kept_once_and_downloadable(
     received = header.index("受理量")
     assert [r[received] for r in rows if r and r[0] and "SZ01" in str(r[0])] == [3]
     assert client.get("/admin/reports/99", headers=admin_auth).status_code == 404
+    with desk.app_context(), get_db().read() as session:  # a file in the store, not a value in the database
+        row = session.scalars(select(ReportRow)).one()
+        assert row.content is None
+        with evidence_store().open(row.sha256 or "") as kept:
+            assert kept.read() == response.data
+    response.close()
+    assert not [p for p in evidence_folder_of(desk).iterdir() if p.is_file()]  # no scratch file left
+
+
+def test_a_monthly_analysis_kept_in_the_database_before_the_file_store_still_downloads(
+    desk: Flask, admin_auth: dict[str, str]
+) -> None:
+    with desk.app_context(), get_db().write() as session:
+        made = datetime(2026, 10, 1, tzinfo=UTC)
+        session.add(
+            ReportRow(kind="monthly", period="2026-09", filename="a.xlsx", content=b"PK-old", created_at=made)
+        )
+    response = desk.test_client().get("/admin/reports/1", headers=admin_auth)
+    assert response.status_code == 200 and response.data == b"PK-old"
 
 
 def test_calendar_reminder_from_1_november_weekly_while_next_year_is_missing(
