@@ -29,6 +29,7 @@ from complaints.model import LogEntry, Task, Ticket, revised
 from complaints.pipeline import Settled, settle
 from complaints.routing import RoutingTable, head_rule
 from complaints.sla import SlaClock
+from complaints.staff import STAFF_FIELD
 from complaints.wire import COLUMNS, DEADLINE_COLUMNS, encode_fields
 from server.services.notices import (
     QUIET_STATUSES,
@@ -79,6 +80,8 @@ class Actor:
 
 
 SCHEDULER = Actor("scheduler", SYSTEM, "scheduler")
+STAFF_COLUMNS = frozenset(STAFF_FIELD.values())
+"""The people of a ticket: the staff figures count them from ``tickets`` (`write_figure_rows`)."""
 
 
 @dataclass
@@ -229,13 +232,15 @@ def write(change: Change, outcomes: Iterable[Outcome], first_scan: bool = False)
                 history += _history(stamp, o)
         insert_tickets(change.session, created)
         update_tickets(change.session, change.branch.id, stamp, updates)
+        restaffed = {o.key for o in changed if not STAFF_COLUMNS.isdisjoint(o.values)}
         for new in (True, False):
             figures = [
                 figure_row(o.key, change.branch.id, o.ticket, o.settled.evaluation.deadlines, change.clock)
                 for o in changed
                 if (o.proposal.row is None) is new
             ]
-            write_figure_rows(change.session.connection(), figures, change.branch.timezone, new=new)
+            zone = change.branch.timezone
+            write_figure_rows(change.session.connection(), figures, zone, new=new, restaffed=restaffed)
         insert_history(change.session, history)
         insert_log(
             change.session, stamp, change.branch.id, ((o.key, e) for o in changed for e in o.settled.log)
