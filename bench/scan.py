@@ -8,8 +8,8 @@ Wednesday 25 November 2026 10:00 (Shanghai), each moving through its
 milestones at one of three paces (closed in 3 to 10 days, revisited a few days
 later), one in twenty recent ones stuck at some stage, one in fifty cancelled;
 places and customers that now and then form group incidents and repeat
-complaints. Their computed columns are what the sync stored at each ticket's
-last change. Then, each in a fresh process:
+complaints. Their computed columns and figures rows (``ticket_figures``) are
+what the sync stored at each ticket's last change. Then, each in a fresh process:
 
 1. the first scan ever (every unfinished ticket walked, the scan's plan
    built): the baseline;
@@ -45,6 +45,7 @@ from complaints.model import MILESTONES as ALL_MILESTONES  # noqa: E402
 from complaints.model import Ticket  # noqa: E402
 from server import create_app  # noqa: E402
 from server.storage.db import get_db  # noqa: E402
+from server.storage.figures import fill_figure_rows  # noqa: E402
 from server.storage.models import BranchRow, tickets_table  # noqa: E402
 from server.storage.rows import STORED_TICKET_FIELDS, clock_for, computed_values, to_db  # noqa: E402
 
@@ -192,6 +193,7 @@ def setup(url: str, n: int) -> None:
         with db.engine.begin() as conn:
             for index in tickets_table.indexes:
                 index.create(conn)
+            fill_figure_rows(conn, None)  # each ticket's figures row, as the sync stores it with the ticket
         if not db.is_sqlite:
             with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 conn.execute(text("VACUUM ANALYZE tickets"))

@@ -235,7 +235,8 @@ def write(change: Change, outcomes: Iterable[Outcome], first_scan: bool = False)
                 for o in changed
                 if (o.proposal.row is None) is new
             ]
-            write_figure_rows(change.session.connection(), figures, change.branch.timezone, new=new)
+            zone = change.branch.timezone
+            write_figure_rows(change.session.connection(), figures, zone, new=new)
         insert_history(change.session, history)
         insert_log(
             change.session, stamp, change.branch.id, ((o.key, e) for o in changed for e in o.settled.log)

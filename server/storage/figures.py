@@ -19,13 +19,15 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, func, or_, select
+from sqlalchemy import Column, Connection, Engine, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import visitors
 
 from complaints.enums import Flag
 from complaints.figures import Milestone
@@ -106,29 +108,62 @@ def figure_row(
 
 
 def write_figure_rows(
-    connection: Connection, rows: list[dict[str, Any]], zone: str | None, new: bool = False
+    connection: Connection,
+    rows: list[dict[str, Any]],
+    zone: str | None,
+    new: bool = False,
 ) -> None:
     """Store the rows of `figure_row`, replacing those of the same tickets (``new``: there are none).
 
-    The local days (in ``zone``, the rows' branch's) of the moments of the rows
-    replaced and written are marked for the rollup (`server.storage.rollup`);
-    ``zone`` None: the caller forgets the branch's rolled-up days instead.
+    A stored row is rewritten only where its columns changed, and only those
+    columns. The local days (in ``zone``, the rows' branch's) whose counts a
+    change may move are marked for the rollup (`server.storage.rollup`): the days
+    of a moment that moved, before and after, and the days of the moments whose
+    counts read a changed column (a new coordinator or investigator: every day,
+    the staff counts group by them). ``zone`` None: the caller forgets the
+    branch's rolled-up days instead.
     """
-    days: set[date] = set()
+    moments: list[datetime | None] = []
     for part in chunks(rows, BATCH):
-        moments = [row[name] for row in part for name in MARKED]
-        if not new:
-            stmt = delete(figures_table).where(f.sync_key.in_([r["sync_key"] for r in part]))
-            if zone is not None:
-                for old in connection.execute(stmt.returning(*(f[name] for name in MARKED))):
-                    moments += old
-            else:
-                connection.execute(stmt)
-        insert_rows(connection, figures_table, part)
-        if zone is not None:
-            days |= local_days(moments, zone)
+        if new:
+            insert_rows(connection, figures_table, part)
+            moments += [row[name] for row in part for name in MARKED]
+            continue
+        query = select(figures_table).where(f.sync_key.in_([r["sync_key"] for r in part]))
+        stored = {old.sync_key: old._mapping for old in connection.execute(query)}
+        created, updates = [], defaultdict(list)
+        for row in part:
+            old = stored.get(row["sync_key"])
+            if old is None:
+                created.append(row)
+                moments += [row[name] for name in MARKED]
+                continue
+            changed = tuple(name for name, value in row.items() if old[name] != value)
+            if changed:
+                updates[changed].append(row)
+            moments += [row[name] for name in _moments_reading(changed)]
+            moments += [old[name] for name in changed if name in MARKED]
+        insert_rows(connection, figures_table, created)
+        for changed, group in updates.items():
+            stmt = update(figures_table).where(f.sync_key == bindparam("key"))
+            stmt = stmt.values({name: bindparam(f"new_{name}") for name in changed})
+            params = [{"key": r["sync_key"], **{f"new_{name}": r[name] for name in changed}} for r in group]
+            connection.execute(stmt, params)
     if zone is not None and rows:
-        mark_days(connection, rows[0]["branch_id"], days)
+        mark_days(connection, rows[0]["branch_id"], local_days(moments, zone))
+
+
+@lru_cache(maxsize=256)
+def _moments_reading(columns: tuple[str, ...]) -> tuple[str, ...]:
+    """The moments (`MARKED`) whose counts read any of ``columns``, a moment itself included."""
+    found = set()
+    for count in (*COUNTS, *STAFF_COUNTS):
+        read = {count.moment, count.group, *count.columns}
+        for clause in count.where:
+            read.update(e for e in visitors.iterate(clause) if isinstance(e, Column))
+        if any(c.table is figures_table and c.key in columns for c in read):
+            found.add(count.moment.key)
+    return tuple(name for name in MARKED if name in found)
 
 
 def fill_figure_rows(connection: Connection, calendar_path: str | None) -> int:

@@ -288,6 +288,45 @@ def test_a_reader_with_an_older_snapshot_never_stores_over_a_newer_count(desk: F
         assert_equal(*both(desk, period, ["GZ01"]))
 
 
+def _handed_over(app: Flask, code: str, how_many: int) -> list[Ticket]:
+    """Tickets of branch ``code`` handed to another coordinator, nothing else changed."""
+    with app.app_context(), get_db().read() as session:
+        rows = session.scalars(
+            select(TicketRow)
+            .join(BranchRow)
+            .where(BranchRow.code == code, TicketRow.coordinator == "张三")
+            .order_by(TicketRow.ticket_id)
+            .limit(how_many)
+        ).all()
+        tickets = [row_to_ticket(row, code) for row in rows]
+    assert tickets
+    return [dataclasses.replace(t, coordinator="赵六") for t in tickets]
+
+
+def test_a_later_scan_and_a_new_coordinator_after_the_days_were_rolled_up_are_counted_at_once(
+    desk: Flask,
+) -> None:
+    """A branch hands tickets to another coordinator (their figures rows unchanged), and days later the
+    scan turns tickets overdue: the figures and the staff figures of the rolled-up days follow at once."""
+    period = Period(date(2026, 10, 20), date(2026, 12, 5))
+    overdue = select(func.count()).where(figures_table.c.overdue.is_(True))
+    assert_equal(*both(desk, period, None))
+    assert_same_staff(desk, period, None)
+    push_tickets(desk, *_handed_over(desk, "LD01", 4), code="LD01")
+    assert_same_staff(desk, period, None)
+    assert_same_staff(desk, period, ["LD01"])
+    with desk.app_context():
+        with get_db().read() as session:
+            before = session.scalar(overdue)
+        assert scan_flags(NOW + timedelta(days=4)).written
+        with get_db().read() as session:
+            assert (session.scalar(overdue) or 0) > (before or 0)
+    for month in (period, Period.month(2026, 11)):
+        assert_equal(*both(desk, month, None))
+        assert_equal(*both(desk, month, ["SZ01"]))
+        assert_same_staff(desk, month, None)
+
+
 def test_the_migration_marks_the_major_cases_of_the_figures_already_stored(desk: Flask) -> None:
     """Upgrading a database of 0014 marks each stored figures row major from its ticket's grade."""
     period = Period(date(2026, 10, 20), date(2026, 12, 5))
