@@ -185,7 +185,7 @@ figures_table = Table(
     Column("measure_overdue", Boolean, nullable=False, default=False),
     Column("improved", SmallInteger),
     Column("major", Boolean, nullable=False, default=False),
-    *(Column(name, Text, nullable=False, server_default="") for name in ("coordinator", "investigator")),
+    *(Column(name, Text, nullable=False) for name in ("coordinator", "investigator")),
     *(Index(f"ix_ticket_figures_{moment}", "branch_id", moment) for moment in FIGURE_MOMENTS),
 )
 """What the head-office figures read of each ticket (`complaints.kpis.Facts`), written with it by the one

@@ -7,8 +7,9 @@ Create Date: 2026-12-04
 The staff figures count ``ticket_figures`` by person (`server.storage.figures.STAFF_COUNTS`);
 the names were read by joining ``tickets`` on the sync key for every count, which
 made their first read at a million tickets take minutes. The two names are
-copied here once (in SQL) and written with each row from now on. The columns
-keep their default of "" (dropping it would rebuild the table on SQLite).
+copied here once (in SQL) and written with each row from now on; the default
+that filled the existing rows is dropped afterwards, as every column added here
+since 0004 (the model has none: the service writes both names with each row).
 """
 
 from collections.abc import Sequence
@@ -32,6 +33,9 @@ def upgrade() -> None:
         "FROM tickets AS t WHERE t.sync_key = ticket_figures.sync_key "
         "AND (t.coordinator <> '' OR t.investigator <> '')"
     )
+    with op.batch_alter_table("ticket_figures") as batch:
+        for name in NAMES:
+            batch.alter_column(name, server_default=None)
 
 
 def downgrade() -> None:
