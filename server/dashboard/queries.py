@@ -8,6 +8,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, bindparam, func, or_, select, tuple_
@@ -27,7 +28,7 @@ from server.storage.models import (
     UtcDateTime,
     figures_table,
 )
-from server.storage.search import Matches, candidates, holding, query_terms
+from server.storage.search import Matches, candidates, holding, in_place_order, query_terms, second_of
 from server.storage.selections import figures_clause, received_within
 
 PAGE_SIZE = 50
@@ -275,7 +276,10 @@ LIST_ORDER = (figures_table.c.received_at, figures_table.c.sync_key)
 """The list shows tickets newest first by this key; a page is read from its index in either direction."""
 SEARCH_CAP = 2_000
 """A search whose index terms narrow it to at most this many tickets lists them by their keys; a broader
-one (common words) walks the list's order with the ``LIKE``, where matches come soon."""
+one reads its candidates newest (or oldest) first from the index (`_walked`)."""
+WALK_BUDGET = 20_000
+"""A broad search reads at most this many candidates for a page or for its count; when the filters leave
+too few of them, it walks the list's order with the ``LIKE`` instead."""
 COUNT_CAP = 500
 """The list counts its tickets up to this many, then says "more than": counting a million would take longer
 than reading any page (the overview has the exact figures)."""
@@ -293,14 +297,17 @@ class Page:
     """Where the page after this one starts (None: this is the last page)."""
 
 
+def _beyond(bound: Cursor, newest_first: bool) -> ColumnElement[bool]:
+    """The tickets past ``bound`` in the list's order: older (``newest_first``) or newer."""
+    key = tuple_(*LIST_ORDER)
+    edge = tuple_(bindparam("at", bound.received_at, type_=UtcDateTime()), bindparam("key", bound.sync_key))
+    return key < edge if newest_first else key > edge
+
+
 def _read(session: Session, stmt: Select[Any], newest_first: bool, bound: Cursor | None) -> list[Any]:
     """Up to a page and one ticket, from ``bound`` (excluded) on, newest or oldest first."""
-    key = tuple_(*LIST_ORDER)
     if bound is not None:
-        edge = tuple_(
-            bindparam("at", bound.received_at, type_=UtcDateTime()), bindparam("key", bound.sync_key)
-        )
-        stmt = stmt.where(key < edge if newest_first else key > edge)
+        stmt = stmt.where(_beyond(bound, newest_first))
     order = [c.desc() for c in LIST_ORDER] if newest_first else list(LIST_ORDER)
     return list(session.execute(stmt.order_by(*order).limit(PAGE_SIZE + 1)).all())
 
@@ -347,6 +354,17 @@ def ticket_page(
     keys = candidates(session, terms, SEARCH_CAP) if terms else None
     if keys == []:
         return Page([], 0, False, None, None)
+    counted: list[str] | None = None
+    if keys is None and terms:  # broad: the page's tickets and the count from the candidates by place
+        look = partial(_walked, session, query, zone_list, masked, terms)
+        first = position == Position()
+        keys = look(position, COUNT_CAP + 1 if first else PAGE_SIZE + 1)
+        if keys == [] and not first and not position.last:  # past either end: the last or the first page
+            position = Position(last=True) if position.after is not None else Position()
+            keys = look(position, PAGE_SIZE + 1)
+        counted = keys if position == Position() else look(Position(), COUNT_CAP + 1)
+        if keys is not None:  # the page's tickets (and one more): read by their keys, not the list's order
+            keys = keys[: PAGE_SIZE + 1]
     key = figures_table.c.sync_key
     if masked and any(ch.isdigit() for ch in query.q):
         narrowed = keys if keys is not None or not terms else holding(session.get_bind().dialect.name, terms)
@@ -356,12 +374,51 @@ def ticket_page(
         stmt, matches = filtered(query, zone_list), filtered(query, zone_list, key)
     if keys is not None:
         stmt, matches = stmt.where(key.in_(keys)), matches.where(key.in_(keys))
-    matches = matches.limit(COUNT_CAP + 1)
-    total = session.scalar(select(func.count()).select_from(matches.subquery())) or 0
+    if counted is not None:
+        total = len(counted)
+    else:
+        matches = matches.limit(COUNT_CAP + 1)
+        total = session.scalar(select(func.count()).select_from(matches.subquery())) or 0
     rows, newer, older = _paged(session, stmt, position)
     return Page(
         [(t, code, tz) for t, code, tz in rows], min(total, COUNT_CAP), total > COUNT_CAP, newer, older
     )
+
+
+def _walked(
+    session: Session,
+    query: TicketFilter,
+    zones: Sequence[str],
+    masked: bool,
+    terms: Sequence[str],
+    position: Position,
+    want: int,
+) -> list[str] | None:
+    """Sync keys of the tickets the search finds from ``position`` on, in the order read, from its
+    candidates by place (`in_place_order`) until ``want`` of them are found (or every candidate is read):
+    as they are whole seconds of the list, the page at ``position`` is the first of them. None: more than
+    `WALK_BUDGET` candidates read first."""
+    newest_first = not position.last and position.before is None
+    bound = position.after or position.before
+    f = figures_table.c
+    found: list[tuple[datetime, str]] = []
+    read = 0
+    start = None if bound is None else second_of(bound.received_at)
+    for batch in in_place_order(session, terms, newest_first, start):
+        if masked and any(ch.isdigit() for ch in query.q):
+            stmt = _searched_as_shown(session, query, zones, batch).with_only_columns(*LIST_ORDER)
+        else:
+            stmt = filtered(query, zones, *LIST_ORDER)
+        stmt = stmt.where(f.sync_key.in_(batch))
+        if bound is not None:
+            stmt = stmt.where(_beyond(bound, newest_first))
+        found += sorted(((at, key) for at, key in session.execute(stmt)), reverse=newest_first)
+        read += len(batch)
+        if len(found) >= want:
+            break
+        if read >= WALK_BUDGET:
+            return None
+    return [key for _, key in found]
 
 
 def _searched_as_shown(

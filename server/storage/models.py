@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     Date,
@@ -251,14 +252,17 @@ figure_marks_table = Table(
 )
 """Local days whose counts a write changed since they were rolled up (written by the one service)."""
 
+PLACE = BigInteger().with_variant(Integer(), "sqlite")
+"""A 64-bit id; on SQLite ``INTEGER`` (64-bit there too), so that it stays the table's rowid."""
 search_table = Table(
     "ticket_search",
     Base.metadata,
-    Column("id", Integer, primary_key=True),
+    Column("id", PLACE, primary_key=True, autoincrement=False),
     Column("sync_key", ForeignKey("tickets.sync_key"), nullable=False, unique=True),
     Column("terms", Text, nullable=False),
 )
-"""Each ticket's search terms (`server.storage.search`), caught up before a search. Migration 0014
+"""Each ticket's search terms (`server.storage.search`), caught up before a search; the id is the
+ticket's place (its receipt second, then a slot), so the indexes list candidates newest first. Migration 0014
 indexes them: on SQLite in the FTS5 table ``ticket_search_fts`` (kept by triggers on this table), on
 PostgreSQL in the GIN index ``ix_ticket_search_terms`` over ``string_to_array(terms, ' ')``."""
 search_marks_table = Table(

@@ -32,12 +32,21 @@ index holds every ticket; a change's tickets carry its number (``change_seq``),
 so the tickets changed since are found through the branch's change index.
 Change numbers are taken under the branch's lock, so every change numbered up to
 the branch's counter as read is committed.
+
+Each row's id is the ticket's **place**: the second it was received in (counted
+from 2000), then a slot unique within that second. The inverted indexes list a
+term's tickets by id, so the tickets holding a query's terms come out by receipt
+second, newest or oldest first, from any second on (`in_place_order`): a broad
+search reads the list's first page from the newest candidates instead of
+walking every newer ticket with the ``LIKE``.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+import zlib
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -72,6 +81,17 @@ SEARCHED = ("ticket_id", "customer_name", "contact", "description")
 """The ticket's fields a search looks in (the ticket list's columns that hold free text)."""
 FTS = "ticket_search_fts"
 """SQLite's FTS5 table over ``ticket_search.terms`` (external content, kept by triggers on that table)."""
+_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+_SECONDS = 1 << 35
+"""Seconds a place tells apart from `_EPOCH` (past the validation's last year, 2999); outside: the ends."""
+_SHIFT = 27
+"""Bits of a place below its second: 7 of the branch (so two branches never compete for a slot) and 20 of
+the slot itself (a million tickets of one branch in one second)."""
+_SPAN = 1 << _SHIFT
+_SLOT_BITS = 20
+_SLOTS = 1 << _SLOT_BITS
+FIRST_BATCH = 1_024
+"""Candidates `in_place_order` reads first (then four times as many each time)."""
 _RUN = re.compile(r"[^\W_]+")
 _PART = re.compile(r"[0-9a-z]+|[^0-9a-z]+")
 
@@ -200,55 +220,130 @@ def _lock_mark(session: Session, branch_id: int) -> int:
     return int(session.scalar(query) or 0)
 
 
+def second_of(at: datetime) -> int:
+    """The receipt second of a place (`_EPOCH` on; clamped to what a place holds)."""
+    second = (at.replace(tzinfo=at.tzinfo or UTC) - _EPOCH) // timedelta(seconds=1)
+    return min(max(second, 0), _SECONDS - 1)
+
+
+def seconds_from(second: int) -> int:
+    """The lowest place of ``second``; its places are the `_SPAN` from there. Newer seconds come first (an
+    index reads its lists forward several times faster than backward, and the newest end is read most)."""
+    return (_SECONDS - 1 - second) << _SHIFT
+
+
+def second_of_place(place: int) -> int:
+    """The receipt second ``place`` lies in."""
+    return _SECONDS - 1 - (place >> _SHIFT)
+
+
+def _first_choice(branch_id: int, second: int, sync_key: str) -> int:
+    slot = zlib.crc32(sync_key.encode()) % _SLOTS
+    return seconds_from(second) + ((branch_id % (1 << (_SHIFT - _SLOT_BITS))) << _SLOT_BITS) + slot
+
+
+def _next_slot(place: int) -> int:
+    base = place - place % (1 << _SLOT_BITS)
+    return base + (place - base + 1) % _SLOTS
+
+
+def _places(connection: Connection, wanted: dict[str, tuple[int, int]]) -> dict[str, int]:
+    """A free place for each ticket of ``wanted`` (sync key → branch id, receipt second).
+
+    A slot taken (by another ticket, or one of these) moves on to the next of the
+    same branch and second; every place stored counts as taken, also one about to be
+    left. Only one catch-up writes a branch's places at a time (the mark's lock).
+    """
+    placed: dict[str, int] = {}
+    used: set[int] = set()
+    todo = {key: _first_choice(branch_id, second, key) for key, (branch_id, second) in wanted.items()}
+    for _ in range(_SLOTS):
+        if not todo:
+            return placed
+        taken = set(used)
+        for part in chunks(list(todo.values())):
+            taken.update(connection.scalars(select(search_table.c.id).where(search_table.c.id.in_(part))))
+        moved: dict[str, int] = {}
+        for key, place in todo.items():
+            if place in taken:
+                moved[key] = _next_slot(place)
+            else:
+                placed[key] = place
+                used.add(place)
+                taken.add(place)
+        todo = moved
+    raise RuntimeError("no free place in a second: more than a million tickets of one branch in it")
+
+
 def _index_changes(session: Session, branch_id: int, after: int, upto: int, batch: int) -> int:
     t, s = tickets_table.c, search_table.c
-    query = select(t.sync_key, *(t[name] for name in SEARCHED)).where(
+    query = select(t.sync_key, t.received_at, *(t[name] for name in SEARCHED)).where(
         t.branch_id == branch_id, t.change_seq > after, t.change_seq <= upto
     )
     connection = session.connection()
     looked = 0
     for part in connection.execute(query.execution_options(yield_per=batch)).partitions():
-        terms = {r.sync_key: terms_of(r[1:]) for r in part}
-        stored: dict[str, str] = {}
+        terms = {r.sync_key: terms_of(r[2:]) for r in part}
+        seconds = {r.sync_key: second_of(r.received_at) for r in part}
+        stored: dict[str, tuple[int, str]] = {}
         for keys in chunks(list(terms)):
-            stored.update(connection.execute(select(s.sync_key, s.terms).where(s.sync_key.in_(keys))).all())
-        fresh = [{"sync_key": k, "terms": v} for k, v in terms.items() if k not in stored]
-        changed = [{"key": k, "new_terms": v} for k, v in terms.items() if k in stored and stored[k] != v]
+            found = connection.execute(select(s.sync_key, s.id, s.terms).where(s.sync_key.in_(keys)))
+            stored.update((key, (place, held)) for key, place, held in found)
+        moving = {
+            k: (branch_id, seconds[k])
+            for k in terms
+            if k not in stored or second_of_place(stored[k][0]) != seconds[k]
+        }
+        places = _places(connection, moving)
+        fresh = [{"id": places[k], "sync_key": k, "terms": v} for k, v in terms.items() if k not in stored]
+        changed = [
+            {"key": k, "new_id": places.get(k, stored[k][0]), "new_terms": v}
+            for k, v in terms.items()
+            if k in stored and (stored[k][1] != v or k in places)
+        ]
         insert_rows(connection, search_table, fresh)
         if changed:
             query_update = update(search_table).where(s.sync_key == bindparam("key"))
-            connection.execute(query_update.values(terms=bindparam("new_terms")), changed)
+            connection.execute(
+                query_update.values(id=bindparam("new_id"), terms=bindparam("new_terms")), changed
+            )
         looked += len(terms)
     return looked
 
 
 def fill_search_rows(connection: Connection, batch: int = 5_000) -> int:
-    """Write the ``ticket_search`` row of every stored ticket (migration 0014, loads around the service)."""
+    """Write the ``ticket_search`` row of every stored ticket (migration 0021, loads around the service)."""
     t = tickets_table.c
     connection.execute(delete(search_table))
-    query = select(t.sync_key, *(t[name] for name in SEARCHED)).order_by(t.sync_key)
+    query = select(t.sync_key, t.branch_id, t.received_at, *(t[name] for name in SEARCHED)).order_by(
+        t.sync_key
+    )
     last, done = "", 0
     while True:
         part = connection.execute(query.where(t.sync_key > last).limit(batch)).all()
         if not part:
             return done
-        rows = [{"sync_key": r.sync_key, "terms": terms_of(r[1:])} for r in part]
+        places = _places(connection, {r.sync_key: (r.branch_id, second_of(r.received_at)) for r in part})
+        rows = [{"id": places[r.sync_key], "sync_key": r.sync_key, "terms": terms_of(r[3:])} for r in part]
         insert_rows(connection, search_table, rows)
         done += len(rows)
         last = part[-1].sync_key
 
 
-def holding(dialect: str, terms: Sequence[str]) -> Select[tuple[str]]:
-    """Sync keys of the tickets holding every term (``dialect``: the database's name)."""
+def holding(dialect: str, terms: Sequence[str], limit: int | None = None) -> Select[tuple[str]]:
+    """Sync keys of the tickets holding every term (``dialect``: the database's name), up to ``limit``."""
     s = search_table.c
     if dialect == "postgresql":
         held = func.string_to_array(s.terms, literal_column("' '")).op("@>")(
             bindparam("terms", list(terms), type_=ARRAY(Text))
         )
-        return select(s.sync_key).where(held)
-    match = text(f"SELECT rowid FROM {FTS} WHERE {FTS} MATCH :match").bindparams(
-        match=" ".join(f'"{term}"' for term in terms)
+        return select(s.sync_key).where(held).limit(limit)
+    match = text(
+        f"SELECT rowid FROM {FTS} WHERE {FTS} MATCH :match" + ("" if limit is None else " LIMIT :limit")
     )
+    match = match.bindparams(match=" ".join(f'"{term}"' for term in terms))
+    if limit is not None:
+        match = match.bindparams(limit=limit)
     return select(s.sync_key).where(s.id.in_(match.columns(column("rowid", Integer))))
 
 
@@ -258,7 +353,71 @@ def candidates(session: Session, terms: Sequence[str], cap: int) -> list[str] | 
     if dialect == "postgresql":  # for a common term the planner would split every row's terms until the cap
         was = session.scalar(text("SELECT current_setting('enable_seqscan')"))
         session.execute(text("SELECT set_config('enable_seqscan', 'off', true)"))
-    found = list(session.scalars(holding(dialect, terms).limit(cap + 1)))
+    found = list(session.scalars(holding(dialect, terms, cap + 1)))
     if dialect == "postgresql":
         session.execute(text("SELECT set_config('enable_seqscan', :was, true)"), {"was": was})
     return None if len(found) > cap else found
+
+
+def in_place_order(
+    session: Session, terms: Sequence[str], newest_first: bool, second: int | None
+) -> Iterator[list[str]]:
+    """Sync keys of the tickets holding every term, by place: receipt second by second from ``second``
+    (included; None: the newest or oldest end), newest or oldest first; a batch at a time, each of whole
+    seconds and up to four times as long as the one before.
+
+    A batch is one read of the index (its cost is mostly the index's, however many it returns): when
+    full, its last second may go on in the next, so that second is left to the next batch.
+    """
+    low, high = 0, seconds_from(-1)
+    if second is not None:
+        if newest_first:
+            low = seconds_from(second)
+        else:
+            high = seconds_from(second) + _SPAN
+    size = FIRST_BATCH
+    while low < high:
+        found = _placed_between(session, terms, low, high, newest_first, size)
+        if len(found) < size:
+            low = high  # every candidate on this side read
+        else:
+            edge = found[-1][0]
+            cut = edge - edge % _SPAN  # the first place of the last second read
+            whole = [(place, key) for place, key in found if place < cut or place >= cut + _SPAN]
+            if whole:
+                found = whole
+                low, high = (cut, high) if newest_first else (low, cut + _SPAN)
+            elif newest_first:  # one second fills the batch: read the rest of it
+                found += _placed_between(session, terms, edge + 1, cut + _SPAN, True, None)
+                low = cut + _SPAN
+            else:
+                found += _placed_between(session, terms, cut, edge, False, None)
+                high = cut
+        if found:
+            yield [key for _, key in found]
+        size = min(size * 4, 16_384)
+
+
+def _placed_between(
+    session: Session, terms: Sequence[str], low: int, high: int, newest_first: bool, limit: int | None
+) -> list[tuple[int, str]]:
+    """(place, sync key) of the tickets holding every term placed in [``low``, ``high``), newest first
+    (places ascending) or oldest first."""
+    s = search_table.c
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        held = func.string_to_array(s.terms, literal_column("' '")).op("@>")(
+            bindparam("terms", list(terms), type_=ARRAY(Text))
+        )
+        query = select(s.id, s.sync_key).where(held, s.id >= low, s.id < high)
+        query = query.order_by(s.id if newest_first else s.id.desc()).limit(limit)
+        return [(place, key) for place, key in session.execute(query)]
+    direction = "ASC" if newest_first else "DESC"
+    match = text(
+        f"SELECT rowid FROM {FTS} WHERE {FTS} MATCH :match AND rowid >= :low AND rowid < :high "
+        f"ORDER BY rowid {direction}" + ("" if limit is None else " LIMIT :limit")
+    ).bindparams(match=" ".join(f'"{term}"' for term in terms), low=low, high=high)
+    if limit is not None:
+        match = match.bindparams(limit=limit)
+    query = select(s.id, s.sync_key).where(s.id.in_(match.columns(column("rowid", Integer))))
+    return sorted(((place, key) for place, key in session.execute(query)), reverse=not newest_first)

@@ -307,3 +307,93 @@ def test_the_list_counts_up_to_its_cap_then_says_more(listed_app, analyst, monke
     monkeypatch.setattr(queries, "COUNT_CAP", 100)
     assert "超过 100 条" in analyst.get("/dashboard/tickets").text
     assert "共 82 条" in analyst.get("/dashboard/tickets?branch=SZ01").text
+
+
+BROAD = [
+    ("20261120", {}, lambda t, code: True),
+    ("张先", {}, lambda t, code: t.customer_name.startswith("张先")),
+    ("20261120", {"category": "billing_dispute"}, lambda t, code: t.category == "billing_dispute"),
+    ("SZ01-2026", {}, lambda t, code: code == "SZ01"),  # digits, for a viewer who sees numbers masked
+]
+
+
+@pytest.mark.parametrize("budget", [queries.WALK_BUDGET, 5])
+def test_a_broad_search_reads_its_pages_from_the_candidates_newest_first(
+    listed_app, analyst, monkeypatch, budget
+):
+    """More candidates than listed: each page comes from the index's candidates read by place, a few at a
+    time, every second read whole (five receipt moments only: dozens of tickets share each second, and
+    tight slots make them compete); the same pages as walking the list, both ways. A budget too small to
+    fill a page walks the list's order instead, with the same pages."""
+    monkeypatch.setattr(queries, "SEARCH_CAP", 1)
+    monkeypatch.setattr(queries, "WALK_BUDGET", budget)
+    monkeypatch.setattr(search, "FIRST_BATCH", 3)
+    for q, params, keep in BROAD:
+        walk_both_ways(listed_app, analyst, {"q": q, **params}, keep)
+
+
+def test_search_places_follow_receipt_seconds_also_when_a_receipt_time_is_corrected(
+    listed_app, analyst, monkeypatch
+):
+    monkeypatch.setattr(queries, "SEARCH_CAP", 1)
+    monkeypatch.setattr(search, "FIRST_BATCH", 3)
+    searched(analyst, "火箭")  # the index caught up
+    with listed_app.app_context(), get_db().read() as session:
+        oldest = session.scalars(select(TicketRow).order_by(TicketRow.received_at)).first()
+        key, version = oldest.sync_key, oldest.version
+        places = dict(session.execute(select(search_table.c.sync_key, search_table.c.id)).all())
+        received = dict(session.execute(select(TicketRow.sync_key, TicketRow.received_at)).all())
+    assert len(set(places.values())) == len(places) == 159
+    assert all(search.second_of(received[k]) == search.second_of_place(place) for k, place in places.items())
+    moved = (START + timedelta(hours=6)).isoformat()
+    change = {"sync_key": key, "base_version": version, "fields": {"received_at": moved}}
+    pushed = sync(listed_app.test_client(), branch_token(listed_app, "SZ01"), {"tickets": [change]})
+    assert not pushed["pushed"]["tickets"][0]["conflicts"], pushed
+    first, _, _ = page(analyst, "/dashboard/tickets?q=20261120")
+    assert first[0] == key  # the oldest is now the newest: its place moved with it
+    walk_both_ways(listed_app, analyst, {"q": "20261120"}, lambda t, code: True)
+
+
+def test_tickets_of_one_second_get_distinct_places_when_slots_collide(app, monkeypatch):
+    """Few slots per second: first choices collide, and each ticket moves on to a free slot of its second."""
+    monkeypatch.setattr(search, "_SLOTS", 64)
+    push_tickets(app, "SZ01", 82, 1)  # five receipt seconds: about 16 tickets each
+    with app.app_context(), get_db().write() as session:
+        search.catch_up(session)
+        places = dict(session.execute(select(search_table.c.sync_key, search_table.c.id)).all())
+        received = dict(session.execute(select(TicketRow.sync_key, TicketRow.received_at)).all())
+    assert len(set(places.values())) == len(places) == 82
+    assert all(
+        search.second_of_place(place) == search.second_of(received[k]) and place % (1 << 20) < 64
+        for k, place in places.items()
+    )
+
+
+def test_the_upgrade_gives_every_stored_ticket_its_place_and_leaves_the_index_current(
+    listed_app, analyst, monkeypatch
+):
+    """From 0020 (rows numbered in the order written) the upgrade writes every row again at its place."""
+    from alembic import command
+
+    from server.storage.db import alembic_config
+
+    monkeypatch.setattr(queries, "SEARCH_CAP", 1)
+    url = "/dashboard/tickets?q=20261120"
+    before = walk(analyst, url, "next")
+    with listed_app.app_context():
+        db = get_db()
+        db.dispose()
+        command.downgrade(alembic_config(db.url), "0020_staffnames")
+        with db.read() as session:
+            assert session.scalar(select(func.count()).select_from(search_table)) == 0
+        db.upgrade()
+        with db.read() as session:
+            assert search.lagging(session) == []  # nothing left to catch up: every row written
+            places = dict(session.execute(select(search_table.c.sync_key, search_table.c.id)).all())
+            received = dict(session.execute(select(TicketRow.sync_key, TicketRow.received_at)).all())
+        db.dispose()
+    assert places.keys() == received.keys()
+    assert all(search.second_of_place(places[k]) == search.second_of(at) for k, at in received.items())
+    assert walk(analyst, url, "next") == before
+    assert [k for p in before[0] for k in p] == stored_order(listed_app, lambda t, code: True)
+    walk_both_ways(listed_app, analyst, {"q": "张先"}, lambda t, code: t.customer_name.startswith("张先"))

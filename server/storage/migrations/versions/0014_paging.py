@@ -7,8 +7,8 @@ Create Date: 2026-12-04
 An index on the figures' (received_at, sync_key), the list's order read from
 either end; ``ticket_search`` with each ticket's search terms
 (`server.storage.search`), indexed by FTS5 on SQLite (triggers keep it in step
-with the table) and by a GIN index on PostgreSQL. The backfill writes the terms
-of every ticket already stored (about a minute per million tickets).
+with the table) and by a GIN index on PostgreSQL. The terms of the tickets already
+stored are written by migration 0021 (which gives each row its place).
 """
 
 from collections.abc import Sequence
@@ -48,14 +48,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_ticket_search")),
         sa.UniqueConstraint("sync_key", name=op.f("uq_ticket_search_sync_key")),
     )
-    from server.storage.search import fill_search_rows
-
-    connection = op.get_bind()
-    fill_search_rows(connection)
-    if connection.dialect.name == "sqlite":  # each index built once over the filled table, then kept
-        op.execute(SQLITE_INDEX[0])
-        op.execute(f"INSERT INTO {FTS}({FTS}) VALUES ('rebuild')")
-        for statement in SQLITE_INDEX[1:]:
+    if op.get_bind().dialect.name == "sqlite":
+        for statement in SQLITE_INDEX:
             op.execute(statement)
     else:
         op.execute(
