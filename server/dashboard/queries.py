@@ -28,7 +28,15 @@ from server.storage.models import (
     UtcDateTime,
     figures_table,
 )
-from server.storage.search import Matches, candidates, holding, in_place_order, query_terms, second_of
+from server.storage.search import (
+    READS_IN_PLACE_ORDER,
+    Matches,
+    candidates,
+    holding,
+    in_place_order,
+    query_terms,
+    second_of,
+)
 from server.storage.selections import figures_clause, received_within
 
 PAGE_SIZE = 50
@@ -355,7 +363,8 @@ def ticket_page(
     if keys == []:
         return Page([], 0, False, None, None)
     counted: list[str] | None = None
-    if keys is None and terms:  # broad: the page's tickets and the count from the candidates by place
+    if keys is None and terms and session.get_bind().dialect.name in READS_IN_PLACE_ORDER:
+        # broad: the page's tickets and the count from the candidates by place
         look = partial(_walked, session, query, zone_list, masked, terms)
         first = position == Position()
         keys = look(position, COUNT_CAP + 1 if first else PAGE_SIZE + 1)

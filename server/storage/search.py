@@ -359,6 +359,13 @@ def candidates(session: Session, terms: Sequence[str], cap: int) -> list[str] | 
     return None if len(found) > cap else found
 
 
+READS_IN_PLACE_ORDER = frozenset({"sqlite"})
+"""The databases whose index lists a term's tickets in place order: SQLite's FTS5 reads them so from any
+place on. PostgreSQL's GIN index hands its matches over as a bitmap, sorted by the table only after every
+candidate is fetched and its terms checked again (seconds for a common word); there a broad search walks
+the list's order with the ``LIKE``."""
+
+
 def in_place_order(
     session: Session, terms: Sequence[str], newest_first: bool, second: int | None
 ) -> Iterator[list[str]]:
@@ -367,7 +374,8 @@ def in_place_order(
     seconds and up to four times as long as the one before.
 
     A batch is one read of the index (its cost is mostly the index's, however many it returns): when
-    full, its last second may go on in the next, so that second is left to the next batch.
+    full, its last second may go on in the next, so that second is left to the next batch. SQLite only
+    (`READS_IN_PLACE_ORDER`).
     """
     low, high = 0, seconds_from(-1)
     if second is not None:
@@ -404,14 +412,6 @@ def _placed_between(
     """(place, sync key) of the tickets holding every term placed in [``low``, ``high``), newest first
     (places ascending) or oldest first."""
     s = search_table.c
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        held = func.string_to_array(s.terms, literal_column("' '")).op("@>")(
-            bindparam("terms", list(terms), type_=ARRAY(Text))
-        )
-        query = select(s.id, s.sync_key).where(held, s.id >= low, s.id < high)
-        query = query.order_by(s.id if newest_first else s.id.desc()).limit(limit)
-        return [(place, key) for place, key in session.execute(query)]
     direction = "ASC" if newest_first else "DESC"
     match = text(
         f"SELECT rowid FROM {FTS} WHERE {FTS} MATCH :match AND rowid >= :low AND rowid < :high "
