@@ -363,7 +363,8 @@ def ticket_page(
     if keys == []:
         return Page([], 0, False, None, None)
     counted: list[str] | None = None
-    if keys is None and terms and session.get_bind().dialect.name in READS_IN_PLACE_ORDER:
+    walked = keys is None and terms and session.get_bind().dialect.name in READS_IN_PLACE_ORDER
+    if walked:
         # broad: the page's tickets and the count from the candidates by place
         look = partial(_walked, session, query, zone_list, masked, terms)
         first = position == Position()
@@ -374,24 +375,39 @@ def ticket_page(
         counted = keys if position == Position() else look(Position(), COUNT_CAP + 1)
         if keys is not None:  # the page's tickets (and one more): read by their keys, not the list's order
             keys = keys[: PAGE_SIZE + 1]
-    key = figures_table.c.sync_key
-    if masked and any(ch.isdigit() for ch in query.q):
-        narrowed = keys if keys is not None or not terms else holding(session.get_bind().dialect.name, terms)
-        stmt = _searched_as_shown(session, query, zone_list, narrowed)
-        matches = stmt.with_only_columns(key)
+    stmt, matches = _listed(session, query, zone_list, masked, terms, keys)
+    if counted is None:
+        if walked:  # the page came from the candidates, the count could not: every match counts
+            matches = _listed(session, query, zone_list, masked, terms, None)[1]
+        total = session.scalar(select(func.count()).select_from(matches.limit(COUNT_CAP + 1).subquery())) or 0
     else:
-        stmt, matches = filtered(query, zone_list), filtered(query, zone_list, key)
-    if keys is not None:
-        stmt, matches = stmt.where(key.in_(keys)), matches.where(key.in_(keys))
-    if counted is not None:
         total = len(counted)
-    else:
-        matches = matches.limit(COUNT_CAP + 1)
-        total = session.scalar(select(func.count()).select_from(matches.subquery())) or 0
     rows, newer, older = _paged(session, stmt, position)
     return Page(
         [(t, code, tz) for t, code, tz in rows], min(total, COUNT_CAP), total > COUNT_CAP, newer, older
     )
+
+
+def _listed(
+    session: Session,
+    query: TicketFilter,
+    zones: Sequence[str],
+    masked: bool,
+    terms: Sequence[str],
+    keys: list[str] | None,
+) -> tuple[Select[Any], Select[Any]]:
+    """The list's statement (its rows) and its matches' keys; ``keys``: only those tickets (None: the
+    tickets holding the search's terms, or every ticket)."""
+    key = figures_table.c.sync_key
+    if masked and any(ch.isdigit() for ch in query.q):
+        narrowed = keys if keys is not None or not terms else holding(session.get_bind().dialect.name, terms)
+        stmt = _searched_as_shown(session, query, zones, narrowed)
+        matches = stmt.with_only_columns(key)
+    else:
+        stmt, matches = filtered(query, zones), filtered(query, zones, key)
+    if keys is not None:
+        stmt, matches = stmt.where(key.in_(keys)), matches.where(key.in_(keys))
+    return stmt, matches
 
 
 def _walked(
@@ -406,12 +422,14 @@ def _walked(
     """Sync keys of the tickets the search finds from ``position`` on, in the order read, from its
     candidates by place (`in_place_order`) until ``want`` of them are found (or every candidate is read):
     as they are whole seconds of the list, the page at ``position`` is the first of them. None: more than
-    `WALK_BUDGET` candidates read first."""
+    `WALK_BUDGET` candidates read first, or filters (branches, criteria, days) leaving so few of the first
+    batch that the budget would not reach ``want``."""
     newest_first = not position.last and position.before is None
     bound = position.after or position.before
     f = figures_table.c
     found: list[tuple[datetime, str]] = []
     read = 0
+    filtering = dataclasses.replace(query, q="") != TicketFilter()
     start = None if bound is None else second_of(bound.received_at)
     for batch in in_place_order(session, terms, newest_first, start):
         if masked and any(ch.isdigit() for ch in query.q):
@@ -425,8 +443,8 @@ def _walked(
         read += len(batch)
         if len(found) >= want:
             break
-        if read >= WALK_BUDGET:
-            return None
+        if read >= WALK_BUDGET or (filtering and len(found) * WALK_BUDGET < want * read):
+            return None  # the filters leave too few candidates: checked on the list's order, they cost less
     return [key for _, key in found]
 
 
