@@ -137,6 +137,7 @@ def walk_both_ways(listed_app: Flask, analyst: FlaskClient, params: dict[str, An
     assert all(len(p) == 50 for p in backward[:-1])  # from the end: full pages, the top one what is left
     _, links, text = page(analyst, last)
     assert "next" not in links and "末页" not in text and "首页" in text
+    assert int(_TOTAL.search(text)[1]) == len(expected)  # every page counts the whole list
 
 
 def test_a_page_address_is_a_bookmark(listed_app, analyst):
@@ -317,14 +318,14 @@ BROAD = [
 ]
 
 
-@pytest.mark.parametrize("budget", [queries.WALK_BUDGET, 5])
+@pytest.mark.parametrize("budget", [queries.WALK_BUDGET, 100, 5])
 def test_a_broad_search_reads_its_pages_from_the_candidates_newest_first(
     listed_app, analyst, monkeypatch, budget
 ):
     """More candidates than listed: each page comes from the index's candidates read by place, a few at a
     time, every second read whole (five receipt moments only: dozens of tickets share each second, and
     tight slots make them compete); the same pages as walking the list, both ways. A budget too small to
-    fill a page walks the list's order instead, with the same pages."""
+    count (100) or to fill a page (5) walks the list's order for it instead: the same pages and counts."""
     monkeypatch.setattr(queries, "SEARCH_CAP", 1)
     monkeypatch.setattr(queries, "WALK_BUDGET", budget)
     monkeypatch.setattr(search, "FIRST_BATCH", 3)
