@@ -356,7 +356,18 @@ def reader(column: Column, zone: tzinfo, epoch: datetime = EXCEL_1900) -> Reader
 
         return read_member
     if kind is ColType.FLAGS:
-        return read_flags
+        seen: dict[str, frozenset[Flag]] = {}
+
+        def read_flag_list(raw: object) -> object:
+            # a sheet repeats a few combinations: each parsed, and kept in memory, once
+            if type(raw) is str:
+                flags = seen.get(raw)
+                if flags is None:
+                    flags = seen[raw] = read_flags(raw)
+                return flags
+            return read_flags(raw)
+
+        return read_flag_list
     raise AssertionError(f"unknown column type {kind}")
 
 
