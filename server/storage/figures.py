@@ -87,7 +87,7 @@ def figure_row(
         "status": p.status.value,
         "level": p.level.value,
         "category": None if p.category is None else p.category.value,
-        **{f"{m.value}_met": _code(found.met.get(m)) for m in Milestone},
+        **{column.key: _code(found.met.get(m)) for m, column in _MET.items()},
         "closed_loop_met": _code(found.closed_loop),
         "close_workdays": found.workdays,
         "satisfaction": None if ticket.satisfaction is None else ticket.satisfaction.value,
