@@ -119,6 +119,7 @@ def child(reader: str, path: Path) -> dict[str, float]:
 
     baseline = peak_rss_mib()
     began = time.perf_counter()
+    cpu_began = time.process_time()
     if reader in ("ours", "ours-openpyxl"):
         book = read_workbook(path, now=NOW, engine="openpyxl" if reader == "ours-openpyxl" else "calamine")
         rows = len(book.tickets)
@@ -132,7 +133,8 @@ def child(reader: str, path: Path) -> dict[str, float]:
         with CalamineWorkbook.from_path(path) as workbook:
             rows = sum(1 for _ in workbook.get_sheet_by_name(TICKETS_SHEET).iter_rows()) - 1
     seconds = time.perf_counter() - began
-    return {"rows": rows, "seconds": seconds, "peak_mib": peak_rss_mib() - baseline}
+    cpu = time.process_time() - cpu_began
+    return {"rows": rows, "seconds": seconds, "cpu": cpu, "peak_mib": peak_rss_mib() - baseline}
 
 
 def run_child(reader: str, path: Path) -> dict[str, float]:
@@ -173,17 +175,22 @@ def main() -> None:
         for reader in args.readers.split(","):
             results[reader] = run_child(reader, path)
             r = results[reader]
-            print(f"  {READERS[reader]:<20} {r['rows']:>9,} rows in {r['seconds']:7.2f} s", flush=True)
+            print(
+                f"  {READERS[reader]:<20} {r['rows']:>9,} rows in {r['seconds']:7.2f} s "
+                f"({r['cpu']:.2f} s CPU)",
+                flush=True,
+            )
         base = results.get("openpyxl-readonly")
         print()
         print(
-            f"{'reader':<20} {'rows':>9} {'seconds':>8} {'rows/s':>9} {'peak MiB':>9} {'vs openpyxl ro':>15}"
+            f"{'reader':<20} {'rows':>9} {'seconds':>8} {'CPU s':>6} {'rows/s':>9} {'peak MiB':>9} "
+            f"{'vs openpyxl ro':>15}"
         )
         for reader, r in results.items():
             speed = r["rows"] / r["seconds"]
             ratio = f"{base['seconds'] / r['seconds']:.1f}x" if base else "-"
             print(
-                f"{READERS[reader]:<20} {r['rows']:>9,} {r['seconds']:>8.2f} {speed:>9,.0f} "
+                f"{READERS[reader]:<20} {r['rows']:>9,} {r['seconds']:>8.2f} {r['cpu']:>6.2f} {speed:>9,.0f} "
                 f"{r['peak_mib']:>9.0f} {ratio:>15}"
             )
         counts = {r["rows"] for r in results.values()}

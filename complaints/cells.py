@@ -29,6 +29,7 @@ import math
 import re
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, time, timedelta, tzinfo
+from typing import TypeVar
 
 from complaints.enums import Flag, Labelled, names_of
 from complaints.schema import TICKETS, ColType, Column
@@ -291,6 +292,15 @@ def read_flags(raw: object) -> frozenset[Flag]:
 
 
 Reader = Callable[[object], object]
+_T = TypeVar("_T")
+
+
+def _as_written(table: dict[str, _T]) -> dict[str, _T]:
+    """The entries of a lookup by stripped, casefolded text whose key a cell can hold as it is."""
+    return {text: value for text, value in table.items() if text.strip().casefold() == text}
+
+
+_EXACT_BOOL_WORDS = _as_written(BOOL_WORDS)
 
 
 def reader(column: Column, zone: tzinfo, epoch: datetime = EXCEL_1900) -> Reader:
@@ -319,6 +329,9 @@ def reader(column: Column, zone: tzinfo, epoch: datetime = EXCEL_1900) -> Reader
 
         def read_yes_no(raw: object) -> object:
             if type(raw) is str:
+                meaning = _EXACT_BOOL_WORDS.get(raw)  # as written (是/否): no strip or casefold
+                if meaning is not None:
+                    return meaning
                 meaning = BOOL_WORDS.get(raw.strip().casefold())
                 if meaning is not None:
                     return meaning
@@ -329,9 +342,13 @@ def reader(column: Column, zone: tzinfo, epoch: datetime = EXCEL_1900) -> Reader
         enum = column.enum
         assert enum is not None, column.key
         members = names_of(enum)
+        exact = _as_written(members)
 
         def read_member(raw: object) -> object:
             if type(raw) is str:
+                member = exact.get(raw)  # a label as written (the Chinese ones): no strip or casefold
+                if member is not None:
+                    return member
                 member = members.get(raw.strip().casefold())
                 if member is not None:
                     return member
@@ -339,7 +356,18 @@ def reader(column: Column, zone: tzinfo, epoch: datetime = EXCEL_1900) -> Reader
 
         return read_member
     if kind is ColType.FLAGS:
-        return read_flags
+        seen: dict[str, frozenset[Flag]] = {}
+
+        def read_flag_list(raw: object) -> object:
+            # a sheet repeats a few combinations: each parsed, and kept in memory, once
+            if type(raw) is str:
+                flags = seen.get(raw)
+                if flags is None:
+                    flags = seen[raw] = read_flags(raw)
+                return flags
+            return read_flags(raw)
+
+        return read_flag_list
     raise AssertionError(f"unknown column type {kind}")
 
 

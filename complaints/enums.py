@@ -10,7 +10,9 @@ class Labelled(StrEnum):
     """A string enum whose members carry ``zh`` and ``en`` labels.
 
     The value is the stable code stored in the database and sent over the wire;
-    the labels are what people see in the workbook and on pages.
+    the labels are what people see in the workbook and on pages. ``str()`` of a
+    member is its code (`StrEnum`'s own ``str.__str__``, in C: the database and
+    the wire call it for every enumerated field).
     """
 
     zh: str
@@ -22,9 +24,6 @@ class Labelled(StrEnum):
         member.zh = zh
         member.en = en
         return member
-
-    def __str__(self) -> str:
-        return self.value
 
     def label(self, lang: str = "zh") -> str:
         """Return the label in ``lang`` ("zh" or "en")."""

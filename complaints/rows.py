@@ -178,17 +178,21 @@ class _BookReader:
             blank_if_spaces = not text or column.required
             plan[position] = (key, reader(column, zone, epoch), text, blank_if_spaces)
         required = [c.key for c in sheet.columns if _needed(c, sheet, self.policy) and c.key in layout.index]
+        every_required = frozenset(required)
         for number, values in enumerate(chain(head[layout.header_row :], rows), start=layout.header_row + 1):
             out: dict[str, object] = {}
             failed: set[str] = set()
             for entry, raw in zip(plan, values, strict=False):
-                if entry is None or raw is None or raw == "":
+                if raw == "" or raw is None or entry is None:  # most cells of a wide sheet are empty
                     continue
                 key, read, text, blank_if_spaces = entry
-                if blank_if_spaces and isinstance(raw, str) and not raw.strip():
-                    continue
-                if text and type(raw) is str:  # most cells: text as typed, nothing to parse
-                    out[key] = raw
+                if type(raw) is str:
+                    if blank_if_spaces and not raw.strip():
+                        continue
+                    if text:  # most filled cells: text as typed, nothing to parse
+                        out[key] = raw
+                        continue
+                elif blank_if_spaces and isinstance(raw, str) and not raw.strip():
                     continue
                 try:
                     value = read(raw)
@@ -198,6 +202,9 @@ class _BookReader:
                     continue
                 out[key] = value
             if not out and not failed:
+                continue
+            if out.keys() >= every_required:  # nothing required is missing (nor, then, failed)
+                yield number, layout, out
                 continue
             for key in required:
                 if key not in out and key not in failed:

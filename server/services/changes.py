@@ -175,21 +175,22 @@ def settle_all(
 
 
 _as_is = attrgetter(*STORED_AS_IS)
+_converted = attrgetter(*STORED_CONVERTED)
+_deadlines = attrgetter(*DEADLINE_COLUMNS.values())
 
 
 def _columns(p: Proposal, settled: Settled) -> dict[str, Any]:
     ticket, deadlines = settled.ticket, settled.evaluation.deadlines
-    values: dict[str, Any] = {}
-    for column, attr in DEADLINE_COLUMNS.items():
-        due = getattr(deadlines, attr)
-        due = due if isinstance(due, datetime) else None
-        if p.row is None or getattr(p.row, column) != due:
-            values[column] = due
+    dues = [d if isinstance(d, datetime) else None for d in _deadlines(deadlines)]  # PENDING: none yet
+    row = p.row
+    if row is None:
+        values = dict(zip(DEADLINE_COLUMNS, dues, strict=True))
+    else:
+        values = {c: d for c, d in zip(DEADLINE_COLUMNS, dues, strict=True) if getattr(row, c) != d}
     before = p.before
     if before is None:  # a new ticket: every field, without comparing (the hot path of a big push)
         values.update(zip(STORED_AS_IS, _as_is(ticket), strict=True))
-        for key in STORED_CONVERTED:
-            values[key] = to_db(key, getattr(ticket, key))
+        values.update(zip(STORED_CONVERTED, map(to_db, STORED_CONVERTED, _converted(ticket)), strict=True))
         return values
     for key in STORED_TICKET_FIELDS:
         value = getattr(ticket, key)

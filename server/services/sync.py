@@ -441,22 +441,28 @@ def _push_tickets(
         change.branch.id,
         [e.fields.get("ticket_id", "") for e in valid if e.sync_key not in rows],
     )
+    offered = offered_categories()  # once for the push, not per row
     for edit in valid:
         row = rows.get(edit.sync_key)
         try:
             if row is None:
-                done.append(_new_ticket(change, edit, taken, pending))
+                done.append(_new_ticket(change, edit, taken, pending, offered))
             else:
-                done.append(
-                    _edit_ticket(change, row, edit, since.get(edit.sync_key, {}), pending, version_check)
-                )
+                since_base = since.get(edit.sync_key, {})
+                done.append(_edit_ticket(change, row, edit, since_base, pending, version_check, offered))
         except RowRejected as exc:
             rejected.append({"sync_key": edit.sync_key, "errors": exc.errors})
     return done, rejected
 
 
 def _edit_ticket(
-    change: Change, row: Any, edit: TicketEdit, since: dict[str, Any], pending: Pending, version_check: bool
+    change: Change,
+    row: Any,
+    edit: TicketEdit,
+    since: dict[str, Any],
+    pending: Pending,
+    version_check: bool,
+    offered: tuple[Fishbone, ...],
 ) -> dict[str, Any]:
     if row.branch_id != change.branch.id:
         raise _reject("sync_key", "sync_key is already taken; generate a new one")
@@ -476,7 +482,7 @@ def _edit_ticket(
     else:  # test harness only: last write wins
         result = Merge({k: v for k, v in pushed.items() if v != current[k]}, {})
     after = revised(before, **result.changes) if result.changes else before
-    _judge(change, before, after, pending)
+    _judge(change, before, after, pending, offered)
     conflicts = _record_conflicts(change, "ticket", row.sync_key, row.ticket_id, base, result.conflicts)
     if result.changes or result.conflicts:
         # conflicts alone: settled too, so the pull carries the server's row and the branch can rebase
@@ -489,9 +495,10 @@ def _edit_ticket(
     }
 
 
-def _judge(change: Change, before: Ticket, after: Ticket, pending: Pending) -> None:
+def _judge(
+    change: Change, before: Ticket, after: Ticket, pending: Pending, offered: tuple[Fishbone, ...]
+) -> None:
     """Refuse an edit that makes the ticket break the policy, or lowers its level without a new reason."""
-    offered = offered_categories()
     known = {(p.field, p.en) for p in check_ticket(before, offered)}
     problems = [p for p in check_ticket(after, offered) if (p.field, p.en) not in known]
     lowering = lowering_problem(before, after)
@@ -522,13 +529,15 @@ def _lowered_entries(log: list[LogEdit], pending: Pending) -> None:
     pending.extra_log = [(key, entry) for key, entry in pending.extra_log if key not in logged]
 
 
-def _new_ticket(change: Change, edit: TicketEdit, taken: set[str], pending: Pending) -> dict[str, Any]:
+def _new_ticket(
+    change: Change, edit: TicketEdit, taken: set[str], pending: Pending, offered: tuple[Fishbone, ...]
+) -> dict[str, Any]:
     pushed = dict(edit.fields)
     if not isinstance(pushed.get("ticket_id"), str) or pushed.get("received_at") is None:
         missing = [k for k in ("ticket_id", "received_at") if not pushed.get(k)]
         raise RowRejected([{"field": k, "message": f"{k} is required for a new ticket"} for k in missing])
     ticket = Ticket(**({"sync_key": edit.sync_key, "branch": change.branch.code} | pushed))
-    problems = check_ticket(ticket, offered_categories())
+    problems = check_ticket(ticket, offered)
     if problems:
         raise _problems(problems)
     notice: dict[str, Any] = {}

@@ -23,6 +23,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 from functools import lru_cache
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import Column, Connection, Engine, bindparam, func, or_, select, update
@@ -54,6 +55,7 @@ _AT: dict[Milestone, Any] = {
     Milestone.FEEDBACK: f.feedback_at,
     Milestone.REVISIT: f.revisited_at,
 }
+_moments = attrgetter(*FIGURE_MOMENTS)
 BATCH = 5_000
 
 
@@ -75,7 +77,7 @@ def figure_row(
         "sync_key": key,
         "branch_id": branch_id,
         "department": ticket.department,
-        **{moment: getattr(ticket, moment) for moment in FIGURE_MOMENTS},
+        **dict(zip(FIGURE_MOMENTS, _moments(ticket), strict=True)),
         "cancelled": p.cancelled,
         "overdue": p.overdue,
         "revisit_due": p.revisit_due,
@@ -87,7 +89,7 @@ def figure_row(
         "status": p.status.value,
         "level": p.level.value,
         "category": None if p.category is None else p.category.value,
-        **{f"{m.value}_met": _code(found.met.get(m)) for m in Milestone},
+        **{column.key: _code(found.met.get(m)) for m, column in _MET.items()},
         "closed_loop_met": _code(found.closed_loop),
         "close_workdays": found.workdays,
         "satisfaction": None if ticket.satisfaction is None else ticket.satisfaction.value,

@@ -32,15 +32,18 @@ STORED_TICKET_FIELDS: tuple[str, ...] = tuple(
 )
 
 
+_KIND: dict[str, ColType] = {key: column.type for key, column in COLUMNS.items()}
+
+
 def to_db(key: str, value: Any) -> Any:
     """A model value as the database stores it (enum codes, comma-separated flags)."""
-    kind = COLUMNS[key].type
+    kind = _KIND[key]
     if value is None:
         return None
     if kind is ColType.ENUM:
         return str(value)
     if kind is ColType.FLAGS:
-        return ",".join(sorted(str(f) for f in value))
+        return ",".join(sorted(map(str, value)))
     return value
 
 
