@@ -231,6 +231,20 @@ figure_days_table = Table(
 ``family`` the counts by department (0) or by person (1), ``kind`` the count, ``department`` the
 department or person, ``key`` the values it tells apart (a JSON list), ``n`` how many tickets."""
 
+figure_months_table = Table(
+    "figure_months",
+    Base.metadata,
+    Column("branch_id", ForeignKey("branches.id"), primary_key=True),
+    Column("family", SmallInteger, primary_key=True),
+    Column("month", Date, primary_key=True),
+    Column("kind", SmallInteger, primary_key=True),
+    Column("department", Text, primary_key=True),
+    Column("key", Text, primary_key=True),
+    Column("n", Integer, nullable=False),
+)
+"""The sums of ``figure_days`` per calendar month (``month``: its first day) of every day stored, kept with
+each day stored: a whole month is read from one row per count instead of thirty."""
+
 figure_done_table = Table(
     "figure_days_done",
     Base.metadata,

@@ -44,7 +44,9 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    union_all,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -54,6 +56,7 @@ from server.storage.models import (
     figure_days_table,
     figure_done_table,
     figure_marks_table,
+    figure_months_table,
     figures_table,
 )
 from server.storage.writes import insert_rows
@@ -62,6 +65,7 @@ logger = logging.getLogger(__name__)
 
 f = figures_table.c
 days_c, done_c, marks_c = figure_days_table.c, figure_done_table.c, figure_marks_table.c
+months_c = figure_months_table.c
 MARKED = (*FIGURE_MOMENTS, "group_answered_at")
 """The moments that place a ticket in a day of some count."""
 LONGEST_RUN = 31
@@ -197,7 +201,9 @@ class DayCounts:
     ) -> Counter[tuple[int, int, str, str]]:
         """Tickets per branch id, kind (of ``kinds``), department and key over the days of ``period``.
 
-        The database sums the rolled-up days; the fresh ones are added here.
+        The database sums the rolled-up days: whole calendar months from ``figure_months``
+        (less the rows of their fresh days: a month sums every day stored), the
+        other days from ``figure_days``; the fresh days are added here.
         """
         found: Counter[Summed] = Counter()
         for (branch_id, day), rows in self.fresh.items():
@@ -205,19 +211,56 @@ class DayCounts:
                 for kind, dept, key, n in rows:
                     if kind in kinds:
                         found[(branch_id, kind, dept, key)] += n
-        # every day of the window is clean or fresh: each branch's clean days are the period less its fresh
-        # ones (branches with the same fresh days share a clause; few days are fresh after a Sync)
-        fresh_days = _by_branch(key for key in self.fresh if period.first <= key[1] < period.end)
+        if not self.ids:
+            return found
+        kinds_in = list(kinds)  # type: ignore[call-overload]
+        months = [m for m in period.months() if period.first <= m.first and m.end <= period.end]
+        if months:  # one statement: the month sums and the fresh days' rows taken back read together
+            fresh_in = _by_branch(key for key in self.fresh if _within(key[1], months))
+            summed = select(months_c.branch_id, months_c.kind, months_c.department, months_c.key, months_c.n)
+            parts = [
+                summed.where(
+                    months_c.branch_id.in_(self.ids),
+                    months_c.family == self.family,
+                    months_c.month.in_([m.first for m in months]),
+                    months_c.kind.in_(kinds_in),
+                )
+            ]
+            if fresh_in:
+                taken = select(days_c.branch_id, days_c.kind, days_c.department, days_c.key, -days_c.n)
+                fresh_rows = or_(
+                    *(and_(days_c.branch_id == b, days_c.day.in_(d)) for b, d in fresh_in.items())
+                )
+                parts.append(taken.where(fresh_rows, days_c.family == self.family, days_c.kind.in_(kinds_in)))
+            both = union_all(*parts).subquery()
+            grouped = (both.c[0], both.c[1], both.c[2], both.c[3])
+            stmt = select(*grouped, func.sum(both.c[4])).group_by(*grouped)
+            for branch_id, kind, dept, key, n in session.execute(stmt):
+                found[(branch_id, kind, dept, key)] += n
+        spans = _outside(period, months)
+        if spans:
+            found.update(self._days_summed(session, spans, kinds_in))
+        return +found  # no zero left by a stale day's rows taken back
+
+    def _days_summed(
+        self, session: Session, spans: Sequence[tuple[date, date]], kinds: list[int]
+    ) -> Counter[Summed]:
+        """Sums of the clean days of ``spans`` (first, end) from ``figure_days``."""
+        found: Counter[Summed] = Counter()
+        # each branch's clean days are the spans less its fresh days (branches with the same fresh days
+        # share a clause; few days are fresh after a Sync)
+        inside = [key for key in self.fresh if any(a <= key[1] < b for a, b in spans)]
+        fresh_days = _by_branch(inside)
+        length = sum((b - a).days for a, b in spans)
         by_fresh: dict[frozenset[date], list[int]] = defaultdict(list)
         for branch_id in self.ids:
             fresh = frozenset(fresh_days.get(branch_id, ()))
-            if len(fresh) < (period.end - period.first).days:
+            if len(fresh) < length:
                 by_fresh[fresh].append(branch_id)
         days = [
             and_(
                 days_c.branch_id.in_(ids),
-                days_c.day >= period.first,
-                days_c.day < period.end,
+                or_(*(and_(days_c.day >= a, days_c.day < b) for a, b in spans)),
                 *([days_c.day.not_in(sorted(fresh))] if fresh else []),
             )
             for fresh, ids in by_fresh.items()
@@ -225,7 +268,7 @@ class DayCounts:
         if days:
             grouped = (days_c.branch_id, days_c.kind, days_c.department, days_c.key)
             stmt = select(*grouped, func.sum(days_c.n)).where(
-                or_(*days), days_c.family == self.family, days_c.kind.in_(list(kinds))
+                or_(*days), days_c.family == self.family, days_c.kind.in_(kinds)
             )
             for branch_id, kind, dept, key, n in session.execute(stmt.group_by(*grouped)):
                 found[(branch_id, kind, dept, key)] += n
@@ -254,7 +297,13 @@ class DayCounts:
             tokens = select(done_c.branch_id, done_c.day, done_c.token).where(where)
             now.update({(b, d): t for b, d, t in session.execute(tokens)})
         keep = [key for key in self.fresh if now.get(key) == self.tokens[key]]
+        change: Counter[tuple[int, date, int, str, str]] = Counter()
         for branch_id, days in _by_branch(keep).items():
+            old = select(days_c.day, days_c.kind, days_c.department, days_c.key, days_c.n).where(
+                days_c.branch_id == branch_id, days_c.family == self.family, days_c.day.in_(days)
+            )
+            for day, kind, dept, key, n in session.execute(old):
+                change[(branch_id, day.replace(day=1), kind, dept, key)] -= n
             for table in (figure_days_table, figure_done_table):
                 c = table.c
                 where = (c.branch_id == branch_id, c.family == self.family, c.day.in_(days))
@@ -279,10 +328,51 @@ class DayCounts:
             for kind, dept, key, n in self.fresh[(b, d)]
         ]
         insert_rows(session.connection(), figure_days_table, rows)
+        for r in rows:
+            change[(r["branch_id"], r["day"].replace(day=1), r["kind"], r["department"], r["key"])] += r["n"]
+        add_to_months(session.connection(), self.family, change)
         seen = [mark_id for key in keep for mark_id in self.marks[key]]
         for part in range(0, len(seen), 5_000):
             session.execute(delete(figure_marks_table).where(marks_c.id.in_(seen[part : part + 5_000])))
         return len(keep)
+
+
+def _within(day: date, months: Sequence[Period]) -> bool:
+    return any(m.first <= day < m.end for m in months)
+
+
+def _outside(period: Period, months: Sequence[Period]) -> list[tuple[date, date]]:
+    """The days of ``period`` outside its whole ``months`` (consecutive, oldest first), as (first, end)."""
+    if not months:
+        return [(period.first, period.end)]
+    spans = [(period.first, months[0].first), (months[-1].end, period.end)]
+    return [(a, b) for a, b in spans if a < b]
+
+
+def add_to_months(
+    connection: Connection, family: int, change: Mapping[tuple[int, date, int, str, str], int]
+) -> None:
+    """Add ``change`` (branch id, month, kind, department, key → tickets) to ``figure_months``."""
+    rows = [
+        {"branch_id": b, "family": family, "month": m, "kind": k, "department": d, "key": key, "n": n}
+        for (b, m, k, d, key), n in change.items()
+        if n
+    ]
+    if not rows:
+        return
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(figure_months_table)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[c for c in figure_months_table.primary_key.columns],
+        set_={"n": months_c.n + stmt.excluded.n},
+    )
+    connection.execute(stmt, rows)
+    branches = sorted({r["branch_id"] for r in rows})
+    connection.execute(
+        delete(figure_months_table).where(
+            months_c.branch_id.in_(branches), months_c.family == family, months_c.n == 0
+        )
+    )
 
 
 def _by_branch(keys: Iterable[Key]) -> dict[int, list[date]]:
@@ -313,7 +403,7 @@ def mark_days(connection: Connection, branch_id: int, days: Iterable[date]) -> N
 def forget_days(connection: Connection, branch_ids: Sequence[int] | None = None) -> None:
     """Drop the rolled-up days (of ``branch_ids``; None: all): after ``ticket_figures`` was written around
     the one service (the backfill, a bulk load), the next read counts them again."""
-    for table in (figure_days_table, figure_done_table, figure_marks_table):
+    for table in (figure_days_table, figure_done_table, figure_marks_table, figure_months_table):
         stmt = delete(table)
         if branch_ids is not None:
             stmt = stmt.where(table.c.branch_id.in_(list(branch_ids)))

@@ -38,16 +38,25 @@ from server.scheduling.scan import scan_flags
 from server.services.analysis import Analysis, analyse, reference_analysis
 from server.services.people import reference_staff_figures, staff_figures
 from server.storage.db import alembic_config, get_db
-from server.storage.figures import COUNTS, DEPARTMENTS, PEOPLE_FAMILY, STAFF_COUNTS, fill_figure_rows
+from server.storage.figures import (
+    COUNTS,
+    DEPARTMENTS,
+    PEOPLE_FAMILY,
+    STAFF_COUNTS,
+    breakdown,
+    fill_figure_rows,
+)
 from server.storage.models import (
     BranchRow,
     TicketRow,
+    figure_days_table,
     figure_done_table,
     figure_marks_table,
+    figure_months_table,
     figures_table,
     tickets_table,
 )
-from server.storage.rollup import DayCounts, forget_days
+from server.storage.rollup import DayCounts, forget_days, mark_days
 from server.storage.rows import row_to_ticket
 from tests.server.api import conftest as api
 from tests.server.jobs.conftest import push_tickets
@@ -356,8 +365,9 @@ def test_an_upgrade_copies_the_staff_names_and_rolls_every_day_up_before_anyone_
             written = session.execute(rows).all()
         db.dispose()
         command.downgrade(alembic_config(db.url), "0019_reportfiles")
-        with db.engine.begin() as connection:
-            forget_days(connection)
+        with db.engine.begin() as connection:  # no day rolled up at 0019 (its tables: 0018's three)
+            for table in (figure_days_table, figure_done_table, figure_marks_table):
+                connection.execute(table.delete())
         db.upgrade()
         with db.read() as session:
             assert session.execute(rows).all() == written
@@ -370,6 +380,29 @@ def test_an_upgrade_copies_the_staff_names_and_rolls_every_day_up_before_anyone_
     assert_equal(*both(desk, period, None))
     assert_same_staff(desk, period, None)
     assert_same_staff(desk, period, ["LD01"])
+
+
+def test_the_upgrade_sums_the_days_already_rolled_up_by_month(desk: Flask) -> None:
+    """From 0021 (days rolled up, no month sums) the upgrade sums every stored day by month: whole months
+    (November, October) are then read from the sums, with the same figures as ticket by ticket, also after
+    a Sync marks one of their days."""
+    period = Period(date(2026, 10, 1), date(2026, 12, 1))
+    with desk.app_context():
+        db = get_db()
+        with db.read() as session:
+            breakdown(session, {"SZ01": "Asia/Shanghai"}, period)  # some days stored before
+        db.dispose()
+        command.downgrade(alembic_config(db.url), "0021_searchplace")
+        command.upgrade(alembic_config(db.url), "head")
+        with db.read() as session:
+            months = session.execute(select(figure_months_table.c.month).distinct()).scalars().all()
+            assert date(2026, 11, 1) in months
+    assert_equal(*both(desk, period, None))
+    assert_equal(*both(desk, period, ["SZ01"]))
+    with desk.app_context(), get_db().write() as session:  # as after a Sync: one day of November marked
+        branch_id = session.scalar(select(BranchRow.id).where(BranchRow.code == "SZ01"))
+        mark_days(session.connection(), branch_id, [date(2026, 11, 18)])
+    assert_equal(*both(desk, period, None))
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
