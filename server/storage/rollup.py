@@ -25,7 +25,7 @@ import json
 import logging
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Container, Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -44,6 +44,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    tuple_,
     union_all,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -121,25 +122,97 @@ def count_days(
     zone: str,
     days: Iterable[date],
 ) -> dict[Key, list[Row]]:
-    """The `Row`s of each branch of ``ids`` (one ``zone``) and day of ``days``, from ``ticket_figures``."""
+    """The `Row`s of each branch of ``ids`` (one ``zone``) and day of ``days``, from ``ticket_figures``.
+
+    A GROUP BY per count; on PostgreSQL the counts placed by the same moment share one read of the day's
+    rows (`_count_together`: GROUPING SETS), which SQLite has not.
+    """
     found: dict[Key, list[Row]] = defaultdict(list)
+    dialect = session.dialect if isinstance(session, Connection) else session.get_bind().dialect
+    together = dialect.name == "postgresql"
+    by_moment: dict[str, list[Count]] = defaultdict(list)
+    for count in counts:
+        by_moment[_text(count.moment) if together else str(len(by_moment))].append(count)
     for run in _runs(days):
         starts = [Period(day, day + timedelta(days=1)).bounds(zone)[0] for day in run]
         starts.append(Period(run[-1], run[-1] + timedelta(days=1)).bounds(zone)[1])
-        for count in counts:
-            at = count.moment
+        for same in by_moment.values():
+            at = same[0].moment
             whens = [(at < starts[i + 1], literal(i)) for i in range(len(run) - 1)]
             day = case(*whens, else_=literal(len(run) - 1)) if whens else literal(len(run) - 1)
-            grouped = (f.branch_id, day, count.group, *count.columns)
-            stmt = (
-                select(*grouped, literal_column("count(*)"))
-                .where(f.branch_id.in_(list(ids)), at >= starts[0], at < starts[-1], *count.where)
-                .group_by(*(literal_column(str(i + 1)) for i in range(len(grouped))))
-            )
-            for branch_id, index, dept, *values, n in session.execute(stmt):
+            within = (f.branch_id.in_(list(ids)), at >= starts[0], at < starts[-1])
+            if len(same) > 1:
+                rows = _count_together(session, same, day, within)
+            else:
+                rows = _count_alone(session, same[0], day, within)
+            for kind, branch_id, index, dept, values, n in rows:
                 key = json.dumps(values, ensure_ascii=False)
-                found[(branch_id, run[index])].append((count.kind, dept, key, n))
+                found[(branch_id, run[index])].append((kind, dept, key, n))
     return found
+
+
+def _text(expression: Any) -> str:
+    return str(expression.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
+
+
+_GROUPING_MOST = 31
+"""PostgreSQL's GROUPING() takes at most 31 columns (a bit each)."""
+CountedRow = tuple[int, int, int, str, list[Any], int]
+"""A count's kind, branch id, day (index in its run), department, the values it tells apart, tickets."""
+
+
+def _count_alone(
+    session: Session | Connection, count: Count, day: Any, within: Sequence[Any]
+) -> Iterator[CountedRow]:
+    grouped = (f.branch_id, day, count.group, *count.columns)
+    stmt = (
+        select(*grouped, literal_column("count(*)"))
+        .where(*within, *count.where)
+        .group_by(*(literal_column(str(i + 1)) for i in range(len(grouped))))
+    )
+    for branch_id, index, dept, *values, n in session.execute(stmt):
+        yield count.kind, branch_id, index, dept, values, n
+
+
+def _count_together(
+    session: Session | Connection, counts: Sequence[Count], day: Any, within: Sequence[Any]
+) -> Iterator[CountedRow]:
+    """The counts of one moment from one read: a grouping set per count (its department, columns and, as
+    one more column, its condition; groups whose condition fails are dropped), told apart by GROUPING()."""
+    exprs: dict[str, Any] = {}
+
+    def place(expression: Any) -> int:
+        key = _text(expression)
+        exprs.setdefault(key, expression)
+        return list(exprs).index(key)
+
+    sets: dict[tuple[int, ...], list[tuple[int, list[int], int | None]]] = defaultdict(list)
+    for count in counts:
+        columns = [place(c) for c in (count.group, *count.columns)]
+        condition = place(and_(*count.where)) if count.where else None
+        members = tuple(sorted({*columns, *([] if condition is None else [condition])}))
+        sets[members].append((count.kind, columns, condition))
+    if len(exprs) > _GROUPING_MOST:
+        for count in counts:
+            yield from _count_alone(session, count, day, within)
+        return
+    inner = (
+        select(
+            f.branch_id.label("b"), day.label("d"), *(e.label(f"e{i}") for i, e in enumerate(exprs.values()))
+        )
+        .where(*within)
+        .subquery()
+    )
+    every = [inner.c[f"e{i}"] for i in range(len(exprs))]
+    last = len(every) - 1
+    masks = {sum(1 << (last - i) for i in range(len(every)) if i not in members): members for members in sets}
+    stmt = select(inner.c.b, inner.c.d, func.grouping(*every), *every, func.count()).group_by(
+        inner.c.b, inner.c.d, func.grouping_sets(*(tuple_(*(every[i] for i in members)) for members in sets))
+    )
+    for branch_id, index, mask, *values, n in session.execute(stmt):
+        for kind, columns, condition in sets[masks[mask]]:
+            if condition is None or values[condition]:
+                yield kind, branch_id, index, values[columns[0]], [values[i] for i in columns[1:]], n
 
 
 @dataclass
