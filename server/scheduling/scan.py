@@ -34,7 +34,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -81,6 +81,26 @@ MET_BY = {
 }
 """The milestone that meets each deadline: a met deadline raises no flag, so it needs no check."""
 _t = tickets_table.c
+_WALK = (
+    select(*TICKET_READ)
+    .where(_t.branch_id == bindparam("branch"), _t.ticket_id > bindparam("last"))
+    .order_by(_t.ticket_id)
+)
+"""A page of a branch's tickets after ticket number ``last``, built once (its limit is the batch)."""
+_WALK_STATUS = _WALK.where(_t.status == bindparam("status"))
+_BY_KEYS = select(*TICKET_READ).where(_t.sync_key.in_(bindparam("keys", expanding=True)))
+_checks = TicketCheckRow.__table__.c
+_DUE = (
+    select(*TICKET_READ)
+    .select_from(tickets_table.join(TicketCheckRow.__table__, _checks.sync_key == _t.sync_key))
+    .where(
+        _checks.branch_id == bindparam("branch"),
+        _checks.next_check_at <= bindparam("now"),
+        _checks.sync_key > bindparam("last"),
+    )
+    .order_by(_checks.sync_key)
+)
+"""A page of a branch's tickets whose next check has come, after sync key ``last``."""
 
 
 @dataclass(slots=True)
@@ -241,55 +261,48 @@ class BranchScan:
 
         Unless ``everything``, finished tickets (revisited, cancelled) are left as the sync stored
         them: the rules flag neither, so time changes nothing on them; the unfinished ones are
-        read status by status through the (branch, status, ticket number) index.
+        read status by status through the (branch, status, ticket number) index. The statuses
+        fill one batch (read in one session) before it is settled and written: a transaction
+        per batch, not per status (most statuses of a branch hold a few tickets).
         """
         if everything:
-            self._walk_where(findings, _t.branch_id == self.branch_id)
-            return
-        for status in Status:
-            if status.value not in FINISHED:
-                self._walk_where(findings, _t.branch_id == self.branch_id, _t.status == status.value)
-
-    def _walk_where(self, findings: GroupFindings, *conditions: Any) -> None:
+            walks = [(_WALK, {})]
+        else:
+            walks = [(_WALK_STATUS, {"status": s.value}) for s in Status if s.value not in FINISHED]
         last = ""
-        while True:
-            query = select(*TICKET_READ).where(*conditions, _t.ticket_id > last)
+        while walks:
+            rows: list[Any] = []
             with self.db.read() as session:
-                rows = session.execute(query.order_by(_t.ticket_id).limit(self.batch)).all()
-                if not rows:
-                    return
-                last = rows[-1].ticket_id
+                while walks and len(rows) < self.batch:
+                    query, params = walks[0]
+                    wanted = self.batch - len(rows)
+                    page = session.execute(
+                        query.limit(wanted), {**params, "branch": self.branch_id, "last": last}
+                    ).all()
+                    rows += page
+                    if len(page) < wanted:  # this status is done: the next one fills the batch
+                        walks.pop(0)
+                        last = ""
+                    else:
+                        last = page[-1].ticket_id
                 outcomes = self._evaluate(session, rows, findings)
             self._write(outcomes)
-            if len(rows) < self.batch:
-                return
 
     def _keys(self, keys: list[str], findings: GroupFindings) -> set[str]:
         for chunk in chunks(keys, self.batch):
             with self.db.read() as session:
-                rows = session.execute(select(*TICKET_READ).where(_t.sync_key.in_(chunk))).all()
+                rows = session.execute(_BY_KEYS, {"keys": chunk}).all()
                 outcomes = self._evaluate(session, rows, findings)
             self._write(outcomes)
         return set(keys)
 
     def _due(self, done: set[str]) -> None:
         """Evaluate the tickets whose next check has come (skipping ``done``), in batches."""
-        c = tickets_table.join(TicketCheckRow.__table__, TicketCheckRow.sync_key == _t.sync_key)
+        query = _DUE.limit(self.batch)
         last = ""
         while True:
-            query = (
-                select(*TICKET_READ)
-                .select_from(c)
-                .where(
-                    TicketCheckRow.branch_id == self.branch_id,
-                    TicketCheckRow.next_check_at <= self.now,
-                    TicketCheckRow.sync_key > last,
-                )
-                .order_by(TicketCheckRow.sync_key)
-                .limit(self.batch)
-            )
             with self.db.read() as session:
-                rows = session.execute(query).all()
+                rows = session.execute(query, {"branch": self.branch_id, "now": self.now, "last": last}).all()
                 if not rows:
                     return
                 last = rows[-1].sync_key

@@ -15,7 +15,7 @@ from functools import cache, lru_cache
 from typing import Any
 
 from flask import current_app, has_app_context
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from complaints.calendar import load_calendar
@@ -231,17 +231,23 @@ def tasks_and_progress(
     tasks: dict[str, list[Task]] = defaultdict(list)
     progress: dict[str, list[LogEntry]] = defaultdict(list)
     for chunk in chunks(sorted(set(keys))):
-        for r in session.scalars(select(TaskRow).where(TaskRow.ticket_key.in_(chunk))):
+        for r in session.execute(_TASKS_OF, {"keys": chunk}):
             tasks[r.ticket_key].append(task_of(r))
-        query = select(LogRow.ticket_key, LogRow.ticket_id, LogRow.at, LogRow.kind, LogRow.sync_key).where(
-            LogRow.ticket_key.in_(chunk), LogRow.kind.in_([k.value for k in FLAG_LOG_KINDS])
-        )
-        for key, ticket_id, at, kind, log_key in session.execute(query):
+        for key, ticket_id, at, kind, log_key in session.execute(_PROGRESS_OF, {"keys": chunk}):
             progress[key].append(LogEntry(ticket_id, at, LogKind(kind), "", sync_key=log_key))
     return tasks, progress
 
 
-def task_of(row: TaskRow) -> Task:
+_TASKS_OF = select(*TaskRow.__table__.c).where(TaskRow.ticket_key.in_(bindparam("keys", expanding=True)))
+"""The tasks of some tickets as Core rows (`task_of` reads them as it reads an ORM row), built once."""
+_PROGRESS_OF = select(LogRow.ticket_key, LogRow.ticket_id, LogRow.at, LogRow.kind, LogRow.sync_key).where(
+    LogRow.ticket_key.in_(bindparam("keys", expanding=True)),
+    LogRow.kind.in_([k.value for k in FLAG_LOG_KINDS]),
+)
+
+
+def task_of(row: Any) -> Task:
+    """A task from its row (ORM or Core)."""
     return Task(
         row.ticket_id, row.task_no, row.title, row.owner, row.due, row.done_at, row.sync_key, row.version
     )
