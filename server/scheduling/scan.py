@@ -39,7 +39,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from complaints.calendar import CalendarPendingError
-from complaints.enums import Flag, Status
+from complaints.enums import Category, Flag, Status
 from complaints.flags import Evaluation
 from complaints.levels import LevelRules
 from complaints.model import Task, Ticket
@@ -220,6 +220,7 @@ class BranchScan:
             self.branch_id, self.code, self.tz = branch.id, branch.code, branch.timezone
             self.latest = branch.change_seq
         self._table: RoutingTable | None = None
+        self._heads: dict[tuple[str, Category | None], str] = {}
         self.clock = clock_for(self.tz, current_app.config.get("CALENDAR_FILE"))
         self.cursor = self.latest
         self.contiguous = True
@@ -333,8 +334,13 @@ class BranchScan:
         ]
 
     def _head_of(self, ticket: Ticket) -> str:
-        rule = head_rule(self.table, ticket)
-        return rule.head if rule else ""
+        """The head `head_rule` names, looked up once per department and category in this scan."""
+        key = (ticket.department.strip(), ticket.category)
+        head = self._heads.get(key)
+        if head is None:
+            rule = head_rule(self.table, ticket)
+            head = self._heads[key] = rule.head if rule else ""
+        return head
 
     def _write(self, due: list[_Due]) -> None:
         """In one transaction: write changed tickets (guarded, versioned), queue notices, plan checks."""

@@ -171,17 +171,25 @@ def _decoded(key: str, value: Any) -> Any:
     return from_db(key, value)
 
 
+_NULL_AS = {
+    k: v for k in STORED_TICKET_FIELDS if k not in _LOW_CARDINALITY and (v := from_db(k, None)) is not None
+}
+"""What a null of the other fields reads as (texts, numbers, booleans): immutable, so one value serves."""
+assert all(isinstance(v, str | int | float | bool) for v in _NULL_AS.values())
+
+
 def ticket_of(row: Any, code: str) -> Ticket:
     """A ticket from a Core row of `TICKET_READ`.
 
-    `from_db` passes non-null values of the other kinds through unchanged, so only nulls go to it.
+    `from_db` passes non-null values of the other kinds through unchanged, so only nulls are
+    replaced (by `_NULL_AS`).
     """
-    values = {}
-    for key, value in zip(STORED_TICKET_FIELDS, row, strict=False):
-        if key in _LOW_CARDINALITY:
-            values[key] = _decoded(key, value)
-        else:
-            values[key] = value if value is not None else from_db(key, None)
+    values = dict(zip(STORED_TICKET_FIELDS, row, strict=False))
+    for key in _LOW_CARDINALITY:
+        values[key] = _decoded(key, values[key])
+    for key, null in _NULL_AS.items():
+        if values[key] is None:
+            values[key] = null
     return Ticket(sync_key=row.sync_key, branch=code, version=row.version, **values)
 
 

@@ -44,7 +44,7 @@ class Stamp:
 
 def json_text(key: str, value: Any, columns: Mapping[str, Column]) -> str:
     """A model value as JSON text, for history and conflicts."""
-    return json.dumps(encode(key, value, dict(columns)), ensure_ascii=False)
+    return json.dumps(encode(key, value, columns), ensure_ascii=False)
 
 
 def history_row(
