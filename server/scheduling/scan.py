@@ -31,10 +31,11 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, case, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -81,6 +82,8 @@ MET_BY = {
 }
 """The milestone that meets each deadline: a met deadline raises no flag, so it needs no check."""
 _t = tickets_table.c
+_b = BranchRow.__table__.c
+_BRANCH = select(_b.code, _b.timezone, _b.change_seq).where(_b.id == bindparam("branch"))
 _WALK = (
     select(*TICKET_READ)
     .where(_t.branch_id == bindparam("branch"), _t.ticket_id > bindparam("last"))
@@ -101,6 +104,22 @@ _DUE = (
     .order_by(_checks.sync_key)
 )
 """A page of a branch's tickets whose next check has come, after sync key ``last``."""
+_CHECKS_OF = select(_checks.sync_key, _checks.next_check_at).where(
+    _checks.sync_key.in_(bindparam("keys", expanding=True))
+)
+
+
+@cache
+def _upsert_checks(dialect: str) -> Any:
+    """Store a ticket's next check, replacing the one it had (built once per dialect)."""
+    statement = (postgresql if dialect == "postgresql" else sqlite).insert(TicketCheckRow.__table__)
+    return statement.on_conflict_do_update(
+        index_elements=["sync_key"],
+        set_={
+            "next_check_at": statement.excluded.next_check_at,
+            "checked_at": statement.excluded.checked_at,
+        },
+    )
 
 
 @dataclass(slots=True)
@@ -215,10 +234,8 @@ class BranchScan:
         self.report = report
         self.batch = batch
         with db.read() as session:
-            branch = session.get(BranchRow, branch_id)
-            assert branch is not None
-            self.branch_id, self.code, self.tz = branch.id, branch.code, branch.timezone
-            self.latest = branch.change_seq
+            self.code, self.tz, self.latest = session.execute(_BRANCH, {"branch": branch_id}).one()
+        self.branch_id = branch_id
         self._table: RoutingTable | None = None
         self._heads: dict[tuple[str, Category | None], str] = {}
         self.clock = clock_for(self.tz, current_app.config.get("CALENDAR_FILE"))
@@ -380,13 +397,7 @@ class BranchScan:
 
     def _checks(self, session: Session, outcomes: list[_Due]) -> None:
         """Store each ticket's next check where it moved."""
-        current = dict(
-            session.execute(
-                select(TicketCheckRow.sync_key, TicketCheckRow.next_check_at).where(
-                    TicketCheckRow.sync_key.in_([o.key for o in outcomes])
-                )
-            ).all()
-        )
+        current = dict(session.execute(_CHECKS_OF, {"keys": [o.key for o in outcomes]}).all())
         upserts = [
             {
                 "sync_key": o.outcome.key,
@@ -397,31 +408,28 @@ class BranchScan:
             for o in outcomes
             if o.key not in current or current[o.key] != o.next_check_at
         ]
-        if not upserts:
-            return
-        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-        statement = dialect.insert(TicketCheckRow.__table__)
-        statement = statement.on_conflict_do_update(
-            index_elements=["sync_key"],
-            set_={
-                "next_check_at": statement.excluded.next_check_at,
-                "checked_at": statement.excluded.checked_at,
-            },
-        )
-        session.connection().execute(statement, upserts)
+        if upserts:
+            session.connection().execute(_upsert_checks(session.get_bind().dialect.name), upserts)
 
     def _save_cursor(self, cursor: int | None) -> None:
         if cursor is not None and cursor == self.cursor:
             return  # nothing new since the last scan
+        c = ScanCursorRow.__table__.c
         with self.db.write() as session:
-            row = session.get(ScanCursorRow, self.branch_id)
-            if row is None:
-                session.add(
-                    ScanCursorRow(branch_id=self.branch_id, change_seq=self.cursor, scanned_at=self.now)
+            moved = session.execute(
+                update(ScanCursorRow.__table__)
+                .where(c.branch_id == self.branch_id)
+                .values(
+                    change_seq=case((c.change_seq > self.cursor, c.change_seq), else_=self.cursor),
+                    scanned_at=self.now,
                 )
-            else:
-                row.change_seq = max(row.change_seq, self.cursor)
-                row.scanned_at = self.now
+            )
+            if moved.rowcount == 0:
+                session.execute(
+                    insert(ScanCursorRow.__table__).values(
+                        branch_id=self.branch_id, change_seq=self.cursor, scanned_at=self.now
+                    )
+                )
 
 
 def _load_light_changed(session: Session, branch_id: int, cursor: int) -> list[Ticket]:
