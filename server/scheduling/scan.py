@@ -156,8 +156,9 @@ def scan_flags(now: datetime, full: bool = False, batch: int = BATCH) -> ScanRep
     """Scan every branch at ``now``; ``full`` re-evaluates every ticket (after a rule or calendar change)."""
     db = get_db()
     with db.read() as session:
-        branches = [b.id for b in session.scalars(select(BranchRow).order_by(BranchRow.id))]
-        cursors = {c.branch_id: c.change_seq for c in session.scalars(select(ScanCursorRow))}
+        branches = list(session.scalars(select(_b.id).order_by(_b.id)))
+        c = ScanCursorRow.__table__.c
+        cursors = dict(session.execute(select(c.branch_id, c.change_seq)).all())
     report = ScanReport()
     rules = LevelRules(**current_app.config.get("LEVEL_RULES", {}))
     for branch_id in branches:

@@ -25,7 +25,7 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Column, Connection, Engine, bindparam, func, or_, select, update
+from sqlalchemy import Column, Connection, Engine, Select, Update, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import visitors
 
@@ -129,8 +129,11 @@ def write_figure_rows(
             insert_rows(connection, figures_table, part)
             moments += [row[name] for row in part for name in MARKED]
             continue
-        query = select(figures_table).where(f.sync_key.in_([r["sync_key"] for r in part]))
-        stored = {old.sync_key: old._mapping for old in connection.execute(query)}
+        names = tuple(part[0])  # every row of `figure_row` has its columns in one order
+        query = _stored_rows(names)
+        stored = {
+            old.sync_key: old for old in connection.execute(query, {"keys": [r["sync_key"] for r in part]})
+        }
         created, updates = [], defaultdict(list)
         for row in part:
             old = stored.get(row["sync_key"])
@@ -138,19 +141,33 @@ def write_figure_rows(
                 created.append(row)
                 moments += [row[name] for name in MARKED]
                 continue
-            changed = tuple(name for name, value in row.items() if old[name] != value)
+            values = tuple(row.values())
+            if values == tuple(old):  # one comparison in C: most rows the scan settles keep their figures
+                continue
+            changed = tuple(name for name, new, was in zip(names, values, old, strict=True) if new != was)
             if changed:
                 updates[changed].append(row)
             moments += [row[name] for name in _moments_reading(changed)]
-            moments += [old[name] for name in changed if name in MARKED]
+            moments += [old._mapping[name] for name in changed if name in MARKED]
         insert_rows(connection, figures_table, created)
         for changed, group in updates.items():
-            stmt = update(figures_table).where(f.sync_key == bindparam("key"))
-            stmt = stmt.values({name: bindparam(f"new_{name}") for name in changed})
             params = [{"key": r["sync_key"], **{f"new_{name}": r[name] for name in changed}} for r in group]
-            connection.execute(stmt, params)
+            connection.execute(_update_columns(changed), params)
     if zone is not None and rows:
         mark_days(connection, rows[0]["branch_id"], local_days(moments, zone))
+
+
+@lru_cache(maxsize=8)
+def _stored_rows(names: tuple[str, ...]) -> Select[Any]:
+    """The stored figures rows of some tickets (``keys``), their columns in the order of ``names``."""
+    return select(*(f[name] for name in names)).where(f.sync_key.in_(bindparam("keys", expanding=True)))
+
+
+@lru_cache(maxsize=256)
+def _update_columns(changed: tuple[str, ...]) -> Update:
+    """The statement rewriting the ``changed`` columns of a figures row (built once per column set)."""
+    stmt = update(figures_table).where(f.sync_key == bindparam("key"))
+    return stmt.values({name: bindparam(f"new_{name}") for name in changed})
 
 
 @lru_cache(maxsize=256)
