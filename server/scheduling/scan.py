@@ -94,7 +94,7 @@ _WALK_STATUS = _WALK.where(_t.status == bindparam("status"))
 _BY_KEYS = select(*TICKET_READ).where(_t.sync_key.in_(bindparam("keys", expanding=True)))
 _checks = TicketCheckRow.__table__.c
 _DUE = (
-    select(*TICKET_READ)
+    select(*TICKET_READ, _checks.next_check_at.label("planned_check"))
     .select_from(tickets_table.join(TicketCheckRow.__table__, _checks.sync_key == _t.sync_key))
     .where(
         _checks.branch_id == bindparam("branch"),
@@ -103,7 +103,14 @@ _DUE = (
     )
     .order_by(_checks.sync_key)
 )
-"""A page of a branch's tickets whose next check has come, after sync key ``last``."""
+"""A page of a branch's tickets whose next check has come, after sync key ``last``, with that check (only
+the scan writes the checks, so it is still the stored one when the page is written)."""
+_LOCK = (
+    select(_t.sync_key, _t.version, _t.change_seq)
+    .where(_t.sync_key.in_(bindparam("keys", expanding=True)))
+    .with_for_update()
+)
+"""The versions of tickets about to be written, locked (PostgreSQL) until the transaction ends."""
 _CHECKS_OF = select(_checks.sync_key, _checks.next_check_at).where(
     _checks.sync_key.in_(bindparam("keys", expanding=True))
 )
@@ -326,7 +333,7 @@ class BranchScan:
                     return
                 last = rows[-1].sync_key
                 outcomes = self._evaluate(session, [r for r in rows if r.sync_key not in done], None)
-            self._write(outcomes)
+            self._write(outcomes, {r.sync_key: r.planned_check for r in rows})
             if len(rows) < self.batch:
                 return
 
@@ -360,8 +367,9 @@ class BranchScan:
             head = self._heads[key] = rule.head if rule else ""
         return head
 
-    def _write(self, due: list[_Due]) -> None:
-        """In one transaction: write changed tickets (guarded, versioned), queue notices, plan checks."""
+    def _write(self, due: list[_Due], planned: dict[str, datetime | None] | None = None) -> None:
+        """In one transaction: write changed tickets (guarded, versioned), queue notices, plan checks
+        (``planned``: the stored checks, when the tickets were read with them)."""
         if not due:
             return
         with self.db.write() as session:
@@ -374,10 +382,8 @@ class BranchScan:
                 self._advance(
                     change.seq
                 )  # the branch row first, then the tickets: the order every writer uses
-                query = select(_t.sync_key, _t.version, _t.change_seq).where(
-                    _t.sync_key.in_([o.key for o in pending])
-                )
-                locked = {key: (v, seq) for key, v, seq in session.execute(query.with_for_update())}
+                keys = {"keys": [o.key for o in pending]}
+                locked = {key: (v, seq) for key, v, seq in session.execute(_LOCK, keys)}
                 for o in pending:
                     row = o.proposal.row
                     if locked[o.key] != (row.version, row.change_seq):
@@ -387,7 +393,7 @@ class BranchScan:
             self.report.notices += change.notices
             self.report.written += len(written)
             self.report.escalated += sum(1 for o in written if o.settled.raised)
-            self._checks(session, kept)
+            self._checks(session, kept, planned)
 
     def _advance(self, seq: int) -> None:
         """Move the cursor over this scan's own change numbers while no other writer came in between."""
@@ -396,9 +402,12 @@ class BranchScan:
         else:
             self.contiguous = False
 
-    def _checks(self, session: Session, outcomes: list[_Due]) -> None:
-        """Store each ticket's next check where it moved."""
-        current = dict(session.execute(_CHECKS_OF, {"keys": [o.key for o in outcomes]}).all())
+    def _checks(
+        self, session: Session, outcomes: list[_Due], current: dict[str, datetime | None] | None
+    ) -> None:
+        """Store each ticket's next check where it moved from ``current`` (read here if not given)."""
+        if current is None:
+            current = dict(session.execute(_CHECKS_OF, {"keys": [o.key for o in outcomes]}).all())
         upserts = [
             {
                 "sync_key": o.outcome.key,

@@ -238,7 +238,7 @@ def tasks_and_progress(
     besides the ticket."""
     tasks: dict[str, list[Task]] = defaultdict(list)
     progress: dict[str, list[LogEntry]] = defaultdict(list)
-    for chunk in chunks(sorted(set(keys))):
+    for chunk in chunks(sorted(set(keys)), 5_000):  # a scan's batch: a query, not ten
         for r in session.execute(_TASKS_OF, {"keys": chunk}):
             tasks[r.ticket_key].append(task_of(r))
         for key, ticket_id, at, kind, log_key in session.execute(_PROGRESS_OF, {"keys": chunk}):
