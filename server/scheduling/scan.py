@@ -250,6 +250,8 @@ class BranchScan:
         self.cursor = self.latest
         self.contiguous = True
         self.first = False
+        self.stored_cursor: int | None = None
+        self.cursor_saved = False
 
     @property
     def table(self) -> RoutingTable:
@@ -263,6 +265,7 @@ class BranchScan:
         """Scan this branch: every ticket with ``full``; every unfinished one when first seen (or after
         too many changes); otherwise the changed ones, their group neighbours and the due checks."""
         self.first = cursor is None
+        self.stored_cursor = cursor
         with self.db.read() as session:
             changed_count = 0
             if not (full or self.first):
@@ -280,7 +283,7 @@ class BranchScan:
         else:
             done = self._keys(sorted({t.sync_key for t in changed} | set(findings.bases)), findings)
             self._due(done)
-        self._save_cursor(cursor)
+        self._save_cursor()
 
     def _walk(self, findings: GroupFindings, everything: bool) -> None:
         """Evaluate the branch's tickets in batches, in ticket number order (keyset pagination).
@@ -333,8 +336,9 @@ class BranchScan:
                     return
                 last = rows[-1].sync_key
                 outcomes = self._evaluate(session, [r for r in rows if r.sync_key not in done], None)
-            self._write(outcomes, {r.sync_key: r.planned_check for r in rows})
-            if len(rows) < self.batch:
+            final = len(rows) < self.batch
+            self._write(outcomes, {r.sync_key: r.planned_check for r in rows}, final=final)
+            if final:
                 return
 
     def _evaluate(self, session: Session, rows: Iterable[Any], findings: GroupFindings | None) -> list[_Due]:
@@ -367,9 +371,12 @@ class BranchScan:
             head = self._heads[key] = rule.head if rule else ""
         return head
 
-    def _write(self, due: list[_Due], planned: dict[str, datetime | None] | None = None) -> None:
+    def _write(
+        self, due: list[_Due], planned: dict[str, datetime | None] | None = None, final: bool = False
+    ) -> None:
         """In one transaction: write changed tickets (guarded, versioned), queue notices, plan checks
-        (``planned``: the stored checks, when the tickets were read with them)."""
+        (``planned``: the stored checks, when the tickets were read with them), and with ``final``
+        (the branch's last write of this scan) save the scan cursor."""
         if not due:
             return
         with self.db.write() as session:
@@ -394,6 +401,8 @@ class BranchScan:
             self.report.written += len(written)
             self.report.escalated += sum(1 for o in written if o.settled.raised)
             self._checks(session, kept, planned)
+            if final and self._cursor_moved():
+                self._store_cursor(session)
 
     def _advance(self, seq: int) -> None:
         """Move the cursor over this scan's own change numbers while no other writer came in between."""
@@ -421,25 +430,32 @@ class BranchScan:
         if upserts:
             session.connection().execute(_upsert_checks(session.get_bind().dialect.name), upserts)
 
-    def _save_cursor(self, cursor: int | None) -> None:
-        if cursor is not None and cursor == self.cursor:
-            return  # nothing new since the last scan
+    def _save_cursor(self) -> None:
+        """Save the scan cursor unless the last write saved it or nothing is new since the stored one."""
+        if not self.cursor_saved and self._cursor_moved():
+            with self.db.write() as session:
+                self._store_cursor(session)
+
+    def _cursor_moved(self) -> bool:
+        return self.stored_cursor is None or self.stored_cursor != self.cursor
+
+    def _store_cursor(self, session: Session) -> None:
         c = ScanCursorRow.__table__.c
-        with self.db.write() as session:
-            moved = session.execute(
-                update(ScanCursorRow.__table__)
-                .where(c.branch_id == self.branch_id)
-                .values(
-                    change_seq=case((c.change_seq > self.cursor, c.change_seq), else_=self.cursor),
-                    scanned_at=self.now,
+        moved = session.execute(
+            update(ScanCursorRow.__table__)
+            .where(c.branch_id == self.branch_id)
+            .values(
+                change_seq=case((c.change_seq > self.cursor, c.change_seq), else_=self.cursor),
+                scanned_at=self.now,
+            )
+        )
+        if moved.rowcount == 0:
+            session.execute(
+                insert(ScanCursorRow.__table__).values(
+                    branch_id=self.branch_id, change_seq=self.cursor, scanned_at=self.now
                 )
             )
-            if moved.rowcount == 0:
-                session.execute(
-                    insert(ScanCursorRow.__table__).values(
-                        branch_id=self.branch_id, change_seq=self.cursor, scanned_at=self.now
-                    )
-                )
+        self.cursor_saved = True
 
 
 def _load_light_changed(session: Session, branch_id: int, cursor: int) -> list[Ticket]:

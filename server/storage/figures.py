@@ -23,6 +23,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 from functools import lru_cache
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import Column, Connection, Engine, Select, Update, bindparam, func, or_, select, update
@@ -55,6 +56,8 @@ _AT: dict[Milestone, Any] = {
     Milestone.REVISIT: f.revisited_at,
 }
 BATCH = 5_000
+_MET_NAMES = {m: f"{m.value}_met" for m in Milestone}
+_moments_of = attrgetter(*FIGURE_MOMENTS)
 
 
 def _code(outcome: bool | None) -> int | None:
@@ -75,7 +78,7 @@ def figure_row(
         "sync_key": key,
         "branch_id": branch_id,
         "department": ticket.department,
-        **{moment: getattr(ticket, moment) for moment in FIGURE_MOMENTS},
+        **dict(zip(FIGURE_MOMENTS, _moments_of(ticket), strict=True)),
         "cancelled": p.cancelled,
         "overdue": p.overdue,
         "revisit_due": p.revisit_due,
@@ -87,7 +90,7 @@ def figure_row(
         "status": p.status.value,
         "level": p.level.value,
         "category": None if p.category is None else p.category.value,
-        **{f"{m.value}_met": _code(found.met.get(m)) for m in Milestone},
+        **{name: _code(found.met.get(m)) for m, name in _MET_NAMES.items()},
         "closed_loop_met": _code(found.closed_loop),
         "close_workdays": found.workdays,
         "satisfaction": None if ticket.satisfaction is None else ticket.satisfaction.value,
