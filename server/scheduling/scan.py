@@ -35,7 +35,7 @@ from functools import cache
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import bindparam, case, func, insert, select, update
+from sqlalchemy import bindparam, case, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -267,16 +267,11 @@ class BranchScan:
         self.first = cursor is None
         self.stored_cursor = cursor
         with self.db.read() as session:
-            changed_count = 0
-            if not (full or self.first):
-                query = select(func.count()).where(_t.branch_id == self.branch_id, _t.change_seq > cursor)
-                changed_count = session.scalar(query) or 0
-            walk = full or self.first or changed_count > MAX_INCREMENTAL
-            if walk:
-                findings = find_groups(session, self.branch_id, self.rules, None)
-            else:
+            changed: list[Ticket] = []
+            if not (full or self.first):  # at most one more than MAX_INCREMENTAL: enough to decide
                 changed = _load_light_changed(session, self.branch_id, cursor or 0)
-                findings = find_groups(session, self.branch_id, self.rules, changed)
+            walk = full or self.first or len(changed) > MAX_INCREMENTAL
+            findings = find_groups(session, self.branch_id, self.rules, None if walk else changed)
         if walk:
             self.report.full_branches += 1
             self._walk(findings, everything=full)
@@ -459,8 +454,16 @@ class BranchScan:
 
 
 def _load_light_changed(session: Session, branch_id: int, cursor: int) -> list[Ticket]:
-    query = select(*LIGHT_READ).where(_t.branch_id == branch_id, _t.change_seq > cursor)
-    return [light_ticket(r) for r in session.execute(query)]
+    """The branch's tickets changed since ``cursor`` (at most one more than `MAX_INCREMENTAL`)."""
+    rows = session.execute(_CHANGED, {"branch": branch_id, "cursor": cursor, "most": MAX_INCREMENTAL + 1})
+    return [light_ticket(r) for r in rows]
+
+
+_CHANGED = (
+    select(*LIGHT_READ)
+    .where(_t.branch_id == bindparam("branch"), _t.change_seq > bindparam("cursor"))
+    .limit(bindparam("most"))
+)
 
 
 def revisit_list(session: Session, branch_id: int) -> list[TicketRow]:

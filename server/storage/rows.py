@@ -118,13 +118,18 @@ def next_change_seq(session: Session, branch_id: int) -> int:
     The UPDATE locks the branch row until commit, so a branch's changes commit
     in the order of their numbers and a pull's cursor never skips one.
     """
-    seq = session.execute(
-        update(BranchRow)
-        .where(BranchRow.id == branch_id)
-        .values(change_seq=BranchRow.change_seq + 1)
-        .returning(BranchRow.change_seq)
-    ).scalar_one()
+    seq = session.execute(_NEXT_SEQ, {"branch": branch_id}).scalar_one()
     return int(seq)
+
+
+_branches = BranchRow.__table__.c
+_NEXT_SEQ = (
+    update(BranchRow.__table__)
+    .where(_branches.id == bindparam("branch"))
+    .values(change_seq=_branches.change_seq + 1)
+    .returning(_branches.change_seq)
+)
+"""Built once, on the table: the ORM's update machinery is not needed for a counter no loaded row reads."""
 
 
 def clock_for(tz: str, calendar_path: str | None) -> SlaClock:
