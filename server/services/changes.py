@@ -19,7 +19,7 @@ from datetime import datetime
 from operator import attrgetter
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from complaints.enums import Flag, Level
@@ -287,11 +287,7 @@ def announce(change: Change, outcomes: Iterable[Outcome], first_scan: bool = Fal
             escalated[escalation_key(ticket)] = o
     if not escalated:
         return 0
-    known: set[str] = set()
-    for chunk in chunks(sorted(escalated)):
-        known.update(
-            change.session.scalars(select(OutboxRow.dedupe_key).where(OutboxRow.dedupe_key.in_(chunk)))
-        )
+    known = _queued(change.session, escalated)
     fresh = [(key, o) for key, o in escalated.items() if key not in known]
     if first_scan:
         skipped = [
@@ -337,11 +333,7 @@ def alert_emergencies(change: Change, outcomes: Iterable[Outcome], first_scan: b
                 wanted.setdefault(emergency_key(change.branch.id, ticket, role, True), (o, role, True))
     if not wanted:
         return 0
-    known: set[str] = set()
-    for chunk in chunks(sorted(wanted)):
-        known.update(
-            change.session.scalars(select(OutboxRow.dedupe_key).where(OutboxRow.dedupe_key.in_(chunk)))
-        )
+    known = _queued(change.session, wanted)
     fresh = {key: value for key, value in wanted.items() if key not in known}
     if first_scan:  # recorded, not mailed: nothing to address or write
         skipped = [
@@ -369,6 +361,18 @@ def alert_emergencies(change: Change, outcomes: Iterable[Outcome], first_scan: b
     enqueue_many(change.session, notices, change.now)
     change.notices += len(notices)
     return len(notices)
+
+
+_outbox = OutboxRow.__table__.c
+_QUEUED = select(_outbox.dedupe_key).where(_outbox.dedupe_key.in_(bindparam("keys", expanding=True)))
+
+
+def _queued(session: Session, keys: Iterable[str]) -> set[str]:
+    """Which of the notices ``keys`` (dedupe keys) are in the outbox already."""
+    known: set[str] = set()
+    for chunk in chunks(sorted(keys)):
+        known.update(session.scalars(_QUEUED, {"keys": chunk}))
+    return known
 
 
 def stored_state(row: Any, ticket: Ticket) -> Proposal:
