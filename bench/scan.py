@@ -277,7 +277,7 @@ def run(label: str, url: str, n: int) -> None:
         f = child(url, phase, at)
         baseline = baseline or f["seconds"]
         rate = f["evaluated"] / f["seconds"]
-        print(f"  {title}: {f['seconds']:.2f} s ({f['cpu']:.2f} s CPU) = {n / f['seconds']:,.0f} "
+        print(f"  {title}: {f['seconds']:.2f} s ({f['cpu']:.3f} s CPU) = {n / f['seconds']:,.0f} "
               f"stored tickets/s, {f['seconds'] / baseline:.3f}x the first scan")  # fmt: skip
         print(f"      {f['evaluated']:,} evaluated ({rate:,.0f}/s), {f['written']:,} written, "
               f"{f['escalated']:,} raised by the level rules; peak RSS {f['peak_mb']:,.0f} MB "

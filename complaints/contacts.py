@@ -44,13 +44,12 @@ def _plain_forms() -> dict[int, str]:
     table: dict[int, str] = {}
     for code in range(0x80, 0x10000):
         ch = chr(code)
-        digit = unicodedata.decimal(ch, None)
-        if digit is not None:
-            table[code] = str(digit)
-            continue
-        plain = unicodedata.normalize("NFKC", ch)
-        if len(plain) == 1 and plain in _PLAIN_PUNCTUATION:
-            table[code] = plain
+        if ch.isdecimal():  # exactly the characters with a decimal digit value
+            table[code] = str(unicodedata.decimal(ch))
+        elif unicodedata.decomposition(ch):  # NFKC changes no character without a decomposition
+            plain = unicodedata.normalize("NFKC", ch)
+            if plain in _PLAIN_PUNCTUATION:
+                table[code] = plain
     return table
 
 

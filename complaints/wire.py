@@ -48,7 +48,7 @@ class FieldError(ValueError):
         super().__init__(f"{field}: {message}")
 
 
-def encode(key: str, value: Any, columns: dict[str, Column] = COLUMNS) -> Any:
+def encode(key: str, value: Any, columns: Mapping[str, Column] = COLUMNS) -> Any:
     """A Python value of field ``key`` as JSON (ISO datetimes in UTC, enum codes, flag lists)."""
     if value is None:
         return None

@@ -31,15 +31,16 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, case, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from complaints.calendar import CalendarPendingError
-from complaints.enums import Flag, Status
+from complaints.enums import Category, Flag, Status
 from complaints.flags import Evaluation
 from complaints.levels import LevelRules
 from complaints.model import Task, Ticket
@@ -81,6 +82,51 @@ MET_BY = {
 }
 """The milestone that meets each deadline: a met deadline raises no flag, so it needs no check."""
 _t = tickets_table.c
+_b = BranchRow.__table__.c
+_BRANCH = select(_b.code, _b.timezone, _b.change_seq).where(_b.id == bindparam("branch"))
+_WALK = (
+    select(*TICKET_READ)
+    .where(_t.branch_id == bindparam("branch"), _t.ticket_id > bindparam("last"))
+    .order_by(_t.ticket_id)
+)
+"""A page of a branch's tickets after ticket number ``last``, built once (its limit is the batch)."""
+_WALK_STATUS = _WALK.where(_t.status == bindparam("status"))
+_BY_KEYS = select(*TICKET_READ).where(_t.sync_key.in_(bindparam("keys", expanding=True)))
+_checks = TicketCheckRow.__table__.c
+_DUE = (
+    select(*TICKET_READ, _checks.next_check_at.label("planned_check"))
+    .select_from(tickets_table.join(TicketCheckRow.__table__, _checks.sync_key == _t.sync_key))
+    .where(
+        _checks.branch_id == bindparam("branch"),
+        _checks.next_check_at <= bindparam("now"),
+        _checks.sync_key > bindparam("last"),
+    )
+    .order_by(_checks.sync_key)
+)
+"""A page of a branch's tickets whose next check has come, after sync key ``last``, with that check (only
+the scan writes the checks, so it is still the stored one when the page is written)."""
+_LOCK = (
+    select(_t.sync_key, _t.version, _t.change_seq)
+    .where(_t.sync_key.in_(bindparam("keys", expanding=True)))
+    .with_for_update()
+)
+"""The versions of tickets about to be written, locked (PostgreSQL) until the transaction ends."""
+_CHECKS_OF = select(_checks.sync_key, _checks.next_check_at).where(
+    _checks.sync_key.in_(bindparam("keys", expanding=True))
+)
+
+
+@cache
+def _upsert_checks(dialect: str) -> Any:
+    """Store a ticket's next check, replacing the one it had (built once per dialect)."""
+    statement = (postgresql if dialect == "postgresql" else sqlite).insert(TicketCheckRow.__table__)
+    return statement.on_conflict_do_update(
+        index_elements=["sync_key"],
+        set_={
+            "next_check_at": statement.excluded.next_check_at,
+            "checked_at": statement.excluded.checked_at,
+        },
+    )
 
 
 @dataclass(slots=True)
@@ -117,8 +163,9 @@ def scan_flags(now: datetime, full: bool = False, batch: int = BATCH) -> ScanRep
     """Scan every branch at ``now``; ``full`` re-evaluates every ticket (after a rule or calendar change)."""
     db = get_db()
     with db.read() as session:
-        branches = [b.id for b in session.scalars(select(BranchRow).order_by(BranchRow.id))]
-        cursors = {c.branch_id: c.change_seq for c in session.scalars(select(ScanCursorRow))}
+        branches = list(session.scalars(select(_b.id).order_by(_b.id)))
+        c = ScanCursorRow.__table__.c
+        cursors = dict(session.execute(select(c.branch_id, c.change_seq)).all())
     report = ScanReport()
     rules = LevelRules(**current_app.config.get("LEVEL_RULES", {}))
     for branch_id in branches:
@@ -195,15 +242,16 @@ class BranchScan:
         self.report = report
         self.batch = batch
         with db.read() as session:
-            branch = session.get(BranchRow, branch_id)
-            assert branch is not None
-            self.branch_id, self.code, self.tz = branch.id, branch.code, branch.timezone
-            self.latest = branch.change_seq
+            self.code, self.tz, self.latest = session.execute(_BRANCH, {"branch": branch_id}).one()
+        self.branch_id = branch_id
         self._table: RoutingTable | None = None
+        self._heads: dict[tuple[str, Category | None], str] = {}
         self.clock = clock_for(self.tz, current_app.config.get("CALENDAR_FILE"))
         self.cursor = self.latest
         self.contiguous = True
         self.first = False
+        self.stored_cursor: int | None = None
+        self.cursor_saved = False
 
     @property
     def table(self) -> RoutingTable:
@@ -217,85 +265,75 @@ class BranchScan:
         """Scan this branch: every ticket with ``full``; every unfinished one when first seen (or after
         too many changes); otherwise the changed ones, their group neighbours and the due checks."""
         self.first = cursor is None
+        self.stored_cursor = cursor
         with self.db.read() as session:
-            changed_count = 0
-            if not (full or self.first):
-                query = select(func.count()).where(_t.branch_id == self.branch_id, _t.change_seq > cursor)
-                changed_count = session.scalar(query) or 0
-            walk = full or self.first or changed_count > MAX_INCREMENTAL
-            if walk:
-                findings = find_groups(session, self.branch_id, self.rules, None)
-            else:
+            changed: list[Ticket] = []
+            if not (full or self.first):  # at most one more than MAX_INCREMENTAL: enough to decide
                 changed = _load_light_changed(session, self.branch_id, cursor or 0)
-                findings = find_groups(session, self.branch_id, self.rules, changed)
+            walk = full or self.first or len(changed) > MAX_INCREMENTAL
+            findings = find_groups(session, self.branch_id, self.rules, None if walk else changed)
         if walk:
             self.report.full_branches += 1
             self._walk(findings, everything=full)
         else:
             done = self._keys(sorted({t.sync_key for t in changed} | set(findings.bases)), findings)
             self._due(done)
-        self._save_cursor(cursor)
+        self._save_cursor()
 
     def _walk(self, findings: GroupFindings, everything: bool) -> None:
         """Evaluate the branch's tickets in batches, in ticket number order (keyset pagination).
 
         Unless ``everything``, finished tickets (revisited, cancelled) are left as the sync stored
         them: the rules flag neither, so time changes nothing on them; the unfinished ones are
-        read status by status through the (branch, status, ticket number) index.
+        read status by status through the (branch, status, ticket number) index. The statuses
+        fill one batch (read in one session) before it is settled and written: a transaction
+        per batch, not per status (most statuses of a branch hold a few tickets).
         """
         if everything:
-            self._walk_where(findings, _t.branch_id == self.branch_id)
-            return
-        for status in Status:
-            if status.value not in FINISHED:
-                self._walk_where(findings, _t.branch_id == self.branch_id, _t.status == status.value)
-
-    def _walk_where(self, findings: GroupFindings, *conditions: Any) -> None:
+            walks = [(_WALK, {})]
+        else:
+            walks = [(_WALK_STATUS, {"status": s.value}) for s in Status if s.value not in FINISHED]
         last = ""
-        while True:
-            query = select(*TICKET_READ).where(*conditions, _t.ticket_id > last)
+        while walks:
+            rows: list[Any] = []
             with self.db.read() as session:
-                rows = session.execute(query.order_by(_t.ticket_id).limit(self.batch)).all()
-                if not rows:
-                    return
-                last = rows[-1].ticket_id
+                while walks and len(rows) < self.batch:
+                    query, params = walks[0]
+                    wanted = self.batch - len(rows)
+                    page = session.execute(
+                        query.limit(wanted), {**params, "branch": self.branch_id, "last": last}
+                    ).all()
+                    rows += page
+                    if len(page) < wanted:  # this status is done: the next one fills the batch
+                        walks.pop(0)
+                        last = ""
+                    else:
+                        last = page[-1].ticket_id
                 outcomes = self._evaluate(session, rows, findings)
             self._write(outcomes)
-            if len(rows) < self.batch:
-                return
 
     def _keys(self, keys: list[str], findings: GroupFindings) -> set[str]:
         for chunk in chunks(keys, self.batch):
             with self.db.read() as session:
-                rows = session.execute(select(*TICKET_READ).where(_t.sync_key.in_(chunk))).all()
+                rows = session.execute(_BY_KEYS, {"keys": chunk}).all()
                 outcomes = self._evaluate(session, rows, findings)
             self._write(outcomes)
         return set(keys)
 
     def _due(self, done: set[str]) -> None:
         """Evaluate the tickets whose next check has come (skipping ``done``), in batches."""
-        c = tickets_table.join(TicketCheckRow.__table__, TicketCheckRow.sync_key == _t.sync_key)
+        query = _DUE.limit(self.batch)
         last = ""
         while True:
-            query = (
-                select(*TICKET_READ)
-                .select_from(c)
-                .where(
-                    TicketCheckRow.branch_id == self.branch_id,
-                    TicketCheckRow.next_check_at <= self.now,
-                    TicketCheckRow.sync_key > last,
-                )
-                .order_by(TicketCheckRow.sync_key)
-                .limit(self.batch)
-            )
             with self.db.read() as session:
-                rows = session.execute(query).all()
+                rows = session.execute(query, {"branch": self.branch_id, "now": self.now, "last": last}).all()
                 if not rows:
                     return
                 last = rows[-1].sync_key
                 outcomes = self._evaluate(session, [r for r in rows if r.sync_key not in done], None)
-            self._write(outcomes)
-            if len(rows) < self.batch:
+            final = len(rows) < self.batch
+            self._write(outcomes, {r.sync_key: r.planned_check for r in rows}, final=final)
+            if final:
                 return
 
     def _evaluate(self, session: Session, rows: Iterable[Any], findings: GroupFindings | None) -> list[_Due]:
@@ -320,11 +358,20 @@ class BranchScan:
         ]
 
     def _head_of(self, ticket: Ticket) -> str:
-        rule = head_rule(self.table, ticket)
-        return rule.head if rule else ""
+        """The head `head_rule` names, looked up once per department and category in this scan."""
+        key = (ticket.department.strip(), ticket.category)
+        head = self._heads.get(key)
+        if head is None:
+            rule = head_rule(self.table, ticket)
+            head = self._heads[key] = rule.head if rule else ""
+        return head
 
-    def _write(self, due: list[_Due]) -> None:
-        """In one transaction: write changed tickets (guarded, versioned), queue notices, plan checks."""
+    def _write(
+        self, due: list[_Due], planned: dict[str, datetime | None] | None = None, final: bool = False
+    ) -> None:
+        """In one transaction: write changed tickets (guarded, versioned), queue notices, plan checks
+        (``planned``: the stored checks, when the tickets were read with them), and with ``final``
+        (the branch's last write of this scan) save the scan cursor."""
         if not due:
             return
         with self.db.write() as session:
@@ -337,10 +384,8 @@ class BranchScan:
                 self._advance(
                     change.seq
                 )  # the branch row first, then the tickets: the order every writer uses
-                query = select(_t.sync_key, _t.version, _t.change_seq).where(
-                    _t.sync_key.in_([o.key for o in pending])
-                )
-                locked = {key: (v, seq) for key, v, seq in session.execute(query.with_for_update())}
+                keys = {"keys": [o.key for o in pending]}
+                locked = {key: (v, seq) for key, v, seq in session.execute(_LOCK, keys)}
                 for o in pending:
                     row = o.proposal.row
                     if locked[o.key] != (row.version, row.change_seq):
@@ -350,7 +395,9 @@ class BranchScan:
             self.report.notices += change.notices
             self.report.written += len(written)
             self.report.escalated += sum(1 for o in written if o.settled.raised)
-            self._checks(session, kept)
+            self._checks(session, kept, planned)
+            if final and self._cursor_moved():
+                self._store_cursor(session)
 
     def _advance(self, seq: int) -> None:
         """Move the cursor over this scan's own change numbers while no other writer came in between."""
@@ -359,15 +406,12 @@ class BranchScan:
         else:
             self.contiguous = False
 
-    def _checks(self, session: Session, outcomes: list[_Due]) -> None:
-        """Store each ticket's next check where it moved."""
-        current = dict(
-            session.execute(
-                select(TicketCheckRow.sync_key, TicketCheckRow.next_check_at).where(
-                    TicketCheckRow.sync_key.in_([o.key for o in outcomes])
-                )
-            ).all()
-        )
+    def _checks(
+        self, session: Session, outcomes: list[_Due], current: dict[str, datetime | None] | None
+    ) -> None:
+        """Store each ticket's next check where it moved from ``current`` (read here if not given)."""
+        if current is None:
+            current = dict(session.execute(_CHECKS_OF, {"keys": [o.key for o in outcomes]}).all())
         upserts = [
             {
                 "sync_key": o.outcome.key,
@@ -378,36 +422,48 @@ class BranchScan:
             for o in outcomes
             if o.key not in current or current[o.key] != o.next_check_at
         ]
-        if not upserts:
-            return
-        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-        statement = dialect.insert(TicketCheckRow.__table__)
-        statement = statement.on_conflict_do_update(
-            index_elements=["sync_key"],
-            set_={
-                "next_check_at": statement.excluded.next_check_at,
-                "checked_at": statement.excluded.checked_at,
-            },
-        )
-        session.connection().execute(statement, upserts)
+        if upserts:
+            session.connection().execute(_upsert_checks(session.get_bind().dialect.name), upserts)
 
-    def _save_cursor(self, cursor: int | None) -> None:
-        if cursor is not None and cursor == self.cursor:
-            return  # nothing new since the last scan
-        with self.db.write() as session:
-            row = session.get(ScanCursorRow, self.branch_id)
-            if row is None:
-                session.add(
-                    ScanCursorRow(branch_id=self.branch_id, change_seq=self.cursor, scanned_at=self.now)
+    def _save_cursor(self) -> None:
+        """Save the scan cursor unless the last write saved it or nothing is new since the stored one."""
+        if not self.cursor_saved and self._cursor_moved():
+            with self.db.write() as session:
+                self._store_cursor(session)
+
+    def _cursor_moved(self) -> bool:
+        return self.stored_cursor is None or self.stored_cursor != self.cursor
+
+    def _store_cursor(self, session: Session) -> None:
+        c = ScanCursorRow.__table__.c
+        moved = session.execute(
+            update(ScanCursorRow.__table__)
+            .where(c.branch_id == self.branch_id)
+            .values(
+                change_seq=case((c.change_seq > self.cursor, c.change_seq), else_=self.cursor),
+                scanned_at=self.now,
+            )
+        )
+        if moved.rowcount == 0:
+            session.execute(
+                insert(ScanCursorRow.__table__).values(
+                    branch_id=self.branch_id, change_seq=self.cursor, scanned_at=self.now
                 )
-            else:
-                row.change_seq = max(row.change_seq, self.cursor)
-                row.scanned_at = self.now
+            )
+        self.cursor_saved = True
 
 
 def _load_light_changed(session: Session, branch_id: int, cursor: int) -> list[Ticket]:
-    query = select(*LIGHT_READ).where(_t.branch_id == branch_id, _t.change_seq > cursor)
-    return [light_ticket(r) for r in session.execute(query)]
+    """The branch's tickets changed since ``cursor`` (at most one more than `MAX_INCREMENTAL`)."""
+    rows = session.execute(_CHANGED, {"branch": branch_id, "cursor": cursor, "most": MAX_INCREMENTAL + 1})
+    return [light_ticket(r) for r in rows]
+
+
+_CHANGED = (
+    select(*LIGHT_READ)
+    .where(_t.branch_id == bindparam("branch"), _t.change_seq > bindparam("cursor"))
+    .limit(bindparam("most"))
+)
 
 
 def revisit_list(session: Session, branch_id: int) -> list[TicketRow]:

@@ -19,7 +19,7 @@ from datetime import datetime
 from operator import attrgetter
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from complaints.enums import Flag, Level
@@ -177,6 +177,7 @@ def settle_all(
 _as_is = attrgetter(*STORED_AS_IS)
 _converted = attrgetter(*STORED_CONVERTED)
 _deadlines = attrgetter(*DEADLINE_COLUMNS.values())
+_stored_fields = attrgetter(*STORED_TICKET_FIELDS)
 
 
 def _columns(p: Proposal, settled: Settled) -> dict[str, Any]:
@@ -192,10 +193,11 @@ def _columns(p: Proposal, settled: Settled) -> dict[str, Any]:
         values.update(zip(STORED_AS_IS, _as_is(ticket), strict=True))
         values.update(zip(STORED_CONVERTED, map(to_db, STORED_CONVERTED, _converted(ticket)), strict=True))
         return values
-    for key in STORED_TICKET_FIELDS:
-        value = getattr(ticket, key)
-        if value != getattr(before, key):
-            values[key] = to_db(key, value)
+    after, earlier = _stored_fields(ticket), _stored_fields(before)
+    if after != earlier:  # one comparison in C first: most settled tickets keep most fields
+        for key, value, old in zip(STORED_TICKET_FIELDS, after, earlier, strict=True):
+            if value != old:
+                values[key] = to_db(key, value)
     return values
 
 
@@ -286,11 +288,7 @@ def announce(change: Change, outcomes: Iterable[Outcome], first_scan: bool = Fal
             escalated[escalation_key(ticket)] = o
     if not escalated:
         return 0
-    known: set[str] = set()
-    for chunk in chunks(sorted(escalated)):
-        known.update(
-            change.session.scalars(select(OutboxRow.dedupe_key).where(OutboxRow.dedupe_key.in_(chunk)))
-        )
+    known = _queued(change.session, escalated)
     fresh = [(key, o) for key, o in escalated.items() if key not in known]
     if first_scan:
         skipped = [
@@ -336,11 +334,7 @@ def alert_emergencies(change: Change, outcomes: Iterable[Outcome], first_scan: b
                 wanted.setdefault(emergency_key(change.branch.id, ticket, role, True), (o, role, True))
     if not wanted:
         return 0
-    known: set[str] = set()
-    for chunk in chunks(sorted(wanted)):
-        known.update(
-            change.session.scalars(select(OutboxRow.dedupe_key).where(OutboxRow.dedupe_key.in_(chunk)))
-        )
+    known = _queued(change.session, wanted)
     fresh = {key: value for key, value in wanted.items() if key not in known}
     if first_scan:  # recorded, not mailed: nothing to address or write
         skipped = [
@@ -368,6 +362,18 @@ def alert_emergencies(change: Change, outcomes: Iterable[Outcome], first_scan: b
     enqueue_many(change.session, notices, change.now)
     change.notices += len(notices)
     return len(notices)
+
+
+_outbox = OutboxRow.__table__.c
+_QUEUED = select(_outbox.dedupe_key).where(_outbox.dedupe_key.in_(bindparam("keys", expanding=True)))
+
+
+def _queued(session: Session, keys: Iterable[str]) -> set[str]:
+    """Which of the notices ``keys`` (dedupe keys) are in the outbox already."""
+    known: set[str] = set()
+    for chunk in chunks(sorted(keys)):
+        known.update(session.scalars(_QUEUED, {"keys": chunk}))
+    return known
 
 
 def stored_state(row: Any, ticket: Ticket) -> Proposal:

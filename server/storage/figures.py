@@ -26,7 +26,7 @@ from functools import lru_cache
 from operator import attrgetter
 from typing import Any
 
-from sqlalchemy import Column, Connection, Engine, bindparam, func, or_, select, update
+from sqlalchemy import Column, Connection, Engine, Select, Update, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import visitors
 
@@ -55,8 +55,9 @@ _AT: dict[Milestone, Any] = {
     Milestone.FEEDBACK: f.feedback_at,
     Milestone.REVISIT: f.revisited_at,
 }
-_moments = attrgetter(*FIGURE_MOMENTS)
 BATCH = 5_000
+_MET_NAMES = {m: f"{m.value}_met" for m in Milestone}
+_moments_of = attrgetter(*FIGURE_MOMENTS)
 
 
 def _code(outcome: bool | None) -> int | None:
@@ -77,7 +78,7 @@ def figure_row(
         "sync_key": key,
         "branch_id": branch_id,
         "department": ticket.department,
-        **dict(zip(FIGURE_MOMENTS, _moments(ticket), strict=True)),
+        **dict(zip(FIGURE_MOMENTS, _moments_of(ticket), strict=True)),
         "cancelled": p.cancelled,
         "overdue": p.overdue,
         "revisit_due": p.revisit_due,
@@ -89,7 +90,7 @@ def figure_row(
         "status": p.status.value,
         "level": p.level.value,
         "category": None if p.category is None else p.category.value,
-        **{column.key: _code(found.met.get(m)) for m, column in _MET.items()},
+        **{name: _code(found.met.get(m)) for m, name in _MET_NAMES.items()},
         "closed_loop_met": _code(found.closed_loop),
         "close_workdays": found.workdays,
         "satisfaction": None if ticket.satisfaction is None else ticket.satisfaction.value,
@@ -131,8 +132,11 @@ def write_figure_rows(
             insert_rows(connection, figures_table, part)
             moments += [row[name] for row in part for name in MARKED]
             continue
-        query = select(figures_table).where(f.sync_key.in_([r["sync_key"] for r in part]))
-        stored = {old.sync_key: old._mapping for old in connection.execute(query)}
+        names = tuple(part[0])  # every row of `figure_row` has its columns in one order
+        query = _stored_rows(names)
+        stored = {
+            old.sync_key: old for old in connection.execute(query, {"keys": [r["sync_key"] for r in part]})
+        }
         created, updates = [], defaultdict(list)
         for row in part:
             old = stored.get(row["sync_key"])
@@ -140,19 +144,33 @@ def write_figure_rows(
                 created.append(row)
                 moments += [row[name] for name in MARKED]
                 continue
-            changed = tuple(name for name, value in row.items() if old[name] != value)
+            values = tuple(row.values())
+            if values == tuple(old):  # one comparison in C: most rows the scan settles keep their figures
+                continue
+            changed = tuple(name for name, new, was in zip(names, values, old, strict=True) if new != was)
             if changed:
                 updates[changed].append(row)
             moments += [row[name] for name in _moments_reading(changed)]
-            moments += [old[name] for name in changed if name in MARKED]
+            moments += [old._mapping[name] for name in changed if name in MARKED]
         insert_rows(connection, figures_table, created)
         for changed, group in updates.items():
-            stmt = update(figures_table).where(f.sync_key == bindparam("key"))
-            stmt = stmt.values({name: bindparam(f"new_{name}") for name in changed})
             params = [{"key": r["sync_key"], **{f"new_{name}": r[name] for name in changed}} for r in group]
-            connection.execute(stmt, params)
+            connection.execute(_update_columns(changed), params)
     if zone is not None and rows:
         mark_days(connection, rows[0]["branch_id"], local_days(moments, zone))
+
+
+@lru_cache(maxsize=8)
+def _stored_rows(names: tuple[str, ...]) -> Select[Any]:
+    """The stored figures rows of some tickets (``keys``), their columns in the order of ``names``."""
+    return select(*(f[name] for name in names)).where(f.sync_key.in_(bindparam("keys", expanding=True)))
+
+
+@lru_cache(maxsize=256)
+def _update_columns(changed: tuple[str, ...]) -> Update:
+    """The statement rewriting the ``changed`` columns of a figures row (built once per column set)."""
+    stmt = update(figures_table).where(f.sync_key == bindparam("key"))
+    return stmt.values({name: bindparam(f"new_{name}") for name in changed})
 
 
 @lru_cache(maxsize=256)

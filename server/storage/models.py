@@ -6,6 +6,7 @@ the workbook, the API and the database share one list of fields.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -46,8 +47,16 @@ class UtcDateTime(TypeDecorator[datetime]):
             raise ValueError(f"naive datetime {value.isoformat()} cannot be stored")
         return value.astimezone(UTC).replace(tzinfo=None)
 
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        return None if value is None else value.replace(tzinfo=UTC)
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Callable[[Any], datetime | None]:
+        """The driver's value (parsed as the plain type does) as an aware UTC datetime.
+
+        One function per value instead of `TypeDecorator`'s two (``process_result_value`` around the
+        plain type's parser): a flag scan reads tens of thousands of these.
+        """
+        parse = self.impl_instance.result_processor(dialect, coltype)
+        if parse is None:
+            return lambda value: None if value is None else value.replace(tzinfo=UTC)
+        return lambda value: None if value is None else parse(value).replace(tzinfo=UTC)
 
 
 NAMING = {

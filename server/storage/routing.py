@@ -11,7 +11,7 @@ public-relations contacts (``routing emergency``).
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from complaints.routing import RoutingRule, RoutingTable, default_routing_table
@@ -29,19 +29,17 @@ EMERGENCY_ROLES: dict[str, tuple[str, str]] = {
 
 def routing_table(session: Session, branch_id: int) -> RoutingTable:
     """The branch's routing table: its stored rules, or the defaults when it has none."""
-    rows = session.scalars(select(RoutingRuleRow).where(RoutingRuleRow.branch_id == branch_id)).all()
+    rows = session.execute(_RULES, {"branch": branch_id}).mappings().all()
     if not rows:
         return default_routing_table()
-    return RoutingTable.from_rows(
-        {
-            "category": r.category,
-            "department": r.department,
-            "head": r.head,
-            "head_email": r.head_email,
-            "investigators": r.investigators,
-        }
-        for r in rows
-    )
+    return RoutingTable.from_rows(dict(r) for r in rows)
+
+
+_rules = RoutingRuleRow.__table__.c
+_RULES = select(
+    _rules.category, _rules.department, _rules.head, _rules.head_email, _rules.investigators
+).where(_rules.branch_id == bindparam("branch"))
+"""A branch's stored rules as plain rows (read at every scan of a branch with due tickets)."""
 
 
 def set_rule(session: Session, branch_id: int, rule: RoutingRule) -> None:

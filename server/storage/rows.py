@@ -15,7 +15,7 @@ from functools import cache, lru_cache
 from typing import Any
 
 from flask import current_app, has_app_context
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from complaints.calendar import load_calendar
@@ -121,13 +121,18 @@ def next_change_seq(session: Session, branch_id: int) -> int:
     The UPDATE locks the branch row until commit, so a branch's changes commit
     in the order of their numbers and a pull's cursor never skips one.
     """
-    seq = session.execute(
-        update(BranchRow)
-        .where(BranchRow.id == branch_id)
-        .values(change_seq=BranchRow.change_seq + 1)
-        .returning(BranchRow.change_seq)
-    ).scalar_one()
+    seq = session.execute(_NEXT_SEQ, {"branch": branch_id}).scalar_one()
     return int(seq)
+
+
+_branches = BranchRow.__table__.c
+_NEXT_SEQ = (
+    update(BranchRow.__table__)
+    .where(_branches.id == bindparam("branch"))
+    .values(change_seq=_branches.change_seq + 1)
+    .returning(_branches.change_seq)
+)
+"""Built once, on the table: the ORM's update machinery is not needed for a counter no loaded row reads."""
 
 
 def clock_for(tz: str, calendar_path: str | None) -> SlaClock:
@@ -174,17 +179,25 @@ def _decoded(key: str, value: Any) -> Any:
     return from_db(key, value)
 
 
+_NULL_AS = {
+    k: v for k in STORED_TICKET_FIELDS if k not in _LOW_CARDINALITY and (v := from_db(k, None)) is not None
+}
+"""What a null of the other fields reads as (texts, numbers, booleans): immutable, so one value serves."""
+assert all(isinstance(v, str | int | float | bool) for v in _NULL_AS.values())
+
+
 def ticket_of(row: Any, code: str) -> Ticket:
     """A ticket from a Core row of `TICKET_READ`.
 
-    `from_db` passes non-null values of the other kinds through unchanged, so only nulls go to it.
+    `from_db` passes non-null values of the other kinds through unchanged, so only nulls are
+    replaced (by `_NULL_AS`).
     """
-    values = {}
-    for key, value in zip(STORED_TICKET_FIELDS, row, strict=False):
-        if key in _LOW_CARDINALITY:
-            values[key] = _decoded(key, value)
-        else:
-            values[key] = value if value is not None else from_db(key, None)
+    values = dict(zip(STORED_TICKET_FIELDS, row, strict=False))
+    for key in _LOW_CARDINALITY:
+        values[key] = _decoded(key, values[key])
+    for key, null in _NULL_AS.items():
+        if values[key] is None:
+            values[key] = null
     return Ticket(sync_key=row.sync_key, branch=code, version=row.version, **values)
 
 
@@ -233,18 +246,24 @@ def tasks_and_progress(
     besides the ticket."""
     tasks: dict[str, list[Task]] = defaultdict(list)
     progress: dict[str, list[LogEntry]] = defaultdict(list)
-    for chunk in chunks(sorted(set(keys))):
-        for r in session.scalars(select(TaskRow).where(TaskRow.ticket_key.in_(chunk))):
+    for chunk in chunks(sorted(set(keys)), 5_000):  # a scan's batch: a query, not ten
+        for r in session.execute(_TASKS_OF, {"keys": chunk}):
             tasks[r.ticket_key].append(task_of(r))
-        query = select(LogRow.ticket_key, LogRow.ticket_id, LogRow.at, LogRow.kind, LogRow.sync_key).where(
-            LogRow.ticket_key.in_(chunk), LogRow.kind.in_([k.value for k in FLAG_LOG_KINDS])
-        )
-        for key, ticket_id, at, kind, log_key in session.execute(query):
+        for key, ticket_id, at, kind, log_key in session.execute(_PROGRESS_OF, {"keys": chunk}):
             progress[key].append(LogEntry(ticket_id, at, LogKind(kind), "", sync_key=log_key))
     return tasks, progress
 
 
-def task_of(row: TaskRow) -> Task:
+_TASKS_OF = select(*TaskRow.__table__.c).where(TaskRow.ticket_key.in_(bindparam("keys", expanding=True)))
+"""The tasks of some tickets as Core rows (`task_of` reads them as it reads an ORM row), built once."""
+_PROGRESS_OF = select(LogRow.ticket_key, LogRow.ticket_id, LogRow.at, LogRow.kind, LogRow.sync_key).where(
+    LogRow.ticket_key.in_(bindparam("keys", expanding=True)),
+    LogRow.kind.in_([k.value for k in FLAG_LOG_KINDS]),
+)
+
+
+def task_of(row: Any) -> Task:
+    """A task from its row (ORM or Core)."""
     return Task(
         row.ticket_id, row.task_no, row.title, row.owner, row.due, row.done_at, row.sync_key, row.version
     )

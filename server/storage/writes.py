@@ -12,9 +12,10 @@ import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, update
+from sqlalchemy import Connection, Table, Update, bindparam, update
 from sqlalchemy.orm import Session
 
 from complaints.model import LogEntry
@@ -44,7 +45,7 @@ class Stamp:
 
 def json_text(key: str, value: Any, columns: Mapping[str, Column]) -> str:
     """A model value as JSON text, for history and conflicts."""
-    return json.dumps(encode(key, value, dict(columns)), ensure_ascii=False)
+    return json.dumps(encode(key, value, columns), ensure_ascii=False)
 
 
 def history_row(
@@ -148,30 +149,38 @@ def update_tickets(
     """
     if not changes:
         return
-    t = tickets_table
-    names = sorted({name for _, values in changes for name in values})
-    statement = (
-        update(t)
-        .where(t.c.sync_key == bindparam("k_key"), t.c.branch_id == branch_id)
-        .where(t.c.version == bindparam("k_version"))
-        .values(
-            {name: bindparam(f"v_{name}", type_=t.c[name].type) for name in names}
-            | {
-                "version": bindparam("v_version"),
-                "change_seq": stamp.seq,
-                "updated_at": stamp.at,
-                "updated_by": stamp.by,
-            }  # fmt: skip
-        )
-    )
+    names = tuple(sorted({name for _, values in changes for name in values}))
+    statement = _update_statement(names)
+    common = {"k_branch": branch_id, "v_seq": stamp.seq, "v_at": stamp.at, "v_by": stamp.by}
     params = [
         {"k_key": row.sync_key, "k_version": row.version, "v_version": row.version + 1}
+        | common
         | {f"v_{name}": values[name] if name in values else getattr(row, name) for name in names}
         for row, values in changes
     ]
     result = session.connection().execute(statement, params)
     if result.rowcount != len(params):  # cannot happen under the branch lock; refuse rather than overwrite
         raise StaleWrite("a ticket changed while this change was applied; send it again")
+
+
+@lru_cache(maxsize=256)
+def _update_statement(names: tuple[str, ...]) -> Update:
+    """The guarded UPDATE of tickets writing columns ``names`` (built once per column set)."""
+    t = tickets_table
+    return (
+        update(t)
+        .where(t.c.sync_key == bindparam("k_key"), t.c.branch_id == bindparam("k_branch"))
+        .where(t.c.version == bindparam("k_version"))
+        .values(
+            {name: bindparam(f"v_{name}", type_=t.c[name].type) for name in names}
+            | {
+                "version": bindparam("v_version"),
+                "change_seq": bindparam("v_seq"),
+                "updated_at": bindparam("v_at", type_=t.c.updated_at.type),
+                "updated_by": bindparam("v_by"),
+            }  # fmt: skip
+        )
+    )
 
 
 def insert_log(
