@@ -21,9 +21,9 @@ processes separately) is its own:
                         fills, number formats) read from the same database, on the
                         first ``--baseline-rows`` rows (it is too slow for a million).
 
-At 1,000,000 tickets (SQLite, shared 2-core machine, load ~4.5): 75 s whole
-(was 273 s), of which 2 s after the ticket sheets (was 139 s); 68 CPU seconds
-in all (was 138); peak 129 MB main, 120 MB per worker. Details: docs/consolidated.md.
+At 1,000,000 tickets (SQLite, idle 2-core machine): 34 s whole (was 273 s), of
+which 0.7 s after the ticket sheets (was 139 s); 67 CPU seconds in all (was
+138); peak 119 MB main, 120 MB per worker. Details: docs/consolidated.md.
 """
 
 from __future__ import annotations

@@ -14,9 +14,9 @@ The month is November 2026 (the job run on 1 December). The figures' rolled-up
 days are read once before the first build, so neither build pays for their
 first read. Each kept report (row and file) is deleted after its build.
 
-At 1,000,000 tickets (SQLite, shared 2-core machine, load ~5): old 132.3 s,
-85.6 CPU s, peak 1,333 MB; new 110.7 s, 84.9 CPU s, peak 120 MB main and
-120 MB per worker (421 MB workbook). Details: docs/consolidated.md.
+At 1,000,000 tickets (SQLite, idle 2-core machine): old 63.3 s, peak 1,327 MB;
+new 33.0 s, 63.9 CPU s, peak 123 MB main and 120 MB per worker (421 MB
+workbook). Details: docs/consolidated.md.
 """
 
 from __future__ import annotations
