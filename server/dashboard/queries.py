@@ -426,17 +426,12 @@ def _walked(
     batch that the budget would not reach ``want``."""
     newest_first = not position.last and position.before is None
     bound = position.after or position.before
-    f = figures_table.c
     found: list[tuple[datetime, str]] = []
     read = 0
     filtering = dataclasses.replace(query, q="") != TicketFilter()
     start = None if bound is None else second_of(bound.received_at)
     for batch in in_place_order(session, terms, newest_first, start):
-        if masked and any(ch.isdigit() for ch in query.q):
-            stmt = _searched_as_shown(session, query, zones, batch).with_only_columns(*LIST_ORDER)
-        else:
-            stmt = filtered(query, zones, *LIST_ORDER)
-        stmt = stmt.where(f.sync_key.in_(batch))
+        stmt = _listed(session, query, zones, masked, terms, batch)[1].with_only_columns(*LIST_ORDER)
         if bound is not None:
             stmt = stmt.where(_beyond(bound, newest_first))
         found += sorted(((at, key) for at, key in session.execute(stmt)), reverse=newest_first)

@@ -129,14 +129,16 @@ def count_days(
     """
     found: dict[Key, list[Row]] = defaultdict(list)
     dialect = session.dialect if isinstance(session, Connection) else session.get_bind().dialect
-    together = dialect.name == "postgresql"
-    by_moment: dict[str, list[Count]] = defaultdict(list)
-    for count in counts:
-        by_moment[_text(count.moment) if together else str(len(by_moment))].append(count)
+    groups = [[count] for count in counts]
+    if dialect.name == "postgresql":
+        by_moment: dict[str, list[Count]] = defaultdict(list)
+        for count in counts:
+            by_moment[_text(count.moment)].append(count)
+        groups = list(by_moment.values())
     for run in _runs(days):
         starts = [Period(day, day + timedelta(days=1)).bounds(zone)[0] for day in run]
         starts.append(Period(run[-1], run[-1] + timedelta(days=1)).bounds(zone)[1])
-        for same in by_moment.values():
+        for same in groups:
             at = same[0].moment
             whens = [(at < starts[i + 1], literal(i)) for i in range(len(run) - 1)]
             day = case(*whens, else_=literal(len(run) - 1)) if whens else literal(len(run) - 1)
