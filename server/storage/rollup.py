@@ -35,6 +35,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     and_,
+    bindparam,
     case,
     delete,
     func,
@@ -46,6 +47,7 @@ from sqlalchemy import (
     text,
     tuple_,
     union_all,
+    update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
@@ -100,6 +102,8 @@ class Count:
 
 Row = tuple[int, str, str, int]
 """A count of a day: its kind, department, key (the JSON list of the columns' values) and tickets."""
+_DayRow = tuple[int, date, int, str, str]
+"""A row of ``figure_days``: branch id, day, kind, department and key."""
 Summed = tuple[int, int, str, str]
 """What `DayCounts.summed` tells apart: branch id, kind, department and key."""
 
@@ -361,6 +365,8 @@ class DayCounts:
             return 0
 
     def _store(self, session: Session) -> int:
+        """Write each kept day's rows that differ from those stored (after a Sync most of a day's counts
+        are as they were), its new token, and the difference to its month's sums."""
         if session.get_bind().dialect.name == "postgresql":
             session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK})
         by_branch: dict[int, list[date]] = defaultdict(list)
@@ -372,44 +378,79 @@ class DayCounts:
             tokens = select(done_c.branch_id, done_c.day, done_c.token).where(where)
             now.update({(b, d): t for b, d, t in session.execute(tokens)})
         keep = [key for key in self.fresh if now.get(key) == self.tokens[key]]
-        change: Counter[tuple[int, date, int, str, str]] = Counter()
-        for branch_id, days in _by_branch(keep).items():
+        stored: dict[_DayRow, int] = {}
+        for branch_id, days in _by_branch(key for key in keep if self.tokens[key] is not None).items():
             old = select(days_c.day, days_c.kind, days_c.department, days_c.key, days_c.n).where(
                 days_c.branch_id == branch_id, days_c.family == self.family, days_c.day.in_(days)
             )
-            for day, kind, dept, key, n in session.execute(old):
-                change[(branch_id, day.replace(day=1), kind, dept, key)] -= n
-            for table in (figure_days_table, figure_done_table):
-                c = table.c
-                where = (c.branch_id == branch_id, c.family == self.family, c.day.in_(days))
-                session.execute(delete(table).where(*where))
+            stored.update({(branch_id, d, kind, dept, k): n for d, kind, dept, k, n in session.execute(old)})
+        counted = {(b, d, kind, dept, k): n for b, d in keep for kind, dept, k, n in self.fresh[(b, d)]}
+        self._write_days(session, stored, counted)
         token = uuid.uuid4().hex
-        if keep:
+        again = [{"at_branch": b, "at_day": d} for b, d in keep if self.tokens[(b, d)] is not None]
+        if again:
             session.execute(
-                insert(figure_done_table),
-                [{"branch_id": b, "family": self.family, "day": d, "token": token} for b, d in keep],
+                update(figure_done_table)
+                .where(
+                    done_c.branch_id == bindparam("at_branch"),
+                    done_c.family == self.family,
+                    done_c.day == bindparam("at_day"),
+                )
+                .values(token=token),
+                again,
             )
-        rows = [
-            {
-                "branch_id": b,
-                "family": self.family,
-                "day": d,
-                "kind": kind,
-                "department": dept,
-                "key": key,
-                "n": n,
-            }
-            for b, d in keep
-            for kind, dept, key, n in self.fresh[(b, d)]
-        ]
-        insert_rows(session.connection(), figure_days_table, rows)
-        for r in rows:
-            change[(r["branch_id"], r["day"].replace(day=1), r["kind"], r["department"], r["key"])] += r["n"]
+        first = [{"branch_id": b, "family": self.family, "day": d, "token": token} for b, d in keep]
+        first = [row for row in first if self.tokens[(row["branch_id"], row["day"])] is None]
+        if first:
+            session.execute(insert(figure_done_table), first)
+        change: Counter[tuple[int, date, int, str, str]] = Counter()
+        for (b, d, kind, dept, k), n in counted.items():
+            change[(b, d.replace(day=1), kind, dept, k)] += n
+        for (b, d, kind, dept, k), n in stored.items():
+            change[(b, d.replace(day=1), kind, dept, k)] -= n
         add_to_months(session.connection(), self.family, change)
         seen = [mark_id for key in keep for mark_id in self.marks[key]]
         for part in range(0, len(seen), 5_000):
             session.execute(delete(figure_marks_table).where(marks_c.id.in_(seen[part : part + 5_000])))
         return len(keep)
+
+    def _write_days(
+        self, session: Session, stored: Mapping[_DayRow, int], counted: Mapping[_DayRow, int]
+    ) -> None:
+        """Make ``figure_days`` hold ``counted`` where it held ``stored``: only the rows that differ."""
+        where = (
+            days_c.branch_id == bindparam("at_branch"),
+            days_c.family == self.family,
+            days_c.day == bindparam("at_day"),
+            days_c.kind == bindparam("at_kind"),
+            days_c.department == bindparam("at_dept"),
+            days_c.key == bindparam("at_key"),
+        )
+        names = ("at_branch", "at_day", "at_kind", "at_dept", "at_key")
+        gone = [dict(zip(names, row, strict=True)) for row in stored if row not in counted]
+        moved = [
+            {**dict(zip(names, row, strict=True)), "to_n": n}
+            for row, n in counted.items()
+            if row in stored and stored[row] != n
+        ]
+        if gone:
+            session.execute(delete(figure_days_table).where(*where), gone)
+        if moved:
+            session.execute(update(figure_days_table).where(*where).values(n=bindparam("to_n")), moved)
+        added = [
+            {
+                "branch_id": b,
+                "family": self.family,
+                "day": d,
+                "kind": k,
+                "department": dept,
+                "key": key,
+                "n": n,
+            }
+            for (b, d, k, dept, key), n in counted.items()
+            if (b, d, k, dept, key) not in stored
+        ]
+        insert_rows(session.connection(), figure_days_table, added)
 
 
 def _within(day: date, months: Sequence[Period]) -> bool:
