@@ -254,6 +254,21 @@ figure_months_table = Table(
 """The sums of ``figure_days`` per calendar month (``month``: its first day) of every day stored, kept with
 each day stored: a whole month is read from one row per count instead of thirty."""
 
+figure_dekads_table = Table(
+    "figure_dekads",
+    Base.metadata,
+    Column("branch_id", ForeignKey("branches.id"), primary_key=True),
+    Column("family", SmallInteger, primary_key=True),
+    Column("dekad", Date, primary_key=True),
+    Column("kind", SmallInteger, primary_key=True),
+    Column("department", Text, primary_key=True),
+    Column("key", Text, primary_key=True),
+    Column("n", Integer, nullable=False),
+)
+"""The same sums per dekad (旬: the 1st to the 10th, the 11th to the 20th, the 21st to the month's end;
+``dekad``: its first day): a period of part of a month reads its whole dekads from here and only the days
+left over from ``figure_days`` (a day holds a third of a dekad's rows)."""
+
 figure_done_table = Table(
     "figure_days_done",
     Base.metadata,

@@ -50,6 +50,7 @@ from server.storage.models import (
     BranchRow,
     TicketRow,
     figure_days_table,
+    figure_dekads_table,
     figure_done_table,
     figure_marks_table,
     figure_months_table,
@@ -382,11 +383,12 @@ def test_an_upgrade_copies_the_staff_names_and_rolls_every_day_up_before_anyone_
     assert_same_staff(desk, period, ["LD01"])
 
 
-def test_the_upgrade_sums_the_days_already_rolled_up_by_month(desk: Flask) -> None:
-    """From 0021 (days rolled up, no month sums) the upgrade sums every stored day by month: whole months
-    (November, October) are then read from the sums, with the same figures as ticket by ticket, also after
-    a Sync marks one of their days."""
+def test_the_upgrade_sums_the_days_already_rolled_up_by_month_and_dekad(desk: Flask) -> None:
+    """From 0021 (days rolled up, no sums) the upgrade sums every stored day by month and by dekad: whole
+    months (November, October) and whole dekads (11-20 November) are then read from the sums, with the
+    same figures as ticket by ticket, also after a Sync marks one of their days."""
     period = Period(date(2026, 10, 1), date(2026, 12, 1))
+    part = Period(date(2026, 11, 10), date(2026, 11, 22))
     with desk.app_context():
         db = get_db()
         with db.read() as session:
@@ -397,11 +399,15 @@ def test_the_upgrade_sums_the_days_already_rolled_up_by_month(desk: Flask) -> No
         with db.read() as session:
             months = session.execute(select(figure_months_table.c.month).distinct()).scalars().all()
             assert date(2026, 11, 1) in months
-    assert_equal(*both(desk, period, None))
-    assert_equal(*both(desk, period, ["SZ01"]))
+            dekads = set(session.execute(select(figure_dekads_table.c.dekad).distinct()).scalars())
+            assert {date(2026, 11, 1), date(2026, 11, 11), date(2026, 11, 21)} <= dekads
+    for read in (period, part):
+        assert_equal(*both(desk, read, None))
+        assert_equal(*both(desk, read, ["SZ01"]))
     with desk.app_context(), get_db().write() as session:  # as after a Sync: one day of November marked
         branch_id = session.scalar(select(BranchRow.id).where(BranchRow.code == "SZ01"))
         mark_days(session.connection(), branch_id, [date(2026, 11, 18)])
+    assert_equal(*both(desk, part, None))
     assert_equal(*both(desk, period, None))
 
 
