@@ -432,7 +432,8 @@ def staff_breakdown(session: Session, zones: Mapping[str, str], period: Period) 
 def _count(session: Session, counting: _Counting, days: DayCounts) -> None:
     """Feed ``counting`` the tickets of the days of its period, summed over the days first."""
     kinds = _ALL_KINDS if counting.grouped else _ALL_KINDS - {TOUCHED}
-    for (branch_id, kind, dept, key), n in days.summed(session, counting.period, kinds).items():
+    apart = None if counting.grouped else {CAUSE}  # overall only: the causes' departments still count
+    for (branch_id, kind, dept, key), n in days.summed(session, counting.period, kinds, apart).items():
         _feed(counting, branch_id, kind, dept, json.loads(key), n)
 
 

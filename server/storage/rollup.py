@@ -284,9 +284,12 @@ class DayCounts:
         return found
 
     def summed(
-        self, session: Session, period: Period, kinds: Container[int]
+        self, session: Session, period: Period, kinds: Container[int], apart: Container[int] | None = None
     ) -> Counter[tuple[int, int, str, str]]:
         """Tickets per branch id, kind (of ``kinds``), department and key over the days of ``period``.
+
+        ``apart``: only the kinds whose departments are told apart, and no branch (id 0): the database
+        sums every branch and department of the other kinds into one row per key.
 
         The database sums the rolled-up days: whole calendar months from ``figure_months``, whole dekads
         of the rest from ``figure_dekads`` (less the rows of their fresh days: a sum holds every day
@@ -297,7 +300,10 @@ class DayCounts:
             if period.first <= day < period.end:
                 for kind, dept, key, n in rows:
                     if kind in kinds:
-                        found[(branch_id, kind, dept, key)] += n
+                        if apart is None:
+                            found[(branch_id, kind, dept, key)] += n
+                        else:
+                            found[(0, kind, dept if kind in apart else "", key)] += n
         if not self.ids:
             return found
         kinds_in = list(kinds)  # type: ignore[call-overload]
@@ -327,17 +333,17 @@ class DayCounts:
                 )
                 parts.append(taken.where(fresh_rows, days_c.family == self.family, days_c.kind.in_(kinds_in)))
             both = union_all(*parts).subquery()
-            grouped = (both.c[0], both.c[1], both.c[2], both.c[3])
+            grouped = _grouped(both.c[0], both.c[1], both.c[2], both.c[3], apart)
             stmt = select(*grouped, func.sum(both.c[4])).group_by(*grouped)
             for branch_id, kind, dept, key, n in session.execute(stmt):
                 found[(branch_id, kind, dept, key)] += n
         spans = _less(whole, blocks)
         if spans:
-            found.update(self._days_summed(session, spans, kinds_in))
+            found.update(self._days_summed(session, spans, kinds_in, apart))
         return +found  # no zero left by a stale day's rows taken back
 
     def _days_summed(
-        self, session: Session, spans: Sequence[tuple[date, date]], kinds: list[int]
+        self, session: Session, spans: Sequence[Span], kinds: list[int], apart: Container[int] | None
     ) -> Counter[Summed]:
         """Sums of the clean days of ``spans`` (first, end) from ``figure_days``."""
         found: Counter[Summed] = Counter()
@@ -360,7 +366,7 @@ class DayCounts:
             for fresh, ids in by_fresh.items()
         ]
         if days:
-            grouped = (days_c.branch_id, days_c.kind, days_c.department, days_c.key)
+            grouped = _grouped(days_c.branch_id, days_c.kind, days_c.department, days_c.key, apart)
             stmt = select(*grouped, func.sum(days_c.n)).where(
                 or_(*days), days_c.family == self.family, days_c.kind.in_(kinds)
             )
@@ -463,6 +469,15 @@ class DayCounts:
             if (b, d, k, dept, key) not in stored
         ]
         insert_rows(session.connection(), figure_days_table, added)
+
+
+def _grouped(branch_id: Any, kind: Any, department: Any, key: Any, apart: Container[int] | None) -> list[Any]:
+    """What `DayCounts.summed` groups by: every branch and department, or (``apart``) only the
+    departments of those kinds."""
+    if apart is None:
+        return [branch_id, kind, department, key]
+    told = case((kind.in_(list(apart)), department), else_=literal(""))  # type: ignore[call-overload]
+    return [literal(0).label("b"), kind, told.label("d"), key]
 
 
 def _within(day: date, spans: Sequence[Span]) -> bool:
