@@ -325,7 +325,13 @@ def _profile(cancelled: Any, status: Any, level: Any, category: Any, *marks: Any
     )
 
 
-def _feed(counting: _Counting, branch_id: int, kind: int, dept: str, values: list[Any], n: int) -> None:
+@lru_cache(maxsize=65_536)
+def _values(key: str) -> tuple[Any, ...]:
+    """The values a count's key (JSON) tells apart: keys repeat across branches, departments and days."""
+    return tuple(json.loads(key))
+
+
+def _feed(counting: _Counting, branch_id: int, kind: int, dept: str, values: Sequence[Any], n: int) -> None:
     """Count ``n`` tickets of a `COUNTS` row (``values``: its columns) into the accumulators they go into."""
     targets = counting.targets(branch_id, dept)
     if kind == PROFILE:
@@ -416,7 +422,7 @@ def staff_breakdown(session: Session, zones: Mapping[str, str], period: Period) 
         counting = people.get(person)
         if counting is None:
             counting = people[person] = _Counting(period, codes, grouped=False)
-        values = json.loads(key)
+        values = list(_values(key))
         dept = values.pop(0) if kind % 100 == CAUSE else ""
         _feed(counting, branch_id, kind % 100, dept, values, n)
         if kind % 100 in _LISTING:
@@ -434,7 +440,7 @@ def _count(session: Session, counting: _Counting, days: DayCounts) -> None:
     kinds = _ALL_KINDS if counting.grouped else _ALL_KINDS - {TOUCHED}
     apart = None if counting.grouped else {CAUSE}  # overall only: the causes' departments still count
     for (branch_id, kind, dept, key), n in days.summed(session, counting.period, kinds, apart).items():
-        _feed(counting, branch_id, kind, dept, json.loads(key), n)
+        _feed(counting, branch_id, kind, dept, _values(key), n)
 
 
 def breakdown(

@@ -28,6 +28,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -158,9 +159,15 @@ def count_days(
             else:
                 rows = _count_alone(session, same[0], day, within)
             for kind, branch_id, index, dept, values, n in rows:
-                key = json.dumps(values, ensure_ascii=False)
+                key = _key_of(tuple(values))
                 found[(branch_id, run[index])].append((kind, dept, key, n))
     return found
+
+
+@lru_cache(maxsize=65_536)
+def _key_of(values: tuple[Any, ...]) -> str:
+    """The key (JSON list) of a count's values: the same values recur in every branch and day."""
+    return json.dumps(list(values), ensure_ascii=False)
 
 
 def _text(expression: Any) -> str:
