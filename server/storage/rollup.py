@@ -189,7 +189,7 @@ def _count_alone(
         .where(*within, *count.where)
         .group_by(*(literal_column(str(i + 1)) for i in range(len(grouped))))
     )
-    for branch_id, index, dept, *values, n in session.execute(stmt):
+    for branch_id, index, dept, *values, n in session.execute(stmt).all():
         yield count.kind, branch_id, index, dept, values, n
 
 
@@ -228,7 +228,7 @@ def _count_together(
     stmt = select(inner.c.b, inner.c.d, func.grouping(*every), *every, func.count()).group_by(
         inner.c.b, inner.c.d, func.grouping_sets(*(tuple_(*(every[i] for i in members)) for members in sets))
     )
-    for branch_id, index, mask, *values, n in session.execute(stmt):
+    for branch_id, index, mask, *values, n in session.execute(stmt).all():
         for kind, columns, condition in sets[masks[mask]]:
             if condition is None or values[condition]:
                 yield kind, branch_id, index, values[columns[0]], [values[i] for i in columns[1:]], n
@@ -342,7 +342,7 @@ class DayCounts:
             both = union_all(*parts).subquery()
             grouped = _grouped(both.c[0], both.c[1], both.c[2], both.c[3], apart)
             stmt = select(*grouped, func.sum(both.c[4])).group_by(*grouped)
-            for branch_id, kind, dept, key, n in session.execute(stmt):
+            for branch_id, kind, dept, key, n in session.execute(stmt).all():
                 found[(branch_id, kind, dept, key)] += n
         spans = _less(whole, blocks)
         if spans:
@@ -377,7 +377,7 @@ class DayCounts:
             stmt = select(*grouped, func.sum(days_c.n)).where(
                 or_(*days), days_c.family == self.family, days_c.kind.in_(kinds)
             )
-            for branch_id, kind, dept, key, n in session.execute(stmt.group_by(*grouped)):
+            for branch_id, kind, dept, key, n in session.execute(stmt.group_by(*grouped)).all():
                 found[(branch_id, kind, dept, key)] += n
         return found
 
@@ -411,7 +411,9 @@ class DayCounts:
             old = select(days_c.day, days_c.kind, days_c.department, days_c.key, days_c.n).where(
                 days_c.branch_id == branch_id, days_c.family == self.family, days_c.day.in_(days)
             )
-            stored.update({(branch_id, d, kind, dept, k): n for d, kind, dept, k, n in session.execute(old)})
+            stored.update(
+                {(branch_id, d, kind, dept, k): n for d, kind, dept, k, n in session.execute(old).all()}
+            )
         counted = {(b, d, kind, dept, k): n for b, d in keep for kind, dept, k, n in self.fresh[(b, d)]}
         self._write_days(session, stored, counted)
         token = uuid.uuid4().hex
