@@ -298,9 +298,11 @@ class DayCounts:
         ``apart``: only the kinds whose departments are told apart, and no branch (id 0): the database
         sums every branch and department of the other kinds into one row per key.
 
-        The database sums the rolled-up days: whole calendar months from ``figure_months``, whole dekads
-        of the rest from ``figure_dekads`` (less the rows of their fresh days: a sum holds every day
-        stored), the days left over from ``figure_days``; the fresh days are added here.
+        The database sums the rolled-up days: whole calendar months from ``figure_months``, the dekads
+        of the rest that lie mostly in the period from ``figure_dekads`` (less the stored rows of their
+        days outside the period and of their fresh days: a sum holds every day stored), the days left
+        over from ``figure_days``; the fresh days are added here. So at most five days of each end are
+        read day by day.
         """
         found: Counter[Summed] = Counter()
         for (branch_id, day), rows in self.fresh.items():
@@ -318,9 +320,9 @@ class DayCounts:
         months = [
             (m.first, m.end) for m in period.months() if period.first <= m.first and m.end <= period.end
         ]
-        dekads = [d for span in _less(whole, months) for d in _whole_dekads(*span)]
+        dekads = [d for span in _less(whole, months) for d in _mostly_within(*span)]
         blocks = [*months, *dekads]
-        if blocks:  # one statement: the sums and the fresh days' rows taken back read together
+        if blocks:  # one statement: the sums, less the stored rows of the days not to count from them
             parts = [
                 select(c.branch_id, c.kind, c.department, c.key, c.n).where(
                     c.branch_id.in_(self.ids),
@@ -332,19 +334,27 @@ class DayCounts:
                 if spans
                 for c in [table.c]
             ]
-            fresh_in = _by_branch(key for key in self.fresh if _within(key[1], blocks))
-            if fresh_in:
+            beyond = [
+                first + timedelta(days=i)
+                for first, end in dekads
+                for i in range((end - first).days)
+                if not period.first <= first + timedelta(days=i) < period.end
+            ]
+            fresh_in = _by_branch(
+                key for key in self.fresh if period.first <= key[1] < period.end and _within(key[1], blocks)
+            )
+            back = [and_(days_c.branch_id == b, days_c.day.in_(d)) for b, d in fresh_in.items()]
+            if beyond:
+                back.append(and_(days_c.branch_id.in_(self.ids), days_c.day.in_(beyond)))
+            if back:
                 taken = select(days_c.branch_id, days_c.kind, days_c.department, days_c.key, -days_c.n)
-                fresh_rows = or_(
-                    *(and_(days_c.branch_id == b, days_c.day.in_(d)) for b, d in fresh_in.items())
-                )
-                parts.append(taken.where(fresh_rows, days_c.family == self.family, days_c.kind.in_(kinds_in)))
+                parts.append(taken.where(or_(*back), days_c.family == self.family, days_c.kind.in_(kinds_in)))
             both = union_all(*parts).subquery()
             grouped = _grouped(both.c[0], both.c[1], both.c[2], both.c[3], apart)
             stmt = select(*grouped, func.sum(both.c[4])).group_by(*grouped)
             for branch_id, kind, dept, key, n in session.execute(stmt).all():
                 found[(branch_id, kind, dept, key)] += n
-        spans = _less(whole, blocks)
+        spans = _less(whole, [(max(a, period.first), min(b, period.end)) for a, b in blocks])
         if spans:
             found.update(self._days_summed(session, spans, kinds_in, apart))
         return +found  # no zero left by a stale day's rows taken back
@@ -516,15 +526,15 @@ def _dekad_end(first: date) -> date:
     return first + timedelta(days=10)
 
 
-def _whole_dekads(first: date, end: date) -> list[Span]:
-    """The dekads wholly between ``first`` and ``end`` (excluded)."""
+def _mostly_within(first: date, end: date) -> list[Span]:
+    """The dekads with more than half their days between ``first`` and ``end`` (excluded)."""
     found = []
     start = dekad_of(first)
-    if start < first:
-        start = _dekad_end(start)
-    while _dekad_end(start) <= end:
-        found.append((start, _dekad_end(start)))
-        start = _dekad_end(start)
+    while start < end:
+        stop = _dekad_end(start)
+        if 2 * (min(stop, end) - max(start, first)).days > (stop - start).days:
+            found.append((start, stop))
+        start = stop
     return found
 
 

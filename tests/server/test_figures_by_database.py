@@ -170,7 +170,11 @@ def test_every_figure_counted_by_the_database_equals_the_per_ticket_count(
 
 @pytest.mark.parametrize(
     "period",
-    [Period.month(2026, 11), Period.days(date(2026, 11, 28), date(2026, 12, 3)), Period.month(2026, 12)],
+    [
+        Period.month(2026, 11),
+        Period.days(date(2026, 11, 28), date(2026, 12, 3)),
+        Period.month(2026, 12),
+    ],
     ids=["november", "across the month end", "december"],
 )
 def test_the_months_and_the_periods_heads_office_reads_count_the_same(desk: Flask, period: Period) -> None:
@@ -179,6 +183,23 @@ def test_the_months_and_the_periods_heads_office_reads_count_the_same(desk: Flas
     assert want.kpis.overall.repeat_customers and want.kpis.overall.groups
     assert_equal(got, want)
     assert_same_staff(desk, period, None)
+
+
+@pytest.mark.parametrize(
+    "period",
+    [Period.days(date(2026, 11, 2), date(2026, 11, 29)), Period.days(date(2026, 10, 23), date(2026, 12, 8))],
+    ids=["dekads less their first and last day", "dekads and a month"],
+)
+def test_periods_read_from_dekads_less_the_days_outside_count_the_same(desk: Flask, period: Period) -> None:
+    """A dekad mostly inside the period is read from its sum less its days outside (stored or fresh)."""
+    both(desk, Period(date(2026, 10, 1), date(2027, 1, 1)), None)  # every day rolled up
+    with desk.app_context(), get_db().write() as session:  # a day outside the period, one inside: stale
+        branch_id = session.scalar(select(BranchRow.id).where(BranchRow.code == "SZ01"))
+        mark_days(session.connection(), branch_id, [period.first - timedelta(days=1), period.first])
+    got, want = both(desk, period, None)
+    assert want.kpis.overall.received and want.kpis.overall.closed_loop.total
+    assert_equal(got, want)
+    assert_same_staff(desk, period, ["SZ01"])
 
 
 def test_measures_are_effective_recurred_and_watched_and_counted_the_same(desk: Flask) -> None:
