@@ -126,6 +126,20 @@ _LOCK = (
     .with_for_update()
 )
 """The versions of tickets about to be written, locked (PostgreSQL) until the transaction ends."""
+_MOVE_CURSOR = (
+    update(ScanCursorRow.__table__)
+    .where(_cursors.branch_id == bindparam("branch"))
+    .values(
+        change_seq=case(
+            (_cursors.change_seq > bindparam("seq"), _cursors.change_seq), else_=bindparam("seq")
+        ),
+        scanned_at=bindparam("at"),
+    )
+)
+"""Move a branch's scan cursor forward (never back) to change number ``seq``, scanned at ``at``."""
+_NEW_CURSOR = insert(ScanCursorRow.__table__).values(
+    branch_id=bindparam("branch"), change_seq=bindparam("seq"), scanned_at=bindparam("at")
+)
 _CHECKS_OF = select(_checks.sync_key, _checks.next_check_at).where(
     _checks.sync_key.in_(bindparam("keys", expanding=True))
 )
@@ -266,14 +280,6 @@ class BranchScan:
         self.stored_cursor: int | None = None
         self.cursor_saved = False
 
-    @property
-    def table(self) -> RoutingTable:
-        """The branch's routing table (read when a level rule needs a department head)."""
-        if self._table is None:
-            with self.db.read() as session:
-                self._table = routing_table(session, self.branch_id)
-        return self._table
-
     def run(self, cursor: int | None, full: bool, due: bool) -> None:
         """Scan this branch: every ticket with ``full``; every unfinished one when first seen (or after
         too many changes); otherwise the changed ones, their group neighbours and (``due``: some have
@@ -358,6 +364,8 @@ class BranchScan:
         """Settle ``rows`` through the one door's rules (levels only with ``findings``)."""
         rows = list(rows)
         proposals = {r.sync_key: stored_state(r, ticket_of(r, self.code)) for r in rows}
+        if proposals and self._table is None:  # the rules name each ticket's department head
+            self._table = routing_table(session, self.branch_id)
         tasks, progress = tasks_and_progress(session, proposals)
         outcomes = settle_all(
             proposals,
@@ -380,7 +388,8 @@ class BranchScan:
         key = (ticket.department.strip(), ticket.category)
         head = self._heads.get(key)
         if head is None:
-            rule = head_rule(self.table, ticket)
+            assert self._table is not None, "read with the tickets (_evaluate)"
+            rule = head_rule(self._table, ticket)
             head = self._heads[key] = rule.head if rule else ""
         return head
 
@@ -453,21 +462,9 @@ class BranchScan:
         return self.stored_cursor is None or self.stored_cursor != self.cursor
 
     def _store_cursor(self, session: Session) -> None:
-        c = ScanCursorRow.__table__.c
-        moved = session.execute(
-            update(ScanCursorRow.__table__)
-            .where(c.branch_id == self.branch_id)
-            .values(
-                change_seq=case((c.change_seq > self.cursor, c.change_seq), else_=self.cursor),
-                scanned_at=self.now,
-            )
-        )
-        if moved.rowcount == 0:
-            session.execute(
-                insert(ScanCursorRow.__table__).values(
-                    branch_id=self.branch_id, change_seq=self.cursor, scanned_at=self.now
-                )
-            )
+        values = {"branch": self.branch_id, "seq": self.cursor, "at": self.now}
+        if session.execute(_MOVE_CURSOR, values).rowcount == 0:
+            session.execute(_NEW_CURSOR, values)
         self.cursor_saved = True
 
 
