@@ -16,6 +16,10 @@ the scan does not evaluate every ticket every time. Per branch it evaluates:
   a full rescan (``full=True``, ``flask --app server scheduler run-job
   flag_scan --full``).
 
+The branches, their cursors and whether any of their checks has come are read
+in one query when the scan begins: a branch with no change since its cursor
+and no check come costs the scan no query of its own.
+
 A branch seen for the first time is walked (its unfinished tickets) in batches
 with keyset pagination; ``full`` walks every ticket. Only tickets whose
 computed values or level change are written, through the one door's rules and
