@@ -33,13 +33,21 @@ _MOBILE = re.compile(r"1[3-9][0-9]{9}")
 _LOCAL = re.compile(rf"(?<![0-9])[2-9](?:{_SEP}[0-9]){{6,7}}(?![0-9])")
 """A local landline number without its area code: a phone only where a contact is expected."""
 _PLAIN_PUNCTUATION = frozenset("+()-./ ")
+_WIDE_PUNCTUATION = (
+    "\xa0\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2024\u202f\u205f"
+    "\u207a\u207d\u207e\u208a\u208d\u208e\u3000\ufb29\ufe35\ufe36\ufe52\ufe59\ufe5a\ufe62\ufe63"
+    "\uff08\uff09\uff0b\uff0d\uff0e\uff0f"
+)
+"""The non-ASCII characters whose NFKC form is one of `_PLAIN_PUNCTUATION` (full-width, small, super- and
+subscript forms, wide spaces): listed, so finding the runs of a number needs no pass over Unicode."""
 
 
 @functools.cache
 def _plain_forms() -> dict[int, str]:
     """Non-ASCII characters read as a digit or as punctuation numbers are written with → their plain form.
 
-    One character for one, so positions in the plain copy are positions in the text.
+    One character for one, so positions in the plain copy are positions in the text. Built on the
+    first run that is not plain ASCII (a pass over Unicode: most texts never need it).
     """
     table: dict[int, str] = {}
     for code in range(0x80, 0x10000):
@@ -59,11 +67,13 @@ def _islands() -> re.Pattern[str]:
 
     `_PHONE` is tried only inside them: most text holds none, and a run is
     maximal, so the lookarounds see there what they would see in the text.
+    A digit is any decimal digit (``\\d``: those of `_plain_forms` and a few
+    beyond the BMP, which the plain copy keeps as they are, so no number is
+    found across them, as none is across the edge of a run).
     """
-    table = _plain_forms()
-    starts = "".join(re.escape(chr(c)) for c, plain in table.items() if plain in "0123456789+(")
-    others = "".join(re.escape(chr(c)) for c in table)
-    return re.compile(rf"[0-9+({starts}][0-9+() \t\-./·・\u2010-\u2015\u2212{others}]{{6,}}")
+    starts = "".join(re.escape(ch) for ch in _WIDE_PUNCTUATION if unicodedata.normalize("NFKC", ch) in "+(")
+    others = re.escape(_WIDE_PUNCTUATION)
+    return re.compile(rf"[\d+({starts}][\d+() \t\-./·・\u2010-\u2015\u2212{others}]{{6,}}")
 
 
 def _digits(plain: str, start: int, end: int, offset: int) -> list[int]:

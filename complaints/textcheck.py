@@ -301,9 +301,8 @@ def _find(text: str, vocabulary: Iterable[tuple[str, T]]) -> list[tuple[int, str
     Where matches overlap, the one starting first wins, then the longest.
     """
     vocabulary = tuple(vocabulary)
-    literal, latin = _prefilter(vocabulary)
-    if not any(phrase in text for phrase in literal) and (
-        latin is None or _LETTER.search(text) is None or latin.search(text) is None
+    if not any(phrase in text for phrase in _literal(vocabulary)) and (
+        _LETTER.search(text) is None or (latin := _latin(vocabulary)) is None or latin.search(text) is None
     ):
         return []  # most texts hold none: a substring test per phrase, instead of a regex pass per phrase
     return [
@@ -337,8 +336,13 @@ def _source(phrase: str) -> str:
 
 
 @cache
-def _prefilter(vocabulary: tuple[tuple[str, object], ...]) -> tuple[tuple[str, ...], re.Pattern[str] | None]:
-    """The phrases without Latin letters (matched as they are), and one pattern for the Latin ones."""
-    literal = tuple(phrase for phrase, _ in vocabulary if not re.search("[A-Za-z]", phrase))
+def _literal(vocabulary: tuple[tuple[str, object], ...]) -> tuple[str, ...]:
+    """The phrases without Latin letters, matched as they are."""
+    return tuple(phrase for phrase, _ in vocabulary if not re.search("[A-Za-z]", phrase))
+
+
+@cache
+def _latin(vocabulary: tuple[tuple[str, object], ...]) -> re.Pattern[str] | None:
+    """One pattern for the phrases with Latin letters (compiled for the first text with a letter)."""
     latin = [_source(phrase) for phrase, _ in vocabulary if re.search("[A-Za-z]", phrase)]
-    return literal, re.compile("|".join(latin)) if latin else None
+    return re.compile("|".join(latin)) if latin else None

@@ -16,6 +16,10 @@ the scan does not evaluate every ticket every time. Per branch it evaluates:
   a full rescan (``full=True``, ``flask --app server scheduler run-job
   flag_scan --full``).
 
+The branches, their cursors and whether any of their checks has come are read
+in one query when the scan begins: a branch with no change since its cursor
+and no check come costs the scan no query of its own.
+
 A branch seen for the first time is walked (its unfinished tickets) in batches
 with keyset pagination; ``full`` walks every ticket. Only tickets whose
 computed values or level change are written, through the one door's rules and
@@ -35,7 +39,7 @@ from functools import cache
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import bindparam, case, insert, select, update
+from sqlalchemy import bindparam, case, exists, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -83,7 +87,6 @@ MET_BY = {
 """The milestone that meets each deadline: a met deadline raises no flag, so it needs no check."""
 _t = tickets_table.c
 _b = BranchRow.__table__.c
-_BRANCH = select(_b.code, _b.timezone, _b.change_seq).where(_b.id == bindparam("branch"))
 _WALK = (
     select(*TICKET_READ)
     .where(_t.branch_id == bindparam("branch"), _t.ticket_id > bindparam("last"))
@@ -105,12 +108,42 @@ _DUE = (
 )
 """A page of a branch's tickets whose next check has come, after sync key ``last``, with that check (only
 the scan writes the checks, so it is still the stored one when the page is written)."""
+_cursors = ScanCursorRow.__table__.c
+_BRANCHES = (
+    select(
+        _b.id,
+        _b.code,
+        _b.timezone,
+        _b.change_seq,
+        _cursors.change_seq.label("cursor"),
+        exists().where(_checks.branch_id == _b.id, _checks.next_check_at <= bindparam("now")).label("due"),
+    )
+    .select_from(BranchRow.__table__.outerjoin(ScanCursorRow.__table__, _cursors.branch_id == _b.id))
+    .order_by(_b.id)
+)
+"""Every branch, its scan cursor (None: never scanned) and whether any of its checks has come (one
+index probe per branch on (branch, next check)): a branch with neither changes nor due checks costs no
+more query."""
 _LOCK = (
     select(_t.sync_key, _t.version, _t.change_seq)
     .where(_t.sync_key.in_(bindparam("keys", expanding=True)))
     .with_for_update()
 )
 """The versions of tickets about to be written, locked (PostgreSQL) until the transaction ends."""
+_MOVE_CURSOR = (
+    update(ScanCursorRow.__table__)
+    .where(_cursors.branch_id == bindparam("branch"))
+    .values(
+        change_seq=case(
+            (_cursors.change_seq > bindparam("seq"), _cursors.change_seq), else_=bindparam("seq")
+        ),
+        scanned_at=bindparam("at"),
+    )
+)
+"""Move a branch's scan cursor forward (never back) to change number ``seq``, scanned at ``at``."""
+_NEW_CURSOR = insert(ScanCursorRow.__table__).values(
+    branch_id=bindparam("branch"), change_seq=bindparam("seq"), scanned_at=bindparam("at")
+)
 _CHECKS_OF = select(_checks.sync_key, _checks.next_check_at).where(
     _checks.sync_key.in_(bindparam("keys", expanding=True))
 )
@@ -163,13 +196,11 @@ def scan_flags(now: datetime, full: bool = False, batch: int = BATCH) -> ScanRep
     """Scan every branch at ``now``; ``full`` re-evaluates every ticket (after a rule or calendar change)."""
     db = get_db()
     with db.read() as session:
-        branches = list(session.scalars(select(_b.id).order_by(_b.id)))
-        c = ScanCursorRow.__table__.c
-        cursors = dict(session.execute(select(c.branch_id, c.change_seq)).all())
+        branches = session.execute(_BRANCHES, {"now": now}).all()
     report = ScanReport()
     rules = LevelRules(**current_app.config.get("LEVEL_RULES", {}))
-    for branch_id in branches:
-        BranchScan(db, branch_id, now, rules, report, batch).run(cursors.get(branch_id), full)
+    for branch in branches:
+        BranchScan(db, branch, now, rules, report, batch).run(branch.cursor, full, bool(branch.due))
         report.branches += 1
     return report
 
@@ -230,20 +261,20 @@ class BranchScan:
     def __init__(
         self,
         db: Database,
-        branch_id: int,
+        branch: Any,
         now: datetime,
         rules: LevelRules,
         report: ScanReport,
         batch: int,
     ) -> None:
+        """``branch``: its row of `_BRANCHES`, read when the scan began."""
         self.db = db
         self.now = now
         self.rules = rules
         self.report = report
         self.batch = batch
-        with db.read() as session:
-            self.code, self.tz, self.latest = session.execute(_BRANCH, {"branch": branch_id}).one()
-        self.branch_id = branch_id
+        self.branch_id, self.code = branch.id, branch.code
+        self.tz, self.latest = branch.timezone, branch.change_seq
         self._table: RoutingTable | None = None
         self._heads: dict[tuple[str, Category | None], str] = {}
         self.clock = clock_for(self.tz, current_app.config.get("CALENDAR_FILE"))
@@ -253,31 +284,28 @@ class BranchScan:
         self.stored_cursor: int | None = None
         self.cursor_saved = False
 
-    @property
-    def table(self) -> RoutingTable:
-        """The branch's routing table (read when a level rule needs a department head)."""
-        if self._table is None:
-            with self.db.read() as session:
-                self._table = routing_table(session, self.branch_id)
-        return self._table
-
-    def run(self, cursor: int | None, full: bool) -> None:
+    def run(self, cursor: int | None, full: bool, due: bool) -> None:
         """Scan this branch: every ticket with ``full``; every unfinished one when first seen (or after
-        too many changes); otherwise the changed ones, their group neighbours and the due checks."""
+        too many changes); otherwise the changed ones, their group neighbours and (``due``: some have
+        come) the due checks."""
         self.first = cursor is None
         self.stored_cursor = cursor
-        with self.db.read() as session:
-            changed: list[Ticket] = []
-            if not (full or self.first):  # at most one more than MAX_INCREMENTAL: enough to decide
-                changed = _load_light_changed(session, self.branch_id, cursor or 0)
-            walk = full or self.first or len(changed) > MAX_INCREMENTAL
-            findings = find_groups(session, self.branch_id, self.rules, None if walk else changed)
+        walk = full or self.first
+        changed: list[Ticket] = []
+        findings = GroupFindings()
+        if walk or cursor != self.latest:  # the cursor at the branch's change number: nothing changed
+            with self.db.read() as session:
+                if not walk:  # at most one more than MAX_INCREMENTAL: enough to decide
+                    changed = _load_light_changed(session, self.branch_id, cursor or 0)
+                    walk = len(changed) > MAX_INCREMENTAL
+                findings = find_groups(session, self.branch_id, self.rules, None if walk else changed)
         if walk:
             self.report.full_branches += 1
             self._walk(findings, everything=full)
         else:
             done = self._keys(sorted({t.sync_key for t in changed} | set(findings.bases)), findings)
-            self._due(done)
+            if due:
+                self._due(done)
         self._save_cursor()
 
     def _walk(self, findings: GroupFindings, everything: bool) -> None:
@@ -340,6 +368,8 @@ class BranchScan:
         """Settle ``rows`` through the one door's rules (levels only with ``findings``)."""
         rows = list(rows)
         proposals = {r.sync_key: stored_state(r, ticket_of(r, self.code)) for r in rows}
+        if proposals and self._table is None:  # the rules name each ticket's department head
+            self._table = routing_table(session, self.branch_id)
         tasks, progress = tasks_and_progress(session, proposals)
         outcomes = settle_all(
             proposals,
@@ -362,7 +392,8 @@ class BranchScan:
         key = (ticket.department.strip(), ticket.category)
         head = self._heads.get(key)
         if head is None:
-            rule = head_rule(self.table, ticket)
+            assert self._table is not None, "read with the tickets (_evaluate)"
+            rule = head_rule(self._table, ticket)
             head = self._heads[key] = rule.head if rule else ""
         return head
 
@@ -435,21 +466,9 @@ class BranchScan:
         return self.stored_cursor is None or self.stored_cursor != self.cursor
 
     def _store_cursor(self, session: Session) -> None:
-        c = ScanCursorRow.__table__.c
-        moved = session.execute(
-            update(ScanCursorRow.__table__)
-            .where(c.branch_id == self.branch_id)
-            .values(
-                change_seq=case((c.change_seq > self.cursor, c.change_seq), else_=self.cursor),
-                scanned_at=self.now,
-            )
-        )
-        if moved.rowcount == 0:
-            session.execute(
-                insert(ScanCursorRow.__table__).values(
-                    branch_id=self.branch_id, change_seq=self.cursor, scanned_at=self.now
-                )
-            )
+        values = {"branch": self.branch_id, "seq": self.cursor, "at": self.now}
+        if session.execute(_MOVE_CURSOR, values).rowcount == 0:
+            session.execute(_NEW_CURSOR, values)
         self.cursor_saved = True
 
 

@@ -43,7 +43,7 @@ from server.storage.figures import figure_row, write_figure_rows
 from server.storage.groups import ensure_groups
 from server.storage.models import BranchRow, OutboxRow
 from server.storage.neighbours import GroupFindings
-from server.storage.routing import EMERGENCY_ROLES, branch_contact, emergency_contacts, routing_table
+from server.storage.routing import EMERGENCY_ROLES, emergency_contacts, notice_language, routing_table
 from server.storage.rows import (
     STORED_AS_IS,
     STORED_CONVERTED,
@@ -298,7 +298,7 @@ def announce(change: Change, outcomes: Iterable[Outcome], first_scan: bool = Fal
         ]
         enqueue_many(change.session, skipped, change.now, "escalated before the scheduler first ran")
         fresh = [(key, o) for key, o in fresh if o.settled.raised]
-    lang = branch_contact(change.session, change.branch.id).language if fresh else ""
+    lang = notice_language(change.session, change.branch.id) if fresh else ""
     notices = []
     for _, o in fresh:
         before, row = o.proposal.before, o.proposal.row
@@ -348,7 +348,7 @@ def alert_emergencies(change: Change, outcomes: Iterable[Outcome], first_scan: b
     if not fresh:
         return 0
     contacts = emergency_contacts(change.session, change.branch.id)
-    lang = branch_contact(change.session, change.branch.id).language
+    lang = notice_language(change.session, change.branch.id)
     notices = []
     for o, role, late in fresh.values():
         if role == "head":

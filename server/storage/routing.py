@@ -11,7 +11,9 @@ public-relations contacts (``routing emergency``).
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, select
+from typing import Any
+
+from sqlalchemy import Row, bindparam, select
 from sqlalchemy.orm import Session
 
 from complaints.routing import RoutingRule, RoutingTable, default_routing_table
@@ -76,6 +78,15 @@ def branch_contact(session: Session, branch_id: int) -> BranchContactRow:
     return row or BranchContactRow(branch_id=branch_id, coordinator="", email="", language="zh")
 
 
+def notice_language(session: Session, branch_id: int) -> str:
+    """The language of the branch's notices, as `branch_contact` has it (a plain read: the scan's notices)."""
+    return session.scalar(_LANGUAGE, {"branch": branch_id}) or "zh"
+
+
+_coordinators = BranchContactRow.__table__.c
+_LANGUAGE = select(_coordinators.language).where(_coordinators.branch_id == bindparam("branch"))
+
+
 def set_coordinator(
     session: Session, branch_id: int, name: str | None, email: str | None, language: str | None
 ) -> BranchContactRow:
@@ -94,10 +105,15 @@ def set_coordinator(
     return row
 
 
-def emergency_contacts(session: Session, branch_id: int) -> dict[str, EmergencyContactRow]:
-    """The branch's emergency contacts by role; a role nobody was named for is absent."""
-    rows = session.scalars(select(EmergencyContactRow).where(EmergencyContactRow.branch_id == branch_id))
-    return {r.role: r for r in rows}
+def emergency_contacts(session: Session, branch_id: int) -> dict[str, Row[Any]]:
+    """The branch's emergency contacts by role (role, name, email); a role nobody was named for is absent."""
+    return {r.role: r for r in session.execute(_EMERGENCY, {"branch": branch_id})}
+
+
+_emergency = EmergencyContactRow.__table__.c
+_EMERGENCY = select(_emergency.role, _emergency.name, _emergency.email).where(
+    _emergency.branch_id == bindparam("branch")
+)
 
 
 def set_emergency_contact(

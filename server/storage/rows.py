@@ -254,11 +254,14 @@ def tasks_and_progress(
     return tasks, progress
 
 
-_TASKS_OF = select(*TaskRow.__table__.c).where(TaskRow.ticket_key.in_(bindparam("keys", expanding=True)))
-"""The tasks of some tickets as Core rows (`task_of` reads them as it reads an ORM row), built once."""
-_PROGRESS_OF = select(LogRow.ticket_key, LogRow.ticket_id, LogRow.at, LogRow.kind, LogRow.sync_key).where(
-    LogRow.ticket_key.in_(bindparam("keys", expanding=True)),
-    LogRow.kind.in_([k.value for k in FLAG_LOG_KINDS]),
+_tasks = TaskRow.__table__.c
+_TASKS_OF = select(*_tasks).where(_tasks.ticket_key.in_(bindparam("keys", expanding=True)))
+"""The tasks of some tickets as Core rows (`task_of` reads them as it reads an ORM row), built once, of
+table columns: executed without the ORM's compile state (a scan runs it for every batch)."""
+_log = LogRow.__table__.c
+_PROGRESS_OF = select(_log.ticket_key, _log.ticket_id, _log.at, _log.kind, _log.sync_key).where(
+    _log.ticket_key.in_(bindparam("keys", expanding=True)),
+    _log.kind.in_([k.value for k in FLAG_LOG_KINDS]),
 )
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 import pytest
 
-from complaints.contacts import customer_key, mask_phones
+from complaints.contacts import _WIDE_PUNCTUATION, customer_key, mask_phones
 from tests.phones import NOT_PHONES, PHONES, Spelling, holds_number, plain
 
 
@@ -55,3 +56,25 @@ def test_masking_twice_changes_nothing_more() -> None:
 )
 def test_one_customer_is_recognised_however_the_number_is_written(contact: str, key: str) -> None:
     assert customer_key(contact) == key
+
+
+def _number_punctuation() -> dict[str, str]:
+    """Every non-ASCII character (BMP) whose NFKC form is punctuation numbers are written with."""
+    found = {}
+    for code in range(0x80, 0x10000):
+        ch = chr(code)
+        if unicodedata.decomposition(ch) and unicodedata.normalize("NFKC", ch) in "+()-./ ":
+            found[ch] = unicodedata.normalize("NFKC", ch)
+    return found
+
+
+@pytest.mark.parametrize(
+    "separator", [ch for ch, plain in _number_punctuation().items() if plain in " -./"], ids=ascii
+)
+def test_a_number_grouped_with_any_form_of_blank_hyphen_dot_or_slash_is_masked(separator: str) -> None:
+    written = f"客户电话138{separator}0013{separator}8000，请回电"
+    assert mask_phones(written) == f"客户电话138{separator}****{separator}8000，请回电"
+
+
+def test_every_form_of_number_punctuation_is_read_as_part_of_a_number() -> None:
+    assert sorted(_number_punctuation()) == sorted(_WIDE_PUNCTUATION)

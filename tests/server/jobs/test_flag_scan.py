@@ -4,12 +4,13 @@ the revisit window, writing only what changes, and agreement with evaluating eve
 from __future__ import annotations
 
 import random
+import re
 import uuid
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from complaints.enums import Flag, Grade, Level, LogKind
@@ -24,6 +25,7 @@ from server.storage.db import get_db
 from server.storage.models import BranchRow, LogRow, TaskRow, TicketRow
 from server.storage.rows import clock_for, computed_values, row_to_ticket
 from tests.factories import local, make_ticket
+from tests.server.api.conftest import add_branch
 from tests.server.jobs.conftest import (
     START,
     PinnedClock,
@@ -160,6 +162,33 @@ def test_a_scan_writes_only_tickets_whose_flags_change(desk: Flask, clock: Pinne
 
     again = scan_at(desk, clock, local(2026, 10, 14, 10, 0, 2))
     assert (again.evaluated, again.written) == (0, 0)
+
+
+def test_a_branch_without_changes_or_checks_come_costs_the_scan_no_read_of_its_tickets(
+    desk: Flask, clock: PinnedClock
+) -> None:
+    add_branch(desk, "SZ02")
+    received(clock, desk, local(2026, 10, 13, 9, 0))
+    scan_at(desk, clock, local(2026, 10, 13, 9, 30))  # the first scan walks both branches
+    statements: list[str] = []
+    with desk.app_context():
+        engine = get_db().engine
+
+    def executed(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", executed)
+    try:
+        report = scan_at(desk, clock, local(2026, 10, 13, 9, 31))
+    finally:
+        event.remove(engine, "before_cursor_execute", executed)
+    assert (report.branches, report.evaluated) == (2, 0)
+    per_branch = [
+        s
+        for s in statements
+        if "FROM branches" not in s and re.search(r"\b(tickets|ticket_checks|scan_cursors)\b", s)
+    ]
+    assert per_branch == []
 
 
 def test_incremental_scans_agree_with_evaluating_every_ticket_afresh(desk: Flask, clock: PinnedClock) -> None:
