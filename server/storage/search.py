@@ -96,8 +96,9 @@ _SLOTS = 1 << _SLOT_BITS
 FIRST_BATCH = 1_024
 """Candidates `in_place_order` reads first (then four times as many each time)."""
 LONG = 6
-"""The longer n-grams of an ASCII run (besides its trigrams). Five-grams narrow less (``26110`` is in
-every ticket number of 10 November too), seven-grams only queries of seven characters or more."""
+"""The longer n-grams of an ASCII run (besides its trigrams). Measured on a tenth of the bench's tickets,
+four- to seven-grams make FTS indexes within 5% of one another (a quarter more than trigrams alone) and
+narrow its numbers alike; the longer, the rarer a phone number's piece, but the longer a query must be."""
 _RUN = re.compile(r"[^\W_]+")
 _PART = re.compile(r"[0-9a-z]+|[^0-9a-z]+")
 
