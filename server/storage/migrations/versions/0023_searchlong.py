@@ -47,8 +47,9 @@ def upgrade() -> None:
         for name in TRIGGERS:
             op.execute(f"DROP TRIGGER ticket_search_{name}")
         op.execute(f"DROP TABLE {FTS}")
-    else:
+    else:  # emptied at once: a DELETE would leave every old row dead, in the table and in the new index
         op.execute("DROP INDEX ix_ticket_search_terms")
+        op.execute("TRUNCATE ticket_search")
     fill_search_rows(connection)
     if sqlite:
         op.execute(FTS_TABLE)
