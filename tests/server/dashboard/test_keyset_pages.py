@@ -439,7 +439,7 @@ def test_the_upgrade_gives_every_stored_ticket_its_place_and_leaves_the_index_cu
 
 
 def test_the_upgrade_to_six_grams_writes_every_stored_ticket_s_terms_again(listed_app, analyst):
-    """Rows written before 0023 hold trigrams only: a search of a ticket number would find nothing; the
+    """Rows written before 0024 hold trigrams only: a search of a ticket number would find nothing; the
     upgrade writes every row again with its six-grams, at its place, and leaves the index current."""
     from alembic import command
 
@@ -449,7 +449,7 @@ def test_the_upgrade_to_six_grams_writes_every_stored_ticket_s_terms_again(liste
     with listed_app.app_context():
         db = get_db()
         db.dispose()
-        command.downgrade(alembic_config(db.url), "0022_figmonths")
+        command.downgrade(alembic_config(db.url), "0023_figdekads")
         with db.write() as session:
             s = search_table.c
             for key, terms in session.execute(select(s.sync_key, s.terms)).all():

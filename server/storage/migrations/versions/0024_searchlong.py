@@ -1,7 +1,7 @@
 """searchlong: the search terms of ASCII runs of six or more hold their six-grams too
 
-Revision ID: 0023_searchlong
-Revises: 0022_figmonths
+Revision ID: 0024_searchlong
+Revises: 0023_figdekads
 Create Date: 2026-12-05
 
 A query's ASCII piece of six characters or more is now looked up by its
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0023_searchlong"
-down_revision: str | None = "0022_figmonths"
+revision: str = "0024_searchlong"
+down_revision: str | None = "0023_figdekads"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
