@@ -179,6 +179,12 @@ SEARCHES = [
     ("断线宽带", lambda t: False),  # both words are there, never in this order
     ("GZ01-20261120-0042", lambda t: t.ticket_id == "GZ01-20261120-0042"),
     ("gz01-20261120-004", lambda t: t.ticket_id.startswith("GZ01-20261120-004")),
+    ("Gz01-20261120-0042", lambda t: t.ticket_id == "GZ01-20261120-0042"),  # case folded
+    ("SZ01-2026112", lambda t: t.ticket_id.startswith("SZ01-")),  # a piece of seven digits
+    ("20261120-0042", lambda t: t.ticket_id.endswith("-20261120-0042")),
+    ("0261120-004", lambda t: "-20261120-004" in t.ticket_id),
+    ("SZ01-20261121", lambda t: False),  # every ticket holds its trigrams, none the number
+    ("1390000", lambda t: False),  # in every phone number, but only in the digits masked
     ("火箭", lambda t: False),
 ]
 
@@ -189,7 +195,38 @@ def test_search_finds_exactly_the_tickets_holding_the_text(listed_app, analyst, 
     monkeypatch.setattr(queries, "SEARCH_CAP", cap)
     for q, keep in SEARCHES:
         assert searched(analyst, q)[0] == numbers(listed_app, keep), q
-    assert [q for q, keep in SEARCHES if not numbers(listed_app, keep)] == ["断线宽带", "火箭"]
+    assert [q for q, keep in SEARCHES if not numbers(listed_app, keep)] == [
+        "断线宽带",
+        "SZ01-20261121",
+        "1390000",
+        "火箭",
+    ]
+
+
+@pytest.mark.parametrize("cap", [queries.SEARCH_CAP, 1])
+def test_digits_of_a_phone_number_are_found_as_the_viewer_sees_the_number(
+    listed_app, analyst, monkeypatch, cap
+):
+    """Six digits and more (looked up by their six-grams): an administrator finds them anywhere in the
+    number, a viewer who sees numbers masked only in the digits shown."""
+    monkeypatch.setattr(queries, "SEARCH_CAP", cap)
+    admin = listed_app.test_client()
+    sign_in(admin, "root")
+    assert searched(admin, "00000142")[0] == {"SZ01-20261120-0042"}  # contact 13900000142
+    assert searched(admin, "139000001")[0] == numbers(listed_app, lambda t: t.ticket_id.startswith("SZ01"))
+    assert searched(analyst, "00000142")[0] == set()  # 139****0142: the first four lie in the mask
+    assert searched(analyst, "139****0142")[0] == {"SZ01-20261120-0042"}
+
+
+def test_a_longer_piece_of_a_number_narrows_the_search_to_the_tickets_holding_it(listed_app, analyst):
+    """Every ticket holds the trigrams of 20261121 (2026112x, 121 in 13900000121's phone number or not:
+    202, 611 and 121 tile it), none its six-grams: the index alone says no ticket has it."""
+    searched(analyst, "火箭")  # the index caught up
+    with listed_app.app_context(), get_db().read() as session:
+        assert search.candidates(session, query_terms("20261121"), queries.SEARCH_CAP) == []
+        held = search.candidates(session, query_terms("GZ01-20261120-0042"), queries.SEARCH_CAP)
+        numbered = session.scalars(select(TicketRow.ticket_id).where(TicketRow.sync_key.in_(held or [])))
+        assert set(numbered) == {"GZ01-20261120-0042"}
 
 
 @pytest.mark.parametrize("cap", [queries.SEARCH_CAP, 1])
@@ -251,12 +288,13 @@ def test_a_ticket_pushed_is_found_by_the_next_search_and_the_flag_scan_catches_t
 def test_every_substring_holds_the_terms_of_the_ticket_it_is_in():
     """The index only narrows: a ticket whose text contains the query always holds all the query's terms."""
     rng = random.Random(7)
-    alphabet = "宽带断线光猫ab5G0138-*（ ）ÄßİK"
-    for _ in range(3000):
-        text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(1, 16)))
-        start = rng.randrange(len(text))
-        q = text[start : rng.randrange(start + 1, len(text) + 1)]
-        assert set(query_terms(q)) <= set(terms_of([text]).split()), (text, q)
+    for alphabet, longest in (("宽带断线光猫ab5G0138-*（ ）ÄßİK", 16), ("0012389aBzZ-宽 ", 40)):  # long runs
+        for _ in range(3000):
+            text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(1, longest)))
+            start = rng.randrange(len(text))
+            q = text[start : rng.randrange(start + 1, len(text) + 1)]
+            assert set(query_terms(q)) <= set(terms_of([text]).split()), (text, q)
+            assert set(query_terms(q.swapcase())) <= set(terms_of([text]).split()), (text, q)
 
 
 def test_next_last_previous_and_first_in_chromium(live_url: str) -> None:  # noqa: F811
@@ -398,3 +436,33 @@ def test_the_upgrade_gives_every_stored_ticket_its_place_and_leaves_the_index_cu
     assert walk(analyst, url, "next") == before
     assert [k for p in before[0] for k in p] == stored_order(listed_app, lambda t, code: True)
     walk_both_ways(listed_app, analyst, {"q": "张先"}, lambda t, code: t.customer_name.startswith("张先"))
+
+
+def test_the_upgrade_to_six_grams_writes_every_stored_ticket_s_terms_again(listed_app, analyst):
+    """Rows written before 0024 hold trigrams only: a search of a ticket number would find nothing; the
+    upgrade writes every row again with its six-grams, at its place, and leaves the index current."""
+    from alembic import command
+
+    from server.storage.db import alembic_config
+
+    searched(analyst, "火箭")  # the index caught up
+    with listed_app.app_context():
+        db = get_db()
+        db.dispose()
+        command.downgrade(alembic_config(db.url), "0023_figdekads")
+        with db.write() as session:
+            s = search_table.c
+            for key, terms in session.execute(select(s.sync_key, s.terms)).all():
+                older = " ".join(term for term in terms.split() if len(term) < search.LONG)
+                session.execute(search_table.update().where(s.sync_key == key).values(terms=older))
+            places = dict(session.execute(select(s.sync_key, s.id)).all())
+        assert searched(analyst, "GZ01-20261120-0042")[0] == set()
+        db.dispose()
+        db.upgrade()
+        with db.read() as session:
+            assert search.lagging(session) == []
+            assert dict(session.execute(select(search_table.c.sync_key, search_table.c.id)).all()) == places
+        db.dispose()
+    assert searched(analyst, "GZ01-20261120-0042")[0] == {"GZ01-20261120-0042"}
+    sz01 = numbers(listed_app, lambda t: t.ticket_id.startswith("SZ01"))
+    assert searched(analyst, "SZ01-2026112")[0] == sz01
