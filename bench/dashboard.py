@@ -22,11 +22,10 @@ same run: the per-ticket analysis (`server.services.analysis.reference_analysis`
 that the overview used before, for the same period — on one branch when there are
 more than ``--reference-limit`` tickets, then scaled to all (printed as such).
 
-At 1,000,000 tickets on an idle 2-core machine, cold overview of November, all
-branches: SQLite 1,144 ms, PostgreSQL 885 ms (the stop before: 1,963 and 1,844
-ms, loaded; per ticket: 22,966 and 6,855); 10-20 November 1,356 / 1,205 ms; one
-branch 137 / 106 ms; the first read after a bulk load (every day rolled up once)
-30 s / 16 s. Details: docs/consolidated.md.
+At 1,000,000 tickets on a quiet 2-core machine, cold overview of November, all
+branches: SQLite 1,064 ms, PostgreSQL 679 ms (per ticket: 22,966 and 6,855);
+10-20 November 1,094 / 714 ms; one branch 131 / 91 ms; the first read after a
+bulk load (every day rolled up once) 32 s / 20 s. Details: docs/consolidated.md.
 """
 
 from __future__ import annotations
