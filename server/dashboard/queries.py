@@ -29,12 +29,12 @@ from server.storage.models import (
     figures_table,
 )
 from server.storage.search import (
-    READS_IN_PLACE_ORDER,
     Matches,
     candidates,
     holding,
     in_place_order,
     query_terms,
+    reads_in_place_order,
     second_of,
 )
 from server.storage.selections import figures_clause, received_within
@@ -363,7 +363,7 @@ def ticket_page(
     if keys == []:
         return Page([], 0, False, None, None)
     counted: list[str] | None = None
-    walked = keys is None and terms and session.get_bind().dialect.name in READS_IN_PLACE_ORDER
+    walked = keys is None and terms and reads_in_place_order(session, terms)
     if walked:
         # broad: the page's tickets and the count from the candidates by place
         look = partial(_walked, session, query, zone_list, masked, terms)

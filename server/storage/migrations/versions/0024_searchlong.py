@@ -56,8 +56,9 @@ def upgrade() -> None:
         op.execute(f"INSERT INTO {FTS}({FTS}) VALUES ('rebuild')")
         for name, body in TRIGGERS.items():
             op.execute(f"CREATE TRIGGER ticket_search_{name} {body}")
-    else:
+    else:  # the planner's statistics of the new terms: they decide how a broad search reads them
         op.execute(GIN)
+        op.execute("ANALYZE ticket_search")
     op.execute("DELETE FROM search_marks")
     op.execute("INSERT INTO search_marks (branch_id, change_seq) SELECT id, change_seq FROM branches")
 
