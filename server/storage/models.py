@@ -240,31 +240,28 @@ figure_days_table = Table(
 ``family`` the counts by department (0) or by person (1), ``kind`` the count, ``department`` the
 department or person, ``key`` the values it tells apart (a JSON list), ``n`` how many tickets."""
 
-figure_months_table = Table(
-    "figure_months",
-    Base.metadata,
-    Column("branch_id", ForeignKey("branches.id"), primary_key=True),
-    Column("family", SmallInteger, primary_key=True),
-    Column("month", Date, primary_key=True),
-    Column("kind", SmallInteger, primary_key=True),
-    Column("department", Text, primary_key=True),
-    Column("key", Text, primary_key=True),
-    Column("n", Integer, nullable=False),
-)
+
+def _sums_table(name: str, span: str) -> Table:
+    """A table of the sums of ``figure_days`` per branch, family and span of days (``span``: its first
+    day), one row per count: the rows of ``figure_days`` with the span in place of the day."""
+    return Table(
+        name,
+        Base.metadata,
+        Column("branch_id", ForeignKey("branches.id"), primary_key=True),
+        Column("family", SmallInteger, primary_key=True),
+        Column(span, Date, primary_key=True),
+        Column("kind", SmallInteger, primary_key=True),
+        Column("department", Text, primary_key=True),
+        Column("key", Text, primary_key=True),
+        Column("n", Integer, nullable=False),
+    )
+
+
+figure_months_table = _sums_table("figure_months", "month")
 """The sums of ``figure_days`` per calendar month (``month``: its first day) of every day stored, kept with
 each day stored: a whole month is read from one row per count instead of thirty."""
 
-figure_dekads_table = Table(
-    "figure_dekads",
-    Base.metadata,
-    Column("branch_id", ForeignKey("branches.id"), primary_key=True),
-    Column("family", SmallInteger, primary_key=True),
-    Column("dekad", Date, primary_key=True),
-    Column("kind", SmallInteger, primary_key=True),
-    Column("department", Text, primary_key=True),
-    Column("key", Text, primary_key=True),
-    Column("n", Integer, nullable=False),
-)
+figure_dekads_table = _sums_table("figure_dekads", "dekad")
 """The same sums per dekad (旬: the 1st to the 10th, the 11th to the 20th, the 21st to the month's end;
 ``dekad``: its first day): a period of part of a month reads its whole dekads from here and only the days
 left over from ``figure_days`` (a day holds a third of a dekad's rows)."""
