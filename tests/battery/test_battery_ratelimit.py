@@ -92,7 +92,13 @@ def test_a_token_over_its_limit_gets_429_from_every_worker_until_the_next_minute
     statuses = [r.status_code for r in answers]
     assert statuses.count(200) == LIMIT and statuses.count(429) == 2 * LIMIT
     refusing_workers = {r.headers["X-Worker-Pid"] for r in answers if r.status_code == 429}
-    assert len({r.headers["X-Worker-Pid"] for r in answers}) >= 2 and len(refusing_workers) >= 2
+    for _ in range(25):  # on a busy machine the kernel may hand a whole burst to one worker: ask on
+        if len(refusing_workers) >= 2:
+            break
+        more = burst(server, token, 8)
+        assert all(r.status_code == 429 for r in more)
+        refusing_workers |= {r.headers["X-Worker-Pid"] for r in more}
+    assert len(refusing_workers) >= 2
     refused = next(r for r in answers if r.status_code == 429)
     assert refused.headers["Retry-After"] == "30"
     body = refused.json()
