@@ -18,6 +18,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
+from sqlalchemy import text as sql
 
 from server.auth import ADMIN, HEAD_OFFICE
 from server.dashboard import queries
@@ -223,10 +224,48 @@ def test_a_longer_piece_of_a_number_narrows_the_search_to_the_tickets_holding_it
     202, 611 and 121 tile it), none its six-grams: the index alone says no ticket has it."""
     searched(analyst, "火箭")  # the index caught up
     with listed_app.app_context(), get_db().read() as session:
-        assert search.candidates(session, query_terms("20261121"), queries.SEARCH_CAP) == []
-        held = search.candidates(session, query_terms("GZ01-20261120-0042"), queries.SEARCH_CAP)
+        assert search.candidates(session, query_terms("20261121"), queries.SEARCH_CAP).keys == []
+        held = search.candidates(session, query_terms("GZ01-20261120-0042"), queries.SEARCH_CAP).keys
         numbered = session.scalars(select(TicketRow.ticket_id).where(TicketRow.sync_key.in_(held or [])))
         assert set(numbered) == {"GZ01-20261120-0042"}
+
+
+def test_a_search_the_planner_thinks_narrower_than_it_is_walks_the_list_and_finds_the_same(
+    listed_app, analyst, monkeypatch
+):
+    """PostgreSQL reads a search's candidates with their places only up to `search.PLACED_AT_MOST`: when its
+    planner expected fewer than there are, the list's order is walked with the ``LIKE`` (on SQLite the
+    planner is not asked): the same tickets either way."""
+    monkeypatch.setattr(queries, "SEARCH_CAP", 1)
+    monkeypatch.setattr(search, "PLACED_AT_MOST", 2)
+    monkeypatch.setattr(search, "_expected", lambda session, terms: 0)
+    for q, keep in SEARCHES:
+        assert searched(analyst, q)[0] == numbers(listed_app, keep), q
+
+
+def test_terms_nearly_every_ticket_holds_are_not_looked_up_and_the_search_finds_the_same(
+    listed_app, analyst, monkeypatch
+):
+    """PostgreSQL: a term its statistics give to more than half the tickets (202611: every ticket of
+    November) narrows little and costs most of the lookup, so it is left out; the rarest term is always
+    looked up, and the ``LIKE`` still decides."""
+    if listed_app.config["DATABASE_URL"].startswith("sqlite"):
+        pytest.skip("FTS5 reads a term's list only as far as the rarer ones lead it")
+    searched(analyst, "火箭")  # the index caught up
+    with listed_app.app_context(), get_db().write() as session:
+        session.execute(sql("ANALYZE ticket_search"))
+    with listed_app.app_context(), get_db().read() as session:
+        terms = query_terms("SZ01-20261120-00")
+        narrowed = search._narrowing(session, terms)
+        assert "202611" in terms and "202611" not in narrowed and narrowed
+        everywhere = query_terms("2026112")  # 202611 and 026112: both in every ticket
+        assert len(search._narrowing(session, everywhere)) == 1
+    monkeypatch.setattr(queries, "SEARCH_CAP", 1)
+    asked = ("SZ01-20261120-00", "2026112", "GZ01-20261120-0042", "SZ01-2026112")
+    found = {q: searched(analyst, q)[0] for q in asked}
+    monkeypatch.setattr(search, "COMMON", 1.0)  # every term looked up
+    assert {q: searched(analyst, q)[0] for q in asked} == found
+    assert found["GZ01-20261120-0042"] == {"GZ01-20261120-0042"} and found["SZ01-20261120-00"]
 
 
 @pytest.mark.parametrize("cap", [queries.SEARCH_CAP, 1])
