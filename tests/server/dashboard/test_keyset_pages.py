@@ -230,15 +230,15 @@ def test_a_longer_piece_of_a_number_narrows_the_search_to_the_tickets_holding_it
         assert set(numbered) == {"GZ01-20261120-0042"}
 
 
-def test_a_search_the_planner_thinks_narrower_than_it_is_walks_the_list_and_finds_the_same(
-    listed_app, analyst, monkeypatch
-):
+@pytest.mark.parametrize("expected", [0, 10**6])
+def test_a_search_the_planner_misjudges_finds_the_same_tickets(listed_app, analyst, monkeypatch, expected):
     """PostgreSQL reads a search's candidates with their places only up to `search.PLACED_AT_MOST`: when its
-    planner expected fewer than there are, the list's order is walked with the ``LIKE`` (on SQLite the
-    planner is not asked): the same tickets either way."""
+    planner expected fewer than there are (0), the list's order is walked with the ``LIKE``; when it
+    expects more (a million), a one-term search walks it at once and a longer one asks the index whether
+    few tickets hold all its terms. On SQLite the planner is not asked. The same tickets every way."""
     monkeypatch.setattr(queries, "SEARCH_CAP", 1)
     monkeypatch.setattr(search, "PLACED_AT_MOST", 2)
-    monkeypatch.setattr(search, "_expected", lambda session, terms: 0)
+    monkeypatch.setattr(search, "_expected", lambda session, terms: expected)
     for q, keep in SEARCHES:
         assert searched(analyst, q)[0] == numbers(listed_app, keep), q
 
@@ -395,16 +395,20 @@ BROAD = [
 ]
 
 
+@pytest.mark.parametrize("cost", [0, 10**6])
 @pytest.mark.parametrize("budget", [queries.WALK_BUDGET, 100, 5])
 def test_a_broad_search_reads_its_pages_from_the_candidates_newest_first(
-    listed_app, analyst, monkeypatch, budget
+    listed_app, analyst, monkeypatch, budget, cost
 ):
     """More candidates than listed: each page comes from the index's candidates read by place, a few at a
     time, every second read whole (five receipt moments only: dozens of tickets share each second, and
     tight slots make them compete); the same pages as walking the list, both ways. A budget too small to
-    count (100) or to fill a page (5) walks the list's order for it instead: the same pages and counts."""
+    count (100) or to fill a page (5) walks the list's order for it instead: the same pages and counts.
+    With filters, the candidates are read on (``cost`` 0) or the list's order is judged cheaper after the
+    first batch (a million): the same pages and counts."""
     monkeypatch.setattr(queries, "SEARCH_CAP", 1)
     monkeypatch.setattr(queries, "WALK_BUDGET", budget)
+    monkeypatch.setattr(queries, "CANDIDATE_COST", cost)
     monkeypatch.setattr(search, "FIRST_BATCH", 3)
     for q, params, keep in BROAD:
         walk_both_ways(listed_app, analyst, {"q": q, **params}, keep)
