@@ -449,7 +449,8 @@ def _walked(
     read = 0
     filtering = dataclasses.replace(query, q="") != TicketFilter()
     start = None if bound is None else second_of(bound.received_at)
-    for placed in in_place_order(session, found, terms, newest_first, start):
+    first = 2 * want  # a page's walk reads a tenth of what a count's does, most often enough
+    for placed in in_place_order(session, found, terms, newest_first, start, first):
         batch = [key for _, key in placed]
         stmt = _listed(session, query, zones, masked, terms, batch)[1].with_only_columns(*LIST_ORDER)
         if bound is not None:

@@ -99,7 +99,7 @@ _SPAN = 1 << _SHIFT
 _SLOT_BITS = 20
 _SLOTS = 1 << _SLOT_BITS
 FIRST_BATCH = 1_024
-"""Candidates `in_place_order` reads first (then four times as many each time)."""
+"""Candidates `in_place_order` reads first at most (then four times as many each time)."""
 LONG = 6
 """The longer n-grams of an ASCII run (besides its trigrams). Measured on a tenth of the bench's tickets,
 four- to seven-grams make FTS indexes within 5% of one another (a quarter more than trigrams alone) and
@@ -494,11 +494,16 @@ def _expected(session: Session, terms: Sequence[str]) -> int:
 
 
 def in_place_order(
-    session: Session, found: Candidates, terms: Sequence[str], newest_first: bool, second: int | None
+    session: Session,
+    found: Candidates,
+    terms: Sequence[str],
+    newest_first: bool,
+    second: int | None,
+    first: int = FIRST_BATCH,
 ) -> Iterator[list[tuple[int, str]]]:
     """(place, sync key) of the tickets holding every term, by place: receipt second by second from ``second``
     (included; None: the newest or oldest end), newest or oldest first; a batch at a time, each of whole
-    seconds and up to four times as long as the one before.
+    seconds, ``first`` (at most `FIRST_BATCH`) then up to four times as long as the one before.
 
     SQLite: a batch is one read of the index (its cost is mostly the index's, however many it returns):
     when full, its last second may go on in the next, so that second is left to the next batch.
@@ -513,9 +518,9 @@ def in_place_order(
     if session.get_bind().dialect.name == "postgresql":
         places = [place for place, _ in found.placed]
         within = found.placed[bisect_left(places, low) : bisect_left(places, high)]
-        yield from _batched(within if newest_first else within[::-1])
+        yield from _batched(within if newest_first else within[::-1], first)
         return
-    size = FIRST_BATCH
+    size = min(first, FIRST_BATCH)
     while low < high:
         found_now = _placed_between(session, terms, low, high, newest_first, size)
         if len(found_now) < size:
@@ -538,10 +543,10 @@ def in_place_order(
         size = min(size * 4, 16_384)
 
 
-def _batched(found: list[tuple[int, str]]) -> Iterator[list[tuple[int, str]]]:
+def _batched(found: list[tuple[int, str]], first: int) -> Iterator[list[tuple[int, str]]]:
     """``found`` in batches as `in_place_order` yields them: whole seconds, each up to four times as long
     as the one before."""
-    size, start = FIRST_BATCH, 0
+    size, start = min(first, FIRST_BATCH), 0
     while start < len(found):
         end = min(start + size, len(found))
         while end < len(found) and found[end][0] // _SPAN == found[end - 1][0] // _SPAN:
