@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
@@ -452,11 +452,10 @@ def _walked(
     first = 2 * want  # a page's walk reads a tenth of what a count's does, most often enough
     for placed in in_place_order(session, found, terms, newest_first, start, first):
         batch = [key for _, key in placed]
-        stmt = _listed(session, query, zones, masked, terms, batch)[1].with_only_columns(*LIST_ORDER)
-        if bound is not None:
-            stmt = stmt.where(_beyond(bound, newest_first))
         before = len(kept)
-        kept += sorted(((at, key) for at, key in session.execute(stmt)), reverse=newest_first)
+        kept += sorted(
+            _found_among(session, query, zones, masked, batch, bound, newest_first), reverse=newest_first
+        )
         read += len(batch)
         sparse = filtering and len(kept) * WALK_BUDGET < (COUNT_CAP + 1) * read
         if len(kept) >= want:
@@ -505,6 +504,54 @@ def _list_sooner(session: Session, query: TicketFilter, placed: list[tuple[int, 
     return (session.scalar(select(func.count()).select_from(spanned.subquery())) or 0) < enough
 
 
+def _found_among(
+    session: Session,
+    query: TicketFilter,
+    zones: Sequence[str],
+    masked: bool,
+    keys: list[str],
+    bound: Cursor | None,
+    newest_first: bool,
+) -> list[tuple[datetime, str]]:
+    """(receipt time, sync key) of the tickets among ``keys`` the search finds past ``bound``, in one read:
+    for a viewer who sees numbers masked and searches digits, a match in the text is checked as shown in
+    the same read (`_searched_as_shown` reads twice, as it hands a statement on)."""
+    shown_digits = masked and any(ch.isdigit() for ch in query.q)
+    if shown_digits:
+        t = TicketRow
+        pattern = search_pattern(query.q)
+        texts = (t.customer_name, t.contact, t.description)
+        stmt = (
+            filtered(dataclasses.replace(query, q=""), zones)
+            .with_only_columns(*LIST_ORDER, _searched(pattern, t.ticket_id), *texts)
+            .where(_searched(pattern, t.ticket_id, *texts))
+        )
+    else:
+        stmt = filtered(query, zones, *LIST_ORDER)
+    stmt = stmt.where(among(session, figures_table.c.sync_key, keys))
+    if bound is not None:
+        stmt = stmt.where(_beyond(bound, newest_first))
+    if not shown_digits:
+        return [(at, key) for at, key in session.execute(stmt)]
+    shown = _shown_match(query.q)
+    return [(at, key) for at, key, by_number, *text in session.execute(stmt) if by_number or shown(*text)]
+
+
+def _shown_match(q: str) -> Callable[[str, str, str], bool]:
+    """Whether a ticket's name, contact or description, as a viewer who sees numbers masked sees them,
+    hold the search ``q`` (a masked number's digits: those shown, however they are spaced)."""
+    found = re.compile(".*".join(re.escape(p) for p in _MASKED_GAP.split(q)), re.IGNORECASE | re.DOTALL)
+
+    def shown(name: str, contact: str, description: str) -> bool:
+        return bool(
+            found.search(mask_phones(name))
+            or found.search(mask_phones(contact, contact=True))
+            or found.search(mask_phones(description))
+        )
+
+    return shown
+
+
 def _searched_as_shown(
     session: Session, query: TicketFilter, zones: Sequence[str], keys: list[str] | Select[Any] | None
 ) -> Select[Any]:
@@ -517,7 +564,7 @@ def _searched_as_shown(
     candidates, listed or as a query (None: not narrowed).
     """
     pattern = search_pattern(query.q)
-    found = re.compile(".*".join(re.escape(p) for p in _MASKED_GAP.split(query.q)), re.IGNORECASE | re.DOTALL)
+    shown = _shown_match(query.q)
     base = filtered(dataclasses.replace(query, q=""), zones)
     t = TicketRow
     by_number = _searched(pattern, t.ticket_id)
@@ -527,13 +574,7 @@ def _searched_as_shown(
     if keys is not None:
         key = figures_table.c.sync_key
         in_text = in_text.where(key.in_(keys) if isinstance(keys, Select) else among(session, key, keys))
-    visible = [
-        key
-        for key, name, contact, description in session.execute(in_text)
-        if found.search(mask_phones(name))
-        or found.search(mask_phones(contact, contact=True))
-        or found.search(mask_phones(description))
-    ]
+    visible = [key for key, *text in session.execute(in_text) if shown(*text)]
     return base.where(or_(by_number, t.sync_key.in_(visible)))
 
 

@@ -192,10 +192,14 @@ SEARCHES = [
 
 @pytest.mark.parametrize("cap", [queries.SEARCH_CAP, 1])
 def test_search_finds_exactly_the_tickets_holding_the_text(listed_app, analyst, monkeypatch, cap):
-    """Narrowed to the index's candidates, or (more candidates than the cap) walking the list's order."""
+    """Narrowed to the index's candidates, or (more candidates than the cap) walking the list's order; the
+    count says as many (digits in a number's masked part count for nothing)."""
     monkeypatch.setattr(queries, "SEARCH_CAP", cap)
     for q, keep in SEARCHES:
-        assert searched(analyst, q)[0] == numbers(listed_app, keep), q
+        found, first = searched(analyst, q)
+        assert found == numbers(listed_app, keep), q
+        total = _TOTAL.search(first)
+        assert (int(total[1]) if total else 0) == len(found), q
     assert [q for q, keep in SEARCHES if not numbers(listed_app, keep)] == [
         "断线宽带",
         "SZ01-20261121",
