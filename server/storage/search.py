@@ -333,22 +333,26 @@ def _index_changes(session: Session, branch_id: int, after: int, upto: int, batc
 
 
 def fill_search_rows(connection: Connection, batch: int = 5_000) -> int:
-    """Write the ``ticket_search`` row of every stored ticket (migration 0021, loads around the service)."""
+    """Write the ``ticket_search`` row of every stored ticket (migration 0021, loads around the service).
+
+    Rows go in each branch's receipt order, as the catch-up writes them: on
+    PostgreSQL a search's candidates are read from the table's pages, and the
+    tickets of one branch and time a ticket number narrows to then lie together
+    (B002-2026110 at a million: 36,000 candidates on about 2,500 pages, against
+    27,000 in the order of the sync keys).
+    """
     t = tickets_table.c
     connection.execute(delete(search_table))
     query = select(t.sync_key, t.branch_id, t.received_at, *(t[name] for name in SEARCHED)).order_by(
-        t.sync_key
+        t.branch_id, t.received_at, t.sync_key
     )
-    last, done = "", 0
-    while True:
-        part = connection.execute(query.where(t.sync_key > last).limit(batch)).all()
-        if not part:
-            return done
+    done = 0
+    for part in connection.execute(query.execution_options(yield_per=batch)).partitions():
         places = _places(connection, {r.sync_key: (r.branch_id, second_of(r.received_at)) for r in part})
         rows = [{"id": places[r.sync_key], "sync_key": r.sync_key, "terms": terms_of(r[3:])} for r in part]
         insert_rows(connection, search_table, rows)
         done += len(rows)
-        last = part[-1].sync_key
+    return done
 
 
 def holding(dialect: str, terms: Sequence[str], limit: int | None = None) -> Select[tuple[str]]:

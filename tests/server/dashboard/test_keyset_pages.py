@@ -513,3 +513,58 @@ def test_the_upgrade_to_six_grams_writes_every_stored_ticket_s_terms_again(liste
     assert searched(analyst, "GZ01-20261120-0042")[0] == {"GZ01-20261120-0042"}
     sz01 = numbers(listed_app, lambda t: t.ticket_id.startswith("SZ01"))
     assert searched(analyst, "SZ01-2026112")[0] == sz01
+
+
+def _rows_as_stored(app: Flask) -> list[tuple[str, datetime]]:
+    """PostgreSQL: (branch code, receipt time) of each ``ticket_search`` row, in the order of its pages."""
+    with app.app_context(), get_db().read() as session:
+        stored = sql(
+            "SELECT b.code, t.received_at FROM ticket_search s JOIN tickets t ON t.sync_key = s.sync_key "
+            "JOIN branches b ON b.id = t.branch_id ORDER BY s.ctid"
+        )
+        return [(code, at) for code, at in session.execute(stored)]
+
+
+def _in_branch_receipt_order(rows: list[tuple[str, datetime]]) -> bool:
+    runs = [code for n, (code, _) in enumerate(rows) if n == 0 or rows[n - 1][0] != code]
+    return len(runs) == len(set(runs)) and all(
+        a[1] <= b[1] for a, b in zip(rows, rows[1:], strict=False) if a[0] == b[0]
+    )
+
+
+def _scatter(app: Flask) -> None:
+    """Write every search row again in the order of the sync keys, as migrations 0021 and 0024 did."""
+    with app.app_context(), get_db().write() as session:
+        session.execute(sql("CREATE TEMPORARY TABLE held ON COMMIT DROP AS SELECT * FROM ticket_search"))
+        session.execute(sql("TRUNCATE ticket_search"))
+        session.execute(sql("INSERT INTO ticket_search SELECT * FROM held ORDER BY sync_key"))
+    assert not _in_branch_receipt_order(_rows_as_stored(app))
+
+
+def test_postgresql_keeps_the_search_rows_of_a_branch_together_in_receipt_order(listed_app, analyst):
+    """A search reads its candidates from the table's pages: rows written in the order of the sync keys
+    scatter one branch's tickets over all of them. The upgrade to 0026 writes them again in each branch's
+    receipt order, as a fill now does, and every search finds the same."""
+    from alembic import command
+
+    from server.storage.db import alembic_config
+
+    if listed_app.config["DATABASE_URL"].startswith("sqlite"):
+        pytest.skip("SQLite keeps the rows in the order of their places (the table's rowid)")
+    asked = ("SZ01-2026112", "张先", "GZ01-20261120-0042", "宽带")
+    found = {q: searched(analyst, q)[0] for q in asked}
+    with listed_app.app_context():
+        db = get_db()
+        db.dispose()
+        command.downgrade(alembic_config(db.url), "0025_listcover")
+        _scatter(listed_app)
+        db.dispose()
+        db.upgrade()
+    stored = _rows_as_stored(listed_app)
+    assert len(stored) == 159 and _in_branch_receipt_order(stored)
+    assert {q: searched(analyst, q)[0] for q in asked} == found
+    _scatter(listed_app)
+    with listed_app.app_context(), get_db().write() as session:
+        assert search.fill_search_rows(session.connection()) == 159
+    assert _in_branch_receipt_order(_rows_as_stored(listed_app))
+    assert {q: searched(analyst, q)[0] for q in asked} == found
