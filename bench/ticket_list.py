@@ -2,12 +2,16 @@
 
 Used by `bench/dashboard.py`. Each page is requested through Flask's test client
 (server time: queries and template) **cold** — the connection pool emptied
-first, so SQLite starts with an empty page cache (the operating system's file
-cache stays warm; PostgreSQL keeps its shared buffers) — and warm, best of
-``repeat``. Beside it, the database work of the same page: the keyset query
+before each request, so SQLite starts with an empty page cache and PostgreSQL
+with a new server process (the operating system's file cache stays warm;
+PostgreSQL keeps its shared buffers) — and warm, each the best of ``repeat``.
+Beside it, the database work of the same page: the keyset query
 (`server.dashboard.queries.ticket_page`) and the OFFSET query the list ran
 before (``offset_page`` below, a copy of it: ``COUNT`` then ``LIMIT/OFFSET``
-over the tickets newest first, the far half read from its end).
+over the tickets newest first, the far half read from its end). The OFFSET
+queries run after every page is timed: a far OFFSET reads most of the tables,
+and run between two pages it would evict from PostgreSQL's buffers what the
+next page's cold read finds there in a server that only serves the list.
 """
 
 from __future__ import annotations
@@ -184,9 +188,12 @@ def time_lists(
         with app.app_context():
             get_db().dispose()
 
-    print(f"\n{'ticket list page':40s} {'page cold':>11s} {'page warm':>11s} {'keyset SQL':>11s}", end=" ")
-    print(f"{'OFFSET cold':>11s} {'OFFSET warm':>11s} {'rows':>5s}   (ms wall, CPU ms in brackets)")
-    for name, query, where, position in timed:
+    def timed_as(work: Callable[[], object], runs: int, before: Callable[[], None] | None) -> str:
+        wall = best(runs, work, before)
+        return f"{wall:5.0f} ({cpu[0]:3.0f})"
+
+    results = []
+    for name, query, _, position in timed:
         args: list[tuple[str, str]] = query.args()
         if position.last:
             args.append(("last", "1"))
@@ -194,16 +201,17 @@ def time_lists(
             args.append(("after", position.after.text()))
         url = "/dashboard/tickets?" + urlencode(args)
         rows: list[int] = []
+        keyset = _in_session(app, partial(_keyset, query=query, position=position, rows=rows))
+        times = [timed_as(get(url), repeat, cold), timed_as(get(url), repeat, None)]
+        times.append(timed_as(keyset, repeat, None))
+        results.append((name, times, rows[-1]))
+    # the baseline after every page: its far OFFSETs read most of the tables, and between two pages they
+    # would leave the next page's cold read the buffers they emptied
+    for (_, times, _), (_, query, where, _) in zip(results, timed, strict=True):
         old_page = 10**9 if where == "last" else MIDDLE if where == MIDDLE else 1
         old = _in_session(app, partial(offset_page, query=query, page=old_page))
-        times = []
-        for work, runs, before in (
-            (get(url), 1, cold),
-            (get(url), repeat, None),
-            (_in_session(app, partial(_keyset, query=query, position=position, rows=rows)), repeat, None),
-            (old, 1, cold),
-            (old, repeat, None),
-        ):
-            wall = best(runs, work, before)
-            times.append(f"{wall:5.0f} ({cpu[0]:3.0f})")
-        print(f"{name:40s}", *(f"{t:>11s}" for t in times), f"{rows[-1]:5d}")
+        times += [timed_as(old, 1, cold), timed_as(old, repeat, None)]
+    print(f"\n{'ticket list page':40s} {'page cold':>11s} {'page warm':>11s} {'keyset SQL':>11s}", end=" ")
+    print(f"{'OFFSET cold':>11s} {'OFFSET warm':>11s} {'rows':>5s}   (ms wall, CPU ms in brackets)")
+    for name, times, shown in results:
+        print(f"{name:40s}", *(f"{t:>11s}" for t in times), f"{shown:5d}")

@@ -53,7 +53,6 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import (
@@ -377,12 +376,13 @@ def _fts_match(terms: Sequence[str], limit: int | None) -> Any:
     return match.columns(column("rowid", Integer))
 
 
-def among(session: Session, column: Any, keys: list[str]) -> ColumnElement[bool]:
-    """``column`` holds one of ``keys`` (a batch of candidates): on PostgreSQL as one array parameter (a
-    thousand placeholders took longer to convert and send than the database took to look them up)."""
+def among(session: Session, column: Any, values: Sequence[Any]) -> ColumnElement[bool]:
+    """``column`` holds one of ``values`` (a batch of candidates' keys or places): on PostgreSQL as one array
+    parameter (a thousand placeholders took longer to convert and send than the database took to look them
+    up)."""
     if session.get_bind().dialect.name == "postgresql":
-        return column == any_(bindparam(None, keys, type_=ARRAY(Text)))
-    return column.in_(keys)
+        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+    return column.in_(values)
 
 
 def serial(session: Session) -> None:
@@ -415,8 +415,9 @@ class Candidates:
     by_place: bool
     """Whether a broad search reads its candidates by place (`in_place_order`); else it walks the list's
     order with the ``LIKE``."""
-    placed: list[tuple[int, str]] = field(default_factory=list)
-    """PostgreSQL: (place, sync key) of every candidate, newest first, read once for every walk."""
+    placed: list[int] = field(default_factory=list)
+    """PostgreSQL: the place of every candidate, newest first, read once for every walk (their keys are
+    read a batch at a time: 36,000 keys cost a third of the read and most batches are never walked)."""
 
 
 PLACED_AT_MOST = 50_000
@@ -439,11 +440,11 @@ def candidates(session: Session, terms: Sequence[str], cap: int) -> Candidates:
         terms = _narrowing(session, terms)
     if dialect == "postgresql" and _expected(session, terms) <= PLACED_AT_MOST:
         s = search_table.c
-        query = holding(dialect, terms, PLACED_AT_MOST + 1).with_only_columns(s.id, s.sync_key)
+        query = holding(dialect, terms, PLACED_AT_MOST + 1).with_only_columns(s.id)
         with _no_seqscan(session):
-            placed = sorted(_driver_rows(session, query), key=itemgetter(0))
+            placed = sorted(place for (place,) in _driver_rows(session, query))
         if len(placed) <= cap:
-            return Candidates([key for _, key in placed], True)
+            return Candidates([key for _, key in _with_keys(session, placed)], True)
         if len(placed) <= PLACED_AT_MOST:
             return Candidates(None, True, placed)
         return Candidates(None, False)  # the planner was wrong: the matches are common
@@ -520,9 +521,10 @@ def in_place_order(
         else:
             high = seconds_from(second) + _SPAN
     if session.get_bind().dialect.name == "postgresql":
-        places = [place for place, _ in found.placed]
-        within = found.placed[bisect_left(places, low) : bisect_left(places, high)]
-        yield from _batched(within if newest_first else within[::-1], first)
+        places = found.placed
+        within = places[bisect_left(places, low) : bisect_left(places, high)]
+        for batch in _batched(within if newest_first else within[::-1], first):
+            yield _with_keys(session, batch)
         return
     size = min(first, FIRST_BATCH)
     while low < high:
@@ -547,13 +549,20 @@ def in_place_order(
         size = min(size * 4, 16_384)
 
 
-def _batched(found: list[tuple[int, str]], first: int) -> Iterator[list[tuple[int, str]]]:
+def _with_keys(session: Session, places: list[int]) -> list[tuple[int, str]]:
+    """(place, sync key) of each of ``places`` (PostgreSQL), in their order."""
+    s = search_table.c
+    keys = dict(session.execute(select(s.id, s.sync_key).where(among(session, s.id, places))).all())
+    return [(place, keys[place]) for place in places]
+
+
+def _batched(found: list[int], first: int) -> Iterator[list[int]]:
     """``found`` in batches as `in_place_order` yields them: whole seconds, each up to four times as long
     as the one before."""
     size, start = min(first, FIRST_BATCH), 0
     while start < len(found):
         end = min(start + size, len(found))
-        while end < len(found) and found[end][0] // _SPAN == found[end - 1][0] // _SPAN:
+        while end < len(found) and found[end] // _SPAN == found[end - 1] // _SPAN:
             end += 1  # the rest of the last second read
         yield found[start:end]
         start, size = end, min(size * 4, 16_384)
