@@ -550,10 +550,12 @@ def in_place_order(
 
 
 def _with_keys(session: Session, places: list[int]) -> list[tuple[int, str]]:
-    """(place, sync key) of each of ``places`` (PostgreSQL), in their order."""
+    """(place, sync key) of each of ``places`` (PostgreSQL), in their order. A place left since the
+    candidates were read (a catch-up moved its ticket: its receipt time was corrected) is left out: the
+    ticket is at its new place, which this read did not see."""
     s = search_table.c
     keys = dict(session.execute(select(s.id, s.sync_key).where(among(session, s.id, places))).all())
-    return [(place, keys[place]) for place in places]
+    return [(place, keys[place]) for place in places if place in keys]
 
 
 def _batched(found: list[int], first: int) -> Iterator[list[int]]:

@@ -568,3 +568,23 @@ def test_postgresql_keeps_the_search_rows_of_a_branch_together_in_receipt_order(
         assert search.fill_search_rows(session.connection()) == 159
     assert _in_branch_receipt_order(_rows_as_stored(listed_app))
     assert {q: searched(analyst, q)[0] for q in asked} == found
+
+
+def test_a_candidate_moved_after_the_candidates_were_read_is_left_out_not_an_error(listed_app, analyst):
+    """PostgreSQL reads a broad search's places first and a batch's keys when the walk comes to it; a
+    catch-up committing in between may have moved a ticket (its receipt time corrected)."""
+    if listed_app.config["DATABASE_URL"].startswith("sqlite"):
+        pytest.skip("SQLite reads a batch's places and keys in one statement")
+    searched(analyst, "火箭")  # the index caught up
+    terms = query_terms("SZ01-2026112")
+    with listed_app.app_context(), get_db().read() as session:
+        found = search.candidates(session, terms, 1)
+        assert len(found.placed) == 82
+        moved = found.placed[0]
+        with get_db().write() as other:
+            free = other.scalar(select(func.max(search_table.c.id))) + 1
+            other.execute(search_table.update().where(search_table.c.id == moved).values(id=free))
+        walked = [
+            place for batch in search.in_place_order(session, found, terms, True, None) for place, _ in batch
+        ]
+    assert walked == found.placed[1:]
